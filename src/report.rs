@@ -1,0 +1,468 @@
+//! The report a team's load-test tool sends (DESIGN §2): parsing and validation.
+//!
+//! A report is checked field by field; the first rule it breaks becomes a
+//! [`ValidationError`] whose message starts with the field path, e.g.
+//! `latencyAnalysis.sensorData.buckets[3]: expected a non-negative integer, found -1`.
+//! The body's bytes are kept as sent, so unknown extra fields are stored verbatim.
+
+use serde_json::{Map, Value};
+
+/// Deepest JSON nesting a report may have; deeper bodies are refused before parsing.
+pub const MAX_DEPTH: usize = 64;
+
+/// Number of latency buckets: 12 bounded ones plus one overflow bucket (> 5000 ms).
+pub const BUCKET_COUNT: usize = 13;
+
+/// Operation kinds a report may carry, in display order; `sensorData` is required.
+pub const OPERATION_KINDS: [&str; 4] = ["sensorData", "sensorRW", "batchRW", "query"];
+
+/// Why a report body was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ValidationError {
+    /// The body is empty.
+    #[error("empty body: expected a JSON object with the report")]
+    Empty,
+    /// The body is not UTF-8.
+    #[error("body is not valid UTF-8 (invalid byte at offset {0}); send the report as UTF-8 JSON")]
+    NotUtf8(usize),
+    /// The body nests arrays/objects deeper than [`MAX_DEPTH`].
+    #[error("JSON nested deeper than {MAX_DEPTH} levels")]
+    TooDeep,
+    /// The body is not JSON, or has a number that overflows (`1e400`), `NaN`, ...
+    #[error("invalid JSON: {0}")]
+    Json(String),
+    /// A field breaks the schema; `path` names it.
+    #[error("{path}: {message}")]
+    Field { path: String, message: String },
+}
+
+impl ValidationError {
+    fn field(path: &str, message: impl Into<String>) -> Self {
+        ValidationError::Field {
+            path: if path.is_empty() {
+                "body".to_string()
+            } else {
+                path.to_string()
+            },
+            message: message.into(),
+        }
+    }
+}
+
+/// Counts of one operation kind.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct OperationCounts {
+    pub operations: u64,
+    pub errors: u64,
+}
+
+/// The high-priority block (`highPriorityStats`).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct HighPriorityStats {
+    pub sensor_data_count: u64,
+    pub total_count: u64,
+    /// Share of high-priority requests, in %.
+    pub percentage: f64,
+}
+
+/// `performanceMetrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Performance {
+    pub avg_sent_qps: f64,
+    pub avg_completed_qps: f64,
+    /// Error rate in %.
+    pub error_rate_pct: f64,
+}
+
+/// A latency distribution of one operation kind (`latencyAnalysis.<kind>`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LatencyDistribution {
+    pub avg_ms: f64,
+    pub min_ms: f64,
+    pub max_ms: f64,
+    /// Counts per bucket, always [`BUCKET_COUNT`] long (missing trailing buckets are 0).
+    pub buckets: [u64; BUCKET_COUNT],
+    pub high_priority_count: Option<u64>,
+    pub high_priority_avg_ms: Option<f64>,
+}
+
+/// A validated report: the typed fields the metrics need, plus the body as sent.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub total_elapsed_s: f64,
+    pub total_sent: u64,
+    pub total_ops: u64,
+    pub total_errors: u64,
+    pub total_save_delay_errors: u64,
+    pub pending: u64,
+    pub total_avg_latency_ms: Option<f64>,
+    pub high_priority_avg_delay_latency_ms: Option<f64>,
+    /// % of completed writes not found on disk 3 s later.
+    pub total_verify_error_rate: Option<f64>,
+    /// Known operation kinds present, in [`OPERATION_KINDS`] order.
+    pub operations: Vec<(&'static str, OperationCounts)>,
+    pub high_priority: Option<HighPriorityStats>,
+    pub performance: Performance,
+    /// Latency distributions of the known kinds present, in [`OPERATION_KINDS`] order.
+    pub latency: Vec<(&'static str, LatencyDistribution)>,
+    /// The parsed body, every field as sent (key order kept).
+    pub value: Value,
+}
+
+impl Report {
+    /// Parses and validates a request body; on success the report keeps the value as sent.
+    pub fn parse(body: &[u8]) -> Result<Report, ValidationError> {
+        let text =
+            std::str::from_utf8(body).map_err(|e| ValidationError::NotUtf8(e.valid_up_to()))?;
+        if text.trim().is_empty() {
+            return Err(ValidationError::Empty);
+        }
+        if nesting_depth_exceeds(text.as_bytes(), MAX_DEPTH) {
+            return Err(ValidationError::TooDeep);
+        }
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| ValidationError::Json(e.to_string()))?;
+        Report::from_value(value)
+    }
+
+    /// Validates an already parsed JSON value (for instance the `stats` of a stored file).
+    pub fn from_value(value: Value) -> Result<Report, ValidationError> {
+        let root = Obj::root(&value)?;
+        let operations = root.req_object("operations")?;
+        let latency = root.req_object("latencyAnalysis")?;
+        let performance = root.req_object("performanceMetrics")?;
+        let report = Report {
+            total_elapsed_s: root.req_number("totalElapsed")?,
+            total_sent: root.req_count("totalSent")?,
+            total_ops: root.req_count("totalOps")?,
+            total_errors: root.req_count("totalErrors")?,
+            total_save_delay_errors: root.req_count("totalSaveDelayErrors")?,
+            pending: root.req_count("pending")?,
+            total_avg_latency_ms: root.opt_number("totalAvgLatency")?,
+            high_priority_avg_delay_latency_ms: root.opt_number("highPriorityAvgDelayLatency")?,
+            total_verify_error_rate: root.opt_number("totalVerifyErrorRate")?,
+            operations: per_kind(&operations, parse_counts)?,
+            high_priority: root
+                .opt_object("highPriorityStats")?
+                .map(|o| parse_high_priority(&o))
+                .transpose()?,
+            performance: Performance {
+                avg_sent_qps: performance.req_number("avgSentQPS")?,
+                avg_completed_qps: performance.req_number("avgCompletedQPS")?,
+                error_rate_pct: performance.req_number("errorRate")?,
+            },
+            latency: per_kind(&latency, parse_distribution)?,
+            value: Value::Null,
+        };
+        Ok(Report { value, ..report })
+    }
+
+    /// The `sensorData` latency distribution (always present in a valid report).
+    pub fn sensor_data_latency(&self) -> &LatencyDistribution {
+        &self
+            .latency
+            .iter()
+            .find(|(kind, _)| *kind == "sensorData")
+            .expect("validation requires latencyAnalysis.sensorData")
+            .1
+    }
+}
+
+/// Reads each known kind of an object, requiring `sensorData`; unknown kinds stay unread.
+fn per_kind<T>(
+    object: &Obj<'_>,
+    parse: fn(&Obj<'_>) -> Result<T, ValidationError>,
+) -> Result<Vec<(&'static str, T)>, ValidationError> {
+    let mut out = Vec::new();
+    for kind in OPERATION_KINDS {
+        let entry = if kind == "sensorData" {
+            Some(object.req_object(kind)?)
+        } else {
+            object.opt_object(kind)?
+        };
+        if let Some(entry) = entry {
+            out.push((kind, parse(&entry)?));
+        }
+    }
+    Ok(out)
+}
+
+fn parse_counts(o: &Obj<'_>) -> Result<OperationCounts, ValidationError> {
+    Ok(OperationCounts {
+        operations: o.req_count("operations")?,
+        errors: o.req_count("errors")?,
+    })
+}
+
+fn parse_high_priority(o: &Obj<'_>) -> Result<HighPriorityStats, ValidationError> {
+    for optional in ["sensorRWCount", "batchRWCount", "queryCount"] {
+        o.opt_count(optional)?;
+    }
+    Ok(HighPriorityStats {
+        sensor_data_count: o.req_count("sensorDataCount")?,
+        total_count: o.req_count("totalCount")?,
+        percentage: o.req_number("percentage")?,
+    })
+}
+
+fn parse_distribution(o: &Obj<'_>) -> Result<LatencyDistribution, ValidationError> {
+    o.opt_number("highPriorityMin")?;
+    o.opt_number("highPriorityMax")?;
+    o.opt_buckets("highPriorityBuckets")?;
+    Ok(LatencyDistribution {
+        avg_ms: o.req_number("avg")?,
+        min_ms: o.req_number("min")?,
+        max_ms: o.req_number("max")?,
+        buckets: o
+            .opt_buckets("buckets")?
+            .ok_or_else(|| o.missing("buckets"))?,
+        high_priority_count: o.opt_count("highPriorityCount")?,
+        high_priority_avg_ms: o.opt_number("highPriorityAvg")?,
+    })
+}
+
+/// A JSON object being validated, with the path that leads to it.
+struct Obj<'a> {
+    map: &'a Map<String, Value>,
+    path: String,
+}
+
+impl<'a> Obj<'a> {
+    fn root(value: &'a Value) -> Result<Obj<'a>, ValidationError> {
+        match value {
+            Value::Object(map) => Ok(Obj {
+                map,
+                path: String::new(),
+            }),
+            other => Err(ValidationError::field(
+                "",
+                format!("expected a JSON object, found {}", describe(other)),
+            )),
+        }
+    }
+
+    fn path_of(&self, name: &str) -> String {
+        if self.path.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}.{}", self.path, name)
+        }
+    }
+
+    fn missing(&self, name: &str) -> ValidationError {
+        ValidationError::field(&self.path_of(name), "required field is missing")
+    }
+
+    /// The field's value; `None` when absent or null.
+    fn get(&self, name: &str) -> Option<&'a Value> {
+        self.map.get(name).filter(|v| !v.is_null())
+    }
+
+    fn opt_object(&self, name: &str) -> Result<Option<Obj<'a>>, ValidationError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Object(map)) => Ok(Some(Obj {
+                map,
+                path: self.path_of(name),
+            })),
+            Some(other) => Err(ValidationError::field(
+                &self.path_of(name),
+                format!("expected an object, found {}", describe(other)),
+            )),
+        }
+    }
+
+    fn req_object(&self, name: &str) -> Result<Obj<'a>, ValidationError> {
+        self.opt_object(name)?.ok_or_else(|| self.missing(name))
+    }
+
+    fn opt_number(&self, name: &str) -> Result<Option<f64>, ValidationError> {
+        self.get(name)
+            .map(|v| {
+                as_number(v).ok_or_else(|| type_error(&self.path_of(name), "a finite number", v))
+            })
+            .transpose()
+    }
+
+    fn req_number(&self, name: &str) -> Result<f64, ValidationError> {
+        self.opt_number(name)?.ok_or_else(|| self.missing(name))
+    }
+
+    fn opt_count(&self, name: &str) -> Result<Option<u64>, ValidationError> {
+        self.get(name)
+            .map(|v| {
+                as_count(v)
+                    .ok_or_else(|| type_error(&self.path_of(name), "a non-negative integer", v))
+            })
+            .transpose()
+    }
+
+    fn req_count(&self, name: &str) -> Result<u64, ValidationError> {
+        self.opt_count(name)?.ok_or_else(|| self.missing(name))
+    }
+
+    fn opt_buckets(&self, name: &str) -> Result<Option<[u64; BUCKET_COUNT]>, ValidationError> {
+        let path = self.path_of(name);
+        let items = match self.get(name) {
+            None => return Ok(None),
+            Some(Value::Array(items)) => items,
+            Some(other) => return Err(type_error(&path, "an array of counts", other)),
+        };
+        if items.len() > BUCKET_COUNT {
+            return Err(ValidationError::field(
+                &path,
+                format!(
+                    "expected at most {BUCKET_COUNT} buckets, found {}",
+                    items.len()
+                ),
+            ));
+        }
+        let mut buckets = [0u64; BUCKET_COUNT];
+        for (i, item) in items.iter().enumerate() {
+            buckets[i] = as_count(item).ok_or_else(|| {
+                type_error(&format!("{path}[{i}]"), "a non-negative integer", item)
+            })?;
+        }
+        Ok(Some(buckets))
+    }
+}
+
+/// A finite number (serde_json never yields NaN or infinity from text).
+fn as_number(value: &Value) -> Option<f64> {
+    value.as_f64().filter(|f| f.is_finite())
+}
+
+/// A non-negative integer; an integral float such as `980.0` counts too, as JavaScript tools send them.
+fn as_count(value: &Value) -> Option<u64> {
+    if let Some(n) = value.as_u64() {
+        return Some(n);
+    }
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64()?;
+            // 2^53: the largest range in which every integer is exact in an f64.
+            (f >= 0.0 && f.fract() == 0.0 && f <= 9_007_199_254_740_992.0).then_some(f as u64)
+        }
+        _ => None,
+    }
+}
+
+fn type_error(path: &str, expected: &str, found: &Value) -> ValidationError {
+    ValidationError::field(
+        path,
+        format!("expected {expected}, found {}", describe(found)),
+    )
+}
+
+fn describe(value: &Value) -> String {
+    match value {
+        Value::Null => "null".to_string(),
+        Value::Bool(b) => format!("{b}"),
+        Value::Number(n) => format!("{n}"),
+        Value::String(_) => "a string".to_string(),
+        Value::Array(_) => "an array".to_string(),
+        Value::Object(_) => "an object".to_string(),
+    }
+}
+
+/// True when arrays/objects nest deeper than `limit`; strings are skipped, so
+/// brackets inside them do not count. Runs before parsing so deep input costs O(n).
+fn nesting_depth_exceeds(bytes: &[u8], limit: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = include_str!("../tests/fixtures/valid/minimal-12-buckets.json");
+
+    fn with(path_value: (&str, &str)) -> String {
+        MINIMAL.replacen(path_value.0, path_value.1, 1)
+    }
+
+    fn error_of(body: &str) -> String {
+        Report::parse(body.as_bytes()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn parses_minimal_report_and_pads_buckets() {
+        let report = Report::parse(MINIMAL.as_bytes()).unwrap();
+        assert_eq!(report.total_sent, 1000);
+        assert_eq!(report.sensor_data_latency().buckets[12], 0);
+        assert_eq!(report.sensor_data_latency().buckets[0], 100);
+        assert!(report.high_priority.is_none());
+    }
+
+    #[test]
+    fn names_bucket_path_in_error() {
+        let body = with(("[100, 200, 150, 80", "[100, 200, 150, -80"));
+        assert_eq!(
+            error_of(&body),
+            "latencyAnalysis.sensorData.buckets[3]: expected a non-negative integer, found -80"
+        );
+    }
+
+    #[test]
+    fn names_missing_field() {
+        let body = with(("\"totalSent\": 1000,", ""));
+        assert_eq!(error_of(&body), "totalSent: required field is missing");
+    }
+
+    #[test]
+    fn refuses_deep_nesting_but_not_brackets_in_strings() {
+        let deep = format!("{}{}", "[".repeat(65), "]".repeat(65));
+        assert_eq!(
+            Report::parse(deep.as_bytes()).unwrap_err(),
+            ValidationError::TooDeep
+        );
+        let body = with((
+            "\"totalElapsed\": 60,",
+            "\"note\": \"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\", \"totalElapsed\": 60,",
+        ));
+        assert!(Report::parse(body.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn refuses_overflowing_number_and_non_utf8() {
+        let body = with(("\"totalElapsed\": 60", "\"totalElapsed\": 1e400"));
+        assert!(error_of(&body).starts_with("invalid JSON"));
+        assert!(matches!(
+            Report::parse(b"{\"a\": \"\xff\"}"),
+            Err(ValidationError::NotUtf8(7))
+        ));
+    }
+
+    #[test]
+    fn accepts_integral_floats_as_counts() {
+        let body = with(("\"totalSent\": 1000", "\"totalSent\": 1000.0"));
+        assert_eq!(Report::parse(body.as_bytes()).unwrap().total_sent, 1000);
+        let body = with(("\"totalSent\": 1000", "\"totalSent\": 1000.5"));
+        assert!(error_of(&body).starts_with("totalSent: expected a non-negative integer"));
+    }
+}
