@@ -1,1 +1,295 @@
-//! placeholder
+//! The live board: every known team's latest numbers, best records and activity,
+//! and the events that keep the dashboards in step (published through the [`Hub`]).
+//!
+//! A team is *active* while its last report is younger than `inactive_after`, and
+//! *on the board* (shown as a card) while it is younger than `evict_after`; its
+//! history stays on disk and it comes back with its next report. Every known team
+//! stays listed by `/api/teams`, with `is_active` and `on_board`.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset};
+use serde_json::{Value, json};
+
+use crate::hub::{Hub, SubscribeError, Subscription};
+use crate::metrics::Metrics;
+use crate::report::Report;
+use crate::store::{Store, StoredReport};
+use crate::team::TeamId;
+
+/// When teams turn inactive and leave the board.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timing {
+    /// No report for this long: inactive. The original's default: 300 s.
+    pub inactive_after: Duration,
+    /// No report for this long: off the board (history stays). Default 600 s.
+    pub evict_after: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Timing {
+        Timing {
+            inactive_after: Duration::from_secs(300),
+            evict_after: Duration::from_secs(600),
+        }
+    }
+}
+
+/// A best record and when it was set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub value: f64,
+    pub timestamp: String,
+}
+
+/// Best records of a team across its whole history.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BestRecords {
+    /// Highest completed QPS.
+    pub qps: Option<Record>,
+    /// Lowest positive average latency, in ms.
+    pub latency: Option<Record>,
+}
+
+impl BestRecords {
+    /// Takes one more report into account; ties keep the earlier record.
+    pub fn update(&mut self, qps: f64, avg_latency_ms: f64, timestamp: &str) {
+        if self.qps.as_ref().is_none_or(|best| qps > best.value) {
+            self.qps = Some(Record {
+                value: qps,
+                timestamp: timestamp.to_string(),
+            });
+        }
+        if avg_latency_ms > 0.0
+            && self
+                .latency
+                .as_ref()
+                .is_none_or(|best| avg_latency_ms < best.value)
+        {
+            self.latency = Some(Record {
+                value: avg_latency_ms,
+                timestamp: timestamp.to_string(),
+            });
+        }
+    }
+}
+
+/// One team as the board knows it.
+#[derive(Debug, Clone)]
+pub struct TeamState {
+    pub latest: Arc<StoredReport>,
+    pub metrics: Metrics,
+    pub best: BestRecords,
+    pub report_count: usize,
+    /// What was last published about the team: (is_active, on_board).
+    published: (bool, bool),
+}
+
+impl TeamState {
+    fn activity(&self, now: DateTime<FixedOffset>, timing: &Timing) -> (bool, bool) {
+        let age = (now - self.latest.at).to_std().unwrap_or(Duration::ZERO);
+        (age < timing.inactive_after, age < timing.evict_after)
+    }
+
+    /// The team as `/api/teams` and the WebSocket messages show it.
+    pub fn to_json(&self, now: DateTime<FixedOffset>, timing: &Timing) -> Value {
+        let (is_active, on_board) = self.activity(now, timing);
+        let latest = &self.latest;
+        let record =
+            |r: &Option<Record>| r.as_ref().map(|r| (r.value, r.timestamp.clone())).unzip();
+        let (best_qps, best_qps_time) = record(&self.best.qps);
+        let (best_latency, best_latency_time) = record(&self.best.latency);
+        json!({
+            "team_id": latest.team_id.as_str(),
+            "team_name": latest.team_name,
+            "last_update": latest.timestamp,
+            "is_active": is_active,
+            "on_board": on_board,
+            "qps": self.metrics.qps,
+            "avg_latency": self.metrics.avg_latency,
+            "p99_latency": self.metrics.p99_latency,
+            "data_loss_rate": self.metrics.data_loss_rate,
+            "metrics": self.metrics.to_json(),
+            "stats": latest.stats,
+            "report_count": self.report_count,
+            "best_qps": best_qps,
+            "best_qps_time": best_qps_time,
+            "best_latency": best_latency,
+            "best_latency_time": best_latency_time,
+        })
+    }
+}
+
+/// The board's state plus the hub that carries its events.
+pub struct LiveBoard {
+    teams: Mutex<BTreeMap<TeamId, TeamState>>,
+    timing: Timing,
+    /// Most team cards the page shows (`--max-teams`).
+    pub max_teams: usize,
+    hub: Arc<Hub>,
+}
+
+impl LiveBoard {
+    /// Builds the board from what the store holds: latest reports and best records.
+    pub fn from_store(store: &Store, timing: Timing, max_teams: usize, hub: Arc<Hub>) -> LiveBoard {
+        let now = crate::timefmt::now().fixed_offset();
+        let mut teams = BTreeMap::new();
+        for id in store.team_ids() {
+            let Some(latest) = store.latest(&id) else {
+                continue;
+            };
+            // A latest report the original accepted but we would refuse still shows.
+            let metrics = Report::from_value(latest.stats.clone())
+                .map(|report| Metrics::of(&report))
+                .unwrap_or_default();
+            let (best, report_count) = store.with_entries(&id, |entries| {
+                let mut best = BestRecords::default();
+                for e in entries {
+                    best.update(e.headline.qps, e.headline.avg_latency, &e.timestamp);
+                }
+                (best, entries.len())
+            });
+            let mut state = TeamState {
+                latest,
+                metrics,
+                best,
+                report_count,
+                published: (false, false),
+            };
+            state.published = state.activity(now, &timing);
+            teams.insert(id, state);
+        }
+        LiveBoard {
+            teams: Mutex::new(teams),
+            timing,
+            max_teams,
+            hub,
+        }
+    }
+
+    /// The timing rules in force.
+    pub fn timing(&self) -> Timing {
+        self.timing
+    }
+
+    /// Applies a stored report and publishes a `team_update` to every viewer.
+    pub fn apply(&self, stored: Arc<StoredReport>, metrics: Metrics) {
+        let now = stored.at;
+        let mut teams = self.teams.lock().expect("board lock poisoned");
+        let id = stored.team_id.clone();
+        let state = teams.entry(id).or_insert_with(|| TeamState {
+            latest: Arc::clone(&stored),
+            metrics: Metrics::default(),
+            best: BestRecords::default(),
+            report_count: 0,
+            published: (true, true),
+        });
+        state
+            .best
+            .update(metrics.qps, metrics.avg_latency, &stored.timestamp);
+        state.latest = stored;
+        state.metrics = metrics;
+        state.report_count += 1;
+        state.published = (true, true);
+        let message = json!({"type": "team_update", "team": state.to_json(now, &self.timing)});
+        // Published under the lock, so viewers get updates in the order they were applied.
+        self.hub.publish(message.to_string().into());
+    }
+
+    /// Every known team, as `/api/teams` lists them (by id).
+    pub fn teams_json(&self) -> Vec<Value> {
+        let now = crate::timefmt::now().fixed_offset();
+        let teams = self.teams.lock().expect("board lock poisoned");
+        teams
+            .values()
+            .map(|t| t.to_json(now, &self.timing))
+            .collect()
+    }
+
+    /// One team, or `None` when it never reported.
+    pub fn team_json(&self, id: &TeamId) -> Option<Value> {
+        let now = crate::timefmt::now().fixed_offset();
+        let teams = self.teams.lock().expect("board lock poisoned");
+        teams.get(id).map(|t| t.to_json(now, &self.timing))
+    }
+
+    /// The team's display name, if it ever reported.
+    pub fn team_name(&self, id: &TeamId) -> Option<String> {
+        let teams = self.teams.lock().expect("board lock poisoned");
+        teams.get(id).map(|t| t.latest.team_name.clone())
+    }
+
+    /// The team's best records.
+    pub fn best_records(&self, id: &TeamId) -> Option<BestRecords> {
+        let teams = self.teams.lock().expect("board lock poisoned");
+        teams.get(id).map(|t| t.best.clone())
+    }
+
+    /// The `snapshot` message and a subscription that continues right after it:
+    /// taken under one lock, so a viewer misses no update and sees none twice.
+    pub fn subscribe(&self) -> Result<(String, Subscription), SubscribeError> {
+        let now = crate::timefmt::now().fixed_offset();
+        let teams = self.teams.lock().expect("board lock poisoned");
+        let subscription = self.hub.subscribe()?;
+        let list: Vec<Value> = teams
+            .values()
+            .map(|t| t.to_json(now, &self.timing))
+            .collect();
+        let snapshot = json!({
+            "type": "snapshot",
+            "teams": list,
+            "max_teams": self.max_teams,
+            "inactive_after_secs": self.timing.inactive_after.as_secs(),
+            "evict_after_secs": self.timing.evict_after.as_secs(),
+        });
+        Ok((snapshot.to_string(), subscription))
+    }
+
+    /// Publishes a `team_status` for each team whose activity changed since the last
+    /// call (turned inactive, or left the board). Called about once a second.
+    pub fn tick(&self) {
+        let now = crate::timefmt::now().fixed_offset();
+        let mut teams = self.teams.lock().expect("board lock poisoned");
+        for state in teams.values_mut() {
+            let activity = state.activity(now, &self.timing);
+            if activity != state.published {
+                state.published = activity;
+                let message = json!({
+                    "type": "team_status",
+                    "team_id": state.latest.team_id.as_str(),
+                    "is_active": activity.0,
+                    "on_board": activity.1,
+                });
+                self.hub.publish(message.to_string().into());
+            }
+        }
+    }
+
+    /// The hub carrying this board's events.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn best_records_keep_first_on_ties_and_ignore_zero_latency() {
+        let mut best = BestRecords::default();
+        best.update(10.0, 0.0, "t1");
+        best.update(10.0, 5.0, "t2");
+        best.update(9.0, 5.0, "t3");
+        best.update(11.0, 4.0, "t4");
+        assert_eq!(best.qps.as_ref().unwrap().timestamp, "t4");
+        assert_eq!(best.latency.as_ref().unwrap().value, 4.0);
+        let mut best = BestRecords::default();
+        best.update(10.0, 5.0, "a");
+        best.update(10.0, 5.0, "b");
+        assert_eq!(best.qps.unwrap().timestamp, "a");
+        assert_eq!(best.latency.unwrap().timestamp, "a");
+    }
+}

@@ -25,6 +25,7 @@
 
 pub mod board;
 pub mod hub;
+pub mod logging;
 pub mod metrics;
 pub mod report;
 pub mod server;

@@ -1,1 +1,745 @@
-//! placeholder
+//! The file store (DESIGN §5): one JSON file per report, `latest.json` per team,
+//! and an in-memory index so that reads never list or parse a team's directory.
+//!
+//! ```text
+//! data/<team_id>/<YYYYMMDD_HHMMSS_fff>.json   one file per report (original's layout)
+//! data/<team_id>/latest.json                  the newest report
+//! data/<team_id>/.benchboard-index            our sidecar index, one line per report
+//! ```
+//!
+//! Writing a report costs one new file and two renames of names: the report is
+//! written to a temporary file, hard-linked under its final name (the link fails if
+//! the name is taken, which is how two reports in one millisecond both survive), and
+//! the temporary name is then renamed over `latest.json`. Each name only ever points
+//! at a complete file, so neither a reader nor a crash sees half a report.
+//!
+//! The sidecar index holds, per report, its file name, timestamp and headline numbers.
+//! It is only a cache: at start-up it is checked against the directory listing and
+//! rebuilt from the report files for whatever it lacks.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::metrics::Metrics;
+use crate::report::Report;
+use crate::team::TeamId;
+use crate::timefmt;
+
+/// Name of the per-team file that always holds the newest report.
+pub const LATEST_FILE: &str = "latest.json";
+/// Name of the per-team sidecar index.
+pub const INDEX_FILE: &str = ".benchboard-index";
+/// Prefix of temporary files; leftovers are removed at start-up.
+pub const TMP_PREFIX: &str = ".tmp-";
+
+/// A failure of the file store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A file or directory could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+    /// A file or directory could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    /// The data directory is missing or not a directory (read-only opening).
+    #[error("data directory {} does not exist or is not a directory", .0.display())]
+    NoDataDir(PathBuf),
+    /// A stored file is not a report in the expected format.
+    #[error("{}: not a BenchBoard report file: {reason}", path.display())]
+    Corrupt { path: PathBuf, reason: String },
+}
+
+impl StoreError {
+    /// True when the disk is full (the API answers 507 then).
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::Write { source, .. } => source.kind() == io::ErrorKind::StorageFull,
+            _ => false,
+        }
+    }
+
+    fn write(path: &Path, source: io::Error) -> StoreError {
+        StoreError::Write {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    fn read(path: &Path, source: io::Error) -> StoreError {
+        StoreError::Read {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// How the store treats the data directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// The server: creates the directory, removes leftover temporary files, repairs
+    /// the sidecar index and `latest.json`, and accepts new reports.
+    ReadWrite {
+        /// fsync each report file and its directory before acknowledging it.
+        fsync: bool,
+    },
+    /// Tools such as `benchboard-history`: never changes a file.
+    ReadOnly,
+}
+
+/// The headline numbers of one report, kept in the index for every report.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Headline {
+    /// Completed requests per second.
+    #[serde(rename = "q")]
+    pub qps: f64,
+    /// Average latency in ms.
+    #[serde(rename = "a")]
+    pub avg_latency: f64,
+    /// 99th-percentile latency in ms.
+    #[serde(rename = "p")]
+    pub p99_latency: f64,
+    /// Failure rate in %.
+    #[serde(rename = "l")]
+    pub data_loss_rate: f64,
+}
+
+impl From<&Metrics> for Headline {
+    fn from(m: &Metrics) -> Headline {
+        Headline {
+            qps: m.qps,
+            avg_latency: m.avg_latency,
+            p99_latency: m.p99_latency,
+            data_loss_rate: m.data_loss_rate,
+        }
+    }
+}
+
+/// One report in the index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexEntry {
+    /// File name inside the team's directory.
+    pub file_name: Box<str>,
+    /// The timestamp as written in the file (the original's are naive local time).
+    pub timestamp: Box<str>,
+    /// The timestamp, parsed.
+    pub at: DateTime<FixedOffset>,
+    pub headline: Headline,
+}
+
+/// The sidecar line of one report.
+#[derive(Serialize, Deserialize)]
+struct IndexLine {
+    f: String,
+    t: String,
+    #[serde(flatten)]
+    h: Headline,
+}
+
+/// A stored report, as read back from (or just written to) its file.
+#[derive(Debug, Clone)]
+pub struct StoredReport {
+    pub team_id: TeamId,
+    pub team_name: String,
+    /// The timestamp as written in the file.
+    pub timestamp: String,
+    pub at: DateTime<FixedOffset>,
+    pub file_name: String,
+    /// The report as the team sent it.
+    pub stats: Value,
+}
+
+/// The file layout of a stored report (field order as the original writes it).
+#[derive(Deserialize)]
+struct ReportFile {
+    team_id: String,
+    team_name: String,
+    timestamp: String,
+    stats: Value,
+}
+
+/// What the history summary endpoint needs, without reading any report file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryInfo {
+    pub total_reports: usize,
+    pub first_report: Option<String>,
+    pub last_report: Option<String>,
+    /// The 5 newest report file names, newest first.
+    pub recent_files: Vec<String>,
+}
+
+/// The reports of one team: its index and the open sidecar.
+struct TeamLog {
+    dir: PathBuf,
+    entries: Vec<IndexEntry>,
+    /// Stem and sequence of the newest name handed out, so that names only grow.
+    last_name: Option<(String, u32)>,
+    /// Append handle of the sidecar index (read-write mode only).
+    index_file: Option<File>,
+    latest: Option<Arc<StoredReport>>,
+}
+
+/// The file store of one data directory.
+pub struct Store {
+    root: PathBuf,
+    mode: OpenMode,
+    teams: RwLock<BTreeMap<TeamId, Arc<Mutex<TeamLog>>>>,
+    /// Warnings met while opening (corrupt or foreign files), one line each.
+    warnings: Vec<String>,
+}
+
+impl Store {
+    /// Opens a data directory, loading every team's index (rebuilding it where it is
+    /// missing or stale). In read-write mode the directory is created if needed.
+    pub fn open(root: impl Into<PathBuf>, mode: OpenMode) -> Result<Store, StoreError> {
+        let root = root.into();
+        match mode {
+            OpenMode::ReadWrite { .. } => {
+                fs::create_dir_all(&root).map_err(|e| StoreError::write(&root, e))?
+            }
+            OpenMode::ReadOnly if !root.is_dir() => return Err(StoreError::NoDataDir(root)),
+            OpenMode::ReadOnly => {}
+        }
+        let mut team_dirs = Vec::new();
+        for entry in fs::read_dir(&root).map_err(|e| StoreError::read(&root, e))? {
+            let entry = entry.map_err(|e| StoreError::read(&root, e))?;
+            let name = entry.file_name();
+            let Some(id) = name.to_str().and_then(|n| TeamId::parse(n).ok()) else {
+                continue;
+            };
+            if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                team_dirs.push((id, entry.path()));
+            }
+        }
+        let loaded = load_teams_in_parallel(team_dirs, mode);
+        let mut teams = BTreeMap::new();
+        let mut warnings = Vec::new();
+        for (id, result) in loaded {
+            let (log, team_warnings) = result?;
+            warnings.extend(team_warnings);
+            if !log.entries.is_empty() {
+                teams.insert(id, Arc::new(Mutex::new(log)));
+            }
+        }
+        Ok(Store {
+            root,
+            mode,
+            teams: RwLock::new(teams),
+            warnings,
+        })
+    }
+
+    /// The data directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Lines to print about files skipped while opening.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Every team with at least one report, by id.
+    pub fn team_ids(&self) -> Vec<TeamId> {
+        self.teams
+            .read()
+            .expect("store lock poisoned")
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    fn team(&self, id: &TeamId) -> Option<Arc<Mutex<TeamLog>>> {
+        self.teams
+            .read()
+            .expect("store lock poisoned")
+            .get(id)
+            .cloned()
+    }
+
+    /// The team's directory as shown to users (`data/team1`).
+    pub fn team_dir(&self, id: &TeamId) -> PathBuf {
+        self.root.join(id.as_str())
+    }
+
+    /// Stores a validated report: on return its file is complete and `latest.json`
+    /// points at it. Reports of one team are stored one after the other, so their
+    /// names sort in arrival order.
+    ///
+    /// `body` is written verbatim as the file's `stats`; `stats` is the same report,
+    /// parsed, kept in memory as the team's latest.
+    pub fn append(
+        &self,
+        id: &TeamId,
+        team_name: &str,
+        body: &[u8],
+        stats: Value,
+        metrics: &Metrics,
+    ) -> Result<Arc<StoredReport>, StoreError> {
+        let OpenMode::ReadWrite { fsync } = self.mode else {
+            panic!("Store::append on a store opened read-only is a programming error");
+        };
+        let log = self.team_or_create(id)?;
+        let mut log = log.lock().expect("team lock poisoned");
+        let now = timefmt::now();
+        let at = now.fixed_offset();
+        let timestamp = timefmt::format_timestamp(&at);
+        let header = serde_json::json!({"team_id": id.as_str(), "team_name": team_name, "timestamp": timestamp});
+        let mut contents = serde_json::to_vec(&header).expect("strings serialize");
+        contents.pop(); // the closing brace: the report follows as the last field
+        contents.extend_from_slice(b",\"stats\":");
+        contents.extend_from_slice(body);
+        contents.extend_from_slice(b"}\n");
+
+        let (stem, mut seq) = next_name(&log.last_name, &timefmt::file_stem(&now));
+        let tmp = log
+            .dir
+            .join(format!("{TMP_PREFIX}{stem}-{}", std::process::id()));
+        write_file(&tmp, &contents, fsync)?;
+        let file_name = loop {
+            let name = timefmt::file_name(&stem, seq);
+            match fs::hard_link(&tmp, log.dir.join(&name)) {
+                Ok(()) => break name,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => seq += 1,
+                Err(e) => {
+                    let _ = fs::remove_file(&tmp);
+                    return Err(StoreError::write(&log.dir.join(&name), e));
+                }
+            }
+        };
+        let latest = log.dir.join(LATEST_FILE);
+        fs::rename(&tmp, &latest).map_err(|e| StoreError::write(&latest, e))?;
+        if fsync {
+            sync_dir(&log.dir)?;
+        }
+        log.last_name = Some((stem, seq));
+
+        let entry = IndexEntry {
+            file_name: file_name.clone().into(),
+            timestamp: timestamp.clone().into(),
+            at,
+            headline: Headline::from(metrics),
+        };
+        log.append_index_line(&entry);
+        log.entries.push(entry);
+        let stored = Arc::new(StoredReport {
+            team_id: id.clone(),
+            team_name: team_name.to_string(),
+            timestamp,
+            at,
+            file_name,
+            stats,
+        });
+        log.latest = Some(Arc::clone(&stored));
+        Ok(stored)
+    }
+
+    fn team_or_create(&self, id: &TeamId) -> Result<Arc<Mutex<TeamLog>>, StoreError> {
+        if let Some(log) = self.team(id) {
+            return Ok(log);
+        }
+        let mut teams = self.teams.write().expect("store lock poisoned");
+        if let Some(log) = teams.get(id) {
+            return Ok(Arc::clone(log));
+        }
+        let dir = self.team_dir(id);
+        fs::create_dir_all(&dir).map_err(|e| StoreError::write(&dir, e))?;
+        let index_file = open_index_for_append(&dir)?;
+        let log = Arc::new(Mutex::new(TeamLog {
+            dir,
+            entries: Vec::new(),
+            last_name: None,
+            index_file: Some(index_file),
+            latest: None,
+        }));
+        teams.insert(id.clone(), Arc::clone(&log));
+        Ok(log)
+    }
+
+    /// The team's newest report (without reading its file again), if any.
+    pub fn latest(&self, id: &TeamId) -> Option<Arc<StoredReport>> {
+        self.team(id)?
+            .lock()
+            .expect("team lock poisoned")
+            .latest
+            .clone()
+    }
+
+    /// Number of reports of a team (0 for an unknown team).
+    pub fn report_count(&self, id: &TeamId) -> usize {
+        self.team(id)
+            .map(|log| log.lock().expect("team lock poisoned").entries.len())
+            .unwrap_or(0)
+    }
+
+    /// A copy of the team's index entries, oldest first.
+    pub fn entries(&self, id: &TeamId) -> Vec<IndexEntry> {
+        self.team(id)
+            .map(|log| log.lock().expect("team lock poisoned").entries.clone())
+            .unwrap_or_default()
+    }
+
+    /// Calls `visit` with the team's index entries, oldest first, under the team's lock.
+    pub fn with_entries<T>(&self, id: &TeamId, visit: impl FnOnce(&[IndexEntry]) -> T) -> T {
+        match self.team(id) {
+            Some(log) => visit(&log.lock().expect("team lock poisoned").entries),
+            None => visit(&[]),
+        }
+    }
+
+    /// The summary numbers of a team's history, from the index alone.
+    pub fn history_info(&self, id: &TeamId) -> HistoryInfo {
+        self.with_entries(id, |entries| HistoryInfo {
+            total_reports: entries.len(),
+            first_report: entries.first().map(|e| e.timestamp.to_string()),
+            last_report: entries.last().map(|e| e.timestamp.to_string()),
+            recent_files: entries
+                .iter()
+                .rev()
+                .take(5)
+                .map(|e| e.file_name.to_string())
+                .collect(),
+        })
+    }
+
+    /// One page of a team's history, newest first: `(total, reports)`. Reads only the
+    /// files of the page; a file that vanished or is corrupt is left out of the page.
+    pub fn history_page(
+        &self,
+        id: &TeamId,
+        offset: usize,
+        limit: usize,
+    ) -> (usize, Vec<StoredReport>) {
+        let (total, names) = self.with_entries(id, |entries| {
+            let names: Vec<Box<str>> = entries
+                .iter()
+                .rev()
+                .skip(offset)
+                .take(limit)
+                .map(|e| e.file_name.clone())
+                .collect();
+            (entries.len(), names)
+        });
+        let dir = self.team_dir(id);
+        let page = names
+            .iter()
+            .filter_map(|name| read_report_file(&dir.join(&**name)).ok())
+            .collect();
+        (total, page)
+    }
+
+    /// Reads the report file behind an index entry.
+    pub fn read_entry(&self, id: &TeamId, entry: &IndexEntry) -> Result<StoredReport, StoreError> {
+        read_report_file(&self.team_dir(id).join(&*entry.file_name))
+    }
+}
+
+impl TeamLog {
+    /// Appends the entry to the sidecar. A failure only costs a rebuild of the index
+    /// at the next start (the report file itself is already complete), so it is
+    /// logged, not returned.
+    fn append_index_line(&mut self, entry: &IndexEntry) {
+        let Some(file) = self.index_file.as_mut() else {
+            return;
+        };
+        let mut line = serde_json::to_vec(&IndexLine {
+            f: entry.file_name.to_string(),
+            t: entry.timestamp.to_string(),
+            h: entry.headline,
+        })
+        .expect("index line serializes");
+        line.push(b'\n');
+        if let Err(e) = file.write_all(&line) {
+            eprintln!(
+                "warning: cannot append to {}: {e}; it will be rebuilt at the next start",
+                self.dir.join(INDEX_FILE).display()
+            );
+        }
+    }
+}
+
+/// The next file name after `last`: the stem of now, or — when the clock has not
+/// moved past the last name (same millisecond, or a clock stepped back) — the last
+/// stem with the next sequence number, so names always sort in arrival order.
+fn next_name(last: &Option<(String, u32)>, now_stem: &str) -> (String, u32) {
+    match last {
+        Some((stem, seq)) if stem.as_str() >= now_stem => (stem.clone(), seq + 1),
+        _ => (now_stem.to_string(), 0),
+    }
+}
+
+fn write_file(path: &Path, contents: &[u8], fsync: bool) -> Result<(), StoreError> {
+    let mut file = File::create(path).map_err(|e| StoreError::write(path, e))?;
+    let result = file
+        .write_all(contents)
+        .and_then(|_| if fsync { file.sync_data() } else { Ok(()) });
+    if let Err(e) = result {
+        drop(file);
+        let _ = fs::remove_file(path);
+        return Err(StoreError::write(path, e));
+    }
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StoreError::write(dir, e))
+}
+
+fn open_index_for_append(dir: &Path) -> Result<File, StoreError> {
+    let path = dir.join(INDEX_FILE);
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| StoreError::write(&path, e))
+}
+
+/// Reads and checks one report file.
+pub fn read_report_file(path: &Path) -> Result<StoredReport, StoreError> {
+    let bytes = fs::read(path).map_err(|e| StoreError::read(path, e))?;
+    let corrupt = |reason: String| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let file: ReportFile = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    let team_id = TeamId::parse(&file.team_id).map_err(|e| corrupt(e.to_string()))?;
+    let at = timefmt::parse_timestamp(&file.timestamp)
+        .ok_or_else(|| corrupt(format!("bad timestamp {:?}", file.timestamp)))?;
+    let file_name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_string();
+    Ok(StoredReport {
+        team_id,
+        team_name: file.team_name,
+        timestamp: file.timestamp,
+        at,
+        file_name,
+        stats: file.stats,
+    })
+}
+
+/// The index entry of a report file, computing its metrics (used to rebuild the index).
+fn entry_from_file(path: &Path) -> Result<(IndexEntry, StoredReport), StoreError> {
+    let stored = read_report_file(path)?;
+    let report = Report::from_value(stored.stats.clone()).map_err(|e| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let entry = IndexEntry {
+        file_name: stored.file_name.clone().into(),
+        timestamp: stored.timestamp.clone().into(),
+        at: stored.at,
+        headline: Headline::from(&Metrics::of(&report)),
+    };
+    Ok((entry, stored))
+}
+
+type LoadResult = Result<(TeamLog, Vec<String>), StoreError>;
+
+/// Loads every team directory, spread over the available cores (start-up time).
+fn load_teams_in_parallel(
+    team_dirs: Vec<(TeamId, PathBuf)>,
+    mode: OpenMode,
+) -> Vec<(TeamId, LoadResult)> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let chunk = team_dirs.len().div_ceil(workers).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = team_dirs
+            .chunks(chunk)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|(id, dir)| (id.clone(), load_team(dir, mode)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("team loader thread panicked"))
+            .collect()
+    })
+}
+
+/// Loads one team directory: lists it, reads the sidecar, parses the report files the
+/// sidecar lacks, and (read-write) repairs what a crash may have left behind.
+fn load_team(dir: &Path, mode: OpenMode) -> LoadResult {
+    let writable = matches!(mode, OpenMode::ReadWrite { .. });
+    let mut warnings = Vec::new();
+    let mut report_names: HashMap<String, timefmt::FileOrder> = HashMap::new();
+    for entry in fs::read_dir(dir).map_err(|e| StoreError::read(dir, e))? {
+        let entry = entry.map_err(|e| StoreError::read(dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(order) = timefmt::parse_file_name(&name) {
+            report_names.insert(name, order);
+        } else if name.starts_with(TMP_PREFIX) {
+            // A write interrupted by a crash: never acknowledged, never a report.
+            if writable {
+                let _ = fs::remove_file(entry.path());
+            }
+        } else if name != LATEST_FILE && name != INDEX_FILE {
+            warnings.push(format!(
+                "warning: skipping {}: not a report file",
+                entry.path().display()
+            ));
+        }
+    }
+
+    let (mut by_name, index_clean) = read_index(dir, &report_names);
+    let mut latest_read = None;
+    let mut missing: Vec<&String> = report_names
+        .keys()
+        .filter(|n| !by_name.contains_key(*n))
+        .collect();
+    missing.sort_by_key(|n| report_names[*n]);
+    for name in &missing {
+        match entry_from_file(&dir.join(name)) {
+            Ok((entry, stored)) => {
+                latest_read = Some(stored);
+                by_name.insert((*name).clone(), entry);
+            }
+            Err(e) => warnings.push(format!("warning: skipping {e}")),
+        }
+    }
+    let mut entries: Vec<IndexEntry> = by_name.into_values().collect();
+    entries.sort_by_key(|e| report_names[&*e.file_name]);
+
+    let latest = match entries.last() {
+        None => None,
+        Some(newest)
+            if latest_read
+                .as_ref()
+                .is_some_and(|s| *s.file_name == *newest.file_name) =>
+        {
+            latest_read
+        }
+        Some(newest) => match read_report_file(&dir.join(&*newest.file_name)) {
+            Ok(stored) => Some(stored),
+            Err(e) => {
+                warnings.push(format!("warning: {e}"));
+                None
+            }
+        },
+    };
+    let mut index_file = None;
+    if writable {
+        if !index_clean || !missing.is_empty() {
+            rewrite_index(dir, &entries)?;
+        }
+        if let Some(newest) = entries.last() {
+            repair_latest(dir, &newest.file_name)?;
+        }
+        index_file = Some(open_index_for_append(dir)?);
+    }
+    let last_name = entries.last().and_then(|e| split_name(&e.file_name));
+    Ok((
+        TeamLog {
+            dir: dir.to_path_buf(),
+            entries,
+            last_name,
+            index_file,
+            latest: latest.map(Arc::new),
+        },
+        warnings,
+    ))
+}
+
+/// `(stem, seq)` of a report file name.
+fn split_name(name: &str) -> Option<(String, u32)> {
+    let (_, seq) = timefmt::parse_file_name(name)?;
+    Some((name[..19].to_string(), seq))
+}
+
+/// Reads the sidecar, keeping only lines whose report file exists. Returns the
+/// entries by file name and whether the sidecar matched the directory exactly.
+fn read_index(
+    dir: &Path,
+    report_names: &HashMap<String, timefmt::FileOrder>,
+) -> (HashMap<String, IndexEntry>, bool) {
+    let mut by_name = HashMap::with_capacity(report_names.len());
+    let Ok(text) = fs::read_to_string(dir.join(INDEX_FILE)) else {
+        return (by_name, false);
+    };
+    let mut clean = true;
+    for line in text.lines() {
+        let parsed: Option<IndexLine> = serde_json::from_str(line).ok();
+        let entry = parsed.and_then(|l| {
+            let at = timefmt::parse_timestamp(&l.t)?;
+            Some(IndexEntry {
+                file_name: l.f.into(),
+                timestamp: l.t.into(),
+                at,
+                headline: l.h,
+            })
+        });
+        match entry {
+            Some(entry) if report_names.contains_key(&*entry.file_name) => {
+                if by_name.insert(entry.file_name.to_string(), entry).is_some() {
+                    clean = false;
+                }
+            }
+            // A torn last line, a deleted report, a line of another version.
+            _ => clean = false,
+        }
+    }
+    (by_name, clean)
+}
+
+/// Writes the sidecar anew, atomically.
+fn rewrite_index(dir: &Path, entries: &[IndexEntry]) -> Result<(), StoreError> {
+    let mut text = Vec::with_capacity(entries.len() * 96);
+    for entry in entries {
+        serde_json::to_writer(
+            &mut text,
+            &IndexLine {
+                f: entry.file_name.to_string(),
+                t: entry.timestamp.to_string(),
+                h: entry.headline,
+            },
+        )
+        .expect("index line serializes");
+        text.push(b'\n');
+    }
+    let tmp = dir.join(format!("{TMP_PREFIX}index-{}", std::process::id()));
+    write_file(&tmp, &text, false)?;
+    let path = dir.join(INDEX_FILE);
+    fs::rename(&tmp, &path).map_err(|e| StoreError::write(&path, e))
+}
+
+/// Makes `latest.json` the newest report again if a crash left it behind (or the
+/// original tool wrote it as a copy that differs).
+fn repair_latest(dir: &Path, newest: &str) -> Result<(), StoreError> {
+    use std::os::unix::fs::MetadataExt;
+    let newest_path = dir.join(newest);
+    let latest_path = dir.join(LATEST_FILE);
+    let same_file = match (fs::metadata(&newest_path), fs::metadata(&latest_path)) {
+        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+        _ => false,
+    };
+    if same_file || files_equal(&newest_path, &latest_path) {
+        return Ok(());
+    }
+    let tmp = dir.join(format!("{TMP_PREFIX}latest-{}", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    fs::hard_link(&newest_path, &tmp)
+        .or_else(|_| fs::copy(&newest_path, &tmp).map(|_| ()))
+        .map_err(|e| StoreError::write(&tmp, e))?;
+    fs::rename(&tmp, &latest_path).map_err(|e| StoreError::write(&latest_path, e))
+}
+
+fn files_equal(a: &Path, b: &Path) -> bool {
+    matches!((fs::read(a), fs::read(b)), (Ok(x), Ok(y)) if x == y)
+}

@@ -1,1 +1,213 @@
-//! placeholder
+//! `benchboard-serve`: the HTTP API, the WebSocket push and the pages on one port.
+//!
+//! [`Server::bind`] opens the data directory, rebuilds the board and binds the port;
+//! [`Server::run`] serves until [`ShutdownHandle::shutdown`] is called, then finishes
+//! the requests already received and returns.
+//!
+//! ```no_run
+//! use benchboard::server::{Config, Server};
+//! let server = Server::bind(Config { port: 0, ..Config::default() }).unwrap();
+//! println!("listening on {}", server.local_addr());
+//! let handle = server.shutdown_handle();
+//! std::thread::spawn(move || server.run());
+//! handle.shutdown();
+//! ```
+
+pub mod config;
+pub mod http;
+pub mod pages;
+pub mod ws;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+pub use config::{Config, ServeArgs, StartupError};
+
+use crate::board::LiveBoard;
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::report::Report;
+use crate::store::{OpenMode, Store, StoreError, StoredReport};
+use crate::team::TeamId;
+
+/// Messages a viewer may have queued before it counts as fallen behind.
+const VIEWER_QUEUE: usize = 256;
+
+/// Everything a request handler needs: the store, the board and the settings.
+pub struct App {
+    pub config: Config,
+    pub store: Store,
+    pub board: LiveBoard,
+}
+
+impl App {
+    /// Opens the data directory and rebuilds the board from it.
+    pub fn open(config: Config) -> Result<App, StartupError> {
+        let store = Store::open(
+            &config.data_dir,
+            OpenMode::ReadWrite {
+                fsync: config.fsync,
+            },
+        )
+        .map_err(StartupError::DataDir)?;
+        for warning in store.warnings() {
+            log::warn!("{warning}");
+        }
+        let hub = Hub::new(VIEWER_QUEUE, config.max_viewers);
+        let board = LiveBoard::from_store(&store, config.timing, config.max_teams, hub);
+        Ok(App {
+            config,
+            store,
+            board,
+        })
+    }
+
+    /// Stores a validated report, then shows it on the board: a viewer never sees a
+    /// report that is not safely on disk.
+    pub fn ingest(
+        &self,
+        id: &TeamId,
+        team_name: &str,
+        body: &[u8],
+        report: Report,
+    ) -> Result<Arc<StoredReport>, StoreError> {
+        let metrics = Metrics::of(&report);
+        let stored = self
+            .store
+            .append(id, team_name, body, report.value, &metrics)?;
+        self.board.apply(Arc::clone(&stored), metrics);
+        Ok(stored)
+    }
+}
+
+/// A bound server, ready to [`run`](Server::run).
+pub struct Server {
+    app: Arc<App>,
+    http: Arc<tiny_http::Server>,
+    stopping: Arc<AtomicBool>,
+}
+
+/// Stops a running server from another thread (or a signal handler).
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    http: Arc<tiny_http::Server>,
+    stopping: Arc<AtomicBool>,
+    threads: usize,
+}
+
+impl ShutdownHandle {
+    /// Stops accepting work; requests already received are finished first.
+    pub fn shutdown(&self) {
+        if self.stopping.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        for _ in 0..self.threads {
+            self.http.unblock();
+        }
+    }
+}
+
+impl Server {
+    /// Opens the data directory, rebuilds the board and binds the address.
+    pub fn bind(config: Config) -> Result<Server, StartupError> {
+        let addr = format!("{}:{}", config.host, config.port);
+        let app = App::open(config)?;
+        // TODO(http branch): read/write timeouts from config.request_timeout.
+        let http = tiny_http::Server::http(&addr).map_err(|e| StartupError::Bind {
+            addr: addr.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(Server {
+            app: Arc::new(app),
+            http: Arc::new(http),
+            stopping: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// The address the server listens on (with the real port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.http
+            .server_addr()
+            .to_ip()
+            .expect("the server listens on TCP")
+    }
+
+    /// The dashboard's URL; `0.0.0.0` is shown as `127.0.0.1` so it can be opened.
+    pub fn url(&self) -> String {
+        let addr = self.local_addr();
+        let host = if addr.ip().is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            addr.ip().to_string()
+        };
+        format!("http://{host}:{}/", addr.port())
+    }
+
+    /// The shared state (store, board), e.g. for an in-process demo.
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+
+    /// A handle that stops [`run`](Server::run).
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            http: Arc::clone(&self.http),
+            stopping: Arc::clone(&self.stopping),
+            threads: self.app.config.threads,
+        }
+    }
+
+    /// Serves with `config.threads` workers until shut down, then returns once the
+    /// requests already received are answered.
+    pub fn run(self) {
+        let ticker = self.spawn_ticker();
+        let workers: Vec<_> = (0..self.app.config.threads)
+            .map(|i| {
+                let app = Arc::clone(&self.app);
+                let http = Arc::clone(&self.http);
+                let stopping = Arc::clone(&self.stopping);
+                std::thread::Builder::new()
+                    .name(format!("http-{i}"))
+                    .spawn(move || worker_loop(&app, &http, &stopping))
+                    .expect("spawning an HTTP worker thread")
+            })
+            .collect();
+        for worker in workers {
+            let _ = worker.join();
+        }
+        // Unanswered requests that arrived during shutdown are answered by dropping them.
+        while let Ok(Some(request)) = self.http.try_recv() {
+            http::handle(&self.app, request);
+        }
+        self.app.board.hub().close_all();
+        ticker.thread().unpark();
+        let _ = ticker.join();
+    }
+
+    /// Publishes activity changes (inactive, off the board) about once a second.
+    fn spawn_ticker(&self) -> std::thread::JoinHandle<()> {
+        let app = Arc::clone(&self.app);
+        let stopping = Arc::clone(&self.stopping);
+        std::thread::Builder::new()
+            .name("board-ticker".into())
+            .spawn(move || {
+                while !stopping.load(Ordering::SeqCst) {
+                    app.board.tick();
+                    std::thread::park_timeout(Duration::from_millis(500));
+                }
+            })
+            .expect("spawning the board ticker thread")
+    }
+}
+
+fn worker_loop(app: &App, http: &tiny_http::Server, stopping: &AtomicBool) {
+    loop {
+        match http.recv() {
+            Ok(request) => http::handle(app, request),
+            Err(_) if stopping.load(Ordering::SeqCst) => return,
+            Err(e) => log::error!("receiving a request failed: {e}"),
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! `benchboard-serve`: arguments -> `server::Config` -> run until SIGINT/SIGTERM.
+
+use std::process::ExitCode;
+
+use benchboard::server::{ServeArgs, Server};
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = ServeArgs::parse();
+    benchboard::logging::init(args.log_level);
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let server = Server::bind(args.into_config()?)?;
+    // The first line is the URL with the real port: scripts and tests read it.
+    println!("BenchBoard listening on {}", server.url());
+    println!("data directory: {}", server.app().store.root().display());
+    let handle = server.shutdown_handle();
+    ctrlc::set_handler(move || handle.shutdown())?;
+    server.run();
+    println!("stopped");
+    Ok(())
+}

@@ -1,0 +1,442 @@
+//! Routes requests to handlers, and maps every error to a status and a JSON body in
+//! one place ([`ApiError::status`]).
+
+use std::io::Read;
+
+use serde_json::{Value, json};
+use tiny_http::{Header, Request, Response};
+
+use super::{App, pages, ws};
+use crate::metrics::Metrics;
+use crate::report::{Report, ValidationError};
+use crate::store::{StoreError, StoredReport};
+use crate::team::{self, TeamError, TeamId};
+
+/// Largest `limit` of a history page.
+pub const MAX_HISTORY_LIMIT: usize = 1000;
+/// Headers a browser may send cross-origin, as the original allowed.
+pub const CORS_ALLOW_HEADERS: &str = "Content-Type, X-Team-ID, X-Team-Name, Authorization";
+/// Methods a browser may use cross-origin.
+pub const CORS_ALLOW_METHODS: &str = "GET, POST, OPTIONS";
+
+/// What a request handler can fail with; each variant has one status.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Malformed input: headers, query, body.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The report breaks the schema.
+    #[error("{0}")]
+    Invalid(#[from] ValidationError),
+    /// A bad `X-Team-ID` or `X-Team-Name`, or a bad team id in the path.
+    #[error("{0}")]
+    Team(#[from] TeamError),
+    /// A path that names nothing.
+    #[error("{0}")]
+    NotFound(String),
+    /// A known path with a method it does not take.
+    #[error("method {method} not allowed here; allowed: {allow}")]
+    MethodNotAllowed { method: String, allow: String },
+    /// The client took longer than `--request-timeout` to send its body.
+    #[error("timed out reading the request body")]
+    Timeout,
+    /// The body is larger than `--max-body`.
+    #[error("request body larger than the limit of {limit} bytes (--max-body)")]
+    TooLarge { limit: u64 },
+    /// Writing the report failed; nothing was acknowledged.
+    #[error("{0}")]
+    Storage(#[from] StoreError),
+}
+
+impl ApiError {
+    /// The HTTP status of this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::BadRequest(_) | ApiError::Invalid(_) | ApiError::Team(_) => 400,
+            ApiError::NotFound(_) => 404,
+            ApiError::MethodNotAllowed { .. } => 405,
+            ApiError::Timeout => 408,
+            ApiError::TooLarge { .. } => 413,
+            ApiError::Storage(e) if e.is_disk_full() => 507,
+            ApiError::Storage(_) => 500,
+        }
+    }
+}
+
+/// What a route leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    SubmitReport,
+    Teams,
+    Team,
+    History,
+    HistorySummary,
+    Dashboard,
+    HistoryPage,
+    WebSocket,
+    Asset,
+}
+
+/// One route: method, path template (`{name}` matches one segment), endpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub endpoint: Endpoint,
+}
+
+/// Every route the server answers; `openapi.yaml` must list exactly these.
+pub const ROUTES: &[Route] = &[
+    Route {
+        method: "POST",
+        path: "/api/stats/report",
+        endpoint: Endpoint::SubmitReport,
+    },
+    Route {
+        method: "GET",
+        path: "/api/teams",
+        endpoint: Endpoint::Teams,
+    },
+    Route {
+        method: "GET",
+        path: "/api/teams/{team_id}",
+        endpoint: Endpoint::Team,
+    },
+    Route {
+        method: "GET",
+        path: "/api/teams/{team_id}/history",
+        endpoint: Endpoint::History,
+    },
+    Route {
+        method: "GET",
+        path: "/api/teams/{team_id}/history/summary",
+        endpoint: Endpoint::HistorySummary,
+    },
+    Route {
+        method: "GET",
+        path: "/",
+        endpoint: Endpoint::Dashboard,
+    },
+    Route {
+        method: "GET",
+        path: "/team/{team_id}/history",
+        endpoint: Endpoint::HistoryPage,
+    },
+    Route {
+        method: "GET",
+        path: "/ws",
+        endpoint: Endpoint::WebSocket,
+    },
+    Route {
+        method: "GET",
+        path: "/static/{file}",
+        endpoint: Endpoint::Asset,
+    },
+];
+
+/// How a path matched the routes.
+enum Matched<'a> {
+    Found(&'static Route, Vec<&'a str>),
+    WrongMethod(String),
+    Nothing,
+}
+
+fn match_route<'a>(method: &str, path: &'a str) -> Matched<'a> {
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let mut allowed = Vec::new();
+    for route in ROUTES {
+        let template: Vec<&str> = route.path.split('/').skip(1).collect();
+        if template.len() != segments.len() {
+            continue;
+        }
+        let mut params = Vec::new();
+        let fits = template.iter().zip(&segments).all(|(t, s)| {
+            if t.starts_with('{') {
+                params.push(*s);
+                !s.is_empty()
+            } else {
+                t == s
+            }
+        });
+        if !fits {
+            continue;
+        }
+        if route.method == method {
+            return Matched::Found(route, params);
+        }
+        allowed.push(route.method);
+    }
+    if allowed.is_empty() {
+        Matched::Nothing
+    } else {
+        allowed.push("OPTIONS");
+        Matched::WrongMethod(allowed.join(", "))
+    }
+}
+
+/// An answer ready to send.
+pub struct Reply {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Reply {
+    /// A JSON answer.
+    pub fn json(status: u16, value: &Value) -> Reply {
+        Reply {
+            status,
+            content_type: "application/json; charset=utf-8",
+            body: serde_json::to_vec(value).expect("JSON values serialize"),
+            headers: Vec::new(),
+        }
+    }
+
+    /// Any other answer.
+    pub fn bytes(status: u16, content_type: &'static str, body: Vec<u8>) -> Reply {
+        Reply {
+            status,
+            content_type,
+            body,
+            headers: Vec::new(),
+        }
+    }
+
+    fn error(error: &ApiError) -> Reply {
+        let mut reply = Reply::json(error.status(), &json!({"error": error.to_string()}));
+        if let ApiError::MethodNotAllowed { allow, .. } = error {
+            reply.headers.push(("Allow", allow.clone()));
+        }
+        reply
+    }
+}
+
+/// Answers one request.
+pub fn handle(app: &App, mut request: Request) {
+    let method = request.method().as_str().to_ascii_uppercase();
+    let url = request.url().to_string();
+    let (path, query) = url.split_once('?').unwrap_or((&url, ""));
+    if method == "OPTIONS" {
+        return send(request, preflight());
+    }
+    let result = match match_route(&method, path) {
+        Matched::Found(route, _) if route.endpoint == Endpoint::WebSocket => {
+            return ws::serve(app, request);
+        }
+        Matched::Found(route, params) => {
+            dispatch(app, route.endpoint, &params, query, &mut request)
+        }
+        Matched::WrongMethod(allow) => Err(ApiError::MethodNotAllowed {
+            method: method.clone(),
+            allow,
+        }),
+        Matched::Nothing if path.starts_with("/api/") || path == "/api" => {
+            Err(ApiError::NotFound(format!("no such endpoint: {path}")))
+        }
+        Matched::Nothing => Ok(pages::not_found()),
+    };
+    let reply = result.unwrap_or_else(|error| {
+        match error.status() {
+            500.. => log::error!("{method} {path} -> {}: {error}", error.status()),
+            _ => log::warn!("{method} {path} -> {}: {error}", error.status()),
+        }
+        Reply::error(&error)
+    });
+    send(request, reply);
+}
+
+fn dispatch(
+    app: &App,
+    endpoint: Endpoint,
+    params: &[&str],
+    query: &str,
+    request: &mut Request,
+) -> Result<Reply, ApiError> {
+    let team_param = || -> Result<TeamId, ApiError> { Ok(TeamId::parse(params[0])?) };
+    match endpoint {
+        Endpoint::SubmitReport => submit_report(app, request),
+        Endpoint::Teams => Ok(Reply::json(200, &Value::Array(app.board.teams_json()))),
+        Endpoint::Team => team(app, &team_param()?),
+        Endpoint::History => history(app, &team_param()?, query),
+        Endpoint::HistorySummary => Ok(history_summary(app, &team_param()?)),
+        Endpoint::Dashboard => Ok(pages::dashboard()),
+        Endpoint::HistoryPage => Ok(pages::history_page(app, params[0])),
+        Endpoint::Asset => Ok(pages::asset(params[0])),
+        Endpoint::WebSocket => unreachable!("WebSocket upgrades are handled before dispatch"),
+    }
+}
+
+/// A request header's value, if sent.
+pub fn header<'a>(request: &'a Request, name: &'static str) -> Option<&'a str> {
+    request
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv(name))
+        .map(|h| h.value.as_str())
+}
+
+fn submit_report(app: &App, request: &mut Request) -> Result<Reply, ApiError> {
+    let id = TeamId::parse(
+        header(request, "X-Team-ID")
+            .ok_or(TeamError::MissingId)?
+            .trim(),
+    )?;
+    let team_name = team::decode_team_name(header(request, "X-Team-Name"), &id)?;
+    let body = read_body(request, app.config.max_body_bytes)?;
+    let report = Report::parse(&body)?;
+    let stored = app.ingest(&id, &team_name, &body, report)?;
+    log::info!("stored report {} of {}", stored.file_name, id);
+    Ok(Reply::json(
+        200,
+        &json!({"message": "Stats submitted successfully", "team_id": id.as_str()}),
+    ))
+}
+
+/// Reads the body, refusing one over `limit` bytes without reading it all.
+fn read_body(request: &mut Request, limit: u64) -> Result<Vec<u8>, ApiError> {
+    let declared = request.body_length().map(|n| n as u64);
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::TooLarge { limit });
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(4096).min(limit) as usize);
+    request
+        .as_reader()
+        .take(limit + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => ApiError::Timeout,
+            _ => ApiError::BadRequest(format!("could not read the request body: {e}")),
+        })?;
+    if body.len() as u64 > limit {
+        return Err(ApiError::TooLarge { limit });
+    }
+    Ok(body)
+}
+
+fn team(app: &App, id: &TeamId) -> Result<Reply, ApiError> {
+    app.board
+        .team_json(id)
+        .map(|team| Reply::json(200, &team))
+        .ok_or_else(|| ApiError::NotFound("Team not found".into()))
+}
+
+/// A query parameter as a number in a range, or its default when absent.
+fn query_number(
+    query: &str,
+    name: &str,
+    default: usize,
+    min: usize,
+    max: usize,
+) -> Result<usize, ApiError> {
+    let Some((_, value)) = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name) else {
+        return Ok(default);
+    };
+    value
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "{name} must be an integer from {min} to {max}, got {value:?}"
+            ))
+        })
+}
+
+/// One history entry as the API shows it: the stored file plus its metrics.
+pub fn history_entry_json(stored: &StoredReport) -> Value {
+    let metrics = Report::from_value(stored.stats.clone())
+        .map(|r| Metrics::of(&r))
+        .unwrap_or_default();
+    json!({
+        "team_id": stored.team_id.as_str(),
+        "team_name": stored.team_name,
+        "timestamp": stored.timestamp,
+        "stats": stored.stats,
+        "metrics": metrics.to_json(),
+    })
+}
+
+fn history(app: &App, id: &TeamId, query: &str) -> Result<Reply, ApiError> {
+    let limit = query_number(query, "limit", 10, 1, MAX_HISTORY_LIMIT)?;
+    let offset = query_number(query, "offset", 0, 0, usize::MAX)?;
+    let (total, page) = app.store.history_page(id, offset, limit);
+    let history: Vec<Value> = page.iter().map(history_entry_json).collect();
+    Ok(Reply::json(
+        200,
+        &json!({
+            "team_id": id.as_str(),
+            "history": history,
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+            "has_more": offset.saturating_add(limit) < total,
+        }),
+    ))
+}
+
+fn history_summary(app: &App, id: &TeamId) -> Reply {
+    let info = app.store.history_info(id);
+    Reply::json(
+        200,
+        &json!({
+            "team_id": id.as_str(),
+            "total_reports": info.total_reports,
+            "first_report": info.first_report,
+            "last_report": info.last_report,
+            "data_directory": app.store.team_dir(id).display().to_string(),
+            "recent_files": info.recent_files,
+        }),
+    )
+}
+
+fn preflight() -> Reply {
+    let mut reply = Reply::bytes(204, "text/plain", Vec::new());
+    reply
+        .headers
+        .push(("Access-Control-Allow-Methods", CORS_ALLOW_METHODS.into()));
+    reply
+        .headers
+        .push(("Access-Control-Allow-Headers", CORS_ALLOW_HEADERS.into()));
+    reply
+        .headers
+        .push(("Access-Control-Max-Age", "86400".into()));
+    reply
+}
+
+fn send(request: Request, reply: Reply) {
+    let mut response = Response::from_data(reply.body).with_status_code(reply.status);
+    let mut add = |name: &str, value: &str| {
+        let header = Header::from_bytes(name.as_bytes(), value.as_bytes())
+            .expect("header names and values are ASCII");
+        response.add_header(header);
+    };
+    add("Content-Type", reply.content_type);
+    add("Access-Control-Allow-Origin", "*");
+    for (name, value) in &reply.headers {
+        add(name, value);
+    }
+    // A client that went away is not an error of ours.
+    let _ = request.respond(response);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_templates_and_reports_allowed_methods() {
+        assert!(
+            matches!(match_route("GET", "/api/teams/t1/history"), Matched::Found(r, p) if r.endpoint == Endpoint::History && p == ["t1"])
+        );
+        assert!(
+            matches!(match_route("DELETE", "/api/teams"), Matched::WrongMethod(a) if a == "GET, OPTIONS")
+        );
+        assert!(matches!(
+            match_route("GET", "/api/teams//history"),
+            Matched::Nothing
+        ));
+        assert!(matches!(match_route("GET", "/api/nope"), Matched::Nothing));
+    }
+}

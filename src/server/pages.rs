@@ -1,0 +1,106 @@
+//! The web pages: static files embedded in the binary at build time, and the
+//! history page whose title and heading carry the team's name, rendered here and
+//! HTML-escaped.
+
+use super::App;
+use super::http::Reply;
+use crate::team::TeamId;
+
+/// Embedded static files: (name under `/static/`, content type, bytes).
+const ASSETS: &[(&str, &str, &[u8])] = &[
+    (
+        "style.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../static/style.css"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/app.js"),
+    ),
+    (
+        "team.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/team.js"),
+    ),
+];
+
+const INDEX_HTML: &str = include_str!("../../static/index.html");
+const TEAM_HTML: &str = include_str!("../../static/team.html");
+const NOT_FOUND_HTML: &str = "<!doctype html><meta charset=utf-8><title>404</title><h1>404 - 页面不存在 / Not found</h1><p><a href=\"/\">BenchBoard</a></p>";
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn html(status: u16, body: String) -> Reply {
+    let mut reply = Reply::bytes(status, "text/html; charset=utf-8", body.into_bytes());
+    reply.headers.push(("Cache-Control", "no-cache".into()));
+    reply
+}
+
+/// `GET /`: the dashboard.
+pub fn dashboard() -> Reply {
+    html(200, INDEX_HTML.to_string())
+}
+
+/// A 404 page for paths outside the API.
+pub fn not_found() -> Reply {
+    html(404, NOT_FOUND_HTML.to_string())
+}
+
+/// `GET /static/<file>`.
+pub fn asset(name: &str) -> Reply {
+    match ASSETS.iter().find(|(n, _, _)| *n == name) {
+        Some((_, content_type, bytes)) => {
+            let mut reply = Reply::bytes(200, content_type, bytes.to_vec());
+            reply.headers.push(("Cache-Control", "no-cache".into()));
+            reply
+        }
+        None => not_found(),
+    }
+}
+
+/// `GET /team/<id>/history`: the team's page, titled `<name> - 历史数据`; 404 for a
+/// team that never reported.
+pub fn history_page(app: &App, raw_id: &str) -> Reply {
+    let Ok(id) = TeamId::parse(raw_id) else {
+        return not_found();
+    };
+    let name = app
+        .board
+        .team_name(&id)
+        .or_else(|| app.store.latest(&id).map(|l| l.team_name.clone()));
+    let Some(name) = name else {
+        return not_found();
+    };
+    let page = TEAM_HTML
+        .replace("{{TEAM_NAME}}", &escape_html(&name))
+        .replace("{{TEAM_ID}}", &escape_html(id.as_str()));
+    html(200, page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            escape_html("<img src=x onerror=\"a('1')\">&"),
+            "&lt;img src=x onerror=&quot;a(&#39;1&#39;)&quot;&gt;&amp;"
+        );
+    }
+}

@@ -1,0 +1,149 @@
+//! Test support: a real server on 127.0.0.1:0 with a temporary data directory,
+//! stopped in `Drop`, and small HTTP helpers (ureq, errors as values).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+
+use benchboard::server::{Config, Server, ShutdownHandle};
+use serde_json::Value;
+
+/// Path of a file under `tests/fixtures/`.
+pub fn fixture(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(relative)
+}
+
+/// A running in-process server; shut down and joined on drop.
+pub struct TestServer {
+    pub base: String,
+    pub data_dir: PathBuf,
+    handle: ShutdownHandle,
+    thread: Option<JoinHandle<()>>,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    /// A server on a fresh temporary data directory with default settings.
+    pub fn start() -> TestServer {
+        TestServer::start_with(|_| {})
+    }
+
+    /// A server on a fresh temporary data directory; `adjust` changes the config.
+    pub fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let temp = tempfile::Builder::new()
+            .prefix("benchboard-test-")
+            .tempdir()
+            .expect("temp dir");
+        let mut server = TestServer::start_on(temp.path().join("data"), adjust);
+        server._temp = Some(temp);
+        server
+    }
+
+    /// A server on an existing data directory (kept after the test).
+    pub fn start_on(data_dir: PathBuf, adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let mut config = Config {
+            host: "127.0.0.1".into(),
+            port: 0,
+            data_dir: data_dir.clone(),
+            threads: 4,
+            ..Config::default()
+        };
+        adjust(&mut config);
+        let server = Server::bind(config).expect("server starts");
+        let base = format!("http://{}", server.local_addr());
+        let handle = server.shutdown_handle();
+        let thread = std::thread::spawn(move || server.run());
+        TestServer {
+            base,
+            data_dir,
+            handle,
+            thread: Some(thread),
+            _temp: None,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// `GET path` -> (status, body as JSON or `Value::Null`).
+    pub fn get_json(&self, path: &str) -> (u16, Value) {
+        let (status, body) = self.get(path);
+        (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+    }
+
+    /// `GET path` -> (status, body text).
+    pub fn get(&self, path: &str) -> (u16, String) {
+        let response = agent()
+            .get(&self.url(path))
+            .call()
+            .expect("GET reaches the server");
+        read(response)
+    }
+
+    /// POSTs a report with the given headers -> (status, body as JSON).
+    pub fn post_report(&self, headers: &[(&str, &str)], body: &[u8]) -> (u16, Value) {
+        let mut request = agent()
+            .post(&self.url("/api/stats/report"))
+            .header("Content-Type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let (status, text) = read(request.send(body).expect("POST reaches the server"));
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// POSTs a report for `team_id` (named "Team <id>").
+    pub fn post_for(&self, team_id: &str, body: &[u8]) -> (u16, Value) {
+        self.post_report(&[("X-Team-ID", team_id)], body)
+    }
+
+    /// Stops the server and waits for it.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.handle.shutdown();
+        if let Some(thread) = self.thread.take() {
+            thread.join().expect("server thread ends cleanly");
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// An HTTP agent that returns 4xx/5xx as responses instead of errors.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+fn read(mut response: ureq::http::Response<ureq::Body>) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    (status, body)
+}
+
+/// Report files (not latest.json, not our sidecar) in a team's directory.
+pub fn report_files(data_dir: &Path, team: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(data_dir.join(team))
+        .map(|dir| {
+            dir.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".json") && n != "latest.json")
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
