@@ -6,6 +6,7 @@ use std::io::{BufReader, BufWriter, ErrorKind, Read};
 
 use std::net::SocketAddr;
 use std::str::FromStr;
+use std::time::{Duration, Instant};
 
 use crate::common::{HTTPVersion, Method};
 use crate::util::RefinedTcpStream;
@@ -34,6 +35,13 @@ pub struct ClientConnection {
 
     // true if the connection goes through SSL
     secure: bool,
+
+    // limit for the time spent receiving one request line + headers (the socket's read timeout
+    // only limits each single read, which a client trickling bytes would never hit)
+    head_timeout: Option<Duration>,
+
+    // when the first byte of the request currently being read arrived
+    head_started: Option<Instant>,
 }
 
 /// Error that can happen when reading a request.
@@ -51,6 +59,7 @@ impl ClientConnection {
     pub fn new(
         write_socket: RefinedTcpStream,
         mut read_socket: RefinedTcpStream,
+        head_timeout: Option<Duration>,
     ) -> ClientConnection {
         let remote_addr = read_socket.peer_addr();
         let secure = read_socket.secure();
@@ -65,6 +74,8 @@ impl ClientConnection {
             next_header_source: first_header,
             no_more_requests: false,
             secure,
+            head_timeout,
+            head_started: None,
         }
     }
 
@@ -89,6 +100,15 @@ impl ClientConnection {
                 None => return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF")),
             };
 
+            match (self.head_started, self.head_timeout) {
+                (None, _) => self.head_started = Some(Instant::now()),
+                (Some(started), Some(timeout)) if started.elapsed() > timeout => {
+                    let msg = "request head not received within the read timeout";
+                    return Err(IoError::new(ErrorKind::TimedOut, msg));
+                }
+                _ => (),
+            }
+
             if byte == b'\n' && prev_byte_was_cr {
                 buf.pop(); // removing the '\r'
                 return AsciiString::from_ascii(buf)
@@ -104,6 +124,7 @@ impl ClientConnection {
     /// Reads a request from the stream.
     /// Blocks until the header has been read.
     fn read(&mut self) -> Result<Request, ReadError> {
+        self.head_started = None;
         let (method, path, version, headers) = {
             // reading the request line
             let (method, path, version) = {
@@ -203,8 +224,15 @@ impl Iterator for ClientConnection {
                                  // se we have to close
                 }
 
-                Err(ReadError::ReadIoError(ref err)) if err.kind() == ErrorKind::TimedOut => {
-                    // request timeout
+                Err(ReadError::ReadIoError(ref err))
+                    if is_timeout(err) && self.head_started.is_none() =>
+                {
+                    // idle keep-alive connection: nothing of a new request has arrived
+                    return None;
+                }
+
+                Err(ReadError::ReadIoError(ref err)) if is_timeout(err) => {
+                    // request timeout (the client stalled in the middle of a request head)
                     let writer = self.sink.next().unwrap();
                     let response = Response::new_empty(StatusCode(408));
                     response
@@ -263,6 +291,12 @@ impl Iterator for ClientConnection {
             return Some(rq);
         }
     }
+}
+
+/// The error of a read that hit the socket's read timeout (`WouldBlock` on Unix,
+/// `TimedOut` on Windows) or the request head deadline.
+fn is_timeout(err: &IoError) -> bool {
+    matches!(err.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock)
 }
 
 /// Parses a "HTTP/1.1" string.
