@@ -7,6 +7,7 @@
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -272,4 +273,47 @@ fn client_that_stops_reading_is_cut_off_by_write_timeout() {
 
     let mut other = server.connect();
     assert_eq!(get(&mut other, "/fine").body_text(), "/fine");
+}
+
+#[test]
+fn burst_of_256_keepalive_connections_all_answered() {
+    const CONNECTIONS: usize = 256;
+    let handled = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&handled);
+    let server = TestServer::start(ConnectionOptions::default(), 4, move |request| {
+        counter.fetch_add(1, Ordering::Relaxed);
+        echo_url(request);
+    });
+
+    let mut clients: Vec<TcpStream> = (0..CONNECTIONS).map(|_| server.connect()).collect();
+    for (i, client) in clients.iter_mut().enumerate() {
+        // HTTP/1.1 without `Connection: close`: every connection stays alive.
+        write!(client, "GET /{i} HTTP/1.1\r\nHost: test\r\n\r\n").unwrap();
+    }
+
+    let deadline = Instant::now() + CLIENT_TIMEOUT;
+    let mut unanswered = Vec::new();
+    for (i, client) in clients.iter_mut().enumerate() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        client
+            .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .unwrap();
+        match read_response(client) {
+            Ok(r) if r.status == 200 && r.body_text() == format!("/{i}") => {}
+            _ => unanswered.push(i),
+        }
+    }
+    assert!(
+        unanswered.is_empty(),
+        "{} of {CONNECTIONS} keep-alive connections were not answered (handled: {}); first: {:?}",
+        unanswered.len(),
+        handled.load(Ordering::Relaxed),
+        &unanswered[..unanswered.len().min(10)]
+    );
+
+    // The connections are still usable for a second round.
+    for (i, client) in clients.iter_mut().enumerate().step_by(32) {
+        client.set_read_timeout(Some(CLIENT_TIMEOUT)).unwrap();
+        assert_eq!(get(client, &format!("/again/{i}")).status, 200);
+    }
 }
