@@ -317,3 +317,73 @@ fn burst_of_256_keepalive_connections_all_answered() {
         assert_eq!(get(client, &format!("/again/{i}")).status, 200);
     }
 }
+
+#[test]
+fn raw_non_ascii_header_reaches_application() {
+    let server = TestServer::start(ConnectionOptions::default(), 2, |request| {
+        let offending: Vec<String> = request
+            .non_ascii_headers()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        if offending.is_empty() {
+            echo_url(request);
+            return;
+        }
+        let listed_in_headers = request.headers().iter().any(|h| {
+            offending
+                .iter()
+                .any(|name| h.field.as_str() == name.as_str())
+        });
+        let body = format!(
+            "{{\"error\":\"header {} contains raw non-ASCII bytes; percent-encode the name\",\
+             \"listed_in_headers\":{listed_in_headers},\"host\":{:?}}}",
+            offending.join(","),
+            request
+                .headers()
+                .iter()
+                .find(|h| h.field.equiv("Host"))
+                .map(|h| h.value.as_str())
+                .unwrap_or("")
+        );
+        let _ = request.respond(Response::from_string(body).with_status_code(400));
+    });
+
+    // Raw UTF-8 in a header value (what curl sends): the application answers.
+    let mut client = server.connect();
+    client
+        .write_all("GET /teams HTTP/1.1\r\nHost: test\r\nX-Team-Name: 团队A\r\n\r\n".as_bytes())
+        .unwrap();
+    let response = read_response(&mut client).expect("an answer from the application");
+    assert_eq!(response.status, 400);
+    let body = response.body_text();
+    assert!(
+        body.contains("header X-Team-Name contains raw non-ASCII bytes"),
+        "{body}"
+    );
+    assert!(body.contains("percent-encode the name"), "{body}");
+    assert!(body.contains("\"listed_in_headers\":false"), "{body}");
+    assert!(body.contains("\"host\":\"test\""), "{body}");
+    // The connection stays usable.
+    assert_eq!(get(&mut client, "/next").body_text(), "/next");
+
+    // Raw UTF-8 in the request line: tiny_http itself answers 400 and closes.
+    let mut client = server.connect();
+    client
+        .write_all("GET /团队 HTTP/1.1\r\nHost: test\r\n\r\n".as_bytes())
+        .unwrap();
+    let response = read_response(&mut client).expect("a 400 from tiny_http");
+    assert_eq!(response.status, 400);
+    assert!(response.body.is_empty());
+    assert_closed_by_server(&mut client);
+
+    // Raw UTF-8 in a header that frames the message: rejected by tiny_http, never guessed at.
+    let mut client = server.connect();
+    client
+        .write_all("POST / HTTP/1.1\r\nHost: test\r\nContent-Length: ５\r\n\r\nhello".as_bytes())
+        .unwrap();
+    let response = read_response(&mut client).expect("a 400 from tiny_http");
+    assert_eq!(response.status, 400);
+    assert!(response.body.is_empty());
+    assert_closed_by_server(&mut client);
+}

@@ -1,14 +1,11 @@
-use ascii::AsciiString;
-
 use std::io::Error as IoError;
 use std::io::Result as IoResult;
 use std::io::{BufReader, BufWriter, ErrorKind, Read};
 
 use std::net::SocketAddr;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use crate::common::{HTTPVersion, Method};
+use crate::common::{HTTPVersion, Header, HeaderField, Method};
 use crate::util::RefinedTcpStream;
 use crate::util::{SequentialReader, SequentialReaderBuilder, SequentialWriterBuilder};
 use crate::Request;
@@ -87,8 +84,9 @@ impl ClientConnection {
     /// Reads the next line from self.next_header_source.
     ///
     /// Reads until `CRLF` is reached. The next read will start
-    ///  at the first byte of the new line.
-    fn read_next_line(&mut self) -> IoResult<AsciiString> {
+    ///  at the first byte of the new line. The line is returned as raw bytes: whether
+    ///  non-ASCII bytes are acceptable depends on where they are (see `read`).
+    fn read_next_line(&mut self) -> IoResult<Vec<u8>> {
         let mut buf = Vec::new();
         let mut prev_byte_was_cr = false;
 
@@ -111,8 +109,7 @@ impl ClientConnection {
 
             if byte == b'\n' && prev_byte_was_cr {
                 buf.pop(); // removing the '\r'
-                return AsciiString::from_ascii(buf)
-                    .map_err(|_| IoError::new(ErrorKind::InvalidInput, "Header is not in ASCII"));
+                return Ok(buf);
             }
 
             prev_byte_was_cr = byte == b'\r';
@@ -125,36 +122,42 @@ impl ClientConnection {
     /// Blocks until the header has been read.
     fn read(&mut self) -> Result<Request, ReadError> {
         self.head_started = None;
-        let (method, path, version, headers) = {
-            // reading the request line
+        let (method, path, version, headers, non_ascii_headers) = {
+            // reading the request line; it must be ASCII (a raw non-ASCII path gets a 400)
             let (method, path, version) = {
                 let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
+                let line = std::str::from_utf8(&line)
+                    .ok()
+                    .filter(|line| line.is_ascii())
+                    .ok_or(ReadError::WrongRequestLine)?;
 
-                parse_request_line(
-                    line.as_str().trim(), // TODO: remove this conversion
-                )?
+                parse_request_line(line.trim())?
             };
 
             // getting all headers
-            let headers = {
-                let mut headers = Vec::new();
-                loop {
-                    let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
+            let mut headers = Vec::new();
+            let mut non_ascii_headers = Vec::new();
+            loop {
+                let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
 
-                    if line.is_empty() {
-                        break;
-                    };
-                    headers.push(match FromStr::from_str(line.as_str().trim()) {
-                        // TODO: remove this conversion
-                        Ok(h) => h,
-                        _ => return Err(ReadError::WrongHeader(version)),
-                    });
+                if line.is_empty() {
+                    break;
+                };
+                match parse_header_line(&line) {
+                    Ok(HeaderLine::Ascii(h)) => headers.push(h),
+                    Ok(HeaderLine::NonAsciiValue(field)) => {
+                        // never guess at the framing of the message or at the state of the
+                        // connection: those headers must be readable
+                        if MUST_BE_ASCII.iter().any(|name| field.equiv(name)) {
+                            return Err(ReadError::WrongHeader(version));
+                        }
+                        non_ascii_headers.push(field);
+                    }
+                    Err(()) => return Err(ReadError::WrongHeader(version)),
                 }
+            }
 
-                headers
-            };
-
-            (method, path, version, headers)
+            (method, path, version, headers, non_ascii_headers)
         };
 
         // building the writer for the request
@@ -183,7 +186,8 @@ impl ClientConnection {
                     ReadError::ExpectationFailed(version)
                 }
             }
-        })?;
+        })?
+        .with_non_ascii_headers(non_ascii_headers);
 
         // return the request
         Ok(request)
@@ -293,6 +297,41 @@ impl Iterator for ClientConnection {
     }
 }
 
+/// Headers that tiny_http itself interprets. A raw non-ASCII value in one of them gets a 400
+/// instead of being set aside (ignoring e.g. a `Content-Length` would desynchronise the
+/// connection: request smuggling).
+const MUST_BE_ASCII: [&str; 4] = [
+    "Content-Length",
+    "Transfer-Encoding",
+    "Connection",
+    "Expect",
+];
+
+/// A syntactically valid header line.
+#[derive(Debug)]
+enum HeaderLine {
+    /// An all-ASCII header.
+    Ascii(Header),
+    /// A header whose value contains raw non-ASCII bytes (e.g. unencoded UTF-8, which
+    /// RFC 7230 tolerates as `obs-text`). Only the name is kept; see
+    /// `Request::non_ascii_headers`.
+    NonAsciiValue(HeaderField),
+}
+
+/// Parses one header line (without its CRLF).
+fn parse_header_line(line: &[u8]) -> Result<HeaderLine, ()> {
+    if let Ok(line) = std::str::from_utf8(line) {
+        if line.is_ascii() {
+            return line.trim().parse().map(HeaderLine::Ascii);
+        }
+    }
+    // The field name must still be a valid (ASCII, no whitespace) token.
+    let line = line.trim_ascii_start();
+    let colon = line.iter().position(|&b| b == b':').ok_or(())?;
+    let name = std::str::from_utf8(&line[..colon]).map_err(|_| ())?;
+    name.parse().map(HeaderLine::NonAsciiValue)
+}
+
 /// The error of a read that hit the socket's read timeout (`WouldBlock` on Unix,
 /// `TimedOut` on Windows) or the request head deadline.
 fn is_timeout(err: &IoError) -> bool {
@@ -339,5 +378,28 @@ mod test {
 
         assert!(super::parse_request_line("GET /hello").is_err());
         assert!(super::parse_request_line("qsd qsd qsd").is_err());
+    }
+
+    #[test]
+    fn test_parse_header_line() {
+        use super::{parse_header_line, HeaderLine};
+
+        match parse_header_line(b"Host: example") {
+            Ok(HeaderLine::Ascii(h)) => assert!(h.field.equiv("host") && h.value == "example"),
+            other => panic!("{:?}", other),
+        }
+        match parse_header_line("X-Team-Name: \u{56e2}\u{961f}A".as_bytes()) {
+            Ok(HeaderLine::NonAsciiValue(f)) => assert!(f.equiv("x-team-name")),
+            other => panic!("{:?}", other),
+        }
+        // invalid UTF-8 is fine too, it is just not ASCII
+        assert!(matches!(
+            parse_header_line(b"X-Raw: \xff\xfe"),
+            Ok(HeaderLine::NonAsciiValue(_))
+        ));
+        // the name must be a valid token
+        assert!(parse_header_line("N\u{e4}me: value".as_bytes()).is_err());
+        assert!(parse_header_line("X Name: \u{e4}".as_bytes()).is_err());
+        assert!(parse_header_line("no colon \u{e4}".as_bytes()).is_err());
     }
 }

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use std::sync::mpsc::Sender;
 
 use crate::util::{EqualReader, FusedReader};
-use crate::{HTTPVersion, Header, Method, Response, StatusCode};
+use crate::{HTTPVersion, Header, HeaderField, Method, Response, StatusCode};
 use chunked_transfer::Decoder;
 
 /// Represents an HTTP request made by a client.
@@ -66,6 +66,9 @@ pub struct Request {
     http_version: HTTPVersion,
 
     headers: Vec<Header>,
+
+    // names of the headers left out of `headers` because their value is not ASCII
+    non_ascii_headers: Vec<HeaderField>,
 
     body_length: Option<usize>,
 
@@ -235,6 +238,7 @@ where
         path,
         http_version: version,
         headers,
+        non_ascii_headers: Vec::new(),
         body_length: content_length,
         must_send_continue: expects_continue,
         notify_when_responded: None,
@@ -261,9 +265,28 @@ impl Request {
     }
 
     /// Returns a list of all headers sent by the client.
+    ///
+    /// Headers whose value contains raw non-ASCII bytes are not in this list: see
+    /// [`Request::non_ascii_headers`].
     #[inline]
     pub fn headers(&self) -> &[Header] {
         &self.headers
+    }
+
+    /// Returns the names of the headers whose value contained raw non-ASCII bytes (for
+    /// example UTF-8 sent unencoded, as `curl -H 'X-Team-Name: 团队A'` does), in the order
+    /// they were received. Such headers cannot be represented as a [`Header`] (whose value is
+    /// ASCII), so they are left out of [`Request::headers`] and their values are discarded;
+    /// the request itself is still delivered, so that the application can answer it (e.g.
+    /// with a 400 asking the client to percent-encode the value).
+    ///
+    /// Not part of upstream tiny_http, which silently closed the connection instead. A raw
+    /// non-ASCII value in `Content-Length`, `Transfer-Encoding`, `Connection` or `Expect`,
+    /// a non-ASCII header name, or non-ASCII bytes in the request line are still answered
+    /// with `400 Bad Request` by tiny_http itself.
+    #[inline]
+    pub fn non_ascii_headers(&self) -> &[HeaderField] {
+        &self.non_ascii_headers
     }
 
     /// Returns the HTTP version of the request.
@@ -467,6 +490,11 @@ impl Request {
             ErrorKind::ConnectionReset => Ok(()),
             _ => Err(err),
         })
+    }
+
+    pub(crate) fn with_non_ascii_headers(mut self, fields: Vec<HeaderField>) -> Self {
+        self.non_ascii_headers = fields;
+        self
     }
 
     pub(crate) fn with_notify_sender(mut self, sender: Sender<()>) -> Self {
