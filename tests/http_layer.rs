@@ -190,6 +190,60 @@ fn echo_url(request: Request) {
 }
 
 #[test]
+fn huge_content_length_answered_early_keeps_process_alive() {
+    let server = TestServer::start(ConnectionOptions::default(), 2, |request| {
+        if request.body_length().unwrap_or(0) > 1 << 20 {
+            // Answer without touching the body.
+            let _ = request.respond(Response::from_string("too large").with_status_code(413));
+        } else {
+            echo_url(request);
+        }
+    });
+
+    let mut client = server.connect();
+    client
+        .write_all(b"POST /upload HTTP/1.1\r\nHost: test\r\nContent-Length: 100000000000\r\n\r\n")
+        .unwrap();
+    client.write_all(&[b'x'; 4096]).unwrap();
+
+    let response = read_response(&mut client).expect("413 response");
+    assert_eq!(response.status, 413);
+    assert_eq!(
+        response
+            .header("Connection")
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
+        Some("close")
+    );
+    assert_closed_by_server(&mut client);
+
+    // The process (and the server) is still alive and serving.
+    let mut other = server.connect();
+    let response = get(&mut other, "/after");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body_text(), "/after");
+}
+
+#[test]
+fn small_unread_body_is_skipped_and_keep_alive_is_kept() {
+    let server = TestServer::start(ConnectionOptions::default(), 2, echo_url);
+
+    let mut client = server.connect();
+    client
+        .write_all(b"POST /ignored-body HTTP/1.1\r\nHost: test\r\nContent-Length: 5000\r\n\r\n")
+        .unwrap();
+    client.write_all(&[b'{'; 5000]).unwrap();
+    let response = read_response(&mut client).unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("Connection"), None);
+
+    // Same connection: the unread body was skipped, not parsed as the next request.
+    let response = get(&mut client, "/next");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body_text(), "/next");
+}
+
+#[test]
 fn stalled_client_does_not_block_others() {
     let timeout = Duration::from_millis(400);
     let options = ConnectionOptions {

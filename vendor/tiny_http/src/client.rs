@@ -3,10 +3,11 @@ use std::io::Result as IoResult;
 use std::io::{BufReader, BufWriter, ErrorKind, Read};
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::common::{HTTPVersion, Header, HeaderField, Method};
-use crate::util::RefinedTcpStream;
+use crate::util::{ConnectionReader, ConnectionState, RefinedTcpStream};
 use crate::util::{SequentialReader, SequentialReaderBuilder, SequentialWriterBuilder};
 use crate::Request;
 
@@ -18,14 +19,17 @@ pub struct ClientConnection {
 
     // sequence of Readers to the stream, so that the data is not read in
     //  the wrong order
-    source: SequentialReaderBuilder<BufReader<RefinedTcpStream>>,
+    source: SequentialReaderBuilder<ConnectionReader>,
 
     // sequence of Writers to the stream, to avoid writing response #2 before
     //  response #1
     sink: SequentialWriterBuilder<BufWriter<RefinedTcpStream>>,
 
     // Reader to read the next header from
-    next_header_source: SequentialReader<BufReader<RefinedTcpStream>>,
+    next_header_source: SequentialReader<ConnectionReader>,
+
+    // shared with the requests: unread bodies to skip, or the connection is closing
+    state: Arc<ConnectionState>,
 
     // set to true if we know that the previous request is the last one
     no_more_requests: bool,
@@ -61,7 +65,11 @@ impl ClientConnection {
         let remote_addr = read_socket.peer_addr();
         let secure = read_socket.secure();
 
-        let mut source = SequentialReaderBuilder::new(BufReader::with_capacity(1024, read_socket));
+        let state = ConnectionState::new();
+        let mut source = SequentialReaderBuilder::new(ConnectionReader::new(
+            BufReader::with_capacity(1024, read_socket),
+            state.clone(),
+        ));
         let first_header = source.next().unwrap();
 
         ClientConnection {
@@ -69,6 +77,7 @@ impl ClientConnection {
             sink: SequentialWriterBuilder::new(BufWriter::with_capacity(1024, write_socket)),
             remote_addr,
             next_header_source: first_header,
+            state,
             no_more_requests: false,
             secure,
             head_timeout,
@@ -177,6 +186,7 @@ impl ClientConnection {
             *self.remote_addr.as_ref().unwrap(),
             data_source,
             writer,
+            Some(self.state.clone()),
         )
         .map_err(|e| {
             use crate::request;
@@ -204,7 +214,7 @@ impl Iterator for ClientConnection {
 
         // the client sent a "connection: close" header in this previous request
         //  or is using HTTP 1.0, meaning that no new request will come
-        if self.no_more_requests {
+        if self.no_more_requests || self.state.is_closing() {
             return None;
         }
 

@@ -74,6 +74,7 @@ impl From<TestRequest> for Request {
             Some(mock.remote_addr),
             mock.body.as_bytes(),
             std::io::sink(),
+            None,
         )
         .unwrap()
         .with_non_ascii_headers(mock.non_ascii_headers)

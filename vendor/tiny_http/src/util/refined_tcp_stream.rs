@@ -121,6 +121,11 @@ impl RefinedTcpStream {
     pub(crate) fn peer_addr(&mut self) -> IoResult<Option<SocketAddr>> {
         self.stream.peer_addr()
     }
+
+    /// Shuts down the underlying socket (this affects every handle of it).
+    pub(crate) fn shutdown(&mut self, how: Shutdown) -> IoResult<()> {
+        self.stream.shutdown(how)
+    }
 }
 
 impl Drop for RefinedTcpStream {
