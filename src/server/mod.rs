@@ -113,11 +113,16 @@ impl Server {
     /// Opens the data directory, rebuilds the board and binds the address.
     pub fn bind(config: Config) -> Result<Server, StartupError> {
         let addr = format!("{}:{}", config.host, config.port);
+        let options = tiny_http::ConnectionOptions {
+            read_timeout: Some(config.request_timeout),
+            write_timeout: Some(config.request_timeout),
+        };
         let app = App::open(config)?;
-        // TODO(http branch): read/write timeouts from config.request_timeout.
-        let http = tiny_http::Server::http(&addr).map_err(|e| StartupError::Bind {
-            addr: addr.clone(),
-            reason: e.to_string(),
+        let http = tiny_http::Server::http_with_options(&addr, options).map_err(|e| {
+            StartupError::Bind {
+                addr: addr.clone(),
+                reason: e.to_string(),
+            }
         })?;
         Ok(Server {
             app: Arc::new(app),
