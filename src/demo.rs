@@ -87,6 +87,8 @@ pub struct DemoSummary {
     pub ran_for: Duration,
     /// Per team: id, name, profile and counts.
     pub teams: Vec<TeamTally>,
+    /// True when the progress bars (still on screen) already show each team's counts.
+    pub bars_shown: bool,
 }
 
 impl DemoSummary {
@@ -185,7 +187,8 @@ fn run_fleet(args: &DemoArgs, base: &str, stop: &StopSignal) -> DemoSummary {
         RetryPolicy::default(),
         teams_stop.clone(),
     );
-    let mut progress: Box<dyn Progress> = if std::io::stdout().is_terminal() {
+    let bars_shown = std::io::stdout().is_terminal();
+    let mut progress: Box<dyn Progress> = if bars_shown {
         Box::new(BarProgress::new(&fleet.teams))
     } else {
         Box::new(LineProgress::new(&fleet.teams))
@@ -201,6 +204,7 @@ fn run_fleet(args: &DemoArgs, base: &str, stop: &StopSignal) -> DemoSummary {
     DemoSummary {
         ran_for: started.elapsed(),
         teams: progress.tallies(),
+        bars_shown,
     }
 }
 
@@ -234,8 +238,19 @@ fn print_summary(summary: &DemoSummary) {
         summary.reports(),
         summary.teams.iter().filter(|t| t.reports > 0).count(),
     );
+    if summary.bars_shown {
+        return;
+    }
+    let width = summary
+        .teams
+        .iter()
+        .map(|t| console::measure_text_width(&t.label()))
+        .max()
+        .unwrap_or(0);
     for team in &summary.teams {
-        println!("  {}", team.line());
+        let label = team.label();
+        let padded = console::pad_str(&label, width, console::Alignment::Left, None);
+        println!("  {padded}  {}", team.counts());
     }
 }
 

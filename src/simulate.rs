@@ -450,7 +450,9 @@ impl SimulatedTeam {
     fn to_json(&self) -> Value {
         let ops = self.total_ops();
         let errors = self.total_errors();
-        let per_sec = |n: u64| round3(n as f64 / self.elapsed_s);
+        // QPS follow the elapsed time as sent, so a reader can recompute them.
+        let elapsed_s = round3(self.elapsed_s);
+        let per_sec = |n: u64| round3(n as f64 / elapsed_s);
         let pct = |part: u64, whole: u64| match whole {
             0 => 0.0,
             w => round3(part as f64 / w as f64 * 100.0),
@@ -480,7 +482,7 @@ impl SimulatedTeam {
             latency.insert(kind.to_string(), Value::Object(dist));
         }
         json!({
-            "totalElapsed": round3(self.elapsed_s),
+            "totalElapsed": elapsed_s,
             "totalSent": self.sent,
             "totalOps": ops,
             "totalErrors": errors,
