@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
+use benchboard::demo::check::CHECKS;
 use common::{TestServer, agent, report_files};
 
 const DEMO: &str = env!("CARGO_BIN_EXE_benchboard-demo");
@@ -164,6 +165,32 @@ fn timed_demo_stores_six_teams_serves_the_board_and_cleans_up() {
 }
 
 #[test]
+fn ctrl_c_stops_teams_and_server_with_a_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut demo = Demo::start(&["--interval", "0.3-0.6"], tmp.path());
+    let url = url_of(&demo.line());
+    while !demo.line().contains("report 1 stored") {}
+    let pid = demo.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = demo.finish(Duration::from_secs(5));
+    assert!(status.success());
+    let output = demo.seen.join("\n");
+    assert!(output.contains("stopped after"), "{output}");
+    assert!(output.contains("data directory removed"), "{output}");
+    assert!(entries(tmp.path()).is_empty(), "{:?}", entries(tmp.path()));
+    assert!(
+        agent().get(&url).call().is_err(),
+        "the server still answers after Ctrl-C"
+    );
+}
+
+#[test]
 fn keep_and_data_dir_leave_the_reports() {
     let tmp = tempfile::tempdir().unwrap();
     let mut demo = Demo::start(
@@ -211,7 +238,7 @@ fn check_passes_against_an_in_process_server() {
     let output = Command::new(DEMO).arg("--check").output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
-    assert_eq!(stdout.matches("PASS ").count(), 11, "{stdout}");
+    assert_eq!(stdout.matches("PASS ").count(), CHECKS, "{stdout}");
     assert!(!stdout.contains("FAIL"), "{stdout}");
 }
 
@@ -225,7 +252,10 @@ fn check_passes_against_a_good_server() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
     assert!(!stdout.contains("FAIL"), "{stdout}");
-    assert!(stdout.contains("check: 11 of 11 passed"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("check: {CHECKS} of {CHECKS} passed")),
+        "{stdout}"
+    );
     // The reports really went to that server.
     let (_, teams) = server.get_json("/api/teams");
     let id = teams[0]["team_id"].as_str().unwrap().to_string();
@@ -248,7 +278,7 @@ fn check_fails_against_a_server_that_is_down() {
     assert!(!output.status.success(), "{stdout}");
     assert!(stdout.contains("FAIL  POST /api/stats/report"), "{stdout}");
     assert!(
-        stdout.contains("check: 0 of 11 passed - FAILED"),
+        stdout.contains(&format!("check: 0 of {CHECKS} passed - FAILED")),
         "{stdout}"
     );
 }

@@ -19,6 +19,8 @@ use super::DemoError;
 
 /// Reports the check sends.
 const REPORTS: u64 = 3;
+/// Checks run by [`run_check`].
+pub const CHECKS: usize = 12;
 /// Longest wait for any answer.
 const TIMEOUT: Duration = Duration::from_secs(5);
 /// A name with markup in it: pages must show it escaped, the API decoded.
@@ -107,6 +109,10 @@ fn check_server(base: &str, out: &mut dyn Write) -> CheckOutcome {
         Checker::unknown_team,
     );
     checker.run("GET /: the dashboard", Checker::dashboard);
+    checker.run(
+        "GET /static/...: every asset the dashboard links to",
+        Checker::assets,
+    );
     checker.run(
         "GET /team/<id>/history: the page, titled with the escaped name",
         Checker::history_page,
@@ -370,6 +376,25 @@ impl<'a> Checker<'a> {
         Ok(format!("{} bytes of HTML", answer.body.len()))
     }
 
+    fn assets(&mut self) -> Result<String, String> {
+        let page = self.get("/")?;
+        let assets = linked_assets(&page.body);
+        for asset in &assets {
+            let answer = self.get(asset)?;
+            answer
+                .expect_status(200)
+                .map_err(|e| format!("{asset}: {e}"))?;
+            if answer.body.is_empty() {
+                return Err(format!("{asset} is empty"));
+            }
+        }
+        Ok(format!(
+            "{} linked assets: {}",
+            assets.len(),
+            assets.join(", ")
+        ))
+    }
+
     fn history_page(&mut self) -> Result<String, String> {
         let answer = self.get(&format!("/team/{}/history", self.team_id))?;
         answer.expect_status(200)?;
@@ -415,6 +440,22 @@ impl<'a> Checker<'a> {
     }
 }
 
+/// The `/static/...` paths a page links to (`src="..."`, `href="..."`), in order, once each.
+fn linked_assets(html: &str) -> Vec<String> {
+    let mut assets: Vec<String> = Vec::new();
+    for attribute in ["src=\"", "href=\""] {
+        for (start, _) in html.match_indices(attribute) {
+            let rest = &html[start + attribute.len()..];
+            let link = rest.split('"').next().unwrap_or_default();
+            let path = link.split(['?', '#']).next().unwrap_or_default();
+            if path.starts_with("/static/") && !assets.iter().any(|a| a == path) {
+                assets.push(path.to_string());
+            }
+        }
+    }
+    assets
+}
+
 fn read_answer(mut response: ureq::http::Response<ureq::Body>) -> Result<Answer, String> {
     let status = response.status().as_u16();
     let content_type = response
@@ -434,4 +475,16 @@ fn read_answer(mut response: ureq::http::Response<ureq::Body>) -> Result<Answer,
         content_type,
         body,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_linked_assets_once() {
+        let html = r#"<link href="/static/style.css"><script src="/static/app.js?v=1"></script>
+            <a href="/team/x/history"></a><link href="/static/style.css">"#;
+        assert_eq!(linked_assets(html), ["/static/app.js", "/static/style.css"]);
+    }
 }
