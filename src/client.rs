@@ -569,7 +569,7 @@ pub enum ExitCode {
     name = "benchboard-client",
     version,
     about = "Sends load-test reports to a BenchBoard server: simulated teams, or one report file",
-    after_help = "Examples:\n  benchboard-client --team-id team1 --team-name 第一小组 --interval 5\n  benchboard-client --teams 6 --interval 2-5 --server http://localhost:8080\n  benchboard-client --team-id team1 --file report.json\n\nExit codes: 0 done, 1 a report was refused (the server's message is shown), 2 bad usage."
+    after_help = "Examples:\n  benchboard-client --team-id team1 --team-name 第一小组 --interval 5\n  benchboard-client --teams 6 --interval 2-5 --server http://localhost:8080\n  benchboard-client --team-id team1 --file report.json\n\nExit codes: 0 done (or stopped with Ctrl-C), 1 a report was refused (the server's message is shown) or given up on, 2 bad usage."
 )]
 pub struct ClientArgs {
     /// Team id (X-Team-ID); with --teams, the prefix of the ids (<id>1..<id>N) [default: team1, or team with --teams]

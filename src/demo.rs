@@ -48,7 +48,7 @@ pub enum DemoError {
     name = "benchboard-demo",
     version,
     about = "BenchBoard in one command: a server plus simulated teams, with live progress",
-    after_help = "Examples:\n  benchboard-demo                      # six teams until Ctrl-C; open the printed URL\n  benchboard-demo --duration 60s --port 8080\n  benchboard-demo --check --server http://localhost:8080   # quick test of a running server"
+    after_help = "Examples:\n  benchboard-demo                      # six teams until Ctrl-C; open the printed URL\n  benchboard-demo --duration 60s --port 8080\n  benchboard-demo --check --server http://localhost:8080   # quick test of a running server; exits 1 on any FAIL"
 )]
 pub struct DemoArgs {
     /// Port of the demo's server; 0 picks a free one

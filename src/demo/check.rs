@@ -314,8 +314,9 @@ impl<'a> Checker<'a> {
             }
         }
         Ok(format!(
-            "totalSent {}, p99 {} ms",
-            team["stats"]["totalSent"], team["metrics"]["p99_latency"]
+            "totalSent {}, p99 {:.1} ms",
+            team["stats"]["totalSent"],
+            team["metrics"]["p99_latency"].as_f64().unwrap_or_default()
         ))
     }
 
