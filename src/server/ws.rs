@@ -13,17 +13,22 @@ use serde_json::json;
 use tiny_http::{Header, Request, Response};
 use tungstenite::protocol::frame::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
-use tungstenite::protocol::{Role, WebSocket};
+use tungstenite::protocol::{Role, WebSocket, WebSocketConfig};
 use tungstenite::{Message, Utf8Bytes};
 
 use super::App;
 use super::http::{Reply, header};
 use crate::hub::Subscription;
 
-/// How often an idle viewer is pinged (keeps proxies from closing it, finds dead peers).
-pub const PING_INTERVAL: Duration = Duration::from_secs(20);
+/// How often an idle viewer is pinged: keeps proxies from closing it, and finds a
+/// peer that left (the first write after it left draws a reset, the next one fails),
+/// which frees its `--max-viewers` slot within two intervals.
+pub const PING_INTERVAL: Duration = Duration::from_secs(10);
 /// Stack of a viewer thread: it only moves ready-made messages.
 const VIEWER_STACK_BYTES: usize = 128 * 1024;
+/// Read buffer of a viewer's socket: we never read client frames, so keep it small
+/// (tungstenite's default is 128 KiB per connection).
+const VIEWER_READ_BUFFER_BYTES: usize = 4 * 1024;
 
 type Socket = WebSocket<Box<dyn tiny_http::ReadWrite + Send>>;
 
@@ -56,7 +61,11 @@ pub fn serve(app: &App, request: Request) {
             .expect("base64 is ASCII"),
         );
     let stream = request.upgrade("websocket", response);
-    let mut socket = WebSocket::from_raw_socket(stream, Role::Server, None);
+    // Frames go straight to the socket (no write buffering): each send is flushed anyway.
+    let socket_config = WebSocketConfig::default()
+        .read_buffer_size(VIEWER_READ_BUFFER_BYTES)
+        .write_buffer_size(0);
+    let mut socket = WebSocket::from_raw_socket(stream, Role::Server, Some(socket_config));
     match subscribed {
         Ok((snapshot, subscription)) => {
             let spawned = std::thread::Builder::new()
