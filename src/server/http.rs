@@ -402,13 +402,17 @@ fn history_summary(app: &App, id: &TeamId) -> Reply {
 /// Largest `points` of a history series.
 pub const MAX_SERIES_POINTS: usize = 5000;
 
-/// `GET /api/teams/<id>/history/series?points=500`: the whole history downsampled
-/// from the in-memory index (no report file is read).
+/// `GET /api/teams/<id>/history/series?points=500&since=<ms>`: the history (from
+/// `since`, ms since the Unix epoch, when given) downsampled from the in-memory
+/// index; no report file is read.
 fn history_series(app: &App, id: &TeamId, query: &str) -> Result<Reply, ApiError> {
     let points = query_number(query, "points", 500, 1, MAX_SERIES_POINTS)?;
-    let (total, series) = app
-        .store
-        .with_entries(id, |entries| (entries.len(), downsample(entries, points)));
+    let since_ms = query_number(query, "since", 0, 0, i64::MAX as usize)? as i64;
+    let (total, series) = app.store.with_entries(id, |entries| {
+        // Entries are oldest first, so the ones since `since_ms` are a tail.
+        let first = entries.partition_point(|e| e.at.timestamp_millis() < since_ms);
+        (entries.len(), downsample(&entries[first..], points))
+    });
     Ok(Reply::json(
         200,
         &json!({"team_id": id.as_str(), "total": total, "points": series.len(), "series": series}),
