@@ -274,6 +274,17 @@ impl LiveBoard {
     }
 }
 
+/// How every `team_update` message starts: the team's id comes first, so a viewer
+/// can tell which team an update is about without parsing it.
+const TEAM_UPDATE_PREFIX: &str = r#"{"type":"team_update","team":{"team_id":""#;
+
+/// The team id of a `team_update` message, or `None` for any other message.
+pub fn update_team_id(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix(TEAM_UPDATE_PREFIX)?;
+    // Team ids are [A-Za-z0-9_-] (TeamId::parse), so they need no JSON escapes.
+    rest.split_once('"').map(|(id, _)| id)
+}
+
 /// One point of a downsampled history: the reports of one stretch of the history
 /// folded together.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -365,6 +376,33 @@ mod tests {
                 data_loss_rate: 0.0,
             },
         }
+    }
+
+    #[test]
+    fn team_update_messages_name_their_team_up_front() {
+        let hub = Hub::new(4, 4);
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(
+            dir.path(),
+            crate::store::OpenMode::ReadWrite { fsync: false },
+        )
+        .unwrap();
+        let board = LiveBoard::from_store(&store, Timing::default(), 6, Arc::clone(&hub));
+        let (_, subscription) = board.subscribe().unwrap();
+        let body = br#"{"totalElapsed":1,"totalSent":1,"totalOps":1,"totalErrors":0,"totalSaveDelayErrors":0,"pending":0,"operations":{"sensorData":{"operations":1,"errors":0}},"performanceMetrics":{"avgSentQPS":1,"avgCompletedQPS":1,"errorRate":0},"latencyAnalysis":{"sensorData":{"avg":1,"min":1,"max":1,"buckets":[1,0,0,0,0,0,0,0,0,0,0,0]}}}"#;
+        let report = Report::parse(body).unwrap();
+        let metrics = Metrics::of(&report);
+        let id = TeamId::parse("team-7").unwrap();
+        let stored = store
+            .append(&id, "x", body, report.value, &metrics)
+            .unwrap();
+        board.apply(stored, metrics);
+        let message = subscription.messages.try_recv().unwrap();
+        assert_eq!(update_team_id(&message), Some("team-7"));
+        assert_eq!(
+            update_team_id(r#"{"type":"team_status","team_id":"a"}"#),
+            None
+        );
     }
 
     #[test]

@@ -29,8 +29,8 @@
     en: {
       title: "Load-test scoreboard", page_title: "BenchBoard - Load-test scoreboard", cards: "Teams", ranking: "Live ranking",
       empty: "Waiting for the first report…", rank: "Rank", team: "Team", avg_latency: "Avg latency", failure_rate: "Failure rate",
-      status: "Status", active: "Active", inactive: "Inactive", hp_share: "High-priority share", hp_latency: "High-priority latency",
-      elapsed: "Elapsed", verify_error: "Verify error rate", completed: "Completed", pending: "Pending",
+      status: "Status", active: "Active", inactive: "Inactive", hp_share: "High-prio share", hp_latency: "High-prio latency",
+      elapsed: "Elapsed", verify_error: "Verify errors", completed: "Completed", pending: "Pending",
       best_qps: "Best QPS", best_latency: "Best latency", last_update: "Last update", window: "last 10 min",
       footer: "Every report is pushed at once · click a card for its history",
       conn_connecting: "Connecting…", conn_live: "Live (WebSocket)", conn_polling: "Polling", conn_push_off: "Polling (push is off)",

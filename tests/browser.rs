@@ -344,8 +344,8 @@ fn dashboard_shows_a_live_update_and_a_hostile_name_as_text() {
     post(&server, "team6", "第六小组", &report(300.0, 80.0, 30.0));
     post(&server, "team7", "第七小组", &report(200.0, 90.0, 30.0));
     page.wait_for(
-        "seven teams ranked, six cards",
-        "document.querySelectorAll('#ranking tbody tr').length === 7 && document.querySelectorAll('.card').length === 6",
+        "eight teams ranked, six cards",
+        "document.querySelectorAll('#ranking tbody tr').length === 8 && document.querySelectorAll('.card').length === 6",
         Duration::from_secs(10),
     );
     page.screenshot("dashboard-1920x1080-light");

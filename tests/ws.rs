@@ -220,17 +220,23 @@ fn viewer_that_stops_reading_is_dropped_while_ingest_and_another_viewer_carry_on
     assert_eq!(next_json(&mut slow)["type"], "snapshot");
     let mut fast = server.connect();
     assert_eq!(next_json(&mut fast)["type"], "snapshot");
-    let reports = 60;
+    let reports: u64 = 60;
+    // Updates that queue up for a viewer may be coalesced (newest per team), so the
+    // reading viewer must see the report counts rise to the last one.
     let reader = std::thread::spawn(move || {
-        let mut updates = 0;
-        while updates < reports {
+        let mut seen = 0;
+        while seen < reports {
             match next(&mut fast, Duration::from_secs(60)) {
-                Got::Json(m) if m["type"] == "team_update" => updates += 1,
+                Got::Json(m) if m["type"] == "team_update" => {
+                    let count = m["team"]["report_count"].as_u64().expect("report_count");
+                    assert!(count > seen, "updates arrive in order");
+                    seen = count;
+                }
                 Got::Json(_) => {}
                 Got::Closed(reason) => panic!("the reading viewer was closed: {reason}"),
             }
         }
-        updates
+        seen
     });
     // 60 updates of ~400 KB: more than the socket buffers of the viewer that does not read.
     let body = padded_report(400 * 1024);
