@@ -15,7 +15,7 @@
   const I18N = {
     zh: {
       title: "压测结果看板", page_title: "BenchBoard - 压测结果看板", cards: "团队", ranking: "实时排名",
-      empty: "等待团队上报数据…", rank: "名次", team: "团队", avg_latency: "平均延迟", failure_rate: "失败率",
+      empty: "等待团队上报数据…", rank: "名次", team: "团队", avg_latency: "平均延迟", failure_rate: "失败率", avg_ms: "平均延迟 ms", p99_ms: "P99 ms", failure_pct: "失败率 %",
       status: "状态", active: "活跃", inactive: "不活跃", hp_share: "高优先级占比", hp_latency: "高优先级延迟",
       elapsed: "运行时长", verify_error: "校验错误率", completed: "已完成请求", pending: "待处理请求",
       best_qps: "最佳 QPS", best_latency: "最佳延迟", last_update: "最后更新", window: "近 10 分钟",
@@ -28,7 +28,7 @@
     },
     en: {
       title: "Load-test scoreboard", page_title: "BenchBoard - Load-test scoreboard", cards: "Teams", ranking: "Live ranking",
-      empty: "Waiting for the first report…", rank: "Rank", team: "Team", avg_latency: "Avg latency", failure_rate: "Failure rate",
+      empty: "Waiting for the first report…", rank: "Rank", team: "Team", avg_latency: "Avg latency", failure_rate: "Failure rate", avg_ms: "Avg ms", p99_ms: "P99 ms", failure_pct: "Failed %",
       status: "Status", active: "Active", inactive: "Inactive", hp_share: "High-prio share", hp_latency: "High-prio latency",
       elapsed: "Elapsed", verify_error: "Verify errors", completed: "Completed", pending: "Pending",
       best_qps: "Best QPS", best_latency: "Best latency", last_update: "Last update", window: "last 10 min",
@@ -156,6 +156,7 @@
     for (const [key, valueOf, isBad, timeOf, ago] of STAT_ROWS) {
       const row = card.querySelector(`[data-stat="${key}"]`);
       row.querySelector("dt").textContent = t(key);
+      row.querySelector("dt").title = t(key);
       const [value, unit] = valueOf(team);
       const dd = row.querySelector("dd");
       show(dd.querySelector(".v"), value, unit, allowFlash);
@@ -221,10 +222,13 @@
     const x = (at) => pad + ((Math.max(at, start) - start) / span) * (width - 2 * pad);
     for (const [field, color] of [["p99", "var(--p99)"], ["qps", "var(--qps)"]]) {
       if (!points.length) break;
-      const max = Math.max(...points.map((p) => p[field]), 1e-9);
-      const y = (v) => height - pad - (v / max) * (height - 2 * pad);
+      // Scaled to the window's own range (a level series sits in the middle).
+      const values = points.map((p) => p[field]);
+      const max = Math.max(...values), min = Math.min(...values);
+      const y = (v) => (max > min ? height - pad - ((v - min) / (max - min)) * (height - 2 * pad) : height / 2);
       const coords = points.map((p) => `${x(p.at).toFixed(1)},${y(p[field]).toFixed(1)}`);
-      if (points.length === 1) coords.push(`${(width - pad).toFixed(1)},${y(points[0][field]).toFixed(1)}`);
+      // One report so far: a level line across the window.
+      if (points.length === 1) coords.unshift(`${pad},${y(points[0][field]).toFixed(1)}`);
       const line = document.createElementNS(SVG, "polyline");
       line.setAttribute("points", coords.join(" "));
       line.setAttribute("fill", "none");
@@ -281,8 +285,9 @@
       const stateText = team.is_active ? t("active") : t("inactive");
       status.title = stateText;
       status.append(el("span", `dot-state${team.is_active ? "" : " off"}`), el("span", "state-text", stateText));
-      row.append(rankCell, nameCell, el("td", "num", fmtQps(team.qps)), el("td", "num", `${fmtMs(team.avg_latency)} ms`),
-        el("td", "num", `${fmtMs(team.p99_latency)} ms`), el("td", "num", `${fmtPct(team.data_loss_rate)} %`), status);
+      // Units are in the column headers, so the numbers stay narrow.
+      row.append(rankCell, nameCell, el("td", "num", fmtQps(team.qps)), el("td", "num", fmtMs(team.avg_latency)),
+        el("td", "num", fmtMs(team.p99_latency)), el("td", "num", fmtPct(team.data_loss_rate)), status);
       return row;
     });
     tbody.replaceChildren(...rows);
