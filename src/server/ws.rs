@@ -2,13 +2,15 @@
 //!
 //! Each viewer gets a thread with a small stack that only writes: it blocks on its
 //! bounded hub queue, sends a ping when idle, and treats a failed write as a viewer
-//! that is gone. What queued up while it was writing goes out as one batch, in which
-//! only the newest `team_update` of each team is kept; with many viewers a viewer
-//! also waits a little between batches ([`send_interval`]), so that a flood of
-//! reports costs each viewer a few batches a second rather than one write per report. (tiny_http's upgraded stream cannot be split, so a reader would
-//! block the writer; the connection's write timeout bounds a stuck write.) A viewer
-//! that falls behind is dropped by the hub and gets a close frame saying so; its page
-//! reconnects and starts again from a fresh snapshot.
+//! that is gone. (tiny_http's upgraded stream cannot be split, so a reader would
+//! block the writer; the connection's write timeout bounds a stuck write.)
+//!
+//! What queued up while a viewer was writing goes out as one batch, in which only the
+//! newest `team_update` of each team is kept; with many viewers, a viewer also rests
+//! a little after each batch ([`send_interval`]), so that a flood of reports costs
+//! each viewer a few batches a second rather than one write per report. A viewer
+//! that still falls behind is dropped by the hub and gets a close frame saying so;
+//! its page reconnects and starts again from a fresh snapshot.
 
 use std::collections::HashMap;
 use std::sync::Arc;
