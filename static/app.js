@@ -383,9 +383,14 @@
       return;
     }
     let opened = false;
-    socket.onopen = () => { opened = true; conn.attempts = 0; stopPolling(); setMode("live"); };
+    socket.onopen = () => { opened = true; };
     socket.onmessage = (event) => {
-      try { handleMessage(JSON.parse(event.data)); } catch (_) { /* ignore a malformed message */ }
+      let message;
+      try { message = JSON.parse(event.data); } catch (_) { return; /* ignore a malformed message */ }
+      // Live only once the snapshot is in: a server at --max-viewers opens and then
+      // closes at once, and must not reset the back-off.
+      if (message.type === "snapshot") { conn.attempts = 0; stopPolling(); setMode("live"); }
+      handleMessage(message);
     };
     socket.onclose = () => retry(opened);
   }

@@ -389,6 +389,27 @@ fn dashboard_polls_when_the_push_is_off() {
 }
 
 #[test]
+fn dashboard_falls_back_to_polling_when_the_server_refuses_the_websocket() {
+    // No viewer slot at all: every WebSocket is refused with a close frame.
+    let server = TestServer::start_with(|c| c.max_viewers = 0);
+    post(&server, "team1", "第一小组", &report(100.0, 20.0, 10.0));
+    let browser = Browser::launch(&server.url("/"));
+    let mut page = browser.page();
+    page.navigate(&server.url("/"));
+    page.wait_for(
+        "the page to poll after the refusals",
+        "document.getElementById('conn').dataset.state === 'polling' && document.querySelectorAll('.card').length === 1",
+        Duration::from_secs(20),
+    );
+    post(&server, "team1", "第一小组", &report(555.5, 20.0, 20.0));
+    page.wait_for(
+        "the polled update",
+        "document.querySelector('.card [data-field=qps]').textContent === '555.5'",
+        Duration::from_secs(15),
+    );
+}
+
+#[test]
 fn history_page_shows_summary_chart_histogram_and_pages_of_reports() {
     let server = TestServer::start();
     for i in 0..45 {
