@@ -14,7 +14,7 @@
     zh: {
       back: "← 返回看板", suffix: " - 历史数据", export: "导出 CSV", reports: "上报次数", first_report: "首次上报",
       last_report: "最近上报", best_qps: "最佳 QPS", best_latency: "最佳延迟", latest: "最新一次",
-      chart_title: "QPS 与延迟（全部历史）", avg_latency: "平均延迟", histogram_title: "最新一次的延迟分布",
+      chart_title: "QPS 与延迟（全部历史，延迟为对数轴）", avg_latency: "平均延迟", histogram_title: "最新一次的延迟分布",
       table_title: "上报记录", newest_first: "最新在前", time: "时间", failure_rate: "失败率", completed: "已完成",
       errors: "错误", elapsed: "运行时长", prev: "上一页", next: "下一页", page: (p, n) => `第 ${p} / ${n} 页`,
       downsampled: (n, m) => `${n} 次上报 → ${m} 个点（服务器端降采样；每点为一段时间的平均 QPS、平均延迟与最高 P99）`,
@@ -24,7 +24,7 @@
     en: {
       back: "← Back to the board", suffix: " - History", export: "Export CSV", reports: "Reports", first_report: "First report",
       last_report: "Last report", best_qps: "Best QPS", best_latency: "Best latency", latest: "Latest",
-      chart_title: "QPS and latency (whole history)", avg_latency: "Avg latency", histogram_title: "Latency distribution of the latest report",
+      chart_title: "QPS and latency (whole history, latency on a log axis)", avg_latency: "Avg latency", histogram_title: "Latency distribution of the latest report",
       table_title: "Reports", newest_first: "newest first", time: "Time", failure_rate: "Failure rate", completed: "Completed",
       errors: "Errors", elapsed: "Elapsed", prev: "Previous", next: "Next", page: (p, n) => `page ${p} / ${n}`,
       downsampled: (n, m) => `${n} reports → ${m} points (downsampled on the server; each point: mean QPS, mean latency, highest P99)`,
@@ -115,17 +115,24 @@
     const w = width - m.left - m.right, h = height - m.top - m.bottom;
     const t0 = series[0].t_first, t1 = Math.max(series[series.length - 1].t, t0 + 1);
     const qpsMax = niceMax(Math.max(...series.map((p) => p.qps_max)));
-    const latMax = niceMax(Math.max(...series.map((p) => Math.max(p.p99_latency, p.avg_latency))));
+    // Latency on a log axis (0.1 ms .. a power of ten): the average stays readable
+    // beside a P99 that is a hundred times larger.
+    const latTop = Math.max(1, Math.ceil(Math.log10(Math.max(...series.map((p) => Math.max(p.p99_latency, p.avg_latency)), 1))));
+    const latBottom = -1;
     const x = (ms) => m.left + ((ms - t0) / (t1 - t0)) * w;
     const yQ = (v) => m.top + h - (v / qpsMax) * h;
-    const yL = (v) => m.top + h - (v / latMax) * h;
+    const yL = (v) => m.top + h - ((Math.log10(Math.max(v, 0.1)) - latBottom) / (latTop - latBottom)) * h;
     const svg = svgEl("svg", { viewBox: `0 0 ${width} ${height}`, role: "img" });
     const grid = svgEl("g", { class: "grid" });
     for (let i = 0; i <= 4; i++) {
       const y = m.top + (h * i) / 4;
       grid.appendChild(svgEl("line", { x1: m.left, x2: m.left + w, y1: y, y2: y }));
       svg.appendChild(svgEl("text", { x: m.left - 6, y: y + 4, "text-anchor": "end" }, fmtQps(qpsMax * (1 - i / 4))));
-      svg.appendChild(svgEl("text", { x: m.left + w + 6, y: y + 4 }, `${num(latMax * (1 - i / 4), 0)} ms`));
+    }
+    for (let power = latBottom; power <= latTop; power++) {
+      const ms = 10 ** power;
+      const label = ms >= 1000 ? `${num(ms / 1000, 0)} s` : `${num(ms, power < 0 ? 1 : 0)} ms`;
+      svg.appendChild(svgEl("text", { x: m.left + w + 6, y: yL(ms) + 4 }, label));
     }
     svg.prepend(grid);
     const ticks = Math.max(2, Math.min(6, Math.floor(w / 140)));
