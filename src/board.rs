@@ -11,12 +11,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::hub::{Hub, SubscribeError, Subscription};
 use crate::metrics::Metrics;
 use crate::report::Report;
-use crate::store::{Store, StoredReport};
+use crate::store::{IndexEntry, Store, StoredReport};
 use crate::team::TeamId;
 
 /// When teams turn inactive and leave the board.
@@ -273,6 +274,73 @@ impl LiveBoard {
     }
 }
 
+/// How every `team_update` message starts: the team's id comes first, so a viewer
+/// can tell which team an update is about without parsing it.
+const TEAM_UPDATE_PREFIX: &str = r#"{"type":"team_update","team":{"team_id":""#;
+
+/// The team id of a `team_update` message, or `None` for any other message.
+pub fn update_team_id(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix(TEAM_UPDATE_PREFIX)?;
+    // Team ids are [A-Za-z0-9_-] (TeamId::parse), so they need no JSON escapes.
+    rest.split_once('"').map(|(id, _)| id)
+}
+
+/// One point of a downsampled history: the reports of one stretch of the history
+/// folded together.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeriesPoint {
+    /// Time of the stretch's last report, in ms since the Unix epoch.
+    pub t: i64,
+    /// Time of the stretch's first report, in ms since the Unix epoch.
+    pub t_first: i64,
+    /// Reports folded into this point.
+    pub count: usize,
+    /// Mean completed QPS of the stretch.
+    pub qps: f64,
+    /// Lowest completed QPS of the stretch.
+    pub qps_min: f64,
+    /// Highest completed QPS of the stretch.
+    pub qps_max: f64,
+    /// Mean average latency of the stretch, in ms.
+    pub avg_latency: f64,
+    /// Highest P99 latency of the stretch, in ms (a spike must stay visible).
+    pub p99_latency: f64,
+    /// Highest failure rate of the stretch, in %.
+    pub data_loss_rate: f64,
+}
+
+/// Folds a history (oldest first) into at most `points` points of consecutive,
+/// equally many reports; a history no longer than `points` gives one point per report.
+pub fn downsample(entries: &[IndexEntry], points: usize) -> Vec<SeriesPoint> {
+    let points = points.max(1).min(entries.len());
+    (0..points)
+        .map(|i| {
+            let start = i * entries.len() / points;
+            let end = (i + 1) * entries.len() / points;
+            fold_stretch(&entries[start..end])
+        })
+        .collect()
+}
+
+fn fold_stretch(stretch: &[IndexEntry]) -> SeriesPoint {
+    let count = stretch.len();
+    let heads = stretch.iter().map(|e| &e.headline);
+    let mean = |value: fn(&crate::store::Headline) -> f64| {
+        stretch.iter().map(|e| value(&e.headline)).sum::<f64>() / count as f64
+    };
+    SeriesPoint {
+        t: stretch.last().map_or(0, |e| e.at.timestamp_millis()),
+        t_first: stretch.first().map_or(0, |e| e.at.timestamp_millis()),
+        count,
+        qps: mean(|h| h.qps),
+        qps_min: heads.clone().map(|h| h.qps).fold(f64::INFINITY, f64::min),
+        qps_max: heads.clone().map(|h| h.qps).fold(0.0, f64::max),
+        avg_latency: mean(|h| h.avg_latency),
+        p99_latency: heads.clone().map(|h| h.p99_latency).fold(0.0, f64::max),
+        data_loss_rate: heads.map(|h| h.data_loss_rate).fold(0.0, f64::max),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,5 +359,70 @@ mod tests {
         best.update(10.0, 5.0, "b");
         assert_eq!(best.qps.unwrap().timestamp, "a");
         assert_eq!(best.latency.unwrap().timestamp, "a");
+    }
+
+    fn entry(second: i64, qps: f64, p99: f64) -> IndexEntry {
+        let at = chrono::DateTime::from_timestamp(second, 0)
+            .unwrap()
+            .fixed_offset();
+        IndexEntry {
+            file_name: format!("{second}.json").into(),
+            timestamp: at.to_rfc3339().into(),
+            at,
+            headline: crate::store::Headline {
+                qps,
+                avg_latency: qps / 10.0,
+                p99_latency: p99,
+                data_loss_rate: 0.0,
+            },
+        }
+    }
+
+    #[test]
+    fn team_update_messages_name_their_team_up_front() {
+        let hub = Hub::new(4, 4);
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(
+            dir.path(),
+            crate::store::OpenMode::ReadWrite { fsync: false },
+        )
+        .unwrap();
+        let board = LiveBoard::from_store(&store, Timing::default(), 6, Arc::clone(&hub));
+        let (_, subscription) = board.subscribe().unwrap();
+        let body = br#"{"totalElapsed":1,"totalSent":1,"totalOps":1,"totalErrors":0,"totalSaveDelayErrors":0,"pending":0,"operations":{"sensorData":{"operations":1,"errors":0}},"performanceMetrics":{"avgSentQPS":1,"avgCompletedQPS":1,"errorRate":0},"latencyAnalysis":{"sensorData":{"avg":1,"min":1,"max":1,"buckets":[1,0,0,0,0,0,0,0,0,0,0,0]}}}"#;
+        let report = Report::parse(body).unwrap();
+        let metrics = Metrics::of(&report);
+        let id = TeamId::parse("team-7").unwrap();
+        let stored = store
+            .append(&id, "x", body, report.value, &metrics)
+            .unwrap();
+        board.apply(stored, metrics);
+        let message = subscription.messages.try_recv().unwrap();
+        assert_eq!(update_team_id(&message), Some("team-7"));
+        assert_eq!(
+            update_team_id(r#"{"type":"team_status","team_id":"a"}"#),
+            None
+        );
+    }
+
+    #[test]
+    fn downsample_folds_stretches_and_keeps_spikes() {
+        let entries: Vec<IndexEntry> = (0..10)
+            .map(|i| entry(i, i as f64, if i == 3 { 900.0 } else { 10.0 }))
+            .collect();
+        let series = downsample(&entries, 5);
+        assert_eq!(series.len(), 5);
+        assert_eq!(series.iter().map(|p| p.count).sum::<usize>(), 10);
+        assert_eq!(series[1].qps, 2.5);
+        assert_eq!((series[1].qps_min, series[1].qps_max), (2.0, 3.0));
+        assert_eq!(series[1].p99_latency, 900.0);
+        assert_eq!((series[4].t_first, series[4].t), (8000, 9000));
+    }
+
+    #[test]
+    fn downsample_keeps_short_histories_whole() {
+        let entries: Vec<IndexEntry> = (0..3).map(|i| entry(i, 1.0, 1.0)).collect();
+        assert_eq!(downsample(&entries, 500).len(), 3);
+        assert!(downsample(&[], 500).is_empty());
     }
 }

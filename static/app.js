@@ -1,30 +1,434 @@
-// Plain dashboard: lists the teams from /api/teams every 3 s. Every value is
-// written with textContent, so names sent by clients are never parsed as HTML.
+// BenchBoard dashboard: team cards, live ranking and sparklines, fed by the
+// WebSocket push (`/ws`) or, when that is off or unreachable, by polling /api/teams.
+//
+// Safety: every string that came from a client (team names above all) reaches the
+// page through textContent or an attribute set by the DOM API, never as HTML.
 "use strict";
-function cell(row, text) {
-  const td = document.createElement("td");
-  td.textContent = text;
-  row.appendChild(td);
-  return td;
-}
-async function refresh() {
-  const teams = await (await fetch("/api/teams")).json();
-  const body = document.querySelector("#teams tbody");
-  body.replaceChildren();
-  for (const t of teams) {
-    const row = document.createElement("tr");
-    const link = document.createElement("a");
-    link.href = "/team/" + encodeURIComponent(t.team_id) + "/history";
-    link.textContent = t.team_name;
-    cell(row, "").appendChild(link);
-    cell(row, t.qps.toFixed(1));
-    cell(row, t.avg_latency.toFixed(1));
-    cell(row, t.p99_latency.toFixed(1));
-    cell(row, t.data_loss_rate.toFixed(2));
-    cell(row, t.last_update);
-    cell(row, t.is_active ? "活跃" : "不活跃");
-    body.appendChild(row);
+(() => {
+  const body = document.body;
+  const POLL_MS = 3000;
+  const SPARK_WINDOW_MS = 10 * 60 * 1000;
+  const SPARK_MAX_POINTS = 600;
+  const BACKOFF_MAX_MS = 30000;
+  const LANG_KEY = "benchboard.lang";
+
+  const I18N = {
+    zh: {
+      title: "压测结果看板", page_title: "BenchBoard - 压测结果看板", cards: "团队", ranking: "实时排名",
+      empty: "等待团队上报数据…", rank: "名次", team: "团队", avg_latency: "平均延迟", failure_rate: "失败率", avg_ms: "平均延迟 ms", p99_ms: "P99 ms", failure_pct: "失败率 %",
+      status: "状态", active: "活跃", inactive: "不活跃", hp_share: "高优先级占比", hp_latency: "高优先级延迟",
+      elapsed: "运行时长", verify_error: "校验错误率", completed: "已完成请求", pending: "待处理请求",
+      best_qps: "最佳 QPS", best_latency: "最佳延迟", last_update: "最后更新", window: "近 10 分钟",
+      footer: "数据每次上报即时推送 · 点击卡片查看历史",
+      conn_connecting: "连接中…", conn_live: "实时推送", conn_polling: "轮询模式", conn_push_off: "轮询模式（推送已关闭）",
+      conn_reconnecting: "重新连接中…", conn_offline: "无法连接服务器",
+      ago_s: (n) => `${n} 秒前`, ago_m: (n) => `${n} 分钟前`, ago_h: (n) => `${n} 小时前`,
+      dur: (h, m, s) => (h ? `${h}时${m}分${s}秒` : m ? `${m}分${s}秒` : `${s}秒`),
+      switch_to: "English", locale: "zh-CN", none: "—",
+    },
+    en: {
+      title: "Load-test scoreboard", page_title: "BenchBoard - Load-test scoreboard", cards: "Teams", ranking: "Live ranking",
+      empty: "Waiting for the first report…", rank: "Rank", team: "Team", avg_latency: "Avg latency", failure_rate: "Failure rate", avg_ms: "Avg ms", p99_ms: "P99 ms", failure_pct: "Failed %",
+      status: "Status", active: "Active", inactive: "Inactive", hp_share: "High-prio share", hp_latency: "High-prio latency",
+      elapsed: "Elapsed", verify_error: "Verify errors", completed: "Completed", pending: "Pending",
+      best_qps: "Best QPS", best_latency: "Best latency", last_update: "Last update", window: "last 10 min",
+      footer: "Every report is pushed at once · click a card for its history",
+      conn_connecting: "Connecting…", conn_live: "Live (WebSocket)", conn_polling: "Polling", conn_push_off: "Polling (push is off)",
+      conn_reconnecting: "Reconnecting…", conn_offline: "Server unreachable",
+      ago_s: (n) => `${n}s ago`, ago_m: (n) => `${n} min ago`, ago_h: (n) => `${n} h ago`,
+      dur: (h, m, s) => (h ? `${h}h ${m}m ${s}s` : m ? `${m}m ${s}s` : `${s}s`),
+      switch_to: "中文", locale: "en-US", none: "—",
+    },
+  };
+
+  let lang = "zh";
+  try { lang = localStorage.getItem(LANG_KEY) === "en" ? "en" : "zh"; } catch (_) { /* storage blocked */ }
+  const t = (key) => I18N[lang][key];
+
+  // ---- state -------------------------------------------------------------
+  const teams = new Map(); // team_id -> team entry as /api/teams shows it
+  const sparks = new Map(); // team_id -> [{at, qps, p99, key}]
+  const cardNodes = new Map(); // team_id -> card element
+  let previousRanks = new Map();
+  let maxTeams = Number(body.dataset.maxTeams) || 6;
+
+  // ---- formatting --------------------------------------------------------
+  const num = (v, digits) =>
+    new Intl.NumberFormat(t("locale"), { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(v);
+  const isNum = (v) => typeof v === "number" && Number.isFinite(v);
+  const fmtQps = (v) => (isNum(v) ? num(v, v >= 1000 ? 0 : 1) : t("none"));
+  const fmtMs = (v) => (isNum(v) ? num(v, v < 10 ? 2 : v < 100 ? 1 : 0) : t("none"));
+  const fmtPct = (v) => (isNum(v) ? num(v, 2) : t("none"));
+  const fmtInt = (v) => (isNum(v) ? num(Math.round(v), 0) : t("none"));
+  function fmtDuration(seconds) {
+    if (!isNum(seconds)) return t("none");
+    const total = Math.max(0, Math.round(seconds));
+    const h = Math.floor(total / 3600);
+    const m = Math.floor((total % 3600) / 60);
+    return I18N[lang].dur(h, m, total % 60);
   }
-}
-refresh();
-setInterval(refresh, 3000);
+  const parseTime = (text) => {
+    const ms = Date.parse(text);
+    return Number.isNaN(ms) ? null : new Date(ms);
+  };
+  function fmtTime(text) {
+    const at = parseTime(text);
+    if (!at) return t("none");
+    const time = at.toLocaleTimeString(t("locale"), { hour12: false });
+    if (at.toDateString() === new Date().toDateString()) return time;
+    const date = at.toLocaleDateString(t("locale"), { month: "2-digit", day: "2-digit" });
+    return `${date} ${time}`;
+  }
+  function fmtAgo(text) {
+    const at = parseTime(text);
+    if (!at) return "";
+    const secs = Math.max(0, Math.round((Date.now() - at.getTime()) / 1000));
+    if (secs < 60) return I18N[lang].ago_s(secs);
+    if (secs < 3600) return I18N[lang].ago_m(Math.floor(secs / 60));
+    return I18N[lang].ago_h(Math.floor(secs / 3600));
+  }
+
+  // ---- DOM helpers -------------------------------------------------------
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+  function flash(node) {
+    node.classList.remove("flash");
+    void node.offsetWidth; // restart the animation
+    node.classList.add("flash");
+  }
+  /** Shows `value` (and a unit) in `node`; flashes it when it changed. */
+  function show(node, value, unit, allowFlash) {
+    const key = unit ? `${value} ${unit}` : value;
+    if (node.dataset.shown === key) return;
+    const changed = node.dataset.shown !== undefined;
+    node.dataset.shown = key;
+    node.replaceChildren(document.createTextNode(value));
+    if (unit && value !== t("none")) node.appendChild(el("span", "unit", unit));
+    if (changed && allowFlash) flash(node);
+  }
+
+  // ---- cards -------------------------------------------------------------
+  const STAT_ROWS = [
+    ["avg_latency", (x) => [fmtMs(x.avg_latency), "ms"]],
+    ["failure_rate", (x) => [fmtPct(x.data_loss_rate), "%"], (x) => x.data_loss_rate > 1],
+    ["hp_share", (x) => [fmtPct(x.stats?.highPriorityStats?.percentage), "%"]],
+    ["hp_latency", (x) => [fmtMs(x.metrics?.high_priority_latency), "ms"]],
+    ["elapsed", (x) => [fmtDuration(x.stats?.totalElapsed), ""]],
+    ["verify_error", (x) => [fmtPct(x.stats?.totalVerifyErrorRate), "%"], (x) => x.stats?.totalVerifyErrorRate > 1],
+    ["completed", (x) => [fmtInt(x.stats?.totalOps), ""]],
+    ["pending", (x) => [fmtInt(x.stats?.pending), ""]],
+    ["best_qps", (x) => [fmtQps(x.best_qps), ""], null, (x) => x.best_qps_time],
+    ["best_latency", (x) => [fmtMs(x.best_latency), "ms"], null, (x) => x.best_latency_time],
+    ["last_update", (x) => [fmtTime(x.last_update), ""], null, null, true],
+  ];
+
+  function makeCard(id) {
+    const card = document.getElementById("card-template").content.firstElementChild.cloneNode(true);
+    card.dataset.teamId = id;
+    card.querySelector(".card-link").href = `/team/${encodeURIComponent(id)}/history`;
+    const stats = card.querySelector(".stats");
+    for (const [key, , , timeOf, ago] of STAT_ROWS) {
+      const row = el("div", timeOf || ago ? "wide" : "");
+      row.dataset.stat = key;
+      const dd = el("dd");
+      const value = el("span", "v");
+      dd.appendChild(value);
+      if (timeOf || ago) dd.appendChild(el("small", ago ? "ago" : "when"));
+      row.append(el("dt", "", t(key)), dd);
+      stats.appendChild(row);
+    }
+    return card;
+  }
+
+  function updateCard(card, team, allowFlash) {
+    card.classList.toggle("inactive", !team.is_active);
+    card.querySelector(".team-name").textContent = team.team_name;
+    card.querySelector(".team-name").title = team.team_name;
+    const badge = card.querySelector(".badge");
+    badge.textContent = team.is_active ? t("active") : t("inactive");
+    badge.classList.toggle("off", !team.is_active);
+    show(card.querySelector('[data-field="qps"]'), fmtQps(team.qps), "", allowFlash);
+    show(card.querySelector('[data-field="p99"]'), fmtMs(team.p99_latency), "ms", allowFlash);
+    for (const [key, valueOf, isBad, timeOf, ago] of STAT_ROWS) {
+      const row = card.querySelector(`[data-stat="${key}"]`);
+      row.querySelector("dt").textContent = t(key);
+      row.querySelector("dt").title = t(key);
+      const [value, unit] = valueOf(team);
+      const dd = row.querySelector("dd");
+      show(dd.querySelector(".v"), value, unit, allowFlash);
+      dd.classList.toggle("bad", Boolean(isBad && isBad(team)));
+      if (timeOf) dd.querySelector(".when").textContent = timeOf(team) ? fmtTime(timeOf(team)) : "";
+      if (ago) {
+        const small = dd.querySelector(".ago");
+        small.dataset.at = team.last_update;
+        small.textContent = fmtAgo(team.last_update);
+      }
+    }
+    card.querySelector(".k-window").textContent = t("window");
+    drawSpark(card.querySelector(".spark"), sparks.get(team.team_id) || []);
+  }
+
+  /** The teams shown as cards: on the board, active and fastest first, up to max_teams, in id order. */
+  function cardTeams() {
+    const onBoard = [...teams.values()].filter((x) => x.on_board);
+    onBoard.sort((a, b) => (b.is_active - a.is_active) || (b.qps - a.qps));
+    return onBoard.slice(0, maxTeams).sort((a, b) => (a.team_id < b.team_id ? -1 : 1));
+  }
+
+  function renderCards(changedId) {
+    const container = document.getElementById("cards");
+    const shown = cardTeams();
+    const keep = new Set(shown.map((x) => x.team_id));
+    for (const [id, card] of cardNodes) {
+      if (!keep.has(id)) { card.remove(); cardNodes.delete(id); }
+    }
+    for (const team of shown) {
+      let card = cardNodes.get(team.team_id);
+      const fresh = !card;
+      if (fresh) { card = makeCard(team.team_id); cardNodes.set(team.team_id, card); seedSpark(team.team_id); }
+      container.appendChild(card); // keeps id order
+      updateCard(card, team, !fresh && (changedId === undefined || changedId === team.team_id));
+    }
+    document.getElementById("empty").hidden = shown.length > 0;
+  }
+
+  // ---- sparklines --------------------------------------------------------
+  function remember(team) {
+    const points = sparks.get(team.team_id) || [];
+    const key = `${team.last_update}|${team.report_count}`;
+    if (points.length && points[points.length - 1].key === key) return;
+    const at = parseTime(team.last_update)?.getTime() ?? Date.now();
+    points.push({ at, qps: team.qps || 0, p99: team.p99_latency || 0, key });
+    const since = Date.now() - SPARK_WINDOW_MS;
+    while (points.length > SPARK_MAX_POINTS || (points.length > 1 && points[0].at < since)) points.shift();
+    sparks.set(team.team_id, points);
+  }
+
+  const SVG = "http://www.w3.org/2000/svg";
+  function drawSpark(holder, points) {
+    const width = 300, height = 54, pad = 3;
+    const svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    svg.setAttribute("preserveAspectRatio", "none");
+    // The window grows with the data up to 10 minutes, so a young run fills the width too.
+    const end = Math.max(Date.now(), ...points.map((p) => p.at));
+    const oldest = points.length ? points[0].at : end;
+    const span = Math.min(SPARK_WINDOW_MS, Math.max(60000, end - oldest));
+    const start = end - span;
+    const x = (at) => pad + ((Math.max(at, start) - start) / span) * (width - 2 * pad);
+    for (const [field, color] of [["p99", "var(--p99)"], ["qps", "var(--qps)"]]) {
+      if (!points.length) break;
+      // Scaled to the window's own range (a level series sits in the middle).
+      const values = points.map((p) => p[field]);
+      const max = Math.max(...values), min = Math.min(...values);
+      const y = (v) => (max > min ? height - pad - ((v - min) / (max - min)) * (height - 2 * pad) : height / 2);
+      const coords = points.map((p) => `${x(p.at).toFixed(1)},${y(p[field]).toFixed(1)}`);
+      // One report so far: a level line across the window.
+      if (points.length === 1) coords.unshift(`${pad},${y(points[0][field]).toFixed(1)}`);
+      const line = document.createElementNS(SVG, "polyline");
+      line.setAttribute("points", coords.join(" "));
+      line.setAttribute("fill", "none");
+      line.setAttribute("stroke", color);
+      line.setAttribute("stroke-width", field === "qps" ? "2.2" : "1.5");
+      line.setAttribute("vector-effect", "non-scaling-stroke");
+      line.setAttribute("stroke-linejoin", "round");
+      svg.appendChild(line);
+    }
+    holder.replaceChildren(svg);
+  }
+
+  /** Fills a card's sparkline with the last minutes of its history (once per team and page). */
+  const seeded = new Set();
+  async function seedSpark(id) {
+    if (seeded.has(id)) return;
+    seeded.add(id);
+    const since = Date.now() - SPARK_WINDOW_MS;
+    try {
+      const response = await fetch(`/api/teams/${encodeURIComponent(id)}/history/series?points=120&since=${since}`);
+      if (!response.ok) return;
+      const answer = await response.json();
+      const points = sparks.get(id) || [];
+      const firstAt = points.length ? points[0].at : Infinity;
+      const older = (answer.series || [])
+        .filter((p) => isNum(p.t) && p.t < firstAt - 500)
+        .map((p) => ({ at: p.t, qps: p.qps, p99: p.p99_latency, key: `series|${p.t}` }));
+      sparks.set(id, older.concat(points));
+      const card = cardNodes.get(id);
+      if (card) drawSpark(card.querySelector(".spark"), sparks.get(id));
+    } catch (_) { /* the sparkline simply starts empty */ }
+  }
+
+  // ---- ranking -----------------------------------------------------------
+  function renderRanking() {
+    const ranked = [...teams.values()].sort(
+      (a, b) => (b.qps - a.qps) || (a.avg_latency - b.avg_latency) || (a.team_id < b.team_id ? -1 : 1));
+    const tbody = document.querySelector("#ranking tbody");
+    const ranks = new Map();
+    const rows = ranked.map((team, i) => {
+      ranks.set(team.team_id, i + 1);
+      const row = el("tr", team.is_active ? "" : "inactive");
+      row.dataset.teamId = team.team_id;
+      const before = previousRanks.get(team.team_id);
+      if (before !== undefined && before !== i + 1) row.classList.add("moved");
+      const rankCell = el("td", "num");
+      rankCell.appendChild(el("span", `medal${i < 3 ? ` m${i + 1}` : ""}`, String(i + 1)));
+      const nameCell = el("td", "team");
+      const link = el("a", "", team.team_name);
+      link.href = `/team/${encodeURIComponent(team.team_id)}/history`;
+      link.title = team.team_name;
+      nameCell.appendChild(link);
+      const status = el("td");
+      const stateText = team.is_active ? t("active") : t("inactive");
+      status.title = stateText;
+      status.append(el("span", `dot-state${team.is_active ? "" : " off"}`), el("span", "state-text", stateText));
+      // Units are in the column headers, so the numbers stay narrow.
+      row.append(rankCell, nameCell, el("td", "num", fmtQps(team.qps)), el("td", "num", fmtMs(team.avg_latency)),
+        el("td", "num", fmtMs(team.p99_latency)), el("td", "num", fmtPct(team.data_loss_rate)), status);
+      return row;
+    });
+    tbody.replaceChildren(...rows);
+    previousRanks = ranks;
+  }
+
+  function render(changedId) {
+    renderCards(changedId);
+    renderRanking();
+  }
+
+  // ---- applying server data ----------------------------------------------
+  function applyAll(list) {
+    const ids = new Set();
+    for (const team of list) {
+      if (!team || typeof team.team_id !== "string") continue;
+      teams.set(team.team_id, team);
+      remember(team);
+      ids.add(team.team_id);
+    }
+    for (const id of [...teams.keys()]) if (!ids.has(id)) teams.delete(id);
+    render();
+  }
+
+  function handleMessage(message) {
+    if (message.type === "snapshot") {
+      if (Number.isInteger(message.max_teams) && message.max_teams > 0) maxTeams = message.max_teams;
+      applyAll(message.teams || []);
+    } else if (message.type === "team_update" && message.team) {
+      teams.set(message.team.team_id, message.team);
+      remember(message.team);
+      render(message.team.team_id);
+    } else if (message.type === "team_status") {
+      const team = teams.get(message.team_id);
+      if (!team) return;
+      team.is_active = Boolean(message.is_active);
+      team.on_board = Boolean(message.on_board);
+      render(message.team_id);
+    }
+  }
+
+  // ---- connection: WebSocket first, polling as the fallback ----------------
+  const conn = { mode: "connecting", attempts: 0, pollTimer: null, pushOff: body.dataset.websocket === "off", offline: false };
+
+  function showMode() {
+    const indicator = document.getElementById("conn");
+    const mode = conn.offline ? "offline" : conn.mode;
+    indicator.dataset.state = mode === "push_off" ? "polling" : mode;
+    document.getElementById("conn-text").textContent = t(`conn_${mode}`);
+  }
+  function setMode(mode) { conn.mode = mode; showMode(); }
+
+  async function poll() {
+    try {
+      const response = await fetch("/api/teams", { cache: "no-store" });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const list = await response.json();
+      conn.offline = false;
+      if (conn.pollTimer !== null) applyAll(Array.isArray(list) ? list : []);
+    } catch (_) {
+      conn.offline = true;
+    }
+    showMode();
+  }
+  function startPolling() {
+    if (conn.pollTimer !== null) return;
+    conn.pollTimer = setInterval(poll, POLL_MS);
+    poll();
+  }
+  function stopPolling() {
+    if (conn.pollTimer !== null) clearInterval(conn.pollTimer);
+    conn.pollTimer = null;
+    conn.offline = false;
+  }
+
+  /** True when the server says its push is off (`/ws` answers 404 JSON to a plain GET). */
+  async function pushIsOff() {
+    try {
+      const response = await fetch("/ws", { cache: "no-store" });
+      return response.status === 404;
+    } catch (_) {
+      return false;
+    }
+  }
+
+  function connect() {
+    if (conn.pushOff) { setMode("push_off"); startPolling(); return; }
+    let socket;
+    try {
+      socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
+    } catch (_) {
+      retry(false);
+      return;
+    }
+    let opened = false;
+    socket.onopen = () => { opened = true; };
+    socket.onmessage = (event) => {
+      let message;
+      try { message = JSON.parse(event.data); } catch (_) { return; /* ignore a malformed message */ }
+      // Live only once the snapshot is in: a server at --max-viewers opens and then
+      // closes at once, and must not reset the back-off.
+      if (message.type === "snapshot") { conn.attempts = 0; stopPolling(); setMode("live"); }
+      handleMessage(message);
+    };
+    socket.onclose = () => retry(opened);
+  }
+
+  async function retry(wasOpen) {
+    conn.attempts += 1;
+    if (!wasOpen && (await pushIsOff())) { conn.pushOff = true; connect(); return; }
+    // The first retry after a live connection is quick; then back off, polling meanwhile.
+    setMode(wasOpen && conn.attempts === 1 ? "reconnecting" : "polling");
+    startPolling();
+    const base = Math.min(BACKOFF_MAX_MS, 1000 * 2 ** Math.min(conn.attempts - 1, 5));
+    setTimeout(connect, base * (0.75 + Math.random() * 0.5));
+  }
+
+  // ---- language, clock ----------------------------------------------------
+  function applyLanguage() {
+    document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+    document.title = t("page_title");
+    for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+    document.getElementById("lang").textContent = t("switch_to");
+    for (const node of document.querySelectorAll("[data-shown]")) delete node.dataset.shown;
+    showMode();
+    render();
+  }
+  document.getElementById("lang").addEventListener("click", () => {
+    lang = lang === "zh" ? "en" : "zh";
+    try { localStorage.setItem(LANG_KEY, lang); } catch (_) { /* storage blocked */ }
+    applyLanguage();
+  });
+
+  function tick() {
+    document.getElementById("clock").textContent = new Date().toLocaleTimeString(t("locale"), { hour12: false });
+    for (const node of document.querySelectorAll(".ago")) node.textContent = fmtAgo(node.dataset.at);
+  }
+  setInterval(tick, 1000);
+  setInterval(() => { for (const [id, card] of cardNodes) drawSpark(card.querySelector(".spark"), sparks.get(id) || []); }, 15000);
+
+  applyLanguage();
+  tick();
+  connect();
+})();

@@ -48,6 +48,9 @@ pub struct Config {
     pub websocket: bool,
     /// Most WebSocket viewers at once.
     pub max_viewers: usize,
+    /// Messages a viewer may have queued before it counts as fallen behind and is
+    /// dropped (not a flag: tests make it small).
+    pub viewer_queue: usize,
 }
 
 impl Default for Config {
@@ -64,9 +67,14 @@ impl Default for Config {
             fsync: false,
             websocket: true,
             max_viewers: 1000,
+            viewer_queue: DEFAULT_VIEWER_QUEUE,
         }
     }
 }
+
+/// Messages a viewer may have queued by default: a few minutes of updates from six
+/// teams reporting every second, so only a stuck viewer ever fills it.
+pub const DEFAULT_VIEWER_QUEUE: usize = 256;
 
 /// Worker threads by default: 4 per core, at least 8; workers mostly wait on the disk.
 pub fn default_threads() -> usize {
@@ -188,6 +196,7 @@ impl ServeArgs {
             fsync: self.fsync,
             websocket: !self.no_websocket,
             max_viewers: self.max_viewers,
+            viewer_queue: DEFAULT_VIEWER_QUEUE,
         })
     }
 }

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use tiny_http::{Header, Request, Response};
 
 use super::{App, pages, ws};
+use crate::board::downsample;
 use crate::metrics::Metrics;
 use crate::report::{Report, ValidationError};
 use crate::store::{StoreError, StoredReport};
@@ -71,6 +72,7 @@ pub enum Endpoint {
     Team,
     History,
     HistorySummary,
+    HistorySeries,
     Dashboard,
     HistoryPage,
     WebSocket,
@@ -111,6 +113,11 @@ pub const ROUTES: &[Route] = &[
         method: "GET",
         path: "/api/teams/{team_id}/history/summary",
         endpoint: Endpoint::HistorySummary,
+    },
+    Route {
+        method: "GET",
+        path: "/api/teams/{team_id}/history/series",
+        endpoint: Endpoint::HistorySeries,
     },
     Route {
         method: "GET",
@@ -260,7 +267,8 @@ fn dispatch(
         Endpoint::Team => team(app, &team_param()?),
         Endpoint::History => history(app, &team_param()?, query),
         Endpoint::HistorySummary => Ok(history_summary(app, &team_param()?)),
-        Endpoint::Dashboard => Ok(pages::dashboard()),
+        Endpoint::HistorySeries => history_series(app, &team_param()?, query),
+        Endpoint::Dashboard => Ok(pages::dashboard(app)),
         Endpoint::HistoryPage => Ok(pages::history_page(app, params[0])),
         Endpoint::Asset => Ok(pages::asset(params[0])),
         Endpoint::WebSocket => unreachable!("WebSocket upgrades are handled before dispatch"),
@@ -395,6 +403,26 @@ fn history_summary(app: &App, id: &TeamId) -> Reply {
             "recent_files": info.recent_files,
         }),
     )
+}
+
+/// Largest `points` of a history series.
+pub const MAX_SERIES_POINTS: usize = 5000;
+
+/// `GET /api/teams/<id>/history/series?points=500&since=<ms>`: the history (from
+/// `since`, ms since the Unix epoch, when given) downsampled from the in-memory
+/// index; no report file is read.
+fn history_series(app: &App, id: &TeamId, query: &str) -> Result<Reply, ApiError> {
+    let points = query_number(query, "points", 500, 1, MAX_SERIES_POINTS)?;
+    let since_ms = query_number(query, "since", 0, 0, i64::MAX as usize)? as i64;
+    let (total, series) = app.store.with_entries(id, |entries| {
+        // Entries are oldest first, so the ones since `since_ms` are a tail.
+        let first = entries.partition_point(|e| e.at.timestamp_millis() < since_ms);
+        (entries.len(), downsample(&entries[first..], points))
+    });
+    Ok(Reply::json(
+        200,
+        &json!({"team_id": id.as_str(), "total": total, "points": series.len(), "series": series}),
+    ))
 }
 
 fn preflight() -> Reply {

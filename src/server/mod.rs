@@ -32,9 +32,6 @@ use crate::report::Report;
 use crate::store::{OpenMode, Store, StoreError, StoredReport};
 use crate::team::TeamId;
 
-/// Messages a viewer may have queued before it counts as fallen behind.
-const VIEWER_QUEUE: usize = 256;
-
 /// Everything a request handler needs: the store, the board and the settings.
 pub struct App {
     pub config: Config,
@@ -55,7 +52,7 @@ impl App {
         for warning in store.warnings() {
             log::warn!("{warning}");
         }
-        let hub = Hub::new(VIEWER_QUEUE, config.max_viewers);
+        let hub = Hub::new(config.viewer_queue, config.max_viewers);
         let board = LiveBoard::from_store(&store, config.timing, config.max_teams, hub);
         Ok(App {
             config,

@@ -51,9 +51,16 @@ fn html(status: u16, body: String) -> Reply {
     reply
 }
 
-/// `GET /`: the dashboard.
-pub fn dashboard() -> Reply {
-    html(200, INDEX_HTML.to_string())
+/// `GET /`: the dashboard, told the card limit and whether to use the push (so a
+/// page on a `--no-websocket` server polls from the start).
+pub fn dashboard(app: &App) -> Reply {
+    let page = INDEX_HTML
+        .replace("{{MAX_TEAMS}}", &app.config.max_teams.to_string())
+        .replace(
+            "{{WEBSOCKET}}",
+            if app.config.websocket { "on" } else { "off" },
+        );
+    html(200, page)
 }
 
 /// A 404 page for paths outside the API.

@@ -1,0 +1,453 @@
+//! The dashboard and the history page in a real browser: headless Chromium (Debian's
+//! `chromium`) driven over the DevTools protocol, with tungstenite as the client.
+//!
+//! The tests post reports while the page is open and poll the rendered DOM until the
+//! new values appear, check that a hostile team name shows as text, and keep
+//! screenshots under `target/screenshots/` for a human to look at.
+
+mod common;
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use common::{TestServer, fixture};
+use serde_json::{Value, json};
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Message, WebSocket};
+
+const HOSTILE: &str = "<img src=x onerror=alert(1)>";
+
+/// The Chromium binary: `$BENCHBOARD_CHROMIUM`, else `chromium` on the PATH.
+fn chromium_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("BENCHBOARD_CHROMIUM") {
+        return PathBuf::from(path);
+    }
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .flat_map(|dir| ["chromium", "chromium-browser"].map(|name| dir.join(name)))
+            .find(|candidate| candidate.is_file())
+    });
+    found.unwrap_or_else(|| {
+        panic!(
+            "the browser tests need Chromium and it is not installed: run \
+             `apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-noto-cjk` \
+             (or set BENCHBOARD_CHROMIUM to a Chromium binary)"
+        )
+    })
+}
+
+/// A headless Chromium with a fresh profile, killed on drop.
+struct Browser {
+    child: Child,
+    devtools_port: u16,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    fn launch(url: &str) -> Browser {
+        let profile = tempfile::Builder::new()
+            .prefix("benchboard-chromium-")
+            .tempdir()
+            .expect("temp dir");
+        let child = Command::new(chromium_binary())
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+                "--disable-quic",
+                "--hide-scrollbars",
+                "--remote-debugging-port=0",
+                "--window-size=1920,1080",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg(url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start Chromium: {e}"));
+        let mut browser = Browser {
+            child,
+            devtools_port: 0,
+            _profile: profile,
+        };
+        browser.devtools_port = browser.wait_for_devtools_port();
+        browser
+    }
+
+    /// Chromium writes the port it picked to `DevToolsActivePort` in the profile.
+    fn wait_for_devtools_port(&mut self) -> u16 {
+        let file = self._profile.path().join("DevToolsActivePort");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(port) = std::fs::read_to_string(&file)
+                .ok()
+                .and_then(|text| text.lines().next()?.trim().parse().ok())
+            {
+                return port;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("Chromium exited before opening DevTools: {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Chromium did not open DevTools within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// A DevTools session on the page Chromium opened.
+    fn page(&self) -> Page {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let url = loop {
+            let list: Value = common::agent()
+                .get(&format!(
+                    "http://127.0.0.1:{}/json/list",
+                    self.devtools_port
+                ))
+                .call()
+                .ok()
+                .and_then(|mut r| r.body_mut().read_to_string().ok())
+                .and_then(|text| serde_json::from_str(&text).ok())
+                .unwrap_or(Value::Null);
+            let found = list.as_array().and_then(|targets| {
+                targets
+                    .iter()
+                    .find(|t| t["type"] == "page")
+                    .and_then(|t| t["webSocketDebuggerUrl"].as_str().map(str::to_string))
+            });
+            if let Some(url) = found {
+                break url;
+            }
+            assert!(Instant::now() < deadline, "Chromium shows no page target");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let (socket, _) = tungstenite::connect(url).expect("DevTools WebSocket");
+        if let MaybeTlsStream::Plain(stream) = socket.get_ref() {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(30)))
+                .expect("read timeout");
+        }
+        Page { socket, next_id: 0 }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One page, driven over the DevTools protocol.
+struct Page {
+    socket: WebSocket<MaybeTlsStream<TcpStream>>,
+    next_id: u64,
+}
+
+impl Page {
+    /// Calls a DevTools method and returns its result (events in between are skipped).
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let request = json!({"id": id, "method": method, "params": params});
+        self.socket
+            .send(Message::text(request.to_string()))
+            .expect("DevTools send");
+        loop {
+            let message = self.socket.read().expect("DevTools answers");
+            let Message::Text(text) = message else {
+                continue;
+            };
+            let value: Value = serde_json::from_str(&text).expect("DevTools sends JSON");
+            if value["id"] == id {
+                assert!(
+                    value["error"].is_null(),
+                    "{method} failed: {}",
+                    value["error"]
+                );
+                return value["result"].clone();
+            }
+        }
+    }
+
+    /// Evaluates a JavaScript expression in the page and returns its value.
+    fn eval(&mut self, expression: &str) -> Value {
+        let result = self.call(
+            "Runtime.evaluate",
+            json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
+        );
+        assert!(
+            result["exceptionDetails"].is_null(),
+            "{expression} threw: {}",
+            result["exceptionDetails"]
+        );
+        result["result"]["value"].clone()
+    }
+
+    /// Polls `expression` until it is `true`; panics with `what` after `within`.
+    fn wait_for(&mut self, what: &str, expression: &str, within: Duration) {
+        let deadline = Instant::now() + within;
+        while self.eval(expression) != Value::Bool(true) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; page text: {}",
+                self.eval("document.body.innerText")
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn navigate(&mut self, url: &str) {
+        self.call("Page.navigate", json!({"url": url}));
+        self.wait_for(
+            "the page to load",
+            &format!(
+                "location.href === {} && document.readyState === 'complete'",
+                json!(url)
+            ),
+            Duration::from_secs(20),
+        );
+    }
+
+    fn set_viewport(&mut self, width: u32, height: u32, mobile: bool, dark: bool) {
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile}),
+        );
+        let scheme = if dark { "dark" } else { "light" };
+        self.call(
+            "Emulation.setEmulatedMedia",
+            json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]}),
+        );
+    }
+
+    /// Saves a PNG of the viewport under `target/screenshots/`.
+    fn screenshot(&mut self, name: &str) -> PathBuf {
+        // Let flashes and layout settle so the picture shows the resting state.
+        std::thread::sleep(Duration::from_millis(1600));
+        let shot = self.call("Page.captureScreenshot", json!({"format": "png"}));
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().expect("screenshot data"))
+            .expect("screenshot is base64");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&dir).expect("screenshot dir");
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).expect("write screenshot");
+        path
+    }
+}
+
+/// A valid report with the given completed QPS, average latency (ms) and elapsed time (s).
+fn report(qps: f64, avg_latency_ms: f64, elapsed_s: f64) -> Vec<u8> {
+    let mut value: Value =
+        serde_json::from_slice(&std::fs::read(fixture("valid/full-13-buckets.json")).unwrap())
+            .unwrap();
+    value["performanceMetrics"]["avgCompletedQPS"] = json!(qps);
+    value["performanceMetrics"]["avgSentQPS"] = json!(qps * 1.02);
+    value["totalAvgLatency"] = json!(avg_latency_ms);
+    value["totalElapsed"] = json!(elapsed_s);
+    serde_json::to_vec(&value).unwrap()
+}
+
+fn post(server: &TestServer, id: &str, name: &str, body: &[u8]) {
+    let encoded = benchboard::team::encode_team_name(name);
+    let (status, answer) = server.post_report(
+        &[("X-Team-ID", id), ("X-Team-Name", encoded.as_str())],
+        body,
+    );
+    assert_eq!(status, 200, "{answer}");
+}
+
+/// Five teams that already reported, so the board looks like a real event.
+fn seed_teams(server: &TestServer) {
+    let teams = [
+        ("team1", "第一小组", 1520.4, 12.6),
+        ("team2", "第二小组", 980.2, 25.1),
+        ("team3", "Rustaceans", 2210.9, 8.4),
+        ("team4", "第四小组 · 数据库优化", 640.0, 48.9),
+        ("team5", "Team Five", 1205.5, 15.2),
+    ];
+    for round in 0..3 {
+        for (id, name, qps, latency) in teams {
+            let grow = 1.0 + round as f64 * 0.05;
+            post(
+                server,
+                id,
+                name,
+                &report(qps * grow, latency, 60.0 * (round + 1) as f64),
+            );
+        }
+    }
+}
+
+/// JavaScript: the card of `id`, as text fields.
+fn card_js(id: &str) -> String {
+    format!(
+        "(() => {{ const c = document.querySelector('.card[data-team-id=\"{id}\"]'); \
+         return c && {{ name: c.querySelector('.team-name').textContent, \
+         qps: c.querySelector('[data-field=qps]').textContent, text: c.innerText }}; }})()"
+    )
+}
+
+#[test]
+fn dashboard_shows_a_live_update_and_a_hostile_name_as_text() {
+    let server = TestServer::start();
+    seed_teams(&server);
+    let browser = Browser::launch(&server.url("/"));
+    let mut page = browser.page();
+    page.set_viewport(1920, 1080, false, false);
+    page.navigate(&server.url("/"));
+    page.wait_for(
+        "the WebSocket to go live",
+        "document.getElementById('conn').dataset.state === 'live' && document.querySelectorAll('.card').length === 5",
+        Duration::from_secs(20),
+    );
+    assert_eq!(page.eval("document.documentElement.lang"), "zh-CN");
+    assert_eq!(
+        page.eval("document.getElementById('conn-text').textContent"),
+        "实时推送"
+    );
+
+    // A new team reports while the page is open: its card appears through the push.
+    post(&server, "hostile", HOSTILE, &report(3456.7, 4.25, 30.0));
+    page.wait_for(
+        "the hostile team's card",
+        "!!document.querySelector('.card[data-team-id=\"hostile\"]')",
+        Duration::from_secs(10),
+    );
+    let card = page.eval(&card_js("hostile"));
+    assert_eq!(card["name"], HOSTILE, "the name shows as text");
+    assert_eq!(card["qps"], "3,457");
+    assert!(card["text"].as_str().unwrap().contains("4.25"), "{card}");
+    assert_eq!(page.eval("document.querySelectorAll('img').length"), 0);
+    assert_eq!(
+        page.eval("document.querySelector('#ranking tbody tr').dataset.teamId"),
+        "hostile",
+        "the fastest team leads the ranking"
+    );
+    // An existing team's numbers change in place.
+    post(&server, "team2", "第二小组", &report(2500.0, 9.5, 240.0));
+    page.wait_for(
+        "team2's new QPS",
+        "document.querySelector('.card[data-team-id=\"team2\"] [data-field=qps]').textContent === '2,500'",
+        Duration::from_secs(10),
+    );
+    // Six teams fill the board: the limit of --max-teams (default 6).
+    post(&server, "team6", "第六小组", &report(300.0, 80.0, 30.0));
+    post(&server, "team7", "第七小组", &report(200.0, 90.0, 30.0));
+    page.wait_for(
+        "eight teams ranked, six cards",
+        "document.querySelectorAll('#ranking tbody tr').length === 8 && document.querySelectorAll('.card').length === 6",
+        Duration::from_secs(10),
+    );
+    page.screenshot("dashboard-1920x1080-light");
+    page.set_viewport(1920, 1080, false, true);
+    page.screenshot("dashboard-1920x1080-dark");
+    page.set_viewport(390, 844, true, false);
+    page.screenshot("dashboard-390x844-light");
+    page.set_viewport(390, 844, true, true);
+    page.screenshot("dashboard-390x844-dark");
+
+    // The English switch is remembered across a reload.
+    page.eval("document.getElementById('lang').click()");
+    page.navigate(&server.url("/?again"));
+    page.wait_for(
+        "the page in English",
+        "document.documentElement.lang === 'en' && document.getElementById('conn-text').textContent === 'Live (WebSocket)'",
+        Duration::from_secs(20),
+    );
+    page.set_viewport(1920, 1080, false, false);
+    page.screenshot("dashboard-1920x1080-en");
+}
+
+#[test]
+fn dashboard_polls_when_the_push_is_off() {
+    let server = TestServer::start_with(|c| c.websocket = false);
+    post(&server, "team1", "第一小组", &report(100.0, 20.0, 10.0));
+    let browser = Browser::launch(&server.url("/"));
+    let mut page = browser.page();
+    page.navigate(&server.url("/"));
+    page.wait_for(
+        "the polling indicator and the first card",
+        "document.getElementById('conn').dataset.state === 'polling' && document.querySelectorAll('.card').length === 1",
+        Duration::from_secs(20),
+    );
+    post(&server, "team1", "第一小组", &report(777.7, 20.0, 20.0));
+    page.wait_for(
+        "the polled update",
+        "document.querySelector('.card [data-field=qps]').textContent === '777.7'",
+        Duration::from_secs(15),
+    );
+}
+
+#[test]
+fn dashboard_falls_back_to_polling_when_the_server_refuses_the_websocket() {
+    // No viewer slot at all: every WebSocket is refused with a close frame.
+    let server = TestServer::start_with(|c| c.max_viewers = 0);
+    post(&server, "team1", "第一小组", &report(100.0, 20.0, 10.0));
+    let browser = Browser::launch(&server.url("/"));
+    let mut page = browser.page();
+    page.navigate(&server.url("/"));
+    page.wait_for(
+        "the page to poll after the refusals",
+        "document.getElementById('conn').dataset.state === 'polling' && document.querySelectorAll('.card').length === 1",
+        Duration::from_secs(20),
+    );
+    post(&server, "team1", "第一小组", &report(555.5, 20.0, 20.0));
+    page.wait_for(
+        "the polled update",
+        "document.querySelector('.card [data-field=qps]').textContent === '555.5'",
+        Duration::from_secs(15),
+    );
+}
+
+#[test]
+fn history_page_shows_summary_chart_histogram_and_pages_of_reports() {
+    let server = TestServer::start();
+    for i in 0..45 {
+        let qps = 1000.0 + (i as f64 * 0.7).sin() * 200.0 + i as f64 * 10.0;
+        post(
+            &server,
+            "team1",
+            HOSTILE,
+            &report(qps, 10.0 + (i % 7) as f64, 5.0 * i as f64),
+        );
+    }
+    let url = server.url("/team/team1/history");
+    let browser = Browser::launch(&url);
+    let mut page = browser.page();
+    page.set_viewport(1920, 1080, false, false);
+    page.navigate(&url);
+    page.wait_for(
+        "the history to load",
+        "document.querySelectorAll('#history tbody tr').length === 20 && !!document.querySelector('#chart svg polyline') && document.querySelectorAll('#histogram svg rect.bar').length === 13",
+        Duration::from_secs(20),
+    );
+    assert_eq!(page.eval("document.title"), format!("{HOSTILE} - 历史数据"));
+    assert_eq!(page.eval("document.querySelectorAll('img').length"), 0);
+    assert_eq!(
+        page.eval("document.getElementById('total-reports').textContent"),
+        "45"
+    );
+    assert_eq!(
+        page.eval("document.getElementById('export').getAttribute('href')"),
+        "/api/teams/team1/export.csv"
+    );
+    page.screenshot("history-1920x1080-light");
+    page.eval("document.getElementById('next').click()");
+    page.wait_for(
+        "page 2 of the table",
+        "document.getElementById('page-info').textContent.includes('2 / 3')",
+        Duration::from_secs(10),
+    );
+    page.set_viewport(390, 844, true, true);
+    page.screenshot("history-390x844-dark");
+}

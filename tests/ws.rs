@@ -1,0 +1,342 @@
+//! The WebSocket push (`GET /ws`) through a real server on port 0 and real
+//! tungstenite clients.
+
+mod common;
+
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use benchboard::server::{App, Config, Server, ShutdownHandle};
+use common::{agent, fixture, report_files};
+use serde_json::Value;
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Message, WebSocket};
+
+type Client = WebSocket<MaybeTlsStream<TcpStream>>;
+
+/// A server whose shared state the test can inspect (e.g. how many viewers the hub holds).
+struct Running {
+    addr: String,
+    app: Arc<App>,
+    handle: ShutdownHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+    _temp: tempfile::TempDir,
+}
+
+impl Running {
+    fn start(adjust: impl FnOnce(&mut Config)) -> Running {
+        let temp = tempfile::Builder::new()
+            .prefix("benchboard-ws-")
+            .tempdir()
+            .expect("temp dir");
+        let mut config = Config {
+            host: "127.0.0.1".into(),
+            port: 0,
+            data_dir: temp.path().join("data"),
+            threads: 4,
+            ..Config::default()
+        };
+        adjust(&mut config);
+        let server = Server::bind(config).expect("server starts");
+        let addr = server.local_addr().to_string();
+        let app = Arc::clone(server.app());
+        let handle = server.shutdown_handle();
+        let thread = std::thread::spawn(move || server.run());
+        Running {
+            addr,
+            app,
+            handle,
+            thread: Some(thread),
+            _temp: temp,
+        }
+    }
+
+    fn data_dir(&self) -> std::path::PathBuf {
+        self.app.config.data_dir.clone()
+    }
+
+    fn connect(&self) -> Client {
+        let (socket, _) =
+            tungstenite::connect(format!("ws://{}/ws", self.addr)).expect("WebSocket handshake");
+        if let MaybeTlsStream::Plain(stream) = socket.get_ref() {
+            stream
+                .set_read_timeout(Some(Duration::from_millis(200)))
+                .expect("read timeout");
+        }
+        socket
+    }
+
+    fn post(&self, team: &str, name: Option<&str>, body: &[u8]) -> u16 {
+        let mut request = agent()
+            .post(&format!("http://{}/api/stats/report", self.addr))
+            .header("Content-Type", "application/json")
+            .header("X-Team-ID", team);
+        if let Some(name) = name {
+            request = request.header("X-Team-Name", benchboard::team::encode_team_name(name));
+        }
+        request
+            .send(body)
+            .expect("POST reaches the server")
+            .status()
+            .as_u16()
+    }
+
+    fn viewers(&self) -> usize {
+        self.app.board.hub().len()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+        if let Some(thread) = self.thread.take() {
+            thread.join().expect("server thread ends cleanly");
+        }
+    }
+}
+
+/// What a client read next.
+#[derive(Debug)]
+enum Got {
+    Json(Value),
+    Closed(String),
+}
+
+/// The next text (as JSON) or close frame, skipping pings; panics after `within`.
+fn next(socket: &mut Client, within: Duration) -> Got {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        match socket.read() {
+            Ok(Message::Text(text)) => {
+                return Got::Json(serde_json::from_str(&text).expect("messages are JSON"));
+            }
+            Ok(Message::Close(frame)) => {
+                return Got::Closed(frame.map(|f| f.reason.to_string()).unwrap_or_default());
+            }
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => return Got::Closed(format!("connection ended: {e}")),
+        }
+    }
+    panic!("no message within {within:?}");
+}
+
+fn next_json(socket: &mut Client) -> Value {
+    match next(socket, Duration::from_secs(10)) {
+        Got::Json(value) => value,
+        Got::Closed(reason) => panic!("expected a message, the server closed: {reason}"),
+    }
+}
+
+/// `GET path` -> (status, body as JSON or `Value::Null`).
+fn get_json(addr: &str, path: &str) -> (u16, Value) {
+    let mut response = agent()
+        .get(&format!("http://{addr}{path}"))
+        .call()
+        .expect("GET reaches the server");
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn report() -> Vec<u8> {
+    std::fs::read(fixture("valid/full-13-buckets.json")).expect("fixture")
+}
+
+/// A valid report made about `bytes` long by an extra field (kept verbatim, and so
+/// carried in every `team_update`).
+fn padded_report(bytes: usize) -> Vec<u8> {
+    let mut value: Value = serde_json::from_slice(&report()).expect("fixture is JSON");
+    value["padding"] = Value::String("x".repeat(bytes));
+    serde_json::to_vec(&value).expect("serializes")
+}
+
+#[test]
+fn snapshot_on_connect_lists_every_team_and_the_card_limit() {
+    let server = Running::start(|c| c.max_teams = 4);
+    assert_eq!(server.post("team1", Some("第一小组"), &report()), 200);
+    assert_eq!(server.post("team2", None, &report()), 200);
+    let mut viewer = server.connect();
+    let snapshot = next_json(&mut viewer);
+    assert_eq!(snapshot["type"], "snapshot");
+    assert_eq!(snapshot["max_teams"], 4);
+    let teams = snapshot["teams"].as_array().expect("teams array");
+    let ids: Vec<&str> = teams.iter().filter_map(|t| t["team_id"].as_str()).collect();
+    assert_eq!(ids, ["team1", "team2"]);
+    assert_eq!(teams[0]["team_name"], "第一小组");
+    assert_eq!(teams[0]["on_board"], true);
+    assert_eq!(teams[0]["is_active"], true);
+    assert_eq!(teams[0]["qps"], 40.2);
+    let (_, listed) = get_json(&server.addr, "/api/teams");
+    assert_eq!(
+        teams,
+        listed.as_array().expect("array"),
+        "snapshot carries the same fields as /api/teams"
+    );
+}
+
+#[test]
+fn posted_report_reaches_two_viewers_as_team_update_after_it_is_on_disk() {
+    let server = Running::start(|_| {});
+    let mut viewers = [server.connect(), server.connect()];
+    for viewer in &mut viewers {
+        assert_eq!(next_json(viewer)["type"], "snapshot");
+    }
+    let hostile = "<img src=x onerror=alert(1)>";
+    assert_eq!(server.post("team7", Some(hostile), &report()), 200);
+    for viewer in &mut viewers {
+        let update = next_json(viewer);
+        assert_eq!(update["type"], "team_update");
+        assert_eq!(update["team"]["team_id"], "team7");
+        assert_eq!(update["team"]["team_name"], hostile);
+        assert_eq!(update["team"]["qps"], 40.2);
+        assert_eq!(update["team"]["best_qps"], 40.2);
+        assert_eq!(update["team"]["report_count"], 1);
+        assert_eq!(report_files(&server.data_dir(), "team7").len(), 1);
+    }
+}
+
+#[test]
+fn viewer_that_stops_reading_is_dropped_while_ingest_and_another_viewer_carry_on() {
+    let server = Running::start(|c| {
+        c.viewer_queue = 2;
+        // Long enough that the stuck write is not cut short before the test reads again.
+        c.request_timeout = Duration::from_secs(120);
+    });
+    let mut slow = server.connect();
+    assert_eq!(next_json(&mut slow)["type"], "snapshot");
+    let mut fast = server.connect();
+    assert_eq!(next_json(&mut fast)["type"], "snapshot");
+    let reports: u64 = 60;
+    // Updates that queue up for a viewer may be coalesced (newest per team), so the
+    // reading viewer must see the report counts rise to the last one.
+    let reader = std::thread::spawn(move || {
+        let mut seen = 0;
+        while seen < reports {
+            match next(&mut fast, Duration::from_secs(60)) {
+                Got::Json(m) if m["type"] == "team_update" => {
+                    let count = m["team"]["report_count"].as_u64().expect("report_count");
+                    assert!(count > seen, "updates arrive in order");
+                    seen = count;
+                }
+                Got::Json(_) => {}
+                Got::Closed(reason) => panic!("the reading viewer was closed: {reason}"),
+            }
+        }
+        seen
+    });
+    // 60 updates of ~400 KB: more than the socket buffers of the viewer that does not read.
+    let body = padded_report(400 * 1024);
+    for _ in 0..reports {
+        assert_eq!(server.post("team1", None, &body), 200);
+    }
+    assert_eq!(reader.join().expect("reader thread"), reports);
+    wait_until(
+        "the hub to drop the stuck viewer",
+        Duration::from_secs(10),
+        || server.viewers() == 1,
+    );
+    // Reading again, the stuck viewer gets what was already on its way, then a close frame.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let reason = loop {
+        assert!(Instant::now() < deadline, "no close frame");
+        if let Got::Closed(reason) = next(&mut slow, Duration::from_secs(30)) {
+            break reason;
+        }
+    };
+    assert!(reason.contains("fell behind"), "close reason: {reason}");
+}
+
+#[test]
+fn no_websocket_answers_404_json_and_the_page_polls() {
+    let server = Running::start(|c| c.websocket = false);
+    let (status, body) = get_json(&server.addr, "/ws");
+    assert_eq!(status, 404);
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("--no-websocket")),
+        "{body}"
+    );
+    match tungstenite::connect(format!("ws://{}/ws", server.addr)) {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 404),
+        other => panic!("expected a 404 refusal, got {:?}", other.map(|_| ())),
+    }
+    let page = agent()
+        .get(&format!("http://{}/", server.addr))
+        .call()
+        .expect("GET /")
+        .body_mut()
+        .read_to_string()
+        .expect("page text");
+    assert!(page.contains("data-websocket=\"off\""));
+}
+
+#[test]
+fn max_viewers_refuses_the_next_with_a_close_reason() {
+    let server = Running::start(|c| c.max_viewers = 2);
+    let mut first = server.connect();
+    let mut second = server.connect();
+    assert_eq!(next_json(&mut first)["type"], "snapshot");
+    assert_eq!(next_json(&mut second)["type"], "snapshot");
+    let mut third = server.connect();
+    match next(&mut third, Duration::from_secs(10)) {
+        Got::Closed(reason) => assert!(reason.contains("too many viewers"), "{reason}"),
+        Got::Json(m) => panic!("third viewer was served: {m}"),
+    }
+    // The two admitted viewers still get updates.
+    assert_eq!(server.post("team1", None, &report()), 200);
+    assert_eq!(next_json(&mut first)["type"], "team_update");
+    assert_eq!(next_json(&mut second)["type"], "team_update");
+    // A viewer that closes properly frees its slot once the server next writes to it.
+    first.close(None).expect("close");
+    drop(first);
+    assert_eq!(server.post("team1", None, &report()), 200);
+    assert_eq!(server.post("team1", None, &report()), 200);
+    wait_until("the slot to be freed", Duration::from_secs(30), || {
+        server.viewers() == 1
+    });
+    let mut fourth = server.connect();
+    assert_eq!(next_json(&mut fourth)["type"], "snapshot");
+}
+
+#[test]
+fn team_status_tells_when_a_team_turns_inactive_and_leaves_the_board() {
+    let server = Running::start(|c| {
+        c.timing.inactive_after = Duration::from_secs(1);
+        c.timing.evict_after = Duration::from_secs(2);
+    });
+    let mut viewer = server.connect();
+    assert_eq!(next_json(&mut viewer)["type"], "snapshot");
+    assert_eq!(server.post("team1", None, &report()), 200);
+    assert_eq!(next_json(&mut viewer)["type"], "team_update");
+    let inactive = next_json(&mut viewer);
+    assert_eq!(inactive["type"], "team_status");
+    assert_eq!(inactive["team_id"], "team1");
+    assert_eq!(
+        (&inactive["is_active"], &inactive["on_board"]),
+        (&Value::Bool(false), &Value::Bool(true))
+    );
+    let evicted = next_json(&mut viewer);
+    assert_eq!(evicted["type"], "team_status");
+    assert_eq!(evicted["on_board"], false);
+    // Its next report brings it back.
+    assert_eq!(server.post("team1", None, &report()), 200);
+    let back = next_json(&mut viewer);
+    assert_eq!(back["type"], "team_update");
+    assert_eq!(back["team"]["on_board"], true);
+    assert_eq!(back["team"]["report_count"], 2);
+}
