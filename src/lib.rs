@@ -24,6 +24,9 @@
 //! ```
 
 pub mod board;
+pub mod export;
+pub mod generate;
+pub mod history;
 pub mod hub;
 pub mod logging;
 pub mod metrics;
