@@ -628,8 +628,13 @@ fn load_team(dir: &Path, mode: OpenMode) -> LoadResult {
             Err(e) => warnings.push(format!("warning: skipping {e}")),
         }
     }
-    let mut entries: Vec<IndexEntry> = by_name.into_values().collect();
-    entries.sort_by_key(|e| report_names[&*e.file_name]);
+    // Look each name's order up once, not in every comparison (start-up time).
+    let mut ordered: Vec<(timefmt::FileOrder, IndexEntry)> = by_name
+        .into_values()
+        .map(|e| (report_names[&*e.file_name], e))
+        .collect();
+    ordered.sort_unstable_by_key(|(order, _)| *order);
+    let entries: Vec<IndexEntry> = ordered.into_iter().map(|(_, e)| e).collect();
 
     let latest = match entries.last() {
         None => None,

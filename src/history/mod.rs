@@ -591,7 +591,7 @@ fn export_cmd(
         (None, false) => Format::Csv,
     };
     let ids = export_teams(source, ids)?;
-    let (rows, total) = source.rows_counted(&ids, range)?;
+    let (rows, total) = source.rows_counted(&ids, range, format != Format::Csv)?;
     let show_progress =
         args.output.is_some() && io::stdout().is_terminal() && io::stderr().is_terminal();
     let mut progress = Progress::new(total as u64, show_progress);

@@ -176,18 +176,20 @@ impl Source {
     /// The reports of `teams` within `range`, team by team, oldest first; and how
     /// many reports that is at most (for a progress bar).
     pub fn rows(&self, teams: &[TeamId], range: &TimeRange) -> Result<Rows, HistoryError> {
-        Ok(self.rows_counted(teams, range)?.0)
+        Ok(self.rows_counted(teams, range, true)?.0)
     }
 
-    /// [`Source::rows`] with the number of reports it covers, at most.
+    /// [`Source::rows`] with the number of reports it covers, at most; with
+    /// `keep_stats` false the rows may lack `report.value` (enough for CSV).
     pub fn rows_counted(
         &self,
         teams: &[TeamId],
         range: &TimeRange,
+        keep_stats: bool,
     ) -> Result<(Rows, usize), HistoryError> {
         match self {
             Source::Local(store) => {
-                let rows = StoreRows::new(store, teams, range);
+                let rows = StoreRows::new(store, teams, range, keep_stats);
                 let total = rows.total();
                 let rows = rows
                     .map(|row| row.map_err(|e| RowError::Skip(format!("warning: skipping {e}"))));
