@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use benchboard::history::{self, HistoryArgs};
-use clap::Parser;
+use clap::Parser as _;
 
 // Reading a history allocates and frees a JSON tree per report on several threads;
 // mimalloc does that about twice as fast as the system allocator (benches/export.rs).
@@ -23,6 +23,8 @@ fn main() -> ExitCode {
         libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
         libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
     }
-    let args = HistoryArgs::parse();
-    ExitCode::from(history::run(&args) as u8)
+    match HistoryArgs::try_parse() {
+        Ok(args) => ExitCode::from(history::run(&args) as u8),
+        Err(e) => ExitCode::from(history::usage_error(&e) as u8),
+    }
 }

@@ -96,6 +96,39 @@ pub fn run(args: &HistoryArgs) -> ExitStatus {
     }
 }
 
+/// Handles an argument error of clap: `--help` and `--version` print and succeed;
+/// anything else becomes a one-line message on stderr and [`ExitStatus::BadUsage`].
+pub fn usage_error(error: &clap::Error) -> ExitStatus {
+    use clap::error::ErrorKind;
+    match error.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            // A closed stdout is no reason to complain.
+            let _ = error.print();
+            ExitStatus::Ok
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
+            eprintln!(
+                "error: a command is required: teams, show, summary, best or export (see --help)"
+            );
+            ExitStatus::BadUsage
+        }
+        _ => {
+            eprintln!("{}", one_line(&error.render().to_string()));
+            ExitStatus::BadUsage
+        }
+    }
+}
+
+/// Clap's multi-line message as one line, without the "try --help" hint.
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Runs one command, writing its output to `out`.
 pub fn execute(args: &HistoryArgs, out: &mut impl Write) -> Result<(), HistoryError> {
     let data_dir = args
@@ -717,7 +750,7 @@ impl Progress {
 
     fn tick(&mut self) {
         self.done += 1;
-        if self.total == 0 || self.done % 256 != 0 {
+        if self.total == 0 || !self.done.is_multiple_of(256) {
             return;
         }
         if self.bar.is_none() && self.started.elapsed() >= PROGRESS_AFTER {
