@@ -100,8 +100,22 @@ pub fn report_body(n: usize, i: usize) -> Vec<u8> {
     let ops = sent.saturating_sub(pending).saturating_sub(lost);
     let errors = lost / 2;
     let avg = 4.0 + n as f64 * 1.5 + 3.0 * noise(seed ^ 2);
+    // A latency shape whose tail moves a little from report to report.
+    let tail = 0.01 * noise(seed ^ 4);
     let shape = [
-        0.2, 0.15, 0.25, 0.15, 0.1, 0.06, 0.04, 0.02, 0.015, 0.01, 0.003, 0.001, 0.001,
+        0.2 - tail,
+        0.15,
+        0.25,
+        0.15,
+        0.1,
+        0.06,
+        0.04,
+        0.02,
+        0.015,
+        0.01 + tail / 2.0,
+        0.003 + tail / 4.0,
+        0.001 + tail / 8.0,
+        0.001 + tail / 8.0,
     ];
     let kind = |share: f64, k: u64| {
         let count = (ops as f64 * share) as u64;
