@@ -19,10 +19,17 @@ fn env_number(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// Runs a command, returning its wall time and peak resident set size in KiB.
+/// A run's figures: wall time, CPU time (user + system) and peak resident size in KiB.
+struct Measured {
+    wall: Duration,
+    cpu: Duration,
+    peak_kib: u64,
+}
+
+/// Runs a command and measures it.
 // The child is reaped by wait4 (which also gives its rusage), not by Child::wait.
 #[allow(clippy::zombie_processes)]
-fn run_measured(command: &mut Command) -> (Duration, u64) {
+fn run_measured(command: &mut Command) -> Measured {
     let start = Instant::now();
     let child = command.spawn().expect("the history binary starts");
     let pid = child.id() as libc::pid_t;
@@ -37,7 +44,12 @@ fn run_measured(command: &mut Command) -> (Duration, u64) {
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
         "export failed with status {status}"
     );
-    (elapsed, usage.ru_maxrss as u64)
+    let seconds = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    Measured {
+        wall: elapsed,
+        cpu: seconds(usage.ru_utime) + seconds(usage.ru_stime),
+        peak_kib: usage.ru_maxrss as u64,
+    }
 }
 
 /// Lines and bytes of a file, read in pieces: this process stays small, so the
@@ -95,9 +107,10 @@ fn main() {
     let out_dir = tempfile::tempdir().expect("temp dir");
     let out = out_dir.path().join("export.csv");
     let mut times = Vec::new();
+    let mut cpus = Vec::new();
     let mut peaks = Vec::new();
     for run in 1..=runs {
-        let (elapsed, peak_kib) = run_measured(
+        let run_figures = run_measured(
             Command::new(env!("CARGO_BIN_EXE_benchboard-history"))
                 .arg("--data-dir")
                 .arg(&dir)
@@ -111,17 +124,21 @@ fn main() {
             "one CSV line per report plus the header"
         );
         println!(
-            "run {run}: {:.3} s, peak RSS {:.1} MiB, {} MiB of CSV",
-            elapsed.as_secs_f64(),
-            peak_kib as f64 / 1024.0,
+            "run {run}: {:.3} s, CPU {:.3} s, peak RSS {:.1} MiB, {} MiB of CSV",
+            run_figures.wall.as_secs_f64(),
+            run_figures.cpu.as_secs_f64(),
+            run_figures.peak_kib as f64 / 1024.0,
             bytes / (1024 * 1024)
         );
-        times.push(elapsed);
-        peaks.push(peak_kib);
+        times.push(run_figures.wall);
+        cpus.push(run_figures.cpu);
+        peaks.push(run_figures.peak_kib);
     }
     println!(
-        "export {teams} teams x {reports} reports to CSV: median {:.3} s, median peak RSS {:.1} MiB ({runs} runs; target <= 2 s, <= 100 MiB)",
+        "export {teams} teams x {reports} reports to CSV: median {:.3} s (CPU {:.3} s), median peak RSS {:.1} MiB ({runs} runs, {} cores; target <= 2 s, <= 100 MiB)",
         median(times).as_secs_f64(),
-        median(peaks) as f64 / 1024.0
+        median(cpus).as_secs_f64(),
+        median(peaks) as f64 / 1024.0,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
     );
 }
