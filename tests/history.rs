@@ -536,6 +536,13 @@ fn server_gives_the_same_output_as_the_data_directory() {
         &middle,
     ]);
     assert_eq!(one.lines().count(), 2, "exactly the report at that instant");
+    let message = fails(&["--server", &server.base, "show", "nobody"], 1);
+    assert!(message.contains("unknown team nobody"), "{message}");
+    let bare = server.base.trim_start_matches("http://");
+    assert_eq!(
+        ok(&["--server", bare, "best"]),
+        ok(&["--data-dir", dir_arg, "best"])
+    );
 }
 
 #[test]

@@ -319,9 +319,15 @@ struct ApiTeam {
 }
 
 impl Remote {
-    /// Checks the URL: plain `http://host:port` (a trailing `/` is dropped).
+    /// Checks the URL: plain `http://host:port` (`host:port` alone means http; a
+    /// trailing `/` is dropped).
     pub fn new(url: &str) -> Result<Remote, HistoryError> {
-        let base = url.trim().trim_end_matches('/');
+        let trimmed = url.trim().trim_end_matches('/');
+        let base = if trimmed.contains("://") {
+            trimmed.to_string()
+        } else {
+            format!("http://{trimmed}")
+        };
         let host = base.strip_prefix("http://").unwrap_or_default();
         if host.is_empty() || host.contains('/') {
             return Err(HistoryError::Usage(format!(
@@ -333,10 +339,7 @@ impl Remote {
             .timeout_global(Some(HTTP_TIMEOUT))
             .build()
             .into();
-        Ok(Remote {
-            base: base.to_string(),
-            agent,
-        })
+        Ok(Remote { base, agent })
     }
 
     /// `GET path`, answered with 200 and JSON of type `T`.
