@@ -13,7 +13,7 @@ use crate::export::Format;
 #[derive(Debug, Parser)]
 #[command(name = "benchboard-history", version, about, long_about = None)]
 pub struct HistoryArgs {
-    /// Data directory to read [default: ./data]
+    /// Data directory to read (never changed) [default: ./data]
     #[arg(long, global = true, value_name = "DIR", conflicts_with = "server")]
     pub data_dir: Option<PathBuf>,
 
@@ -47,11 +47,19 @@ pub enum Command {
 /// `--since` / `--until`.
 #[derive(Debug, Args, Clone, Default)]
 pub struct RangeArgs {
-    /// Only reports at or after this time: RFC 3339 or local 'YYYY-MM-DD HH:MM[:SS]'
-    #[arg(long, value_name = "TIME")]
+    /// Start of the range (included).
+    #[arg(
+        long,
+        value_name = "TIME",
+        help = "Only reports at or after this time: RFC 3339 or local 'YYYY-MM-DD HH:MM[:SS]'"
+    )]
     pub since: Option<String>,
-    /// Only reports at or before this time: RFC 3339 or local 'YYYY-MM-DD HH:MM[:SS]'
-    #[arg(long, value_name = "TIME")]
+    /// End of the range (included).
+    #[arg(
+        long,
+        value_name = "TIME",
+        help = "Only reports at or before this time: RFC 3339 or local 'YYYY-MM-DD HH:MM[:SS]'"
+    )]
     pub until: Option<String>,
 }
 
@@ -60,10 +68,10 @@ pub struct RangeArgs {
 pub struct ShowArgs {
     /// Team id
     pub team: String,
-    /// Most reports to show [default: 20]
+    /// Most reports to show
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
-    /// Newest reports to skip first [default: 0]
+    /// Newest reports to skip first
     #[arg(long, default_value_t = 0)]
     pub offset: usize,
     #[command(flatten)]
@@ -93,7 +101,7 @@ pub enum RankBy {
 /// `best`.
 #[derive(Debug, Args)]
 pub struct BestArgs {
-    /// What to rank by; ties go to the team that got there first [default: qps]
+    /// What to rank by; ties go to the team that got there first
     #[arg(long, value_enum, default_value_t = RankBy::Qps)]
     pub by: RankBy,
 }
