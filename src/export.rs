@@ -566,3 +566,114 @@ impl Drop for StoreRows {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate;
+    use crate::store::OpenMode;
+
+    fn minimal_row() -> ExportRow {
+        let body = include_str!("../tests/fixtures/valid/minimal-12-buckets.json");
+        let stats: Value = serde_json::from_str(body).unwrap();
+        ExportRow::new("t1".into(), "A, \"quoted\" team".into(), "ts".into(), stats).unwrap()
+    }
+
+    #[test]
+    fn csv_header_is_stable_and_absent_kinds_are_empty_cells() {
+        let header = csv::header();
+        assert_eq!(&header[..3], ["team_id", "team_name", "timestamp"]);
+        assert_eq!(header.len(), 22 + 4 * 2 + 4 * (9 + 13));
+        let mut out = Vec::new();
+        assert_eq!(
+            csv::write(&mut out, std::iter::once(minimal_row())).unwrap(),
+            1
+        );
+        let mut reader = ::csv::Reader::from_reader(out.as_slice());
+        assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>(), header);
+        let record = reader.records().next().unwrap().unwrap();
+        let cell = |name: &str| &record[header.iter().position(|h| h == name).unwrap()];
+        assert_eq!(cell("team_name"), "A, \"quoted\" team");
+        assert_eq!(cell("sent"), "1000");
+        assert_eq!(cell("completed_qps"), "16.3");
+        assert_eq!(cell("sensor_data_bucket_le_1ms"), "100");
+        assert_eq!(
+            cell("sensor_data_bucket_gt_5000ms"),
+            "0",
+            "missing trailing bucket"
+        );
+        assert_eq!(cell("query_avg_ms"), "", "kind not sent");
+        assert_eq!(cell("total_avg_latency_ms"), "", "optional field not sent");
+    }
+
+    #[test]
+    fn json_formats_write_history_entries() {
+        let mut out = Vec::new();
+        json::write(&mut out, [minimal_row(), minimal_row()].into_iter()).unwrap();
+        let array: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(array.as_array().unwrap().len(), 2);
+        assert_eq!(array[0], minimal_row().to_json());
+        let mut out = Vec::new();
+        json::write(&mut out, std::iter::empty()).unwrap();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&out).unwrap(),
+            Value::Array(vec![])
+        );
+        let mut out = Vec::new();
+        ndjson::write(&mut out, std::iter::once(minimal_row())).unwrap();
+        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
+    }
+
+    #[test]
+    fn store_rows_follow_the_index_order_across_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let per_team = CHUNK_FILES * 2 + 5;
+        generate::write_history(dir.path(), 2, per_team).unwrap();
+        let store = Store::open(dir.path(), OpenMode::ReadOnly).unwrap();
+        let teams = [generate::team_id(2), generate::team_id(1)];
+        let rows = StoreRows::new(&store, &teams, &TimeRange::default(), true);
+        assert_eq!(rows.total(), 2 * per_team);
+        let got: Vec<(String, String)> = rows
+            .map(|r| r.unwrap())
+            .map(|r| (r.team_id, r.timestamp))
+            .collect();
+        let mut want = Vec::new();
+        for id in &teams {
+            for e in store.entries(id) {
+                want.push((id.to_string(), e.timestamp.to_string()));
+            }
+        }
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn dropping_store_rows_early_stops_its_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        generate::write_history(dir.path(), 1, CHUNK_FILES * 20).unwrap();
+        let store = Store::open(dir.path(), OpenMode::ReadOnly).unwrap();
+        let mut rows = StoreRows::new(
+            &store,
+            &[generate::team_id(1)],
+            &TimeRange::default(),
+            false,
+        );
+        assert!(rows.next().unwrap().unwrap().report.value.is_null());
+        drop(rows); // joins the workers; a hang here fails the test run
+    }
+
+    #[test]
+    fn time_range_includes_both_ends() {
+        let at = |t: &str| crate::timefmt::parse_timestamp(t).unwrap();
+        let range = TimeRange {
+            since: Some(at("2025-08-01T10:00:00+00:00")),
+            until: Some(at("2025-08-01T11:00:00+00:00")),
+        };
+        assert!(range.contains(&at("2025-08-01T10:00:00+00:00")));
+        assert!(
+            range.contains(&at("2025-08-01T12:00:00+01:00")),
+            "same instant"
+        );
+        assert!(!range.contains(&at("2025-08-01T11:00:00.001+00:00")));
+        assert!(TimeRange::default().is_all());
+    }
+}
