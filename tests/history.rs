@@ -664,3 +664,35 @@ fn a_closed_pipe_ends_the_export_quietly() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(stderr(&output), "", "quiet");
 }
+
+#[test]
+fn server_pages_give_the_same_long_history_as_the_data_directory() {
+    // More reports than one API page (1000), so the tool pages through the server.
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("data");
+    benchboard::generate::write_history(&dir, 1, 1010).unwrap();
+    let server = TestServer::start_on(dir.clone(), |_| {});
+    let dir_arg = dir.to_str().unwrap();
+    let commands: &[&[&str]] = &[
+        &["export", "--format", "ndjson"],
+        &[
+            "show", "team1", "--json", "--limit", "20", "--offset", "995",
+        ],
+        &["summary", "team1", "--since", "2025-08-01 09:30", "--json"],
+    ];
+    for command in commands {
+        let mut local = vec!["--data-dir", dir_arg];
+        local.extend_from_slice(command);
+        let mut remote = vec!["--server", server.base.as_str()];
+        remote.extend_from_slice(command);
+        let (remote_out, local_out) = (ok(&remote), ok(&local));
+        assert!(remote_out == local_out, "{command:?} differs");
+    }
+    let ndjson = ok(&["--server", &server.base, "export", "--format", "ndjson"]);
+    let timestamps: Vec<String> = ndjson
+        .lines()
+        .map(|l| json_of(l)["timestamp"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(timestamps.len(), 1010);
+    assert!(timestamps.windows(2).all(|w| w[0] < w[1]), "oldest first");
+}
