@@ -372,8 +372,10 @@ impl Remote {
         let teams: Vec<ApiTeam> = self.get("/api/teams")?;
         let mut out = Vec::with_capacity(teams.len());
         for t in teams.into_iter().filter(|t| t.report_count > 0) {
-            let id = TeamId::parse(&t.team_id)
-                .map_err(|e| HistoryError::Usage(format!("server listed a bad team id: {e}")))?;
+            let id = TeamId::parse(&t.team_id).map_err(|e| HistoryError::Server {
+                url: format!("{}/api/teams", self.base),
+                reason: format!("listed a bad team id {:?}: {e}", t.team_id),
+            })?;
             let summary: SummaryInfo = self.get(&format!("/api/teams/{id}/history/summary"))?;
             out.push(TeamOverview {
                 team_id: t.team_id,
