@@ -26,6 +26,9 @@
 pub mod board;
 pub mod client;
 pub mod demo;
+pub mod export;
+pub mod generate;
+pub mod history;
 pub mod hub;
 pub mod logging;
 pub mod metrics;

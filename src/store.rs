@@ -282,12 +282,26 @@ impl Store {
         stats: Value,
         metrics: &Metrics,
     ) -> Result<Arc<StoredReport>, StoreError> {
+        self.append_at(id, team_name, body, stats, metrics, timefmt::now())
+    }
+
+    /// [`Store::append`] with a given arrival time instead of the clock's: for
+    /// generators of test and benchmark histories (`crate::generate`), which need a day of
+    /// reports written in seconds. Names still only grow, whatever `now` says.
+    pub fn append_at(
+        &self,
+        id: &TeamId,
+        team_name: &str,
+        body: &[u8],
+        stats: Value,
+        metrics: &Metrics,
+        now: chrono::DateTime<chrono::Local>,
+    ) -> Result<Arc<StoredReport>, StoreError> {
         let OpenMode::ReadWrite { fsync } = self.mode else {
             panic!("Store::append on a store opened read-only is a programming error");
         };
         let log = self.team_or_create(id)?;
         let mut log = log.lock().expect("team lock poisoned");
-        let now = timefmt::now();
         let at = now.fixed_offset();
         let timestamp = timefmt::format_timestamp(&at);
         let header = serde_json::json!({"team_id": id.as_str(), "team_name": team_name, "timestamp": timestamp});
@@ -614,8 +628,13 @@ fn load_team(dir: &Path, mode: OpenMode) -> LoadResult {
             Err(e) => warnings.push(format!("warning: skipping {e}")),
         }
     }
-    let mut entries: Vec<IndexEntry> = by_name.into_values().collect();
-    entries.sort_by_key(|e| report_names[&*e.file_name]);
+    // Look each name's order up once, not in every comparison (start-up time).
+    let mut ordered: Vec<(timefmt::FileOrder, IndexEntry)> = by_name
+        .into_values()
+        .map(|e| (report_names[&*e.file_name], e))
+        .collect();
+    ordered.sort_unstable_by_key(|(order, _)| *order);
+    let entries: Vec<IndexEntry> = ordered.into_iter().map(|(_, e)| e).collect();
 
     let latest = match entries.last() {
         None => None,

@@ -1,0 +1,144 @@
+//! Benchmark: `benchboard-history export` of 6 teams × 20,000 reports to CSV.
+//! Target (issue 3): ≤ 2 s and ≤ 100 MiB resident.
+//!
+//! Run: `cargo bench --bench export` (release build). The history is generated once
+//! with `benchboard::generate::write_history` into `target/bench-data/` (or
+//! `$BENCHBOARD_BENCH_DATA`) and reused; `BENCH_RUNS` sets the number of runs
+//! (default 5), `BENCH_TEAMS` / `BENCH_REPORTS` the size. Each run is a child
+//! process writing `-o FILE`; its wall time and peak RSS (wait4) are printed, then
+//! the medians.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A run's figures: wall time, CPU time (user + system) and peak resident size in KiB.
+struct Measured {
+    wall: Duration,
+    cpu: Duration,
+    peak_kib: u64,
+}
+
+/// Runs a command and measures it.
+// The child is reaped by wait4 (which also gives its rusage), not by Child::wait.
+#[allow(clippy::zombie_processes)]
+fn run_measured(command: &mut Command) -> Measured {
+    let start = Instant::now();
+    let child = command.spawn().expect("the history binary starts");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: rusage is plain old data, zero is a valid value; wait4 fills it in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our child, not yet waited for; the pointers are valid.
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let elapsed = start.elapsed();
+    assert_eq!(waited, pid, "wait4 failed");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "export failed with status {status}"
+    );
+    let seconds = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    Measured {
+        wall: elapsed,
+        cpu: seconds(usage.ru_utime) + seconds(usage.ru_stime),
+        peak_kib: usage.ru_maxrss as u64,
+    }
+}
+
+/// Lines and bytes of a file, read in pieces: this process stays small, so the
+/// next child (forked from it) does not start with a large resident size.
+fn count_lines(path: &Path) -> (usize, usize) {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).expect("export written");
+    let mut buf = vec![0u8; 1 << 16];
+    let (mut lines, mut bytes) = (0, 0);
+    loop {
+        let n = file.read(&mut buf).expect("export readable");
+        if n == 0 {
+            return (lines, bytes);
+        }
+        lines += buf[..n].iter().filter(|&&b| b == b'\n').count();
+        bytes += n;
+    }
+}
+
+fn median<T: Copy + Ord>(mut values: Vec<T>) -> T {
+    values.sort();
+    values[values.len() / 2]
+}
+
+fn data_dir(teams: usize, reports: usize) -> PathBuf {
+    if let Ok(dir) = std::env::var("BENCHBOARD_BENCH_DATA") {
+        return PathBuf::from(dir);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/bench-data")
+        .join(format!("history-{teams}x{reports}"))
+}
+
+fn main() {
+    // `cargo test --benches` runs benches with --test-ish args; only run on `cargo bench`.
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let teams = env_number("BENCH_TEAMS", 6);
+    let reports = env_number("BENCH_REPORTS", 20_000);
+    let runs = env_number("BENCH_RUNS", 5).max(1);
+    let dir = data_dir(teams, reports);
+    let done_marker = dir.join(".generated");
+    if !done_marker.exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        let start = Instant::now();
+        benchboard::generate::write_history(&dir, teams, reports).expect("history generated");
+        std::fs::write(&done_marker, b"").expect("marker written");
+        println!(
+            "generated {teams} teams x {reports} reports in {:.1} s into {}",
+            start.elapsed().as_secs_f64(),
+            dir.display()
+        );
+    }
+    let out_dir = tempfile::tempdir().expect("temp dir");
+    let out = out_dir.path().join("export.csv");
+    let mut times = Vec::new();
+    let mut cpus = Vec::new();
+    let mut peaks = Vec::new();
+    for run in 1..=runs {
+        let run_figures = run_measured(
+            Command::new(env!("CARGO_BIN_EXE_benchboard-history"))
+                .arg("--data-dir")
+                .arg(&dir)
+                .args(["export", "--format", "csv", "-o"])
+                .arg(&out),
+        );
+        let (lines, bytes) = count_lines(&out);
+        assert_eq!(
+            lines,
+            teams * reports + 1,
+            "one CSV line per report plus the header"
+        );
+        println!(
+            "run {run}: {:.3} s, CPU {:.3} s, peak RSS {:.1} MiB, {} MiB of CSV",
+            run_figures.wall.as_secs_f64(),
+            run_figures.cpu.as_secs_f64(),
+            run_figures.peak_kib as f64 / 1024.0,
+            bytes / (1024 * 1024)
+        );
+        times.push(run_figures.wall);
+        cpus.push(run_figures.cpu);
+        peaks.push(run_figures.peak_kib);
+    }
+    println!(
+        "export {teams} teams x {reports} reports to CSV: median {:.3} s (CPU {:.3} s), median peak RSS {:.1} MiB ({runs} runs, {} cores; target <= 2 s, <= 100 MiB)",
+        median(times).as_secs_f64(),
+        median(cpus).as_secs_f64(),
+        median(peaks) as f64 / 1024.0,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+}

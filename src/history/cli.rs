@@ -1,0 +1,134 @@
+//! The arguments of `benchboard-history` (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::export::Format;
+
+/// Query and export the history of a BenchBoard contest.
+///
+/// Reads a data directory (read-only: never changes a file) or a running server
+/// through its HTTP API; the output is the same either way.
+#[derive(Debug, Parser)]
+#[command(name = "benchboard-history", version, about, long_about = None)]
+pub struct HistoryArgs {
+    /// Data directory to read (never changed) [default: ./data]
+    #[arg(long, global = true, value_name = "DIR", conflicts_with = "server")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Query a running server instead, e.g. http://127.0.0.1:8080
+    #[arg(long, global = true, value_name = "URL")]
+    pub server: Option<String>,
+
+    /// Print JSON for scripts instead of a table
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to show.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// One row per team: reports, first and last report, latest numbers, best records
+    Teams,
+    /// A team's reports, newest first
+    Show(ShowArgs),
+    /// A team's history summary, with min / median / max of QPS and latency
+    Summary(SummaryArgs),
+    /// The ranking of teams by best QPS, best latency or failure rate
+    Best(BestArgs),
+    /// Every report (of every team, or of --team) as CSV, JSON or NDJSON
+    Export(ExportArgs),
+}
+
+/// `--since` / `--until`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RangeArgs {
+    /// Start of the range (included).
+    #[arg(
+        long,
+        value_name = "TIME",
+        help = "Only reports at or after this time: RFC 3339 or local 'YYYY-MM-DD HH:MM[:SS]'"
+    )]
+    pub since: Option<String>,
+    /// End of the range (included).
+    #[arg(
+        long,
+        value_name = "TIME",
+        help = "Only reports at or before this time: RFC 3339 or local 'YYYY-MM-DD HH:MM[:SS]'"
+    )]
+    pub until: Option<String>,
+}
+
+/// `show TEAM`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Team id
+    pub team: String,
+    /// Most reports to show
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Newest reports to skip first
+    #[arg(long, default_value_t = 0)]
+    pub offset: usize,
+    #[command(flatten)]
+    pub range: RangeArgs,
+}
+
+/// `summary TEAM`.
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    /// Team id
+    pub team: String,
+    #[command(flatten)]
+    pub range: RangeArgs,
+}
+
+/// What `best` ranks by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RankBy {
+    /// Highest completed QPS a team reached (higher is better)
+    Qps,
+    /// Lowest positive average latency a team reached (lower is better)
+    Latency,
+    /// Failure rate of the team's latest report (lower is better)
+    FailureRate,
+}
+
+/// `best`.
+#[derive(Debug, Args)]
+pub struct BestArgs {
+    /// What to rank by; ties go to the team that got there first
+    #[arg(long, value_enum, default_value_t = RankBy::Qps)]
+    pub by: RankBy,
+}
+
+/// `export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Only this team (repeatable) [default: every team]
+    #[arg(long = "team", value_name = "TEAM")]
+    pub teams: Vec<String>,
+    #[command(flatten)]
+    pub range: RangeArgs,
+    /// Output format [default: csv; json with --json]
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Write to this file (atomically: complete or not at all) instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        HistoryArgs::command().debug_assert();
+    }
+}

@@ -1,0 +1,7 @@
+//! One module per command of `benchboard-history`; each has a `run`.
+
+pub mod best;
+pub mod export;
+pub mod show;
+pub mod summary;
+pub mod teams;
