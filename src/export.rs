@@ -378,6 +378,22 @@ pub mod csv {
         Ok(count)
     }
 
+    /// Streams the CSV of `rows` through a pipe written by a thread of its own, so a
+    /// server can send it while it is produced; rows that cannot be read are skipped
+    /// with a warning. The thread ends when the reader is dropped.
+    pub fn stream(rows: super::StoreRows) -> io::Result<io::PipeReader> {
+        let (reader, writer) = io::pipe()?;
+        std::thread::Builder::new()
+            .name("csv-export".into())
+            .spawn(move || {
+                let rows =
+                    rows.filter_map(|row| row.map_err(|e| log::warn!("export: skipping {e}")).ok());
+                // An error here is the reader gone (download cancelled): nothing to do.
+                let _ = write(writer, rows);
+            })?;
+        Ok(reader)
+    }
+
     fn into_io(e: ::csv::Error) -> io::Error {
         match e.into_kind() {
             ::csv::ErrorKind::Io(e) => e,

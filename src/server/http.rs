@@ -8,6 +8,7 @@ use tiny_http::{Header, Request, Response};
 
 use super::{App, pages, ws};
 use crate::board::downsample;
+use crate::export::{self, StoreRows, TimeRange};
 use crate::metrics::Metrics;
 use crate::report::{Report, ValidationError};
 use crate::store::{StoreError, StoredReport};
@@ -44,6 +45,9 @@ pub enum ApiError {
     /// The body is larger than `--max-body`.
     #[error("request body larger than the limit of {limit} bytes (--max-body)")]
     TooLarge { limit: u64 },
+    /// A resource of the server itself failed (threads, pipes).
+    #[error("{0}")]
+    Internal(String),
     /// Writing the report failed; nothing was acknowledged.
     #[error("{0}")]
     Storage(#[from] StoreError),
@@ -59,7 +63,7 @@ impl ApiError {
             ApiError::Timeout => 408,
             ApiError::TooLarge { .. } => 413,
             ApiError::Storage(e) if e.is_disk_full() => 507,
-            ApiError::Storage(_) => 500,
+            ApiError::Storage(_) | ApiError::Internal(_) => 500,
         }
     }
 }
@@ -73,6 +77,7 @@ pub enum Endpoint {
     History,
     HistorySummary,
     HistorySeries,
+    ExportCsv,
     Dashboard,
     HistoryPage,
     WebSocket,
@@ -118,6 +123,11 @@ pub const ROUTES: &[Route] = &[
         method: "GET",
         path: "/api/teams/{team_id}/history/series",
         endpoint: Endpoint::HistorySeries,
+    },
+    Route {
+        method: "GET",
+        path: "/api/teams/{team_id}/export.csv",
+        endpoint: Endpoint::ExportCsv,
     },
     Route {
         method: "GET",
@@ -186,6 +196,8 @@ pub struct Reply {
     pub status: u16,
     pub content_type: &'static str,
     pub body: Vec<u8>,
+    /// A body produced while it is sent (chunked); `body` is then unused.
+    pub stream: Option<Box<dyn Read + Send>>,
     pub headers: Vec<(&'static str, String)>,
 }
 
@@ -196,6 +208,7 @@ impl Reply {
             status,
             content_type: "application/json; charset=utf-8",
             body: serde_json::to_vec(value).expect("JSON values serialize"),
+            stream: None,
             headers: Vec::new(),
         }
     }
@@ -206,7 +219,20 @@ impl Reply {
             status,
             content_type,
             body,
+            stream: None,
             headers: Vec::new(),
+        }
+    }
+
+    /// An answer whose body is read from `stream` while it is sent.
+    pub fn streamed(
+        status: u16,
+        content_type: &'static str,
+        stream: Box<dyn Read + Send>,
+    ) -> Reply {
+        Reply {
+            stream: Some(stream),
+            ..Reply::bytes(status, content_type, Vec::new())
         }
     }
 
@@ -268,6 +294,7 @@ fn dispatch(
         Endpoint::History => history(app, &team_param()?, query),
         Endpoint::HistorySummary => Ok(history_summary(app, &team_param()?)),
         Endpoint::HistorySeries => history_series(app, &team_param()?, query),
+        Endpoint::ExportCsv => export_csv(app, &team_param()?),
         Endpoint::Dashboard => Ok(pages::dashboard(app)),
         Endpoint::HistoryPage => Ok(pages::history_page(app, params[0])),
         Endpoint::Asset => Ok(pages::asset(params[0])),
@@ -425,6 +452,27 @@ fn history_series(app: &App, id: &TeamId, query: &str) -> Result<Reply, ApiError
     ))
 }
 
+/// The team's whole history as CSV (the columns of `benchboard-history export`), streamed.
+fn export_csv(app: &App, id: &TeamId) -> Result<Reply, ApiError> {
+    if app.store.report_count(id) == 0 {
+        return Err(ApiError::NotFound("Team not found".into()));
+    }
+    let rows = StoreRows::new(
+        &app.store,
+        std::slice::from_ref(id),
+        &TimeRange::default(),
+        false,
+    );
+    let reader = export::csv::stream(rows)
+        .map_err(|e| ApiError::Internal(format!("cannot start the export: {e}")))?;
+    let mut reply = Reply::streamed(200, "text/csv; charset=utf-8", Box::new(reader));
+    reply.headers.push((
+        "Content-Disposition",
+        format!("attachment; filename=\"{id}-history.csv\""),
+    ));
+    Ok(reply)
+}
+
 fn preflight() -> Reply {
     let mut reply = Reply::bytes(204, "text/plain", Vec::new());
     reply
@@ -440,15 +488,37 @@ fn preflight() -> Reply {
 }
 
 fn send(request: Request, reply: Reply) {
-    let mut response = Response::from_data(reply.body).with_status_code(reply.status);
+    match reply.stream {
+        // No length: tiny_http sends it chunked as the stream yields it.
+        Some(stream) => send_response(
+            request,
+            Response::new(reply.status.into(), Vec::new(), stream, None, None),
+            reply.content_type,
+            &reply.headers,
+        ),
+        None => send_response(
+            request,
+            Response::from_data(reply.body).with_status_code(reply.status),
+            reply.content_type,
+            &reply.headers,
+        ),
+    }
+}
+
+fn send_response<R: Read>(
+    request: Request,
+    mut response: Response<R>,
+    content_type: &str,
+    headers: &[(&'static str, String)],
+) {
     let mut add = |name: &str, value: &str| {
         let header = Header::from_bytes(name.as_bytes(), value.as_bytes())
             .expect("header names and values are ASCII");
         response.add_header(header);
     };
-    add("Content-Type", reply.content_type);
+    add("Content-Type", content_type);
     add("Access-Control-Allow-Origin", "*");
-    for (name, value) in &reply.headers {
+    for (name, value) in headers {
         add(name, value);
     }
     // A client that went away is not an error of ours.
