@@ -21,7 +21,7 @@ pub mod ws;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use config::{Config, ServeArgs, StartupError};
 
@@ -31,6 +31,9 @@ use crate::metrics::Metrics;
 use crate::report::Report;
 use crate::store::{OpenMode, Store, StoreError, StoredReport};
 use crate::team::TeamId;
+
+/// How long the connections must stay quiet before a shutdown completes.
+const SHUTDOWN_QUIET: Duration = Duration::from_millis(200);
 
 /// Messages a viewer may have queued before it counts as fallen behind.
 const VIEWER_QUEUE: usize = 256;
@@ -177,13 +180,28 @@ impl Server {
         for worker in workers {
             let _ = worker.join();
         }
-        // Unanswered requests that arrived during shutdown are answered by dropping them.
-        while let Ok(Some(request)) = self.http.try_recv() {
-            http::handle(&self.app, request);
-        }
+        self.finish_requests_in_flight();
         self.app.board.hub().close_all();
         ticker.thread().unpark();
         let _ = ticker.join();
+    }
+
+    /// Answers the requests that were on their way when the shutdown came (headers
+    /// still being read, or queued behind the workers' stop signals): keeps taking
+    /// requests until none has arrived for [`SHUTDOWN_QUIET`], for at most
+    /// `--request-timeout`.
+    fn finish_requests_in_flight(&self) {
+        let started = Instant::now();
+        let mut last_request = Instant::now();
+        while last_request.elapsed() < SHUTDOWN_QUIET
+            && started.elapsed() < self.app.config.request_timeout
+        {
+            let wait = SHUTDOWN_QUIET.saturating_sub(last_request.elapsed());
+            if let Ok(Some(request)) = self.http.recv_timeout(wait) {
+                http::handle(&self.app, request);
+                last_request = Instant::now();
+            }
+        }
     }
 
     /// Publishes activity changes (inactive, off the board) about once a second.
