@@ -117,11 +117,15 @@ impl Server {
     pub fn bind(config: Config) -> Result<Server, StartupError> {
         let addr = format!("{}:{}", config.host, config.port);
         let app = App::open(config)?;
-        // TODO(http branch): read/write timeouts from config.request_timeout.
-        let http = tiny_http::Server::http(&addr).map_err(|e| StartupError::Bind {
+        let bind_error = |reason: String| StartupError::Bind {
             addr: addr.clone(),
-            reason: e.to_string(),
-        })?;
+            reason,
+        };
+        let listener = std::net::TcpListener::bind(&addr).map_err(|e| bind_error(e.to_string()))?;
+        set_nodelay(&listener).map_err(|e| bind_error(e.to_string()))?;
+        // TODO(http branch): read/write timeouts from config.request_timeout.
+        let http = tiny_http::Server::from_listener(listener, None)
+            .map_err(|e| bind_error(e.to_string()))?;
         Ok(Server {
             app: Arc::new(app),
             http: Arc::new(http),
@@ -217,6 +221,30 @@ impl Server {
                 }
             })
             .expect("spawning the board ticker thread")
+    }
+}
+
+/// Turns Nagle's algorithm off for every connection the listener accepts (Linux
+/// copies `TCP_NODELAY` from the listening socket). Without it an answer larger
+/// than tiny_http's 1 KiB write buffer leaves in two segments, and the second waits
+/// for the client's delayed ACK: ~40 ms per history page instead of well under 1 ms.
+fn set_nodelay(listener: &std::net::TcpListener) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket descriptor, a pointer to a live c_int and its size.
+    let result = unsafe {
+        libc::setsockopt(
+            listener.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 
