@@ -8,6 +8,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -35,12 +36,15 @@ struct RunResult {
     lost_index: i64,
 }
 
-fn run(conns: usize, teams: usize, secs: f64, extra: &[&str]) -> RunResult {
-    let temp = tempfile::Builder::new()
-        .prefix("benchboard-ingest-")
-        .tempdir()
-        .expect("temp dir");
-    let data = temp.path().join("data");
+/// One run on a fresh data directory under `temp` (kept until all runs are done:
+/// deleting tens of thousands of files right before the next run would slow its
+/// inode allocation on ext4 and measure the clean-up instead of the server).
+fn run(conns: usize, teams: usize, secs: f64, extra: &[&str], temp: &Path) -> RunResult {
+    let data = temp.join(format!("data-{}", std::process::id()));
+    let data = (0..)
+        .map(|i| data.with_extension(i.to_string()))
+        .find(|d| !d.exists())
+        .unwrap();
     let mut serve = Serve::start(&data, extra);
     let requests: Vec<Arc<Vec<u8>>> = (0..teams)
         .map(|t| Arc::new(report_request(&format!("team{}", t + 1), REPORT)))
@@ -146,9 +150,13 @@ fn main() {
     println!(
         "ingest: {conns} keep-alive connections, {teams} teams, {secs} s, server flags {extra:?}"
     );
+    let temp = tempfile::Builder::new()
+        .prefix("benchboard-ingest-")
+        .tempdir()
+        .expect("temp dir");
     let mut all = Vec::new();
     for i in 0..runs {
-        let r = run(conns, teams, secs, &extra);
+        let r = run(conns, teams, secs, &extra, temp.path());
         println!(
             "run {}: {:.0} reports/s  p50 {:.2} ms  p99 {:.2} ms  max {:.1} ms  unserved connections {}  errors {}  lost (files) {}  lost (index) {}",
             i + 1,

@@ -7,11 +7,15 @@
 //! data/<team_id>/.benchboard-index            our sidecar index, one line per report
 //! ```
 //!
-//! Writing a report costs one new file and two renames of names: the report is
-//! written to a temporary file, hard-linked under its final name (the link fails if
-//! the name is taken, which is how two reports in one millisecond both survive), and
-//! the temporary name is then renamed over `latest.json`. Each name only ever points
-//! at a complete file, so neither a reader nor a crash sees half a report.
+//! Writing a report costs one new file and one new name: the report is written to an
+//! unnamed file (`O_TMPFILE`; a `.tmp-*` name where the file system lacks it) and
+//! then linked under its final name (the link fails if the name is taken, which is
+//! how two reports in one millisecond both survive). `latest.json` is another name
+//! of the same file, moved with a rename; under a burst it is moved at most every
+//! [`LATEST_EVERY`] per team, and [`Store::flush_latest`] (the server calls it about
+//! twice a second, and it runs on drop) catches up. Each name only ever points at a
+//! complete file, so neither a reader nor a crash sees half a report; after a crash
+//! `latest.json` is set right at the next start.
 //!
 //! The sidecar index holds, per report, its file name, timestamp and headline numbers.
 //! It is only a cache: at start-up it is checked against the directory listing and
@@ -22,6 +26,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
@@ -38,6 +43,9 @@ pub const LATEST_FILE: &str = "latest.json";
 pub const INDEX_FILE: &str = ".benchboard-index";
 /// Prefix of temporary files; leftovers are removed at start-up.
 pub const TMP_PREFIX: &str = ".tmp-";
+/// Under a burst of reports, `latest.json` of a team is moved at most this often;
+/// [`Store::flush_latest`] brings it up to date.
+pub const LATEST_EVERY: Duration = Duration::from_millis(100);
 
 /// A failure of the file store.
 #[derive(Debug, thiserror::Error)]
@@ -183,6 +191,10 @@ struct TeamLog {
     /// Append handle of the sidecar index (read-write mode only).
     index_file: Option<File>,
     latest: Option<Arc<StoredReport>>,
+    /// When `latest.json` was last moved (read-write mode).
+    latest_moved: Option<Instant>,
+    /// The newest report's file name when `latest.json` still lags behind it.
+    latest_pending: Option<String>,
 }
 
 /// The file store of one data directory.
@@ -297,28 +309,19 @@ impl Store {
         contents.extend_from_slice(body);
         contents.extend_from_slice(b"}\n");
 
-        let (stem, mut seq) = next_name(&log.last_name, &timefmt::file_stem(&now));
-        let tmp = log
-            .dir
-            .join(format!("{TMP_PREFIX}{stem}-{}", std::process::id()));
-        write_file(&tmp, &contents, fsync)?;
-        let file_name = loop {
-            let name = timefmt::file_name(&stem, seq);
-            match fs::hard_link(&tmp, log.dir.join(&name)) {
-                Ok(()) => break name,
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => seq += 1,
-                Err(e) => {
-                    let _ = fs::remove_file(&tmp);
-                    return Err(StoreError::write(&log.dir.join(&name), e));
-                }
-            }
-        };
-        let latest = log.dir.join(LATEST_FILE);
-        fs::rename(&tmp, &latest).map_err(|e| StoreError::write(&latest, e))?;
+        let (stem, seq) = next_name(&log.last_name, &timefmt::file_stem(&now));
+        let (file_name, seq) = write_new_report(&log.dir, &stem, seq, &contents, fsync)?;
         if fsync {
             sync_dir(&log.dir)?;
         }
         log.last_name = Some((stem, seq));
+        log.latest_pending = Some(file_name.clone());
+        if log
+            .latest_moved
+            .is_none_or(|at| at.elapsed() >= LATEST_EVERY)
+        {
+            log.move_latest();
+        }
 
         let entry = IndexEntry {
             file_name: file_name.clone().into(),
@@ -357,9 +360,29 @@ impl Store {
             last_name: None,
             index_file: Some(index_file),
             latest: None,
+            latest_moved: None,
+            latest_pending: None,
         }));
         teams.insert(id.clone(), Arc::clone(&log));
         Ok(log)
+    }
+
+    /// Points every team's `latest.json` at its newest report where a burst left it
+    /// behind (see [`LATEST_EVERY`]). Failures are logged; the next start repairs them.
+    pub fn flush_latest(&self) {
+        let teams: Vec<_> = self
+            .teams
+            .read()
+            .expect("store lock poisoned")
+            .values()
+            .cloned()
+            .collect();
+        for log in teams {
+            let mut log = log.lock().expect("team lock poisoned");
+            if log.latest_pending.is_some() {
+                log.move_latest();
+            }
+        }
     }
 
     /// The team's newest report (without reading its file again), if any.
@@ -440,7 +463,27 @@ impl Store {
     }
 }
 
+impl Drop for Store {
+    fn drop(&mut self) {
+        if matches!(self.mode, OpenMode::ReadWrite { .. }) {
+            self.flush_latest();
+        }
+    }
+}
+
 impl TeamLog {
+    /// Moves `latest.json` to the pending newest report: a second name of the same
+    /// file, made under a temporary name and renamed over `latest.json`.
+    fn move_latest(&mut self) {
+        let Some(name) = self.latest_pending.take() else {
+            return;
+        };
+        self.latest_moved = Some(Instant::now());
+        if let Err(e) = point_latest_at(&self.dir, &name) {
+            log::warn!("{e}; latest.json will be set right at the next start");
+        }
+    }
+
     /// Appends the entry to the sidecar. A failure only costs a rebuild of the index
     /// at the next start (the report file itself is already complete), so it is
     /// logged, not returned.
@@ -472,6 +515,118 @@ fn next_name(last: &Option<(String, u32)>, now_stem: &str) -> (String, u32) {
         Some((stem, seq)) if stem.as_str() >= now_stem => (stem.clone(), seq + 1),
         _ => (now_stem.to_string(), 0),
     }
+}
+
+/// Writes a new report file under the first free name `<stem>[_<seq>].json` from
+/// `seq` on; returns the name and its sequence number. The name appears only once
+/// the file is complete.
+fn write_new_report(
+    dir: &Path,
+    stem: &str,
+    seq: u32,
+    contents: &[u8],
+    fsync: bool,
+) -> Result<(String, u32), StoreError> {
+    match write_unnamed(dir, contents, fsync) {
+        Ok(Some(file)) => link_first_free(dir, stem, seq, |target| link_unnamed(&file, target)),
+        Ok(None) => {
+            let tmp = dir.join(format!("{TMP_PREFIX}{stem}-{}", process_id()));
+            write_file(&tmp, contents, fsync)?;
+            let linked = link_first_free(dir, stem, seq, |target| fs::hard_link(&tmp, target));
+            let _ = fs::remove_file(&tmp);
+            linked
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Gives a complete file its name, trying `<stem>_<seq+1>` and on while taken.
+fn link_first_free(
+    dir: &Path,
+    stem: &str,
+    mut seq: u32,
+    link: impl Fn(&Path) -> io::Result<()>,
+) -> Result<(String, u32), StoreError> {
+    loop {
+        let name = timefmt::file_name(stem, seq);
+        let target = dir.join(&name);
+        match link(&target) {
+            Ok(()) => return Ok((name, seq)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => seq += 1,
+            Err(e) => return Err(StoreError::write(&target, e)),
+        }
+    }
+}
+
+/// Writes `contents` to a new file without a name in `dir` (`O_TMPFILE`): a crash
+/// leaves nothing behind. `Ok(None)` when the file system does not support it.
+fn write_unnamed(dir: &Path, contents: &[u8], fsync: bool) -> Result<Option<File>, StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let opened = OpenOptions::new()
+        .write(true)
+        .mode(0o644)
+        .custom_flags(libc::O_TMPFILE)
+        .open(dir);
+    let mut file = match opened {
+        Ok(file) => file,
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL)
+            ) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(StoreError::write(dir, e)),
+    };
+    file.write_all(contents)
+        .and_then(|_| if fsync { file.sync_data() } else { Ok(()) })
+        .map_err(|e| StoreError::write(dir, e))?;
+    Ok(Some(file))
+}
+
+/// Links an `O_TMPFILE` file under `target` (through `/proc/self/fd`, which needs no
+/// privilege, unlike `AT_EMPTY_PATH`).
+fn link_unnamed(file: &File, target: &Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let source = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd()))
+        .expect("no NUL in a /proc path");
+    let target = CString::new(target.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in a path"))?;
+    // SAFETY: two NUL-terminated paths that outlive the call.
+    let result = unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            source.as_ptr(),
+            libc::AT_FDCWD,
+            target.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// This process's id, asked of the kernel once.
+fn process_id() -> u32 {
+    static ID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *ID.get_or_init(std::process::id)
+}
+
+/// Makes `latest.json` another name of the report file `name`, atomically.
+fn point_latest_at(dir: &Path, name: &str) -> Result<(), StoreError> {
+    let tmp = dir.join(format!("{TMP_PREFIX}latest-{}", process_id()));
+    let _ = fs::remove_file(&tmp);
+    fs::hard_link(dir.join(name), &tmp)
+        .or_else(|_| fs::copy(dir.join(name), &tmp).map(|_| ()))
+        .map_err(|e| StoreError::write(&tmp, e))?;
+    let latest = dir.join(LATEST_FILE);
+    fs::rename(&tmp, &latest).map_err(|e| StoreError::write(&latest, e))
 }
 
 fn write_file(path: &Path, contents: &[u8], fsync: bool) -> Result<(), StoreError> {
@@ -652,6 +807,8 @@ fn load_team(dir: &Path, mode: OpenMode) -> LoadResult {
             last_name,
             index_file,
             latest: latest.map(Arc::new),
+            latest_moved: None,
+            latest_pending: None,
         },
         warnings,
     ))
@@ -713,7 +870,7 @@ fn rewrite_index(dir: &Path, entries: &[IndexEntry]) -> Result<(), StoreError> {
         .expect("index line serializes");
         text.push(b'\n');
     }
-    let tmp = dir.join(format!("{TMP_PREFIX}index-{}", std::process::id()));
+    let tmp = dir.join(format!("{TMP_PREFIX}index-{}", process_id()));
     write_file(&tmp, &text, false)?;
     let path = dir.join(INDEX_FILE);
     fs::rename(&tmp, &path).map_err(|e| StoreError::write(&path, e))
@@ -732,12 +889,7 @@ fn repair_latest(dir: &Path, newest: &str) -> Result<(), StoreError> {
     if same_file || files_equal(&newest_path, &latest_path) {
         return Ok(());
     }
-    let tmp = dir.join(format!("{TMP_PREFIX}latest-{}", std::process::id()));
-    let _ = fs::remove_file(&tmp);
-    fs::hard_link(&newest_path, &tmp)
-        .or_else(|_| fs::copy(&newest_path, &tmp).map(|_| ()))
-        .map_err(|e| StoreError::write(&tmp, e))?;
-    fs::rename(&tmp, &latest_path).map_err(|e| StoreError::write(&latest_path, e))
+    point_latest_at(dir, newest)
 }
 
 fn files_equal(a: &Path, b: &Path) -> bool {

@@ -439,4 +439,49 @@ fn appends_in_one_millisecond_keep_every_report_in_arrival_order() {
     }
     let latest = store.latest(&id).unwrap();
     assert_eq!(latest.stats["totalSent"], 1299);
+    // No temporary file is left behind, and latest.json is the newest once flushed.
+    store.flush_latest();
+    let names: Vec<String> = std::fs::read_dir(temp.path().join("quick"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.starts_with(".tmp-")), "{names:?}");
+    let latest: Value =
+        serde_json::from_slice(&std::fs::read(temp.path().join("quick/latest.json")).unwrap())
+            .unwrap();
+    assert_eq!(latest["stats"]["totalSent"], 1299);
+    let newest = temp.path().join("quick").join(files.last().unwrap());
+    assert_eq!(
+        std::fs::read(newest).unwrap(),
+        std::fs::read(temp.path().join("quick/latest.json")).unwrap()
+    );
+}
+
+#[test]
+fn latest_json_is_the_newest_report_after_the_store_is_dropped() {
+    let temp = temp_dir();
+    let id = TeamId::parse("burst").unwrap();
+    let body = std::fs::read(fixture("valid/minimal-12-buckets.json")).unwrap();
+    {
+        let store = Store::open(temp.path(), OpenMode::ReadWrite { fsync: true }).unwrap();
+        for n in 0..20u64 {
+            let mut value: Value = serde_json::from_slice(&body).unwrap();
+            value["totalSent"] = json!(1000 + n);
+            let bytes = serde_json::to_vec(&value).unwrap();
+            let report = Report::parse(&bytes).unwrap();
+            let metrics = Metrics::of(&report);
+            store
+                .append(&id, "Burst", &bytes, report.value, &metrics)
+                .unwrap();
+        }
+    }
+    let latest: Value =
+        serde_json::from_slice(&std::fs::read(temp.path().join("burst/latest.json")).unwrap())
+            .unwrap();
+    assert_eq!(latest["stats"]["totalSent"], 1019);
+    assert_eq!(report_files(temp.path(), "burst").len(), 20);
+    // Reopened, it loads the 20 reports from the sidecar.
+    let store = Store::open(temp.path(), OpenMode::ReadOnly).unwrap();
+    assert_eq!(store.report_count(&id), 20);
+    assert!(store.warnings().is_empty(), "{:?}", store.warnings());
 }

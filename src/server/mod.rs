@@ -185,6 +185,7 @@ impl Server {
             let _ = worker.join();
         }
         self.finish_requests_in_flight();
+        self.app.store.flush_latest();
         self.app.board.hub().close_all();
         ticker.thread().unpark();
         let _ = ticker.join();
@@ -217,6 +218,7 @@ impl Server {
             .spawn(move || {
                 while !stopping.load(Ordering::SeqCst) {
                     app.board.tick();
+                    app.store.flush_latest();
                     std::thread::park_timeout(Duration::from_millis(500));
                 }
             })
