@@ -298,7 +298,10 @@ impl Store {
             panic!("Store::append on a store opened read-only is a programming error");
         };
         let log = self.team_or_create(id)?;
-        let mut log = log.lock().expect("team lock poisoned");
+        let dir = self.team_dir(id);
+        // The file is written (and synced) before taking the team's lock, so that
+        // concurrent reports of one team share the disk; under the lock it only gets
+        // its name, so names still sort in arrival order.
         let now = timefmt::now();
         let at = now.fixed_offset();
         let timestamp = timefmt::format_timestamp(&at);
@@ -308,12 +311,11 @@ impl Store {
         contents.extend_from_slice(b",\"stats\":");
         contents.extend_from_slice(body);
         contents.extend_from_slice(b"}\n");
+        let written = WrittenFile::write(&dir, &contents, fsync)?;
 
+        let mut log = log.lock().expect("team lock poisoned");
         let (stem, seq) = next_name(&log.last_name, &timefmt::file_stem(&now));
-        let (file_name, seq) = write_new_report(&log.dir, &stem, seq, &contents, fsync)?;
-        if fsync {
-            sync_dir(&log.dir)?;
-        }
+        let (file_name, seq) = written.link(&dir, &stem, seq)?;
         log.last_name = Some((stem, seq));
         log.latest_pending = Some(file_name.clone());
         if log
@@ -340,6 +342,11 @@ impl Store {
             stats,
         });
         log.latest = Some(Arc::clone(&stored));
+        drop(log);
+        if fsync {
+            // One directory sync after the lock: syncs of concurrent reports overlap.
+            sync_dir(&dir)?;
+        }
         Ok(stored)
     }
 
@@ -517,26 +524,40 @@ fn next_name(last: &Option<(String, u32)>, now_stem: &str) -> (String, u32) {
     }
 }
 
-/// Writes a new report file under the first free name `<stem>[_<seq>].json` from
-/// `seq` on; returns the name and its sequence number. The name appears only once
-/// the file is complete.
-fn write_new_report(
-    dir: &Path,
-    stem: &str,
-    seq: u32,
-    contents: &[u8],
-    fsync: bool,
-) -> Result<(String, u32), StoreError> {
-    match write_unnamed(dir, contents, fsync) {
-        Ok(Some(file)) => link_first_free(dir, stem, seq, |target| link_unnamed(&file, target)),
-        Ok(None) => {
-            let tmp = dir.join(format!("{TMP_PREFIX}{stem}-{}", process_id()));
-            write_file(&tmp, contents, fsync)?;
-            let linked = link_first_free(dir, stem, seq, |target| fs::hard_link(&tmp, target));
-            let _ = fs::remove_file(&tmp);
-            linked
+/// A complete report file not yet under its final name.
+enum WrittenFile {
+    /// An `O_TMPFILE` file: no name at all until linked.
+    Unnamed(File),
+    /// A `.tmp-*` file (file systems without `O_TMPFILE`).
+    Named(PathBuf),
+}
+
+impl WrittenFile {
+    /// Writes `contents` to a new file in `dir` (synced when `fsync`).
+    fn write(dir: &Path, contents: &[u8], fsync: bool) -> Result<WrittenFile, StoreError> {
+        if let Some(file) = write_unnamed(dir, contents, fsync)? {
+            return Ok(WrittenFile::Unnamed(file));
         }
-        Err(e) => Err(e),
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = dir.join(format!("{TMP_PREFIX}{}-{n}", process_id()));
+        write_file(&tmp, contents, fsync)?;
+        Ok(WrittenFile::Named(tmp))
+    }
+
+    /// Gives the file the first free name `<stem>[_<seq>].json` from `seq` on;
+    /// returns the name and its sequence number.
+    fn link(self, dir: &Path, stem: &str, seq: u32) -> Result<(String, u32), StoreError> {
+        match self {
+            WrittenFile::Unnamed(file) => {
+                link_first_free(dir, stem, seq, |target| link_unnamed(&file, target))
+            }
+            WrittenFile::Named(tmp) => {
+                let linked = link_first_free(dir, stem, seq, |target| fs::hard_link(&tmp, target));
+                let _ = fs::remove_file(&tmp);
+                linked
+            }
+        }
     }
 }
 
@@ -894,4 +915,64 @@ fn repair_latest(dir: &Path, newest: &str) -> Result<(), StoreError> {
 
 fn files_equal(a: &Path, b: &Path) -> bool {
     matches!((fs::read(a), fs::read(b)), (Ok(x), Ok(y)) if x == y)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_named_temporary_file_gets_the_first_free_name_and_goes_away() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join(format!("{TMP_PREFIX}x"));
+        write_file(&tmp, b"one", false).unwrap();
+        let (name, seq) = WrittenFile::Named(tmp)
+            .link(dir.path(), "20250801_100005_138", 0)
+            .unwrap();
+        assert_eq!((name.as_str(), seq), ("20250801_100005_138.json", 0));
+        let tmp = dir.path().join(format!("{TMP_PREFIX}y"));
+        write_file(&tmp, b"two", false).unwrap();
+        let (name, seq) = WrittenFile::Named(tmp)
+            .link(dir.path(), "20250801_100005_138", 0)
+            .unwrap();
+        assert_eq!((name.as_str(), seq), ("20250801_100005_138_1.json", 1));
+        assert_eq!(
+            names_in(dir.path()),
+            ["20250801_100005_138.json", "20250801_100005_138_1.json"]
+        );
+        assert_eq!(fs::read(dir.path().join(&name)).unwrap(), b"two");
+    }
+
+    #[test]
+    fn an_unnamed_file_is_invisible_until_linked() {
+        let dir = tempfile::tempdir().unwrap();
+        let written = WrittenFile::write(dir.path(), b"{}", true).unwrap();
+        if matches!(written, WrittenFile::Unnamed(_)) {
+            assert!(names_in(dir.path()).is_empty());
+        }
+        let (name, _) = written.link(dir.path(), "20250801_100005_138", 0).unwrap();
+        assert_eq!(names_in(dir.path()), [name]);
+    }
+
+    #[test]
+    fn names_never_go_back_when_the_clock_does() {
+        let last = Some(("20250801_100005_138".to_string(), 2));
+        assert_eq!(
+            next_name(&last, "20250801_100005_100"),
+            ("20250801_100005_138".to_string(), 3)
+        );
+        assert_eq!(
+            next_name(&last, "20250801_100006_000"),
+            ("20250801_100006_000".to_string(), 0)
+        );
+    }
 }
