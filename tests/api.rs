@@ -229,6 +229,16 @@ fn refuses_bad_team_headers_with_a_clear_400() {
             "X-Team-Name",
         ),
         (
+            "name with a broken escape",
+            vec![("X-Team-ID", "team1"), ("X-Team-Name", "%zz")],
+            "X-Team-Name",
+        ),
+        (
+            "name with a lone percent",
+            vec![("X-Team-ID", "team1"), ("X-Team-Name", "100%")],
+            "X-Team-Name",
+        ),
+        (
             "name too long",
             vec![("X-Team-ID", "team1"), ("X-Team-Name", &long_name)],
             "X-Team-Name",
