@@ -195,6 +195,35 @@ struct TeamLog {
     latest_moved: Option<Instant>,
     /// The newest report's file name when `latest.json` still lags behind it.
     latest_pending: Option<String>,
+    /// Shares directory syncs between concurrent reports (`--fsync`).
+    dir_sync: Arc<DirSync>,
+    /// Names given so far; a report's ticket for [`DirSync::covers`].
+    linked: u64,
+}
+
+/// Group commit of a team directory's syncs: one `fsync` of the directory makes
+/// durable every name linked before it began, so reports that wait while a sync
+/// runs are covered by the next one instead of each paying its own.
+#[derive(Default)]
+struct DirSync {
+    /// Names linked so far (the team lock orders them).
+    linked: std::sync::atomic::AtomicU64,
+    /// Names known to be durable.
+    synced: Mutex<u64>,
+}
+
+impl DirSync {
+    /// Returns once the `ticket`-th name linked in `dir` is durable.
+    fn covers(&self, dir: &Path, ticket: u64) -> Result<(), StoreError> {
+        let mut synced = self.synced.lock().expect("dir sync lock poisoned");
+        if *synced >= ticket {
+            return Ok(());
+        }
+        let upto = self.linked.load(std::sync::atomic::Ordering::SeqCst);
+        sync_dir(dir)?;
+        *synced = upto;
+        Ok(())
+    }
 }
 
 /// The file store of one data directory.
@@ -316,6 +345,12 @@ impl Store {
         let mut log = log.lock().expect("team lock poisoned");
         let (stem, seq) = next_name(&log.last_name, &timefmt::file_stem(&now));
         let (file_name, seq) = written.link(&dir, &stem, seq)?;
+        log.linked += 1;
+        let ticket = log.linked;
+        log.dir_sync
+            .linked
+            .store(ticket, std::sync::atomic::Ordering::SeqCst);
+        let dir_sync = Arc::clone(&log.dir_sync);
         log.last_name = Some((stem, seq));
         log.latest_pending = Some(file_name.clone());
         if log
@@ -344,8 +379,7 @@ impl Store {
         log.latest = Some(Arc::clone(&stored));
         drop(log);
         if fsync {
-            // One directory sync after the lock: syncs of concurrent reports overlap.
-            sync_dir(&dir)?;
+            dir_sync.covers(&dir, ticket)?;
         }
         Ok(stored)
     }
@@ -369,6 +403,8 @@ impl Store {
             latest: None,
             latest_moved: None,
             latest_pending: None,
+            dir_sync: Arc::default(),
+            linked: 0,
         }));
         teams.insert(id.clone(), Arc::clone(&log));
         Ok(log)
@@ -830,6 +866,8 @@ fn load_team(dir: &Path, mode: OpenMode) -> LoadResult {
             latest: latest.map(Arc::new),
             latest_moved: None,
             latest_pending: None,
+            dir_sync: Arc::default(),
+            linked: 0,
         },
         warnings,
     ))
