@@ -3,8 +3,12 @@
 //! every acknowledged report has its file and its sidecar index line.
 //!
 //! ```text
-//! cargo bench --bench ingest -- --conns 64 --teams 6 --secs 10 --runs 3 [--fsync] [--threads N]
+//! cargo bench --bench ingest -- --conns 64 --teams 6 --secs 10 --runs 3 [--fsync] [--threads N] [--dir DIR]
 //! ```
+//! The data directories of all runs are removed at the end, not between runs: on
+//! ext4 a burst of deletions makes inode allocation in the same block group slow
+//! for the next minutes (the kernel's `recently_deleted` check), which would
+//! measure the clean-up instead of the server.
 
 mod common;
 
@@ -150,9 +154,12 @@ fn main() {
     println!(
         "ingest: {conns} keep-alive connections, {teams} teams, {secs} s, server flags {extra:?}"
     );
+    // --dir: where the runs' data directories go (default: the system temp dir).
+    let base = arg("--dir", std::env::temp_dir().display().to_string());
+    std::fs::create_dir_all(&base).expect("--dir can be created");
     let temp = tempfile::Builder::new()
         .prefix("benchboard-ingest-")
-        .tempdir()
+        .tempdir_in(&base)
         .expect("temp dir");
     let mut all = Vec::new();
     for i in 0..runs {
