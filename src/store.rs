@@ -742,16 +742,20 @@ pub fn read_report_file(path: &Path) -> Result<StoredReport, StoreError> {
 
 /// The index entry of a report file, computing its metrics (used to rebuild the index).
 fn entry_from_file(path: &Path) -> Result<(IndexEntry, StoredReport), StoreError> {
-    let stored = read_report_file(path)?;
-    let report = Report::from_value(stored.stats.clone()).map_err(|e| StoreError::Corrupt {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+    let mut stored = read_report_file(path)?;
+    // The stats move into the report and back (a rebuild parses every file: no copy).
+    let report =
+        Report::from_value(std::mem::take(&mut stored.stats)).map_err(|e| StoreError::Corrupt {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    let metrics = Metrics::of(&report);
+    stored.stats = report.value;
     let entry = IndexEntry {
         file_name: stored.file_name.clone().into(),
         timestamp: stored.timestamp.clone().into(),
         at: stored.at,
-        headline: Headline::from(&Metrics::of(&report)),
+        headline: Headline::from(&metrics),
     };
     Ok((entry, stored))
 }
