@@ -24,11 +24,14 @@
 //! ```
 
 pub mod board;
+pub mod client;
+pub mod demo;
 pub mod hub;
 pub mod logging;
 pub mod metrics;
 pub mod report;
 pub mod server;
+pub mod simulate;
 pub mod store;
 pub mod team;
 pub mod timefmt;

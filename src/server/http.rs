@@ -277,6 +277,12 @@ pub fn header<'a>(request: &'a Request, name: &'static str) -> Option<&'a str> {
 }
 
 fn submit_report(app: &App, request: &mut Request) -> Result<Reply, ApiError> {
+    // The patched tiny_http leaves out header values with raw non-ASCII bytes and lists them.
+    if let Some(field) = request.non_ascii_headers().first() {
+        return Err(ApiError::BadRequest(format!(
+            "{field}: header values must be ASCII; percent-encode the name as UTF-8 (for example urllib.parse.quote(name))"
+        )));
+    }
     let id = TeamId::parse(
         header(request, "X-Team-ID")
             .ok_or(TeamError::MissingId)?

@@ -116,6 +116,10 @@ impl Server {
     /// Opens the data directory, rebuilds the board and binds the address.
     pub fn bind(config: Config) -> Result<Server, StartupError> {
         let addr = format!("{}:{}", config.host, config.port);
+        let options = tiny_http::ConnectionOptions {
+            read_timeout: Some(config.request_timeout),
+            write_timeout: Some(config.request_timeout),
+        };
         let app = App::open(config)?;
         let bind_error = |reason: String| StartupError::Bind {
             addr: addr.clone(),
@@ -123,8 +127,7 @@ impl Server {
         };
         let listener = std::net::TcpListener::bind(&addr).map_err(|e| bind_error(e.to_string()))?;
         set_nodelay(&listener).map_err(|e| bind_error(e.to_string()))?;
-        // TODO(http branch): read/write timeouts from config.request_timeout.
-        let http = tiny_http::Server::from_listener(listener, None)
+        let http = tiny_http::Server::from_listener_with_options(listener, None, options)
             .map_err(|e| bind_error(e.to_string()))?;
         Ok(Server {
             app: Arc::new(app),

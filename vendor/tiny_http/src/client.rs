@@ -1,14 +1,13 @@
-use ascii::AsciiString;
-
 use std::io::Error as IoError;
 use std::io::Result as IoResult;
 use std::io::{BufReader, BufWriter, ErrorKind, Read};
 
 use std::net::SocketAddr;
-use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use crate::common::{HTTPVersion, Method};
-use crate::util::RefinedTcpStream;
+use crate::common::{HTTPVersion, Header, HeaderField, Method};
+use crate::util::{ConnectionReader, ConnectionState, RefinedTcpStream};
 use crate::util::{SequentialReader, SequentialReaderBuilder, SequentialWriterBuilder};
 use crate::Request;
 
@@ -20,20 +19,30 @@ pub struct ClientConnection {
 
     // sequence of Readers to the stream, so that the data is not read in
     //  the wrong order
-    source: SequentialReaderBuilder<BufReader<RefinedTcpStream>>,
+    source: SequentialReaderBuilder<ConnectionReader>,
 
     // sequence of Writers to the stream, to avoid writing response #2 before
     //  response #1
     sink: SequentialWriterBuilder<BufWriter<RefinedTcpStream>>,
 
     // Reader to read the next header from
-    next_header_source: SequentialReader<BufReader<RefinedTcpStream>>,
+    next_header_source: SequentialReader<ConnectionReader>,
+
+    // shared with the requests: unread bodies to skip, or the connection is closing
+    state: Arc<ConnectionState>,
 
     // set to true if we know that the previous request is the last one
     no_more_requests: bool,
 
     // true if the connection goes through SSL
     secure: bool,
+
+    // limit for the time spent receiving one request line + headers (the socket's read timeout
+    // only limits each single read, which a client trickling bytes would never hit)
+    head_timeout: Option<Duration>,
+
+    // when the first byte of the request currently being read arrived
+    head_started: Option<Instant>,
 }
 
 /// Error that can happen when reading a request.
@@ -51,11 +60,16 @@ impl ClientConnection {
     pub fn new(
         write_socket: RefinedTcpStream,
         mut read_socket: RefinedTcpStream,
+        head_timeout: Option<Duration>,
     ) -> ClientConnection {
         let remote_addr = read_socket.peer_addr();
         let secure = read_socket.secure();
 
-        let mut source = SequentialReaderBuilder::new(BufReader::with_capacity(1024, read_socket));
+        let state = ConnectionState::new();
+        let mut source = SequentialReaderBuilder::new(ConnectionReader::new(
+            BufReader::with_capacity(1024, read_socket),
+            state.clone(),
+        ));
         let first_header = source.next().unwrap();
 
         ClientConnection {
@@ -63,8 +77,11 @@ impl ClientConnection {
             sink: SequentialWriterBuilder::new(BufWriter::with_capacity(1024, write_socket)),
             remote_addr,
             next_header_source: first_header,
+            state,
             no_more_requests: false,
             secure,
+            head_timeout,
+            head_started: None,
         }
     }
 
@@ -76,8 +93,9 @@ impl ClientConnection {
     /// Reads the next line from self.next_header_source.
     ///
     /// Reads until `CRLF` is reached. The next read will start
-    ///  at the first byte of the new line.
-    fn read_next_line(&mut self) -> IoResult<AsciiString> {
+    ///  at the first byte of the new line. The line is returned as raw bytes: whether
+    ///  non-ASCII bytes are acceptable depends on where they are (see `read`).
+    fn read_next_line(&mut self) -> IoResult<Vec<u8>> {
         let mut buf = Vec::new();
         let mut prev_byte_was_cr = false;
 
@@ -89,10 +107,18 @@ impl ClientConnection {
                 None => return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF")),
             };
 
+            match (self.head_started, self.head_timeout) {
+                (None, _) => self.head_started = Some(Instant::now()),
+                (Some(started), Some(timeout)) if started.elapsed() > timeout => {
+                    let msg = "request head not received within the read timeout";
+                    return Err(IoError::new(ErrorKind::TimedOut, msg));
+                }
+                _ => (),
+            }
+
             if byte == b'\n' && prev_byte_was_cr {
                 buf.pop(); // removing the '\r'
-                return AsciiString::from_ascii(buf)
-                    .map_err(|_| IoError::new(ErrorKind::InvalidInput, "Header is not in ASCII"));
+                return Ok(buf);
             }
 
             prev_byte_was_cr = byte == b'\r';
@@ -104,36 +130,43 @@ impl ClientConnection {
     /// Reads a request from the stream.
     /// Blocks until the header has been read.
     fn read(&mut self) -> Result<Request, ReadError> {
-        let (method, path, version, headers) = {
-            // reading the request line
+        self.head_started = None;
+        let (method, path, version, headers, non_ascii_headers) = {
+            // reading the request line; it must be ASCII (a raw non-ASCII path gets a 400)
             let (method, path, version) = {
                 let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
+                let line = std::str::from_utf8(&line)
+                    .ok()
+                    .filter(|line| line.is_ascii())
+                    .ok_or(ReadError::WrongRequestLine)?;
 
-                parse_request_line(
-                    line.as_str().trim(), // TODO: remove this conversion
-                )?
+                parse_request_line(line.trim())?
             };
 
             // getting all headers
-            let headers = {
-                let mut headers = Vec::new();
-                loop {
-                    let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
+            let mut headers = Vec::new();
+            let mut non_ascii_headers = Vec::new();
+            loop {
+                let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
 
-                    if line.is_empty() {
-                        break;
-                    };
-                    headers.push(match FromStr::from_str(line.as_str().trim()) {
-                        // TODO: remove this conversion
-                        Ok(h) => h,
-                        _ => return Err(ReadError::WrongHeader(version)),
-                    });
+                if line.is_empty() {
+                    break;
+                };
+                match parse_header_line(&line) {
+                    Ok(HeaderLine::Ascii(h)) => headers.push(h),
+                    Ok(HeaderLine::NonAsciiValue(field)) => {
+                        // never guess at the framing of the message or at the state of the
+                        // connection: those headers must be readable
+                        if MUST_BE_ASCII.iter().any(|name| field.equiv(name)) {
+                            return Err(ReadError::WrongHeader(version));
+                        }
+                        non_ascii_headers.push(field);
+                    }
+                    Err(()) => return Err(ReadError::WrongHeader(version)),
                 }
+            }
 
-                headers
-            };
-
-            (method, path, version, headers)
+            (method, path, version, headers, non_ascii_headers)
         };
 
         // building the writer for the request
@@ -153,6 +186,7 @@ impl ClientConnection {
             *self.remote_addr.as_ref().unwrap(),
             data_source,
             writer,
+            Some(self.state.clone()),
         )
         .map_err(|e| {
             use crate::request;
@@ -162,7 +196,8 @@ impl ClientConnection {
                     ReadError::ExpectationFailed(version)
                 }
             }
-        })?;
+        })?
+        .with_non_ascii_headers(non_ascii_headers);
 
         // return the request
         Ok(request)
@@ -179,7 +214,7 @@ impl Iterator for ClientConnection {
 
         // the client sent a "connection: close" header in this previous request
         //  or is using HTTP 1.0, meaning that no new request will come
-        if self.no_more_requests {
+        if self.no_more_requests || self.state.is_closing() {
             return None;
         }
 
@@ -203,8 +238,15 @@ impl Iterator for ClientConnection {
                                  // se we have to close
                 }
 
-                Err(ReadError::ReadIoError(ref err)) if err.kind() == ErrorKind::TimedOut => {
-                    // request timeout
+                Err(ReadError::ReadIoError(ref err))
+                    if is_timeout(err) && self.head_started.is_none() =>
+                {
+                    // idle keep-alive connection: nothing of a new request has arrived
+                    return None;
+                }
+
+                Err(ReadError::ReadIoError(ref err)) if is_timeout(err) => {
+                    // request timeout (the client stalled in the middle of a request head)
                     let writer = self.sink.next().unwrap();
                     let response = Response::new_empty(StatusCode(408));
                     response
@@ -265,6 +307,47 @@ impl Iterator for ClientConnection {
     }
 }
 
+/// Headers that tiny_http itself interprets. A raw non-ASCII value in one of them gets a 400
+/// instead of being set aside (ignoring e.g. a `Content-Length` would desynchronise the
+/// connection: request smuggling).
+const MUST_BE_ASCII: [&str; 4] = [
+    "Content-Length",
+    "Transfer-Encoding",
+    "Connection",
+    "Expect",
+];
+
+/// A syntactically valid header line.
+#[derive(Debug)]
+enum HeaderLine {
+    /// An all-ASCII header.
+    Ascii(Header),
+    /// A header whose value contains raw non-ASCII bytes (e.g. unencoded UTF-8, which
+    /// RFC 7230 tolerates as `obs-text`). Only the name is kept; see
+    /// `Request::non_ascii_headers`.
+    NonAsciiValue(HeaderField),
+}
+
+/// Parses one header line (without its CRLF).
+fn parse_header_line(line: &[u8]) -> Result<HeaderLine, ()> {
+    if let Ok(line) = std::str::from_utf8(line) {
+        if line.is_ascii() {
+            return line.trim().parse().map(HeaderLine::Ascii);
+        }
+    }
+    // The field name must still be a valid (ASCII, no whitespace) token.
+    let line = line.trim_ascii_start();
+    let colon = line.iter().position(|&b| b == b':').ok_or(())?;
+    let name = std::str::from_utf8(&line[..colon]).map_err(|_| ())?;
+    name.parse().map(HeaderLine::NonAsciiValue)
+}
+
+/// The error of a read that hit the socket's read timeout (`WouldBlock` on Unix,
+/// `TimedOut` on Windows) or the request head deadline.
+fn is_timeout(err: &IoError) -> bool {
+    matches!(err.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock)
+}
+
 /// Parses a "HTTP/1.1" string.
 fn parse_http_version(version: &str) -> Result<HTTPVersion, ReadError> {
     let (major, minor) = match version {
@@ -305,5 +388,28 @@ mod test {
 
         assert!(super::parse_request_line("GET /hello").is_err());
         assert!(super::parse_request_line("qsd qsd qsd").is_err());
+    }
+
+    #[test]
+    fn test_parse_header_line() {
+        use super::{parse_header_line, HeaderLine};
+
+        match parse_header_line(b"Host: example") {
+            Ok(HeaderLine::Ascii(h)) => assert!(h.field.equiv("host") && h.value == "example"),
+            other => panic!("{:?}", other),
+        }
+        match parse_header_line("X-Team-Name: \u{56e2}\u{961f}A".as_bytes()) {
+            Ok(HeaderLine::NonAsciiValue(f)) => assert!(f.equiv("x-team-name")),
+            other => panic!("{:?}", other),
+        }
+        // invalid UTF-8 is fine too, it is just not ASCII
+        assert!(matches!(
+            parse_header_line(b"X-Raw: \xff\xfe"),
+            Ok(HeaderLine::NonAsciiValue(_))
+        ));
+        // the name must be a valid token
+        assert!(parse_header_line("N\u{e4}me: value".as_bytes()).is_err());
+        assert!(parse_header_line("X Name: \u{e4}".as_bytes()).is_err());
+        assert!(parse_header_line("no colon \u{e4}".as_bytes()).is_err());
     }
 }

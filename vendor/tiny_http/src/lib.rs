@@ -161,6 +161,7 @@ impl From<Request> for Message {
 
 // this trait is to make sure that Server implements Share and Send
 #[doc(hidden)]
+#[allow(dead_code)] // only exists to fail compilation if `Server` loses Sync or Send
 trait MustBeShareDummy: Sync + Send {}
 #[doc(hidden)]
 impl MustBeShareDummy for Server {}
@@ -177,6 +178,46 @@ pub struct ServerConfig {
 
     /// If `Some`, then the server will use SSL to encode the communications.
     pub ssl: Option<SslConfig>,
+}
+
+/// Options applied to every accepted client connection.
+///
+/// `Default` gives upstream tiny_http's behaviour: no timeouts at all.
+///
+/// The timeouts are set on the accepted socket itself before tiny_http wraps it, so they
+/// apply to everything done with the connection: reading the request line and headers,
+/// reading a request body through [`Request::as_reader`], writing responses, and the stream
+/// returned by [`Request::upgrade`] (e.g. a WebSocket). They are per I/O operation
+/// (`SO_RCVTIMEO` / `SO_SNDTIMEO`), not a deadline for a whole request.
+///
+/// When the read timeout fires:
+/// - while waiting for a new request on an idle keep-alive connection, the connection is
+///   closed silently;
+/// - in the middle of a request line or of the headers, tiny_http answers
+///   `408 Request Timeout` and closes the connection. The read timeout also bounds the
+///   whole request head (request line + headers) once its first byte has arrived, so a
+///   client trickling bytes cannot keep a connection forever (checked between reads, so the
+///   effective limit is at most twice the read timeout);
+/// - while the application reads a body, the read returns an error (`WouldBlock` or
+///   `TimedOut` depending on the platform) and the connection is closed after the response.
+///
+/// When the write timeout fires, [`Request::respond`] returns the error and the connection is
+/// closed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionOptions {
+    /// Timeout of every read from a client socket. `None` = block forever.
+    pub read_timeout: Option<Duration>,
+    /// Timeout of every write to a client socket. `None` = block forever.
+    pub write_timeout: Option<Duration>,
+}
+
+impl ConnectionOptions {
+    fn validate(&self) -> Result<(), Box<dyn Error + Send + Sync + 'static>> {
+        if self.read_timeout == Some(Duration::ZERO) || self.write_timeout == Some(Duration::ZERO) {
+            return Err("connection timeouts must be non-zero (use `None` for no timeout)".into());
+        }
+        Ok(())
+    }
 }
 
 /// Configuration of the server for SSL.
@@ -199,6 +240,25 @@ impl Server {
             addr: ConfigListenAddr::from_socket_addrs(addr)?,
             ssl: None,
         })
+    }
+
+    /// Same as [`Server::http`], with options applied to every accepted connection
+    /// (read/write timeouts).
+    #[inline]
+    pub fn http_with_options<A>(
+        addr: A,
+        options: ConnectionOptions,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>>
+    where
+        A: ToSocketAddrs,
+    {
+        Server::new_with_options(
+            ServerConfig {
+                addr: ConfigListenAddr::from_socket_addrs(addr)?,
+                ssl: None,
+            },
+            options,
+        )
     }
 
     /// Shortcut for an HTTPS server on a specific address.
@@ -231,8 +291,17 @@ impl Server {
 
     /// Builds a new server that listens on the specified address.
     pub fn new(config: ServerConfig) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
+        Self::new_with_options(config, ConnectionOptions::default())
+    }
+
+    /// Same as [`Server::new`], with options applied to every accepted connection.
+    pub fn new_with_options(
+        config: ServerConfig,
+        options: ConnectionOptions,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
+        options.validate()?;
         let listener = config.addr.bind()?;
-        Self::from_listener(listener, config.ssl)
+        Self::from_listener_with_options(listener, config.ssl, options)
     }
 
     /// Builds a new server using the specified TCP listener.
@@ -243,6 +312,16 @@ impl Server {
         listener: L,
         ssl_config: Option<SslConfig>,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
+        Self::from_listener_with_options(listener, ssl_config, ConnectionOptions::default())
+    }
+
+    /// Same as [`Server::from_listener`], with options applied to every accepted connection.
+    pub fn from_listener_with_options<L: Into<Listener>>(
+        listener: L,
+        ssl_config: Option<SslConfig>,
+        options: ConnectionOptions,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
+        options.validate()?;
         let listener = listener.into();
         // building the "close" variable
         let close_trigger = Arc::new(AtomicBool::new(false));
@@ -294,7 +373,17 @@ impl Server {
                 let new_client = match server.accept() {
                     Ok((sock, _)) => {
                         use util::RefinedTcpStream;
-                        let (read_closable, write_closable) = match ssl {
+
+                        // Timeouts go on the socket itself, before anything (including the
+                        // TLS handshake) reads from it; every clone of the socket shares them.
+                        if let Err(e) =
+                            sock.set_timeouts(options.read_timeout, options.write_timeout)
+                        {
+                            log::warn!("Dropping new client, cannot set its timeouts: {}", e);
+                            continue;
+                        }
+
+                        let refined = match ssl {
                             None => RefinedTcpStream::new(sock),
                             #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
                             Some(ref ssl) => {
@@ -310,8 +399,34 @@ impl Server {
                             #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
                             Some(ref _ssl) => unreachable!(),
                         };
+                        let (read_closable, write_closable) = match refined {
+                            Ok(pair) => pair,
+                            Err(e) => {
+                                // e.g. out of file descriptors: drop this client, keep serving
+                                log::warn!("Dropping new client: {}", e);
+                                continue;
+                            }
+                        };
 
-                        Ok(ClientConnection::new(write_closable, read_closable))
+                        Ok(ClientConnection::new(
+                            write_closable,
+                            read_closable,
+                            options.read_timeout,
+                        ))
+                    }
+                    Err(e) if inside_close_trigger.load(Relaxed) => {
+                        log::debug!("Accept error while shutting down: {}", e);
+                        break;
+                    }
+                    Err(e) if !is_fatal_accept_error(&e) => {
+                        // Errors that concern a single connection attempt (or a temporary
+                        // shortage of resources such as EMFILE) must not stop the server.
+                        log::warn!("Error accepting new client (retrying): {}", e);
+                        if !is_per_connection_accept_error(&e) {
+                            // avoid spinning while the condition persists
+                            thread::sleep(Duration::from_millis(10));
+                        }
+                        continue;
                     }
                     Err(e) => Err(e),
                 };
@@ -409,6 +524,39 @@ impl Server {
     pub fn unblock(&self) {
         self.messages.unblock();
     }
+}
+
+/// `accept()` errors caused by one connection attempt (the listener itself is fine).
+fn is_per_connection_accept_error(e: &IoError) -> bool {
+    matches!(
+        e.kind(),
+        IoErrorKind::ConnectionAborted
+            | IoErrorKind::ConnectionReset
+            | IoErrorKind::ConnectionRefused
+            | IoErrorKind::Interrupted
+            | IoErrorKind::WouldBlock
+            | IoErrorKind::TimedOut
+    )
+}
+
+/// `accept()` errors meaning that the listening socket itself is unusable. Upstream tiny_http
+/// stopped accepting on *any* error (including EMFILE or ECONNABORTED); now only these do.
+fn is_fatal_accept_error(e: &IoError) -> bool {
+    if is_per_connection_accept_error(e) {
+        return false;
+    }
+    if e.kind() == IoErrorKind::InvalidInput {
+        return true;
+    }
+    // EBADF, EFAULT, EINVAL (same values on Linux, macOS and the BSDs)
+    #[cfg(unix)]
+    let fatal = [9, 14, 22];
+    // WSAEBADF, WSAEFAULT, WSAEINVAL, WSAENOTSOCK
+    #[cfg(windows)]
+    let fatal = [10009, 10014, 10022, 10038];
+    #[cfg(not(any(unix, windows)))]
+    let fatal: [i32; 0] = [];
+    e.raw_os_error().map_or(false, |code| fatal.contains(&code))
 }
 
 impl Iterator for IncomingRequests<'_> {

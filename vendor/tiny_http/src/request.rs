@@ -6,9 +6,10 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 
 use std::sync::mpsc::Sender;
+use std::sync::Arc;
 
-use crate::util::{EqualReader, FusedReader};
-use crate::{HTTPVersion, Header, Method, Response, StatusCode};
+use crate::util::{BodyTracker, ConnectionState, EqualReader, FusedReader, TrackedBody};
+use crate::{HTTPVersion, Header, HeaderField, Method, Response, StatusCode};
 use chunked_transfer::Decoder;
 
 /// Represents an HTTP request made by a client.
@@ -67,6 +68,9 @@ pub struct Request {
 
     headers: Vec<Header>,
 
+    // names of the headers left out of `headers` because their value is not ASCII
+    non_ascii_headers: Vec<HeaderField>,
+
     body_length: Option<usize>,
 
     // true if a `100 Continue` response must be sent when `as_reader()` is called
@@ -74,6 +78,13 @@ pub struct Request {
 
     // If Some, a message must be sent after responding
     notify_when_responded: Option<Sender<()>>,
+
+    // state of the client connection this request was read from (None for `TestRequest`)
+    connection: Option<Arc<ConnectionState>>,
+
+    // how much of the body is still unread on the socket (None if nothing is left on the
+    // socket: no body, a small body already buffered, or `Connection: upgrade`)
+    body_tracker: Option<Arc<BodyTracker>>,
 }
 
 struct NotifyOnDrop<R> {
@@ -125,6 +136,9 @@ impl From<IoError> for RequestCreationError {
 /// It is the responsibility of the `Request` to read only the data of the request and not further.
 ///
 /// The `Write` object will be used by the `Request` to write the response.
+///
+/// `connection` is the state of the client connection the request was read from; `None`
+/// (e.g. for `TestRequest`) disables the tracking of unread bodies.
 #[allow(clippy::too_many_arguments)]
 pub fn new_request<R, W>(
     secure: bool,
@@ -135,6 +149,7 @@ pub fn new_request<R, W>(
     remote_addr: Option<SocketAddr>,
     mut source_data: R,
     writer: W,
+    connection: Option<Arc<ConnectionState>>,
 ) -> Result<Request, RequestCreationError>
 where
     R: Read + Send + 'static,
@@ -183,6 +198,19 @@ where
         }
     };
 
+    // a body that is still (partly) on the socket is read through a `TrackedBody`, so that
+    // whatever the application leaves unread can be skipped or can close the connection
+    let mut body_tracker = None;
+    let mut track = |reader: Box<dyn Read + Send + 'static>, length: Option<usize>| match connection
+    {
+        Some(ref connection) => {
+            let tracker = BodyTracker::new(connection.clone(), length);
+            body_tracker = Some(tracker.clone());
+            Box::new(TrackedBody::new(reader, tracker)) as Box<dyn Read + Send + 'static>
+        }
+        None => reader,
+    };
+
     // we wrap `source_data` around a reading whose nature depends on the transfer-encoding and
     // content-length headers
     let reader = if connection_upgrade {
@@ -212,13 +240,16 @@ where
 
             Box::new(Cursor::new(buffer)) as Box<dyn Read + Send + 'static>
         } else {
-            let (data_reader, _) = EqualReader::new(source_data, content_length); // TODO:
-            Box::new(FusedReader::new(data_reader)) as Box<dyn Read + Send + 'static>
+            let data_reader = EqualReader::new(source_data, content_length);
+            track(
+                Box::new(FusedReader::new(data_reader)),
+                Some(content_length),
+            )
         }
     } else if transfer_encoding.is_some() {
         // if a transfer-encoding was specified, then "chunked" is ALWAYS applied
         // over the message (RFC2616 #3.6)
-        Box::new(FusedReader::new(Decoder::new(source_data))) as Box<dyn Read + Send + 'static>
+        track(Box::new(FusedReader::new(Decoder::new(source_data))), None)
     } else {
         // if we have neither a Content-Length nor a Transfer-Encoding,
         // assuming that we have no data
@@ -235,9 +266,12 @@ where
         path,
         http_version: version,
         headers,
+        non_ascii_headers: Vec::new(),
         body_length: content_length,
         must_send_continue: expects_continue,
         notify_when_responded: None,
+        connection,
+        body_tracker,
     })
 }
 
@@ -261,9 +295,28 @@ impl Request {
     }
 
     /// Returns a list of all headers sent by the client.
+    ///
+    /// Headers whose value contains raw non-ASCII bytes are not in this list: see
+    /// [`Request::non_ascii_headers`].
     #[inline]
     pub fn headers(&self) -> &[Header] {
         &self.headers
+    }
+
+    /// Returns the names of the headers whose value contained raw non-ASCII bytes (for
+    /// example UTF-8 sent unencoded, as `curl -H 'X-Team-Name: 团队A'` does), in the order
+    /// they were received. Such headers cannot be represented as a [`Header`] (whose value is
+    /// ASCII), so they are left out of [`Request::headers`] and their values are discarded;
+    /// the request itself is still delivered, so that the application can answer it (e.g.
+    /// with a 400 asking the client to percent-encode the value).
+    ///
+    /// Not part of upstream tiny_http, which silently closed the connection instead. A raw
+    /// non-ASCII value in `Content-Length`, `Transfer-Encoding`, `Connection` or `Expect`,
+    /// a non-ASCII header name, or non-ASCII bytes in the request line are still answered
+    /// with `400 Bad Request` by tiny_http itself.
+    #[inline]
+    pub fn non_ascii_headers(&self) -> &[HeaderField] {
+        &self.non_ascii_headers
     }
 
     /// Returns the HTTP version of the request.
@@ -386,8 +439,17 @@ impl Request {
     /// have been processed in parallel, the destruction of a writer will trigger
     /// the writing of the next response.
     /// Therefore you should always destroy the `Writer` as soon as possible.
+    ///
+    /// If the application left a large part of the request body unread, the connection is
+    /// closed after this writer is dropped (the raw response cannot carry a
+    /// `Connection: close` header added by tiny_http: add one yourself).
     #[inline]
     pub fn into_writer(mut self) -> Box<dyn Write + Send + 'static> {
+        if self.must_close_connection() {
+            if let Some(ref connection) = self.connection {
+                connection.close();
+            }
+        }
         let writer = self.extract_writer_impl();
         if let Some(sender) = self.notify_when_responded.take() {
             let writer = NotifyOnDrop {
@@ -427,7 +489,35 @@ impl Request {
         reader.unwrap()
     }
 
+    /// True if the connection cannot be used for another request after this one: the
+    /// application left more than `util::MAX_SKIP` bytes of the body unread (or a chunked
+    /// body unfinished, or a body whose reading failed), it did not read the body of an
+    /// `Expect: 100-continue` request (the client waits for a `100 Continue` that will never
+    /// come), or the connection is already closing.
+    fn must_close_connection(&self) -> bool {
+        let connection = match self.connection {
+            Some(ref connection) => connection,
+            None => return false,
+        };
+        if connection.is_closing() {
+            return true;
+        }
+        match self.body_tracker {
+            Some(ref body) => {
+                body.forces_close() || (self.must_send_continue && body.unread() != Some(0))
+            }
+            None => false,
+        }
+    }
+
     /// Sends a response to this request.
+    ///
+    /// The application does not need to read the body first. If it left a large part of it
+    /// unread (more than 64 KiB, e.g. when answering `413 Payload Too Large` to a request
+    /// announcing a huge `Content-Length`), the response is sent with `Connection: close`
+    /// and the connection is shut down afterwards; the unread bytes are never read. A
+    /// smaller remainder is skipped (read and discarded by the connection's own thread, not
+    /// the caller's) so that the connection can be kept alive.
     #[inline]
     pub fn respond<R>(mut self, response: Response<R>) -> Result<(), IoError>
     where
@@ -448,15 +538,32 @@ impl Request {
 
         let do_not_send_body = self.method == Method::Head;
 
-        Self::ignore_client_closing_errors(response.raw_print(
-            writer.by_ref(),
-            self.http_version.clone(),
-            &self.headers,
-            do_not_send_body,
-            None,
-        ))?;
+        let response = if self.must_close_connection() {
+            if let Some(ref connection) = self.connection {
+                connection.close();
+            }
+            response.with_connection_close()
+        } else {
+            response
+        };
 
-        Self::ignore_client_closing_errors(writer.flush())
+        let result = response
+            .raw_print(
+                writer.by_ref(),
+                self.http_version.clone(),
+                &self.headers,
+                do_not_send_body,
+                None,
+            )
+            .and_then(|()| writer.flush());
+        if result.is_err() {
+            // a partly written response (e.g. write timeout) leaves the connection unusable
+            if let Some(ref connection) = self.connection {
+                connection.close();
+            }
+        }
+
+        Self::ignore_client_closing_errors(result)
     }
 
     fn ignore_client_closing_errors(result: io::Result<()>) -> io::Result<()> {
@@ -467,6 +574,11 @@ impl Request {
             ErrorKind::ConnectionReset => Ok(()),
             _ => Err(err),
         })
+    }
+
+    pub(crate) fn with_non_ascii_headers(mut self, fields: Vec<HeaderField>) -> Self {
+        self.non_ascii_headers = fields;
+        self
     }
 
     pub(crate) fn with_notify_sender(mut self, sender: Sender<()>) -> Self {

@@ -453,6 +453,13 @@ where
         Ok(())
     }
 
+    /// Adds `Connection: close` (which `with_header` refuses to set).
+    pub(crate) fn with_connection_close(mut self) -> Self {
+        self.headers
+            .push(Header::from_bytes(&b"Connection"[..], &b"close"[..]).unwrap());
+        self
+    }
+
     /// Retrieves the current value of the `Response` status code
     pub fn status_code(&self) -> StatusCode {
         self.status_code

@@ -48,6 +48,7 @@ pub struct TestRequest {
     path: String,
     http_version: HTTPVersion,
     headers: Vec<Header>,
+    non_ascii_headers: Vec<HeaderField>,
 }
 
 impl From<TestRequest> for Request {
@@ -73,8 +74,10 @@ impl From<TestRequest> for Request {
             Some(mock.remote_addr),
             mock.body.as_bytes(),
             std::io::sink(),
+            None,
         )
         .unwrap()
+        .with_non_ascii_headers(mock.non_ascii_headers)
     }
 }
 
@@ -88,6 +91,7 @@ impl Default for TestRequest {
             path: "/".to_string(),
             http_version: HTTPVersion::from((1, 1)),
             headers: Vec::new(),
+            non_ascii_headers: Vec::new(),
         }
     }
 }
@@ -122,6 +126,12 @@ impl TestRequest {
     }
     pub fn with_header(mut self, header: Header) -> Self {
         self.headers.push(header);
+        self
+    }
+    /// Pretends that the client sent a header named `field` with a raw non-ASCII value
+    /// (see [`Request::non_ascii_headers`]).
+    pub fn with_non_ascii_header(mut self, field: HeaderField) -> Self {
+        self.non_ascii_headers.push(field);
         self
     }
 }

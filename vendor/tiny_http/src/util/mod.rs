@@ -1,14 +1,18 @@
+pub(crate) use self::connection_state::{
+    BodyTracker, ConnectionReader, ConnectionState, TrackedBody,
+};
 pub use self::custom_stream::CustomStream;
 pub use self::equal_reader::EqualReader;
 pub use self::fused_reader::FusedReader;
 pub use self::messages_queue::MessagesQueue;
 pub use self::refined_tcp_stream::RefinedTcpStream;
+pub use self::sequential::SequentialWriterBuilder;
 pub use self::sequential::{SequentialReader, SequentialReaderBuilder};
-pub use self::sequential::{SequentialWriter, SequentialWriterBuilder};
 pub use self::task_pool::TaskPool;
 
 use std::str::FromStr;
 
+mod connection_state;
 mod custom_stream;
 mod equal_reader;
 mod fused_reader;

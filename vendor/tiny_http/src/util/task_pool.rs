@@ -66,14 +66,23 @@ impl TaskPool {
 
     /// Executes a function in a thread.
     /// If no thread is available, spawns a new one.
+    ///
+    /// A task is only queued if an idle thread is guaranteed to pick it up: tasks (client
+    /// connections) may run for a very long time (keep-alive), so a task queued behind a
+    /// busy thread could wait forever.
     pub fn spawn(&self, code: Box<dyn FnMut() + Send>) {
         let mut queue = self.sharing.todo.lock().unwrap();
 
-        if self.sharing.waiting_tasks.load(Ordering::Acquire) == 0 {
-            self.add_thread(Some(code));
-        } else {
+        // `waiting_tasks` counts the threads waiting on the condvar, including those that
+        // were already notified but have not yet taken their task from the queue. Each
+        // queued task needs a waiting thread of its own; comparing with 0 (as upstream did)
+        // queued several tasks for a single idle thread during a burst of connections.
+        // Both counters are only modified while `todo` is locked, so this is exact.
+        if self.sharing.waiting_tasks.load(Ordering::Acquire) > queue.len() {
             queue.push_back(code);
             self.sharing.condvar.notify_one();
+        } else {
+            self.add_thread(Some(code));
         }
     }
 
@@ -127,11 +136,61 @@ impl TaskPool {
     }
 }
 
+#[cfg(test)]
+impl TaskPool {
+    fn waiting(&self) -> usize {
+        let _todo = self.sharing.todo.lock().unwrap();
+        self.sharing.waiting_tasks.load(Ordering::Acquire)
+    }
+}
+
 impl Drop for TaskPool {
     fn drop(&mut self) {
         self.sharing
             .active_tasks
             .store(999_999_999, Ordering::Release);
         self.sharing.condvar.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{TaskPool, MIN_THREADS};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc;
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    /// Tasks that never finish (like keep-alive connections) must each get their own thread,
+    /// also when they are spawned in a burst while the pool has idle threads.
+    #[test]
+    fn burst_of_long_tasks_all_start() {
+        const TASKS: usize = 4 * MIN_THREADS;
+        let pool = TaskPool::new();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while pool.waiting() < MIN_THREADS {
+            assert!(Instant::now() < deadline, "pool threads did not start");
+            std::thread::yield_now();
+        }
+
+        let started = Arc::new(AtomicUsize::new(0));
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let release_rx = Arc::new(Mutex::new(release_rx));
+        for _ in 0..TASKS {
+            let started = started.clone();
+            let release_rx = release_rx.clone();
+            pool.spawn(Box::new(move || {
+                started.fetch_add(1, Ordering::SeqCst);
+                // blocks until the sender is dropped
+                let _ = release_rx.lock().unwrap().recv();
+            }));
+        }
+
+        while started.load(Ordering::SeqCst) < TASKS && Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        let n = started.load(Ordering::SeqCst);
+        drop(release_tx);
+        assert_eq!(n, TASKS, "tasks were queued behind busy threads");
     }
 }

@@ -1,0 +1,626 @@
+//! Simulated team load: plausible cumulative reports, reproducible from a seed.
+//!
+//! A [`SimulatedTeam`] plays one team's load-test tool. Each call to
+//! [`SimulatedTeam::report_at`] advances its run to the given time and returns the
+//! cumulative report the tool would send then. The numbers hang together the way a
+//! real tool's do, so the dashboard shows something believable:
+//!
+//! - counters (`totalSent`, `totalOps`, errors, per-kind counts, buckets) only grow;
+//! - `totalSent = totalOps + pending + lost`, so the failure rate is the share lost;
+//! - QPS are the counts divided by `totalElapsed`; `errorRate` is errors per completed op;
+//! - each latency distribution's buckets sum to that kind's completed operations, and
+//!   `avg`, `min`, `max` lie inside the buckets they describe (P99 follows from them);
+//! - teams differ by [`Profile`]: fast, slow, lossy, degrading, steady, erratic.
+//!
+//! ```
+//! use benchboard::simulate::{Profile, SimulatedTeam};
+//! use std::time::Duration;
+//! let mut team = SimulatedTeam::new("team1", "第一小组", Profile::Fast, 42);
+//! let report = team.report_at(Duration::from_secs(5));
+//! let body = serde_json::to_vec(&report).unwrap();
+//! assert!(benchboard::report::Report::parse(&body).is_ok());
+//! ```
+
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use crate::metrics::BUCKET_UPPER_MS;
+use crate::report::{BUCKET_COUNT, OPERATION_KINDS};
+
+/// Share of completed operations per kind, in [`OPERATION_KINDS`] order.
+const KIND_SHARE: [f64; 4] = [0.45, 0.30, 0.15, 0.10];
+/// Latency of each kind relative to `sensorData`, in [`OPERATION_KINDS`] order.
+const KIND_LATENCY_FACTOR: [f64; 4] = [1.0, 1.6, 3.0, 2.2];
+/// High-priority requests are served faster than the rest by this factor.
+const HIGH_PRIORITY_LATENCY_FACTOR: f64 = 0.7;
+/// Share of errors that are "saved too late" errors.
+const SAVE_DELAY_SHARE: f64 = 0.3;
+
+/// How a simulated team behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// High QPS, low latency, almost no errors.
+    Fast,
+    /// Low QPS, high latency.
+    Slow,
+    /// Loses a few percent of its requests and fails verification.
+    Lossy,
+    /// Starts well; latency, errors and losses grow and QPS falls as the run goes on.
+    Degrading,
+    /// Middle of the road.
+    Steady,
+    /// Usually fine, with hiccups: some intervals are much slower.
+    Erratic,
+}
+
+/// The numbers one profile starts from.
+struct Params {
+    /// Requests sent per second.
+    sent_per_sec: f64,
+    /// Median `sensorData` latency in ms.
+    median_latency_ms: f64,
+    /// Spread of the log-normal latency (sigma of its logarithm).
+    spread: f64,
+    /// Share of completed operations that fail.
+    error_share: f64,
+    /// Share of requests that are lost (neither completed nor pending).
+    loss_share: f64,
+    /// Share of completed writes not found on disk 3 s later.
+    verify_miss_share: f64,
+    /// Share of requests that are high priority.
+    high_priority_share: f64,
+}
+
+/// The conditions of one interval: the profile's numbers after drift and noise.
+struct Conditions {
+    sent_per_sec: f64,
+    median_latency_ms: f64,
+    spread: f64,
+    error_share: f64,
+    loss_share: f64,
+    verify_miss_share: f64,
+}
+
+impl Profile {
+    /// Every profile, in the order teams get them (team 1 is fast, team 2 slow, ...).
+    pub const ALL: [Profile; 6] = [
+        Profile::Fast,
+        Profile::Slow,
+        Profile::Lossy,
+        Profile::Degrading,
+        Profile::Steady,
+        Profile::Erratic,
+    ];
+
+    /// The profile of the team at `index` (0-based): the profiles in turn.
+    pub fn for_team(index: usize) -> Profile {
+        Profile::ALL[index % Profile::ALL.len()]
+    }
+
+    /// Lower-case name, as shown in progress lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Fast => "fast",
+            Profile::Slow => "slow",
+            Profile::Lossy => "lossy",
+            Profile::Degrading => "degrading",
+            Profile::Steady => "steady",
+            Profile::Erratic => "erratic",
+        }
+    }
+
+    fn params(self) -> Params {
+        let (sent_per_sec, median_latency_ms, spread, error_share, loss_share, verify_miss_share) =
+            match self {
+                Profile::Fast => (2400.0, 2.5, 0.6, 0.001, 0.0002, 0.0005),
+                Profile::Slow => (180.0, 140.0, 0.8, 0.01, 0.001, 0.002),
+                Profile::Lossy => (900.0, 12.0, 0.9, 0.02, 0.04, 0.03),
+                Profile::Degrading => (1500.0, 6.0, 0.7, 0.003, 0.001, 0.002),
+                Profile::Steady => (700.0, 18.0, 0.6, 0.005, 0.002, 0.004),
+                Profile::Erratic => (1100.0, 9.0, 1.0, 0.008, 0.003, 0.006),
+            };
+        Params {
+            sent_per_sec,
+            median_latency_ms,
+            spread,
+            error_share,
+            loss_share,
+            verify_miss_share,
+            high_priority_share: 0.12,
+        }
+    }
+
+    /// The conditions of the interval ending at `elapsed_s` seconds into the run.
+    fn conditions(self, elapsed_s: f64, rng: &mut fastrand::Rng) -> Conditions {
+        let p = self.params();
+        let noise = |rng: &mut fastrand::Rng, width: f64| 1.0 + width * (rng.f64() * 2.0 - 1.0);
+        let mut c = Conditions {
+            sent_per_sec: p.sent_per_sec * noise(rng, 0.08),
+            median_latency_ms: p.median_latency_ms * noise(rng, 0.1),
+            spread: p.spread,
+            error_share: p.error_share * noise(rng, 0.3),
+            loss_share: p.loss_share * noise(rng, 0.3),
+            verify_miss_share: p.verify_miss_share * noise(rng, 0.3),
+        };
+        match self {
+            Profile::Degrading => {
+                // Worse by 100% every 90 s of run: a leak, a filling disk.
+                let wear = 1.0 + elapsed_s / 90.0;
+                c.sent_per_sec /= wear.sqrt();
+                c.median_latency_ms *= wear;
+                c.error_share = (c.error_share * wear).min(0.2);
+                c.loss_share = (c.loss_share * wear).min(0.2);
+            }
+            Profile::Erratic if rng.f64() < 0.25 => {
+                c.sent_per_sec *= 0.5;
+                c.median_latency_ms *= 6.0;
+                c.spread *= 1.2;
+            }
+            _ => {}
+        }
+        c
+    }
+}
+
+/// A latency distribution built up from batches of requests.
+#[derive(Debug, Clone, Default)]
+struct Distribution {
+    buckets: [u64; BUCKET_COUNT],
+    /// Sum of all latencies, in ms.
+    sum_ms: f64,
+    min_ms: Option<f64>,
+    max_ms: f64,
+}
+
+impl Distribution {
+    fn count(&self) -> u64 {
+        self.buckets.iter().sum()
+    }
+
+    fn avg_ms(&self) -> f64 {
+        match self.count() {
+            0 => 0.0,
+            n => self.sum_ms / n as f64,
+        }
+    }
+
+    /// `count` latencies drawn from a log-normal with the given median, spread over the
+    /// buckets; the sum uses each bucket's conditional mean, so the average agrees
+    /// with the buckets, and min/max lie in the lowest/highest non-empty bucket.
+    fn sample(count: u64, median_ms: f64, spread: f64, rng: &mut fastrand::Rng) -> Distribution {
+        let mut batch = Distribution::default();
+        if count == 0 {
+            return batch;
+        }
+        let mu = median_ms.max(0.01).ln();
+        let weights: Vec<f64> = (0..BUCKET_COUNT)
+            .map(|i| bucket_probability(i, mu, spread) * (0.85 + 0.3 * rng.f64()))
+            .collect();
+        batch.buckets = apportion(count, &weights);
+        let means: Vec<f64> = (0..BUCKET_COUNT)
+            .map(|i| bucket_mean_ms(i, mu, spread))
+            .collect();
+        batch.sum_ms = (0..BUCKET_COUNT)
+            .map(|i| batch.buckets[i] as f64 * means[i])
+            .sum();
+        let lowest = batch.buckets.iter().position(|&n| n > 0);
+        let highest = batch.buckets.iter().rposition(|&n| n > 0);
+        if let (Some(lo), Some(hi)) = (lowest, highest) {
+            let (lower, _) = bucket_bounds(lo);
+            batch.min_ms = Some(lower + (means[lo] - lower) * (0.2 + 0.6 * rng.f64()));
+            let (_, upper) = bucket_bounds(hi);
+            let top = if upper.is_finite() {
+                upper
+            } else {
+                means[hi] * 1.5
+            };
+            batch.max_ms = means[hi] + (top - means[hi]) * (0.2 + 0.6 * rng.f64());
+        }
+        batch
+    }
+
+    fn merge(&mut self, other: &Distribution) {
+        for (mine, theirs) in self.buckets.iter_mut().zip(other.buckets) {
+            *mine += theirs;
+        }
+        self.sum_ms += other.sum_ms;
+        self.min_ms = match (self.min_ms, other.min_ms) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.max_ms = self.max_ms.max(other.max_ms);
+    }
+}
+
+/// Lower and upper bound of bucket `i` in ms; the overflow bucket's upper bound is infinite.
+fn bucket_bounds(i: usize) -> (f64, f64) {
+    let lower = if i == 0 { 0.0 } else { BUCKET_UPPER_MS[i - 1] };
+    let upper = if i == BUCKET_COUNT - 1 {
+        f64::INFINITY
+    } else {
+        BUCKET_UPPER_MS[i]
+    };
+    (lower, upper)
+}
+
+/// Standard normal cumulative distribution (Abramowitz & Stegun 7.1.26, error < 1.5e-7).
+fn normal_cdf(z: f64) -> f64 {
+    let x = (z / std::f64::consts::SQRT_2).abs();
+    let t = 1.0 / (1.0 + 0.327_591_1 * x);
+    let poly = ((((1.061_405_429 * t - 1.453_152_027) * t + 1.421_413_741) * t - 0.284_496_736)
+        * t
+        + 0.254_829_592)
+        * t;
+    let erf = 1.0 - poly * (-x * x).exp();
+    0.5 * (1.0 + erf.copysign(z))
+}
+
+/// `(ln x - mu) / spread`, with 0 and infinity mapped to minus and plus infinity.
+fn log_z(x_ms: f64, mu: f64, spread: f64) -> f64 {
+    if x_ms <= 0.0 {
+        f64::NEG_INFINITY
+    } else {
+        (x_ms.ln() - mu) / spread
+    }
+}
+
+/// Probability that a log-normal latency falls in bucket `i`.
+fn bucket_probability(i: usize, mu: f64, spread: f64) -> f64 {
+    let (lower, upper) = bucket_bounds(i);
+    normal_cdf(log_z(upper, mu, spread)) - normal_cdf(log_z(lower, mu, spread))
+}
+
+/// Mean of a log-normal latency given that it falls in bucket `i`, in ms, kept inside the bucket.
+fn bucket_mean_ms(i: usize, mu: f64, spread: f64) -> f64 {
+    let (lower, upper) = bucket_bounds(i);
+    let p = bucket_probability(i, mu, spread);
+    let partial = (mu + spread * spread / 2.0).exp()
+        * (normal_cdf(log_z(upper, mu, spread) - spread)
+            - normal_cdf(log_z(lower, mu, spread) - spread));
+    let fallback = if upper.is_finite() {
+        (lower + upper) / 2.0
+    } else {
+        lower * 1.5
+    };
+    let mean = if p > 1e-12 { partial / p } else { fallback };
+    let ceiling = if upper.is_finite() {
+        upper
+    } else {
+        crate::metrics::MAX_LATENCY_MS
+    };
+    if mean.is_finite() {
+        mean.clamp(lower, ceiling)
+    } else {
+        fallback
+    }
+}
+
+/// Splits `total` into parts proportional to `weights` (largest remainder), summing to `total`.
+fn apportion(total: u64, weights: &[f64]) -> [u64; BUCKET_COUNT] {
+    let sum: f64 = weights.iter().sum();
+    let mut parts = [0u64; BUCKET_COUNT];
+    if sum <= 0.0 || !sum.is_finite() {
+        parts[0] = total;
+        return parts;
+    }
+    let exact: Vec<f64> = weights.iter().map(|w| total as f64 * w / sum).collect();
+    for (part, e) in parts.iter_mut().zip(&exact) {
+        *part = e.floor() as u64;
+    }
+    let mut order: Vec<usize> = (0..weights.len()).collect();
+    order.sort_by(|&a, &b| (exact[b] - exact[b].floor()).total_cmp(&(exact[a] - exact[a].floor())));
+    let assigned: u64 = parts.iter().sum();
+    for &i in order
+        .iter()
+        .cycle()
+        .take(total.saturating_sub(assigned) as usize)
+    {
+        parts[i] += 1;
+    }
+    parts
+}
+
+/// `x` rounded down or up at random, in proportion to its fraction (unbiased).
+fn round_randomly(x: f64, rng: &mut fastrand::Rng) -> u64 {
+    let x = x.max(0.0);
+    let floor = x.floor();
+    floor as u64 + u64::from(rng.f64() < x - floor)
+}
+
+/// Rounds to 3 decimals, as a tool printing ms would.
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// The cumulative state of one operation kind.
+#[derive(Debug, Clone, Default)]
+struct KindState {
+    operations: u64,
+    errors: u64,
+    high_priority: u64,
+    /// Every completed operation of this kind.
+    all: Distribution,
+    /// The high-priority ones only.
+    high_priority_latency: Distribution,
+}
+
+/// One simulated team: its identity, its profile and its run so far.
+#[derive(Debug, Clone)]
+pub struct SimulatedTeam {
+    /// The team id sent as `X-Team-ID`.
+    pub id: String,
+    /// The display name sent (percent-encoded) as `X-Team-Name`.
+    pub name: String,
+    /// How the team behaves.
+    pub profile: Profile,
+    rng: fastrand::Rng,
+    /// Seconds the run had lasted when the simulation started (the tool warms up first).
+    warmup_s: f64,
+    elapsed_s: f64,
+    sent: u64,
+    pending: u64,
+    save_delay_errors: u64,
+    verify_misses: u64,
+    kinds: [KindState; 4],
+}
+
+impl SimulatedTeam {
+    /// A team at the start of its run; the same seed gives the same reports.
+    pub fn new(id: &str, name: &str, profile: Profile, seed: u64) -> SimulatedTeam {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        SimulatedTeam {
+            id: id.to_string(),
+            name: name.to_string(),
+            profile,
+            warmup_s: 1.0 + 2.0 * rng.f64(),
+            rng,
+            elapsed_s: 0.0,
+            sent: 0,
+            pending: 0,
+            save_delay_errors: 0,
+            verify_misses: 0,
+            kinds: Default::default(),
+        }
+    }
+
+    /// Advances the run to `since_start` after the simulation began and returns the
+    /// cumulative report at that moment. Times that go backwards add no requests.
+    pub fn report_at(&mut self, since_start: Duration) -> Value {
+        let now_s = self.warmup_s + since_start.as_secs_f64();
+        let step_s = (now_s - self.elapsed_s).max(0.0);
+        self.elapsed_s = self.elapsed_s.max(now_s);
+        let conditions = self.profile.conditions(self.elapsed_s, &mut self.rng);
+        self.advance(step_s, &conditions);
+        self.to_json()
+    }
+
+    /// Total completed operations so far.
+    fn total_ops(&self) -> u64 {
+        self.kinds.iter().map(|k| k.operations).sum()
+    }
+
+    fn total_errors(&self) -> u64 {
+        self.kinds.iter().map(|k| k.errors).sum()
+    }
+
+    /// Adds `step_s` seconds of load under `c`.
+    fn advance(&mut self, step_s: f64, c: &Conditions) {
+        let rng = &mut self.rng;
+        let new_sent = round_randomly(c.sent_per_sec * step_s, rng);
+        self.sent += new_sent;
+        let in_play = self.pending + new_sent;
+        let lost = round_randomly(in_play as f64 * c.loss_share, rng).min(in_play);
+        // Little's law: in flight ≈ rate × latency; a loaded tool queues a few times more.
+        let in_flight = c.sent_per_sec * c.median_latency_ms / 1000.0 * (1.0 + 3.0 * rng.f64());
+        self.pending = round_randomly(in_flight, rng).min(in_play - lost);
+        let completed = in_play - lost - self.pending;
+        let jittered: Vec<f64> = KIND_SHARE
+            .iter()
+            .map(|share| share * (0.9 + 0.2 * rng.f64()))
+            .collect();
+        let per_kind = apportion(completed, &jittered);
+        let params = self.profile.params();
+        let mut new_errors = 0;
+        for (k, state) in self.kinds.iter_mut().enumerate() {
+            let ops = per_kind[k];
+            let errors = round_randomly(ops as f64 * c.error_share, rng).min(ops);
+            let high_priority = round_randomly(ops as f64 * params.high_priority_share, rng);
+            let median_ms = c.median_latency_ms * KIND_LATENCY_FACTOR[k];
+            let hp = Distribution::sample(
+                high_priority,
+                median_ms * HIGH_PRIORITY_LATENCY_FACTOR,
+                c.spread,
+                rng,
+            );
+            let normal = Distribution::sample(ops - high_priority, median_ms, c.spread, rng);
+            state.operations += ops;
+            state.errors += errors;
+            state.high_priority += high_priority;
+            state.all.merge(&normal);
+            state.all.merge(&hp);
+            state.high_priority_latency.merge(&hp);
+            new_errors += errors;
+        }
+        self.save_delay_errors +=
+            round_randomly(new_errors as f64 * SAVE_DELAY_SHARE, rng).min(new_errors);
+        self.verify_misses += round_randomly(completed as f64 * c.verify_miss_share, rng);
+    }
+
+    fn to_json(&self) -> Value {
+        let ops = self.total_ops();
+        let errors = self.total_errors();
+        // QPS follow the elapsed time as sent, so a reader can recompute them.
+        let elapsed_s = round3(self.elapsed_s);
+        let per_sec = |n: u64| round3(n as f64 / elapsed_s);
+        let pct = |part: u64, whole: u64| match whole {
+            0 => 0.0,
+            w => round3(part as f64 / w as f64 * 100.0),
+        };
+        let mut all = Distribution::default();
+        for kind in &self.kinds {
+            all.merge(&kind.all);
+        }
+        let sensor = &self.kinds[0];
+        let high_priority_total: u64 = self.kinds.iter().map(|k| k.high_priority).sum();
+        let mut operations = Map::new();
+        let mut latency = Map::new();
+        for (k, kind) in OPERATION_KINDS.iter().enumerate() {
+            let state = &self.kinds[k];
+            operations.insert(
+                kind.to_string(),
+                json!({"operations": state.operations, "errors": state.errors}),
+            );
+            let mut dist = distribution_json(&state.all, "");
+            if k == 0 {
+                dist.insert("highPriorityCount".into(), json!(state.high_priority));
+                dist.extend(distribution_json(
+                    &state.high_priority_latency,
+                    "highPriority",
+                ));
+            }
+            latency.insert(kind.to_string(), Value::Object(dist));
+        }
+        json!({
+            "totalElapsed": elapsed_s,
+            "totalSent": self.sent,
+            "totalOps": ops,
+            "totalErrors": errors,
+            "totalSaveDelayErrors": self.save_delay_errors,
+            "pending": self.pending,
+            "totalAvgLatency": round3(all.avg_ms()),
+            "highPriorityAvgDelayLatency": round3(sensor.high_priority_latency.avg_ms()),
+            "totalVerifyErrorRate": pct(self.verify_misses, ops),
+            "operations": operations,
+            "highPriorityStats": {
+                "sensorDataCount": self.kinds[0].high_priority,
+                "sensorRWCount": self.kinds[1].high_priority,
+                "batchRWCount": self.kinds[2].high_priority,
+                "queryCount": self.kinds[3].high_priority,
+                "totalCount": high_priority_total,
+                "percentage": pct(high_priority_total, ops),
+            },
+            "performanceMetrics": {
+                "avgSentQPS": per_sec(self.sent),
+                "avgCompletedQPS": per_sec(ops),
+                "errorRate": pct(errors, ops),
+            },
+            "latencyAnalysis": latency,
+        })
+    }
+}
+
+/// `avg`, `min`, `max`, `buckets` of a distribution (names prefixed and camel-cased
+/// when `prefix` is given: `highPriorityAvg`, ...); min rounds down and max up, so
+/// `min ≤ avg ≤ max` survives the rounding.
+fn distribution_json(dist: &Distribution, prefix: &str) -> Map<String, Value> {
+    let name = |field: &str| {
+        if prefix.is_empty() {
+            field.to_string()
+        } else {
+            let mut chars = field.chars();
+            let first = chars.next().map(|c| c.to_ascii_uppercase());
+            format!("{prefix}{}{}", first.unwrap_or_default(), chars.as_str())
+        }
+    };
+    let min = dist.min_ms.unwrap_or(0.0);
+    let mut out = Map::new();
+    out.insert(name("avg"), json!(round3(dist.avg_ms())));
+    out.insert(name("min"), json!((min * 1000.0).floor() / 1000.0));
+    out.insert(name("max"), json!((dist.max_ms * 1000.0).ceil() / 1000.0));
+    out.insert(name("buckets"), json!(dist.buckets));
+    out
+}
+
+/// The default display name of simulated team `number` (1-based), as the original's
+/// README names them: 第一小组, 第二小组, ...; from 11 on 第11小组.
+pub fn default_team_name(number: usize) -> String {
+    const DIGITS: [&str; 10] = ["一", "二", "三", "四", "五", "六", "七", "八", "九", "十"];
+    match DIGITS.get(number.wrapping_sub(1)) {
+        Some(digit) => format!("第{digit}小组"),
+        None => format!("第{number}小组"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_gives_same_reports() {
+        let run = || {
+            let mut team = SimulatedTeam::new("t", "T", Profile::Erratic, 7);
+            (1..5)
+                .map(|s| team.report_at(Duration::from_secs(s)))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(), run());
+    }
+
+    #[test]
+    fn apportion_sums_to_total() {
+        let parts = apportion(
+            1001,
+            &[
+                0.3, 0.3, 0.4, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+            ],
+        );
+        assert_eq!(parts.iter().sum::<u64>(), 1001);
+        assert_eq!(parts[3], 0);
+    }
+
+    #[test]
+    fn normal_cdf_matches_known_values() {
+        assert!((normal_cdf(0.0) - 0.5).abs() < 1e-7);
+        assert!((normal_cdf(1.959_964) - 0.975).abs() < 1e-6);
+        assert_eq!(normal_cdf(f64::NEG_INFINITY), 0.0);
+        assert_eq!(normal_cdf(f64::INFINITY), 1.0);
+    }
+
+    #[test]
+    fn teams_differ_by_profile() {
+        let qps_and_latency = |profile| {
+            let mut team = SimulatedTeam::new("t", "T", profile, 1);
+            let report = team.report_at(Duration::from_secs(60));
+            (
+                report["performanceMetrics"]["avgCompletedQPS"]
+                    .as_f64()
+                    .unwrap(),
+                report["totalAvgLatency"].as_f64().unwrap(),
+            )
+        };
+        let (fast_qps, fast_latency) = qps_and_latency(Profile::Fast);
+        let (slow_qps, slow_latency) = qps_and_latency(Profile::Slow);
+        assert!(fast_qps > 5.0 * slow_qps);
+        assert!(slow_latency > 10.0 * fast_latency);
+    }
+
+    #[test]
+    fn degrading_team_gets_slower() {
+        let mut team = SimulatedTeam::new("t", "T", Profile::Degrading, 3);
+        let p99 = |report: &Value| {
+            let body = serde_json::to_vec(report).unwrap();
+            let parsed = crate::report::Report::parse(&body).unwrap();
+            crate::metrics::Metrics::of(&parsed).p99_latency
+        };
+        let early = p99(&team.report_at(Duration::from_secs(10)));
+        let late = p99(&team.report_at(Duration::from_secs(600)));
+        assert!(late > 2.0 * early, "early {early}, late {late}");
+    }
+
+    #[test]
+    fn lossy_team_loses_data() {
+        let mut team = SimulatedTeam::new("t", "T", Profile::Lossy, 5);
+        let body = serde_json::to_vec(&team.report_at(Duration::from_secs(30))).unwrap();
+        let report = crate::report::Report::parse(&body).unwrap();
+        let loss = crate::metrics::Metrics::of(&report).data_loss_rate;
+        assert!((2.0..8.0).contains(&loss), "loss {loss}");
+    }
+
+    #[test]
+    fn names_teams_like_the_original() {
+        assert_eq!(default_team_name(1), "第一小组");
+        assert_eq!(default_team_name(6), "第六小组");
+        assert_eq!(default_team_name(12), "第12小组");
+    }
+}

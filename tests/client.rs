@@ -1,0 +1,409 @@
+//! benchboard-client, run as a real binary against a real server on port 0; and the
+//! simulator's reports, checked against the server's validation over many seeds.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use benchboard::metrics::BUCKET_UPPER_MS;
+use benchboard::report::Report;
+use benchboard::simulate::{Profile, SimulatedTeam};
+use common::{TestServer, fixture, report_files};
+use proptest::prelude::*;
+use serde_json::Value;
+
+const CLIENT: &str = env!("CARGO_BIN_EXE_benchboard-client");
+
+/// Runs the client to completion (30 s at most) with `stdin` as input.
+fn client(args: &[&str], stdin: &[u8]) -> std::process::Output {
+    let mut child = Command::new(CLIENT)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the client starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(stdin)
+        .expect("writing the client's stdin");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().expect("polling the client").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the client did not finish within 30 s: {args:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+        .wait_with_output()
+        .expect("reading the client's output")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A child whose output lines arrive on channels; killed on drop.
+struct Running {
+    child: Child,
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Running {
+        let mut child = Command::new(CLIENT)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the client starts");
+        let stdout = lines_of(child.stdout.take().expect("stdout is piped"));
+        let stderr = lines_of(child.stderr.take().expect("stderr is piped"));
+        Running {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Waits for the exit status, `limit` at most.
+    fn wait(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("polling the child") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn lines_of(stream: impl std::io::Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// Reads lines until one contains `needle`, `limit` at most.
+fn wait_for_line(lines: &Receiver<String>, needle: &str, limit: Duration) -> String {
+    let deadline = Instant::now() + limit;
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains(needle) => return line,
+            Ok(line) => seen.push(line),
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+                panic!("no line with {needle:?} within {limit:?}; saw {seen:#?}")
+            }
+        }
+    }
+}
+
+/// A port on 127.0.0.1 with nothing listening (bound, read back, released).
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding port 0");
+    listener.local_addr().expect("local address").port()
+}
+
+#[test]
+fn sends_valid_file_and_exits_0() {
+    let server = TestServer::start();
+    let file = fixture("valid/full-13-buckets.json");
+    let output = client(
+        &[
+            "--server",
+            &server.base,
+            "--team-id",
+            "t1",
+            "--team-name",
+            "第一小组",
+            "--file",
+            file.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(report_files(&server.data_dir, "t1").len(), 1);
+    let (_, team) = server.get_json("/api/teams/t1");
+    assert_eq!(team["team_name"], "第一小组");
+    assert_eq!(team["stats"]["totalSent"], 5000);
+}
+
+#[test]
+fn refused_file_exits_1_with_the_servers_message() {
+    let server = TestServer::start();
+    let body = std::fs::read_to_string(fixture("valid/minimal-12-buckets.json"))
+        .unwrap()
+        .replacen("[100, 200, 150, 80", "[100, 200, 150, -80", 1);
+    let temp = tempfile::tempdir().unwrap();
+    let path = temp.path().join("bad.json");
+    std::fs::write(&path, body).unwrap();
+    let output = client(
+        &["--server", &server.base, "--file", path.to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("latencyAnalysis.sensorData.buckets[3]: expected a non-negative integer"),
+        "{stderr}"
+    );
+    assert!(report_files(&server.data_dir, "team1").is_empty());
+}
+
+#[test]
+fn reads_the_report_from_stdin() {
+    let server = TestServer::start();
+    let body = std::fs::read(fixture("valid/minimal-12-buckets.json")).unwrap();
+    let output = client(
+        &[
+            "--server",
+            &server.base,
+            "--team-id",
+            "piped",
+            "--file",
+            "-",
+        ],
+        &body,
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(report_files(&server.data_dir, "piped").len(), 1);
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    for args in [
+        &["--file", "/no/such/report.json"][..],
+        &["--teams", "0"],
+        &["--interval", "soon"],
+        &["--team-id", "../etc"],
+        &["--server", "https://example.org"],
+        &["--file", "r.json", "--teams", "3"],
+        &["--no-such-flag"],
+    ] {
+        let output = client(args, b"");
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(!text(&output.stderr).trim().is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn three_teams_five_reports_store_exactly_fifteen() {
+    let server = TestServer::start();
+    let output = client(
+        &[
+            "--server",
+            &server.base,
+            "--teams",
+            "3",
+            "--count",
+            "5",
+            "--interval",
+            "0.1",
+        ],
+        b"",
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    for team in ["team1", "team2", "team3"] {
+        assert_eq!(report_files(&server.data_dir, team).len(), 5, "{team}");
+    }
+    assert!(report_files(&server.data_dir, "team4").is_empty());
+    let (_, teams) = server.get_json("/api/teams");
+    let names: Vec<&str> = teams
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["team_name"].as_str())
+        .collect();
+    for name in ["第一小组", "第二小组", "第三小组"] {
+        assert!(names.contains(&name), "{names:?}");
+    }
+}
+
+#[test]
+fn team_id_is_a_prefix_with_several_teams() {
+    let server = TestServer::start();
+    let output = client(
+        &[
+            "--server",
+            &server.base,
+            "--team-id",
+            "lab",
+            "--team-name",
+            "Lab",
+            "--teams",
+            "2",
+            "--count",
+            "1",
+        ],
+        b"",
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(report_files(&server.data_dir, "lab1").len(), 1);
+    assert_eq!(report_files(&server.data_dir, "lab2").len(), 1);
+    let (_, team) = server.get_json("/api/teams/lab2");
+    assert_eq!(team["team_name"], "Lab 2");
+}
+
+#[test]
+fn retries_until_the_server_comes_up() {
+    let port = closed_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut running = Running::start(&["--server", &url, "--count", "1", "--interval", "0.2"]);
+    let failure = wait_for_line(&running.stderr, "cannot reach", Duration::from_secs(10));
+    assert!(failure.contains("retrying in"), "{failure}");
+    let server = TestServer::start_with(|config| config.port = port);
+    let status = running
+        .wait(Duration::from_secs(20))
+        .expect("the client delivers its report once the server is up");
+    assert!(status.success());
+    wait_for_line(&running.stdout, "report 1 stored", Duration::from_secs(1));
+    assert_eq!(report_files(&server.data_dir, "team1").len(), 1);
+}
+
+#[test]
+fn gives_up_on_a_file_after_max_attempts() {
+    let url = format!("http://127.0.0.1:{}", closed_port());
+    let file = fixture("valid/minimal-12-buckets.json");
+    let output = client(
+        &[
+            "--server",
+            &url,
+            "--file",
+            file.to_str().unwrap(),
+            "--max-attempts",
+            "2",
+        ],
+        b"",
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert_eq!(stderr.matches("cannot reach").count(), 2, "{stderr}");
+    assert!(stderr.contains("gave up after 2 attempts"), "{stderr}");
+}
+
+#[test]
+fn ctrl_c_stops_at_once() {
+    let server = TestServer::start();
+    let mut running = Running::start(&["--server", &server.base, "--interval", "60"]);
+    wait_for_line(&running.stdout, "report 1 stored", Duration::from_secs(10));
+    let pid = running.child.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("running kill");
+    assert!(killed.success());
+    let status = running
+        .wait(Duration::from_secs(2))
+        .expect("the client stops within 2 s of Ctrl-C");
+    assert!(status.success());
+    wait_for_line(&running.stdout, "stopped", Duration::from_secs(1));
+}
+
+/// Every latency distribution agrees with its buckets: the buckets sum to the
+/// kind's operations and the average lies within what the buckets allow.
+fn assert_distributions_agree(report: &Value) {
+    for (kind, dist) in report["latencyAnalysis"].as_object().unwrap() {
+        let buckets: Vec<u64> = dist["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b.as_u64().unwrap())
+            .collect();
+        let total: u64 = buckets.iter().sum();
+        assert_eq!(total, report["operations"][kind]["operations"], "{kind}");
+        if total == 0 {
+            continue;
+        }
+        let (avg, min, max) = (
+            dist["avg"].as_f64().unwrap(),
+            dist["min"].as_f64().unwrap(),
+            dist["max"].as_f64().unwrap(),
+        );
+        assert!(min <= avg && avg <= max, "{kind}: {min} {avg} {max}");
+        let lower: f64 = (1..buckets.len())
+            .map(|i| buckets[i] as f64 * BUCKET_UPPER_MS[i - 1])
+            .sum::<f64>()
+            / total as f64;
+        let upper: f64 = (0..buckets.len() - 1)
+            .map(|i| buckets[i] as f64 * BUCKET_UPPER_MS[i])
+            .sum::<f64>()
+            / total as f64;
+        let overflow = buckets[buckets.len() - 1] > 0;
+        assert!(avg >= lower - 0.001, "{kind}: avg {avg} < {lower}");
+        assert!(
+            overflow || avg <= upper + 0.001,
+            "{kind}: avg {avg} > {upper}"
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 200,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn simulated_reports_always_validate_and_stay_consistent(
+        seed in any::<u64>(),
+        profile in 0usize..6,
+        steps_ms in proptest::collection::vec(0u64..20_000, 1..15),
+    ) {
+        let mut team = SimulatedTeam::new("t", "T", Profile::for_team(profile), seed);
+        let mut since_start = Duration::ZERO;
+        let mut previous: Option<Report> = None;
+        for step in steps_ms {
+            since_start += Duration::from_millis(step);
+            let value = team.report_at(since_start);
+            let body = serde_json::to_vec(&value).unwrap();
+            let report = Report::parse(&body)
+                .map_err(|e| TestCaseError::fail(format!("refused: {e}")))?;
+            prop_assert!(report.total_ops + report.pending <= report.total_sent);
+            prop_assert!(report.total_errors <= report.total_ops);
+            prop_assert!(report.total_save_delay_errors <= report.total_errors);
+            let elapsed = report.total_elapsed_s;
+            let qps = report.total_ops as f64 / elapsed;
+            prop_assert!((report.performance.avg_completed_qps - qps).abs() < 0.01);
+            prop_assert!((report.performance.avg_sent_qps - report.total_sent as f64 / elapsed).abs() < 0.01);
+            assert_distributions_agree(&value);
+            if let Some(before) = &previous {
+                prop_assert!(report.total_elapsed_s >= before.total_elapsed_s);
+                prop_assert!(report.total_sent >= before.total_sent);
+                prop_assert!(report.total_ops >= before.total_ops);
+                prop_assert!(report.total_errors >= before.total_errors);
+                prop_assert!(report.total_save_delay_errors >= before.total_save_delay_errors);
+                for ((_, now), (_, then)) in report.latency.iter().zip(&before.latency) {
+                    for (a, b) in now.buckets.iter().zip(then.buckets) {
+                        prop_assert!(*a >= b);
+                    }
+                }
+            }
+            previous = Some(report);
+        }
+    }
+}

@@ -1,0 +1,389 @@
+//! benchboard-demo, run as a real binary: the timed demo (plain lines through a pipe,
+//! progress bars in a real terminal under tmux), its data directory, and `--check`.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+use benchboard::demo::check::CHECKS;
+use common::{TestServer, agent, report_files};
+
+const DEMO: &str = env!("CARGO_BIN_EXE_benchboard-demo");
+
+/// A demo child with its stdout lines on a channel; killed on drop.
+struct Demo {
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Demo {
+    /// Starts the demo with `TMPDIR` pointing at `tmp`, so its temporary directory is ours to inspect.
+    fn start(args: &[&str], tmp: &Path) -> Demo {
+        let mut child = Command::new(DEMO)
+            .args(args)
+            .env("TMPDIR", tmp)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the demo starts");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Demo {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The next line, 10 s at most.
+    fn line(&mut self) -> String {
+        let line = self
+            .lines
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("no more output; saw {:#?}", self.seen));
+        self.seen.push(line.clone());
+        line
+    }
+
+    /// Reads every remaining line and waits for the exit, `limit` at most.
+    fn finish(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("polling the demo") {
+                self.seen.extend(self.lines.iter());
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the demo did not end within {limit:?}"
+            );
+            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(50)) {
+                self.seen.push(line);
+            }
+        }
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `http://127.0.0.1:PORT/` from the demo's first line.
+fn url_of(first_line: &str) -> String {
+    first_line
+        .strip_prefix("BenchBoard listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {first_line:?}"))
+        .to_string()
+}
+
+/// The path in `data directory: PATH (...)`.
+fn data_dir_of(line: &str) -> PathBuf {
+    let rest = line
+        .strip_prefix("data directory: ")
+        .unwrap_or_else(|| panic!("unexpected line {line:?}"));
+    PathBuf::from(rest.split(" (").next().unwrap())
+}
+
+fn get(url: &str) -> (u16, String) {
+    let mut response = agent().get(url).call().expect("the demo server answers");
+    let status = response.status().as_u16();
+    (
+        status,
+        response.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
+fn entries(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn timed_demo_stores_six_teams_serves_the_board_and_cleans_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut demo = Demo::start(&["--duration", "5s", "--interval", "0.3-0.6"], tmp.path());
+    let url = url_of(&demo.line());
+    let (status, page) = get(&url);
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("<html") || page.contains("<!doctype"),
+        "{page}"
+    );
+    demo.line(); // dashboard: URL
+    let data_dir = data_dir_of(&demo.line());
+    assert!(data_dir.starts_with(tmp.path()), "{data_dir:?}");
+
+    // All six teams reach the board while the demo runs.
+    let deadline = Instant::now() + Duration::from_secs(4);
+    let mut teams = 0;
+    while teams < 6 && Instant::now() < deadline {
+        let (_, body) = get(&format!("{url}api/teams"));
+        teams = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.as_array().map(Vec::len))
+            .unwrap_or(0);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(teams, 6);
+    for n in 1..=6 {
+        assert!(
+            !report_files(&data_dir, &format!("team{n}")).is_empty(),
+            "team{n}"
+        );
+    }
+
+    let status = demo.finish(Duration::from_secs(15));
+    assert!(status.success());
+    let output = demo.seen.join("\n");
+    // Through a pipe: plain lines, no terminal escapes.
+    assert!(
+        output.contains("team1 第一小组 (fast): report 1 stored"),
+        "{output}"
+    );
+    assert!(!output.contains('\x1b'), "{output}");
+    assert!(output.contains("stopped after"), "{output}");
+    assert!(output.contains("from 6 teams"), "{output}");
+    assert!(!data_dir.exists(), "{data_dir:?} is left behind");
+    assert!(entries(tmp.path()).is_empty(), "{:?}", entries(tmp.path()));
+}
+
+#[test]
+fn ctrl_c_stops_teams_and_server_with_a_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut demo = Demo::start(&["--interval", "0.3-0.6"], tmp.path());
+    let url = url_of(&demo.line());
+    while !demo.line().contains("report 1 stored") {}
+    let pid = demo.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = demo.finish(Duration::from_secs(5));
+    assert!(status.success());
+    let output = demo.seen.join("\n");
+    assert!(output.contains("stopped after"), "{output}");
+    assert!(output.contains("data directory removed"), "{output}");
+    assert!(entries(tmp.path()).is_empty(), "{:?}", entries(tmp.path()));
+    assert!(
+        agent().get(&url).call().is_err(),
+        "the server still answers after Ctrl-C"
+    );
+}
+
+#[test]
+fn keep_and_data_dir_leave_the_reports() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut demo = Demo::start(
+        &[
+            "--duration",
+            "1s",
+            "--interval",
+            "0.3",
+            "--teams",
+            "2",
+            "--keep",
+        ],
+        tmp.path(),
+    );
+    assert!(demo.finish(Duration::from_secs(15)).success());
+    let kept = demo
+        .seen
+        .iter()
+        .find_map(|l| l.strip_prefix("data kept in "))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("{:#?}", demo.seen));
+    assert!(kept.starts_with(tmp.path()));
+    assert!(!report_files(&kept, "team2").is_empty());
+
+    let given = tmp.path().join("given");
+    let mut demo = Demo::start(
+        &[
+            "--duration",
+            "1s",
+            "--interval",
+            "0.3",
+            "--teams",
+            "1",
+            "--data-dir",
+            given.to_str().unwrap(),
+        ],
+        tmp.path(),
+    );
+    assert!(demo.finish(Duration::from_secs(15)).success());
+    assert!(!report_files(&given, "team1").is_empty());
+}
+
+#[test]
+fn check_passes_against_an_in_process_server() {
+    let output = Command::new(DEMO).arg("--check").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert_eq!(stdout.matches("PASS ").count(), CHECKS, "{stdout}");
+    assert!(!stdout.contains("FAIL"), "{stdout}");
+}
+
+#[test]
+fn check_passes_against_a_good_server() {
+    let server = TestServer::start();
+    let output = Command::new(DEMO)
+        .args(["--check", "--server", &server.base])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(!stdout.contains("FAIL"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("check: {CHECKS} of {CHECKS} passed")),
+        "{stdout}"
+    );
+    // The reports really went to that server.
+    let (_, teams) = server.get_json("/api/teams");
+    let id = teams[0]["team_id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("check-"), "{teams}");
+    assert_eq!(report_files(&server.data_dir, &id).len(), 3);
+}
+
+#[test]
+fn check_fails_against_a_server_that_is_down() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let output = Command::new(DEMO)
+        .args(["--check", "--server", &format!("http://127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "{stdout}");
+    assert!(stdout.contains("FAIL  POST /api/stats/report"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("check: 0 of {CHECKS} passed - FAILED")),
+        "{stdout}"
+    );
+}
+
+/// A tmux server of our own (its own socket), killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let output = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs (apt-get install tmux)");
+        assert!(
+            output.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "demo"])
+    }
+
+    /// Polls the screen until `ready` holds, `limit` at most.
+    fn wait_for(&self, limit: Duration, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let screen = self.screen();
+            if ready(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "screen never got ready:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+#[test]
+fn shows_progress_bars_in_a_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tmux = Tmux {
+        socket: format!("benchboard-demo-test-{}", std::process::id()),
+    };
+    let command = format!(
+        "env TMPDIR={} {DEMO} --duration 3s --interval 0.3-0.6; echo demo-exit=$?; sleep 60",
+        tmp.path().display()
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "demo",
+        "-x",
+        "120",
+        "-y",
+        "30",
+        &command,
+    ]);
+    let team_lines = |screen: &str| {
+        (1..=6)
+            .filter(|n| {
+                screen.lines().any(|l| {
+                    l.contains(&format!("team{n} ")) && l.contains("reports") && l.contains("QPS")
+                })
+            })
+            .count()
+    };
+    // While running: a spinner line per team with counts, and the total line.
+    let running = tmux.wait_for(Duration::from_secs(10), |s| {
+        team_lines(s) == 6 && s.contains("total: ") && !s.contains("reports    0")
+    });
+    assert!(
+        running
+            .lines()
+            .any(|l| l.starts_with(|c: char| ('\u{2800}'..='\u{28ff}').contains(&c))),
+        "no spinner on screen:\n{running}"
+    );
+    let done = tmux.wait_for(Duration::from_secs(15), |s| s.contains("demo-exit="));
+    assert!(done.contains("demo-exit=0"), "{done}");
+    // Redrawn in place: each team's line is on the screen once, not a line per report.
+    for n in 1..=6 {
+        let lines = done
+            .lines()
+            .filter(|l| l.contains(&format!("team{n} ")))
+            .count();
+        assert_eq!(lines, 1, "team{n}:\n{done}");
+    }
+    assert!(!done.contains("report 1 stored"), "{done}");
+    assert!(done.contains("stopped after"), "{done}");
+    assert!(entries(tmp.path()).is_empty(), "{:?}", entries(tmp.path()));
+}

@@ -1,0 +1,153 @@
+//! The four tiny_http defects (see vendor/tiny_http/PATCHES.md), checked end to end
+//! against benchboard-serve itself: the server's answers, not only the HTTP layer's.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::{TestServer, fixture};
+
+fn connect(server: &TestServer) -> TcpStream {
+    let addr = server.base.trim_start_matches("http://");
+    let stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+}
+
+/// Reads one response (headers + Content-Length body): (status, body).
+fn read_response(stream: &mut TcpStream) -> (u16, String) {
+    let mut data = Vec::new();
+    let mut byte = [0u8; 1];
+    while !data.ends_with(b"\r\n\r\n") {
+        let n = stream.read(&mut byte).expect("response head");
+        assert!(
+            n > 0,
+            "connection closed before a response: {:?}",
+            String::from_utf8_lossy(&data)
+        );
+        data.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&data).to_string();
+    let status = head[9..12].parse().unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap())
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).unwrap();
+    (status, String::from_utf8(body).unwrap())
+}
+
+fn report_body() -> Vec<u8> {
+    std::fs::read(fixture("valid/minimal-12-buckets.json")).unwrap()
+}
+
+fn post_raw(stream: &mut TcpStream, extra_headers: &str, body: &[u8]) {
+    let head = format!(
+        "POST /api/stats/report HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n{extra_headers}Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+}
+
+#[test]
+fn huge_content_length_gets_413_and_server_keeps_serving() {
+    let server = TestServer::start();
+    let mut stream = connect(&server);
+    stream
+        .write_all(b"POST /api/stats/report HTTP/1.1\r\nHost: t\r\nX-Team-ID: team1\r\nContent-Length: 100000000000\r\n\r\n{\"a\":")
+        .unwrap();
+    let (status, body) = read_response(&mut stream);
+    assert_eq!(status, 413);
+    assert!(body.contains("--max-body"), "{body}");
+    let (status, _) = server.post_for("team1", &report_body());
+    assert_eq!(status, 200, "the server still serves");
+    assert_eq!(common::report_files(&server.data_dir, "team1").len(), 1);
+}
+
+#[test]
+fn stalled_clients_do_not_delay_others() {
+    let server = TestServer::start_with(|c| {
+        c.threads = 2;
+        c.request_timeout = Duration::from_millis(500);
+    });
+    // More stalled clients than workers: each sends headers, half a body, then nothing.
+    let mut stalled: Vec<TcpStream> = (0..4)
+        .map(|_| {
+            let mut s = connect(&server);
+            s.write_all(b"POST /api/stats/report HTTP/1.1\r\nHost: t\r\nX-Team-ID: slow\r\nContent-Length: 500\r\n\r\n{\"totalElapsed\":")
+                .unwrap();
+            s
+        })
+        .collect();
+    let started = Instant::now();
+    for _ in 0..5 {
+        let (status, _) = server.post_for("fast", &report_body());
+        assert_eq!(status, 200);
+    }
+    // The stalled ones are answered (408) or cut off once the timeout fires; none stored.
+    for s in &mut stalled {
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(9),
+        "stalled clients were not cut off by --request-timeout"
+    );
+    assert!(common::report_files(&server.data_dir, "slow").is_empty());
+    assert_eq!(common::report_files(&server.data_dir, "fast").len(), 5);
+}
+
+#[test]
+fn burst_of_256_keepalive_connections_all_answered() {
+    let server = TestServer::start_with(|c| c.threads = 4);
+    let body = report_body();
+    let mut streams: Vec<TcpStream> = (0..256).map(|_| connect(&server)).collect();
+    for (i, s) in streams.iter_mut().enumerate() {
+        post_raw(s, &format!("X-Team-ID: burst{}\r\n", i % 6), &body);
+    }
+    for s in &mut streams {
+        assert_eq!(read_response(s).0, 200);
+    }
+    // Every connection stays usable (keep-alive) for a second request.
+    for s in &mut streams {
+        s.write_all(b"GET /api/teams HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+    }
+    for s in &mut streams {
+        assert_eq!(read_response(s).0, 200);
+    }
+    let stored: usize = (0..6)
+        .map(|i| common::report_files(&server.data_dir, &format!("burst{i}")).len())
+        .sum();
+    assert_eq!(stored, 256);
+}
+
+#[test]
+fn raw_non_ascii_team_name_gets_400_asking_for_percent_encoding() {
+    let server = TestServer::start();
+    let mut stream = connect(&server);
+    post_raw(
+        &mut stream,
+        "X-Team-ID: team1\r\nX-Team-Name: 团队A\r\n",
+        &report_body(),
+    );
+    let (status, body) = read_response(&mut stream);
+    assert_eq!(status, 400);
+    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let message = error["error"].as_str().unwrap();
+    assert!(
+        message.contains("X-Team-Name") && message.contains("percent-encode"),
+        "{message}"
+    );
+    assert!(common::report_files(&server.data_dir, "team1").is_empty());
+}
