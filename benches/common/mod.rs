@@ -25,7 +25,9 @@ impl Serve {
     /// Starts the server on `data_dir` with extra flags; returns once it printed its URL.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Serve {
         let spawned = Instant::now();
-        let mut child = Command::new(SERVE_BIN)
+        // BENCHBOARD_BENCH_SERVER: another build of the server, for before/after runs.
+        let bin = std::env::var_os("BENCHBOARD_BENCH_SERVER").unwrap_or_else(|| SERVE_BIN.into());
+        let mut child = Command::new(bin)
             .args(["--host", "127.0.0.1", "--port", "0", "--data-dir"])
             .arg(data_dir)
             .args(extra)
