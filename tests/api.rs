@@ -15,6 +15,14 @@ use serde_json::{Value, json};
 /// A case of bad team headers: (name, headers, word the error must mention).
 type HeaderCase<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
 
+/// Report files of a team in the order the server wrote them (by time, then by the
+/// same-millisecond sequence: `_10` sorts after `_9`, unlike plain string order).
+fn ordered_report_files(data_dir: &Path, team: &str) -> Vec<String> {
+    let mut files = report_files(data_dir, team);
+    files.sort_by_key(|n| benchboard::timefmt::parse_file_name(n).expect("a report file name"));
+    files
+}
+
 fn valid_body(name: &str) -> Vec<u8> {
     std::fs::read(fixture(&format!("valid/{name}"))).expect("fixture readable")
 }
@@ -373,7 +381,7 @@ fn concurrent_reports_to_one_team_are_all_stored_in_order() {
         .collect();
     acked.sort();
     assert_eq!(acked.len(), 500);
-    let files = report_files(&server.data_dir, "busy");
+    let files = ordered_report_files(&server.data_dir, "busy");
     assert_eq!(files.len(), 500, "one file per acknowledged report");
     let (_, history) = server.get_json("/api/teams/busy/history?limit=1000");
     assert_eq!(history["total"], 500);
@@ -453,7 +461,7 @@ fn two_reports_in_one_millisecond_are_both_kept_in_arrival_order() {
             break;
         }
     }
-    let files = report_files(&server.data_dir, "fast");
+    let files = ordered_report_files(&server.data_dir, "fast");
     assert!(same_ms(&files), "never two reports in one millisecond");
     assert_eq!(
         files.len() as u64,
@@ -646,7 +654,7 @@ fn history_pages_validate_limit_and_offset() {
     let (status, summary) = server.get_json("/api/teams/pager/history/summary");
     assert_eq!(status, 200);
     assert_eq!(summary["total_reports"], 15);
-    let files = report_files(&server.data_dir, "pager");
+    let files = ordered_report_files(&server.data_dir, "pager");
     let recent: Vec<String> = files.iter().rev().take(5).cloned().collect();
     assert_eq!(summary["recent_files"], json!(recent));
     assert!(
@@ -763,7 +771,11 @@ fn readers_during_heavy_writing_see_only_complete_reports() {
                 let latest: Value = serde_json::from_slice(&std::fs::read(&latest_path).unwrap())
                     .expect("latest.json is always a complete report");
                 assert!(latest["stats"]["totalSent"].is_u64());
-                for name in report_files(&server.data_dir, "hot").iter().rev().take(3) {
+                for name in ordered_report_files(&server.data_dir, "hot")
+                    .iter()
+                    .rev()
+                    .take(3)
+                {
                     let bytes = std::fs::read(server.data_dir.join("hot").join(name)).unwrap();
                     let v: Value = serde_json::from_slice(&bytes).expect("report file complete");
                     assert!(v["stats"]["totalSent"].is_u64());
