@@ -506,3 +506,31 @@ fn latest_json_is_the_newest_report_after_the_store_is_dropped() {
     assert_eq!(store.report_count(&id), 20);
     assert!(store.warnings().is_empty(), "{:?}", store.warnings());
 }
+
+#[test]
+fn a_stale_latest_json_is_set_right_at_start() {
+    let temp = temp_dir();
+    let data = temp.path().join("data");
+    let server = TestServer::start_on(data.clone(), |_| {});
+    post_mixed_reports(&server);
+    server.stop();
+    // As a crash in the middle of a burst may leave it: pointing at an older report.
+    let files = ordered_report_files(&data, "alpha");
+    std::fs::remove_file(data.join("alpha/latest.json")).unwrap();
+    std::fs::copy(
+        data.join("alpha").join(&files[0]),
+        data.join("alpha/latest.json"),
+    )
+    .unwrap();
+    let server = TestServer::start_on(data.clone(), |_| {});
+    let newest = std::fs::read(data.join("alpha").join(files.last().unwrap())).unwrap();
+    assert_eq!(
+        std::fs::read(data.join("alpha/latest.json")).unwrap(),
+        newest
+    );
+    let (_, alpha) = server.get_json("/api/teams/alpha");
+    assert_eq!(
+        alpha["stats"]["performanceMetrics"]["avgCompletedQPS"],
+        250.0
+    );
+}
