@@ -7,11 +7,15 @@
 //! data/<team_id>/.benchboard-index            our sidecar index, one line per report
 //! ```
 //!
-//! Writing a report costs one new file and two renames of names: the report is
-//! written to a temporary file, hard-linked under its final name (the link fails if
-//! the name is taken, which is how two reports in one millisecond both survive), and
-//! the temporary name is then renamed over `latest.json`. Each name only ever points
-//! at a complete file, so neither a reader nor a crash sees half a report.
+//! Writing a report costs one new file and one new name: the report is written to an
+//! unnamed file (`O_TMPFILE`; a `.tmp-*` name where the file system lacks it) and
+//! then linked under its final name (the link fails if the name is taken, which is
+//! how two reports in one millisecond both survive). `latest.json` is another name
+//! of the same file, moved with a rename; under a burst it is moved at most every
+//! [`LATEST_EVERY`] per team, and [`Store::flush_latest`] (the server calls it about
+//! twice a second, and it runs on drop) catches up. Each name only ever points at a
+//! complete file, so neither a reader nor a crash sees half a report; after a crash
+//! `latest.json` is set right at the next start.
 //!
 //! The sidecar index holds, per report, its file name, timestamp and headline numbers.
 //! It is only a cache: at start-up it is checked against the directory listing and
@@ -22,6 +26,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
@@ -38,6 +43,9 @@ pub const LATEST_FILE: &str = "latest.json";
 pub const INDEX_FILE: &str = ".benchboard-index";
 /// Prefix of temporary files; leftovers are removed at start-up.
 pub const TMP_PREFIX: &str = ".tmp-";
+/// Under a burst of reports, `latest.json` of a team is moved at most this often;
+/// [`Store::flush_latest`] brings it up to date.
+pub const LATEST_EVERY: Duration = Duration::from_millis(100);
 
 /// A failure of the file store.
 #[derive(Debug, thiserror::Error)]
@@ -183,6 +191,39 @@ struct TeamLog {
     /// Append handle of the sidecar index (read-write mode only).
     index_file: Option<File>,
     latest: Option<Arc<StoredReport>>,
+    /// When `latest.json` was last moved (read-write mode).
+    latest_moved: Option<Instant>,
+    /// The newest report's file name when `latest.json` still lags behind it.
+    latest_pending: Option<String>,
+    /// Shares directory syncs between concurrent reports (`--fsync`).
+    dir_sync: Arc<DirSync>,
+    /// Names given so far; a report's ticket for [`DirSync::covers`].
+    linked: u64,
+}
+
+/// Group commit of a team directory's syncs: one `fsync` of the directory makes
+/// durable every name linked before it began, so reports that wait while a sync
+/// runs are covered by the next one instead of each paying its own.
+#[derive(Default)]
+struct DirSync {
+    /// Names linked so far (the team lock orders them).
+    linked: std::sync::atomic::AtomicU64,
+    /// Names known to be durable.
+    synced: Mutex<u64>,
+}
+
+impl DirSync {
+    /// Returns once the `ticket`-th name linked in `dir` is durable.
+    fn covers(&self, dir: &Path, ticket: u64) -> Result<(), StoreError> {
+        let mut synced = self.synced.lock().expect("dir sync lock poisoned");
+        if *synced >= ticket {
+            return Ok(());
+        }
+        let upto = self.linked.load(std::sync::atomic::Ordering::SeqCst);
+        sync_dir(dir)?;
+        *synced = upto;
+        Ok(())
+    }
 }
 
 /// The file store of one data directory.
@@ -301,7 +342,10 @@ impl Store {
             panic!("Store::append on a store opened read-only is a programming error");
         };
         let log = self.team_or_create(id)?;
-        let mut log = log.lock().expect("team lock poisoned");
+        let dir = self.team_dir(id);
+        // The file is written (and synced) before taking the team's lock, so that
+        // concurrent reports of one team share the disk; under the lock it only gets
+        // its name, so names still sort in arrival order.
         let at = now.fixed_offset();
         let timestamp = timefmt::format_timestamp(&at);
         let header = serde_json::json!({"team_id": id.as_str(), "team_name": team_name, "timestamp": timestamp});
@@ -310,29 +354,25 @@ impl Store {
         contents.extend_from_slice(b",\"stats\":");
         contents.extend_from_slice(body);
         contents.extend_from_slice(b"}\n");
+        let written = WrittenFile::write(&dir, &contents, fsync)?;
 
-        let (stem, mut seq) = next_name(&log.last_name, &timefmt::file_stem(&now));
-        let tmp = log
-            .dir
-            .join(format!("{TMP_PREFIX}{stem}-{}", std::process::id()));
-        write_file(&tmp, &contents, fsync)?;
-        let file_name = loop {
-            let name = timefmt::file_name(&stem, seq);
-            match fs::hard_link(&tmp, log.dir.join(&name)) {
-                Ok(()) => break name,
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => seq += 1,
-                Err(e) => {
-                    let _ = fs::remove_file(&tmp);
-                    return Err(StoreError::write(&log.dir.join(&name), e));
-                }
-            }
-        };
-        let latest = log.dir.join(LATEST_FILE);
-        fs::rename(&tmp, &latest).map_err(|e| StoreError::write(&latest, e))?;
-        if fsync {
-            sync_dir(&log.dir)?;
-        }
+        let mut log = log.lock().expect("team lock poisoned");
+        let (stem, seq) = next_name(&log.last_name, &timefmt::file_stem(&now));
+        let (file_name, seq) = written.link(&dir, &stem, seq)?;
+        log.linked += 1;
+        let ticket = log.linked;
+        log.dir_sync
+            .linked
+            .store(ticket, std::sync::atomic::Ordering::SeqCst);
+        let dir_sync = Arc::clone(&log.dir_sync);
         log.last_name = Some((stem, seq));
+        log.latest_pending = Some(file_name.clone());
+        if log
+            .latest_moved
+            .is_none_or(|at| at.elapsed() >= LATEST_EVERY)
+        {
+            log.move_latest();
+        }
 
         let entry = IndexEntry {
             file_name: file_name.clone().into(),
@@ -351,6 +391,10 @@ impl Store {
             stats,
         });
         log.latest = Some(Arc::clone(&stored));
+        drop(log);
+        if fsync {
+            dir_sync.covers(&dir, ticket)?;
+        }
         Ok(stored)
     }
 
@@ -371,9 +415,31 @@ impl Store {
             last_name: None,
             index_file: Some(index_file),
             latest: None,
+            latest_moved: None,
+            latest_pending: None,
+            dir_sync: Arc::default(),
+            linked: 0,
         }));
         teams.insert(id.clone(), Arc::clone(&log));
         Ok(log)
+    }
+
+    /// Points every team's `latest.json` at its newest report where a burst left it
+    /// behind (see [`LATEST_EVERY`]). Failures are logged; the next start repairs them.
+    pub fn flush_latest(&self) {
+        let teams: Vec<_> = self
+            .teams
+            .read()
+            .expect("store lock poisoned")
+            .values()
+            .cloned()
+            .collect();
+        for log in teams {
+            let mut log = log.lock().expect("team lock poisoned");
+            if log.latest_pending.is_some() {
+                log.move_latest();
+            }
+        }
     }
 
     /// The team's newest report (without reading its file again), if any.
@@ -454,7 +520,27 @@ impl Store {
     }
 }
 
+impl Drop for Store {
+    fn drop(&mut self) {
+        if matches!(self.mode, OpenMode::ReadWrite { .. }) {
+            self.flush_latest();
+        }
+    }
+}
+
 impl TeamLog {
+    /// Moves `latest.json` to the pending newest report: a second name of the same
+    /// file, made under a temporary name and renamed over `latest.json`.
+    fn move_latest(&mut self) {
+        let Some(name) = self.latest_pending.take() else {
+            return;
+        };
+        self.latest_moved = Some(Instant::now());
+        if let Err(e) = point_latest_at(&self.dir, &name) {
+            log::warn!("{e}; latest.json will be set right at the next start");
+        }
+    }
+
     /// Appends the entry to the sidecar. A failure only costs a rebuild of the index
     /// at the next start (the report file itself is already complete), so it is
     /// logged, not returned.
@@ -486,6 +572,132 @@ fn next_name(last: &Option<(String, u32)>, now_stem: &str) -> (String, u32) {
         Some((stem, seq)) if stem.as_str() >= now_stem => (stem.clone(), seq + 1),
         _ => (now_stem.to_string(), 0),
     }
+}
+
+/// A complete report file not yet under its final name.
+enum WrittenFile {
+    /// An `O_TMPFILE` file: no name at all until linked.
+    Unnamed(File),
+    /// A `.tmp-*` file (file systems without `O_TMPFILE`).
+    Named(PathBuf),
+}
+
+impl WrittenFile {
+    /// Writes `contents` to a new file in `dir` (synced when `fsync`).
+    fn write(dir: &Path, contents: &[u8], fsync: bool) -> Result<WrittenFile, StoreError> {
+        if let Some(file) = write_unnamed(dir, contents, fsync)? {
+            return Ok(WrittenFile::Unnamed(file));
+        }
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = dir.join(format!("{TMP_PREFIX}{}-{n}", process_id()));
+        write_file(&tmp, contents, fsync)?;
+        Ok(WrittenFile::Named(tmp))
+    }
+
+    /// Gives the file the first free name `<stem>[_<seq>].json` from `seq` on;
+    /// returns the name and its sequence number.
+    fn link(self, dir: &Path, stem: &str, seq: u32) -> Result<(String, u32), StoreError> {
+        match self {
+            WrittenFile::Unnamed(file) => {
+                link_first_free(dir, stem, seq, |target| link_unnamed(&file, target))
+            }
+            WrittenFile::Named(tmp) => {
+                let linked = link_first_free(dir, stem, seq, |target| fs::hard_link(&tmp, target));
+                let _ = fs::remove_file(&tmp);
+                linked
+            }
+        }
+    }
+}
+
+/// Gives a complete file its name, trying `<stem>_<seq+1>` and on while taken.
+fn link_first_free(
+    dir: &Path,
+    stem: &str,
+    mut seq: u32,
+    link: impl Fn(&Path) -> io::Result<()>,
+) -> Result<(String, u32), StoreError> {
+    loop {
+        let name = timefmt::file_name(stem, seq);
+        let target = dir.join(&name);
+        match link(&target) {
+            Ok(()) => return Ok((name, seq)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => seq += 1,
+            Err(e) => return Err(StoreError::write(&target, e)),
+        }
+    }
+}
+
+/// Writes `contents` to a new file without a name in `dir` (`O_TMPFILE`): a crash
+/// leaves nothing behind. `Ok(None)` when the file system does not support it.
+fn write_unnamed(dir: &Path, contents: &[u8], fsync: bool) -> Result<Option<File>, StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let opened = OpenOptions::new()
+        .write(true)
+        .mode(0o644)
+        .custom_flags(libc::O_TMPFILE)
+        .open(dir);
+    let mut file = match opened {
+        Ok(file) => file,
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL)
+            ) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(StoreError::write(dir, e)),
+    };
+    file.write_all(contents)
+        .and_then(|_| if fsync { file.sync_data() } else { Ok(()) })
+        .map_err(|e| StoreError::write(dir, e))?;
+    Ok(Some(file))
+}
+
+/// Links an `O_TMPFILE` file under `target` (through `/proc/self/fd`, which needs no
+/// privilege, unlike `AT_EMPTY_PATH`).
+fn link_unnamed(file: &File, target: &Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let source = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd()))
+        .expect("no NUL in a /proc path");
+    let target = CString::new(target.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in a path"))?;
+    // SAFETY: two NUL-terminated paths that outlive the call.
+    let result = unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            source.as_ptr(),
+            libc::AT_FDCWD,
+            target.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// This process's id, asked of the kernel once.
+fn process_id() -> u32 {
+    static ID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *ID.get_or_init(std::process::id)
+}
+
+/// Makes `latest.json` another name of the report file `name`, atomically.
+fn point_latest_at(dir: &Path, name: &str) -> Result<(), StoreError> {
+    let tmp = dir.join(format!("{TMP_PREFIX}latest-{}", process_id()));
+    let _ = fs::remove_file(&tmp);
+    fs::hard_link(dir.join(name), &tmp)
+        .or_else(|_| fs::copy(dir.join(name), &tmp).map(|_| ()))
+        .map_err(|e| StoreError::write(&tmp, e))?;
+    let latest = dir.join(LATEST_FILE);
+    fs::rename(&tmp, &latest).map_err(|e| StoreError::write(&latest, e))
 }
 
 fn write_file(path: &Path, contents: &[u8], fsync: bool) -> Result<(), StoreError> {
@@ -544,16 +756,20 @@ pub fn read_report_file(path: &Path) -> Result<StoredReport, StoreError> {
 
 /// The index entry of a report file, computing its metrics (used to rebuild the index).
 fn entry_from_file(path: &Path) -> Result<(IndexEntry, StoredReport), StoreError> {
-    let stored = read_report_file(path)?;
-    let report = Report::from_value(stored.stats.clone()).map_err(|e| StoreError::Corrupt {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+    let mut stored = read_report_file(path)?;
+    // The stats move into the report and back (a rebuild parses every file: no copy).
+    let report =
+        Report::from_value(std::mem::take(&mut stored.stats)).map_err(|e| StoreError::Corrupt {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    let metrics = Metrics::of(&report);
+    stored.stats = report.value;
     let entry = IndexEntry {
         file_name: stored.file_name.clone().into(),
         timestamp: stored.timestamp.clone().into(),
         at: stored.at,
-        headline: Headline::from(&Metrics::of(&report)),
+        headline: Headline::from(&metrics),
     };
     Ok((entry, stored))
 }
@@ -671,6 +887,10 @@ fn load_team(dir: &Path, mode: OpenMode) -> LoadResult {
             last_name,
             index_file,
             latest: latest.map(Arc::new),
+            latest_moved: None,
+            latest_pending: None,
+            dir_sync: Arc::default(),
+            linked: 0,
         },
         warnings,
     ))
@@ -732,7 +952,7 @@ fn rewrite_index(dir: &Path, entries: &[IndexEntry]) -> Result<(), StoreError> {
         .expect("index line serializes");
         text.push(b'\n');
     }
-    let tmp = dir.join(format!("{TMP_PREFIX}index-{}", std::process::id()));
+    let tmp = dir.join(format!("{TMP_PREFIX}index-{}", process_id()));
     write_file(&tmp, &text, false)?;
     let path = dir.join(INDEX_FILE);
     fs::rename(&tmp, &path).map_err(|e| StoreError::write(&path, e))
@@ -751,14 +971,69 @@ fn repair_latest(dir: &Path, newest: &str) -> Result<(), StoreError> {
     if same_file || files_equal(&newest_path, &latest_path) {
         return Ok(());
     }
-    let tmp = dir.join(format!("{TMP_PREFIX}latest-{}", std::process::id()));
-    let _ = fs::remove_file(&tmp);
-    fs::hard_link(&newest_path, &tmp)
-        .or_else(|_| fs::copy(&newest_path, &tmp).map(|_| ()))
-        .map_err(|e| StoreError::write(&tmp, e))?;
-    fs::rename(&tmp, &latest_path).map_err(|e| StoreError::write(&latest_path, e))
+    point_latest_at(dir, newest)
 }
 
 fn files_equal(a: &Path, b: &Path) -> bool {
     matches!((fs::read(a), fs::read(b)), (Ok(x), Ok(y)) if x == y)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_named_temporary_file_gets_the_first_free_name_and_goes_away() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join(format!("{TMP_PREFIX}x"));
+        write_file(&tmp, b"one", false).unwrap();
+        let (name, seq) = WrittenFile::Named(tmp)
+            .link(dir.path(), "20250801_100005_138", 0)
+            .unwrap();
+        assert_eq!((name.as_str(), seq), ("20250801_100005_138.json", 0));
+        let tmp = dir.path().join(format!("{TMP_PREFIX}y"));
+        write_file(&tmp, b"two", false).unwrap();
+        let (name, seq) = WrittenFile::Named(tmp)
+            .link(dir.path(), "20250801_100005_138", 0)
+            .unwrap();
+        assert_eq!((name.as_str(), seq), ("20250801_100005_138_1.json", 1));
+        assert_eq!(
+            names_in(dir.path()),
+            ["20250801_100005_138.json", "20250801_100005_138_1.json"]
+        );
+        assert_eq!(fs::read(dir.path().join(&name)).unwrap(), b"two");
+    }
+
+    #[test]
+    fn an_unnamed_file_is_invisible_until_linked() {
+        let dir = tempfile::tempdir().unwrap();
+        let written = WrittenFile::write(dir.path(), b"{}", true).unwrap();
+        if matches!(written, WrittenFile::Unnamed(_)) {
+            assert!(names_in(dir.path()).is_empty());
+        }
+        let (name, _) = written.link(dir.path(), "20250801_100005_138", 0).unwrap();
+        assert_eq!(names_in(dir.path()), [name]);
+    }
+
+    #[test]
+    fn names_never_go_back_when_the_clock_does() {
+        let last = Some(("20250801_100005_138".to_string(), 2));
+        assert_eq!(
+            next_name(&last, "20250801_100005_100"),
+            ("20250801_100005_138".to_string(), 3)
+        );
+        assert_eq!(
+            next_name(&last, "20250801_100006_000"),
+            ("20250801_100006_000".to_string(), 0)
+        );
+    }
 }

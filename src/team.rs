@@ -63,6 +63,9 @@ pub fn decode_team_name(header: Option<&str>, id: &TeamId) -> Result<String, Tea
         None | Some("") => return Ok(default_team_name(id)),
         Some(raw) => raw,
     };
+    if !well_formed_percent_escapes(raw) {
+        return Err(TeamError::BadNameEncoding);
+    }
     let name = percent_encoding::percent_decode_str(raw)
         .decode_utf8()
         .map_err(|_| TeamError::BadNameEncoding)?;
@@ -77,6 +80,17 @@ pub fn decode_team_name(header: Option<&str>, id: &TeamId) -> Result<String, Tea
         return Ok(default_team_name(id));
     }
     Ok(name.to_string())
+}
+
+/// True when every `%` starts an escape of two hex digits (`percent_decode` would
+/// pass `%zz` or a lone `%` through unchanged instead of refusing it).
+fn well_formed_percent_escapes(raw: &str) -> bool {
+    let bytes = raw.as_bytes();
+    bytes.iter().enumerate().all(|(i, &b)| {
+        b != b'%'
+            || (bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    })
 }
 
 /// The name a team has when it sends none, as the original: `Team-<id>`.
