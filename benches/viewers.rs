@@ -137,8 +137,23 @@ struct Viewers {
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
+/// How a viewer reads what the server pushes.
+#[derive(Clone, Copy, PartialEq)]
+enum Reading {
+    /// Parse every frame and record when each `team_update` arrived (latency runs).
+    Frames,
+    /// Drain the socket into a reused buffer without parsing (ingest runs): the
+    /// server's work per viewer is the same, while the load generator, which shares
+    /// the machine's two cores with the server, costs as little as it can.
+    Drain,
+}
+
 impl Viewers {
     fn connect(addr: &str, count: usize) -> Viewers {
+        Viewers::connect_reading(addr, count, Reading::Frames)
+    }
+
+    fn connect_reading(addr: &str, count: usize, reading: Reading) -> Viewers {
         let ready = Arc::new(AtomicUsize::new(0));
         let mut viewers = Viewers {
             arrivals: Vec::new(),
@@ -165,7 +180,16 @@ impl Viewers {
             );
             let thread = std::thread::Builder::new()
                 .stack_size(CLIENT_STACK_BYTES)
-                .spawn(move || read_loop(&mut socket, &arrivals, &ready, &updates, &closed, &stop))
+                .spawn(move || match reading {
+                    Reading::Frames => {
+                        read_loop(&mut socket, &arrivals, &ready, &updates, &closed, &stop)
+                    }
+                    Reading::Drain => {
+                        // Subscribed before the handshake's answer: ready now.
+                        ready.fetch_add(1, Ordering::SeqCst);
+                        drain_loop(socket.get_mut(), &closed, &stop)
+                    }
+                })
                 .expect("viewer thread");
             viewers.threads.push(thread);
         }
@@ -224,6 +248,26 @@ fn read_loop(
                 return;
             }
         }
+    }
+}
+
+fn drain_loop(stream: &mut MaybeTlsStream<TcpStream>, closed: &AtomicUsize, stop: &AtomicBool) {
+    use std::io::Read;
+    let mut buffer = vec![0u8; 64 * 1024];
+    while !stop.load(Ordering::Relaxed) {
+        match stream.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break,
+        }
+    }
+    if !stop.load(Ordering::Relaxed) {
+        closed.fetch_add(1, Ordering::SeqCst); // the server closed it: dropped
     }
 }
 
@@ -313,7 +357,7 @@ fn latency_run(viewer_count: usize, reports: usize) -> (f64, f64) {
 /// viewers; also how many viewers were dropped.
 fn ingest_run(viewer_count: usize, seconds: f64) -> (f64, usize) {
     let server = ServerProcess::start();
-    let viewers = Viewers::connect(&server.addr, viewer_count);
+    let viewers = Viewers::connect_reading(&server.addr, viewer_count, Reading::Drain);
     let stored = Arc::new(AtomicUsize::new(0));
     let server_pid = server.child.id().to_string();
     let cpu_before = (cpu_seconds(&server_pid), cpu_seconds("self"));

@@ -195,8 +195,12 @@ impl LiveBoard {
         state.report_count += 1;
         state.published = (true, true);
         let message = json!({"type": "team_update", "team": state.to_json(now, &self.timing)});
-        // Published under the lock, so viewers get updates in the order they were applied.
-        self.hub.publish(message.to_string().into());
+        // Published under the lock, so viewers get updates in the order they were
+        // applied; keyed by team, so a viewer that is behind gets only the newest.
+        self.hub.publish(
+            Some(state.latest.team_id.as_str()),
+            message.to_string().into(),
+        );
     }
 
     /// Every known team, as `/api/teams` lists them (by id).
@@ -263,7 +267,7 @@ impl LiveBoard {
                     "is_active": activity.0,
                     "on_board": activity.1,
                 });
-                self.hub.publish(message.to_string().into());
+                self.hub.publish(None, message.to_string().into());
             }
         }
     }
@@ -272,17 +276,6 @@ impl LiveBoard {
     pub fn hub(&self) -> &Arc<Hub> {
         &self.hub
     }
-}
-
-/// How every `team_update` message starts: the team's id comes first, so a viewer
-/// can tell which team an update is about without parsing it.
-const TEAM_UPDATE_PREFIX: &str = r#"{"type":"team_update","team":{"team_id":""#;
-
-/// The team id of a `team_update` message, or `None` for any other message.
-pub fn update_team_id(message: &str) -> Option<&str> {
-    let rest = message.strip_prefix(TEAM_UPDATE_PREFIX)?;
-    // Team ids are [A-Za-z0-9_-] (TeamId::parse), so they need no JSON escapes.
-    rest.split_once('"').map(|(id, _)| id)
 }
 
 /// One point of a downsampled history: the reports of one stretch of the history
@@ -379,8 +372,8 @@ mod tests {
     }
 
     #[test]
-    fn team_update_messages_name_their_team_up_front() {
-        let hub = Hub::new(4, 4);
+    fn a_viewer_behind_gets_only_the_newest_update_of_each_team() {
+        let hub = Hub::new(16, 4);
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(
             dir.path(),
@@ -388,20 +381,32 @@ mod tests {
         )
         .unwrap();
         let board = LiveBoard::from_store(&store, Timing::default(), 6, Arc::clone(&hub));
-        let (_, subscription) = board.subscribe().unwrap();
+        let (_, mut subscription) = board.subscribe().unwrap();
         let body = br#"{"totalElapsed":1,"totalSent":1,"totalOps":1,"totalErrors":0,"totalSaveDelayErrors":0,"pending":0,"operations":{"sensorData":{"operations":1,"errors":0}},"performanceMetrics":{"avgSentQPS":1,"avgCompletedQPS":1,"errorRate":0},"latencyAnalysis":{"sensorData":{"avg":1,"min":1,"max":1,"buckets":[1,0,0,0,0,0,0,0,0,0,0,0]}}}"#;
-        let report = Report::parse(body).unwrap();
-        let metrics = Metrics::of(&report);
-        let id = TeamId::parse("team-7").unwrap();
-        let stored = store
-            .append(&id, "x", body, report.value, &metrics)
-            .unwrap();
-        board.apply(stored, metrics);
-        let message = subscription.messages.try_recv().unwrap();
-        assert_eq!(update_team_id(&message), Some("team-7"));
+        for team in ["team-7", "team-8", "team-7"] {
+            let report = Report::parse(body).unwrap();
+            let metrics = Metrics::of(&report);
+            let id = TeamId::parse(team).unwrap();
+            let stored = store
+                .append(&id, "x", body, report.value, &metrics)
+                .unwrap();
+            board.apply(stored, metrics);
+        }
+        let batch = subscription.next_batch(std::time::Duration::ZERO).unwrap();
+        let updates: Vec<(String, u64)> = batch
+            .iter()
+            .map(|m| {
+                let v: Value = serde_json::from_str(m).unwrap();
+                let team = &v["team"];
+                (
+                    team["team_id"].as_str().unwrap().to_string(),
+                    team["report_count"].as_u64().unwrap(),
+                )
+            })
+            .collect();
         assert_eq!(
-            update_team_id(r#"{"type":"team_status","team_id":"a"}"#),
-            None
+            updates,
+            [("team-8".to_string(), 1), ("team-7".to_string(), 2)]
         );
     }
 

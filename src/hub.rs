@@ -1,14 +1,20 @@
 //! Fans board events out to subscribers (the WebSocket viewers).
 //!
-//! Each subscriber has a bounded queue. Publishing never blocks: a subscriber whose
-//! queue is full has fallen behind and is dropped (its [`Subscription::lagged`]
-//! turns true and its queue disconnects once drained), so one slow viewer never
-//! slows ingest or the other viewers.
+//! Every event goes once into one shared ring of the newest `capacity` messages;
+//! each subscriber reads from it at its own cursor. Publishing costs the same
+//! whatever the number of viewers (one push, one wake-up call), and never blocks on
+//! a viewer. A subscriber whose cursor has fallen out of the ring is *lagged*: it
+//! missed messages, so it must start again from a fresh snapshot. One slow viewer
+//! therefore never slows ingest or the other viewers.
+//!
+//! Messages may carry a key (the team an update is about): a batch holds only the
+//! newest message of each key, since it supersedes the older ones; messages without a
+//! key are all kept. Order is kept either way.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 /// One encoded message (a JSON text), shared by every subscriber.
 pub type Message = Arc<str>;
@@ -21,95 +27,104 @@ pub enum SubscribeError {
     Full(usize),
 }
 
-struct Subscriber {
-    id: u64,
-    queue: Sender<Message>,
-    lagged: Arc<AtomicBool>,
+/// Why [`Subscription::next_batch`] returned no messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missed {
+    /// Nothing was published within the timeout.
+    Timeout,
+    /// The subscriber fell more than the ring's capacity behind; reconnect.
+    Lagged,
+    /// The hub was closed (server shutting down).
+    Closed,
 }
 
-/// The set of subscribers.
+/// The newest messages with their keys; `next_seq` is the sequence number the next one gets.
+struct Ring {
+    messages: VecDeque<(Option<Box<str>>, Message)>,
+    next_seq: u64,
+    closed: bool,
+}
+
+impl Ring {
+    fn first_seq(&self) -> u64 {
+        self.next_seq - self.messages.len() as u64
+    }
+}
+
+/// The shared ring and its subscribers.
 pub struct Hub {
-    subscribers: Mutex<Vec<Subscriber>>,
-    queue_capacity: usize,
+    ring: Mutex<Ring>,
+    published: Condvar,
+    capacity: usize,
     max_subscribers: usize,
-    next_id: AtomicU64,
+    subscribers: AtomicUsize,
 }
 
-/// A subscriber's end: messages in publish order.
+/// A subscriber's cursor: it receives every message published after it subscribed.
 pub struct Subscription {
-    id: u64,
-    pub messages: Receiver<Message>,
-    lagged: Arc<AtomicBool>,
     hub: Arc<Hub>,
-}
-
-impl Subscription {
-    /// True once the hub dropped this subscriber for falling behind.
-    pub fn lagged(&self) -> bool {
-        self.lagged.load(Ordering::Relaxed)
-    }
-}
-
-impl Drop for Subscription {
-    fn drop(&mut self) {
-        self.hub.remove(self.id);
-    }
+    cursor: u64,
 }
 
 impl Hub {
-    /// A hub whose subscribers each queue up to `queue_capacity` messages.
-    pub fn new(queue_capacity: usize, max_subscribers: usize) -> Arc<Hub> {
+    /// A hub that keeps the newest `capacity` messages: a subscriber more than that
+    /// far behind is lagged. At most `max_subscribers` at once.
+    pub fn new(capacity: usize, max_subscribers: usize) -> Arc<Hub> {
         Arc::new(Hub {
-            subscribers: Mutex::new(Vec::new()),
-            queue_capacity: queue_capacity.max(1),
+            ring: Mutex::new(Ring {
+                messages: VecDeque::with_capacity(capacity.max(1)),
+                next_seq: 0,
+                closed: false,
+            }),
+            published: Condvar::new(),
+            capacity: capacity.max(1),
             max_subscribers,
-            next_id: AtomicU64::new(0),
+            subscribers: AtomicUsize::new(0),
         })
     }
 
-    /// Adds a subscriber, or refuses when `max_subscribers` are connected.
+    /// Adds a subscriber that starts with the next message published, or refuses
+    /// when `max_subscribers` are connected.
     pub fn subscribe(self: &Arc<Hub>) -> Result<Subscription, SubscribeError> {
-        let mut subscribers = self.subscribers.lock().expect("hub lock poisoned");
-        if subscribers.len() >= self.max_subscribers {
+        let taken = self
+            .subscribers
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < self.max_subscribers).then_some(n + 1)
+            });
+        if taken.is_err() {
             return Err(SubscribeError::Full(self.max_subscribers));
         }
-        let (queue, messages) = crossbeam_channel::bounded(self.queue_capacity);
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let lagged = Arc::new(AtomicBool::new(false));
-        subscribers.push(Subscriber {
-            id,
-            queue,
-            lagged: Arc::clone(&lagged),
-        });
+        let cursor = self.lock().next_seq;
         Ok(Subscription {
-            id,
-            messages,
-            lagged,
             hub: Arc::clone(self),
+            cursor,
         })
     }
 
-    /// Sends a message to every subscriber without blocking; drops those that lag.
-    pub fn publish(&self, message: Message) {
-        let mut subscribers = self.subscribers.lock().expect("hub lock poisoned");
-        subscribers.retain(|s| match s.queue.try_send(Arc::clone(&message)) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_)) => {
-                s.lagged.store(true, Ordering::Relaxed);
-                false
+    /// Adds a message for every subscriber; never blocks on one. A message with a
+    /// `key` supersedes the earlier ones with the same key that a subscriber has not
+    /// read yet.
+    pub fn publish(&self, key: Option<&str>, message: Message) {
+        {
+            let mut ring = self.lock();
+            if ring.messages.len() == self.capacity {
+                ring.messages.pop_front();
             }
-            Err(TrySendError::Disconnected(_)) => false,
-        });
+            ring.messages.push_back((key.map(Box::from), message));
+            ring.next_seq += 1;
+        }
+        self.published.notify_all();
     }
 
-    /// Drops every subscriber (shutdown): their queues disconnect once drained.
+    /// Closes the hub (shutdown): subscribers get what is left, then [`Missed::Closed`].
     pub fn close_all(&self) {
-        self.subscribers.lock().expect("hub lock poisoned").clear();
+        self.lock().closed = true;
+        self.published.notify_all();
     }
 
     /// Number of connected subscribers.
     pub fn len(&self) -> usize {
-        self.subscribers.lock().expect("hub lock poisoned").len()
+        self.subscribers.load(Ordering::SeqCst)
     }
 
     /// True when nobody is subscribed.
@@ -117,11 +132,66 @@ impl Hub {
         self.len() == 0
     }
 
-    fn remove(&self, id: u64) {
-        self.subscribers
-            .lock()
-            .expect("hub lock poisoned")
-            .retain(|s| s.id != id);
+    fn lock(&self) -> std::sync::MutexGuard<'_, Ring> {
+        self.ring.lock().expect("hub lock poisoned")
+    }
+}
+
+impl Subscription {
+    /// The messages published since the last call, oldest first (only the newest of
+    /// each key), waiting up to `timeout` for the first one.
+    pub fn next_batch(&mut self, timeout: Duration) -> Result<Vec<Message>, Missed> {
+        let deadline = Instant::now() + timeout;
+        let mut ring = self.hub.lock();
+        loop {
+            if self.cursor < ring.first_seq() {
+                return Err(Missed::Lagged);
+            }
+            if self.cursor < ring.next_seq {
+                let start = (self.cursor - ring.first_seq()) as usize;
+                let batch = newest_per_key(ring.messages.range(start..));
+                self.cursor = ring.next_seq;
+                return Ok(batch);
+            }
+            if ring.closed {
+                return Err(Missed::Closed);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Missed::Timeout);
+            }
+            ring = self
+                .hub
+                .published
+                .wait_timeout(ring, left)
+                .expect("hub lock poisoned")
+                .0;
+        }
+    }
+}
+
+/// The messages in order, leaving out those superseded by a later one of the same key.
+fn newest_per_key<'a>(
+    messages: impl DoubleEndedIterator<Item = &'a (Option<Box<str>>, Message)>,
+) -> Vec<Message> {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut batch: Vec<Message> = Vec::new();
+    for (key, message) in messages.rev() {
+        if let Some(key) = key {
+            if seen.contains(&&**key) {
+                continue;
+            }
+            seen.push(key);
+        }
+        batch.push(Arc::clone(message));
+    }
+    batch.reverse();
+    batch
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.hub.subscribers.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -129,22 +199,58 @@ impl Hub {
 mod tests {
     use super::*;
 
+    const NOW: Duration = Duration::ZERO;
+
     #[test]
-    fn slow_subscriber_is_dropped_and_others_keep_receiving() {
-        let hub = Hub::new(2, 10);
-        let slow = hub.subscribe().unwrap();
-        let fast = hub.subscribe().unwrap();
-        for i in 0..3 {
-            hub.publish(format!("m{i}").into());
-            assert_eq!(&*fast.messages.recv().unwrap(), format!("m{i}"));
-        }
-        assert!(slow.lagged());
-        assert_eq!(slow.messages.try_iter().count(), 2);
-        assert!(
-            slow.messages.recv().is_err(),
-            "queue disconnects once drained"
+    fn each_subscriber_gets_every_message_in_order() {
+        let hub = Hub::new(8, 10);
+        let mut a = hub.subscribe().unwrap();
+        hub.publish(None, "m0".into());
+        let mut b = hub.subscribe().unwrap();
+        hub.publish(None, "m1".into());
+        assert_eq!(
+            a.next_batch(NOW).unwrap(),
+            vec!["m0".into(), "m1".into()] as Vec<Message>
         );
-        assert_eq!(hub.len(), 1);
+        assert_eq!(
+            b.next_batch(NOW).unwrap(),
+            vec!["m1".into()] as Vec<Message>
+        );
+        assert_eq!(a.next_batch(NOW), Err(Missed::Timeout));
+    }
+
+    #[test]
+    fn slow_subscriber_is_lagged_and_others_keep_receiving() {
+        let hub = Hub::new(2, 10);
+        let mut slow = hub.subscribe().unwrap();
+        let mut fast = hub.subscribe().unwrap();
+        for i in 0..3 {
+            hub.publish(None, format!("m{i}").into());
+            assert_eq!(&*fast.next_batch(NOW).unwrap()[0], format!("m{i}"));
+        }
+        assert_eq!(slow.next_batch(NOW), Err(Missed::Lagged));
+    }
+
+    #[test]
+    fn waits_for_a_message_from_another_thread_and_sees_close() {
+        let hub = Hub::new(4, 10);
+        let mut sub = hub.subscribe().unwrap();
+        let publisher = Arc::clone(&hub);
+        let thread = std::thread::spawn(move || {
+            publisher.publish(None, "late".into());
+            publisher.close_all();
+        });
+        let first = sub.next_batch(Duration::from_secs(10)).unwrap();
+        thread.join().unwrap();
+        let rest = match sub.next_batch(Duration::from_secs(10)) {
+            Ok(more) => more,
+            Err(missed) => {
+                assert_eq!(missed, Missed::Closed);
+                Vec::new()
+            }
+        };
+        assert_eq!([first, rest].concat(), vec!["late".into()] as Vec<Message>);
+        assert_eq!(sub.next_batch(Duration::from_secs(10)), Err(Missed::Closed));
     }
 
     #[test]
@@ -153,6 +259,22 @@ mod tests {
         let first = hub.subscribe().unwrap();
         assert_eq!(hub.subscribe().err(), Some(SubscribeError::Full(1)));
         drop(first);
-        assert!(hub.subscribe().is_ok());
+        let _second = hub.subscribe().unwrap();
+        assert_eq!(hub.len(), 1);
+    }
+
+    #[test]
+    fn keeps_only_the_newest_message_of_each_key_in_order() {
+        let hub = Hub::new(8, 10);
+        let mut sub = hub.subscribe().unwrap();
+        hub.publish(Some("a"), "a1".into());
+        hub.publish(Some("b"), "b1".into());
+        hub.publish(None, "status-a".into());
+        hub.publish(Some("a"), "a2".into());
+        let batch = sub.next_batch(NOW).unwrap();
+        assert_eq!(
+            batch,
+            vec!["b1".into(), "status-a".into(), "a2".into()] as Vec<Message>
+        );
     }
 }

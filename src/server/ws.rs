@@ -12,7 +12,6 @@
 //! that still falls behind is dropped by the hub and gets a close frame saying so;
 //! its page reconnects and starts again from a fresh snapshot.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,8 +24,7 @@ use tungstenite::{Message, Utf8Bytes};
 
 use super::App;
 use super::http::{Reply, header};
-use crate::board::update_team_id;
-use crate::hub::{Hub, Message as HubMessage, Subscription};
+use crate::hub::{Hub, Message as HubMessage, Missed, Subscription};
 
 /// How often an idle viewer is pinged: keeps proxies from closing it, and finds a
 /// peer that left (the first write after it left draws a reset, the next one fails),
@@ -105,24 +103,21 @@ fn respond_plain(request: Request, reply: Reply) {
 }
 
 /// Sends the snapshot, then every event, until the viewer goes or falls behind.
-fn run_viewer(mut socket: Socket, snapshot: String, subscription: Subscription, hub: Arc<Hub>) {
+fn run_viewer(mut socket: Socket, snapshot: String, mut subscription: Subscription, hub: Arc<Hub>) {
     if socket.send(Message::text(snapshot)).is_err() {
         return;
     }
     let mut last_sent = Instant::now();
-    // The viewer count changes slowly; reading it once a second spares the hub's lock.
     let mut rest = send_interval(hub.len());
     let mut rest_checked = Instant::now();
     loop {
         let wait = PING_INTERVAL.saturating_sub(last_sent.elapsed());
-        let outcome = match subscription.messages.recv_timeout(wait) {
-            Ok(first) => {
-                let mut batch = vec![first];
-                batch.extend(subscription.messages.try_iter());
-                let sent = send_batch(&mut socket, coalesce(batch));
+        let outcome = match subscription.next_batch(wait) {
+            Ok(batch) => {
+                let sent = send_batch(&mut socket, batch);
                 // Rest a little after each batch when many viewers share the CPU: a
-                // burst of reports then queues up and goes out as one batch, and
-                // publishing finds the viewer not waiting, so it costs no wake-up.
+                // burst of reports then gathers in the ring and goes out as one batch,
+                // and publishing finds fewer viewers waiting to be woken.
                 if rest_checked.elapsed() >= Duration::from_secs(1) {
                     rest = send_interval(hub.len());
                     rest_checked = Instant::now();
@@ -130,21 +125,14 @@ fn run_viewer(mut socket: Socket, snapshot: String, subscription: Subscription, 
                 std::thread::sleep(rest);
                 sent
             }
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                socket.send(Message::Ping(Default::default()))
+            Err(Missed::Timeout) => socket.send(Message::Ping(Default::default())),
+            Err(Missed::Lagged) => {
+                let reason = "viewer fell behind; reconnect for a fresh snapshot";
+                close(&mut socket, CloseCode::Again, reason);
+                return;
             }
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
-                let reason = if subscription.lagged() {
-                    "viewer fell behind; reconnect for a fresh snapshot"
-                } else {
-                    "server shutting down"
-                };
-                let code = if subscription.lagged() {
-                    CloseCode::Again
-                } else {
-                    CloseCode::Away
-                };
-                close(&mut socket, code, reason);
+            Err(Missed::Closed) => {
+                close(&mut socket, CloseCode::Away, "server shutting down");
                 return;
             }
         };
@@ -161,30 +149,6 @@ fn run_viewer(mut socket: Socket, snapshot: String, subscription: Subscription, 
 /// of reports cannot starve ingest; a report after a quiet spell still goes out at once.
 pub fn send_interval(viewers: usize) -> Duration {
     (SEND_COST_PER_VIEWER * viewers.min(u32::MAX as usize) as u32).min(MAX_SEND_INTERVAL)
-}
-
-/// Keeps, of several `team_update`s of one team, only the newest (each carries the
-/// team's whole entry); everything else stays, in order.
-pub fn coalesce(batch: Vec<HubMessage>) -> Vec<HubMessage> {
-    if batch.len() < 2 {
-        return batch;
-    }
-    let keys: Vec<Option<&str>> = batch.iter().map(|m| update_team_id(m)).collect();
-    let newest: HashMap<&str, usize> = keys
-        .iter()
-        .enumerate()
-        .filter_map(|(i, key)| key.map(|k| (k, i)))
-        .collect();
-    let keep: Vec<bool> = keys
-        .iter()
-        .enumerate()
-        .map(|(i, key)| key.is_none_or(|k| newest[k] == i))
-        .collect();
-    batch
-        .into_iter()
-        .zip(keep)
-        .filter_map(|(message, keep)| keep.then_some(message))
-        .collect()
 }
 
 /// Writes the messages and flushes once; an error means the viewer is gone.
@@ -207,24 +171,6 @@ fn close(socket: &mut Socket, code: CloseCode, reason: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn update(team: &str, n: u32) -> HubMessage {
-        format!(r#"{{"type":"team_update","team":{{"team_id":"{team}","report_count":{n}}}}}"#)
-            .into()
-    }
-
-    #[test]
-    fn coalesce_keeps_the_newest_update_per_team_and_every_status() {
-        let status: HubMessage = r#"{"type":"team_status","team_id":"a"}"#.into();
-        let batch = vec![
-            update("a", 1),
-            update("b", 1),
-            status.clone(),
-            update("a", 2),
-        ];
-        let kept = coalesce(batch);
-        assert_eq!(kept, vec![update("b", 1), status, update("a", 2)]);
-    }
 
     #[test]
     fn send_interval_grows_with_viewers_up_to_a_cap() {
