@@ -176,24 +176,32 @@ impl LiveBoard {
     }
 
     /// Applies a stored report and publishes a `team_update` to every viewer.
+    ///
+    /// Reports of one team may be applied out of order (they are stored under the
+    /// team's lock, applied under the board's): the latest report stays the one whose
+    /// file name sorts last, since names are handed out in arrival order.
     pub fn apply(&self, stored: Arc<StoredReport>, metrics: Metrics) {
         let now = stored.at;
         let mut teams = self.teams.lock().expect("board lock poisoned");
-        let id = stored.team_id.clone();
-        let state = teams.entry(id).or_insert_with(|| TeamState {
-            latest: Arc::clone(&stored),
-            metrics: Metrics::default(),
-            best: BestRecords::default(),
-            report_count: 0,
-            published: (true, true),
-        });
+        let state = match teams.entry(stored.team_id.clone()) {
+            std::collections::btree_map::Entry::Vacant(slot) => slot.insert(TeamState {
+                latest: Arc::clone(&stored),
+                metrics: metrics.clone(),
+                best: BestRecords::default(),
+                report_count: 0,
+                published: (true, true),
+            }),
+            std::collections::btree_map::Entry::Occupied(slot) => slot.into_mut(),
+        };
         state
             .best
             .update(metrics.qps, metrics.avg_latency, &stored.timestamp);
-        state.latest = stored;
-        state.metrics = metrics;
         state.report_count += 1;
         state.published = (true, true);
+        if arrival_order(&stored) > arrival_order(&state.latest) {
+            state.latest = stored;
+            state.metrics = metrics;
+        }
         let message = json!({"type": "team_update", "team": state.to_json(now, &self.timing)});
         // Published under the lock, so viewers get updates in the order they were
         // applied; keyed by team, so a viewer that is behind gets only the newest.
@@ -276,6 +284,11 @@ impl LiveBoard {
     pub fn hub(&self) -> &Arc<Hub> {
         &self.hub
     }
+}
+
+/// Where a stored report stands among its team's reports (its file name's order).
+fn arrival_order(stored: &StoredReport) -> Option<crate::timefmt::FileOrder> {
+    crate::timefmt::parse_file_name(&stored.file_name)
 }
 
 /// One point of a downsampled history: the reports of one stretch of the history
@@ -408,6 +421,42 @@ mod tests {
             updates,
             [("team-8".to_string(), 1), ("team-7".to_string(), 2)]
         );
+    }
+
+    #[test]
+    fn reports_applied_out_of_order_leave_the_newest_as_latest() {
+        let hub = Hub::new(16, 4);
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(
+            dir.path(),
+            crate::store::OpenMode::ReadWrite { fsync: false },
+        )
+        .unwrap();
+        let board = LiveBoard::from_store(&store, Timing::default(), 6, Arc::clone(&hub));
+        let id = TeamId::parse("t").unwrap();
+        let stored: Vec<_> = [100, 200]
+            .iter()
+            .map(|sent| {
+                let body = format!(
+                    r#"{{"totalElapsed":1,"totalSent":{sent},"totalOps":1,"totalErrors":0,"totalSaveDelayErrors":0,"pending":0,"operations":{{"sensorData":{{"operations":1,"errors":0}}}},"performanceMetrics":{{"avgSentQPS":1,"avgCompletedQPS":{sent},"errorRate":0}},"latencyAnalysis":{{"sensorData":{{"avg":1,"min":1,"max":1,"buckets":[1]}}}}}}"#
+                );
+                let report = Report::parse(body.as_bytes()).unwrap();
+                let metrics = Metrics::of(&report);
+                let stored = store
+                    .append(&id, "x", body.as_bytes(), report.value, &metrics)
+                    .unwrap();
+                (stored, metrics)
+            })
+            .collect();
+        // The second report is applied first, as a race between two workers may do.
+        for (report, metrics) in stored.into_iter().rev() {
+            board.apply(report, metrics);
+        }
+        let team = board.team_json(&id).unwrap();
+        assert_eq!(team["stats"]["totalSent"], 200);
+        assert_eq!(team["qps"], 200.0);
+        assert_eq!(team["report_count"], 2);
+        assert_eq!(team["best_qps"], 200.0);
     }
 
     #[test]

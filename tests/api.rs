@@ -358,8 +358,8 @@ fn numbered_report(n: u64) -> Vec<u8> {
 #[test]
 fn concurrent_reports_to_one_team_are_all_stored_in_order() {
     let server = Arc::new(TestServer::start_with(|c| c.threads = 8));
-    let threads = 10;
-    let per_thread = 50;
+    let threads = 50;
+    let per_thread = 10;
     let handles: Vec<_> = (0..threads)
         .map(|t| {
             let server = Arc::clone(&server);
@@ -412,6 +412,14 @@ fn concurrent_reports_to_one_team_are_all_stored_in_order() {
             );
         }
     }
+    // The board shows the newest report, whatever order concurrent reports were
+    // applied in, and counts every one.
+    let (_, team) = server.get_json("/api/teams/busy");
+    assert_eq!(
+        team["stats"], entries[0]["stats"],
+        "the board shows the newest report"
+    );
+    assert_eq!(team["report_count"], 500);
     sent.sort();
     assert_eq!(sent, acked);
     // latest.json becomes the newest report (a burst moves it at most every 100 ms;
