@@ -194,7 +194,7 @@ fn run_fleet(args: &DemoArgs, base: &str, stop: &StopSignal) -> DemoSummary {
         Box::new(LineProgress::new(&fleet.teams))
     };
     let started = Instant::now();
-    let deadline = args.duration.map(|d| started + d);
+    let deadline = args.duration.and_then(|d| started.checked_add(d));
     follow(&fleet, progress.as_mut(), stop, deadline);
     teams_stop.stop();
     for update in fleet.join() {

@@ -332,16 +332,21 @@ fn as_number(value: &Value) -> Option<f64> {
     value.as_f64().filter(|f| f.is_finite())
 }
 
-/// A non-negative integer; an integral float such as `980.0` counts too, as JavaScript tools send them.
+/// Largest count accepted: 2^53, the range in which every integer is exact in an f64
+/// (and in JavaScript). It also keeps sums of a few counts, such as a latency
+/// distribution's 13 buckets, far from overflowing a u64.
+pub const MAX_COUNT: u64 = 1 << 53;
+
+/// A non-negative integer up to [`MAX_COUNT`]; an integral float such as `980.0`
+/// counts too, as JavaScript tools send them.
 fn as_count(value: &Value) -> Option<u64> {
     if let Some(n) = value.as_u64() {
-        return Some(n);
+        return (n <= MAX_COUNT).then_some(n);
     }
     match value {
         Value::Number(n) if n.is_f64() => {
             let f = n.as_f64()?;
-            // 2^53: the largest range in which every integer is exact in an f64.
-            (f >= 0.0 && f.fract() == 0.0 && f <= 9_007_199_254_740_992.0).then_some(f as u64)
+            (f >= 0.0 && f.fract() == 0.0 && f <= MAX_COUNT as f64).then_some(f as u64)
         }
         _ => None,
     }
@@ -456,6 +461,20 @@ mod tests {
             Report::parse(b"{\"a\": \"\xff\"}"),
             Err(ValidationError::NotUtf8(7))
         ));
+    }
+
+    #[test]
+    fn refuses_counts_beyond_2_pow_53_so_sums_cannot_overflow() {
+        let body = with((
+            "[100, 200, 150",
+            "[18446744073709551615, 18446744073709551615, 150",
+        ));
+        assert_eq!(
+            error_of(&body),
+            "latencyAnalysis.sensorData.buckets[0]: expected a non-negative integer, found 18446744073709551615"
+        );
+        let body = with(("\"totalSent\": 1000", "\"totalSent\": 9007199254740992"));
+        assert!(Report::parse(body.as_bytes()).is_ok());
     }
 
     #[test]

@@ -78,6 +78,9 @@ impl Default for Config {
 /// never falls out of it; only a stuck one does.
 pub const DEFAULT_VIEWER_QUEUE: usize = 4096;
 
+/// Most HTTP worker threads (`--threads`).
+pub const MAX_THREADS: usize = 1024;
+
 /// Worker threads by default: 4 per core, at least 8; workers mostly wait on the disk.
 pub fn default_threads() -> usize {
     std::thread::available_parallelism()
@@ -86,20 +89,28 @@ pub fn default_threads() -> usize {
         .max(8)
 }
 
-/// Parses a duration given as seconds (`300`) or with a unit (`5m`, `1h 30m`, `250ms`).
+/// Longest duration any flag takes: ten years, far beyond any contest, and far from
+/// the range where adding it to a clock reading would overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// Parses a duration given as seconds (`300`) or with a unit (`5m`, `1h 30m`, `250ms`),
+/// at most [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    if let Ok(secs) = text.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Ok(Duration::from_secs_f64(secs));
-        }
-        return Err(format!(
-            "{text:?} is not a duration: expected a number of seconds ≥ 0"
-        ));
+    let duration = match text.parse::<f64>() {
+        Ok(secs) => Duration::try_from_secs_f64(secs).map_err(|_| {
+            format!(
+                "{text:?} is not a duration: expected a number of seconds from 0 up to 10 years"
+            )
+        })?,
+        Err(_) => humantime::parse_duration(text).map_err(|e| {
+            format!("{text:?} is not a duration ({e}); write seconds (300) or a unit (5m, 10s)")
+        })?,
+    };
+    if duration > MAX_DURATION {
+        return Err(format!("{text:?} is too long: at most 10 years"));
     }
-    humantime::parse_duration(text).map_err(|e| {
-        format!("{text:?} is not a duration ({e}); write seconds (300) or a unit (5m, 10s)")
-    })
+    Ok(duration)
 }
 
 /// Parses a size such as `1MiB`, `512KiB`, `1000000`.
@@ -178,6 +189,11 @@ impl ServeArgs {
                 "--threads and --max-teams must be at least 1".into(),
             ));
         }
+        if threads > MAX_THREADS {
+            return Err(StartupError::Invalid(format!(
+                "--threads {threads} is too many: at most {MAX_THREADS}"
+            )));
+        }
         if self.request_timeout.is_zero() {
             return Err(StartupError::Invalid(
                 "--request-timeout must be more than 0 seconds".into(),
@@ -221,6 +237,9 @@ mod tests {
         assert_eq!(parse_duration("300").unwrap(), Duration::from_secs(300));
         assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
         assert!(parse_duration("-1").is_err());
+        assert!(parse_duration("1e30").is_err());
+        assert!(parse_duration("NaN").is_err());
+        assert!(parse_duration("1000000000y").is_err());
     }
 
     #[test]

@@ -250,10 +250,21 @@ fn set_nodelay(listener: &std::net::TcpListener) -> std::io::Result<()> {
     }
 }
 
+/// Answers a request; a bug that panics costs that request (tiny_http answers it 500
+/// when it is dropped unanswered), never the worker, so the server keeps serving.
+fn handle_guarded(app: &App, request: tiny_http::Request) {
+    let url = request.url().to_string();
+    let outcome =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| http::handle(app, request)));
+    if outcome.is_err() {
+        log::error!("internal error while answering {url}; the request got a 500");
+    }
+}
+
 fn worker_loop(app: &App, http: &tiny_http::Server, stopping: &AtomicBool) {
     loop {
         match http.recv() {
-            Ok(request) => http::handle(app, request),
+            Ok(request) => handle_guarded(app, request),
             Err(_) if stopping.load(Ordering::SeqCst) => return,
             Err(e) => log::error!("receiving a request failed: {e}"),
         }
