@@ -55,6 +55,15 @@ pub struct BestRecords {
 }
 
 impl BestRecords {
+    /// The best records of a history (index entries, oldest first).
+    pub fn from_entries(entries: &[IndexEntry]) -> BestRecords {
+        let mut best = BestRecords::default();
+        for e in entries {
+            best.update(e.headline.qps, e.headline.avg_latency, &e.timestamp);
+        }
+        best
+    }
+
     /// Takes one more report into account; ties keep the earlier record.
     pub fn update(&mut self, qps: f64, avg_latency_ms: f64, timestamp: &str) {
         if self.qps.as_ref().is_none_or(|best| qps > best.value) {
@@ -146,11 +155,7 @@ impl LiveBoard {
                 .map(|report| Metrics::of(&report))
                 .unwrap_or_default();
             let (best, report_count) = store.with_entries(&id, |entries| {
-                let mut best = BestRecords::default();
-                for e in entries {
-                    best.update(e.headline.qps, e.headline.avg_latency, &e.timestamp);
-                }
-                (best, entries.len())
+                (BestRecords::from_entries(entries), entries.len())
             });
             let mut state = TeamState {
                 latest,
@@ -168,11 +173,6 @@ impl LiveBoard {
             max_teams,
             hub,
         }
-    }
-
-    /// The timing rules in force.
-    pub fn timing(&self) -> Timing {
-        self.timing
     }
 
     /// Applies a stored report and publishes a `team_update` to every viewer.
@@ -232,12 +232,6 @@ impl LiveBoard {
     pub fn team_name(&self, id: &TeamId) -> Option<String> {
         let teams = self.teams.lock().expect("board lock poisoned");
         teams.get(id).map(|t| t.latest.team_name.clone())
-    }
-
-    /// The team's best records.
-    pub fn best_records(&self, id: &TeamId) -> Option<BestRecords> {
-        let teams = self.teams.lock().expect("board lock poisoned");
-        teams.get(id).map(|t| t.best.clone())
     }
 
     /// The `snapshot` message and a subscription that continues right after it:

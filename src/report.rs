@@ -127,7 +127,14 @@ impl Report {
 
     /// Validates an already parsed JSON value (for instance the `stats` of a stored file).
     pub fn from_value(value: Value) -> Result<Report, ValidationError> {
-        let root = Obj::root(&value)?;
+        let report = Report::fields_of(&value)?;
+        Ok(Report { value, ..report })
+    }
+
+    /// Validates a JSON value without taking it: the typed fields only (the returned
+    /// report's `value` is null), which is all [`crate::metrics::Metrics::of`] needs.
+    pub fn fields_of(value: &Value) -> Result<Report, ValidationError> {
+        let root = Obj::root(value)?;
         let operations = root.req_object("operations")?;
         let latency = root.req_object("latencyAnalysis")?;
         let performance = root.req_object("performanceMetrics")?;
@@ -154,7 +161,7 @@ impl Report {
             latency: per_kind(&latency, parse_distribution)?,
             value: Value::Null,
         };
-        Ok(Report { value, ..report })
+        Ok(report)
     }
 
     /// The `sensorData` latency distribution (always present in a valid report).

@@ -755,23 +755,27 @@ pub fn read_report_file(path: &Path) -> Result<StoredReport, StoreError> {
 }
 
 /// The index entry of a report file, computing its metrics (used to rebuild the index).
-fn entry_from_file(path: &Path) -> Result<(IndexEntry, StoredReport), StoreError> {
-    let mut stored = read_report_file(path)?;
-    // The stats move into the report and back (a rebuild parses every file: no copy).
-    let report =
-        Report::from_value(std::mem::take(&mut stored.stats)).map_err(|e| StoreError::Corrupt {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-    let metrics = Metrics::of(&report);
-    stored.stats = report.value;
+fn entry_from_file(path: &Path) -> Result<(IndexEntry, StoredReport, Option<String>), StoreError> {
+    let stored = read_report_file(path)?;
+    // A report the original tool accepted but our validation refuses still belongs to
+    // the history (it is shown with zero metrics): "loads unchanged".
+    let (metrics, warning) = match Report::fields_of(&stored.stats) {
+        Ok(report) => (Metrics::of(&report), None),
+        Err(e) => (
+            Metrics::default(),
+            Some(format!(
+                "warning: {}: its stats break the schema ({e}); listed with zero metrics",
+                path.display()
+            )),
+        ),
+    };
     let entry = IndexEntry {
         file_name: stored.file_name.clone().into(),
         timestamp: stored.timestamp.clone().into(),
         at: stored.at,
         headline: Headline::from(&metrics),
     };
-    Ok((entry, stored))
+    Ok((entry, stored, warning))
 }
 
 type LoadResult = Result<(TeamLog, Vec<String>), StoreError>;
@@ -837,7 +841,8 @@ fn load_team(dir: &Path, mode: OpenMode) -> LoadResult {
     missing.sort_by_key(|n| report_names[*n]);
     for name in &missing {
         match entry_from_file(&dir.join(name)) {
-            Ok((entry, stored)) => {
+            Ok((entry, stored, warning)) => {
+                warnings.extend(warning);
                 latest_read = Some(stored);
                 by_name.insert((*name).clone(), entry);
             }

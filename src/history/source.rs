@@ -220,10 +220,7 @@ fn local_overview(store: &Store, id: &TeamId) -> TeamOverview {
         .map(|latest| latest.team_name.clone())
         .unwrap_or_else(|| team::default_team_name(id));
     store.with_entries(id, |entries| {
-        let mut best = BestRecords::default();
-        for e in entries {
-            best.update(e.headline.qps, e.headline.avg_latency, &e.timestamp);
-        }
+        let best = BestRecords::from_entries(entries);
         let latest = entries.last().map(|e| e.headline).unwrap_or_default();
         let (best_qps, best_qps_time) = split_record(best.qps);
         let (best_latency, best_latency_time) = split_record(best.latency);

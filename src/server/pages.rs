@@ -86,11 +86,7 @@ pub fn history_page(app: &App, raw_id: &str) -> Reply {
     let Ok(id) = TeamId::parse(raw_id) else {
         return not_found();
     };
-    let name = app
-        .board
-        .team_name(&id)
-        .or_else(|| app.store.latest(&id).map(|l| l.team_name.clone()));
-    let Some(name) = name else {
+    let Some(name) = app.board.team_name(&id) else {
         return not_found();
     };
     let page = TEAM_HTML
