@@ -364,7 +364,7 @@ pub mod csv {
         for row in rows {
             for col in &columns {
                 match (col.get)(&row) {
-                    Cell::Text(t) => out.write_field(t),
+                    Cell::Text(t) => out.write_field(spreadsheet_safe(t).as_ref()),
                     Cell::Count(n) => out.write_field(int_text.format(n)),
                     Cell::Number(x) => out.write_field(float_text.format(x)),
                     Cell::Empty => out.write_field(""),
@@ -392,6 +392,17 @@ pub mod csv {
                 let _ = write(writer, rows);
             })?;
         Ok(reader)
+    }
+
+    /// Text as a spreadsheet shows it: a cell that starts with `=`, `+`, `-` or `@`
+    /// would be run as a formula (CSV injection), so it gets a leading `'`. Only team
+    /// names can start so (ids and timestamps cannot).
+    pub fn spreadsheet_safe(text: &str) -> std::borrow::Cow<'_, str> {
+        if text.starts_with(['=', '+', '-', '@']) {
+            format!("'{text}").into()
+        } else {
+            text.into()
+        }
     }
 
     fn into_io(e: ::csv::Error) -> io::Error {
@@ -593,6 +604,23 @@ mod tests {
         let body = include_str!("../tests/fixtures/valid/minimal-12-buckets.json");
         let stats: Value = serde_json::from_str(body).unwrap();
         ExportRow::new("t1".into(), "A, \"quoted\" team".into(), "ts".into(), stats).unwrap()
+    }
+
+    #[test]
+    fn csv_names_that_look_like_formulas_are_defused() {
+        let body = include_str!("../tests/fixtures/valid/minimal-12-buckets.json");
+        let stats: Value = serde_json::from_str(body).unwrap();
+        let row =
+            ExportRow::new("t1".into(), "=HYPERLINK(\"x\")".into(), "ts".into(), stats).unwrap();
+        let mut out = Vec::new();
+        csv::write(&mut out, std::iter::once(row)).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let second_line = text.lines().nth(1).unwrap();
+        assert!(
+            second_line.starts_with("t1,\"'=HYPERLINK(\"\"x\"\")\","),
+            "{second_line}"
+        );
+        assert_eq!(csv::spreadsheet_safe("第一小组"), "第一小组");
     }
 
     #[test]

@@ -309,9 +309,11 @@ impl Store {
         self.root.join(id.as_str())
     }
 
-    /// Stores a validated report: on return its file is complete and `latest.json`
-    /// points at it. Reports of one team are stored one after the other, so their
-    /// names sort in arrival order.
+    /// Stores a validated report: on return its file is complete under its final name
+    /// (and synced, with `fsync`). `latest.json` points at it too, except in a burst of
+    /// one team, when it is moved at most every [`LATEST_EVERY`] and caught up by
+    /// [`Store::flush_latest`]. Names are handed out under the team's lock, so they sort
+    /// in arrival order.
     ///
     /// `body` is written verbatim as the file's `stats`; `stats` is the same report,
     /// parsed, kept in memory as the team's latest.

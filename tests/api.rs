@@ -608,6 +608,19 @@ fn unknown_api_paths_get_404_json_and_wrong_methods_405_with_allow() {
             "{method} {path}: Allow {allow_header:?}"
         );
     }
+    // HEAD answers as GET without a body, as the original (Flask) did.
+    let (status, headers, body) = raw_request(
+        &server,
+        "HEAD /api/teams HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"",
+    );
+    assert_eq!(status, 200);
+    assert!(
+        header_value(&headers, "content-type")
+            .unwrap()
+            .starts_with("application/json")
+    );
+    assert_eq!(body, "");
 }
 
 #[test]

@@ -237,7 +237,8 @@ impl Page {
         let png = base64::engine::general_purpose::STANDARD
             .decode(shot["data"].as_str().expect("screenshot data"))
             .expect("screenshot is base64");
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        // CARGO_TARGET_TMPDIR is <target dir>/tmp, wherever CARGO_TARGET_DIR points.
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("../screenshots");
         std::fs::create_dir_all(&dir).expect("screenshot dir");
         let path = dir.join(format!("{name}.png"));
         std::fs::write(&path, png).expect("write screenshot");

@@ -186,6 +186,9 @@ fn match_route<'a>(method: &str, path: &'a str) -> Matched<'a> {
     if allowed.is_empty() {
         Matched::Nothing
     } else {
+        if allowed.contains(&"GET") {
+            allowed.push("HEAD");
+        }
         allowed.push("OPTIONS");
         Matched::WrongMethod(allowed.join(", "))
     }
@@ -253,7 +256,9 @@ pub fn handle(app: &App, mut request: Request) {
     if method == "OPTIONS" {
         return send(request, preflight());
     }
-    let result = match match_route(&method, path) {
+    // HEAD is GET without the body (tiny_http leaves the body out), as Flask did.
+    let route_method = if method == "HEAD" { "GET" } else { &method };
+    let result = match match_route(route_method, path) {
         Matched::Found(route, _) if route.endpoint == Endpoint::WebSocket => {
             return ws::serve(app, request);
         }
@@ -535,7 +540,7 @@ mod tests {
             matches!(match_route("GET", "/api/teams/t1/history"), Matched::Found(r, p) if r.endpoint == Endpoint::History && p == ["t1"])
         );
         assert!(
-            matches!(match_route("DELETE", "/api/teams"), Matched::WrongMethod(a) if a == "GET, OPTIONS")
+            matches!(match_route("DELETE", "/api/teams"), Matched::WrongMethod(a) if a == "GET, HEAD, OPTIONS")
         );
         assert!(matches!(
             match_route("GET", "/api/teams//history"),
