@@ -196,17 +196,31 @@ fn posted_report_reaches_two_viewers_as_team_update_after_it_is_on_disk() {
         assert_eq!(next_json(viewer)["type"], "snapshot");
     }
     let hostile = "<img src=x onerror=alert(1)>";
-    assert_eq!(server.post("team7", Some(hostile), &report()), 200);
-    for viewer in &mut viewers {
-        let update = next_json(viewer);
-        assert_eq!(update["type"], "team_update");
-        assert_eq!(update["team"]["team_id"], "team7");
-        assert_eq!(update["team"]["team_name"], hostile);
-        assert_eq!(update["team"]["qps"], 40.2);
-        assert_eq!(update["team"]["best_qps"], 40.2);
-        assert_eq!(update["team"]["report_count"], 1);
-        assert_eq!(report_files(&server.data_dir(), "team7").len(), 1);
-    }
+    std::thread::scope(|scope| {
+        // The POST runs while the viewers read: the moment an update arrives, its
+        // report must already be a complete file on disk.
+        let post = scope.spawn(|| server.post("team7", Some(hostile), &report()));
+        for viewer in &mut viewers {
+            let update = next_json(viewer);
+            let files = report_files(&server.data_dir(), "team7");
+            assert_eq!(
+                files.len(),
+                1,
+                "the report is on disk when its update arrives"
+            );
+            let text = std::fs::read_to_string(server.data_dir().join("team7").join(&files[0]))
+                .expect("the report file is readable");
+            let stored: Value = serde_json::from_str(&text).expect("the report file is complete");
+            assert_eq!(stored["team_name"], hostile);
+            assert_eq!(update["type"], "team_update");
+            assert_eq!(update["team"]["team_id"], "team7");
+            assert_eq!(update["team"]["team_name"], hostile);
+            assert_eq!(update["team"]["qps"], 40.2);
+            assert_eq!(update["team"]["best_qps"], 40.2);
+            assert_eq!(update["team"]["report_count"], 1);
+        }
+        assert_eq!(post.join().expect("POST thread"), 200);
+    });
 }
 
 #[test]
