@@ -151,3 +151,30 @@ fn raw_non_ascii_team_name_gets_400_asking_for_percent_encoding() {
     );
     assert!(common::report_files(&server.data_dir, "team1").is_empty());
 }
+
+#[test]
+fn unframeable_bodies_get_an_immediate_json_error_and_store_nothing() {
+    let server = TestServer::start();
+    let cases = [
+        ("Content-Length: abc\r\n", 400, "Content-Length"),
+        ("Transfer-Encoding: gzip\r\n", 501, "chunked"),
+    ];
+    for (header, status, mentions) in cases {
+        let mut stream = connect(&server);
+        let head = format!(
+            "POST /api/stats/report HTTP/1.1\r\nHost: t\r\nX-Team-ID: team1\r\n{header}\r\n{{}}"
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        let started = Instant::now();
+        let (got, body) = read_response(&mut stream);
+        assert_eq!(got, status, "{header}: {body}");
+        let error: serde_json::Value = serde_json::from_str(&body).expect("a JSON error");
+        assert!(
+            error["error"].as_str().unwrap().contains(mentions),
+            "{body}"
+        );
+        // Answered at once, not after --request-timeout.
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+    assert!(common::report_files(&server.data_dir, "team1").is_empty());
+}

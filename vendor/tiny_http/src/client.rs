@@ -52,6 +52,8 @@ enum ReadError {
     WrongHeader(HTTPVersion),
     /// the client sent an unrecognized `Expect` header
     ExpectationFailed(HTTPVersion),
+    /// the request cannot be framed: answer with this status and message, then close
+    Refused(HTTPVersion, u16, &'static str),
     ReadIoError(IoError),
 }
 
@@ -195,6 +197,16 @@ impl ClientConnection {
                 request::RequestCreationError::ExpectationFailed => {
                     ReadError::ExpectationFailed(version)
                 }
+                request::RequestCreationError::InvalidContentLength => ReadError::Refused(
+                    version,
+                    400,
+                    "Content-Length must be a non-negative integer",
+                ),
+                request::RequestCreationError::UnsupportedTransferEncoding => ReadError::Refused(
+                    version,
+                    501,
+                    "only the chunked Transfer-Encoding is supported; send chunked or Content-Length",
+                ),
             }
         })?
         .with_non_ascii_headers(non_ascii_headers);
@@ -202,6 +214,23 @@ impl ClientConnection {
         // return the request
         Ok(request)
     }
+}
+
+/// An error answered by tiny-http itself, before the application sees the request.
+/// BenchBoard patch: a JSON body `{"error": ...}` readable from any origin, like every
+/// error of the application (it used to be an empty body).
+fn error_response(status: u16, message: &str) -> crate::Response<std::io::Cursor<Vec<u8>>> {
+    let body = format!("{{\"error\":\"{}\"}}", message.replace('\\', "\\\\").replace('"', "\\\""));
+    crate::Response::from_data(body.into_bytes())
+        .with_status_code(status)
+        .with_header(
+            crate::Header::from_bytes(&b"Content-Type"[..], &b"application/json; charset=utf-8"[..])
+                .expect("valid header"),
+        )
+        .with_header(
+            crate::Header::from_bytes(&b"Access-Control-Allow-Origin"[..], &b"*"[..])
+                .expect("valid header"),
+        )
 }
 
 impl Iterator for ClientConnection {
@@ -222,7 +251,7 @@ impl Iterator for ClientConnection {
             let rq = match self.read() {
                 Err(ReadError::WrongRequestLine) => {
                     let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(400));
+                    let response = error_response(400, "malformed HTTP request line");
                     response
                         .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
                         .ok();
@@ -232,10 +261,20 @@ impl Iterator for ClientConnection {
 
                 Err(ReadError::WrongHeader(ver)) => {
                     let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(400));
+                    let response = error_response(
+                        400,
+                        "malformed HTTP header line (header values must be ASCII)",
+                    );
                     response.raw_print(writer, ver, &[], false, None).ok();
                     return None; // we don't know where the next request would start,
                                  // se we have to close
+                }
+
+                Err(ReadError::Refused(ver, status, message)) => {
+                    let writer = self.sink.next().unwrap();
+                    let response = error_response(status, message);
+                    response.raw_print(writer, ver, &[], false, None).ok();
+                    return None; // the body cannot be framed: close
                 }
 
                 Err(ReadError::ReadIoError(ref err))
@@ -248,7 +287,7 @@ impl Iterator for ClientConnection {
                 Err(ReadError::ReadIoError(ref err)) if is_timeout(err) => {
                     // request timeout (the client stalled in the middle of a request head)
                     let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(408));
+                    let response = error_response(408, "timed out reading the request head");
                     response
                         .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
                         .ok();
@@ -257,7 +296,7 @@ impl Iterator for ClientConnection {
 
                 Err(ReadError::ExpectationFailed(ver)) => {
                     let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(417));
+                    let response = error_response(417, "unsupported Expect header");
                     response.raw_print(writer, ver, &[], true, None).ok();
                     return None; // TODO: should be recoverable, but needs handling in case of body
                 }

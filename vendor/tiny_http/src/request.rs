@@ -117,6 +117,14 @@ pub enum RequestCreationError {
     /// The client sent an `Expect` header that was not recognized by tiny-http.
     ExpectationFailed,
 
+    /// The `Content-Length` header is not a number (BenchBoard patch: it used to be
+    /// ignored, leaving the body on the connection to be read as the next request).
+    InvalidContentLength,
+
+    /// The `Transfer-Encoding` does not end with `chunked`, the only coding tiny-http
+    /// decodes (BenchBoard patch: the body used to be read as chunked anyway).
+    UnsupportedTransferEncoding,
+
     /// Error while reading data from the socket during the creation of the `Request`.
     CreationIoError(IoError),
 }
@@ -161,16 +169,30 @@ where
         .find(|h: &&Header| h.field.equiv("Transfer-Encoding"))
         .map(|h| h.value.clone());
 
+    // only `chunked` can be decoded; any other final coding cannot be framed (RFC 7230 3.3.3)
+    if let Some(ref coding) = transfer_encoding {
+        let last = coding.as_str().rsplit(',').next().unwrap_or("").trim();
+        if !last.eq_ignore_ascii_case("chunked") {
+            return Err(RequestCreationError::UnsupportedTransferEncoding);
+        }
+    }
+
     // finding the content-length header
     let content_length = if transfer_encoding.is_some() {
         // if transfer-encoding is specified, the Content-Length
         // header must be ignored (RFC2616 #4.4)
         None
     } else {
-        headers
+        match headers
             .iter()
             .find(|h: &&Header| h.field.equiv("Content-Length"))
-            .and_then(|h| FromStr::from_str(h.value.as_str()).ok())
+        {
+            None => None,
+            Some(h) => match FromStr::from_str(h.value.as_str().trim()) {
+                Ok(length) => Some(length),
+                Err(_) => return Err(RequestCreationError::InvalidContentLength),
+            },
+        }
     };
 
     // true if the client sent a `Expect: 100-continue` header
