@@ -101,24 +101,35 @@ impl ExportRow {
         })
     }
 
-    /// The row as the history API shows an entry: `team_id, team_name, timestamp,
-    /// stats, metrics`.
+    /// The row as the history API shows an entry.
     pub fn to_json(&self) -> Value {
         serde_json::to_value(self.entry()).expect("history entries serialize")
     }
 
     fn entry(&self) -> Entry<'_> {
-        Entry {
-            team_id: &self.team_id,
-            team_name: &self.team_name,
-            timestamp: &self.timestamp,
-            stats: &self.report.value,
-            metrics: self.metrics.to_json(),
-        }
+        Entry::new(
+            &self.team_id,
+            &self.team_name,
+            &self.timestamp,
+            &self.report.value,
+            &self.metrics,
+        )
     }
 }
 
-/// A history entry, borrowed from its row (serialized without copying the stats).
+/// A history entry as the API shows it: `team_id, team_name, timestamp, stats, metrics`.
+pub fn history_entry_json(
+    team_id: &str,
+    team_name: &str,
+    timestamp: &str,
+    stats: &Value,
+    metrics: &Metrics,
+) -> Value {
+    serde_json::to_value(Entry::new(team_id, team_name, timestamp, stats, metrics))
+        .expect("history entries serialize")
+}
+
+/// A history entry, borrowed from its parts (serialized without copying the stats first).
 #[derive(Serialize)]
 struct Entry<'a> {
     team_id: &'a str,
@@ -126,6 +137,24 @@ struct Entry<'a> {
     timestamp: &'a str,
     stats: &'a Value,
     metrics: Value,
+}
+
+impl<'a> Entry<'a> {
+    fn new(
+        team_id: &'a str,
+        team_name: &'a str,
+        timestamp: &'a str,
+        stats: &'a Value,
+        metrics: &Metrics,
+    ) -> Entry<'a> {
+        Entry {
+            team_id,
+            team_name,
+            timestamp,
+            stats,
+            metrics: metrics.to_json(),
+        }
+    }
 }
 
 /// An inclusive time range; an open end is `None`.

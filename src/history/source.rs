@@ -316,26 +316,15 @@ struct ApiTeam {
 }
 
 impl Remote {
-    /// Checks the URL: plain `http://host:port` (`host:port` alone means http; a
-    /// trailing `/` is dropped).
+    /// Checks the URL as every BenchBoard client does ([`crate::client::normalize_server`]:
+    /// plain `http://host:port`, `host:port` alone means http, a trailing `/` is dropped).
     pub fn new(url: &str) -> Result<Remote, HistoryError> {
-        let trimmed = url.trim().trim_end_matches('/');
-        let base = if trimmed.contains("://") {
-            trimmed.to_string()
-        } else {
-            format!("http://{trimmed}")
-        };
-        let host = base.strip_prefix("http://").unwrap_or_default();
-        if host.is_empty() || host.contains('/') {
-            return Err(HistoryError::Usage(format!(
-                "--server {url:?}: expected a URL like http://127.0.0.1:8080 (plain http, no path)"
-            )));
-        }
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(HTTP_TIMEOUT))
-            .build()
-            .into();
+        let base = crate::client::normalize_server(url).map_err(|_| {
+            HistoryError::Usage(format!(
+                "--server {url:?}: expected a URL like http://127.0.0.1:8080 (plain http)"
+            ))
+        })?;
+        let agent = crate::client::http_agent(HTTP_TIMEOUT);
         Ok(Remote { base, agent })
     }
 

@@ -392,16 +392,17 @@ fn query_number(
 
 /// One history entry as the API shows it: the stored file plus its metrics.
 pub fn history_entry_json(stored: &StoredReport) -> Value {
-    let metrics = Report::from_value(stored.stats.clone())
+    // A report the original tool stored but today's schema refuses shows zero metrics.
+    let metrics = Report::fields_of(&stored.stats)
         .map(|r| Metrics::of(&r))
         .unwrap_or_default();
-    json!({
-        "team_id": stored.team_id.as_str(),
-        "team_name": stored.team_name,
-        "timestamp": stored.timestamp,
-        "stats": stored.stats,
-        "metrics": metrics.to_json(),
-    })
+    export::history_entry_json(
+        stored.team_id.as_str(),
+        &stored.team_name,
+        &stored.timestamp,
+        &stored.stats,
+        &metrics,
+    )
 }
 
 fn history(app: &App, id: &TeamId, query: &str) -> Result<Reply, ApiError> {
