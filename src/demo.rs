@@ -69,7 +69,7 @@ pub struct DemoArgs {
     /// Store the reports in this directory (kept) instead of a temporary one
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Run the quick test instead: send a few reports and read them back through every endpoint
+    /// Run the quick test instead: send a few reports and read them back through every endpoint (on --server, the check's team stays in its data, named 自检小组)
     #[arg(long)]
     pub check: bool,
     /// With --check: the server to test [default: a fresh in-process server]

@@ -20,7 +20,7 @@ use super::DemoError;
 /// Reports the check sends.
 const REPORTS: u64 = 3;
 /// Checks run by [`run_check`].
-pub const CHECKS: usize = 12;
+pub const CHECKS: usize = 14;
 /// Longest wait for any answer.
 const TIMEOUT: Duration = Duration::from_secs(5);
 /// A name with markup in it: pages must show it escaped, the API decoded.
@@ -103,6 +103,14 @@ fn check_server(base: &str, out: &mut dyn Write) -> CheckOutcome {
     checker.run(
         "GET /api/teams/<id>/history/summary: counts the reports",
         Checker::summary,
+    );
+    checker.run(
+        "GET /api/teams/<id>/history/series: the chart's points",
+        Checker::series,
+    );
+    checker.run(
+        "GET /api/teams/<id>/export.csv: one row per report",
+        Checker::export_csv,
     );
     checker.run(
         "GET /api/teams/<unknown>: 404 with a JSON error",
@@ -358,6 +366,33 @@ impl<'a> Checker<'a> {
         ))
     }
 
+    fn series(&mut self) -> Result<String, String> {
+        let answer = self.get(&format!("/api/teams/{}/history/series", self.team_id))?;
+        answer.expect_status(200)?;
+        let series = answer.json()?;
+        let points = series["series"].as_array().map_or(0, Vec::len);
+        if series["total"] != REPORTS || points == 0 {
+            return Err(format!(
+                "expected {REPORTS} reports in the series, got total {} and {points} points",
+                series["total"]
+            ));
+        }
+        Ok(format!("{points} points"))
+    }
+
+    fn export_csv(&mut self) -> Result<String, String> {
+        let answer = self.get(&format!("/api/teams/{}/export.csv", self.team_id))?;
+        answer.expect_status(200)?;
+        if !answer.content_type.starts_with("text/csv") {
+            return Err(format!("content type {}", answer.content_type));
+        }
+        let rows = answer.body.lines().count().saturating_sub(1);
+        if rows != REPORTS as usize {
+            return Err(format!("expected {REPORTS} rows, got {rows}"));
+        }
+        Ok(format!("{rows} rows"))
+    }
+
     fn unknown_team(&mut self) -> Result<String, String> {
         let answer = self.get(&format!("/api/teams/{}-nobody", self.team_id))?;
         answer.expect_status(404)?;
@@ -399,6 +434,11 @@ impl<'a> Checker<'a> {
     fn history_page(&mut self) -> Result<String, String> {
         let answer = self.get(&format!("/team/{}/history", self.team_id))?;
         answer.expect_status(200)?;
+        for asset in linked_assets(&answer.body) {
+            self.get(&asset)?
+                .expect_status(200)
+                .map_err(|e| format!("{asset}: {e}"))?;
+        }
         let escaped = crate::server::pages::escape_html(TEAM_NAME);
         if !answer.body.contains(&escaped) || answer.body.contains(TEAM_NAME) {
             return Err(format!(
