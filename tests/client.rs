@@ -323,6 +323,36 @@ fn ctrl_c_stops_at_once() {
     wait_for_line(&running.stdout, "stopped", Duration::from_secs(1));
 }
 
+#[test]
+fn ctrl_c_stops_at_once_even_with_a_request_in_flight() {
+    // A "server" that accepts the connection and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", silent.local_addr().unwrap());
+    let report = fixture("valid/minimal-12-buckets.json");
+    let mut running = Running::start(&[
+        "--server",
+        &address,
+        "--team-id",
+        "t1",
+        "--timeout",
+        "60",
+        "--file",
+        report.to_str().unwrap(),
+    ]);
+    let (_connection, _) = silent.accept().expect("the client connects");
+    let pid = running.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    running
+        .wait(Duration::from_secs(3))
+        .expect("the client stops within 3 s of Ctrl-C, not after --timeout");
+}
+
 /// Every latency distribution agrees with its buckets: the buckets sum to the
 /// kind's operations and the average lies within what the buckets allow.
 fn assert_distributions_agree(report: &Value) {

@@ -7,7 +7,16 @@ fn main() -> std::process::ExitCode {
     let args = ClientArgs::parse();
     let stop = StopSignal::new();
     let on_signal = stop.clone();
-    if let Err(e) = ctrlc::set_handler(move || on_signal.stop()) {
+    let handler = move || {
+        on_signal.stop();
+        // Teams stop at once; a request still in flight is not waited for (up to
+        // --timeout): past a short grace the process ends, as "stopped with Ctrl-C".
+        std::thread::spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            std::process::exit(0);
+        });
+    };
+    if let Err(e) = ctrlc::set_handler(handler) {
         eprintln!("Error: cannot handle Ctrl-C: {e}");
         return std::process::ExitCode::from(2);
     }
