@@ -9,19 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{TestServer, agent, fixture, report_files};
+use common::{TestServer, agent, fixture, ordered_report_files, report_files};
 use serde_json::{Value, json};
 
 /// A case of bad team headers: (name, headers, word the error must mention).
 type HeaderCase<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
-
-/// Report files of a team in the order the server wrote them (by time, then by the
-/// same-millisecond sequence: `_10` sorts after `_9`, unlike plain string order).
-fn ordered_report_files(data_dir: &Path, team: &str) -> Vec<String> {
-    let mut files = report_files(data_dir, team);
-    files.sort_by_key(|n| benchboard::timefmt::parse_file_name(n).expect("a report file name"));
-    files
-}
 
 fn valid_body(name: &str) -> Vec<u8> {
     std::fs::read(fixture(&format!("valid/{name}"))).expect("fixture readable")

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::{TestServer, fixture, report_files};
+use common::{TestServer, copy_dir, fixture, report_files};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_benchboard-history");
@@ -120,19 +120,6 @@ fn original_data() -> (tempfile::TempDir, String) {
     copy_dir(&fixture("original-data"), &dir);
     let arg = dir.to_str().expect("UTF-8").to_string();
     (temp, arg)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// Every file under `dir` with its contents, sorted by path.

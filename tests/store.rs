@@ -9,35 +9,14 @@ use benchboard::metrics::Metrics;
 use benchboard::report::Report;
 use benchboard::store::{INDEX_FILE, OpenMode, Store};
 use benchboard::team::TeamId;
-use common::{TestServer, fixture, report_files};
+use common::{TestServer, copy_dir, fixture, ordered_report_files, report_files};
 use serde_json::{Value, json};
-
-/// Report files of a team in the order the server wrote them (by time, then by the
-/// same-millisecond sequence: `_10` sorts after `_9`, unlike plain string order).
-fn ordered_report_files(data_dir: &Path, team: &str) -> Vec<String> {
-    let mut files = report_files(data_dir, team);
-    files.sort_by_key(|n| benchboard::timefmt::parse_file_name(n).expect("a report file name"));
-    files
-}
 
 fn temp_dir() -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix("benchboard-store-")
         .tempdir()
         .expect("temp dir")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// A report from a fixture with its QPS and average latency replaced.

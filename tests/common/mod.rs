@@ -147,3 +147,25 @@ pub fn report_files(data_dir: &Path, team: &str) -> Vec<String> {
     names.sort();
     names
 }
+
+/// Report files of a team in the order the server wrote them (by time, then by the
+/// same-millisecond sequence: `_10` sorts after `_9`, unlike plain string order).
+pub fn ordered_report_files(data_dir: &Path, team: &str) -> Vec<String> {
+    let mut files = report_files(data_dir, team);
+    files.sort_by_key(|n| benchboard::timefmt::parse_file_name(n).expect("a report file name"));
+    files
+}
+
+/// Copies a directory tree (a fixture data directory into a test's own).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
