@@ -222,7 +222,8 @@ fn viewer_that_stops_reading_is_dropped_while_ingest_and_another_viewer_carry_on
     assert_eq!(next_json(&mut fast)["type"], "snapshot");
     let reports: u64 = 60;
     // Updates that queue up for a viewer may be coalesced (newest per team), so the
-    // reading viewer must see the report counts rise to the last one.
+    // reading viewer must see the report counts rise to the last one. The thread hands
+    // the viewer back, so that it stays connected to the end.
     let reader = std::thread::spawn(move || {
         let mut seen = 0;
         while seen < reports {
@@ -236,14 +237,15 @@ fn viewer_that_stops_reading_is_dropped_while_ingest_and_another_viewer_carry_on
                 Got::Closed(reason) => panic!("the reading viewer was closed: {reason}"),
             }
         }
-        seen
+        (seen, fast)
     });
     // 60 updates of ~400 KB: more than the socket buffers of the viewer that does not read.
     let body = padded_report(400 * 1024);
     for _ in 0..reports {
         assert_eq!(server.post("team1", None, &body), 200);
     }
-    assert_eq!(reader.join().expect("reader thread"), reports);
+    let (seen, _fast) = reader.join().expect("reader thread");
+    assert_eq!(seen, reports);
     // Reading again, the stuck viewer gets what was already on its way, then a close
     // frame: it fell out of the hub's ring while its writes were blocked.
     let deadline = Instant::now() + Duration::from_secs(30);
