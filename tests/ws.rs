@@ -343,3 +343,19 @@ fn team_status_tells_when_a_team_turns_inactive_and_leaves_the_board() {
     assert_eq!(back["team"]["on_board"], true);
     assert_eq!(back["team"]["report_count"], 2);
 }
+
+#[test]
+fn server_shutdown_closes_every_viewer_with_a_reason() {
+    let server = Running::start(|_| {});
+    let mut viewers = [server.connect(), server.connect()];
+    for viewer in &mut viewers {
+        assert_eq!(next_json(viewer)["type"], "snapshot");
+    }
+    server.handle.shutdown();
+    for viewer in &mut viewers {
+        match next(viewer, Duration::from_secs(10)) {
+            Got::Closed(reason) => assert!(reason.contains("shutting down"), "{reason}"),
+            Got::Json(m) => panic!("expected a close frame, got {m}"),
+        }
+    }
+}

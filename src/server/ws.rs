@@ -383,7 +383,7 @@ impl Writer {
         let mut stop_by: Option<Instant> = None;
         loop {
             events.clear();
-            if let Err(e) = self.poller.wait(&mut events, Some(self.timeout()))
+            if let Err(e) = self.poller.wait(&mut events, Some(self.timeout(stop_by)))
                 && e.kind() != ErrorKind::Interrupted
             {
                 log::error!("WebSocket writer: waiting on the sockets failed: {e}");
@@ -400,6 +400,7 @@ impl Writer {
                 self.deliver(now);
                 self.close_every_viewer(now);
                 stop_by = Some(now + SHUTDOWN_GRACE);
+                self.woken.store(false, Ordering::SeqCst);
             }
             if let Some(deadline) = stop_by {
                 if self.viewers.iter().all(Option::is_none) || now >= deadline {
@@ -421,9 +422,13 @@ impl Writer {
         }
     }
 
-    /// Until the next batch is due (if something was published) or the next sweep.
-    fn timeout(&self) -> Duration {
+    /// Until the next batch is due (if something was published) or the next sweep;
+    /// when stopping, until the close frames are out or the grace period ends.
+    fn timeout(&self, stop_by: Option<Instant>) -> Duration {
         let now = Instant::now();
+        if let Some(deadline) = stop_by {
+            return deadline.saturating_duration_since(now);
+        }
         let mut until = self.next_sweep;
         if self.woken.load(Ordering::SeqCst) {
             until = until.min(self.last_batch + send_interval(self.hub.len()));
