@@ -22,7 +22,7 @@
 //! Writers also read and discard what viewers send (pongs, their close frame: a
 //! close or end of stream drops the viewer), ping idle viewers every
 //! [`PING_INTERVAL`], and drop a viewer whose socket has accepted nothing for
-//! `--request-timeout`.
+//! `--request-timeout`. A client's own pings are not answered (browsers send none).
 
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
