@@ -51,10 +51,15 @@ impl Ring {
     }
 }
 
+/// Called after each publish and on close, e.g. to wake a thread that waits on sockets
+/// rather than on the hub.
+pub type Waker = Box<dyn Fn() + Send + Sync>;
+
 /// The shared ring and its subscribers.
 pub struct Hub {
     ring: Mutex<Ring>,
     published: Condvar,
+    wakers: Mutex<Vec<Waker>>,
     capacity: usize,
     max_subscribers: usize,
     subscribers: AtomicUsize,
@@ -77,6 +82,7 @@ impl Hub {
                 closed: false,
             }),
             published: Condvar::new(),
+            wakers: Mutex::new(Vec::new()),
             capacity: capacity.max(1),
             max_subscribers,
             subscribers: AtomicUsize::new(0),
@@ -114,12 +120,52 @@ impl Hub {
             ring.next_seq += 1;
         }
         self.published.notify_all();
+        self.wake();
     }
 
     /// Closes the hub (shutdown): subscribers get what is left, then [`Missed::Closed`].
     pub fn close_all(&self) {
         self.lock().closed = true;
         self.published.notify_all();
+        self.wake();
+    }
+
+    /// True once [`close_all`](Hub::close_all) was called.
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// Calls `waker` after every publish and on close, from the publishing thread: keep
+    /// it short and non-blocking (e.g. set a flag and wake a poller).
+    pub fn add_waker(&self, waker: Waker) {
+        self.wakers.lock().expect("hub wakers poisoned").push(waker);
+    }
+
+    /// The messages published at or after sequence number `cursor` (only the newest of
+    /// each key), and the cursor that follows them; never waits. An empty batch means
+    /// nothing new. [`Missed::Lagged`] when `cursor` has fallen out of the ring.
+    /// Subscribers at the same cursor get the same batch, so it can be read (and
+    /// encoded) once for all of them; see [`Subscription::advance_to`].
+    pub fn batch_after(&self, cursor: u64) -> Result<(Vec<Message>, u64), Missed> {
+        let ring = self.lock();
+        if cursor < ring.first_seq() {
+            return Err(Missed::Lagged);
+        }
+        let start = (cursor - ring.first_seq()) as usize;
+        let batch = newest_per_key(ring.messages.range(start.min(ring.messages.len())..));
+        Ok((batch, ring.next_seq.max(cursor)))
+    }
+
+    /// Sequence number of the oldest message still in the ring: a cursor below it is
+    /// lagged.
+    pub fn oldest_kept(&self) -> u64 {
+        self.lock().first_seq()
+    }
+
+    fn wake(&self) {
+        for waker in self.wakers.lock().expect("hub wakers poisoned").iter() {
+            waker();
+        }
     }
 
     /// Number of connected subscribers.
@@ -138,6 +184,16 @@ impl Hub {
 }
 
 impl Subscription {
+    /// Sequence number of the next message this subscriber will get.
+    pub fn cursor(&self) -> u64 {
+        self.cursor
+    }
+
+    /// Moves the cursor past a batch read with [`Hub::batch_after`].
+    pub fn advance_to(&mut self, cursor: u64) {
+        self.cursor = self.cursor.max(cursor);
+    }
+
     /// The messages published since the last call, oldest first (only the newest of
     /// each key), waiting up to `timeout` for the first one.
     pub fn next_batch(&mut self, timeout: Duration) -> Result<Vec<Message>, Missed> {
@@ -261,6 +317,31 @@ mod tests {
         drop(first);
         let _second = hub.subscribe().unwrap();
         assert_eq!(hub.len(), 1);
+    }
+
+    #[test]
+    fn batch_after_reads_without_waiting_and_wakes_registered_wakers() {
+        let hub = Hub::new(2, 10);
+        let wakes = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&wakes);
+        hub.add_waker(Box::new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }));
+        let mut sub = hub.subscribe().unwrap();
+        assert_eq!(hub.batch_after(sub.cursor()), Ok((Vec::new(), 0)));
+        hub.publish(Some("a"), "a1".into());
+        hub.publish(Some("a"), "a2".into());
+        assert_eq!(wakes.load(Ordering::SeqCst), 2);
+        let (batch, next) = hub.batch_after(sub.cursor()).unwrap();
+        assert_eq!(batch, vec!["a2".into()] as Vec<Message>);
+        sub.advance_to(next);
+        assert_eq!(sub.next_batch(NOW), Err(Missed::Timeout));
+        hub.publish(None, "m3".into());
+        assert_eq!(hub.oldest_kept(), 1);
+        assert_eq!(hub.batch_after(0), Err(Missed::Lagged));
+        hub.close_all();
+        assert!(hub.is_closed());
+        assert_eq!(wakes.load(Ordering::SeqCst), 4);
     }
 
     #[test]

@@ -449,3 +449,58 @@ fn raw_non_ascii_header_reaches_application() {
     );
     assert_closed_by_server(&mut client);
 }
+
+#[test]
+fn upgrade_tcp_hands_over_the_socket_and_tiny_http_lets_go_of_it() {
+    let (sockets, handed_over) = std::sync::mpsc::channel();
+    let sockets = std::sync::Mutex::new(sockets);
+    let mut server = TestServer::start(ConnectionOptions::default(), 2, move |request| {
+        let response = Response::empty(101);
+        match request.upgrade_tcp("echo", response) {
+            Ok(socket) => sockets.lock().unwrap().send(socket).unwrap(),
+            Err(tiny_http::UpgradeTcpError::NotPlainTcp(request, _)) => {
+                // no `Connection: upgrade`: nothing was written, the request still answers
+                let _ = request.respond(Response::from_string("not upgraded"));
+            }
+            Err(tiny_http::UpgradeTcpError::Io(e)) => panic!("writing the 101 failed: {e}"),
+        }
+    });
+    let mut plain = server.connect();
+    let answer = get(&mut plain, "/plain");
+    assert_eq!(
+        (answer.status, answer.body_text().as_str()),
+        (200, "not upgraded")
+    );
+
+    let mut client = server.connect();
+    write!(
+        client,
+        "GET /echo HTTP/1.1\r\nHost: test\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n"
+    )
+    .unwrap();
+    let switching = read_response(&mut client).expect("101 response");
+    assert_eq!(switching.status, 101);
+    assert_eq!(switching.header("Upgrade"), Some("echo"));
+    let mut socket = handed_over
+        .recv_timeout(CLIENT_TIMEOUT)
+        .expect("socket handed over");
+    socket.set_read_timeout(Some(CLIENT_TIMEOUT)).unwrap();
+    // The whole server goes away: the handed-over socket must not be shut down with it.
+    server.shutdown();
+    drop(server);
+    for round in 0..3 {
+        socket
+            .write_all(format!("server {round}").as_bytes())
+            .unwrap();
+        let mut got = [0u8; 8];
+        client.read_exact(&mut got).unwrap();
+        assert_eq!(&got, format!("server {round}").as_bytes());
+        client
+            .write_all(format!("client {round}").as_bytes())
+            .unwrap();
+        socket.read_exact(&mut got).unwrap();
+        assert_eq!(&got, format!("client {round}").as_bytes());
+    }
+    drop(socket);
+    assert_closed_by_server(&mut client);
+}

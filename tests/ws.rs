@@ -236,7 +236,8 @@ fn viewer_that_stops_reading_is_dropped_while_ingest_and_another_viewer_carry_on
     assert_eq!(next_json(&mut fast)["type"], "snapshot");
     let reports: u64 = 60;
     // Updates that queue up for a viewer may be coalesced (newest per team), so the
-    // reading viewer must see the report counts rise to the last one.
+    // reading viewer must see the report counts rise to the last one. The thread hands
+    // the viewer back, so that it stays connected to the end.
     let reader = std::thread::spawn(move || {
         let mut seen = 0;
         while seen < reports {
@@ -250,14 +251,15 @@ fn viewer_that_stops_reading_is_dropped_while_ingest_and_another_viewer_carry_on
                 Got::Closed(reason) => panic!("the reading viewer was closed: {reason}"),
             }
         }
-        seen
+        (seen, fast)
     });
     // 60 updates of ~400 KB: more than the socket buffers of the viewer that does not read.
     let body = padded_report(400 * 1024);
     for _ in 0..reports {
         assert_eq!(server.post("team1", None, &body), 200);
     }
-    assert_eq!(reader.join().expect("reader thread"), reports);
+    let (seen, _fast) = reader.join().expect("reader thread");
+    assert_eq!(seen, reports);
     // Reading again, the stuck viewer gets what was already on its way, then a close
     // frame: it fell out of the hub's ring while its writes were blocked.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -354,4 +356,20 @@ fn team_status_tells_when_a_team_turns_inactive_and_leaves_the_board() {
     assert_eq!(back["type"], "team_update");
     assert_eq!(back["team"]["on_board"], true);
     assert_eq!(back["team"]["report_count"], 2);
+}
+
+#[test]
+fn server_shutdown_closes_every_viewer_with_a_reason() {
+    let server = Running::start(|_| {});
+    let mut viewers = [server.connect(), server.connect()];
+    for viewer in &mut viewers {
+        assert_eq!(next_json(viewer)["type"], "snapshot");
+    }
+    server.handle.shutdown();
+    for viewer in &mut viewers {
+        match next(viewer, Duration::from_secs(10)) {
+            Got::Closed(reason) => assert!(reason.contains("shutting down"), "{reason}"),
+            Got::Json(m) => panic!("expected a close frame, got {m}"),
+        }
+    }
 }

@@ -74,8 +74,9 @@ impl Default for Config {
 
 /// Messages the hub keeps by default. It is one ring shared by every viewer, so it
 /// costs a few MiB at most, and it holds over a second of updates even at 4,000
-/// reports/s: a viewer resting between batches (up to 100 ms with 1,000 viewers)
-/// never falls out of it; only a stuck one does.
+/// reports/s: a viewer whose socket keeps up (the WebSocket writer gathers updates
+/// for up to 100 ms between batches with 1,000 viewers) never falls out of it; only
+/// a stuck one does.
 pub const DEFAULT_VIEWER_QUEUE: usize = 4096;
 
 /// Most HTTP worker threads (`--threads`).

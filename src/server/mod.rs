@@ -40,6 +40,8 @@ pub struct App {
     pub config: Config,
     pub store: Store,
     pub board: LiveBoard,
+    /// The WebSocket writer threads and their viewers.
+    pub viewers: ws::Viewers,
 }
 
 impl App {
@@ -56,11 +58,13 @@ impl App {
             log::warn!("{warning}");
         }
         let hub = Hub::new(config.viewer_queue, config.max_viewers);
+        let viewers = ws::Viewers::new(Arc::clone(&hub), config.request_timeout);
         let board = LiveBoard::from_store(&store, config.timing, config.max_teams, hub);
         Ok(App {
             config,
             store,
             board,
+            viewers,
         })
     }
 
@@ -187,6 +191,7 @@ impl Server {
         self.finish_requests_in_flight();
         self.app.store.flush_latest();
         self.app.board.hub().close_all();
+        self.app.viewers.join();
         ticker.thread().unpark();
         let _ = ticker.join();
     }

@@ -171,6 +171,17 @@ impl ClientConnection {
             (method, path, version, headers, non_ascii_headers)
         };
 
+        // a plain-TCP upgrade request gets a clone of the socket, which the application can
+        // take over with `Request::upgrade_tcp`
+        let wants_upgrade = headers.iter().any(|h| {
+            h.field.equiv("Connection") && h.value.as_str().to_ascii_lowercase().contains("upgrade")
+        });
+        let handover = if wants_upgrade && !self.secure {
+            self.sink.with_inner(|w| w.get_ref().handover())
+        } else {
+            None
+        };
+
         // building the writer for the request
         let writer = self.sink.next().unwrap();
 
@@ -209,7 +220,8 @@ impl ClientConnection {
                 ),
             }
         })?
-        .with_non_ascii_headers(non_ascii_headers);
+        .with_non_ascii_headers(non_ascii_headers)
+        .with_handover(handover);
 
         // return the request
         Ok(request)

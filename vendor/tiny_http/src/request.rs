@@ -2,13 +2,15 @@ use std::io::Error as IoError;
 use std::io::{self, Cursor, ErrorKind, Read, Write};
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpStream};
 use std::str::FromStr;
 
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 
-use crate::util::{BodyTracker, ConnectionState, EqualReader, FusedReader, TrackedBody};
+use crate::util::{
+    BodyTracker, ConnectionState, EqualReader, FusedReader, Handover, TrackedBody,
+};
 use crate::{HTTPVersion, Header, HeaderField, Method, Response, StatusCode};
 use chunked_transfer::Decoder;
 
@@ -85,6 +87,28 @@ pub struct Request {
     // how much of the body is still unread on the socket (None if nothing is left on the
     // socket: no body, a small body already buffered, or `Connection: upgrade`)
     body_tracker: Option<Arc<BodyTracker>>,
+
+    // a clone of the plain TCP socket, for `upgrade_tcp` (only for `Connection: upgrade`)
+    handover: Option<Handover>,
+}
+
+/// Why [`Request::upgrade_tcp`] could not hand the socket over.
+pub enum UpgradeTcpError<R> {
+    /// The connection is not plain TCP (TLS, a Unix socket) or its socket could not be
+    /// duplicated: nothing was written; the request and the response are given back, e.g.
+    /// for [`Request::upgrade`].
+    NotPlainTcp(Box<Request>, Response<R>),
+    /// Writing the response failed: the client is gone.
+    Io(IoError),
+}
+
+impl<R> std::fmt::Debug for UpgradeTcpError<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UpgradeTcpError::NotPlainTcp(..) => f.write_str("NotPlainTcp"),
+            UpgradeTcpError::Io(e) => write!(f, "Io({:?})", e),
+        }
+    }
 }
 
 struct NotifyOnDrop<R> {
@@ -294,6 +318,7 @@ where
         notify_when_responded: None,
         connection,
         body_tracker,
+        handover: None,
     })
 }
 
@@ -406,6 +431,60 @@ impl Request {
         } else {
             Box::new(stream) as Box<dyn ReadWrite + Send>
         }
+    }
+
+    /// Like [`Request::upgrade`], but hands over the connection's own
+    /// [`std::net::TcpStream`]: writes `response` (with `Upgrade: <protocol>`), flushes it,
+    /// and gives the socket to the application, which can then make it non-blocking, poll
+    /// it, or split it with `try_clone`. tiny_http lets go of the connection: its
+    /// connection thread ends without shutting the socket down, and the socket is closed
+    /// when the application drops the returned stream. The socket keeps the timeouts set by
+    /// [`ConnectionOptions`](crate::ConnectionOptions).
+    ///
+    /// Only for a plain-TCP request with a `Connection: upgrade` header; otherwise (TLS, a
+    /// Unix socket, or no file descriptor left to duplicate the socket) nothing is written
+    /// and [`UpgradeTcpError::NotPlainTcp`] gives the request and the response back.
+    ///
+    /// Bytes the client sent after its request head and before the response (which a
+    /// WebSocket client must not do) may already be in tiny_http's buffer and are lost.
+    pub fn upgrade_tcp<R: Read>(
+        mut self,
+        protocol: &str,
+        response: Response<R>,
+    ) -> Result<TcpStream, UpgradeTcpError<R>> {
+        let handover = match self.handover.take() {
+            Some(handover) => handover,
+            None => return Err(UpgradeTcpError::NotPlainTcp(Box::new(self), response)),
+        };
+        let mut writer = self.extract_writer_impl();
+        let written = response
+            .raw_print(
+                writer.by_ref(),
+                self.http_version.clone(),
+                &self.headers,
+                false,
+                Some(protocol),
+            )
+            .and_then(|()| writer.flush());
+        if let Err(e) = written {
+            // tiny_http's handles shut the socket down as usual when they are dropped
+            if let Some(ref connection) = self.connection {
+                connection.close();
+            }
+            drop(writer);
+            if let Some(sender) = self.notify_when_responded.take() {
+                sender.send(()).ok();
+            }
+            return Err(UpgradeTcpError::Io(e));
+        }
+        let socket = handover.detach();
+        // the connection thread sees no more requests (`Connection: upgrade`) and ends
+        drop(writer);
+        drop(self.data_reader.take());
+        if let Some(sender) = self.notify_when_responded.take() {
+            sender.send(()).ok();
+        }
+        Ok(socket)
     }
 
     /// Allows to read the body of the request.
@@ -530,6 +609,12 @@ impl Request {
             }
             None => false,
         }
+    }
+
+    /// Attaches the socket clone used by [`Request::upgrade_tcp`].
+    pub(crate) fn with_handover(mut self, handover: Option<Handover>) -> Request {
+        self.handover = handover;
+        self
     }
 
     /// Sends a response to this request.

@@ -1,6 +1,8 @@
 use std::io::Result as IoResult;
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use crate::connection::Connection;
 #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
@@ -86,6 +88,25 @@ pub struct RefinedTcpStream {
     stream: Stream,
     close_read: bool,
     close_write: bool,
+    // shared by the read and write halves: once the socket has been handed over to the
+    // application (`Request::upgrade_tcp`), dropping a half must not shut it down
+    detached: Arc<AtomicBool>,
+}
+
+/// A plain TCP socket of a connection, ready to be handed over to the application (see
+/// `Request::upgrade_tcp`): a clone of the socket, and the switch that keeps tiny_http's
+/// own handles from shutting the socket down once they are dropped.
+pub(crate) struct Handover {
+    pub(crate) socket: TcpStream,
+    pub(crate) detached: Arc<AtomicBool>,
+}
+
+impl Handover {
+    /// From now on, tiny_http's handles close only their own descriptors.
+    pub(crate) fn detach(self) -> TcpStream {
+        self.detached.store(true, Ordering::SeqCst);
+        self.socket
+    }
 }
 
 impl RefinedTcpStream {
@@ -96,17 +117,20 @@ impl RefinedTcpStream {
         let stream: Stream = stream.into();
 
         let (read, write) = (stream.try_clone()?, stream);
+        let detached = Arc::new(AtomicBool::new(false));
 
         let read = RefinedTcpStream {
             stream: read,
             close_read: true,
             close_write: false,
+            detached: detached.clone(),
         };
 
         let write = RefinedTcpStream {
             stream: write,
             close_read: false,
             close_write: true,
+            detached,
         };
 
         Ok((read, write))
@@ -122,6 +146,18 @@ impl RefinedTcpStream {
         self.stream.peer_addr()
     }
 
+    /// A clone of the socket for `Request::upgrade_tcp`: `None` for TLS and Unix sockets,
+    /// or if the descriptor cannot be duplicated (e.g. out of file descriptors).
+    pub(crate) fn handover(&self) -> Option<Handover> {
+        match self.stream {
+            Stream::Http(Connection::Tcp(ref socket)) => socket.try_clone().ok().map(|socket| Handover {
+                socket,
+                detached: self.detached.clone(),
+            }),
+            _ => None,
+        }
+    }
+
     /// Shuts down the underlying socket (this affects every handle of it).
     pub(crate) fn shutdown(&mut self, how: Shutdown) -> IoResult<()> {
         self.stream.shutdown(how)
@@ -130,6 +166,9 @@ impl RefinedTcpStream {
 
 impl Drop for RefinedTcpStream {
     fn drop(&mut self) {
+        if self.detached.load(Ordering::SeqCst) {
+            return; // the application owns the socket now
+        }
         if self.close_read {
             self.stream.shutdown(Shutdown::Read).ok();
         }

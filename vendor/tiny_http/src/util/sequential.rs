@@ -73,6 +73,13 @@ impl<W: Write + Send> SequentialWriterBuilder<W> {
     }
 }
 
+impl<W: Write + Send> SequentialWriterBuilder<W> {
+    /// Runs `f` on the underlying writer (waits while a response is being written).
+    pub fn with_inner<T>(&self, f: impl FnOnce(&W) -> T) -> T {
+        f(&self.writer.lock().unwrap())
+    }
+}
+
 impl<R: Read + Send> Iterator for SequentialReaderBuilder<R> {
     type Item = SequentialReader<R>;
 
