@@ -493,7 +493,8 @@ fn preflight() -> Reply {
     reply
 }
 
-fn send(request: Request, reply: Reply) {
+/// Sends a reply with its content type and the CORS header every answer carries.
+pub(crate) fn send(request: Request, reply: Reply) {
     match reply.stream {
         // No length: tiny_http sends it chunked as the stream yields it.
         Some(stream) => send_response(

@@ -112,6 +112,7 @@ pub fn serve(app: &App, request: Request) {
             return;
         }
     };
+    give_up_on_silent_peer(&socket, app.config.request_timeout);
     match subscribed {
         Ok((snapshot, subscription)) => app.viewers.add(NewViewer {
             socket,
@@ -125,11 +126,34 @@ pub fn serve(app: &App, request: Request) {
     }
 }
 
+/// Answers like every other endpoint (JSON error, CORS header).
 fn respond_plain(request: Request, reply: Reply) {
-    let response = Response::from_data(reply.body)
-        .with_status_code(reply.status)
-        .with_header(Header::from_bytes("Content-Type", reply.content_type).expect("ASCII header"));
-    let _ = request.respond(response);
+    super::http::send(request, reply);
+}
+
+/// Makes the kernel give up on a viewer whose sent data (our pings at least) stays
+/// unacknowledged for `timeout`: a peer that vanished without a reset is then noticed
+/// by the next write instead of after TCP's retransmissions (about 15 minutes).
+fn give_up_on_silent_peer(socket: &TcpStream, timeout: std::time::Duration) {
+    use std::os::fd::AsRawFd;
+    let millis = libc::c_uint::try_from(timeout.as_millis()).unwrap_or(libc::c_uint::MAX);
+    // SAFETY: setsockopt on a socket this function borrows, with a pointer to a
+    // c_uint that lives across the call and its exact size.
+    let result = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_USER_TIMEOUT,
+            (&millis as *const libc::c_uint).cast(),
+            std::mem::size_of::<libc::c_uint>() as libc::socklen_t,
+        )
+    };
+    if result != 0 {
+        log::debug!(
+            "TCP_USER_TIMEOUT not set: {}",
+            std::io::Error::last_os_error()
+        );
+    }
 }
 
 /// Sends a close frame on a freshly upgraded (still blocking, write-timed-out)
