@@ -133,7 +133,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     after_help = "Example:\n  benchboard-serve --port 8080 --data-dir ./data\n  curl -X POST http://localhost:8080/api/stats/report \\\n    -H 'Content-Type: application/json' -H 'X-Team-ID: team1' \\\n    -H 'X-Team-Name: %E7%AC%AC%E4%B8%80%E5%B0%8F%E7%BB%84' -d @report.json"
 )]
 pub struct ServeArgs {
-    /// Address to listen on [default: 0.0.0.0, every interface]
+    /// Address to listen on (0.0.0.0: every interface)
     #[arg(long, env = "BENCHBOARD_HOST", default_value = "0.0.0.0")]
     pub host: String,
     /// Port to listen on; 0 picks a free port (the URL printed at start shows it)
