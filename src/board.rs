@@ -378,25 +378,38 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_viewer_behind_gets_only_the_newest_update_of_each_team() {
-        let hub = Hub::new(16, 4);
+    /// A store on a temporary directory and a board over it.
+    fn board_on_a_fresh_store() -> (tempfile::TempDir, Store, LiveBoard) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(
             dir.path(),
             crate::store::OpenMode::ReadWrite { fsync: false },
         )
         .unwrap();
-        let board = LiveBoard::from_store(&store, Timing::default(), 6, Arc::clone(&hub));
+        let board = LiveBoard::from_store(&store, Timing::default(), 6, Hub::new(16, 4));
+        (dir, store, board)
+    }
+
+    /// Stores a report of `team` with the given `totalSent` and completed QPS.
+    fn store_report(store: &Store, team: &str, sent: u64) -> (Arc<StoredReport>, Metrics) {
+        let body = format!(
+            r#"{{"totalElapsed":1,"totalSent":{sent},"totalOps":1,"totalErrors":0,"totalSaveDelayErrors":0,"pending":0,"operations":{{"sensorData":{{"operations":1,"errors":0}}}},"performanceMetrics":{{"avgSentQPS":1,"avgCompletedQPS":{sent},"errorRate":0}},"latencyAnalysis":{{"sensorData":{{"avg":1,"min":1,"max":1,"buckets":[1]}}}}}}"#
+        );
+        let report = Report::parse(body.as_bytes()).unwrap();
+        let metrics = Metrics::of(&report);
+        let id = TeamId::parse(team).unwrap();
+        let stored = store
+            .append(&id, "x", body.as_bytes(), report.value, &metrics)
+            .unwrap();
+        (stored, metrics)
+    }
+
+    #[test]
+    fn a_viewer_behind_gets_only_the_newest_update_of_each_team() {
+        let (_dir, store, board) = board_on_a_fresh_store();
         let (_, mut subscription) = board.subscribe().unwrap();
-        let body = br#"{"totalElapsed":1,"totalSent":1,"totalOps":1,"totalErrors":0,"totalSaveDelayErrors":0,"pending":0,"operations":{"sensorData":{"operations":1,"errors":0}},"performanceMetrics":{"avgSentQPS":1,"avgCompletedQPS":1,"errorRate":0},"latencyAnalysis":{"sensorData":{"avg":1,"min":1,"max":1,"buckets":[1,0,0,0,0,0,0,0,0,0,0,0]}}}"#;
         for team in ["team-7", "team-8", "team-7"] {
-            let report = Report::parse(body).unwrap();
-            let metrics = Metrics::of(&report);
-            let id = TeamId::parse(team).unwrap();
-            let stored = store
-                .append(&id, "x", body, report.value, &metrics)
-                .unwrap();
+            let (stored, metrics) = store_report(&store, team, 1);
             board.apply(stored, metrics);
         }
         let batch = subscription.next_batch(std::time::Duration::ZERO).unwrap();
@@ -419,34 +432,16 @@ mod tests {
 
     #[test]
     fn reports_applied_out_of_order_leave_the_newest_as_latest() {
-        let hub = Hub::new(16, 4);
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(
-            dir.path(),
-            crate::store::OpenMode::ReadWrite { fsync: false },
-        )
-        .unwrap();
-        let board = LiveBoard::from_store(&store, Timing::default(), 6, Arc::clone(&hub));
-        let id = TeamId::parse("t").unwrap();
+        let (_dir, store, board) = board_on_a_fresh_store();
         let stored: Vec<_> = [100, 200]
             .iter()
-            .map(|sent| {
-                let body = format!(
-                    r#"{{"totalElapsed":1,"totalSent":{sent},"totalOps":1,"totalErrors":0,"totalSaveDelayErrors":0,"pending":0,"operations":{{"sensorData":{{"operations":1,"errors":0}}}},"performanceMetrics":{{"avgSentQPS":1,"avgCompletedQPS":{sent},"errorRate":0}},"latencyAnalysis":{{"sensorData":{{"avg":1,"min":1,"max":1,"buckets":[1]}}}}}}"#
-                );
-                let report = Report::parse(body.as_bytes()).unwrap();
-                let metrics = Metrics::of(&report);
-                let stored = store
-                    .append(&id, "x", body.as_bytes(), report.value, &metrics)
-                    .unwrap();
-                (stored, metrics)
-            })
+            .map(|&sent| store_report(&store, "t", sent))
             .collect();
         // The second report is applied first, as a race between two workers may do.
         for (report, metrics) in stored.into_iter().rev() {
             board.apply(report, metrics);
         }
-        let team = board.team_json(&id).unwrap();
+        let team = board.team_json(&TeamId::parse("t").unwrap()).unwrap();
         assert_eq!(team["stats"]["totalSent"], 200);
         assert_eq!(team["qps"], 200.0);
         assert_eq!(team["report_count"], 2);
