@@ -323,3 +323,86 @@ fn logs_one_line_per_refused_request_and_nothing_per_accepted_report() {
         "one line for the refused request only: {lines:?}"
     );
 }
+
+/// A report with a distinct `totalSent`, to tell acknowledged reports apart on disk.
+fn report_sent(sent: u64) -> Vec<u8> {
+    let mut value: Value = serde_json::from_slice(&valid_body()).unwrap();
+    value["totalSent"] = sent.into();
+    serde_json::to_vec(&value).unwrap()
+}
+
+#[test]
+fn acknowledged_reports_survive_a_kill_9_in_the_middle_of_writing() {
+    let temp = tempfile::Builder::new()
+        .prefix("benchboard-crash-")
+        .tempdir()
+        .unwrap();
+    let data = temp.path().join("data");
+    let mut server = Serve::start(&mut serve_cmd(&data));
+    let url = server.url("/api/stats/report");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Four senders post until the server dies under them; each keeps what was acked.
+    let senders: Vec<_> = (0..4u64)
+        .map(|t| {
+            let (url, stop) = (url.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let agent = agent();
+                let mut acked = Vec::new();
+                for i in 0.. {
+                    if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        break;
+                    }
+                    let sent = 1_000_000 * (t + 1) + i;
+                    let answer = agent
+                        .post(&url)
+                        .header("X-Team-ID", "crash")
+                        .send(&report_sent(sent)[..]);
+                    match answer {
+                        Ok(response) if response.status() == 200 => acked.push(sent),
+                        Ok(_) => {}
+                        Err(_) => break, // the server is gone
+                    }
+                }
+                acked
+            })
+        })
+        .collect();
+    // Kill (SIGKILL: no clean-up at all) once a few hundred reports are in.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while report_files(&data, "crash").len() < 300 {
+        assert!(Instant::now() < deadline, "reports are not arriving");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let acked: Vec<u64> = senders
+        .into_iter()
+        .flat_map(|s| s.join().unwrap())
+        .collect();
+    assert!(acked.len() >= 300);
+
+    // Every report file on disk is complete, and every acknowledged report is one of them.
+    let mut on_disk = std::collections::HashSet::new();
+    for name in report_files(&data, "crash") {
+        let text = std::fs::read_to_string(data.join("crash").join(&name)).unwrap();
+        let file: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{name} is not a complete report: {e}"));
+        on_disk.insert(file["stats"]["totalSent"].as_u64().unwrap());
+    }
+    let lost: Vec<&u64> = acked.iter().filter(|s| !on_disk.contains(s)).collect();
+    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
+
+    // A restart serves every stored report and points latest.json at the newest.
+    let restarted = Serve::start(&mut serve_cmd(&data));
+    let mut response = agent()
+        .get(&restarted.url("/api/teams/crash/history?limit=1"))
+        .call()
+        .unwrap();
+    let history: Value =
+        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(history["total"].as_u64().unwrap() as usize, on_disk.len());
+    let latest: Value =
+        serde_json::from_slice(&std::fs::read(data.join("crash/latest.json")).unwrap()).unwrap();
+    assert_eq!(latest["stats"], history["history"][0]["stats"]);
+}
