@@ -41,9 +41,15 @@ pub enum Missed {
 /// The newest messages with their keys; `next_seq` is the sequence number the next one gets.
 struct Ring {
     messages: VecDeque<(Option<Box<str>>, Message)>,
+    /// Bytes of the messages kept (bounded by [`MAX_RING_BYTES`]).
+    bytes: usize,
     next_seq: u64,
     closed: bool,
 }
+
+/// Most bytes of messages the ring keeps, whatever its length: reports may be up to
+/// `--max-body` each, and every update carries its report's stats.
+pub const MAX_RING_BYTES: usize = 64 * 1024 * 1024;
 
 impl Ring {
     fn first_seq(&self) -> u64 {
@@ -77,7 +83,8 @@ impl Hub {
     pub fn new(capacity: usize, max_subscribers: usize) -> Arc<Hub> {
         Arc::new(Hub {
             ring: Mutex::new(Ring {
-                messages: VecDeque::with_capacity(capacity.max(1)),
+                messages: VecDeque::new(),
+                bytes: 0,
                 next_seq: 0,
                 closed: false,
             }),
@@ -110,14 +117,26 @@ impl Hub {
     /// Adds a message for every subscriber; never blocks on one. A message with a
     /// `key` supersedes the earlier ones with the same key that a subscriber has not
     /// read yet.
+    ///
+    /// Nothing is kept while nobody is subscribed: a new subscriber starts after the
+    /// snapshot it is given, never with older messages.
     pub fn publish(&self, key: Option<&str>, message: Message) {
         {
             let mut ring = self.lock();
-            if ring.messages.len() == self.capacity {
-                ring.messages.pop_front();
-            }
-            ring.messages.push_back((key.map(Box::from), message));
             ring.next_seq += 1;
+            if self.subscribers.load(Ordering::SeqCst) == 0 {
+                ring.messages.clear();
+                ring.bytes = 0;
+            } else {
+                ring.bytes += message.len();
+                ring.messages.push_back((key.map(Box::from), message));
+                while ring.messages.len() > 1
+                    && (ring.messages.len() > self.capacity || ring.bytes > MAX_RING_BYTES)
+                {
+                    let (_, dropped) = ring.messages.pop_front().expect("len > 1");
+                    ring.bytes -= dropped.len();
+                }
+            }
         }
         self.published.notify_all();
         self.wake();
@@ -230,14 +249,13 @@ impl Subscription {
 fn newest_per_key<'a>(
     messages: impl DoubleEndedIterator<Item = &'a (Option<Box<str>>, Message)>,
 ) -> Vec<Message> {
-    let mut seen: Vec<&str> = Vec::new();
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     let mut batch: Vec<Message> = Vec::new();
     for (key, message) in messages.rev() {
         if let Some(key) = key {
-            if seen.contains(&&**key) {
+            if !seen.insert(key) {
                 continue;
             }
-            seen.push(key);
         }
         batch.push(Arc::clone(message));
     }
@@ -342,6 +360,20 @@ mod tests {
         hub.close_all();
         assert!(hub.is_closed());
         assert_eq!(wakes.load(Ordering::SeqCst), 4);
+    }
+
+    #[test]
+    fn keeps_nothing_while_nobody_is_subscribed() {
+        let hub = Hub::new(8, 10);
+        hub.publish(None, "unseen".into());
+        assert_eq!(hub.lock().messages.len(), 0);
+        let mut sub = hub.subscribe().unwrap();
+        assert_eq!(sub.next_batch(NOW), Err(Missed::Timeout));
+        hub.publish(None, "seen".into());
+        assert_eq!(
+            sub.next_batch(NOW).unwrap(),
+            vec!["seen".into()] as Vec<Message>
+        );
     }
 
     #[test]

@@ -72,8 +72,9 @@ impl Default for Config {
     }
 }
 
-/// Messages the hub keeps by default. It is one ring shared by every viewer, so it
-/// costs a few MiB at most, and it holds over a second of updates even at 4,000
+/// Messages the hub keeps by default. It is one ring shared by every viewer (and empty
+/// while nobody watches), also bounded to 64 MiB (`hub::MAX_RING_BYTES`) however large
+/// the reports are, and it holds over a second of updates even at 4,000
 /// reports/s: a viewer whose socket keeps up (the WebSocket writer gathers updates
 /// for up to 100 ms between batches with 1,000 viewers) never falls out of it; only
 /// a stuck one does.

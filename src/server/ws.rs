@@ -250,7 +250,7 @@ impl Viewers {
                 }));
                 let thread = std::thread::Builder::new()
                     .name(format!("ws-writer-{i}"))
-                    .spawn(move || writer.run())?;
+                    .spawn(move || writer.run_guarded())?;
                 Ok(Lane {
                     poller,
                     incoming,
@@ -402,7 +402,22 @@ impl Writer {
         }
     }
 
-    fn run(mut self) {
+    /// Runs the writer; a bug that panics drops its viewers (their pages reconnect and
+    /// resync), never the push itself.
+    fn run_guarded(mut self) {
+        loop {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run()));
+            match outcome {
+                Ok(()) => return,
+                Err(_) => {
+                    log::error!("WebSocket writer: internal error; its viewers were dropped");
+                    self.remove_all();
+                }
+            }
+        }
+    }
+
+    fn run(&mut self) {
         let mut events = Events::new();
         let mut stop_by: Option<Instant> = None;
         loop {
@@ -493,6 +508,8 @@ impl Writer {
             self.viewers[key] = Some(viewer);
         }
         self.flush(key, now);
+        // Something may have been published between the snapshot and now: look.
+        self.woken.store(true, Ordering::SeqCst);
     }
 
     fn on_event(&mut self, event: Event, now: Instant) {
@@ -657,11 +674,17 @@ struct ClientFrames {
     header: [u8; 14],
     have: usize,
     skip: u64,
+    /// A close frame (or something unparseable) was seen: the rest is not looked at.
+    closed: bool,
 }
 
 impl ClientFrames {
-    /// Takes the next bytes from the client; true once a close frame starts.
+    /// Takes the next bytes from the client; true once a close frame started (and for
+    /// every call after it: later bytes are ignored).
     fn feed(&mut self, mut data: &[u8]) -> bool {
+        if self.closed {
+            return true;
+        }
         while !data.is_empty() {
             if self.skip > 0 {
                 let n = data.len().min(self.skip.min(usize::MAX as u64) as usize);
@@ -675,15 +698,20 @@ impl ClientFrames {
             let mut cursor = std::io::Cursor::new(&self.header[..self.have]);
             match FrameHeader::parse(&mut cursor) {
                 Ok(Some((header, length))) => {
+                    self.have = 0;
                     if header.opcode == OpCode::Control(Control::Close) {
+                        self.closed = true;
                         return true;
                     }
                     self.skip = length;
-                    self.have = 0;
                 }
                 Ok(None) if self.have < self.header.len() => {}
                 // Not a frame we can follow: treat it like a close.
-                _ => return true,
+                _ => {
+                    self.have = 0;
+                    self.closed = true;
+                    return true;
+                }
             }
         }
         false
@@ -694,6 +722,20 @@ impl ClientFrames {
 mod tests {
     use super::*;
     use tungstenite::protocol::frame::{CloseFrame, Frame};
+
+    #[test]
+    fn client_bytes_after_a_close_frame_are_ignored() {
+        let mut frames = ClientFrames::default();
+        let close = client_frame(Frame::close(None));
+        assert!(frames.feed(&close));
+        // A client that keeps sending after its close (or garbage): never a panic.
+        for _ in 0..64 {
+            assert!(frames.feed(&[0x81, 0xff, 0x00, 0x01]));
+        }
+        let mut garbage = ClientFrames::default();
+        assert!(garbage.feed(&[0xff; 64]));
+        assert!(garbage.feed(&[0x00; 4096]));
+    }
 
     #[test]
     fn send_interval_grows_with_viewers_up_to_a_cap() {
