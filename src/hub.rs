@@ -252,10 +252,10 @@ fn newest_per_key<'a>(
     let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     let mut batch: Vec<Message> = Vec::new();
     for (key, message) in messages.rev() {
-        if let Some(key) = key {
-            if !seen.insert(key) {
-                continue;
-            }
+        if let Some(key) = key
+            && !seen.insert(key)
+        {
+            continue;
         }
         batch.push(Arc::clone(message));
     }
