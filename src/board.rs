@@ -135,6 +135,9 @@ impl TeamState {
 /// The board's state plus the hub that carries its events.
 pub struct LiveBoard {
     teams: Mutex<BTreeMap<TeamId, TeamState>>,
+    /// The last `snapshot` message and the hub position it stands for: while nothing
+    /// was published since, every new viewer shares it instead of a copy of its own.
+    snapshot: Mutex<Option<(u64, Arc<str>)>>,
     timing: Timing,
     /// Most team cards the page shows (`--max-teams`).
     pub max_teams: usize,
@@ -169,6 +172,7 @@ impl LiveBoard {
         }
         LiveBoard {
             teams: Mutex::new(teams),
+            snapshot: Mutex::new(None),
             timing,
             max_teams,
             hub,
@@ -236,10 +240,18 @@ impl LiveBoard {
 
     /// The `snapshot` message and a subscription that continues right after it:
     /// taken under one lock, so a viewer misses no update and sees none twice.
-    pub fn subscribe(&self) -> Result<(String, Subscription), SubscribeError> {
+    pub fn subscribe(&self) -> Result<(Arc<str>, Subscription), SubscribeError> {
         let now = crate::timefmt::now().fixed_offset();
         let teams = self.teams.lock().expect("board lock poisoned");
         let subscription = self.hub.subscribe()?;
+        // Every change of the board is published under this lock, so an unchanged hub
+        // position means an unchanged board.
+        let mut cached = self.snapshot.lock().expect("snapshot lock poisoned");
+        if let Some((position, snapshot)) = cached.as_ref()
+            && *position == subscription.cursor()
+        {
+            return Ok((Arc::clone(snapshot), subscription));
+        }
         let list: Vec<Value> = teams
             .values()
             .map(|t| t.to_json(now, &self.timing))
@@ -251,7 +263,9 @@ impl LiveBoard {
             "inactive_after_secs": self.timing.inactive_after.as_secs(),
             "evict_after_secs": self.timing.evict_after.as_secs(),
         });
-        Ok((snapshot.to_string(), subscription))
+        let snapshot: Arc<str> = snapshot.to_string().into();
+        *cached = Some((subscription.cursor(), Arc::clone(&snapshot)));
+        Ok((snapshot, subscription))
     }
 
     /// Publishes a `team_status` for each team whose activity changed since the last
@@ -428,6 +442,19 @@ mod tests {
             updates,
             [("team-8".to_string(), 1), ("team-7".to_string(), 2)]
         );
+    }
+
+    #[test]
+    fn viewers_joining_between_two_updates_share_one_snapshot() {
+        let (_dir, store, board) = board_on_a_fresh_store();
+        let (first, _a) = board.subscribe().unwrap();
+        let (second, _b) = board.subscribe().unwrap();
+        assert!(Arc::ptr_eq(&first, &second));
+        let (stored, metrics) = store_report(&store, "t", 5);
+        board.apply(stored, metrics);
+        let (third, _c) = board.subscribe().unwrap();
+        assert!(!Arc::ptr_eq(&first, &third));
+        assert!(third.contains("\"totalSent\":5"));
     }
 
     #[test]

@@ -176,8 +176,9 @@ pub fn send_interval(viewers: usize) -> Duration {
 pub struct NewViewer {
     /// The upgraded socket (blocking; the writer makes it non-blocking).
     pub socket: TcpStream,
-    /// The `snapshot` message, sent first.
-    pub snapshot: String,
+    /// The `snapshot` message, sent first (shared by the viewers that join between
+    /// two updates).
+    pub snapshot: HubMessage,
     /// The hub cursor right after the snapshot.
     pub subscription: Subscription,
 }
@@ -377,6 +378,8 @@ struct Writer {
     next_sweep: Instant,
     scratch: Vec<u8>,
     ping: Bytes,
+    /// The newest snapshot seen and its encoded frame.
+    last_snapshot: Option<(HubMessage, Bytes)>,
 }
 
 impl Writer {
@@ -399,6 +402,7 @@ impl Writer {
             next_sweep: Instant::now() + SWEEP_INTERVAL,
             scratch: vec![0; READ_SCRATCH_BYTES],
             ping: frame(OpCode::Control(Control::Ping), b"").into(),
+            last_snapshot: None,
         }
     }
 
@@ -501,7 +505,8 @@ impl Writer {
             last_progress: now,
             incoming: ClientFrames::default(),
         };
-        viewer.queue(text_frames(&[new.snapshot.as_str().into()]), now);
+        let snapshot_frame = self.snapshot_frame(new.snapshot);
+        viewer.queue(snapshot_frame, now);
         if key == self.viewers.len() {
             self.viewers.push(Some(viewer));
         } else {
@@ -510,6 +515,19 @@ impl Writer {
         self.flush(key, now);
         // Something may have been published between the snapshot and now: look.
         self.woken.store(true, Ordering::SeqCst);
+    }
+
+    /// The encoded frame of a snapshot, shared with the viewers admitted before it
+    /// changed (a burst of connections costs one copy, not one each).
+    fn snapshot_frame(&mut self, snapshot: HubMessage) -> Bytes {
+        match &self.last_snapshot {
+            Some((message, frame)) if Arc::ptr_eq(message, &snapshot) => frame.clone(),
+            _ => {
+                let frame = text_frames(std::slice::from_ref(&snapshot));
+                self.last_snapshot = Some((snapshot, frame.clone()));
+                frame
+            }
+        }
     }
 
     fn on_event(&mut self, event: Event, now: Instant) {
