@@ -157,6 +157,12 @@ fn unframeable_bodies_get_an_immediate_json_error_and_store_nothing() {
     let server = TestServer::start();
     let cases = [
         ("Content-Length: abc\r\n", 400, "Content-Length"),
+        ("Content-Length: +2\r\n", 400, "Content-Length"),
+        (
+            "Content-Length: 2\r\nContent-Length: 3\r\n",
+            400,
+            "Content-Length",
+        ),
         ("Transfer-Encoding: gzip\r\n", 501, "chunked"),
     ];
     for (header, status, mentions) in cases {

@@ -79,15 +79,12 @@ pub fn serve(app: &App, request: Request) {
         );
         return respond_plain(request, reply);
     }
-    let key = header(&request, "Sec-WebSocket-Key").map(str::to_string);
-    let upgrade = header(&request, "Upgrade").is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
-    let Some(key) = key.filter(|_| upgrade) else {
-        let reply = Reply::json(
-            400,
-            &json!({"error": "expected a WebSocket upgrade (Upgrade: websocket, Sec-WebSocket-Key)"}),
-        );
+    if let Err(reply) = check_handshake(&request) {
         return respond_plain(request, reply);
-    };
+    }
+    let key = header(&request, "Sec-WebSocket-Key")
+        .expect("checked by check_handshake")
+        .to_string();
     let subscribed = app.board.subscribe();
     let response = Response::empty(101)
         .with_header(Header::from_bytes("Connection", "Upgrade").expect("ASCII header"))
@@ -124,6 +121,42 @@ pub fn serve(app: &App, request: Request) {
             refuse(socket, &refused.to_string());
         }
     }
+}
+
+/// Checks the upgrade request (RFC 6455 §4.2.1); the error names the header to fix.
+fn check_handshake(request: &Request) -> Result<(), Reply> {
+    let has_token = |name: &'static str, token: &str| {
+        header(request, name).is_some_and(|value| {
+            value
+                .split(',')
+                .any(|part| part.trim().eq_ignore_ascii_case(token))
+        })
+    };
+    let refuse = |status: u16, message: &str| Reply::json(status, &json!({ "error": message }));
+    if !has_token("Upgrade", "websocket") {
+        return Err(refuse(
+            400,
+            "expected a WebSocket upgrade: Upgrade: websocket",
+        ));
+    }
+    if !has_token("Connection", "upgrade") {
+        return Err(refuse(
+            400,
+            "expected a WebSocket upgrade: Connection: Upgrade",
+        ));
+    }
+    if header(request, "Sec-WebSocket-Key").is_none_or(|key| key.trim().is_empty()) {
+        return Err(refuse(
+            400,
+            "expected a WebSocket upgrade: Sec-WebSocket-Key is missing",
+        ));
+    }
+    if header(request, "Sec-WebSocket-Version").map(str::trim) != Some("13") {
+        let mut reply = refuse(426, "Sec-WebSocket-Version must be 13");
+        reply.headers.push(("Sec-WebSocket-Version", "13".into()));
+        return Err(reply);
+    }
+    Ok(())
 }
 
 /// Answers like every other endpoint (JSON error, CORS header).

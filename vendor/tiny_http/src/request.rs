@@ -207,15 +207,21 @@ where
         // header must be ignored (RFC2616 #4.4)
         None
     } else {
-        match headers
+        // digits only (`+5` is not a length), and several headers must agree
+        // (RFC 7230 3.3.2): anything else would frame the body ambiguously
+        let mut lengths = headers
             .iter()
-            .find(|h: &&Header| h.field.equiv("Content-Length"))
-        {
+            .filter(|h: &&Header| h.field.equiv("Content-Length"))
+            .map(|h| h.value.as_str().trim());
+        match lengths.next() {
             None => None,
-            Some(h) => match FromStr::from_str(h.value.as_str().trim()) {
-                Ok(length) => Some(length),
-                Err(_) => return Err(RequestCreationError::InvalidContentLength),
-            },
+            Some(first) => {
+                let digits = !first.is_empty() && first.bytes().all(|b| b.is_ascii_digit());
+                match (digits, FromStr::from_str(first)) {
+                    (true, Ok(length)) if lengths.all(|other| other == first) => Some(length),
+                    _ => return Err(RequestCreationError::InvalidContentLength),
+                }
+            }
         }
     };
 
