@@ -417,3 +417,20 @@ fn a_malformed_upgrade_gets_a_json_error_naming_the_header() {
         );
     }
 }
+
+#[test]
+fn a_viewer_that_accepts_nothing_for_the_request_timeout_is_dropped() {
+    let server = Running::start(|c| c.request_timeout = Duration::from_secs(1));
+    let mut stuck = server.connect();
+    assert_eq!(next_json(&mut stuck)["type"], "snapshot");
+    // Never read again: a few large updates fill the socket buffers, then the writer
+    // can hand it nothing more.
+    let body = padded_report(900 * 1024);
+    for _ in 0..30 {
+        assert_eq!(server.post("team1", None, &body), 200);
+    }
+    wait_until("the stuck viewer's slot", Duration::from_secs(20), || {
+        server.viewers() == 0
+    });
+    drop(stuck);
+}
