@@ -76,7 +76,7 @@ impl Default for Config {
 /// while nobody watches), also bounded to 64 MiB (`hub::MAX_RING_BYTES`) however large
 /// the reports are, and it holds over a second of updates even at 4,000
 /// reports/s: a viewer whose socket keeps up (the WebSocket writer gathers updates
-/// for up to 100 ms between batches with 1,000 viewers) never falls out of it; only
+/// for up to 50 ms between batches with 1,000 viewers) never falls out of it; only
 /// a stuck one does.
 pub const DEFAULT_VIEWER_QUEUE: usize = 4096;
 

@@ -49,9 +49,9 @@ pub const PING_INTERVAL: Duration = Duration::from_secs(10);
 /// keeps the push to at most one core, leaving the other to ingest on a 2-core host.
 pub const WRITER_THREADS: usize = 1;
 /// Share of the gap between two batches per connected viewer (see [`send_interval`]).
-const SEND_COST_PER_VIEWER: Duration = Duration::from_micros(100);
+const SEND_COST_PER_VIEWER: Duration = Duration::from_micros(50);
 /// Longest gap between two batches of a writer.
-const MAX_SEND_INTERVAL: Duration = Duration::from_millis(100);
+const MAX_SEND_INTERVAL: Duration = Duration::from_millis(50);
 /// How often a writer looks for viewers to ping, stuck viewers and lagged ones.
 const SWEEP_INTERVAL: Duration = Duration::from_millis(500);
 /// How long a shutting-down writer waits for the close frames to leave.
@@ -197,8 +197,8 @@ fn refuse(mut socket: TcpStream, reason: &str) {
 }
 
 /// Gap a writer leaves between two batches: `SEND_COST_PER_VIEWER` per connected
-/// viewer, up to `MAX_SEND_INTERVAL` (1 ms at 10 viewers, 10 ms at 100, 100 ms at
-/// 1,000). A report after a quiet spell goes out at once; a flood of reports is
+/// viewer, up to `MAX_SEND_INTERVAL` (0.5 ms at 10 viewers, 5 ms at 100, 50 ms at
+/// 1,000: reports of six teams every few seconds always go out at once). A report after a quiet spell goes out at once; a flood of reports is
 /// gathered, so the push costs a few batches a second rather than a write per report
 /// and viewer, and cannot starve ingest.
 pub fn send_interval(viewers: usize) -> Duration {
@@ -791,8 +791,8 @@ mod tests {
     #[test]
     fn send_interval_grows_with_viewers_up_to_a_cap() {
         assert_eq!(send_interval(0), Duration::ZERO);
-        assert_eq!(send_interval(100), Duration::from_millis(10));
-        assert_eq!(send_interval(1000), Duration::from_millis(100));
+        assert_eq!(send_interval(100), Duration::from_millis(5));
+        assert_eq!(send_interval(1000), Duration::from_millis(50));
         assert_eq!(send_interval(100_000), MAX_SEND_INTERVAL);
     }
 
