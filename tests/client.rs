@@ -310,12 +310,7 @@ fn ctrl_c_stops_at_once() {
     let server = TestServer::start();
     let mut running = Running::start(&["--server", &server.base, "--interval", "60"]);
     wait_for_line(&running.stdout, "report 1 stored", Duration::from_secs(10));
-    let pid = running.child.id().to_string();
-    let killed = Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .expect("running kill");
-    assert!(killed.success());
+    common::interrupt(&running.child);
     let status = running
         .wait(Duration::from_secs(2))
         .expect("the client stops within 2 s of Ctrl-C");
@@ -340,14 +335,7 @@ fn ctrl_c_stops_at_once_even_with_a_request_in_flight() {
         report.to_str().unwrap(),
     ]);
     let (_connection, _) = silent.accept().expect("the client connects");
-    let pid = running.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    common::interrupt(&running.child);
     running
         .wait(Duration::from_secs(3))
         .expect("the client stops within 3 s of Ctrl-C, not after --timeout");

@@ -170,14 +170,7 @@ fn ctrl_c_stops_teams_and_server_with_a_summary() {
     let mut demo = Demo::start(&["--interval", "0.3-0.6"], tmp.path());
     let url = url_of(&demo.line());
     while !demo.line().contains("report 1 stored") {}
-    let pid = demo.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    common::interrupt(&demo.child);
     let status = demo.finish(Duration::from_secs(5));
     assert!(status.success());
     let output = demo.seen.join("\n");

@@ -238,18 +238,25 @@ fn a_data_directory_of_the_original_loads_unchanged_and_answers() {
     assert_eq!(team["stats"]["performanceMetrics"]["avgCompletedQPS"], 1.0);
 }
 
-fn sidecar(data: &Path, team: &str) -> PathBuf {
-    data.join(team).join(INDEX_FILE)
-}
-
-#[test]
-fn a_deleted_truncated_or_stale_sidecar_index_is_rebuilt_with_the_same_answers() {
+/// A data directory written by a server that got [`post_mixed_reports`] and stopped,
+/// with what the API answered before it stopped.
+fn stopped_server_with_mixed_history() -> (tempfile::TempDir, PathBuf, Value) {
     let temp = temp_dir();
     let data = temp.path().join("data");
     let server = TestServer::start_on(data.clone(), |_| {});
     post_mixed_reports(&server);
     let before = api_snapshot(&server);
     server.stop();
+    (temp, data, before)
+}
+
+fn sidecar(data: &Path, team: &str) -> PathBuf {
+    data.join(team).join(INDEX_FILE)
+}
+
+#[test]
+fn a_deleted_truncated_or_stale_sidecar_index_is_rebuilt_with_the_same_answers() {
+    let (_temp, data, before) = stopped_server_with_mixed_history();
     let original_index = std::fs::read(sidecar(&data, "alpha")).unwrap();
     assert!(!original_index.is_empty());
 
@@ -299,12 +306,7 @@ fn a_deleted_truncated_or_stale_sidecar_index_is_rebuilt_with_the_same_answers()
 
 #[test]
 fn leftover_temporary_files_are_removed_at_start() {
-    let temp = temp_dir();
-    let data = temp.path().join("data");
-    let server = TestServer::start_on(data.clone(), |_| {});
-    post_mixed_reports(&server);
-    let before = api_snapshot(&server);
-    server.stop();
+    let (_temp, data, before) = stopped_server_with_mixed_history();
     std::fs::write(
         data.join("alpha/.tmp-20250801_100005_138-4242"),
         b"{\"team_id\": \"al",

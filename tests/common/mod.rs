@@ -169,3 +169,12 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Sends SIGINT (Ctrl-C) to a child process.
+pub fn interrupt(child: &std::process::Child) {
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("running kill");
+    assert!(status.success(), "kill -INT failed");
+}
