@@ -779,9 +779,7 @@ fn bad_chunk(refusal: Refusal) -> io::Error {
 impl Read for StreamBody {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         if self.failed {
-            return Err(io::Error::other(
-                "the request body already failed",
-            ));
+            return Err(io::Error::other("the request body already failed"));
         }
         match self.read_inner(out) {
             Ok(n) => {

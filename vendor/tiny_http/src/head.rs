@@ -357,17 +357,17 @@ pub(crate) struct ChunkedDecoder {
     pub(crate) wire: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[derive(Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum ChunkState {
     #[default]
     Size,
     Data(u64),
-    DataEnd { cr: bool },
+    DataEnd {
+        cr: bool,
+    },
     Trailer,
     Done,
 }
-
 
 impl ChunkedDecoder {
     pub(crate) fn is_done(&self) -> bool {

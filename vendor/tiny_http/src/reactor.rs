@@ -130,10 +130,7 @@ impl RateLimitedLog {
 
     fn warn(&mut self, message: std::fmt::Arguments<'_>) {
         let now = Instant::now();
-        if self
-            .last
-            .is_some_and(|t| now - t < Duration::from_secs(1))
-        {
+        if self.last.is_some_and(|t| now - t < Duration::from_secs(1)) {
             self.suppressed += 1;
             return;
         }
@@ -457,13 +454,16 @@ impl Reactor {
             },
             _ => READ_PIECE.min(head::MAX_HEAD + 2 - start.min(head::MAX_HEAD)),
         };
-        buf.resize(start + want.min(READ_PIECE), 0);
-        let result = e.conn.socket.recv_now(&mut buf[start..]);
-        let got = *result.as_ref().unwrap_or(&0);
-        buf.truncate(start + got);
+        // read into scratch space, so that a buffer only ever holds what arrived
+        let mut scratch = [0u8; READ_PIECE];
+        let result = e.conn.socket.recv_now(&mut scratch[..want.min(READ_PIECE)]);
+        if let Ok(n) = result {
+            buf.extend_from_slice(&scratch[..n]);
+        }
         match result {
             Err(ref err) if err.kind() == ErrorKind::WouldBlock => {
-                if buf.capacity() > 2 * READ_PIECE && buf.is_empty() {
+                if buf.is_empty() {
+                    // an idle connection keeps no buffer
                     *buf = Vec::new();
                 }
                 Step::Wait
@@ -796,9 +796,10 @@ impl Reactor {
             let quiet = e.conn.in_flight.load(Ordering::SeqCst) == 0;
             match e.phase {
                 Phase::Waiting { since }
-                    if quiet && idle_timeout.is_some_and(|t| now - since > t) => {
-                        self.remove(key);
-                    }
+                    if quiet && idle_timeout.is_some_and(|t| now - since > t) =>
+                {
+                    self.remove(key);
+                }
                 Phase::Head { deadline, .. } if deadline.is_some_and(|d| now > d) => {
                     self.refuse(key, REQUEST_TIMEOUT);
                     self.progress(key);
