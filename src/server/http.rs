@@ -1,73 +1,23 @@
-//! Routes requests to handlers, and maps every error to a status and a JSON body in
-//! one place ([`ApiError::status`]).
+//! Routes requests to handlers; every error becomes its answer in one place
+//! ([`ApiError::reply`]).
 
 use std::io::Read;
 
 use serde_json::{Value, json};
-use tiny_http::{Header, Request, Response};
+use tiny_http::Request;
 
+use super::error::ApiError;
+use super::reply::{Reply, header, send};
 use super::{App, pages, ws};
 use crate::board::downsample;
 use crate::export::{self, StoreRows, TimeRange};
 use crate::metrics::Metrics;
-use crate::report::{Report, ValidationError};
-use crate::store::{StoreError, StoredReport};
+use crate::report::Report;
+use crate::store::StoredReport;
 use crate::team::{self, TeamError, TeamId};
 
 /// Largest `limit` of a history page.
 pub const MAX_HISTORY_LIMIT: usize = 1000;
-/// Headers a browser may send cross-origin, as the original allowed.
-pub const CORS_ALLOW_HEADERS: &str = "Content-Type, X-Team-ID, X-Team-Name, Authorization";
-/// Methods a browser may use cross-origin.
-pub const CORS_ALLOW_METHODS: &str = "GET, POST, OPTIONS";
-
-/// What a request handler can fail with; each variant has one status.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    /// Malformed input: headers, query, body.
-    #[error("{0}")]
-    BadRequest(String),
-    /// The report breaks the schema.
-    #[error("{0}")]
-    Invalid(#[from] ValidationError),
-    /// A bad `X-Team-ID` or `X-Team-Name`, or a bad team id in the path.
-    #[error("{0}")]
-    Team(#[from] TeamError),
-    /// A path that names nothing.
-    #[error("{0}")]
-    NotFound(String),
-    /// A known path with a method it does not take.
-    #[error("method {method} not allowed here; allowed: {allow}")]
-    MethodNotAllowed { method: String, allow: String },
-    /// The client took longer than `--request-timeout` to send its body.
-    #[error("timed out reading the request body")]
-    Timeout,
-    /// The body is larger than `--max-body`.
-    #[error("request body larger than the limit of {limit} bytes (--max-body)")]
-    TooLarge { limit: u64 },
-    /// A resource of the server itself failed (threads, pipes).
-    #[error("{0}")]
-    Internal(String),
-    /// Writing the report failed; nothing was acknowledged.
-    #[error("{0}")]
-    Storage(#[from] StoreError),
-}
-
-impl ApiError {
-    /// The HTTP status of this error.
-    pub fn status(&self) -> u16 {
-        match self {
-            ApiError::BadRequest(_) | ApiError::Invalid(_) | ApiError::Team(_) => 400,
-            ApiError::NotFound(_) => 404,
-            ApiError::MethodNotAllowed { .. } => 405,
-            ApiError::Timeout => 408,
-            ApiError::TooLarge { .. } => 413,
-            ApiError::Storage(e) if e.is_disk_full() => 507,
-            ApiError::Storage(_) | ApiError::Internal(_) => 500,
-        }
-    }
-}
-
 /// What a route leads to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
@@ -194,67 +144,13 @@ fn match_route<'a>(method: &str, path: &'a str) -> Matched<'a> {
     }
 }
 
-/// An answer ready to send.
-pub struct Reply {
-    pub status: u16,
-    pub content_type: &'static str,
-    pub body: Vec<u8>,
-    /// A body produced while it is sent (chunked); `body` is then unused.
-    pub stream: Option<Box<dyn Read + Send>>,
-    pub headers: Vec<(&'static str, String)>,
-}
-
-impl Reply {
-    /// A JSON answer.
-    pub fn json(status: u16, value: &Value) -> Reply {
-        Reply {
-            status,
-            content_type: "application/json; charset=utf-8",
-            body: serde_json::to_vec(value).expect("JSON values serialize"),
-            stream: None,
-            headers: Vec::new(),
-        }
-    }
-
-    /// Any other answer.
-    pub fn bytes(status: u16, content_type: &'static str, body: Vec<u8>) -> Reply {
-        Reply {
-            status,
-            content_type,
-            body,
-            stream: None,
-            headers: Vec::new(),
-        }
-    }
-
-    /// An answer whose body is read from `stream` while it is sent.
-    pub fn streamed(
-        status: u16,
-        content_type: &'static str,
-        stream: Box<dyn Read + Send>,
-    ) -> Reply {
-        Reply {
-            stream: Some(stream),
-            ..Reply::bytes(status, content_type, Vec::new())
-        }
-    }
-
-    fn error(error: &ApiError) -> Reply {
-        let mut reply = Reply::json(error.status(), &json!({"error": error.to_string()}));
-        if let ApiError::MethodNotAllowed { allow, .. } = error {
-            reply.headers.push(("Allow", allow.clone()));
-        }
-        reply
-    }
-}
-
 /// Answers one request.
 pub fn handle(app: &App, mut request: Request) {
     let method = request.method().as_str().to_ascii_uppercase();
     let url = request.url().to_string();
     let (path, query) = url.split_once('?').unwrap_or((&url, ""));
     if method == "OPTIONS" {
-        return send(request, preflight());
+        return send(request, Reply::preflight());
     }
     // HEAD is GET without the body (tiny_http leaves the body out), as Flask did.
     let route_method = if method == "HEAD" { "GET" } else { &method };
@@ -279,7 +175,7 @@ pub fn handle(app: &App, mut request: Request) {
             500.. => log::error!("{method} {path} -> {}: {error}", error.status()),
             _ => log::warn!("{method} {path} -> {}: {error}", error.status()),
         }
-        Reply::error(&error)
+        error.reply()
     });
     send(request, reply);
 }
@@ -305,15 +201,6 @@ fn dispatch(
         Endpoint::Asset => Ok(pages::asset(params[0])),
         Endpoint::WebSocket => unreachable!("WebSocket upgrades are handled before dispatch"),
     }
-}
-
-/// A request header's value, if sent.
-pub fn header<'a>(request: &'a Request, name: &'static str) -> Option<&'a str> {
-    request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv(name))
-        .map(|h| h.value.as_str())
 }
 
 fn submit_report(app: &App, request: &mut Request) -> Result<Reply, ApiError> {
@@ -477,59 +364,6 @@ fn export_csv(app: &App, id: &TeamId) -> Result<Reply, ApiError> {
         format!("attachment; filename=\"{id}-history.csv\""),
     ));
     Ok(reply)
-}
-
-fn preflight() -> Reply {
-    let mut reply = Reply::bytes(204, "text/plain", Vec::new());
-    reply
-        .headers
-        .push(("Access-Control-Allow-Methods", CORS_ALLOW_METHODS.into()));
-    reply
-        .headers
-        .push(("Access-Control-Allow-Headers", CORS_ALLOW_HEADERS.into()));
-    reply
-        .headers
-        .push(("Access-Control-Max-Age", "86400".into()));
-    reply
-}
-
-/// Sends a reply with its content type and the CORS header every answer carries.
-pub(crate) fn send(request: Request, reply: Reply) {
-    match reply.stream {
-        // No length: tiny_http sends it chunked as the stream yields it.
-        Some(stream) => send_response(
-            request,
-            Response::new(reply.status.into(), Vec::new(), stream, None, None),
-            reply.content_type,
-            &reply.headers,
-        ),
-        None => send_response(
-            request,
-            Response::from_data(reply.body).with_status_code(reply.status),
-            reply.content_type,
-            &reply.headers,
-        ),
-    }
-}
-
-fn send_response<R: Read>(
-    request: Request,
-    mut response: Response<R>,
-    content_type: &str,
-    headers: &[(&'static str, String)],
-) {
-    let mut add = |name: &str, value: &str| {
-        let header = Header::from_bytes(name.as_bytes(), value.as_bytes())
-            .expect("header names and values are ASCII");
-        response.add_header(header);
-    };
-    add("Content-Type", content_type);
-    add("Access-Control-Allow-Origin", "*");
-    for (name, value) in headers {
-        add(name, value);
-    }
-    // A client that went away is not an error of ours.
-    let _ = request.respond(response);
 }
 
 #[cfg(test)]

@@ -14,8 +14,10 @@
 //! ```
 
 pub mod config;
+pub mod error;
 pub mod http;
 pub mod pages;
+pub mod reply;
 pub mod ws;
 
 use std::net::SocketAddr;

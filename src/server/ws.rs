@@ -39,7 +39,7 @@ use tungstenite::protocol::frame::FrameHeader;
 use tungstenite::protocol::frame::coding::{CloseCode, Control, Data, OpCode};
 
 use super::App;
-use super::http::{Reply, header};
+use super::reply::{self, Reply, header};
 use crate::hub::{Hub, Message as HubMessage, Missed, Subscription};
 
 /// How often an idle viewer is pinged: keeps proxies from closing it, and finds a
@@ -161,7 +161,7 @@ fn check_handshake(request: &Request) -> Result<(), Reply> {
 
 /// Answers like every other endpoint (JSON error, CORS header).
 fn respond_plain(request: Request, reply: Reply) {
-    super::http::send(request, reply);
+    reply::send(request, reply);
 }
 
 /// Makes the kernel give up on a viewer whose sent data (our pings at least) stays
