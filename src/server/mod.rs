@@ -18,6 +18,7 @@ pub mod error;
 pub mod http;
 pub mod pages;
 pub mod reply;
+mod sockopt;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -129,7 +130,7 @@ impl Server {
             reason,
         };
         let listener = std::net::TcpListener::bind(&addr).map_err(|e| bind_error(e.to_string()))?;
-        set_nodelay(&listener).map_err(|e| bind_error(e.to_string()))?;
+        sockopt::set_nodelay(&listener).map_err(|e| bind_error(e.to_string()))?;
         let http = tiny_http::Server::from_listener_with_options(listener, None, options)
             .map_err(|e| bind_error(e.to_string()))?;
         Ok(Server {
@@ -230,30 +231,6 @@ impl Server {
                 }
             })
             .expect("spawning the board ticker thread")
-    }
-}
-
-/// Turns Nagle's algorithm off for every connection the listener accepts (Linux
-/// copies `TCP_NODELAY` from the listening socket). Without it an answer larger
-/// than tiny_http's 1 KiB write buffer leaves in two segments, and the second waits
-/// for the client's delayed ACK: ~40 ms per history page instead of well under 1 ms.
-fn set_nodelay(listener: &std::net::TcpListener) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let on: libc::c_int = 1;
-    // SAFETY: a valid socket descriptor, a pointer to a live c_int and its size.
-    let result = unsafe {
-        libc::setsockopt(
-            listener.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_NODELAY,
-            (&on as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if result == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
     }
 }
 
