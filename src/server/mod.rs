@@ -13,11 +13,12 @@
 //! handle.shutdown();
 //! ```
 
+pub mod api;
 pub mod config;
 pub mod error;
-pub mod http;
 pub mod pages;
 pub mod reply;
+pub mod routes;
 mod sockopt;
 pub mod ws;
 
@@ -211,7 +212,7 @@ impl Server {
         {
             let wait = SHUTDOWN_QUIET.saturating_sub(last_request.elapsed());
             if let Ok(Some(request)) = self.http.recv_timeout(wait) {
-                http::handle(&self.app, request);
+                routes::handle(&self.app, request);
                 last_request = Instant::now();
             }
         }
@@ -238,8 +239,9 @@ impl Server {
 /// when it is dropped unanswered), never the worker, so the server keeps serving.
 fn handle_guarded(app: &App, request: tiny_http::Request) {
     let url = request.url().to_string();
-    let outcome =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| http::handle(app, request)));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        routes::handle(app, request)
+    }));
     if outcome.is_err() {
         log::error!("internal error while answering {url}; the request got a 500");
     }
