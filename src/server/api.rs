@@ -172,8 +172,10 @@ pub(super) fn export_csv(app: &App, id: &TeamId) -> Result<Reply, ApiError> {
         &TimeRange::default(),
         false,
     );
-    let reader = export::csv::stream(rows)
-        .map_err(|e| ApiError::Internal(format!("cannot start the export: {e}")))?;
+    let reader = export::csv::stream(rows).map_err(|source| ApiError::ExportStart {
+        team: id.to_string(),
+        source,
+    })?;
     let mut reply = Reply::streamed(200, "text/csv; charset=utf-8", Box::new(reader));
     reply.headers.push((
         "Content-Disposition",

@@ -1,5 +1,13 @@
 //! `benchboard-serve`: the HTTP API, the WebSocket push and the pages on one port.
 //!
+//! A request goes: a worker thread ([`Server::run`]) → [`routes`] (match the route
+//! table) → a handler: the JSON API in [`api`], the HTML and static files in [`pages`],
+//! or the WebSocket upgrade in [`ws`], which hands the socket to its writer thread.
+//! Handlers answer with a [`reply::Reply`] or fail with an [`error::ApiError`], which
+//! becomes its status and JSON body in one place. [`config`] turns the flags into a
+//! [`Config`]; `sockopt` sets the TCP options of the listener and of viewers.
+//! [`App`] is what every handler shares: the store, the board and the viewers.
+//!
 //! [`Server::bind`] opens the data directory, rebuilds the board and binds the port;
 //! [`Server::run`] serves until [`ShutdownHandle::shutdown`] is called, then finishes
 //! the requests already received and returns.

@@ -1,5 +1,5 @@
 //! The route table ([`ROUTES`]: method, path template, [`Endpoint`]) and answering
-//! one request: match the route, call its handler (the JSON API in [`api`](super::api),
+//! one request: match the route, call its handler (the JSON API in [`api`],
 //! the pages, the WebSocket upgrade), and turn an error into its answer in one place
 //! ([`ApiError::reply`]).
 
