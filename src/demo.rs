@@ -18,11 +18,11 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::RecvTimeoutError;
 
 use crate::client::{
-    Fleet, IntervalSpec, ReportSender, RetryPolicy, Schedule, StopSignal, simulated_teams,
-    start_fleet,
+    Fleet, IntervalSpec, ReportSender, RetryPolicy, Schedule, simulated_teams, start_fleet,
 };
 use crate::server::config::parse_duration;
 use crate::server::{Config, Server, StartupError};
+use crate::stop::StopSignal;
 use progress::{BarProgress, LineProgress, Progress, TeamTally};
 
 /// Why the demo cannot run.

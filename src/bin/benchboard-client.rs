@@ -1,6 +1,7 @@
 //! `benchboard-client`: arguments -> simulated teams (or one report file) -> server.
 
-use benchboard::client::{ClientArgs, StopSignal, run_client};
+use benchboard::cli::client::{ClientArgs, run_client};
+use benchboard::stop::StopSignal;
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {

@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use benchboard::client::StopSignal;
 use benchboard::demo::{DemoArgs, check, run_demo};
+use benchboard::stop::StopSignal;
 use clap::Parser;
 
 fn main() -> ExitCode {

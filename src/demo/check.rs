@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::client::{http_agent, normalize_server};
+use crate::client::http::{self, http_agent, normalize_server};
 use crate::server::{Config, Server};
 use crate::simulate::{Profile, SimulatedTeam};
 use crate::team;
@@ -497,23 +497,18 @@ fn linked_assets(html: &str) -> Vec<String> {
     assets
 }
 
+/// Longest answer the check reads (the dashboard and its assets are far smaller).
+const MAX_ANSWER_BYTES: u64 = 16 * 1024 * 1024;
+
 fn read_answer(mut response: ureq::http::Response<ureq::Body>) -> Result<Answer, String> {
     let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(16 * 1024 * 1024)
-        .read_to_string()
+    let answer = http::read_answer(&mut response, MAX_ANSWER_BYTES)
+        .map_err(|e| format!("reading the answer ({status}): {e}"))?;
+    let body = String::from_utf8(answer.body)
         .map_err(|e| format!("reading the answer ({status}): {e}"))?;
     Ok(Answer {
         status,
-        content_type,
+        content_type: answer.content_type,
         body,
     })
 }
