@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crossbeam_channel::RecvTimeoutError;
 
+use super::parse::parse_duration;
 use crate::client::{
     Backoff, ClientError, DEFAULT_SERVER, DeliveryError, Fleet, IntervalSpec, ReportSender,
     RetryPolicy, Schedule, SendError, TeamEvent, send_with_retry, simulated_teams, start_fleet,
@@ -75,14 +76,34 @@ pub struct ClientArgs {
     #[arg(long)]
     pub max_attempts: Option<u32>,
     /// Seconds a request may take before it counts as failed
-    #[arg(long, default_value = "10", value_parser = crate::server::config::parse_duration)]
+    #[arg(long, default_value = "10", value_parser = parse_duration)]
     pub timeout: Duration,
     /// Seed of the simulation: the same seed sends the same numbers [default: random]
     #[arg(long)]
     pub seed: Option<u64>,
 }
 
-/// Runs `benchboard-client`; lines go to stdout, failures to stderr.
+/// Runs `benchboard-client` until its reports are sent or Ctrl-C; the exit code is a [`ClientExit`].
+pub fn run(args: ClientArgs) -> std::process::ExitCode {
+    let stop = StopSignal::new();
+    let on_signal = stop.clone();
+    let handler = move || {
+        on_signal.stop();
+        // Teams stop at once; a request still in flight is not waited for (up to
+        // --timeout): past a short grace the process ends, as "stopped with Ctrl-C".
+        std::thread::spawn(|| {
+            std::thread::sleep(Duration::from_millis(500));
+            std::process::exit(0);
+        });
+    };
+    if let Err(e) = ctrlc::set_handler(handler) {
+        eprintln!("Error: cannot handle Ctrl-C: {e}");
+        return std::process::ExitCode::from(ClientExit::Usage as u8);
+    }
+    std::process::ExitCode::from(run_client(args, &stop) as u8)
+}
+
+/// Runs `benchboard-client` until done or `stop`; lines go to stdout, failures to stderr.
 pub fn run_client(args: ClientArgs, stop: &StopSignal) -> ClientExit {
     match try_run_client(args, stop) {
         Ok(code) => code,

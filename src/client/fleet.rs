@@ -1,7 +1,6 @@
 //! Simulated teams reporting on their own threads: [`start_fleet`] runs a [`Fleet`]
 //! on a [`Schedule`] and reports what happens to each team as [`Update`]s.
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -26,40 +25,6 @@ impl IntervalSpec {
     /// One wait, drawn from the spec.
     pub fn pick(&self, rng: &mut fastrand::Rng) -> Duration {
         self.min + (self.max - self.min).mul_f64(rng.f64())
-    }
-}
-
-impl FromStr for IntervalSpec {
-    type Err = String;
-
-    /// Parses seconds: `5`, `0.2` (±10% jitter) or a range `2-5`.
-    fn from_str(text: &str) -> Result<IntervalSpec, String> {
-        let seconds = |part: &str| -> Result<f64, String> {
-            part.trim()
-                .trim_end_matches('s')
-                .parse::<f64>()
-                .ok()
-                .filter(|s| s.is_finite() && *s > 0.0 && *s <= 86_400.0)
-                .ok_or_else(|| {
-                    format!(
-                        "{text:?} is not an interval: write seconds > 0 (5, 0.2) or a range (2-5)"
-                    )
-                })
-        };
-        let (min, max) = match text.split_once('-') {
-            Some((a, b)) => (seconds(a)?, seconds(b)?),
-            None => {
-                let s = seconds(text)?;
-                (s * 0.9, s * 1.1)
-            }
-        };
-        if min > max {
-            return Err(format!("{text:?}: the range must go from low to high"));
-        }
-        Ok(IntervalSpec {
-            min: Duration::from_secs_f64(min),
-            max: Duration::from_secs_f64(max),
-        })
     }
 }
 
@@ -274,23 +239,5 @@ impl TeamRun {
             }
         }
         self.emit(TeamEvent::Finished);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_intervals() {
-        let one: IntervalSpec = "10".parse().unwrap();
-        assert_eq!(one.min, Duration::from_secs(9));
-        assert_eq!(one.max, Duration::from_secs(11));
-        let range: IntervalSpec = "2-5".parse().unwrap();
-        assert_eq!(range.min, Duration::from_secs(2));
-        assert_eq!(range.max, Duration::from_secs(5));
-        for bad in ["0", "-1", "5-2", "x", "nan"] {
-            assert!(bad.parse::<IntervalSpec>().is_err(), "{bad}");
-        }
     }
 }
