@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-pub use config::{Config, ServeArgs, StartupError};
+pub use config::{Config, StartupError};
 
 use crate::board::LiveBoard;
 use crate::hub::Hub;
