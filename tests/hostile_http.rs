@@ -34,6 +34,11 @@ struct Child_ {
 impl Child_ {
     /// Starts the server with `args`; `max_files` caps its descriptors (soft and hard).
     fn start(args: &[&str], max_files: Option<u64>) -> Child_ {
+        Child_::start_with_files(args, max_files.map(|max| (max, max)))
+    }
+
+    /// Starts the server with `args` and the open-files limit `(soft, hard)`.
+    fn start_with_files(args: &[&str], files: Option<(u64, u64)>) -> Child_ {
         let data = tempfile::Builder::new()
             .prefix("benchboard-hostile-")
             .tempdir()
@@ -48,11 +53,11 @@ impl Child_ {
             .env_remove("BENCHBOARD_REQUEST_TIMEOUT")
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
-        if let Some(max) = max_files {
+        if let Some((soft, hard)) = files {
             use std::os::unix::process::CommandExt;
             let limit = libc::rlimit {
-                rlim_cur: max,
-                rlim_max: max,
+                rlim_cur: soft,
+                rlim_max: hard,
             };
             // SAFETY: setrlimit is async-signal-safe and only reads `limit`, which is
             // copied into the closure.
@@ -137,7 +142,24 @@ impl Answer {
     }
 }
 
-/// Reads one answer (head, then a `Content-Length` body).
+/// Reads one CRLF-terminated line.
+fn read_line(stream: &mut TcpStream) -> std::io::Result<String> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while !line.ends_with(b"\r\n") {
+        if stream.read(&mut byte)? == 0 {
+            return Err(std::io::Error::new(
+                ErrorKind::UnexpectedEof,
+                "closed in a line",
+            ));
+        }
+        line.push(byte[0]);
+    }
+    line.truncate(line.len() - 2);
+    Ok(String::from_utf8_lossy(&line).into_owned())
+}
+
+/// Reads one answer (head, then a `Content-Length` or chunked body).
 fn read_answer(stream: &mut TcpStream) -> std::io::Result<Answer> {
     let mut raw = Vec::new();
     let mut byte = [0u8; 1];
@@ -161,6 +183,18 @@ fn read_answer(stream: &mut TcpStream) -> std::io::Result<Answer> {
         head,
         body: Vec::new(),
     };
+    if answer.header("Transfer-Encoding") == Some("chunked") {
+        loop {
+            let size = usize::from_str_radix(read_line(stream)?.trim(), 16).unwrap();
+            let start = answer.body.len();
+            answer.body.resize(start + size, 0);
+            stream.read_exact(&mut answer.body[start..])?;
+            read_line(stream)?;
+            if size == 0 {
+                return Ok(answer);
+            }
+        }
+    }
     let length: usize = answer
         .header("Content-Length")
         .and_then(|v| v.parse().ok())
@@ -420,10 +454,9 @@ except urllib.error.HTTPError as e:
 fn slow_readers_of_a_large_answer_hold_no_worker_and_are_cut_off() {
     let server = Child_::start(&["--threads", "1", "--request-timeout", "2"], None);
     // ~6 MiB of history: more than the kernel buffers of a connection hold
-    let padding = "p".repeat(60 * 1024);
-    let body = format!(
-        r#"{{"totalElapsed":60,"totalSent":1000,"totalOps":980,"totalErrors":20,"padding":"{padding}"}}"#
-    );
+    let mut report: Value = serde_json::from_slice(&valid_body()).unwrap();
+    report["padding"] = Value::String("p".repeat(60 * 1024));
+    let body = serde_json::to_string(&report).unwrap();
     for _ in 0..100 {
         let mut response = agent()
             .post(&format!("http://{}/api/stats/report", server.addr))
@@ -448,6 +481,8 @@ fn slow_readers_of_a_large_answer_hold_no_worker_and_are_cut_off() {
     let mut slow: Vec<TcpStream> = (0..2).map(|_| connect(server.addr)).collect();
     for stream in &mut slow {
         stream.write_all(request).unwrap();
+        // the answer has started (building it is the worker's job), then nothing is read
+        assert_eq!(read_line(stream).unwrap(), "HTTP/1.1 200 OK");
     }
     // the only worker answers others at once
     for _ in 0..5 {
@@ -458,7 +493,9 @@ fn slow_readers_of_a_large_answer_hold_no_worker_and_are_cut_off() {
         );
     }
     post_report(server.addr, "legit");
-    // below 1 KiB/s over the 2 s window: cut off before the end of the answer
+    // The attack itself: taking nothing for three 2 s windows (below 1 KiB/s) gets the
+    // readers cut off; what the kernel buffered still arrives, then the end.
+    std::thread::sleep(Duration::from_secs(6));
     for stream in &mut slow {
         let got = read_until_closed(stream);
         assert!(
@@ -469,4 +506,193 @@ fn slow_readers_of_a_large_answer_hold_no_worker_and_are_cut_off() {
     }
     assert_eq!(report_files(&server.data_dir(), "big").len(), 100);
     assert_eq!(report_files(&server.data_dir(), "legit").len(), 1);
+}
+
+#[test]
+fn slowloris_bodies_hold_no_worker_and_get_408() {
+    let timeout = Duration::from_secs(3);
+    let server = TestServer::start_with(|c| {
+        c.threads = 1;
+        c.request_timeout = timeout;
+    });
+    let addr: SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
+    let mut slow: Vec<TcpStream> = (0..10)
+        .map(|_| {
+            let mut stream = connect(addr);
+            stream
+                .write_all(b"POST /api/stats/report HTTP/1.1\r\nHost: x\r\nX-Team-ID: slow\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{")
+                .unwrap();
+            stream
+        })
+        .collect();
+    // the only worker answers at once while the bodies trickle in (they are read ahead
+    // by tiny_http, no thread waits for them)
+    let started = Instant::now();
+    while started.elapsed() < timeout + Duration::from_secs(1) {
+        for stream in &mut slow {
+            stream
+                .write_all(b" ")
+                .expect("the server reads the trickle");
+        }
+        let asked = Instant::now();
+        post_report(addr, "legit");
+        let took = asked.elapsed();
+        assert!(
+            took < timeout,
+            "a report waited {took:?} behind slow bodies"
+        );
+        std::thread::sleep(Duration::from_millis(100)); // the attacker's pace, not a sync
+    }
+    for stream in &mut slow {
+        let answer = read_answer(stream).expect("an answer before the close");
+        assert_eq!(answer.status, 408, "{answer:?}");
+    }
+    assert!(report_files(&server.data_dir, "slow").is_empty());
+    assert!(!report_files(&server.data_dir, "legit").is_empty());
+}
+
+/// A chunked body is counted as sent: 1-byte chunks with long extensions make a report of
+/// under 1 KB take over 64 KiB on the wire.
+#[test]
+fn chunk_framing_counts_against_the_body_limit() {
+    let server = TestServer::start_with(|c| c.max_body_bytes = 64 * 1024);
+    let addr: SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
+    let chunked = |body: &[u8], extension: &str| {
+        let mut wire = Vec::new();
+        for byte in body {
+            wire.extend_from_slice(format!("1;{extension}\r\n").as_bytes());
+            wire.push(*byte);
+            wire.extend_from_slice(b"\r\n");
+        }
+        wire.extend_from_slice(b"0\r\n\r\n");
+        wire
+    };
+    let send = |wire: &[u8]| {
+        let mut stream = connect(addr);
+        stream
+            .write_all(b"POST /api/stats/report HTTP/1.1\r\nHost: x\r\nX-Team-ID: chunky\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .unwrap();
+        let _ = stream.write_all(wire);
+        read_answer(&mut stream).unwrap()
+    };
+    let body = valid_body();
+    // small framing: accepted
+    assert_eq!(send(&chunked(&body, "a")).status, 200);
+    // the same report with 200-byte extensions: over 64 KiB as sent
+    let padded = chunked(&body, &"e".repeat(200));
+    assert!(padded.len() > 64 * 1024 && body.len() < 64 * 1024);
+    let answer = send(&padded);
+    assert_eq!(answer.status, 413, "{answer:?}");
+    assert_eq!(report_files(&server.data_dir, "chunky").len(), 1);
+}
+
+#[test]
+fn past_max_connections_the_oldest_idle_go_first_then_503() {
+    const MAX: usize = 8;
+    let server = Child_::start(
+        &[
+            "--max-connections",
+            "8",
+            "--threads",
+            "16",
+            "--request-timeout",
+            "60",
+        ],
+        None,
+    );
+    let raw_report = |addr| {
+        let mut stream = connect(addr);
+        let body = valid_body();
+        let head = format!(
+            "POST /api/stats/report HTTP/1.1\r\nHost: x\r\nX-Team-ID: legit\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(&body).unwrap();
+        read_answer(&mut stream).unwrap()
+    };
+    // MAX connections that send nothing, then a legitimate one: the oldest idle is closed
+    let mut idle: Vec<TcpStream> = (0..MAX).map(|_| connect(server.addr)).collect();
+    assert_eq!(raw_report(server.addr).status, 200);
+    assert!(
+        read_until_closed(&mut idle[0]).is_empty(),
+        "the oldest idle connection is closed"
+    );
+
+    // MAX connections with a request in progress (waiting for the body after a
+    // 100 Continue): none is idle, so the next connection gets a quick 503
+    let mut busy: Vec<TcpStream> = (0..MAX)
+        .map(|_| {
+            let mut stream = connect(server.addr);
+            stream
+                .write_all(b"POST /api/stats/report HTTP/1.1\r\nHost: x\r\nX-Team-ID: busy\r\nExpect: 100-continue\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n")
+                .unwrap();
+            let mut line = [0u8; 25];
+            stream.read_exact(&mut line).unwrap();
+            assert!(line.starts_with(b"HTTP/1.1 100 Continue"), "{:?}", String::from_utf8_lossy(&line));
+            stream
+        })
+        .collect();
+    for stream in &mut idle[1..] {
+        assert!(
+            read_until_closed(stream).is_empty(),
+            "idle connections go first"
+        );
+    }
+    let mut refused = connect(server.addr);
+    refused
+        .write_all(b"GET /api/teams HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let answer = read_answer(&mut refused).unwrap();
+    assert_eq!(answer.status, 503, "{answer:?}");
+    assert_eq!(answer.header("Retry-After"), Some("5"));
+    assert!(
+        answer.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("too many connections")
+    );
+
+    busy.clear();
+    // once the busy ones are gone, a connection gets in again (closing takes a moment)
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let answer = raw_report(server.addr);
+        if answer.status == 200 {
+            break;
+        }
+        assert_eq!(answer.status, 503);
+        assert!(
+            Instant::now() < deadline,
+            "still refused after the busy ones left"
+        );
+    }
+    assert!(report_files(&server.data_dir(), "busy").is_empty());
+    assert_eq!(report_files(&server.data_dir(), "legit").len(), 2);
+}
+
+#[test]
+fn at_start_the_soft_open_files_limit_is_raised_to_the_hard_one() {
+    let server = Child_::start_with_files(&[], Some((256, 4096)));
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.child.id())).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    let numbers: Vec<&str> = line.split_whitespace().skip(3).take(2).collect();
+    assert_eq!(numbers, ["4096", "4096"], "{line}");
+    post_report(server.addr, "team1");
+}
+
+#[test]
+fn help_says_how_many_connections_the_open_files_limit_allows() {
+    let output = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    let text = help
+        .split("--max-connections")
+        .nth(1)
+        .expect("--max-connections in --help");
+    assert!(text.contains("[default: 10000]"), "{text}");
+    assert!(text.contains("hard limit is"), "{text}");
+    assert!(text.contains("connections"), "{text}");
 }

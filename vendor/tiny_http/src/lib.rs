@@ -307,6 +307,12 @@ pub fn raise_open_files_limit() -> IoResult<u64> {
     Ok(getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX))
 }
 
+/// The hard limit of open files (`RLIMIT_NOFILE`) of this process, which
+/// [`raise_open_files_limit`] raises the soft limit to; `None` if unlimited.
+pub fn open_files_hard_limit() -> Option<u64> {
+    rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum
+}
+
 /// Configuration of the server for SSL. Not supported by this patched tiny_http.
 #[derive(Debug, Clone)]
 pub struct SslConfig {
