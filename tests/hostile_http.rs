@@ -161,18 +161,15 @@ fn read_line(stream: &mut TcpStream) -> std::io::Result<String> {
 
 /// Reads one answer (head, then a `Content-Length` or chunked body).
 fn read_answer(stream: &mut TcpStream) -> std::io::Result<Answer> {
-    let mut raw = Vec::new();
-    let mut byte = [0u8; 1];
-    while !raw.ends_with(b"\r\n\r\n") {
-        if stream.read(&mut byte)? == 0 {
-            return Err(std::io::Error::new(
-                ErrorKind::UnexpectedEof,
-                "closed in the head",
-            ));
+    let mut head = String::new();
+    loop {
+        let line = read_line(stream)?;
+        if line.is_empty() {
+            break;
         }
-        raw.push(byte[0]);
+        head.push_str(&line);
+        head.push_str("\r\n");
     }
-    let head = String::from_utf8_lossy(&raw).into_owned();
     let status = head
         .split(' ')
         .nth(1)
