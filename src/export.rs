@@ -1,12 +1,14 @@
 //! A team's history as CSV, JSON or NDJSON: one module per format, each streaming
 //! rows to any [`io::Write`] without holding more than one row.
 //!
-//! Rows come from anything that yields [`ExportRow`]s: [`StoreRows`] reads them from
-//! a [`Store`] (the files in parallel, the order kept), `benchboard-history --server`
-//! builds them from the history API. The server's CSV download calls the same writer:
+//! Rows come from anything that yields [`ReportRow`]s: [`StoreRows`](crate::query::StoreRows)
+//! reads them from a store (the files in parallel, the order kept),
+//! `benchboard-history --server` builds them from the history API. The server's CSV
+//! download calls the same writer:
 //!
 //! ```no_run
-//! use benchboard::export::{self, StoreRows, TimeRange};
+//! use benchboard::export;
+//! use benchboard::query::{StoreRows, TimeRange};
 //! use benchboard::store::{OpenMode, Store};
 //! use benchboard::team::TeamId;
 //! let store = Store::open("data", OpenMode::ReadOnly).unwrap();
@@ -16,20 +18,9 @@
 //! export::csv::write(std::io::stdout().lock(), rows).unwrap();
 //! ```
 
-use std::collections::VecDeque;
 use std::io;
-use std::path::PathBuf;
-use std::thread::JoinHandle;
 
-use chrono::{DateTime, FixedOffset};
-use crossbeam_channel::{Receiver, Sender, bounded};
-use serde::Serialize;
-use serde_json::Value;
-
-use crate::metrics::Metrics;
-use crate::report::{Report, ValidationError};
-use crate::store::{Store, StoreError, StoredReport, read_report_file};
-use crate::team::TeamId;
+use crate::query::ReportRow;
 
 /// The formats an export can take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -46,7 +37,7 @@ pub enum Format {
 pub fn write(
     format: Format,
     w: impl io::Write,
-    rows: impl Iterator<Item = ExportRow>,
+    rows: impl Iterator<Item = ReportRow>,
 ) -> io::Result<usize> {
     match format {
         Format::Csv => csv::write(w, rows),
@@ -55,132 +46,11 @@ pub fn write(
     }
 }
 
-/// One stored report with its derived numbers: what an export writes per report.
-#[derive(Debug, Clone)]
-pub struct ExportRow {
-    pub team_id: String,
-    pub team_name: String,
-    /// The timestamp as stored (RFC 3339, or the original's naive local time).
-    pub timestamp: String,
-    /// The validated report; `report.value` is the stats object as sent (or `Null`
-    /// when the source dropped it because only CSV is written).
-    pub report: Report,
-    pub metrics: Metrics,
-}
-
-impl ExportRow {
-    /// Validates a stored report's `stats` and computes its metrics.
-    pub fn new(
-        team_id: String,
-        team_name: String,
-        timestamp: String,
-        stats: Value,
-    ) -> Result<ExportRow, ValidationError> {
-        let report = Report::from_value(stats)?;
-        let metrics = Metrics::of(&report);
-        Ok(ExportRow {
-            team_id,
-            team_name,
-            timestamp,
-            report,
-            metrics,
-        })
-    }
-
-    /// A row from a report file as the store read it.
-    pub fn from_stored(stored: StoredReport, path: PathBuf) -> Result<ExportRow, StoreError> {
-        ExportRow::new(
-            stored.team_id.as_str().to_string(),
-            stored.team_name,
-            stored.timestamp,
-            stored.stats,
-        )
-        .map_err(|e| StoreError::Corrupt {
-            path,
-            reason: e.to_string(),
-        })
-    }
-
-    /// The row as the history API shows an entry.
-    pub fn to_json(&self) -> Value {
-        serde_json::to_value(self.entry()).expect("history entries serialize")
-    }
-
-    fn entry(&self) -> Entry<'_> {
-        Entry::new(
-            &self.team_id,
-            &self.team_name,
-            &self.timestamp,
-            &self.report.value,
-            &self.metrics,
-        )
-    }
-}
-
-/// A history entry as the API shows it: `team_id, team_name, timestamp, stats, metrics`.
-pub fn history_entry_json(
-    team_id: &str,
-    team_name: &str,
-    timestamp: &str,
-    stats: &Value,
-    metrics: &Metrics,
-) -> Value {
-    serde_json::to_value(Entry::new(team_id, team_name, timestamp, stats, metrics))
-        .expect("history entries serialize")
-}
-
-/// A history entry, borrowed from its parts (serialized without copying the stats first).
-#[derive(Serialize)]
-struct Entry<'a> {
-    team_id: &'a str,
-    team_name: &'a str,
-    timestamp: &'a str,
-    stats: &'a Value,
-    metrics: Value,
-}
-
-impl<'a> Entry<'a> {
-    fn new(
-        team_id: &'a str,
-        team_name: &'a str,
-        timestamp: &'a str,
-        stats: &'a Value,
-        metrics: &Metrics,
-    ) -> Entry<'a> {
-        Entry {
-            team_id,
-            team_name,
-            timestamp,
-            stats,
-            metrics: metrics.to_json(),
-        }
-    }
-}
-
-/// An inclusive time range; an open end is `None`.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct TimeRange {
-    pub since: Option<DateTime<FixedOffset>>,
-    pub until: Option<DateTime<FixedOffset>>,
-}
-
-impl TimeRange {
-    /// True when `at` lies within the range (both ends included).
-    pub fn contains(&self, at: &DateTime<FixedOffset>) -> bool {
-        self.since.is_none_or(|since| *at >= since) && self.until.is_none_or(|until| *at <= until)
-    }
-
-    /// True when neither end is set.
-    pub fn is_all(&self) -> bool {
-        self.since.is_none() && self.until.is_none()
-    }
-}
-
 /// CSV: a header, then one record per report.
 pub mod csv {
     use std::io;
 
-    use super::ExportRow;
+    use super::ReportRow;
     use crate::report::{BUCKET_COUNT, LatencyDistribution, OPERATION_KINDS};
 
     /// One cell of a row.
@@ -197,7 +67,7 @@ pub mod csv {
         }
     }
 
-    type Getter = Box<dyn for<'r> Fn(&'r ExportRow) -> Cell<'r> + Send + Sync>;
+    type Getter = Box<dyn for<'r> Fn(&'r ReportRow) -> Cell<'r> + Send + Sync>;
 
     struct Column {
         name: String,
@@ -206,7 +76,7 @@ pub mod csv {
 
     fn column(
         name: impl Into<String>,
-        get: impl for<'r> Fn(&'r ExportRow) -> Cell<'r> + Send + Sync + 'static,
+        get: impl for<'r> Fn(&'r ReportRow) -> Cell<'r> + Send + Sync + 'static,
     ) -> Column {
         Column {
             name: name.into(),
@@ -294,7 +164,7 @@ pub mod csv {
         ];
         for kind in OPERATION_KINDS {
             let name = snake(kind);
-            let ops = move |r: &ExportRow| {
+            let ops = move |r: &ReportRow| {
                 r.report
                     .operations
                     .iter()
@@ -314,7 +184,7 @@ pub mod csv {
         cols
     }
 
-    fn dist_of<'r>(r: &'r ExportRow, kind: &str) -> Option<&'r LatencyDistribution> {
+    fn dist_of<'r>(r: &'r ReportRow, kind: &str) -> Option<&'r LatencyDistribution> {
         r.report
             .latency
             .iter()
@@ -324,7 +194,7 @@ pub mod csv {
 
     fn latency_columns(cols: &mut Vec<Column>, kind: &'static str) {
         let name = snake(kind);
-        let pct = move |r: &ExportRow| {
+        let pct = move |r: &ReportRow| {
             r.metrics
                 .percentiles
                 .iter()
@@ -379,7 +249,7 @@ pub mod csv {
     /// (`completed_qps`, `failure_rate_pct`, `avg_latency_ms`, `p99_latency_ms`,
     /// `high_priority_latency_ms`), then per operation kind its counts, latency
     /// distribution, percentiles and buckets. Absent values are empty cells.
-    pub fn write(w: impl io::Write, rows: impl Iterator<Item = ExportRow>) -> io::Result<usize> {
+    pub fn write(w: impl io::Write, rows: impl Iterator<Item = ReportRow>) -> io::Result<usize> {
         let columns = columns();
         let mut out = ::csv::WriterBuilder::new()
             .buffer_capacity(256 * 1024)
@@ -410,7 +280,7 @@ pub mod csv {
     /// Streams the CSV of `rows` through a pipe written by a thread of its own, so a
     /// server can send it while it is produced; rows that cannot be read are skipped
     /// with a warning. The thread ends when the reader is dropped.
-    pub fn stream(rows: super::StoreRows) -> io::Result<io::PipeReader> {
+    pub fn stream(rows: crate::query::StoreRows) -> io::Result<io::PipeReader> {
         let (reader, writer) = io::pipe()?;
         std::thread::Builder::new()
             .name("csv-export".into())
@@ -446,10 +316,10 @@ pub mod csv {
 pub mod json {
     use std::io::{self, Write};
 
-    use super::ExportRow;
+    use super::ReportRow;
 
     /// Writes `[`, the entries separated by commas, one per line, and `]`; streamed.
-    pub fn write(w: impl io::Write, rows: impl Iterator<Item = ExportRow>) -> io::Result<usize> {
+    pub fn write(w: impl io::Write, rows: impl Iterator<Item = ReportRow>) -> io::Result<usize> {
         let mut out = io::BufWriter::with_capacity(256 * 1024, w);
         out.write_all(b"[")?;
         let mut count = 0;
@@ -468,10 +338,10 @@ pub mod json {
 pub mod ndjson {
     use std::io::{self, Write};
 
-    use super::ExportRow;
+    use super::ReportRow;
 
     /// Writes each entry as one line of JSON.
-    pub fn write(w: impl io::Write, rows: impl Iterator<Item = ExportRow>) -> io::Result<usize> {
+    pub fn write(w: impl io::Write, rows: impl Iterator<Item = ReportRow>) -> io::Result<usize> {
         let mut out = io::BufWriter::with_capacity(256 * 1024, w);
         let mut count = 0;
         for row in rows {
@@ -484,155 +354,16 @@ pub mod ndjson {
     }
 }
 
-/// Report files read per job of a [`StoreRows`] worker.
-const CHUNK_FILES: usize = 64;
-
-/// One job: a run of report files of one team, oldest first.
-struct Chunk {
-    dir: PathBuf,
-    names: Vec<Box<str>>,
-    keep_stats: bool,
-}
-
-type ChunkRows = Vec<Result<ExportRow, StoreError>>;
-
-/// The reports of some teams within a time range, read from a [`Store`]: team by
-/// team (in the order given), each team's oldest first.
-///
-/// The files are read and checked by worker threads (one per core), a few chunks
-/// ahead of the consumer: memory stays bounded whatever the history's size, and the
-/// order is the index's. A file that vanished or is corrupt yields an `Err` in its
-/// place; the caller decides whether to warn and skip.
-pub struct StoreRows {
-    /// Replies in job order; `None` once dropped (stops the threads).
-    order: Option<Receiver<Receiver<ChunkRows>>>,
-    current: VecDeque<Result<ExportRow, StoreError>>,
-    threads: Vec<JoinHandle<()>>,
-    total: usize,
-}
-
-impl StoreRows {
-    /// Starts reading the reports of `teams` within `range` (unknown teams have none).
-    ///
-    /// With `keep_stats` false each row's `report.value` (the stats as sent) is
-    /// dropped by the worker that parsed it: the CSV writer does not need it, and
-    /// freeing it where it was allocated is much cheaper.
-    pub fn new(store: &Store, teams: &[TeamId], range: &TimeRange, keep_stats: bool) -> StoreRows {
-        let mut chunks = Vec::new();
-        let mut total = 0;
-        for id in teams {
-            let dir = store.team_dir(id);
-            let names: Vec<Box<str>> = store.with_entries(id, |entries| {
-                entries
-                    .iter()
-                    .filter(|e| range.contains(&e.at))
-                    .map(|e| e.file_name.clone())
-                    .collect()
-            });
-            total += names.len();
-            for names in names.chunks(CHUNK_FILES) {
-                chunks.push(Chunk {
-                    dir: dir.clone(),
-                    names: names.to_vec(),
-                    keep_stats,
-                });
-            }
-        }
-        StoreRows::start(chunks, total)
-    }
-
-    /// Number of reports this source yields (rows plus skipped files).
-    pub fn total(&self) -> usize {
-        self.total
-    }
-
-    fn start(chunks: Vec<Chunk>, total: usize) -> StoreRows {
-        let workers = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
-        let (job_tx, job_rx) = bounded::<(Chunk, Sender<ChunkRows>)>(workers * 2);
-        let (order_tx, order_rx) = bounded::<Receiver<ChunkRows>>(workers * 4);
-        let mut threads = Vec::with_capacity(workers + 1);
-        for _ in 0..workers {
-            let job_rx = job_rx.clone();
-            threads.push(std::thread::spawn(move || {
-                for (chunk, reply) in job_rx {
-                    // The consumer may have gone (a closed pipe): nothing to do then.
-                    let _ = reply.send(read_chunk(chunk));
-                }
-            }));
-        }
-        threads.push(std::thread::spawn(move || {
-            for chunk in chunks {
-                let (reply_tx, reply_rx) = bounded(1);
-                if order_tx.send(reply_rx).is_err() || job_tx.send((chunk, reply_tx)).is_err() {
-                    return;
-                }
-            }
-        }));
-        StoreRows {
-            order: Some(order_rx),
-            current: VecDeque::new(),
-            threads,
-            total,
-        }
-    }
-}
-
-fn read_chunk(chunk: Chunk) -> ChunkRows {
-    chunk
-        .names
-        .iter()
-        .map(|name| {
-            let path = chunk.dir.join(&**name);
-            let mut row =
-                read_report_file(&path).and_then(|stored| ExportRow::from_stored(stored, path))?;
-            if !chunk.keep_stats {
-                row.report.value = Value::Null;
-            }
-            Ok(row)
-        })
-        .collect()
-}
-
-impl Iterator for StoreRows {
-    type Item = Result<ExportRow, StoreError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(row) = self.current.pop_front() {
-                return Some(row);
-            }
-            let reply = self.order.as_ref()?.recv().ok()?;
-            self.current = reply
-                .recv()
-                .expect("a StoreRows worker ended without answering its job")
-                .into();
-        }
-    }
-}
-
-impl Drop for StoreRows {
-    fn drop(&mut self) {
-        // Closing the order channel stops the dispatcher, which closes the job
-        // channel, which stops the workers.
-        self.order = None;
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::generate;
-    use crate::store::OpenMode;
+    use serde_json::Value;
 
-    fn minimal_row() -> ExportRow {
+    use super::*;
+
+    fn minimal_row() -> ReportRow {
         let body = include_str!("../tests/fixtures/valid/minimal-12-buckets.json");
         let stats: Value = serde_json::from_str(body).unwrap();
-        ExportRow::new("t1".into(), "A, \"quoted\" team".into(), "ts".into(), stats).unwrap()
+        ReportRow::new("t1".into(), "A, \"quoted\" team".into(), "ts".into(), stats).unwrap()
     }
 
     #[test]
@@ -640,7 +371,7 @@ mod tests {
         let body = include_str!("../tests/fixtures/valid/minimal-12-buckets.json");
         let stats: Value = serde_json::from_str(body).unwrap();
         let row =
-            ExportRow::new("t1".into(), "=HYPERLINK(\"x\")".into(), "ts".into(), stats).unwrap();
+            ReportRow::new("t1".into(), "=HYPERLINK(\"x\")".into(), "ts".into(), stats).unwrap();
         let mut out = Vec::new();
         csv::write(&mut out, std::iter::once(row)).unwrap();
         let text = String::from_utf8(out).unwrap();
@@ -695,58 +426,5 @@ mod tests {
         let mut out = Vec::new();
         ndjson::write(&mut out, std::iter::once(minimal_row())).unwrap();
         assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
-    }
-
-    #[test]
-    fn store_rows_follow_the_index_order_across_chunks() {
-        let dir = tempfile::tempdir().unwrap();
-        let per_team = CHUNK_FILES * 2 + 5;
-        generate::write_history(dir.path(), 2, per_team).unwrap();
-        let store = Store::open(dir.path(), OpenMode::ReadOnly).unwrap();
-        let teams = [generate::team_id(2), generate::team_id(1)];
-        let rows = StoreRows::new(&store, &teams, &TimeRange::default(), true);
-        assert_eq!(rows.total(), 2 * per_team);
-        let got: Vec<(String, String)> = rows
-            .map(|r| r.unwrap())
-            .map(|r| (r.team_id, r.timestamp))
-            .collect();
-        let mut want = Vec::new();
-        for id in &teams {
-            for e in store.entries(id) {
-                want.push((id.to_string(), e.timestamp.to_string()));
-            }
-        }
-        assert_eq!(got, want);
-    }
-
-    #[test]
-    fn dropping_store_rows_early_stops_its_threads() {
-        let dir = tempfile::tempdir().unwrap();
-        generate::write_history(dir.path(), 1, CHUNK_FILES * 20).unwrap();
-        let store = Store::open(dir.path(), OpenMode::ReadOnly).unwrap();
-        let mut rows = StoreRows::new(
-            &store,
-            &[generate::team_id(1)],
-            &TimeRange::default(),
-            false,
-        );
-        assert!(rows.next().unwrap().unwrap().report.value.is_null());
-        drop(rows); // joins the workers; a hang here fails the test run
-    }
-
-    #[test]
-    fn time_range_includes_both_ends() {
-        let at = |t: &str| crate::timefmt::parse_timestamp(t).unwrap();
-        let range = TimeRange {
-            since: Some(at("2025-08-01T10:00:00+00:00")),
-            until: Some(at("2025-08-01T11:00:00+00:00")),
-        };
-        assert!(range.contains(&at("2025-08-01T10:00:00+00:00")));
-        assert!(
-            range.contains(&at("2025-08-01T12:00:00+01:00")),
-            "same instant"
-        );
-        assert!(!range.contains(&at("2025-08-01T11:00:00.001+00:00")));
-        assert!(TimeRange::default().is_all());
     }
 }

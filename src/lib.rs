@@ -23,6 +23,7 @@
 //! assert_eq!(metrics.data_loss_rate, 5.0);
 //! ```
 
+pub mod api;
 pub mod board;
 pub mod client;
 pub mod demo;
@@ -32,6 +33,7 @@ pub mod history;
 pub mod hub;
 pub mod logging;
 pub mod metrics;
+pub mod query;
 pub mod report;
 pub mod server;
 pub mod simulate;

@@ -33,7 +33,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::metrics::Metrics;
-use crate::report::Report;
 use crate::team::TeamId;
 use crate::timefmt;
 
@@ -170,16 +169,6 @@ struct ReportFile {
     team_name: String,
     timestamp: String,
     stats: Value,
-}
-
-/// What the history summary endpoint needs, without reading any report file.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HistoryInfo {
-    pub total_reports: usize,
-    pub first_report: Option<String>,
-    pub last_report: Option<String>,
-    /// The 5 newest report file names, newest first.
-    pub recent_files: Vec<String>,
 }
 
 /// The reports of one team: its index and the open sidecar.
@@ -475,50 +464,34 @@ impl Store {
         }
     }
 
-    /// The summary numbers of a team's history, from the index alone.
-    pub fn history_info(&self, id: &TeamId) -> HistoryInfo {
-        self.with_entries(id, |entries| HistoryInfo {
-            total_reports: entries.len(),
-            first_report: entries.first().map(|e| e.timestamp.to_string()),
-            last_report: entries.last().map(|e| e.timestamp.to_string()),
-            recent_files: entries
-                .iter()
-                .rev()
-                .take(5)
-                .map(|e| e.file_name.to_string())
-                .collect(),
-        })
-    }
-
-    /// One page of a team's history, newest first: `(total, reports)`. Reads only the
-    /// files of the page; a file that vanished or is corrupt is left out of the page.
-    pub fn history_page(
-        &self,
-        id: &TeamId,
-        offset: usize,
-        limit: usize,
-    ) -> (usize, Vec<StoredReport>) {
-        let (total, names) = self.with_entries(id, |entries| {
-            let names: Vec<Box<str>> = entries
-                .iter()
-                .rev()
-                .skip(offset)
-                .take(limit)
-                .map(|e| e.file_name.clone())
-                .collect();
-            (entries.len(), names)
-        });
-        let dir = self.team_dir(id);
-        let page = names
-            .iter()
-            .filter_map(|name| read_report_file(&dir.join(&**name)).ok())
-            .collect();
-        (total, page)
+    /// Reads reports by team and file name; cheap to clone, for other threads.
+    pub fn reader(&self) -> ReportReader {
+        ReportReader {
+            root: self.root.clone(),
+        }
     }
 
     /// Reads the report file behind an index entry.
     pub fn read_entry(&self, id: &TeamId, entry: &IndexEntry) -> Result<StoredReport, StoreError> {
         read_report_file(&self.team_dir(id).join(&*entry.file_name))
+    }
+}
+
+/// Reads stored reports by team and file name (see [`Store::reader`]).
+#[derive(Debug, Clone)]
+pub struct ReportReader {
+    root: PathBuf,
+}
+
+impl ReportReader {
+    /// Reads and checks the report file `name` of team `id`.
+    pub fn read(&self, id: &TeamId, name: &str) -> Result<StoredReport, StoreError> {
+        read_report_file(&self.path(id, name))
+    }
+
+    /// Where the report file `name` of team `id` is (for messages).
+    pub fn path(&self, id: &TeamId, name: &str) -> PathBuf {
+        self.root.join(id.as_str()).join(name)
     }
 }
 
@@ -761,16 +734,13 @@ fn entry_from_file(path: &Path) -> Result<(IndexEntry, StoredReport, Option<Stri
     let stored = read_report_file(path)?;
     // A report the original tool accepted but our validation refuses still belongs to
     // the history (it is shown with zero metrics): "loads unchanged".
-    let (metrics, warning) = match Report::fields_of(&stored.stats) {
-        Ok(report) => (Metrics::of(&report), None),
-        Err(e) => (
-            Metrics::default(),
-            Some(format!(
-                "warning: {}: its stats break the schema ({e}); listed with zero metrics",
-                path.display()
-            )),
-        ),
-    };
+    let (metrics, broken) = Metrics::of_stored(&stored.stats);
+    let warning = broken.map(|e| {
+        format!(
+            "warning: {}: its stats break the schema ({e}); listed with zero metrics",
+            path.display()
+        )
+    });
     let entry = IndexEntry {
         file_name: stored.file_name.clone().into(),
         timestamp: stored.timestamp.clone().into(),

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::export::{self, Format, TimeRange};
+use crate::export::{self, Format};
 use crate::history::cli::ExportArgs;
 use crate::history::source::{RowError, Source};
 use crate::history::{HistoryError, describe_range, known_team};
+use crate::query::TimeRange;
 use crate::team::TeamId;
 
 /// Exports running longer than this show a progress bar (on a terminal).

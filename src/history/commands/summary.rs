@@ -6,13 +6,13 @@ use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::export::TimeRange;
 use crate::history::cli::SummaryArgs;
 use crate::history::source::Source;
 use crate::history::table::{self, Align, Table};
 use crate::history::{
     HistoryError, describe_range, fixed, known_team, show_opt_time, write_json, write_table,
 };
+use crate::query::TimeRange;
 use crate::team::TeamId;
 use crate::timefmt;
 
