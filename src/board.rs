@@ -249,21 +249,18 @@ fn arrival_order(stored: &StoredReport) -> Option<crate::timefmt::FileOrder> {
 mod tests {
     use super::*;
     use crate::report::Report;
+    use crate::store::WritableStore;
 
     /// A store on a temporary directory and a board over it.
-    fn board_on_a_fresh_store() -> (tempfile::TempDir, Store, LiveBoard) {
+    fn board_on_a_fresh_store() -> (tempfile::TempDir, WritableStore, LiveBoard) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(
-            dir.path(),
-            crate::store::OpenMode::ReadWrite { fsync: false },
-        )
-        .unwrap();
+        let store = WritableStore::open(dir.path(), false).unwrap();
         let board = LiveBoard::from_store(&store, Timing::default(), 6, Hub::new(16, 4));
         (dir, store, board)
     }
 
     /// Stores a report of `team` with the given `totalSent` and completed QPS.
-    fn store_report(store: &Store, team: &str, sent: u64) -> (Arc<StoredReport>, Metrics) {
+    fn store_report(store: &WritableStore, team: &str, sent: u64) -> (Arc<StoredReport>, Metrics) {
         let body = format!(
             r#"{{"totalElapsed":1,"totalSent":{sent},"totalOps":1,"totalErrors":0,"totalSaveDelayErrors":0,"pending":0,"operations":{{"sensorData":{{"operations":1,"errors":0}}}},"performanceMetrics":{{"avgSentQPS":1,"avgCompletedQPS":{sent},"errorRate":0}},"latencyAnalysis":{{"sensorData":{{"avg":1,"min":1,"max":1,"buckets":[1]}}}}}}"#
         );

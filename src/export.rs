@@ -9,9 +9,9 @@
 //! ```no_run
 //! use benchboard::export;
 //! use benchboard::query::{StoreRows, TimeRange};
-//! use benchboard::store::{OpenMode, Store};
+//! use benchboard::store::Store;
 //! use benchboard::team::TeamId;
-//! let store = Store::open("data", OpenMode::ReadOnly).unwrap();
+//! let store = Store::open("data").unwrap();
 //! let team = TeamId::parse("team1").unwrap();
 //! let rows = StoreRows::new(&store, &[team], &TimeRange::default(), false)
 //!     .filter_map(|row| row.map_err(|e| eprintln!("warning: skipping {e}")).ok());

@@ -235,14 +235,13 @@ impl Drop for StoreRows {
 mod tests {
     use super::*;
     use crate::generate;
-    use crate::store::OpenMode;
 
     #[test]
     fn store_rows_follow_the_index_order_across_chunks() {
         let dir = tempfile::tempdir().unwrap();
         let per_team = CHUNK_FILES * 2 + 5;
         generate::write_history(dir.path(), 2, per_team).unwrap();
-        let store = Store::open(dir.path(), OpenMode::ReadOnly).unwrap();
+        let store = Store::open(dir.path()).unwrap();
         let teams = [generate::team_id(2), generate::team_id(1)];
         let rows = StoreRows::new(&store, &teams, &TimeRange::default(), true);
         assert_eq!(rows.total(), 2 * per_team);
@@ -263,7 +262,7 @@ mod tests {
     fn dropping_store_rows_early_stops_its_threads() {
         let dir = tempfile::tempdir().unwrap();
         generate::write_history(dir.path(), 1, CHUNK_FILES * 20).unwrap();
-        let store = Store::open(dir.path(), OpenMode::ReadOnly).unwrap();
+        let store = Store::open(dir.path()).unwrap();
         let mut rows = StoreRows::new(
             &store,
             &[generate::team_id(1)],

@@ -12,7 +12,7 @@ pub use remote::Remote;
 use super::HistoryError;
 use crate::api;
 use crate::query::{self, ReportRow, StoreRows, TimeRange};
-use crate::store::{Headline, OpenMode, Store};
+use crate::store::{Headline, Store};
 use crate::team::{self, TeamId};
 
 /// One team as `teams` lists it.
@@ -68,7 +68,7 @@ impl Source {
         match server {
             Some(url) => Ok(Source::Remote(Remote::new(url)?)),
             None => {
-                let store = Store::open(data_dir, OpenMode::ReadOnly)?;
+                let store = Store::open(data_dir)?;
                 for warning in store.warnings() {
                     eprintln!("{warning}");
                 }
