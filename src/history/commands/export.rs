@@ -28,7 +28,7 @@ pub fn run(
     out: &mut impl Write,
 ) -> Result<(), HistoryError> {
     let format = match (args.format, json) {
-        (Some(format), _) => format,
+        (Some(format), _) => format.into(),
         (None, true) => Format::Json,
         (None, false) => Format::Csv,
     };
