@@ -268,22 +268,15 @@ fn into_io(e: ::csv::Error) -> io::Error {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::Value;
-
     use super::*;
-
-    fn minimal_row() -> ReportRow {
-        let body = include_str!("../../tests/fixtures/valid/minimal-12-buckets.json");
-        let stats: Value = serde_json::from_str(body).unwrap();
-        ReportRow::new("t1".into(), "A, \"quoted\" team".into(), "ts".into(), stats).unwrap()
-    }
+    use crate::export::tests::minimal_row;
 
     #[test]
     fn csv_names_that_look_like_formulas_are_defused() {
-        let body = include_str!("../../tests/fixtures/valid/minimal-12-buckets.json");
-        let stats: Value = serde_json::from_str(body).unwrap();
-        let row =
-            ReportRow::new("t1".into(), "=HYPERLINK(\"x\")".into(), "ts".into(), stats).unwrap();
+        let row = ReportRow {
+            team_name: "=HYPERLINK(\"x\")".into(),
+            ..minimal_row()
+        };
         let mut out = Vec::new();
         write(&mut out, std::iter::once(row)).unwrap();
         let text = String::from_utf8(out).unwrap();

@@ -56,7 +56,8 @@ mod tests {
 
     use super::*;
 
-    fn minimal_row() -> ReportRow {
+    /// A row of the minimal valid report, of a team whose name needs CSV quoting.
+    pub(crate) fn minimal_row() -> ReportRow {
         let body = include_str!("../../tests/fixtures/valid/minimal-12-buckets.json");
         let stats: Value = serde_json::from_str(body).unwrap();
         ReportRow::new("t1".into(), "A, \"quoted\" team".into(), "ts".into(), stats).unwrap()
