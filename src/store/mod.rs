@@ -66,7 +66,7 @@ pub const INDEX_FILE: &str = ".benchboard-index";
 /// Prefix of temporary files; leftovers are removed at start-up.
 pub const TMP_PREFIX: &str = ".tmp-";
 /// Under a burst of reports, `latest.json` of a team is moved at most this often;
-/// [`Store::flush_latest`] brings it up to date.
+/// [`WritableStore::flush_latest`] brings it up to date.
 pub const LATEST_EVERY: Duration = Duration::from_millis(100);
 
 /// A failure of the file store.

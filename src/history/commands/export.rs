@@ -69,17 +69,22 @@ pub fn run(
         )));
     }
     if let Some(path) = &args.output {
-        let skipped_note = if skipped > 0 {
-            format!(" ({skipped} skipped)")
-        } else {
-            String::new()
-        };
-        eprintln!(
-            "exported {written} reports{skipped_note} to {}",
-            path.display()
-        );
+        eprintln!("{}", exported_note(written, skipped, path));
     }
     Ok(())
+}
+
+/// `exported N reports (K skipped) to FILE`.
+fn exported_note(written: usize, skipped: usize, path: &Path) -> String {
+    let skipped_note = if skipped > 0 {
+        format!(" ({skipped} skipped)")
+    } else {
+        String::new()
+    };
+    format!(
+        "exported {written} reports{skipped_note} to {}",
+        path.display()
+    )
 }
 
 /// The teams to export: those asked for (each must exist, duplicates dropped), or
