@@ -53,14 +53,18 @@ pub mod export;
 
 pub mod history;
 
-// Sending reports, and the tools around them.
+// Sending reports, and the tools around them; each binary's arguments and run.
 pub mod client;
+
+pub mod stop;
 
 pub mod simulate;
 
 pub mod generate;
 
 pub mod demo;
+
+pub mod cli;
 
 // Shared helpers.
 pub mod logging;
