@@ -24,6 +24,7 @@
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod kiosk;
 pub mod pages;
 pub mod reply;
 pub mod routes;

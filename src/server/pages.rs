@@ -23,6 +23,21 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/team.js"),
     ),
+    (
+        "screen.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../static/screen.css"),
+    ),
+    (
+        "fit.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/fit.js"),
+    ),
+    (
+        "kiosk.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/kiosk.js"),
+    ),
 ];
 
 const INDEX_HTML: &str = include_str!("../../static/index.html");
