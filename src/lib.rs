@@ -42,6 +42,8 @@ pub mod board;
 
 pub mod hub;
 
+pub mod contest;
+
 pub mod server;
 
 // What is stored, read back: the wire format, the questions, the exports, the CLI.

@@ -37,6 +37,8 @@ pub struct Metrics {
     pub data_loss_rate: f64,
     /// Completed requests per second (`performanceMetrics.avgCompletedQPS`, clamped).
     pub qps: f64,
+    /// `totalVerifyErrorRate` in %, clamped; `None` when the report has none.
+    pub verify_error_rate: Option<f64>,
     /// p50/p90/p99/p99.9 per operation kind present, in ms.
     pub percentiles: Vec<(String, Percentiles)>,
 }
@@ -50,6 +52,7 @@ impl Metrics {
             high_priority_latency: high_priority_latency_ms(report),
             data_loss_rate: data_loss_rate_pct(report.total_sent, report.total_ops, report.pending),
             qps: clamp(report.performance.avg_completed_qps, MAX_QPS),
+            verify_error_rate: report.total_verify_error_rate.map(|r| clamp(r, 100.0)),
             percentiles: report
                 .latency
                 .iter()

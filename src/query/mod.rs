@@ -164,6 +164,8 @@ mod tests {
                 avg_latency: qps / 10.0,
                 p99_latency: p99,
                 data_loss_rate: 0.0,
+                high_priority_latency: 0.0,
+                verify_error_rate: None,
             },
         }
     }

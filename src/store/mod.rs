@@ -125,6 +125,14 @@ pub struct Headline {
     /// Failure rate in %.
     #[serde(rename = "l")]
     pub data_loss_rate: f64,
+    /// High-priority average latency in ms. Required in a sidecar line: a line
+    /// written before it was kept is of another version, and its report is read
+    /// again from the file (once; the sidecar is then rewritten).
+    #[serde(rename = "h")]
+    pub high_priority_latency: f64,
+    /// `totalVerifyErrorRate` in %, when the report has one.
+    #[serde(rename = "v", default, skip_serializing_if = "Option::is_none")]
+    pub verify_error_rate: Option<f64>,
 }
 
 impl From<&Metrics> for Headline {
@@ -134,6 +142,8 @@ impl From<&Metrics> for Headline {
             avg_latency: m.avg_latency,
             p99_latency: m.p99_latency,
             data_loss_rate: m.data_loss_rate,
+            high_priority_latency: m.high_priority_latency,
+            verify_error_rate: m.verify_error_rate,
         }
     }
 }
