@@ -154,3 +154,83 @@ impl WsMessage<'_> {
         serde_json::to_string(self).expect("API messages serialize")
     }
 }
+
+/// `GET /api/replay`: the downsampled timeline of every team, for the replay page and
+/// the archive. Each team has at most one point per step: the last report of the
+/// step with the numbers the board showed then.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Replay {
+    /// First frame, in ms since the Unix epoch.
+    pub from_ms: i64,
+    /// Last frame, in ms since the Unix epoch.
+    pub to_ms: i64,
+    /// Time between two frames, in ms.
+    pub step_ms: i64,
+    /// Frames from `from_ms` to `to_ms`.
+    pub frames: usize,
+    /// The ranking rule the standings follow.
+    pub rule: crate::contest::ranking::RuleDescription,
+    /// The names of a point's entries, in order.
+    pub fields: Vec<String>,
+    pub teams: Vec<ReplayTeam>,
+    /// The ranking (team ids, first place first) from each time on where it changed.
+    pub orders: Vec<ReplayOrder>,
+    /// Every change of a team's place, for the marks on the timeline.
+    pub changes: Vec<RankChange>,
+}
+
+/// One team's points in a [`Replay`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplayTeam {
+    pub team_id: String,
+    pub team_name: String,
+    pub points: Vec<ReplayPoint>,
+}
+
+/// One point of a team: `[t, qps, avg_latency, p99_latency, data_loss_rate, best_qps,
+/// best_latency, reports, score, qualified]` (see [`Replay::fields`]); `t` is the
+/// report's time in ms, `reports` the team's reports up to it, `score` its standing
+/// value then (null without one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplayPoint(
+    pub i64,
+    pub f64,
+    pub f64,
+    pub f64,
+    pub f64,
+    pub Option<f64>,
+    pub Option<f64>,
+    pub usize,
+    pub Option<f64>,
+    pub bool,
+);
+
+/// The names of a [`ReplayPoint`]'s entries.
+pub const REPLAY_FIELDS: [&str; 10] = [
+    "t",
+    "qps",
+    "avg_latency",
+    "p99_latency",
+    "data_loss_rate",
+    "best_qps",
+    "best_latency",
+    "reports",
+    "score",
+    "qualified",
+];
+
+/// The ranking from `t` (ms) on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplayOrder {
+    pub t: i64,
+    pub order: Vec<String>,
+}
+
+/// A team moved from place `from` (none: it had not reported yet) to place `to` at `t`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RankChange {
+    pub t: i64,
+    pub team_id: String,
+    pub from: Option<usize>,
+    pub to: usize,
+}
