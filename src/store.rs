@@ -21,6 +21,8 @@
 //! It is only a cache: at start-up it is checked against the directory listing and
 //! rebuilt from the report files for whatever it lacks.
 
+pub mod postgres;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
