@@ -137,6 +137,10 @@ pub enum WsMessage<'a> {
         max_teams: usize,
         inactive_after_secs: u64,
         evict_after_secs: u64,
+        /// False while the store (a database) is unreachable: the board is the last
+        /// one known, and the page says so.
+        #[serde(default = "available")]
+        storage_available: bool,
     },
     /// A team reported.
     TeamUpdate { team: Box<Team<'a>> },
@@ -146,6 +150,12 @@ pub enum WsMessage<'a> {
         is_active: bool,
         on_board: bool,
     },
+    /// The store (a database) went away or came back; reports wait meanwhile.
+    Storage { available: bool },
+}
+
+fn available() -> bool {
+    true
 }
 
 impl WsMessage<'_> {

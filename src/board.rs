@@ -6,11 +6,11 @@
 //! history stays on disk and it comes back with its next report. Every known team
 //! stays listed by `/api/teams`, with `is_active` and `on_board`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-use std::borrow::Cow;
 
 use chrono::{DateTime, FixedOffset};
 use serde_json::Value;
@@ -18,8 +18,8 @@ use serde_json::Value;
 use crate::api::{self, WsMessage};
 use crate::hub::{Hub, SubscribeError, Subscription};
 use crate::metrics::Metrics;
-use crate::query::{self, BestRecords};
-use crate::store::{Store, StoredReport};
+use crate::query::BestRecords;
+use crate::store::{ReadStore, StoreError, StoredReport, TeamEntry};
 use crate::team::TeamId;
 
 /// When teams turn inactive and leave the board.
@@ -49,6 +49,18 @@ pub struct TeamState {
     pub report_count: usize,
     /// What was last published about the team: (is_active, on_board).
     published: (bool, bool),
+}
+
+impl From<TeamEntry> for TeamState {
+    fn from(entry: TeamEntry) -> TeamState {
+        TeamState {
+            latest: entry.latest,
+            metrics: entry.metrics,
+            best: entry.records.best,
+            report_count: entry.records.reports,
+            published: (false, false),
+        }
+    }
 }
 
 impl TeamState {
@@ -93,38 +105,58 @@ pub struct LiveBoard {
     /// Most team cards the page shows (`--max-teams`).
     pub max_teams: usize,
     hub: Arc<Hub>,
+    /// False while the store (a database) is unreachable: viewers see a notice.
+    storage_available: AtomicBool,
+    /// The store's clock minus ours, in ms: activity is judged by the store's time,
+    /// so that several instances sharing a database agree.
+    clock_offset_ms: AtomicI64,
 }
 
 impl LiveBoard {
     /// Builds the board from what the store holds: latest reports and best records.
-    pub fn from_store(store: &Store, timing: Timing, max_teams: usize, hub: Arc<Hub>) -> LiveBoard {
+    pub fn from_store(
+        store: &dyn ReadStore,
+        timing: Timing,
+        max_teams: usize,
+        hub: Arc<Hub>,
+    ) -> Result<LiveBoard, StoreError> {
         let now = crate::timefmt::now().fixed_offset();
         let mut teams = BTreeMap::new();
-        for id in store.team_ids() {
-            let Some(latest) = store.latest(&id) else {
-                continue;
-            };
-            // A latest report the original accepted but we would refuse still shows.
-            let metrics = Metrics::of_stored(&latest.stats).0;
-            let records = query::records(store, &id);
-            let (best, report_count) = (records.best, records.reports);
-            let mut state = TeamState {
-                latest,
-                metrics,
-                best,
-                report_count,
-                published: (false, false),
-            };
+        for entry in store.teams()? {
+            let mut state = TeamState::from(entry);
             state.published = state.activity(now, &timing);
-            teams.insert(id, state);
+            teams.insert(state.latest.team_id.clone(), state);
         }
-        LiveBoard {
+        Ok(LiveBoard {
             teams: Mutex::new(teams),
             snapshot: Mutex::new(None),
             timing,
             max_teams,
             hub,
-        }
+            storage_available: AtomicBool::new(true),
+            clock_offset_ms: AtomicI64::new(0),
+        })
+    }
+
+    /// Each team's report count, the point from which a store's feed continues.
+    pub fn report_counts(&self) -> Vec<(TeamId, u64)> {
+        let teams = self.teams.lock().expect("board lock poisoned");
+        teams
+            .iter()
+            .map(|(id, t)| (id.clone(), t.report_count as u64))
+            .collect()
+    }
+
+    /// Now, by the store's clock.
+    fn now(&self) -> DateTime<FixedOffset> {
+        let offset = chrono::TimeDelta::milliseconds(self.clock_offset_ms.load(Ordering::Relaxed));
+        crate::timefmt::now().fixed_offset() + offset
+    }
+
+    /// Sets how far the store's clock is ahead of ours.
+    pub fn set_clock_offset(&self, offset: chrono::TimeDelta) {
+        self.clock_offset_ms
+            .store(offset.num_milliseconds(), Ordering::Relaxed);
     }
 
     /// Applies a stored report and publishes a `team_update` to every viewer.
@@ -164,9 +196,40 @@ impl LiveBoard {
             .publish(Some(state.latest.team_id.as_str()), message.into());
     }
 
+    /// Replaces a team's state whole (a store's feed does so after a long gap) and
+    /// publishes a `team_update`.
+    pub fn replace_team(&self, entry: TeamEntry) {
+        let now = self.now();
+        let mut teams = self.teams.lock().expect("board lock poisoned");
+        let mut state = TeamState::from(entry);
+        state.published = (true, true);
+        let message = WsMessage::TeamUpdate {
+            team: Box::new(state.to_api(now, &self.timing)),
+        }
+        .to_text();
+        let id = state.latest.team_id.clone();
+        teams.insert(id.clone(), state);
+        self.hub.publish(Some(id.as_str()), message.into());
+    }
+
+    /// Tells viewers that the store went away (they keep the last board and show a
+    /// notice) or came back; publishes a `storage` message when that changes.
+    pub fn set_storage_available(&self, available: bool) {
+        let _teams = self.teams.lock().expect("board lock poisoned");
+        if self.storage_available.swap(available, Ordering::SeqCst) != available {
+            let message = WsMessage::Storage { available };
+            self.hub.publish(None, message.to_text().into());
+        }
+    }
+
+    /// False while the store is unreachable.
+    pub fn storage_available(&self) -> bool {
+        self.storage_available.load(Ordering::SeqCst)
+    }
+
     /// Every known team, as `/api/teams` lists them (by id).
     pub fn teams_json(&self) -> Vec<Value> {
-        let now = crate::timefmt::now().fixed_offset();
+        let now = self.now();
         let teams = self.teams.lock().expect("board lock poisoned");
         teams
             .values()
@@ -176,7 +239,7 @@ impl LiveBoard {
 
     /// One team, or `None` when it never reported.
     pub fn team_json(&self, id: &TeamId) -> Option<Value> {
-        let now = crate::timefmt::now().fixed_offset();
+        let now = self.now();
         let teams = self.teams.lock().expect("board lock poisoned");
         teams.get(id).map(|t| t.to_json(now, &self.timing))
     }
@@ -190,7 +253,7 @@ impl LiveBoard {
     /// The `snapshot` message and a subscription that continues right after it:
     /// taken under one lock, so a viewer misses no update and sees none twice.
     pub fn subscribe(&self) -> Result<(Arc<str>, Subscription), SubscribeError> {
-        let now = crate::timefmt::now().fixed_offset();
+        let now = self.now();
         let teams = self.teams.lock().expect("board lock poisoned");
         let subscription = self.hub.subscribe()?;
         // Every change of the board is published under this lock, so an unchanged hub
@@ -209,6 +272,7 @@ impl LiveBoard {
             max_teams: self.max_teams,
             inactive_after_secs: self.timing.inactive_after.as_secs(),
             evict_after_secs: self.timing.evict_after.as_secs(),
+            storage_available: self.storage_available(),
         };
         let snapshot: Arc<str> = snapshot.to_text().into();
         *cached = Some((subscription.cursor(), Arc::clone(&snapshot)));
@@ -218,7 +282,7 @@ impl LiveBoard {
     /// Publishes a `team_status` for each team whose activity changed since the last
     /// call (turned inactive, or left the board). Called about once a second.
     pub fn tick(&self) {
-        let now = crate::timefmt::now().fixed_offset();
+        let now = self.now();
         let mut teams = self.teams.lock().expect("board lock poisoned");
         for state in teams.values_mut() {
             let activity = state.activity(now, &self.timing);
@@ -255,7 +319,7 @@ mod tests {
     fn board_on_a_fresh_store() -> (tempfile::TempDir, WritableStore, LiveBoard) {
         let dir = tempfile::tempdir().unwrap();
         let store = WritableStore::open(dir.path(), false).unwrap();
-        let board = LiveBoard::from_store(&store, Timing::default(), 6, Hub::new(16, 4));
+        let board = LiveBoard::from_store(&store, Timing::default(), 6, Hub::new(16, 4)).unwrap();
         (dir, store, board)
     }
 

@@ -284,6 +284,7 @@ fn a_lost_listener_reconnects_and_catches_up_without_duplicates() {
             Ok(FeedEvent::Available(false)) => down = true,
             Ok(FeedEvent::Available(true)) => up = true,
             Ok(FeedEvent::Team(_)) => panic!("a short gap is replayed report by report"),
+            Ok(FeedEvent::Clock(_)) => {}
             Err(_) => panic!("seen {seen:?}, down {down}, up {up}"),
         }
     }

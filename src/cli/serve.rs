@@ -31,6 +31,9 @@ pub struct ServeArgs {
     /// Directory of the stored reports, one sub-directory per team (created if missing)
     #[arg(long, env = "BENCHBOARD_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    /// Store the reports in PostgreSQL instead of --data-dir, e.g. postgres://bb@db/benchboard (the database must exist: createdb; the schema is created and upgraded at start). Several servers may share one database and show the same board
+    #[arg(long, env = "BENCHBOARD_STORE", value_name = "URL", value_parser = parse_store_url)]
+    pub store: Option<String>,
     /// Largest report body accepted; bigger ones get 413
     #[arg(long, env = "BENCHBOARD_MAX_BODY", default_value = "1MiB", value_parser = parse_size)]
     pub max_body: u64,
@@ -101,6 +104,7 @@ impl ServeArgs {
             host: self.host,
             port: self.port,
             data_dir: self.data_dir,
+            store_url: self.store,
             max_body_bytes: self.max_body,
             timing: Timing {
                 inactive_after: self.inactive_after,
@@ -133,6 +137,17 @@ fn max_connections_help() -> String {
     )
 }
 
+/// `--store`: a PostgreSQL URL (a data directory is `--data-dir`).
+fn parse_store_url(url: &str) -> Result<String, String> {
+    if crate::store::postgres::is_postgres_url(url) {
+        Ok(url.to_string())
+    } else {
+        Err(format!(
+            "expected a PostgreSQL URL such as postgres://user@host/database; for a directory use --data-dir {url}"
+        ))
+    }
+}
+
 /// Runs `benchboard-serve` until SIGINT/SIGTERM; a failure is one `Error: ...` line and exit 1.
 pub fn run(args: ServeArgs) -> ExitCode {
     crate::logging::init(args.log_level);
@@ -152,11 +167,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // stop serving or to panic at exit.
     let mut out = std::io::stdout();
     let _ = writeln!(out, "BenchBoard listening on {}", server.url());
-    let _ = writeln!(
-        out,
-        "data directory: {}",
-        server.app().store.root().display()
-    );
+    let _ = writeln!(out, "{}", server.app().store.describe());
     let _ = out.flush();
     let handle = server.shutdown_handle();
     ctrlc::set_handler(move || handle.shutdown())?;

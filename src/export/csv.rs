@@ -4,7 +4,7 @@
 use std::io;
 
 use crate::metrics::BUCKET_UPPER_MS;
-use crate::query::{ReportRow, StoreRows};
+use crate::query::ReportRow;
 use crate::report::{BUCKET_COUNT, LatencyDistribution, OPERATION_KINDS};
 
 /// One cell of a row.
@@ -235,7 +235,7 @@ pub fn write(w: impl io::Write, rows: impl Iterator<Item = ReportRow>) -> io::Re
 /// Streams the CSV of `rows` through a pipe written by a thread of its own, so a
 /// server can send it while it is produced; rows that cannot be read are skipped
 /// with a warning. The thread ends when the reader is dropped.
-pub fn stream(rows: StoreRows) -> io::Result<io::PipeReader> {
+pub fn stream(rows: crate::store::backend::Rows) -> io::Result<io::PipeReader> {
     let (reader, writer) = io::pipe()?;
     std::thread::Builder::new()
         .name("csv-export".into())

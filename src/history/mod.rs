@@ -47,8 +47,10 @@ pub enum HistoryError {
     /// A bad argument; the message names it and what to write instead.
     #[error("{0}")]
     Usage(String),
-    /// The data directory cannot be read.
-    #[error("{0} (give the server's data directory with --data-dir, or --server URL)")]
+    /// The data directory or the database cannot be read.
+    #[error(
+        "{0} (give the server's data directory with --data-dir, its database with --store URL, or --server URL)"
+    )]
     DataDir(#[from] StoreError),
     /// The server cannot be reached or gave an unexpected answer.
     #[error("cannot query {url}: {reason}")]
@@ -134,21 +136,21 @@ pub fn execute(args: &HistoryArgs, out: &mut impl Write) -> Result<(), HistoryEr
     // Arguments are checked before the data is touched.
     match &args.command {
         Command::Teams => {
-            let source = Source::open(&data_dir, args.server.as_deref())?;
+            let source = Source::open(&data_dir, args.server.as_deref(), args.store.as_deref())?;
             commands::teams::run(&source, args.json, out)
         }
         Command::Show(a) => {
             let (id, range) = (parse_team(&a.team)?, parse_range(&a.range)?);
-            let source = Source::open(&data_dir, args.server.as_deref())?;
+            let source = Source::open(&data_dir, args.server.as_deref(), args.store.as_deref())?;
             commands::show::run(&source, &id, &range, a, args.json, out)
         }
         Command::Summary(a) => {
             let (id, range) = (parse_team(&a.team)?, parse_range(&a.range)?);
-            let source = Source::open(&data_dir, args.server.as_deref())?;
+            let source = Source::open(&data_dir, args.server.as_deref(), args.store.as_deref())?;
             commands::summary::run(&source, &id, &range, a, args.json, out)
         }
         Command::Best(a) => {
-            let source = Source::open(&data_dir, args.server.as_deref())?;
+            let source = Source::open(&data_dir, args.server.as_deref(), args.store.as_deref())?;
             commands::best::run(&source, a, args.json, out)
         }
         Command::Export(a) => {
@@ -158,9 +160,10 @@ pub fn execute(args: &HistoryArgs, out: &mut impl Write) -> Result<(), HistoryEr
                 .iter()
                 .map(|t| parse_team(t))
                 .collect::<Result<Vec<_>, _>>()?;
-            let source = Source::open(&data_dir, args.server.as_deref())?;
+            let source = Source::open(&data_dir, args.server.as_deref(), args.store.as_deref())?;
             commands::export::run(&source, &ids, &range, a, args.json, out)
         }
+        Command::Migrate(a) => commands::migrate::run(a, out),
     }
 }
 

@@ -11,7 +11,7 @@ use super::error::ApiError;
 use super::reply::{Reply, header};
 use crate::api;
 use crate::export;
-use crate::query::{self, StoreRows, TimeRange};
+use crate::query::{self, TimeRange};
 use crate::report::Report;
 use crate::team::{self, TeamError, TeamId};
 
@@ -102,7 +102,7 @@ fn query_number(
 pub(super) fn history(app: &App, id: &TeamId, query: &str) -> Result<Reply, ApiError> {
     let limit = query_number(query, "limit", 10, 1, MAX_HISTORY_LIMIT)?;
     let offset = query_number(query, "offset", 0, 0, usize::MAX)?;
-    let (total, page) = query::page(&app.store, id, &TimeRange::default(), offset, limit);
+    let (total, page) = app.store.page(id, &TimeRange::default(), offset, limit)?;
     // A file that vanished or is corrupt is left out of the page.
     let page: Vec<_> = page.into_iter().filter_map(Result::ok).collect();
     let answer = api::HistoryPage {
@@ -116,8 +116,8 @@ pub(super) fn history(app: &App, id: &TeamId, query: &str) -> Result<Reply, ApiE
     Ok(json_reply(&answer))
 }
 
-pub(super) fn history_summary(app: &App, id: &TeamId) -> Reply {
-    json_reply(&query::summary(&app.store, id))
+pub(super) fn history_summary(app: &App, id: &TeamId) -> Result<Reply, ApiError> {
+    Ok(json_reply(&app.store.summary(id)?))
 }
 
 /// Largest `points` of a history series.
@@ -129,7 +129,7 @@ pub const MAX_SERIES_POINTS: usize = api::MAX_SERIES_POINTS;
 pub(super) fn history_series(app: &App, id: &TeamId, query: &str) -> Result<Reply, ApiError> {
     let points = query_number(query, "points", 500, 1, MAX_SERIES_POINTS)?;
     let since_ms = query_number(query, "since", 0, 0, i64::MAX as usize)? as i64;
-    Ok(json_reply(&query::series(&app.store, id, since_ms, points)))
+    Ok(json_reply(&app.store.series(id, since_ms, points)?))
 }
 
 /// A 200 answer with one of the API's structs.
@@ -142,15 +142,12 @@ fn json_reply(answer: &impl serde::Serialize) -> Reply {
 
 /// The team's whole history as CSV (the columns of `benchboard-history export`), streamed.
 pub(super) fn export_csv(app: &App, id: &TeamId) -> Result<Reply, ApiError> {
-    if app.store.report_count(id) == 0 {
+    if app.store.report_count(id)? == 0 {
         return Err(ApiError::NotFound("Team not found".into()));
     }
-    let rows = StoreRows::new(
-        &app.store,
-        std::slice::from_ref(id),
-        &TimeRange::default(),
-        false,
-    );
+    let (rows, _) = app
+        .store
+        .rows(std::slice::from_ref(id), &TimeRange::default(), false)?;
     let reader = export::csv::stream(rows).map_err(|source| ApiError::ExportStart {
         team: id.to_string(),
         source,

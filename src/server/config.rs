@@ -18,6 +18,9 @@ pub enum StartupError {
     /// The data directory cannot be created or read.
     #[error("{0} (check --data-dir)")]
     DataDir(StoreError),
+    /// The database of `--store` refused us (retrying would not help).
+    #[error("{0} (check --store)")]
+    Store(StoreError),
     /// Flags that contradict each other or are out of range.
     #[error("{0}")]
     Invalid(String),
@@ -30,8 +33,10 @@ pub struct Config {
     pub host: String,
     /// Port; 0 picks a free one.
     pub port: u16,
-    /// Where reports are stored.
+    /// Where reports are stored (the file store), unless `store_url` is set.
     pub data_dir: PathBuf,
+    /// A PostgreSQL URL (`--store`): the reports live there; no data directory is used.
+    pub store_url: Option<String>,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: u64,
     /// When teams turn inactive and leave the board.
@@ -62,6 +67,7 @@ impl Default for Config {
             host: "0.0.0.0".into(),
             port: 8080,
             data_dir: PathBuf::from("data"),
+            store_url: None,
             max_body_bytes: 1024 * 1024,
             timing: Timing::default(),
             max_teams: 6,

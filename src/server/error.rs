@@ -4,9 +4,13 @@
 use serde_json::json;
 
 use super::reply::Reply;
+use super::storage::RETRY_AFTER;
 use crate::report::ValidationError;
 use crate::store::StoreError;
 use crate::team::TeamError;
+
+/// The error of every answer while the store (a database) is unreachable.
+pub const STORAGE_UNAVAILABLE: &str = "storage unavailable: the database cannot be reached; nothing was stored or read, try again shortly";
 
 /// What a request handler can fail with; each variant has one status.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +58,7 @@ impl ApiError {
             ApiError::Timeout => 408,
             ApiError::TooLarge { .. } => 413,
             ApiError::Storage(e) if e.is_disk_full() => 507,
+            ApiError::Storage(e) if e.is_unavailable() => 503,
             ApiError::Storage(_) | ApiError::ExportStart { .. } => 500,
         }
     }
@@ -61,6 +66,17 @@ impl ApiError {
     /// The answer: `{"error": message}` with [`status`](ApiError::status), and the
     /// `Allow` header for a method not allowed.
     pub fn reply(&self) -> Reply {
+        if let ApiError::Storage(e) = self
+            && e.is_unavailable()
+        {
+            // Where the database is and why it failed is for the log, not for clients.
+            log::warn!("{e}");
+            let mut reply = Reply::json(503, &json!({"error": STORAGE_UNAVAILABLE}));
+            reply
+                .headers
+                .push(("Retry-After", RETRY_AFTER.as_secs().to_string()));
+            return reply;
+        }
         let mut reply = Reply::json(self.status(), &json!({"error": self.to_string()}));
         if let ApiError::MethodNotAllowed { allow, .. } = self {
             reply.headers.push(("Allow", allow.clone()));

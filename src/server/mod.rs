@@ -28,6 +28,7 @@ pub mod pages;
 pub mod reply;
 pub mod routes;
 mod sockopt;
+mod storage;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -41,7 +42,8 @@ use crate::board::LiveBoard;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::report::Report;
-use crate::store::{StoreError, StoredReport, WritableStore};
+use crate::store::postgres::Listener;
+use crate::store::{StoreError, StoredReport, WriteStore};
 use crate::team::TeamId;
 
 /// How long the connections must stay quiet before a shutdown completes.
@@ -50,33 +52,34 @@ const SHUTDOWN_QUIET: Duration = Duration::from_millis(200);
 /// Everything a request handler needs: the store, the board and the settings.
 pub struct App {
     pub config: Config,
-    pub store: WritableStore,
-    pub board: LiveBoard,
+    /// The file store or PostgreSQL (`--store`).
+    pub store: Box<dyn WriteStore>,
+    pub board: Arc<LiveBoard>,
     /// The WebSocket writer threads and their viewers.
     pub viewers: ws::Viewers,
+    /// With PostgreSQL: the thread that feeds the board with every instance's reports.
+    _listener: Option<Listener>,
 }
 
 impl App {
-    /// Opens the data directory and rebuilds the board from it.
+    /// Opens the store (waiting for a database that is not up yet) and rebuilds the
+    /// board from it.
     pub fn open(config: Config) -> Result<App, StartupError> {
-        let store =
-            WritableStore::open(&config.data_dir, config.fsync).map_err(StartupError::DataDir)?;
-        for warning in store.warnings() {
-            log::warn!("{warning}");
-        }
         let hub = Hub::new(config.viewer_queue, config.max_viewers);
         let viewers = ws::Viewers::new(Arc::clone(&hub), config.request_timeout);
-        let board = LiveBoard::from_store(&store, config.timing, config.max_teams, hub);
+        let opened = storage::open(&config, hub)?;
         Ok(App {
             config,
-            store,
-            board,
+            store: opened.store,
+            board: opened.board,
             viewers,
+            _listener: opened.listener,
         })
     }
 
     /// Stores a validated report, then shows it on the board: a viewer never sees a
-    /// report that is not safely on disk.
+    /// report that is not safely stored. (PostgreSQL shows it itself, before this
+    /// returns, as it shows the reports of other instances.)
     pub fn ingest(
         &self,
         id: &TeamId,
@@ -88,7 +91,9 @@ impl App {
         let stored = self
             .store
             .append(id, team_name, body, report.value, &metrics)?;
-        self.board.apply(Arc::clone(&stored), metrics);
+        if !self.store.feeds_board() {
+            self.board.apply(Arc::clone(&stored), metrics);
+        }
         Ok(stored)
     }
 }
@@ -197,7 +202,7 @@ impl Server {
             let _ = worker.join();
         }
         self.finish_requests_in_flight();
-        self.app.store.flush_latest();
+        self.app.store.flush();
         self.app.board.hub().close_all();
         self.app.viewers.join();
         ticker.thread().unpark();
@@ -231,7 +236,7 @@ impl Server {
             .spawn(move || {
                 while !stopping.load(Ordering::SeqCst) {
                     app.board.tick();
-                    app.store.flush_latest();
+                    app.store.flush();
                     std::thread::park_timeout(Duration::from_millis(500));
                 }
             })

@@ -185,7 +185,7 @@ fn dispatch(
         Endpoint::Teams => Ok(api::teams(app)),
         Endpoint::Team => api::team(app, &team_param()?),
         Endpoint::History => api::history(app, &team_param()?, query),
-        Endpoint::HistorySummary => Ok(api::history_summary(app, &team_param()?)),
+        Endpoint::HistorySummary => api::history_summary(app, &team_param()?),
         Endpoint::HistorySeries => api::history_series(app, &team_param()?, query),
         Endpoint::ExportCsv => api::export_csv(app, &team_param()?),
         Endpoint::Dashboard => Ok(pages::dashboard(app)),

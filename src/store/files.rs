@@ -206,12 +206,7 @@ struct ReportFile {
 
 /// The contents of a report file: `team_id`, `team_name`, `timestamp`, then the
 /// report `body` verbatim as `stats` (the original's layout).
-pub(super) fn report_contents(
-    id: &TeamId,
-    team_name: &str,
-    timestamp: &str,
-    body: &[u8],
-) -> Vec<u8> {
+pub fn report_contents(id: &TeamId, team_name: &str, timestamp: &str, body: &[u8]) -> Vec<u8> {
     let header =
         serde_json::json!({"team_id": id.as_str(), "team_name": team_name, "timestamp": timestamp});
     let mut contents = serde_json::to_vec(&header).expect("strings serialize");
@@ -228,6 +223,31 @@ pub(super) fn split_name(name: &str) -> Option<(String, u32)> {
     Some((name[..19].to_string(), seq))
 }
 
+/// A report file with its stats left as the bytes they are in the file.
+#[derive(Deserialize)]
+struct RawReportFile<'a> {
+    team_id: String,
+    team_name: String,
+    timestamp: String,
+    #[serde(borrow)]
+    stats: &'a serde_json::value::RawValue,
+}
+
+/// Reads and checks one report file; also returns its stats exactly as written
+/// (for exports and migrations that must give back the bytes the team sent).
+pub fn read_report_file_raw(path: &Path) -> Result<(StoredReport, String), StoreError> {
+    let bytes = fs::read(path).map_err(|e| StoreError::read(path, e))?;
+    let corrupt = |reason: String| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let file: RawReportFile = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    let stats: Value =
+        serde_json::from_str(file.stats.get()).map_err(|e| corrupt(e.to_string()))?;
+    let stored = checked_report(path, file.team_id, file.team_name, file.timestamp, stats)?;
+    Ok((stored, file.stats.get().to_string()))
+}
+
 /// Reads and checks one report file.
 pub fn read_report_file(path: &Path) -> Result<StoredReport, StoreError> {
     let bytes = fs::read(path).map_err(|e| StoreError::read(path, e))?;
@@ -236,9 +256,30 @@ pub fn read_report_file(path: &Path) -> Result<StoredReport, StoreError> {
         reason,
     };
     let file: ReportFile = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
-    let team_id = TeamId::parse(&file.team_id).map_err(|e| corrupt(e.to_string()))?;
-    let at = timefmt::parse_timestamp(&file.timestamp)
-        .ok_or_else(|| corrupt(format!("bad timestamp {:?}", file.timestamp)))?;
+    checked_report(
+        path,
+        file.team_id,
+        file.team_name,
+        file.timestamp,
+        file.stats,
+    )
+}
+
+/// A report read from `path`, its id and timestamp checked.
+fn checked_report(
+    path: &Path,
+    team_id: String,
+    team_name: String,
+    timestamp: String,
+    stats: Value,
+) -> Result<StoredReport, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let team_id = TeamId::parse(&team_id).map_err(|e| corrupt(e.to_string()))?;
+    let at = timefmt::parse_timestamp(&timestamp)
+        .ok_or_else(|| corrupt(format!("bad timestamp {timestamp:?}")))?;
     let file_name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -246,11 +287,11 @@ pub fn read_report_file(path: &Path) -> Result<StoredReport, StoreError> {
         .to_string();
     Ok(StoredReport {
         team_id,
-        team_name: file.team_name,
-        timestamp: file.timestamp,
+        team_name,
+        timestamp,
         at,
         file_name,
-        stats: file.stats,
+        stats,
     })
 }
 

@@ -37,6 +37,7 @@
 //! | `index.rs` | the sidecar format |
 //! | `load.rs` | the open-time scan and repair |
 
+pub mod backend;
 mod files;
 mod index;
 mod load;
@@ -54,7 +55,8 @@ use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use files::read_report_file;
+pub use backend::{RawReport, ReadStore, TeamEntry, WriteStore};
+pub use files::{read_report_file, read_report_file_raw, report_contents};
 pub use write::WritableStore;
 
 use crate::metrics::Metrics;
@@ -85,6 +87,9 @@ pub enum StoreError {
     /// A stored file is not a report in the expected format.
     #[error("{}: not a BenchBoard report file: {reason}", path.display())]
     Corrupt { path: PathBuf, reason: String },
+    /// The PostgreSQL store failed (`--store postgres://…`).
+    #[error(transparent)]
+    Postgres(#[from] postgres::PgError),
 }
 
 impl StoreError {
@@ -94,6 +99,11 @@ impl StoreError {
             StoreError::Write { source, .. } => source.kind() == io::ErrorKind::StorageFull,
             _ => false,
         }
+    }
+
+    /// True when the database is away: the API answers 503 and the server retries.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Postgres(e) if e.is_unavailable())
     }
 
     pub(crate) fn write(path: &Path, source: io::Error) -> StoreError {

@@ -50,6 +50,8 @@ pub enum FeedEvent {
     Team(Box<TeamRow>),
     /// The database became unreachable (`false`) or reachable again (`true`).
     Available(bool),
+    /// The database's clock minus ours, measured at each (re)connection.
+    Clock(chrono::TimeDelta),
 }
 
 type Sink = Box<dyn Fn(FeedEvent) + Send + Sync>;
@@ -141,10 +143,10 @@ impl Feed {
         Ok(())
     }
 
-    fn available(&self, up: bool) {
+    fn send(&self, event: FeedEvent) {
         let state = self.state.lock().expect("feed lock poisoned");
         if let Some(sink) = &state.sink {
-            sink(FeedEvent::Available(up));
+            sink(event);
         }
     }
 }
@@ -230,6 +232,7 @@ fn listen(target: &Target, feed: &Feed, stop: &AtomicBool) {
             client
                 .batch_execute(&format!("LISTEN {CHANNEL}"))
                 .map_err(|e| PgError::from_driver(&target.shown, e))?;
+            feed.send(FeedEvent::Clock(clock_offset(&mut client, &target.shown)?));
             // Listening first, then catching up: nothing falls in between.
             feed.catch_up(&mut client, &target.shown)?;
             if !available {
@@ -238,7 +241,7 @@ fn listen(target: &Target, feed: &Feed, stop: &AtomicBool) {
                     target.shown
                 );
                 available = true;
-                feed.available(true);
+                feed.send(FeedEvent::Available(true));
             }
             wait = Duration::from_millis(100);
             relay(&mut client, &target.shown, feed, stop)
@@ -247,12 +250,23 @@ fn listen(target: &Target, feed: &Feed, stop: &AtomicBool) {
             if available {
                 log::warn!("{e}; the board waits for the database and retries");
                 available = false;
-                feed.available(false);
+                feed.send(FeedEvent::Available(false));
             }
             sleep_unless_stopped(wait, stop);
             wait = (wait * 2).min(Duration::from_secs(2));
         }
     }
+}
+
+/// The database's clock minus ours (taken at the middle of the round trip).
+fn clock_offset(client: &mut Client, target: &str) -> Result<chrono::TimeDelta, PgError> {
+    let before = chrono::Utc::now();
+    let row = client
+        .query_one("SELECT statement_timestamp()", &[])
+        .map_err(|e| PgError::from_driver(target, e))?;
+    let after = chrono::Utc::now();
+    let theirs: chrono::DateTime<chrono::Utc> = row.get(0);
+    Ok(theirs - (before + (after - before) / 2))
 }
 
 /// Passes notifications on until the connection breaks (`Err`) or `stop` is set.

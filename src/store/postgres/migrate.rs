@@ -71,6 +71,39 @@ pub fn apply(client: &mut Client, target: &str) -> Result<Vec<i32>, PgError> {
     Ok(applied)
 }
 
+/// Checks, changing nothing, that the database holds a BenchBoard schema this binary
+/// can read (for `benchboard-history`).
+pub fn check(client: &mut Client, target: &str) -> Result<(), PgError> {
+    let fail = |e| PgError::from_driver(target, e);
+    let table: Option<String> = client
+        .query_one("SELECT to_regclass('benchboard_migrations')::text", &[])
+        .map_err(fail)?
+        .get(0);
+    if table.is_none() {
+        return Err(PgError::Refused {
+            target: target.to_string(),
+            reason: "no BenchBoard schema in this database".into(),
+            hint: "; start benchboard-serve --store with it once (it creates the schema), \
+                   or copy a data directory in with benchboard-history migrate",
+        });
+    }
+    let found: i32 = client
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM benchboard_migrations",
+            &[],
+        )
+        .map_err(fail)?
+        .get(0);
+    if found > current_version() {
+        return Err(PgError::SchemaTooNew {
+            target: target.to_string(),
+            found,
+            known: current_version(),
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,6 +27,7 @@
 //! | `feed.rs` | the listener thread and the once-and-in-order feed of reports |
 //! | `read.rs` | the queries |
 
+mod backend;
 pub mod feed;
 pub mod migrate;
 mod pool;
@@ -227,12 +228,28 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-/// The PostgreSQL store of one database.
+/// The PostgreSQL store of one database: the writer, the feed of the board, and the
+/// [`PgReader`] it derefs to for every query.
 pub struct PgStore {
-    target: Target,
-    pool: Arc<pool::Pool>,
+    reader: PgReader,
     writer: writer::Writer,
     feed: Arc<feed::Feed>,
+}
+
+/// The reading half of a [`PgStore`]: its pool; cheap to clone (for iterators that
+/// outlive a borrow, and other threads).
+#[derive(Clone)]
+pub struct PgReader {
+    target: Target,
+    pool: Arc<pool::Pool>,
+}
+
+impl std::ops::Deref for PgStore {
+    type Target = PgReader;
+
+    fn deref(&self) -> &PgReader {
+        &self.reader
+    }
 }
 
 impl PgStore {
@@ -246,8 +263,7 @@ impl PgStore {
         let feed = Arc::new(feed::Feed::default());
         let writer = writer::Writer::start(target.clone(), Arc::clone(&feed));
         Ok(PgStore {
-            target,
-            pool,
+            reader: PgReader { target, pool },
             writer,
             feed,
         })
@@ -272,14 +288,14 @@ impl PgStore {
         }
     }
 
-    /// Where the store lives, for messages: `host[:port]/database`.
-    pub fn target(&self) -> &str {
-        &self.target.shown
-    }
-
     /// Stores a validated report; returns once it is committed (and announced).
     pub fn append(&self, report: NewReport) -> Result<Appended, PgError> {
         self.writer.append(report)
+    }
+
+    /// Stores reports in this order, sharing commits; one answer per report.
+    pub fn append_all(&self, reports: Vec<NewReport>) -> Vec<Result<Appended, PgError>> {
+        self.writer.append_all(reports)
     }
 
     /// Starts the listener thread: from now on `sink` gets every report stored by any
@@ -294,10 +310,22 @@ impl PgStore {
         self.feed.set_sink(known, Box::new(sink));
         Listener::start(self.target.clone(), Arc::clone(&self.feed))
     }
+}
 
-    /// A pooled connection for the queries of [`read`].
-    pub(crate) fn conn(&self) -> Result<pool::Conn<'_>, PgError> {
-        self.pool.get()
+impl PgReader {
+    /// Connects to read a database a server has set up; changes nothing in it.
+    pub fn open(url: &str) -> Result<PgReader, PgError> {
+        let target = Target::parse(url)?;
+        let mut client = target.connect()?;
+        migrate::check(&mut client, &target.shown)?;
+        let pool = Arc::new(pool::Pool::new(target.clone(), 4));
+        pool.give_back(client);
+        Ok(PgReader { target, pool })
+    }
+
+    /// Where the store lives, for messages: `host[:port]/database`.
+    pub fn target(&self) -> &str {
+        &self.target.shown
     }
 }
 

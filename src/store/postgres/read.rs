@@ -7,7 +7,7 @@ use chrono::{DateTime, FixedOffset};
 use postgres::Client;
 use postgres::types::ToSql;
 
-use super::{PgError, PgStore, stored_from_row};
+use super::{PgError, PgReader, stored_from_row};
 use crate::store::StoredReport;
 use crate::team::TeamId;
 
@@ -125,19 +125,19 @@ fn range_filter(range: &Range, first_param: usize) -> (String, Vec<&(dyn ToSql +
     (sql, params)
 }
 
-impl PgStore {
+impl PgReader {
     /// Runs `query` on a pooled connection; a connection that turns out dead (the
     /// database restarted since it was last used) is replaced once.
     pub(crate) fn with_conn<T>(
         &self,
         query: impl Fn(&mut Client, &str) -> Result<T, PgError>,
     ) -> Result<T, PgError> {
-        let mut conn = self.conn()?;
+        let mut conn = self.pool.get()?;
         match query(&mut conn, self.target()) {
             Err(e) if e.is_unavailable() => {
                 conn.discard();
                 self.pool.clear();
-                let mut fresh = self.conn()?;
+                let mut fresh = self.pool.get()?;
                 query(&mut fresh, self.target())
             }
             other => other,
@@ -177,6 +177,19 @@ impl PgStore {
         limit: usize,
     ) -> Result<(usize, Vec<StoredReport>), PgError> {
         self.with_conn(|c, target| page(c, target, id, range, offset, limit))
+    }
+
+    /// Every file name of a team's reports (what a migration already copied).
+    pub fn file_names(&self, id: &TeamId) -> Result<Vec<String>, PgError> {
+        self.with_conn(|c, target| {
+            let rows = c
+                .query(
+                    "SELECT file_name FROM reports WHERE team_id = $1",
+                    &[&id.as_str()],
+                )
+                .map_err(|e| PgError::from_driver(target, e))?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
     }
 
     /// The `count` newest file names of a team, newest first.

@@ -95,17 +95,36 @@ impl Writer {
 
     /// Queues a report and waits until it is committed (or failed).
     pub fn append(&self, report: NewReport) -> Result<Appended, PgError> {
+        self.append_all(vec![report])
+            .pop()
+            .expect("one answer per report")
+    }
+
+    /// Queues reports (in this order) and waits until each is committed or failed;
+    /// they share transactions, up to [`MAX_BATCH`] a commit.
+    pub fn append_all(&self, reports: Vec<NewReport>) -> Vec<Result<Appended, PgError>> {
         let stopped = || PgError::Unavailable {
             target: self.target.clone(),
             reason: "the writer thread has stopped".into(),
         };
-        let (answer, result) = bounded(1);
-        self.jobs
-            .as_ref()
-            .ok_or_else(stopped)?
-            .send(Job { report, answer })
-            .map_err(|_| stopped())?;
-        result.recv().map_err(|_| stopped())?
+        let answers: Vec<_> = reports
+            .into_iter()
+            .map(|report| {
+                let (answer, result) = bounded(1);
+                let sent = self
+                    .jobs
+                    .as_ref()
+                    .is_some_and(|jobs| jobs.send(Job { report, answer }).is_ok());
+                sent.then_some(result)
+            })
+            .collect();
+        answers
+            .into_iter()
+            .map(|result| match result {
+                Some(result) => result.recv().map_err(|_| stopped())?,
+                None => Err(stopped()),
+            })
+            .collect()
     }
 }
 
