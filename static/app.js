@@ -22,6 +22,7 @@
       footer: "数据每次上报即时推送 · 点击卡片查看历史",
       conn_connecting: "连接中…", conn_live: "实时推送", conn_polling: "轮询模式", conn_push_off: "轮询模式（推送已关闭）",
       conn_reconnecting: "重新连接中…", conn_offline: "无法连接服务器",
+      storage_down: "存储不可用：显示的是最后的数据，恢复后自动更新",
       ago_s: (n) => `${n} 秒前`, ago_m: (n) => `${n} 分钟前`, ago_h: (n) => `${n} 小时前`,
       dur: (h, m, s) => (h ? `${h}时${m}分${s}秒` : m ? `${m}分${s}秒` : `${s}秒`),
       switch_to: "English", locale: "zh-CN", none: "—",
@@ -35,6 +36,7 @@
       footer: "Every report is pushed at once · click a card for its history",
       conn_connecting: "Connecting…", conn_live: "Live (WebSocket)", conn_polling: "Polling", conn_push_off: "Polling (push is off)",
       conn_reconnecting: "Reconnecting…", conn_offline: "Server unreachable",
+      storage_down: "Storage unavailable: showing the last board; it updates by itself once storage is back",
       ago_s: (n) => `${n}s ago`, ago_m: (n) => `${n} min ago`, ago_h: (n) => `${n} h ago`,
       dur: (h, m, s) => (h ? `${h}h ${m}m ${s}s` : m ? `${m}m ${s}s` : `${s}s`),
       switch_to: "中文", locale: "en-US", none: "—",
@@ -312,10 +314,18 @@
     render();
   }
 
+  // The store (a database) went away: the board stays as it was, with a notice.
+  function showStorage(available) {
+    document.getElementById("storage-notice").hidden = available !== false;
+  }
+
   function handleMessage(message) {
     if (message.type === "snapshot") {
       if (Number.isInteger(message.max_teams) && message.max_teams > 0) maxTeams = message.max_teams;
+      showStorage(message.storage_available);
       applyAll(message.teams || []);
+    } else if (message.type === "storage") {
+      showStorage(message.available);
     } else if (message.type === "team_update" && message.team) {
       teams.set(message.team.team_id, message.team);
       remember(message.team);
