@@ -92,8 +92,7 @@ fn migrate_and_export_round_trip_the_stats_byte_for_byte() {
             .1;
         let (_, expected) = stats_by_file(&source)
             .into_iter()
-            .filter(|(name, _)| name.starts_with(team))
-            .last()
+            .rfind(|(name, _)| name.starts_with(team))
             .unwrap();
         assert_eq!(newest, expected, "{team}/latest.json is the newest report");
     }
