@@ -233,7 +233,13 @@ pub struct Store {
     teams: RwLock<BTreeMap<TeamId, Arc<Mutex<TeamLog>>>>,
     /// Warnings met while opening (corrupt or foreign files), one line each.
     warnings: Vec<String>,
+    /// Where [`Store::append`] reads the arrival time.
+    clock: Clock,
 }
+
+/// A source of arrival times: [`timefmt::now`], except in tests that need two reports
+/// in one millisecond for certain (a frozen clock).
+pub type Clock = fn() -> chrono::DateTime<chrono::Local>;
 
 impl Store {
     /// Opens a data directory, loading every team's index (rebuilding it where it is
@@ -273,7 +279,14 @@ impl Store {
             mode,
             teams: RwLock::new(teams),
             warnings,
+            clock: timefmt::now,
         })
+    }
+
+    /// The store reading arrival times from `clock` instead of the wall clock.
+    pub fn with_clock(mut self, clock: Clock) -> Store {
+        self.clock = clock;
+        self
     }
 
     /// The data directory.
@@ -325,7 +338,7 @@ impl Store {
         stats: Value,
         metrics: &Metrics,
     ) -> Result<Arc<StoredReport>, StoreError> {
-        self.append_at(id, team_name, body, stats, metrics, timefmt::now())
+        self.append_at(id, team_name, body, stats, metrics, (self.clock)())
     }
 
     /// [`Store::append`] with a given arrival time instead of the clock's: for

@@ -51,6 +51,8 @@ pub struct Config {
     /// Messages the hub keeps for viewers: one further behind counts as fallen behind
     /// and is dropped (not a flag: tests make it small).
     pub viewer_queue: usize,
+    /// Where the store reads arrival times (not a flag: tests freeze it).
+    pub clock: crate::store::Clock,
 }
 
 impl Default for Config {
@@ -68,6 +70,7 @@ impl Default for Config {
             websocket: true,
             max_viewers: 1000,
             viewer_queue: DEFAULT_VIEWER_QUEUE,
+            clock: crate::timefmt::now,
         }
     }
 }
@@ -217,6 +220,7 @@ impl ServeArgs {
             websocket: !self.no_websocket,
             max_viewers: self.max_viewers,
             viewer_queue: DEFAULT_VIEWER_QUEUE,
+            clock: crate::timefmt::now,
         })
     }
 }

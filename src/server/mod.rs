@@ -53,7 +53,8 @@ impl App {
                 fsync: config.fsync,
             },
         )
-        .map_err(StartupError::DataDir)?;
+        .map_err(StartupError::DataDir)?
+        .with_clock(config.clock);
         for warning in store.warnings() {
             log::warn!("{warning}");
         }
