@@ -677,7 +677,10 @@ fn send_file(
             );
             ExitCode::Done
         }
-        Err(DeliveryError::Stopped) => ExitCode::Done,
+        Err(DeliveryError::Stopped) => {
+            println!("stopped: report {} not delivered", path.display());
+            ExitCode::Done
+        }
         Err(e) => {
             eprintln!("{team_id}: {e}");
             ExitCode::Failed

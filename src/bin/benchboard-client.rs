@@ -13,6 +13,7 @@ fn main() -> std::process::ExitCode {
         // --timeout): past a short grace the process ends, as "stopped with Ctrl-C".
         std::thread::spawn(|| {
             std::thread::sleep(std::time::Duration::from_millis(500));
+            println!("stopped: the request in flight was abandoned");
             std::process::exit(0);
         });
     };
