@@ -119,7 +119,10 @@ fn ctrl_c_stops_teams_and_server_with_a_summary() {
     }
     demo.signal("INT");
     let reason = loop {
-        match viewer.read().expect("a close frame before the connection ends") {
+        match viewer
+            .read()
+            .expect("a close frame before the connection ends")
+        {
             tungstenite::Message::Close(frame) => {
                 break frame.map(|f| f.reason.to_string()).unwrap_or_default();
             }

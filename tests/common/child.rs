@@ -61,7 +61,10 @@ impl Lines {
                     }
                 }
                 Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
-                    panic!("no line with {needle:?} within {limit:?}; saw {:#?}", self.seen)
+                    panic!(
+                        "no line with {needle:?} within {limit:?}; saw {:#?}",
+                        self.seen
+                    )
                 }
             }
         }
@@ -76,7 +79,10 @@ impl Lines {
                 Ok(line) => self.seen.push(line),
                 Err(RecvTimeoutError::Disconnected) => return &self.seen,
                 Err(RecvTimeoutError::Timeout) => {
-                    panic!("the stream did not end within {limit:?}; saw {:#?}", self.seen)
+                    panic!(
+                        "the stream did not end within {limit:?}; saw {:#?}",
+                        self.seen
+                    )
                 }
             }
         }
