@@ -1057,9 +1057,10 @@ mod tests {
 
     /// Appends `sent` to `store` as team `id`'s report, at `now`.
     fn append_sent(store: &Store, id: &TeamId, sent: u64, now: chrono::DateTime<chrono::Local>) {
-        let mut value: Value =
-            serde_json::from_str(include_str!("../tests/fixtures/valid/minimal-12-buckets.json"))
-                .unwrap();
+        let mut value: Value = serde_json::from_str(include_str!(
+            "../tests/fixtures/valid/minimal-12-buckets.json"
+        ))
+        .unwrap();
         value["totalSent"] = sent.into();
         let body = serde_json::to_vec(&value).unwrap();
         let report = Report::parse(&body).unwrap();
