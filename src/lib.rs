@@ -24,6 +24,7 @@
 //! ```
 
 pub mod board;
+pub mod cli;
 pub mod client;
 pub mod demo;
 pub mod export;
@@ -35,6 +36,7 @@ pub mod metrics;
 pub mod report;
 pub mod server;
 pub mod simulate;
+pub mod stop;
 pub mod store;
 pub mod team;
 pub mod timefmt;
