@@ -46,7 +46,7 @@ impl Serve {
 
     /// Every stderr line, once the child has exited.
     fn stderr_lines(&mut self) -> Vec<String> {
-        self.running.stderr.to_end(PATIENCE).to_vec()
+        self.running.stderr.read_to_end(PATIENCE).to_vec()
     }
 }
 

@@ -71,7 +71,7 @@ impl Lines {
     }
 
     /// Reads the rest of the stream (until its writer closes it), `limit` at most.
-    pub fn to_end(&mut self, limit: Duration) -> &[String] {
+    pub fn read_to_end(&mut self, limit: Duration) -> &[String] {
         let deadline = Instant::now() + limit;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -146,8 +146,8 @@ impl Running {
                 self.stdout.seen
             )
         });
-        self.stdout.to_end(PATIENCE);
-        self.stderr.to_end(PATIENCE);
+        self.stdout.read_to_end(PATIENCE);
+        self.stderr.read_to_end(PATIENCE);
         status
     }
 
