@@ -137,10 +137,10 @@ fn to_json_schema(schema: &Value, strict: bool) -> Value {
                     }
                 }
             }
-            if map.get("nullable") == Some(&json!(true)) {
-                if let Some(kind) = out.get("type").cloned() {
-                    out.insert("type".into(), json!([kind, "null"]));
-                }
+            if map.get("nullable") == Some(&json!(true))
+                && let Some(kind) = out.get("type").cloned()
+            {
+                out.insert("type".into(), json!([kind, "null"]));
             }
             if strict && map.contains_key("properties") && !map.contains_key("additionalProperties")
             {
