@@ -162,8 +162,8 @@ fn stalled_clients_do_not_delay_others() {
     assert_eq!(common::report_files(&server.data_dir, "fast").len(), 5);
 }
 
-/// Starts `n` uploads of a body over 1 KiB (tiny_http reads smaller ones before it
-/// hands the request over) that stop after a few bytes.
+/// Starts `n` uploads of a body over 1 KiB (the size up to which the old tiny_http
+/// read a body before handing the request to a worker) that stop after a few bytes.
 fn stalled_uploads(server: &TestServer, n: usize) -> Vec<TcpStream> {
     (0..n)
         .map(|_| {
@@ -201,12 +201,7 @@ fn stalled_uploads_get_a_json_408_and_store_nothing() {
     assert!(common::report_files(&server.data_dir, "slow").is_empty());
 }
 
-// Fails today: a body over 1 KiB is read by the application worker, so two stalled
-// uploads hold both workers until --request-timeout (fast reports took 12 s here).
-// The fix belongs in tiny_http (read bodies up to --max-body before handing the
-// request over, on the poller the hardening issue adds); run it with --ignored.
 #[test]
-#[ignore = "stalled uploads over 1 KiB hold the application workers (tiny_http reads the body on the worker)"]
 fn stalled_uploads_hold_no_worker_from_fast_reports_and_get_a_json_408() {
     let timeout = Duration::from_secs(6);
     let server = TestServer::start_with(|c| {

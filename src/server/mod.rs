@@ -41,7 +41,7 @@ use crate::board::LiveBoard;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::report::Report;
-use crate::store::{OpenMode, Store, StoreError, StoredReport};
+use crate::store::{StoreError, StoredReport, WritableStore};
 use crate::team::TeamId;
 
 /// How long the connections must stay quiet before a shutdown completes.
@@ -50,7 +50,7 @@ const SHUTDOWN_QUIET: Duration = Duration::from_millis(200);
 /// Everything a request handler needs: the store, the board and the settings.
 pub struct App {
     pub config: Config,
-    pub store: Store,
+    pub store: WritableStore,
     pub board: LiveBoard,
     /// The WebSocket writer threads and their viewers.
     pub viewers: ws::Viewers,
@@ -59,14 +59,9 @@ pub struct App {
 impl App {
     /// Opens the data directory and rebuilds the board from it.
     pub fn open(config: Config) -> Result<App, StartupError> {
-        let store = Store::open(
-            &config.data_dir,
-            OpenMode::ReadWrite {
-                fsync: config.fsync,
-            },
-        )
-        .map_err(StartupError::DataDir)?
-        .with_clock(config.clock);
+        let store = WritableStore::open(&config.data_dir, config.fsync)
+            .map_err(StartupError::DataDir)?
+            .with_clock(config.clock);
         for warning in store.warnings() {
             log::warn!("{warning}");
         }
@@ -150,13 +145,14 @@ impl Server {
             read_timeout: Some(config.request_timeout),
             write_timeout: Some(config.request_timeout),
         };
+        let limits = http_limits(&config);
         let app = App::open(config)?;
         let bind_error = |reason: String| StartupError::Bind {
             addr: addr.clone(),
             reason,
         };
         sockopt::set_nodelay(&listener).map_err(|e| bind_error(e.to_string()))?;
-        let http = tiny_http::Server::from_listener_with_options(listener, None, options)
+        let http = tiny_http::Server::from_listener_with_limits(listener, options, limits)
             .map_err(|e| bind_error(e.to_string()))?;
         Ok(Server {
             app: Arc::new(app),
@@ -256,6 +252,33 @@ impl Server {
                 }
             })
             .expect("spawning the board ticker thread")
+    }
+}
+
+/// What the HTTP layer may hold per client: `--max-connections` (checked against the
+/// open-files limit, which is first raised to its hard limit), bodies up to
+/// `--max-body` read ahead without a worker thread, `--max-body` also for chunked bodies
+/// as sent (framing included), and the minimum answer rate.
+fn http_limits(config: &Config) -> tiny_http::Limits {
+    match tiny_http::raise_open_files_limit() {
+        Ok(files) => {
+            let room = files.saturating_sub(config::RESERVED_FILES);
+            if (config.max_connections as u64) > room {
+                log::warn!(
+                    "--max-connections {} is more than the {files} open files this process may have (room for about {room} connections); raise the limit (ulimit -n, LimitNOFILE=) or lower --max-connections",
+                    config.max_connections
+                );
+            }
+        }
+        Err(e) => log::warn!("cannot raise the open-files limit: {e}"),
+    }
+    let max_body = usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX);
+    tiny_http::Limits {
+        max_connections: config.max_connections,
+        preread_body: Some(max_body),
+        max_chunked_body: Some(config.max_body_bytes),
+        min_send_rate: config::MIN_SEND_RATE,
+        ..tiny_http::Limits::default()
     }
 }
 
