@@ -40,15 +40,21 @@ fn export_csv_streams_every_report_with_the_cli_columns() {
     assert!((value - 2705.0).abs() < 1e-6, "{value}");
 
     // The same bytes as `benchboard-history export --team team1` on the data directory.
+    let cli = history_stdout(&[
+        "--data-dir",
+        server.data_dir.to_str().unwrap(),
+        "export",
+        "--team",
+        "team1",
+    ]);
+    assert_eq!(cli, text);
+}
+
+/// Runs `benchboard-history` with `args`; it must succeed. Returns its stdout.
+fn history_stdout(args: &[&str]) -> String {
     let cli = assert_cmd::Command::cargo_bin("benchboard-history")
         .unwrap()
-        .args([
-            "--data-dir",
-            server.data_dir.to_str().unwrap(),
-            "export",
-            "--team",
-            "team1",
-        ])
+        .args(args)
         .output()
         .unwrap();
     assert!(
@@ -56,7 +62,7 @@ fn export_csv_streams_every_report_with_the_cli_columns() {
         "{}",
         String::from_utf8_lossy(&cli.stderr)
     );
-    assert_eq!(String::from_utf8(cli.stdout).unwrap(), text);
+    String::from_utf8(cli.stdout).unwrap()
 }
 
 #[test]
@@ -157,17 +163,8 @@ fn export_defuses_cells_a_spreadsheet_would_run_as_formulas() {
     assert_eq!(from_server, expected);
 
     // ...and through `benchboard-history export` of the whole data directory.
-    let cli = assert_cmd::Command::cargo_bin("benchboard-history")
-        .unwrap()
-        .args(["--data-dir", data.to_str().unwrap(), "export"])
-        .output()
-        .unwrap();
-    assert!(
-        cli.status.success(),
-        "{}",
-        String::from_utf8_lossy(&cli.stderr)
-    );
-    let mut from_cli = id_and_name_cells(&String::from_utf8(cli.stdout).unwrap());
+    let cli = history_stdout(&["--data-dir", data.to_str().unwrap(), "export"]);
+    let mut from_cli = id_and_name_cells(&cli);
     from_cli.sort();
     assert_eq!(from_cli, expected);
 }
