@@ -129,6 +129,22 @@ impl Server {
     /// Opens the data directory, rebuilds the board and binds the address.
     pub fn bind(config: Config) -> Result<Server, StartupError> {
         let addr = format!("{}:{}", config.host, config.port);
+        let listener = std::net::TcpListener::bind(&addr).map_err(|e| StartupError::Bind {
+            addr,
+            reason: e.to_string(),
+        })?;
+        Server::bind_listener(config, listener)
+    }
+
+    /// [`Server::bind`] on a socket already listening (`config.host` and `config.port`
+    /// are not used): tests keep a port of their own from before the server exists.
+    pub fn bind_listener(
+        config: Config,
+        listener: std::net::TcpListener,
+    ) -> Result<Server, StartupError> {
+        let addr = listener
+            .local_addr()
+            .map_or_else(|_| "the given listener".to_string(), |a| a.to_string());
         let options = tiny_http::ConnectionOptions {
             read_timeout: Some(config.request_timeout),
             write_timeout: Some(config.request_timeout),
@@ -139,7 +155,6 @@ impl Server {
             addr: addr.clone(),
             reason,
         };
-        let listener = std::net::TcpListener::bind(&addr).map_err(|e| bind_error(e.to_string()))?;
         sockopt::set_nodelay(&listener).map_err(|e| bind_error(e.to_string()))?;
         let http = tiny_http::Server::from_listener_with_limits(listener, options, limits)
             .map_err(|e| bind_error(e.to_string()))?;

@@ -23,8 +23,9 @@ pub(super) struct Opened {
 /// Opens the store `config` names and builds the board from it.
 pub(super) fn open(config: &Config, hub: Arc<Hub>) -> Result<Opened, StartupError> {
     let Some(url) = &config.store_url else {
-        let store =
-            WritableStore::open(&config.data_dir, config.fsync).map_err(StartupError::DataDir)?;
+        let store = WritableStore::open(&config.data_dir, config.fsync)
+            .map_err(StartupError::DataDir)?
+            .with_clock(config.clock);
         for warning in store.warnings() {
             log::warn!("{warning}");
         }

@@ -57,7 +57,7 @@ use serde_json::Value;
 
 pub use backend::{RawReport, ReadStore, TeamEntry, WriteStore};
 pub use files::{read_report_file, read_report_file_raw, report_contents};
-pub use write::WritableStore;
+pub use write::{Clock, WritableStore};
 
 use crate::metrics::Metrics;
 use crate::team::TeamId;
