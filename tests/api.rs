@@ -1,4 +1,6 @@
-//! The HTTP API of benchboard-serve, through a real server on port 0.
+//! The HTTP API of benchboard-serve, through a real server on port 0: on the file
+//! store here, and all over again on PostgreSQL in tests/api_postgres.rs (the same
+//! tests; what was stored is looked at through `TestServer::stored`).
 
 mod common;
 
@@ -9,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{TestServer, agent, fixture, ordered_report_files, report_files};
+use common::{TestServer, agent, fixture};
 use serde_json::{Value, json};
 
 /// A case of bad team headers: (name, headers, word the error must mention).
@@ -135,7 +137,7 @@ fn accepts_every_valid_fixture_and_computes_expected_metrics() {
         }
     }
     assert_eq!(
-        report_files(&server.data_dir, "team1").len(),
+        server.stored("team1").len(),
         expected.as_object().unwrap().len()
     );
 }
@@ -168,11 +170,7 @@ fn refuses_every_invalid_fixture_without_writing_a_file() {
             case["mentions"].as_str().unwrap(),
             name,
         );
-        assert_eq!(
-            all_files(&server.data_dir),
-            Vec::<PathBuf>::new(),
-            "{name}: a file was written"
-        );
+        assert!(server.nothing_stored(), "{name}: something was stored");
         assert_still_serving(&server);
     }
     // A valid report is still stored after all of them.
@@ -202,10 +200,7 @@ fn refuses_bad_bodies_with_a_clear_400() {
     for (case, body, word) in cases {
         let (status, answer) = server.post_for("team1", &body);
         assert_error_mentions(status, &answer, 400, word, case);
-        assert!(
-            all_files(&server.data_dir).is_empty(),
-            "{case}: a file was written"
-        );
+        assert!(server.nothing_stored(), "{case}: something was stored");
         assert_still_serving(&server);
     }
 }
@@ -261,10 +256,7 @@ fn refuses_bad_team_headers_with_a_clear_400() {
     for (case, headers, word) in cases {
         let (status, answer) = server.post_report(&headers, &body);
         assert_error_mentions(status, &answer, 400, word, case);
-        assert!(
-            all_files(&server.data_dir).is_empty(),
-            "{case}: a file was written"
-        );
+        assert!(server.nothing_stored(), "{case}: something was stored");
     }
     // 128 characters exactly is fine, and the name is decoded.
     let name = "名".repeat(128);
@@ -297,7 +289,7 @@ fn refuses_a_body_over_max_body_with_413() {
     );
     let (status, answer) = server.post_for("team1", padded.as_bytes());
     assert_error_mentions(status, &answer, 413, "max-body", "over the limit");
-    assert!(all_files(&server.data_dir).is_empty());
+    assert!(server.nothing_stored());
     assert_still_serving(&server);
     let (status, _) = server.post_for("team1", &valid_body("minimal-12-buckets.json"));
     assert_eq!(status, 200, "a report under the limit is still taken");
@@ -312,14 +304,14 @@ fn keeps_unknown_fields_verbatim_in_the_file_and_the_api() {
     let body = format!("{extra}{}", &valid.trim_start()[1..]);
     let (status, answer) = server.post_for("team1", body.as_bytes());
     assert_eq!(status, 200, "{answer}");
-    let files = report_files(&server.data_dir, "team1");
+    let files = server.stored("team1");
     assert_eq!(files.len(), 1);
-    let text = std::fs::read_to_string(server.data_dir.join("team1").join(&files[0])).unwrap();
+    let text = &files[0].text;
     assert!(
         text.contains(r#""zExtra": {"nested": [1.50, "团队", null], "b": true}"#),
         "not verbatim: {text}"
     );
-    let stored: Value = serde_json::from_str(&text).unwrap();
+    let stored: Value = serde_json::from_str(text).unwrap();
     assert_eq!(stored["team_id"], "team1");
     assert!(stored["timestamp"].is_string());
     let (_, team) = server.get_json("/api/teams/team1");
@@ -377,8 +369,12 @@ fn concurrent_reports_to_one_team_are_all_stored_in_order() {
         .collect();
     acked.sort();
     assert_eq!(acked.len(), 500);
-    let files = ordered_report_files(&server.data_dir, "busy");
-    assert_eq!(files.len(), 500, "one file per acknowledged report");
+    let files = server.stored("busy");
+    assert_eq!(
+        files.len(),
+        500,
+        "one stored report per acknowledged report"
+    );
     let (_, history) = server.get_json("/api/teams/busy/history?limit=1000");
     assert_eq!(history["total"], 500);
     let entries = history["history"].as_array().unwrap();
@@ -389,9 +385,8 @@ fn concurrent_reports_to_one_team_are_all_stored_in_order() {
         .collect();
     // Newest first, and file names in the same order as the history.
     let mut names: Vec<String> = Vec::new();
-    for name in &files {
-        let text = std::fs::read_to_string(server.data_dir.join("busy").join(name)).unwrap();
-        let v: Value = serde_json::from_str(&text).unwrap();
+    for file in &files {
+        let v: Value = serde_json::from_str(&file.text).unwrap();
         names.push(v["stats"]["totalSent"].to_string());
     }
     names.reverse();
@@ -418,6 +413,9 @@ fn concurrent_reports_to_one_team_are_all_stored_in_order() {
     assert_eq!(team["report_count"], 500);
     sent.sort();
     assert_eq!(sent, acked);
+    if server.on_postgres() {
+        return; // latest.json is a file of the file store
+    }
     // latest.json becomes the newest report (a burst moves it at most every 100 ms;
     // the server catches up about twice a second).
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -451,6 +449,15 @@ fn history_numbers(server: &TestServer, team: &str) -> Vec<u64> {
         .collect()
 }
 
+/// File names, listed in arrival order, sort in that order too (and are unique).
+fn assert_names_sort_in_arrival_order(names: &[String]) {
+    let order: Vec<_> = names
+        .iter()
+        .map(|n| benchboard::timefmt::parse_file_name(n).expect("a report file name"))
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{names:?}");
+}
+
 #[test]
 fn reports_in_one_millisecond_are_all_kept_in_arrival_order() {
     let server = Arc::new(TestServer::start_with(|c| {
@@ -463,16 +470,27 @@ fn reports_in_one_millisecond_are_all_kept_in_arrival_order() {
         let (status, answer) = server.post_for("fast", &numbered_report(n));
         assert_eq!(status, 200, "{answer}");
     }
+    // PostgreSQL names reports by the database's clock, which no test freezes; its
+    // names must still sort in arrival order.
     let stem = benchboard::timefmt::file_stem(&frozen_clock());
     let expected: Vec<String> = (0..12)
         .map(|seq| benchboard::timefmt::file_name(&stem, seq))
         .collect();
-    let files = ordered_report_files(&server.data_dir, "fast");
-    assert_eq!(files, expected, "one name per report, in arrival order");
-    for (n, name) in files.iter().enumerate() {
-        let text = std::fs::read_to_string(server.data_dir.join("fast").join(name)).unwrap();
-        let file: Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(file["stats"]["totalSent"], 1000 + n as u64, "{name}");
+    let files = server.stored("fast");
+    let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
+    if server.on_postgres() {
+        assert_names_sort_in_arrival_order(&names);
+    } else {
+        assert_eq!(names, expected, "one name per report, in arrival order");
+    }
+    for (n, file) in files.iter().enumerate() {
+        let stored: Value = serde_json::from_str(&file.text).unwrap();
+        assert_eq!(
+            stored["stats"]["totalSent"],
+            1000 + n as u64,
+            "{}",
+            file.name
+        );
     }
     let newest_first: Vec<u64> = (0..12).rev().collect();
     assert_eq!(history_numbers(&server, "fast"), newest_first);
@@ -493,13 +511,13 @@ fn reports_in_one_millisecond_are_all_kept_in_arrival_order() {
     for h in handles {
         h.join().unwrap();
     }
-    let files = ordered_report_files(&server.data_dir, "fast");
-    assert_eq!(
-        files.len(),
-        12 + 80,
-        "every acknowledged report has its file"
-    );
-    assert!(files.iter().all(|f| f.starts_with(&stem)), "{files:?}");
+    let names: Vec<String> = server.stored("fast").into_iter().map(|f| f.name).collect();
+    assert_eq!(names.len(), 12 + 80, "every acknowledged report is stored");
+    if server.on_postgres() {
+        assert_names_sort_in_arrival_order(&names);
+    } else {
+        assert!(names.iter().all(|f| f.starts_with(&stem)), "{names:?}");
+    }
     let numbers = history_numbers(&server, "fast");
     assert_eq!(numbers.len(), 92);
     for t in 1..=8u64 {
@@ -507,48 +525,6 @@ fn reports_in_one_millisecond_are_all_kept_in_arrival_order() {
         let sent_order: Vec<u64> = (0..10).rev().map(|i| 100 * t + i).collect();
         assert_eq!(own, sent_order, "sender {t}, newest first");
     }
-}
-
-#[test]
-fn latest_json_is_a_hard_link_to_the_newest_report_soon_after_a_burst() {
-    use std::os::unix::fs::MetadataExt;
-    let server = Arc::new(TestServer::start_with(|c| c.threads = 8));
-    // A burst far above ten reports a second: latest.json is moved at most every
-    // 100 ms meanwhile.
-    let handles: Vec<_> = (0..8u64)
-        .map(|t| {
-            let server = Arc::clone(&server);
-            std::thread::spawn(move || {
-                for i in 0..25 {
-                    let (status, _) = server.post_for("burst", &numbered_report(t * 100 + i));
-                    assert_eq!(status, 200);
-                }
-            })
-        })
-        .collect();
-    for h in handles {
-        h.join().unwrap();
-    }
-    let ended = Instant::now();
-    let files = ordered_report_files(&server.data_dir, "burst");
-    assert_eq!(files.len(), 200);
-    let dir = server.data_dir.join("burst");
-    let newest = std::fs::metadata(dir.join(files.last().unwrap())).unwrap();
-    // The README: caught up within half a second; allowed ten times that here.
-    loop {
-        let latest = std::fs::metadata(dir.join("latest.json")).unwrap();
-        if latest.ino() == newest.ino() {
-            break;
-        }
-        assert!(
-            ended.elapsed() < Duration::from_secs(5),
-            "latest.json is not the newest report {} 5 s after the burst",
-            files.last().unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let newest = std::fs::metadata(dir.join(files.last().unwrap())).unwrap();
-    assert_eq!(newest.nlink(), 2, "a second name, not a copy");
 }
 
 #[test]
@@ -725,15 +701,20 @@ fn history_pages_validate_limit_and_offset() {
     let (status, summary) = server.get_json("/api/teams/pager/history/summary");
     assert_eq!(status, 200);
     assert_eq!(summary["total_reports"], 15);
-    let files = ordered_report_files(&server.data_dir, "pager");
-    let recent: Vec<String> = files.iter().rev().take(5).cloned().collect();
+    let files = server.stored("pager");
+    let recent: Vec<&str> = files
+        .iter()
+        .rev()
+        .take(5)
+        .map(|f| f.name.as_str())
+        .collect();
     assert_eq!(summary["recent_files"], json!(recent));
-    assert!(
-        summary["data_directory"]
-            .as_str()
-            .unwrap()
-            .ends_with("pager")
-    );
+    let location = summary["data_directory"].as_str().unwrap();
+    if server.on_postgres() {
+        assert!(location.starts_with("PostgreSQL: "), "{location}");
+    } else {
+        assert!(location.ends_with("pager"), "{location}");
+    }
     assert!(summary["first_report"].is_string() && summary["last_report"].is_string());
 }
 
@@ -839,16 +820,14 @@ fn readers_during_heavy_writing_see_only_complete_reports() {
                 }
                 let total = page["total"].as_u64().unwrap();
                 assert!(page["history"].as_array().unwrap().len() as u64 == total.min(20));
-                let latest: Value = serde_json::from_slice(&std::fs::read(&latest_path).unwrap())
-                    .expect("latest.json is always a complete report");
-                assert!(latest["stats"]["totalSent"].is_u64());
-                for name in ordered_report_files(&server.data_dir, "hot")
-                    .iter()
-                    .rev()
-                    .take(3)
-                {
-                    let bytes = std::fs::read(server.data_dir.join("hot").join(name)).unwrap();
-                    let v: Value = serde_json::from_slice(&bytes).expect("report file complete");
+                if !server.on_postgres() {
+                    let latest: Value =
+                        serde_json::from_slice(&std::fs::read(&latest_path).unwrap())
+                            .expect("latest.json is always a complete report");
+                    assert!(latest["stats"]["totalSent"].is_u64());
+                }
+                for file in server.stored("hot").iter().rev().take(3) {
+                    let v: Value = serde_json::from_str(&file.text).expect("report complete");
                     assert!(v["stats"]["totalSent"].is_u64());
                 }
                 reads += 1;
@@ -873,5 +852,5 @@ fn readers_during_heavy_writing_see_only_complete_reports() {
     stop.store(true, Ordering::SeqCst);
     let reads = reader.join().expect("reader saw only complete reports");
     assert!(reads > 0);
-    assert_eq!(report_files(&server.data_dir, "hot").len(), 401);
+    assert_eq!(server.stored("hot").len(), 401);
 }

@@ -1,15 +1,14 @@
 //! `benchboard-history` with PostgreSQL: `migrate --from DIR --to URL` and back out
 //! with `export --format dir`, byte for byte on the stats; every command reads a
 //! database as it reads the data directory it came from. Real binaries, a real
-//! throwaway cluster (tests/pg).
+//! throwaway cluster (tests/common/pg.rs).
 
 mod common;
-mod pg;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{copy_dir, fixture};
+use common::{copy_dir, fixture, pg};
 
 const HISTORY: &str = env!("CARGO_BIN_EXE_benchboard-history");
 

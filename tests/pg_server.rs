@@ -1,10 +1,9 @@
 //! benchboard-serve on the PostgreSQL store (`--store postgres://…`), against a real,
-//! throwaway cluster (tests/pg): two instances sharing one board, the database going
+//! throwaway cluster (tests/common/pg.rs): two instances sharing one board, the database going
 //! away under load and coming back, kill -9 during a flood, start-up before the
 //! database is up.
 
 mod common;
-mod pg;
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read};
@@ -14,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use common::{TestServer, agent};
+use common::{TestServer, agent, pg};
 use serde_json::Value;
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};

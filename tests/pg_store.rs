@@ -1,8 +1,10 @@
 //! The PostgreSQL store's own behaviour (schema, group commit, fan-out) against a
-//! real, throwaway PostgreSQL cluster (tests/pg): one cluster for this binary, a
+//! real, throwaway PostgreSQL cluster (tests/common/pg.rs): one cluster for this binary, a
 //! fresh database per test.
 
-mod pg;
+mod common;
+
+use common::pg;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Barrier, mpsc};

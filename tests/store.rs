@@ -522,3 +522,46 @@ fn a_stale_latest_json_is_set_right_at_start() {
         250.0
     );
 }
+
+#[test]
+fn latest_json_is_a_hard_link_to_the_newest_report_soon_after_a_burst() {
+    use std::os::unix::fs::MetadataExt;
+    let server = std::sync::Arc::new(TestServer::start_with(|c| c.threads = 8));
+    // A burst far above ten reports a second: latest.json is moved at most every
+    // 100 ms meanwhile.
+    let handles: Vec<_> = (0..8u64)
+        .map(|t| {
+            let server = std::sync::Arc::clone(&server);
+            std::thread::spawn(move || {
+                for i in 0..25 {
+                    let (status, _) =
+                        server.post_for("burst", &report_with((t * 100 + i) as f64, 10.0));
+                    assert_eq!(status, 200);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let ended = std::time::Instant::now();
+    let files = ordered_report_files(&server.data_dir, "burst");
+    assert_eq!(files.len(), 200);
+    let dir = server.data_dir.join("burst");
+    let newest = std::fs::metadata(dir.join(files.last().unwrap())).unwrap();
+    // The README: caught up within half a second; allowed ten times that here.
+    loop {
+        let latest = std::fs::metadata(dir.join("latest.json")).unwrap();
+        if latest.ino() == newest.ino() {
+            break;
+        }
+        assert!(
+            ended.elapsed() < std::time::Duration::from_secs(5),
+            "latest.json is not the newest report {} 5 s after the burst",
+            files.last().unwrap()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let newest = std::fs::metadata(dir.join(files.last().unwrap())).unwrap();
+    assert_eq!(newest.nlink(), 2, "a second name, not a copy");
+}

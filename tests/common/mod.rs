@@ -1,9 +1,16 @@
 //! Test support: a real server on 127.0.0.1:0 with a temporary data directory,
-//! stopped in `Drop`, small HTTP helpers (ureq, errors as values), and (in `child`)
-//! the harness for the binaries run as child processes.
+//! stopped in `Drop`, small HTTP helpers (ureq, errors as values), (in `child`) the
+//! harness for the binaries run as child processes, and (in `pg`) a throwaway
+//! PostgreSQL cluster.
+//!
+//! The servers of a test binary whose name ends in `_postgres` run on PostgreSQL, a
+//! fresh database each (`tests/api_postgres.rs` runs the API suite of `tests/api.rs`
+//! so); [`TestServer::stored`] and [`TestServer::nothing_stored`] look at what was
+//! stored in either store.
 #![allow(dead_code)]
 
 pub mod child;
+pub mod pg;
 
 #[allow(unused_imports)] // each test binary uses a part
 pub use child::{ClosedPort, Lines, PATIENCE, Running, lines_of};
@@ -28,6 +35,21 @@ pub struct TestServer {
     handle: ShutdownHandle,
     thread: Option<JoinHandle<()>>,
     _temp: Option<tempfile::TempDir>,
+    /// The database of a server on PostgreSQL (dropped after the server stops).
+    db: Option<pg::TestDb>,
+}
+
+/// True in a test binary whose servers run on PostgreSQL (its name ends in `_postgres`).
+pub fn on_postgres() -> bool {
+    env!("CARGO_CRATE_NAME").ends_with("_postgres")
+}
+
+/// One stored report: its file name and the text of its file (the file store's
+/// file; with PostgreSQL the file `export --format dir` writes, byte for byte).
+#[derive(Debug, Clone)]
+pub struct StoredFile {
+    pub name: String,
+    pub text: String,
 }
 
 impl TestServer {
@@ -70,10 +92,12 @@ impl TestServer {
         listener: Option<std::net::TcpListener>,
         adjust: impl FnOnce(&mut Config),
     ) -> TestServer {
+        let db = on_postgres().then(pg::database);
         let mut config = Config {
             host: "127.0.0.1".into(),
             port: 0,
             data_dir: data_dir.clone(),
+            store_url: db.as_ref().map(pg::TestDb::url),
             threads: 4,
             ..Config::default()
         };
@@ -92,6 +116,67 @@ impl TestServer {
             handle,
             thread: Some(thread),
             _temp: None,
+            db,
+        }
+    }
+
+    /// True when this server runs on PostgreSQL.
+    pub fn on_postgres(&self) -> bool {
+        self.db.is_some()
+    }
+
+    /// The team's stored reports, in arrival order.
+    pub fn stored(&self, team: &str) -> Vec<StoredFile> {
+        let Some(db) = &self.db else {
+            return ordered_report_files(&self.data_dir, team)
+                .into_iter()
+                .map(|name| StoredFile {
+                    text: std::fs::read_to_string(self.data_dir.join(team).join(&name))
+                        .expect("a report file is readable"),
+                    name,
+                })
+                .collect();
+        };
+        let rows = db
+            .connect()
+            .query(
+                "SELECT team_id, team_name, timestamp, file_name, stats::text FROM reports \
+                 WHERE team_id = $1 ORDER BY seq",
+                &[&team],
+            )
+            .expect("reading the stored reports");
+        rows.iter()
+            .map(|row| {
+                let id = benchboard::team::TeamId::parse(row.get(0)).unwrap();
+                let stats: &str = row.get(4);
+                let text = benchboard::store::report_contents(
+                    &id,
+                    row.get(1),
+                    row.get(2),
+                    stats.as_bytes(),
+                );
+                StoredFile {
+                    name: row.get(3),
+                    text: String::from_utf8(text).unwrap(),
+                }
+            })
+            .collect()
+    }
+
+    /// True when nothing at all was stored: no file in the data directory (nor, with
+    /// PostgreSQL, a data directory at all) and no report in the database.
+    pub fn nothing_stored(&self) -> bool {
+        let no_files = files_under(&self.data_dir).is_empty();
+        match &self.db {
+            None => no_files,
+            Some(db) => {
+                let reports: i64 = db
+                    .connect()
+                    .query_one("SELECT count(*) FROM reports", &[])
+                    .expect("counting the stored reports")
+                    .get(0);
+                !self.data_dir.exists() && reports == 0
+            }
         }
     }
 
@@ -185,6 +270,19 @@ pub fn ordered_report_files(data_dir: &Path, team: &str) -> Vec<String> {
     let mut files = report_files(data_dir, team);
     files.sort_by_key(|n| benchboard::timefmt::parse_file_name(n).expect("a report file name"));
     files
+}
+
+/// Every file under `dir`, recursively (none when it does not exist).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.path().is_dir() {
+            found.extend(files_under(&entry.path()));
+        } else {
+            found.push(entry.path());
+        }
+    }
+    found
 }
 
 /// Copies a directory tree (a fixture data directory into a test's own).

@@ -9,7 +9,6 @@
 //! to run as root, so as root they run as the `postgres` system user (created as
 //! `benchboard-pg` when missing). The server gets `PR_SET_PDEATHSIG`, so a test binary
 //! that is killed does not leave it running.
-#![allow(dead_code)]
 
 use std::fs;
 use std::os::unix::process::CommandExt;
