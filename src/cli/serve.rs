@@ -10,6 +10,7 @@ use super::parse::{parse_duration, parse_size};
 use crate::board::Timing;
 use crate::server::config::{DEFAULT_VIEWER_QUEUE, MAX_THREADS, default_threads};
 use crate::server::{Config, Server, StartupError};
+use crate::store::MAX_REPORT_BYTES;
 
 /// `benchboard-serve`'s command line.
 #[derive(Debug, Clone, clap::Parser)]
@@ -29,7 +30,7 @@ pub struct ServeArgs {
     /// Directory of the stored reports, one sub-directory per team (created if missing)
     #[arg(long, env = "BENCHBOARD_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
-    /// Largest report body accepted; bigger ones get 413
+    /// Largest report body accepted (at most 16MiB); bigger ones get 413
     #[arg(long, env = "BENCHBOARD_MAX_BODY", default_value = "1MiB", value_parser = parse_size)]
     pub max_body: u64,
     /// Seconds without a report before a team shows as inactive
@@ -80,6 +81,12 @@ impl ServeArgs {
         if threads > MAX_THREADS {
             return Err(StartupError::Invalid(format!(
                 "--threads {threads} is too many: at most {MAX_THREADS}"
+            )));
+        }
+        if self.max_body > MAX_REPORT_BYTES {
+            return Err(StartupError::Invalid(format!(
+                "--max-body {} is too large: at most {MAX_REPORT_BYTES} bytes (16MiB)",
+                self.max_body
             )));
         }
         if self.request_timeout.is_zero() {

@@ -4,13 +4,14 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::files::{process_id, write_file};
+use super::regular;
 use super::{Headline, INDEX_FILE, IndexEntry, StoreError, TMP_PREFIX};
 use crate::timefmt;
 
@@ -49,24 +50,22 @@ impl IndexLine<'_> {
     }
 }
 
+/// The longest sidecar line of one report (a real one is about 150 bytes).
+const MAX_LINE_BYTES: u64 = 1024;
+
 /// The sidecar of a team directory.
 pub(super) fn path(dir: &Path) -> PathBuf {
     dir.join(INDEX_FILE)
 }
 
-/// Opens the sidecar to append lines to it (created if missing).
-pub(super) fn open_for_append(dir: &Path) -> Result<File, StoreError> {
+/// Appends the line of `entry` to the team's sidecar (created if missing). The file is
+/// opened for this one line and closed again, so a team costs no file descriptor
+/// between reports; it is never a symbolic link, a FIFO or a device.
+pub(super) fn append(dir: &Path, entry: &IndexEntry) -> Result<(), StoreError> {
     let path = path(dir);
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(|e| StoreError::write(&path, e))
-}
-
-/// Appends the line of `entry` to an open sidecar.
-pub(super) fn append_line(file: &mut File, entry: &IndexEntry) -> io::Result<()> {
+    let (mut file, _) = regular::open_append(&path).map_err(|e| StoreError::write(&path, e))?;
     file.write_all(&IndexLine::encode(entry))
+        .map_err(|e| StoreError::write(&path, e))
 }
 
 /// Reads the sidecar, keeping only lines whose report file exists. Returns the
@@ -76,7 +75,12 @@ pub(super) fn read(
     report_names: &HashMap<String, timefmt::FileOrder>,
 ) -> (HashMap<String, IndexEntry>, bool) {
     let mut by_name = HashMap::with_capacity(report_names.len());
-    let Ok(text) = fs::read_to_string(path(dir)) else {
+    // A sidecar longer than its reports' lines can be is not ours: rebuilt, not read.
+    let cap_bytes = (report_names.len() as u64 + 1) * MAX_LINE_BYTES;
+    let Ok(bytes) = regular::read(&path(dir), cap_bytes) else {
+        return (by_name, false);
+    };
+    let Ok(text) = String::from_utf8(bytes) else {
         return (by_name, false);
     };
     let mut clean = true;

@@ -85,7 +85,6 @@ fn load_team(dir: &Path, writable: bool) -> LoadResult {
     let newest_read = read_missing(dir, &missing, &mut by_name, &mut warnings);
     let entries = in_file_order(by_name, &report_names);
     let latest = latest_report(dir, &entries, newest_read, &mut warnings);
-    let mut index_file = None;
     if writable {
         if !index_clean || !missing.is_empty() {
             index::rewrite(dir, &entries)?;
@@ -93,9 +92,8 @@ fn load_team(dir: &Path, writable: bool) -> LoadResult {
         if let Some(newest) = entries.last() {
             repair_latest(dir, &newest.file_name)?;
         }
-        index_file = Some(index::open_for_append(dir)?);
     }
-    let log = TeamLog::new(dir.to_path_buf(), entries, latest, index_file);
+    let log = TeamLog::new(dir.to_path_buf(), entries, latest, writable);
     Ok((log, warnings))
 }
 

@@ -40,10 +40,10 @@
 mod files;
 mod index;
 mod load;
+mod regular;
 mod write;
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -65,6 +65,11 @@ pub const LATEST_FILE: &str = "latest.json";
 pub const INDEX_FILE: &str = ".benchboard-index";
 /// Prefix of temporary files; leftovers are removed at start-up.
 pub const TMP_PREFIX: &str = ".tmp-";
+/// Largest report body the store takes (and so the largest `--max-body`), in bytes.
+pub const MAX_REPORT_BYTES: u64 = 16 * 1024 * 1024;
+/// Largest report file read back: a body of [`MAX_REPORT_BYTES`] and its header
+/// (team id, name, timestamp). A bigger file is skipped, never read into memory.
+pub const MAX_REPORT_FILE_BYTES: u64 = MAX_REPORT_BYTES + 64 * 1024;
 /// Under a burst of reports, `latest.json` of a team is moved at most this often;
 /// [`WritableStore::flush_latest`] brings it up to date.
 pub const LATEST_EVERY: Duration = Duration::from_millis(100);
@@ -169,8 +174,9 @@ struct TeamLog {
     entries: Vec<IndexEntry>,
     /// Stem and sequence of the newest name handed out, so that names only grow.
     last_name: Option<(String, u32)>,
-    /// Append handle of the sidecar index (a [`WritableStore`]'s only).
-    index_file: Option<File>,
+    /// Appends each new report to the sidecar index (a [`WritableStore`]'s only); the
+    /// sidecar is opened per line, so that no team holds a file descriptor.
+    appends_index: bool,
     latest: Option<Arc<StoredReport>>,
     /// When `latest.json` was last moved (a [`WritableStore`]'s only).
     latest_moved: Option<Instant>,
@@ -187,14 +193,14 @@ impl TeamLog {
         dir: PathBuf,
         entries: Vec<IndexEntry>,
         latest: Option<StoredReport>,
-        index_file: Option<File>,
+        appends_index: bool,
     ) -> TeamLog {
         let last_name = entries.last().and_then(|e| files::split_name(&e.file_name));
         TeamLog {
             dir,
             entries,
             last_name,
-            index_file,
+            appends_index,
             latest: latest.map(Arc::new),
             latest_moved: None,
             latest_pending: None,

@@ -1,8 +1,9 @@
 //! [`WritableStore`]: the server's store, which also appends reports.
 
 use std::fs;
+use std::io;
 use std::ops::Deref;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -117,14 +118,8 @@ impl WritableStore {
             return Ok(Arc::clone(log));
         }
         let dir = self.team_dir(id);
-        fs::create_dir_all(&dir).map_err(|e| StoreError::write(&dir, e))?;
-        let index_file = index::open_for_append(&dir)?;
-        let log = Arc::new(Mutex::new(TeamLog::new(
-            dir,
-            Vec::new(),
-            None,
-            Some(index_file),
-        )));
+        create_team_dir(&dir)?;
+        let log = Arc::new(Mutex::new(TeamLog::new(dir, Vec::new(), None, true)));
         teams.insert(id.clone(), Arc::clone(&log));
         Ok(log)
     }
@@ -178,13 +173,10 @@ impl TeamLog {
     /// appended to only costs a rebuild at the next start (the report file itself is
     /// complete), so that is logged, not returned.
     fn record(&mut self, entry: IndexEntry) {
-        if let Some(file) = self.index_file.as_mut()
-            && let Err(e) = index::append_line(file, &entry)
+        if self.appends_index
+            && let Err(e) = index::append(&self.dir, &entry)
         {
-            eprintln!(
-                "warning: cannot append to {}: {e}; it will be rebuilt at the next start",
-                index::path(&self.dir).display()
-            );
+            log::warn!("{e}; the index will be rebuilt at the next start");
         }
         self.entries.push(entry);
     }
@@ -200,6 +192,23 @@ impl TeamLog {
             log::warn!("{e}; latest.json will be set right at the next start");
         }
     }
+}
+
+/// Creates a team's directory; one that is a symbolic link is refused (opening the
+/// store skips those too), so that no report is written outside the data directory.
+fn create_team_dir(dir: &Path) -> Result<(), StoreError> {
+    fs::create_dir_all(dir).map_err(|e| StoreError::write(dir, e))?;
+    let meta = fs::symlink_metadata(dir).map_err(|e| StoreError::write(dir, e))?;
+    if meta.is_dir() {
+        return Ok(());
+    }
+    Err(StoreError::write(
+        dir,
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "a symbolic link, not a directory of this data directory: not followed",
+        ),
+    ))
 }
 
 /// The next file name after `last`: the stem of now, or — when the clock has not

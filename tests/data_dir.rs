@@ -1,0 +1,167 @@
+//! A hostile or damaged data directory, met by the real server and the real
+//! `benchboard-history`: files that are not what their names say, a sidecar linked
+//! elsewhere, an unreadable newest report, a sidecar of another version, a second
+//! server on the same directory. Legitimate requests keep being answered and nothing
+//! stored is lost.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::serve::{self, HISTORY, PATIENCE, ServeChild, run_bounded, serve_command};
+use common::{TestServer, agent, fixture, ordered_report_files};
+use serde_json::Value;
+
+fn report() -> Vec<u8> {
+    std::fs::read(fixture("valid/minimal-12-buckets.json")).unwrap()
+}
+
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("benchboard-datadir-")
+        .tempdir()
+        .unwrap()
+}
+
+/// A data directory with `reports` reports of team `t1` written by a real server.
+fn data_with_reports(reports: usize) -> (tempfile::TempDir, PathBuf) {
+    let temp = temp_dir();
+    let data = temp.path().join("data");
+    let server = TestServer::start_on(data.clone(), |_| {});
+    for _ in 0..reports {
+        assert_eq!(server.post_for("t1", &report()).0, 200);
+    }
+    server.stop();
+    (temp, data)
+}
+
+fn mkfifo(path: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a NUL-terminated path that outlives the call.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) }, 0);
+}
+
+fn get_json(base: &str, path: &str) -> (u16, Value) {
+    let mut response = agent()
+        .get(&format!("{base}{path}"))
+        .call()
+        .expect("GET reaches the server");
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn post(base: &str, team: &str) -> (u16, Value) {
+    let mut response = agent()
+        .post(&format!("{base}/api/stats/report"))
+        .header("X-Team-ID", team)
+        .header("Content-Type", "application/json")
+        .send(&report()[..])
+        .expect("POST reaches the server");
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// `benchboard-history --json ARGS --data-dir DATA` under a 1 GiB address-space
+/// limit (so that reading `/dev/zero` would fail fast instead of eating the machine),
+/// killed if it takes longer than [`PATIENCE`].
+fn history_bounded(data: &Path, args: &[&str]) -> std::process::Output {
+    let mut command = Command::new(HISTORY);
+    command.arg("--data-dir").arg(data).arg("--json").args(args);
+    serve::limit(&mut command, libc::RLIMIT_AS, 1 << 30);
+    run_bounded(&mut command, PATIENCE)
+        .unwrap_or_else(|| panic!("benchboard-history {args:?} hung (killed after {PATIENCE:?})"))
+}
+
+#[test]
+fn report_named_fifos_and_links_to_dev_zero_are_skipped_by_history_and_the_server() {
+    let (_temp, data) = data_with_reports(2);
+    let names = ordered_report_files(&data, "t1");
+    // Named to sort before, between and after the real reports.
+    mkfifo(&data.join("t1/20000101_000000_000.json"));
+    std::os::unix::fs::symlink("/dev/zero", data.join("t1/20990101_000000_000.json")).unwrap();
+    mkfifo(&data.join("t1/20990101_000000_001.json"));
+    let outside = data.parent().unwrap().join("outside.json");
+    std::fs::copy(data.join("t1").join(&names[0]), &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, data.join("t1/20990101_000000_002.json")).unwrap();
+
+    let output = history_bounded(&data, &["teams"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let teams: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(teams[0]["team_id"], "t1", "{teams}");
+    assert_eq!(teams[0]["reports"], 2, "{teams}");
+    assert!(stderr.contains("a FIFO, not a regular file"), "{stderr}");
+    assert!(stderr.contains("symbolic link: not followed"), "{stderr}");
+    let output = history_bounded(&data, &["show", "t1"]);
+    assert_eq!(output.status.code(), Some(0));
+
+    let mut command = serve_command(&data);
+    serve::limit(&mut command, libc::RLIMIT_AS, 4 << 30);
+    let server = ServeChild::start(&mut command);
+    let (status, history) = get_json(&server.base, "/api/teams/t1/history");
+    assert_eq!(status, 200);
+    assert_eq!(history["total"], 2, "{history}");
+    assert_eq!(history["history"].as_array().unwrap().len(), 2);
+    assert_eq!(post(&server.base, "t1").0, 200);
+    let (_, history) = get_json(&server.base, "/api/teams/t1/history");
+    assert_eq!(history["total"], 3, "{history}");
+}
+
+#[test]
+fn the_sidecar_is_never_written_through_a_symlink() {
+    let (temp, data) = data_with_reports(1);
+    let victim = temp.path().join("victim");
+    std::fs::write(&victim, b"precious\n").unwrap();
+    let sidecar = data.join("t1/.benchboard-index");
+
+    // Planted before the start: replaced by a regular sidecar, the target untouched.
+    std::fs::remove_file(&sidecar).unwrap();
+    std::os::unix::fs::symlink(&victim, &sidecar).unwrap();
+    let server = TestServer::start_on(data.clone(), |_| {});
+    assert_eq!(server.post_for("t1", &report()).0, 200);
+    assert!(!std::fs::symlink_metadata(&sidecar).unwrap().is_symlink());
+
+    // Planted while the server runs: the report is still stored, the target untouched.
+    std::fs::remove_file(&sidecar).unwrap();
+    std::os::unix::fs::symlink(&victim, &sidecar).unwrap();
+    assert_eq!(server.post_for("t1", &report()).0, 200);
+    assert_eq!(server.get_json("/api/teams/t1/history").1["total"], 3);
+
+    // A new team's directory made with a linked sidecar before its first report.
+    std::fs::create_dir(data.join("t2")).unwrap();
+    std::os::unix::fs::symlink(&victim, data.join("t2/.benchboard-index")).unwrap();
+    assert_eq!(server.post_for("t2", &report()).0, 200);
+    assert_eq!(server.get_json("/api/teams/t2/history").1["total"], 1);
+    server.stop();
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious\n");
+
+    // The next start rebuilds the sidecar from the report files.
+    let server = TestServer::start_on(data.clone(), |_| {});
+    assert_eq!(server.get_json("/api/teams/t1/history").1["total"], 3);
+    assert_eq!(server.get_json("/api/teams/t2/history").1["total"], 1);
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious\n");
+    assert!(!std::fs::symlink_metadata(&sidecar).unwrap().is_symlink());
+}
+
+#[test]
+fn a_team_directory_that_is_a_symlink_is_not_written_through() {
+    let temp = temp_dir();
+    let data = temp.path().join("data");
+    let elsewhere = temp.path().join("elsewhere");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, data.join("t9")).unwrap();
+    let server = TestServer::start_on(data.clone(), |_| {});
+    let (status, answer) = server.post_for("t9", &report());
+    assert_eq!(status, 500, "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("symbolic link"),
+        "{answer}"
+    );
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+    assert_eq!(server.post_for("t1", &report()).0, 200);
+}

@@ -1,0 +1,89 @@
+//! The real `benchboard-serve` at its limits: many teams under a small file-descriptor
+//! limit, `--max-teams-known`, `--min-free-space`. Legitimate reports keep being
+//! answered and nothing stored is lost.
+
+mod common;
+
+use std::path::Path;
+
+use common::serve::{self, ServeChild, serve_command};
+use common::{agent, fixture, report_files};
+use serde_json::Value;
+
+fn report() -> Vec<u8> {
+    std::fs::read(fixture("valid/minimal-12-buckets.json")).unwrap()
+}
+
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("benchboard-limits-")
+        .tempdir()
+        .unwrap()
+}
+
+fn get_json(base: &str, path: &str) -> (u16, Value) {
+    let mut response = agent()
+        .get(&format!("{base}{path}"))
+        .call()
+        .expect("GET reaches the server");
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn post_with(agent: &ureq::Agent, base: &str, team: &str) -> (u16, Value) {
+    let mut response = agent
+        .post(&format!("{base}/api/stats/report"))
+        .header("X-Team-ID", team)
+        .header("Content-Type", "application/json")
+        .send(&report()[..])
+        .expect("POST reaches the server");
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn history_total(base: &str, team: &str) -> Value {
+    let (status, history) = get_json(base, &format!("/api/teams/{team}/history?limit=5"));
+    assert_eq!(status, 200, "{team}: {history}");
+    assert_eq!(
+        history["history"].as_array().map(Vec::len),
+        history["total"].as_u64().map(|n| n.min(5) as usize),
+        "{team}: entries served and total agree: {history}"
+    );
+    history["total"].clone()
+}
+
+fn serve_under_fd_limit(data: &Path, fds: u64, extra: &[&str]) -> ServeChild {
+    let mut command = serve_command(data);
+    command.args(["--threads", "4"]).args(extra);
+    serve::limit(&mut command, libc::RLIMIT_NOFILE, fds);
+    ServeChild::start(&mut command)
+}
+
+#[test]
+fn starts_with_300_team_directories_under_64_descriptors_and_takes_80_new_teams() {
+    let temp = temp_dir();
+    let data = temp.path().join("data");
+    benchboard::generate::write_history(&data, 300, 2).unwrap();
+
+    let server = serve_under_fd_limit(&data, 64, &[]);
+    assert_eq!(history_total(&server.base, "team1"), 2);
+    assert_eq!(history_total(&server.base, "team300"), 2);
+    // One keep-alive connection: the descriptors left are the server's to spend.
+    let client = agent();
+    for n in 0..80 {
+        let team = format!("new{n}");
+        let (status, answer) = post_with(&client, &server.base, &team);
+        assert_eq!(status, 200, "{team}: {answer}");
+    }
+    for team in ["team1", "team150", "team300"] {
+        assert_eq!(post_with(&client, &server.base, team).0, 200, "{team}");
+        assert_eq!(history_total(&server.base, team), 3);
+    }
+    for n in 0..80 {
+        assert_eq!(history_total(&server.base, &format!("new{n}")), 1);
+        assert_eq!(report_files(&data, &format!("new{n}")).len(), 1);
+    }
+    assert_eq!(get_json(&server.base, "/api/teams").0, 200);
+}
