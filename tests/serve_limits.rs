@@ -5,10 +5,13 @@
 mod common;
 
 use std::path::Path;
+use std::process::Command;
 
-use common::serve::{self, ServeChild, serve_command};
-use common::{agent, fixture, report_files};
+use common::serve::{self, PATIENCE, ServeChild, run_bounded, serve_command};
+use common::{TestServer, agent, fixture, report_files};
 use serde_json::Value;
+
+const CLIENT: &str = env!("CARGO_BIN_EXE_benchboard-client");
 
 fn report() -> Vec<u8> {
     std::fs::read(fixture("valid/minimal-12-buckets.json")).unwrap()
@@ -86,4 +89,48 @@ fn starts_with_300_team_directories_under_64_descriptors_and_takes_80_new_teams(
         assert_eq!(report_files(&data, &format!("new{n}")).len(), 1);
     }
     assert_eq!(get_json(&server.base, "/api/teams").0, 200);
+}
+
+#[test]
+fn a_new_team_past_max_teams_known_gets_a_final_403_and_nothing_is_stored() {
+    let temp = temp_dir();
+    let data = temp.path().join("data");
+    let server = TestServer::start_on(data.clone(), |c| c.max_teams_known = 3);
+    for team in ["t1", "t2", "t3"] {
+        assert_eq!(server.post_for(team, &report()).0, 200, "{team}");
+    }
+    let (status, answer) = server.post_for("t4", &report());
+    assert_eq!(status, 403, "{answer}");
+    let error = answer["error"].as_str().expect("a JSON error");
+    assert!(
+        error.contains("3 teams") && error.contains("--max-teams-known"),
+        "{error}"
+    );
+    assert!(error.contains("do not retry"), "{error}");
+    assert!(!data.join("t4").exists(), "nothing stored for t4");
+    assert_eq!(
+        server.post_for("t1", &report()).0,
+        200,
+        "known teams report on"
+    );
+
+    // benchboard-client takes the 403 as final: one attempt, exit 1, the message shown.
+    let mut client = Command::new(CLIENT);
+    client.args(["--server", &server.base, "--team-id", "t5", "--count", "5"]);
+    client.args(["--interval", "0.1", "--timeout", "30"]);
+    let output = run_bounded(&mut client, PATIENCE).expect("the client gives up at once");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("refused (403)"), "{stderr}");
+    assert!(stderr.contains("--max-teams-known"), "{stderr}");
+    assert!(!stderr.contains("retrying in"), "no retry: {stderr}");
+    assert!(!data.join("t5").exists());
+    server.stop();
+
+    // The teams on disk count after a restart too.
+    let server = TestServer::start_on(data.clone(), |c| c.max_teams_known = 3);
+    assert_eq!(server.post_for("t4", &report()).0, 403);
+    assert_eq!(server.post_for("t3", &report()).0, 200);
+    assert_eq!(server.get_json("/api/teams/t1/history").1["total"], 2);
+    assert_eq!(report_files(&data, "t3").len(), 2);
 }

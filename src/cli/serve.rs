@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use super::parse::{parse_duration, parse_size};
 use crate::board::Timing;
-use crate::server::config::{DEFAULT_VIEWER_QUEUE, MAX_THREADS, default_threads};
+use crate::server::config::{
+    DEFAULT_MAX_TEAMS_KNOWN, DEFAULT_VIEWER_QUEUE, MAX_THREADS, default_threads,
+};
 use crate::server::{Config, Server, StartupError};
 use crate::store::MAX_REPORT_BYTES;
 
@@ -51,6 +53,9 @@ pub struct ServeArgs {
     /// fsync each report before acknowledging it: survives a power loss, not only a crash (slower)
     #[arg(long, env = "BENCHBOARD_FSYNC")]
     pub fsync: bool,
+    /// Most teams the server takes; a report of a new team past it gets 403 (final: clients must not retry), known teams keep reporting
+    #[arg(long, env = "BENCHBOARD_MAX_TEAMS_KNOWN", default_value_t = DEFAULT_MAX_TEAMS_KNOWN)]
+    pub max_teams_known: usize,
     /// Turn the WebSocket push off; the dashboard then polls /api/teams
     #[arg(long, env = "BENCHBOARD_NO_WEBSOCKET")]
     pub no_websocket: bool,
@@ -73,9 +78,9 @@ impl ServeArgs {
             )));
         }
         let threads = self.threads.unwrap_or_else(default_threads);
-        if threads == 0 || self.max_teams == 0 {
+        if threads == 0 || self.max_teams == 0 || self.max_teams_known == 0 {
             return Err(StartupError::Invalid(
-                "--threads and --max-teams must be at least 1".into(),
+                "--threads, --max-teams and --max-teams-known must be at least 1".into(),
             ));
         }
         if threads > MAX_THREADS {
@@ -107,6 +112,7 @@ impl ServeArgs {
             threads,
             request_timeout: self.request_timeout,
             fsync: self.fsync,
+            max_teams_known: self.max_teams_known,
             websocket: !self.no_websocket,
             max_viewers: self.max_viewers,
             viewer_queue: DEFAULT_VIEWER_QUEUE,

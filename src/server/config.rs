@@ -44,6 +44,9 @@ pub struct Config {
     pub request_timeout: Duration,
     /// fsync every report before acknowledging it.
     pub fsync: bool,
+    /// Most teams the store takes (`--max-teams-known`): a report of a new team past
+    /// it gets 403.
+    pub max_teams_known: usize,
     /// Serve `/ws`; when off the page polls `/api/teams`.
     pub websocket: bool,
     /// Most WebSocket viewers at once.
@@ -65,6 +68,7 @@ impl Default for Config {
             threads: default_threads(),
             request_timeout: Duration::from_secs(10),
             fsync: false,
+            max_teams_known: DEFAULT_MAX_TEAMS_KNOWN,
             websocket: true,
             max_viewers: 1000,
             viewer_queue: DEFAULT_VIEWER_QUEUE,
@@ -79,6 +83,9 @@ impl Default for Config {
 /// for up to 50 ms between batches with 1,000 viewers) never falls out of it; only
 /// a stuck one does.
 pub const DEFAULT_VIEWER_QUEUE: usize = 4096;
+
+/// Most teams the store takes by default (`--max-teams-known`).
+pub const DEFAULT_MAX_TEAMS_KNOWN: usize = 10_000;
 
 /// Most HTTP worker threads (`--threads`).
 pub const MAX_THREADS: usize = 1024;

@@ -41,7 +41,7 @@ use crate::board::LiveBoard;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::report::Report;
-use crate::store::{StoreError, StoredReport, WritableStore};
+use crate::store::{StoreError, StoredReport, WritableStore, WriteLimits};
 use crate::team::TeamId;
 
 /// How long the connections must stay quiet before a shutdown completes.
@@ -59,8 +59,12 @@ pub struct App {
 impl App {
     /// Opens the data directory and rebuilds the board from it.
     pub fn open(config: Config) -> Result<App, StartupError> {
-        let store =
-            WritableStore::open(&config.data_dir, config.fsync).map_err(StartupError::DataDir)?;
+        let limits = WriteLimits {
+            max_teams: config.max_teams_known,
+        };
+        let store = WritableStore::open(&config.data_dir, config.fsync)
+            .map_err(StartupError::DataDir)?
+            .with_limits(limits);
         for warning in store.warnings() {
             log::warn!("{warning}");
         }

@@ -54,7 +54,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use files::read_report_file;
-pub use write::WritableStore;
+pub use write::{WritableStore, WriteLimits};
 
 use crate::metrics::Metrics;
 use crate::team::TeamId;
@@ -86,6 +86,13 @@ pub enum StoreError {
     /// The data directory is missing or not a directory (read-only opening).
     #[error("data directory {} does not exist or is not a directory", .0.display())]
     NoDataDir(PathBuf),
+    /// A report of a new team when the store already knows its limit of teams
+    /// (`--max-teams-known`): refused for good, nothing is stored; clients must not
+    /// retry it. Teams already known keep reporting.
+    #[error(
+        "this server already knows {limit} teams, its limit (--max-teams-known): a report of a new team is refused for good, do not retry it"
+    )]
+    TooManyTeams { limit: usize },
     /// A stored file is not a report in the expected format.
     #[error("{}: not a BenchBoard report file: {reason}", path.display())]
     Corrupt { path: PathBuf, reason: String },

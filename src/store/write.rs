@@ -23,6 +23,23 @@ pub struct WritableStore {
     store: Store,
     /// fsync each report file and its directory before acknowledging it.
     fsync: bool,
+    limits: WriteLimits,
+}
+
+/// What a [`WritableStore`] refuses to grow past; none by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteLimits {
+    /// Most teams: a report of a new team past it is refused
+    /// ([`StoreError::TooManyTeams`]).
+    pub max_teams: usize,
+}
+
+impl Default for WriteLimits {
+    fn default() -> WriteLimits {
+        WriteLimits {
+            max_teams: usize::MAX,
+        }
+    }
 }
 
 impl Deref for WritableStore {
@@ -40,7 +57,17 @@ impl WritableStore {
         let root = root.into();
         fs::create_dir_all(&root).map_err(|e| StoreError::write(&root, e))?;
         let store = super::load::open(root, true)?;
-        Ok(WritableStore { store, fsync })
+        Ok(WritableStore {
+            store,
+            fsync,
+            limits: WriteLimits::default(),
+        })
+    }
+
+    /// The store with these limits instead of none.
+    pub fn with_limits(mut self, limits: WriteLimits) -> WritableStore {
+        self.limits = limits;
+        self
     }
 
     /// Stores a validated report: on return its file is complete under its final name
@@ -116,6 +143,12 @@ impl WritableStore {
         let mut teams = self.teams.write().expect("store lock poisoned");
         if let Some(log) = teams.get(id) {
             return Ok(Arc::clone(log));
+        }
+        // Counted under the write lock: concurrent new teams cannot pass it together.
+        if teams.len() >= self.limits.max_teams {
+            return Err(StoreError::TooManyTeams {
+                limit: self.limits.max_teams,
+            });
         }
         let dir = self.team_dir(id);
         create_team_dir(&dir)?;
