@@ -165,3 +165,60 @@ fn a_team_directory_that_is_a_symlink_is_not_written_through() {
     assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
     assert_eq!(server.post_for("t1", &report()).0, 200);
 }
+
+#[test]
+fn a_second_server_on_the_same_data_directory_exits_2_and_changes_nothing() {
+    let (_temp, data) = data_with_reports(2);
+    let first = ServeChild::start(&mut serve_command(&data));
+    assert_eq!(post(&first.base, "t1").0, 200);
+    // What a second server's start-up would otherwise change: a leftover temporary
+    // file it would delete and a report the sidecar lacks, whose sidecar it would rewrite.
+    std::fs::write(data.join("t1/.tmp-4242-0"), b"{\"team_id\": \"t").unwrap();
+    let names = ordered_report_files(&data, "t1");
+    std::fs::copy(
+        data.join("t1").join(&names[0]),
+        data.join("t1/20000101_000000_000.json"),
+    )
+    .unwrap();
+    let before = serve::snapshot(&data);
+
+    let output = run_bounded(&mut serve_command(&data), PATIENCE).expect("the second exits");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let expected = format!("data directory in use by pid {}", first.child.id());
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(output.stdout.is_empty(), "it never said it listens");
+    assert_eq!(
+        serve::snapshot(&data),
+        before,
+        "the second server changed files"
+    );
+
+    // On the first one's port: it cannot listen, and touches nothing either.
+    let port = first.base.rsplit(':').next().unwrap();
+    let mut same_port = Command::new(serve::SERVE);
+    same_port.args(["--host", "127.0.0.1", "--port", port, "--data-dir"]);
+    let output = run_bounded(same_port.arg(&data), PATIENCE).expect("it exits");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot listen"), "{stderr}");
+    assert_eq!(serve::snapshot(&data), before);
+
+    // The first server serves on; benchboard-history reads without the lock.
+    assert_eq!(post(&first.base, "t1").0, 200);
+    let output = history_bounded(&data, &["teams"]);
+    assert_eq!(output.status.code(), Some(0));
+    let teams: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(teams[0]["reports"], 5, "{teams}");
+
+    // Once the first is gone (killed: the kernel drops its lock), a new one starts.
+    drop(first);
+    let next = ServeChild::start(&mut serve_command(&data));
+    let (_, history) = get_json(&next.base, "/api/teams/t1/history");
+    assert_eq!(history["total"], 5, "{history}");
+    assert!(
+        !data.join("t1/.tmp-4242-0").exists(),
+        "the new owner cleans up"
+    );
+}

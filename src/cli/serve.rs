@@ -20,7 +20,7 @@ use crate::store::MAX_REPORT_BYTES;
     name = "benchboard-serve",
     version,
     about = "Live scoreboard for load tests: HTTP API, WebSocket push and dashboard on one port",
-    after_help = "Example:\n  benchboard-serve --port 8080 --data-dir ./data\n  curl -X POST http://localhost:8080/api/stats/report \\\n    -H 'Content-Type: application/json' -H 'X-Team-ID: team1' \\\n    -H 'X-Team-Name: %E7%AC%AC%E4%B8%80%E5%B0%8F%E7%BB%84' -d @report.json"
+    after_help = "Example:\n  benchboard-serve --port 8080 --data-dir ./data\n  curl -X POST http://localhost:8080/api/stats/report \\\n    -H 'Content-Type: application/json' -H 'X-Team-ID: team1' \\\n    -H 'X-Team-Name: %E7%AC%AC%E4%B8%80%E5%B0%8F%E7%BB%84' -d @report.json\n\nExit codes: 0 stopped by SIGINT/SIGTERM, 1 cannot start (the message says why), 2 bad usage or the data directory is in use by another benchboard-serve."
 )]
 pub struct ServeArgs {
     /// Address to listen on (0.0.0.0: every interface)
@@ -29,7 +29,7 @@ pub struct ServeArgs {
     /// Port to listen on; 0 picks a free port (the URL printed at start shows it)
     #[arg(long, short, env = "BENCHBOARD_PORT", default_value_t = 8080)]
     pub port: u16,
-    /// Directory of the stored reports, one sub-directory per team (created if missing)
+    /// Directory of the stored reports, one sub-directory per team (created if missing); locked while the server runs: one server per directory
     #[arg(long, env = "BENCHBOARD_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
     /// Largest report body accepted (at most 16MiB); bigger ones get 413
@@ -120,14 +120,18 @@ impl ServeArgs {
     }
 }
 
-/// Runs `benchboard-serve` until SIGINT/SIGTERM; a failure is one `Error: ...` line and exit 1.
+/// Runs `benchboard-serve` until SIGINT/SIGTERM; a failure is one `Error: ...` line
+/// and exit 1, or 2 when another server holds the data directory.
 pub fn run(args: ServeArgs) -> ExitCode {
     crate::logging::init(args.log_level);
     match serve(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("Error: {e}");
-            ExitCode::FAILURE
+            let code = e
+                .downcast_ref::<StartupError>()
+                .map_or(1, StartupError::exit_code);
+            ExitCode::from(code)
         }
     }
 }

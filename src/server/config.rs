@@ -18,9 +18,31 @@ pub enum StartupError {
     /// The data directory cannot be created or read.
     #[error("{0} (check --data-dir)")]
     DataDir(StoreError),
+    /// Another server holds the data directory (exit code 2).
+    #[error("{0}")]
+    DataDirInUse(StoreError),
     /// Flags that contradict each other or are out of range.
     #[error("{0}")]
     Invalid(String),
+}
+
+impl StartupError {
+    /// The error of a data directory that cannot be opened.
+    pub fn data_dir(error: StoreError) -> StartupError {
+        match error {
+            StoreError::InUse { .. } => StartupError::DataDirInUse(error),
+            _ => StartupError::DataDir(error),
+        }
+    }
+
+    /// The exit code of `benchboard-serve`: 2 when another server holds the data
+    /// directory (so that a supervisor does not restart into the same refusal), else 1.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            StartupError::DataDirInUse(_) => 2,
+            _ => 1,
+        }
+    }
 }
 
 /// Checked server settings.

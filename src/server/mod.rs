@@ -8,7 +8,8 @@
 //! [`Config`]; `sockopt` sets the TCP options of the listener and of viewers.
 //! [`App`] is what every handler shares: the store, the board and the viewers.
 //!
-//! [`Server::bind`] opens the data directory, rebuilds the board and binds the port;
+//! [`Server::bind`] binds the port, then opens the data directory (taking its lock:
+//! one server per directory) and rebuilds the board;
 //! [`Server::run`] serves until [`ShutdownHandle::shutdown`] is called, then finishes
 //! the requests already received and returns.
 //!
@@ -63,7 +64,7 @@ impl App {
             max_teams: config.max_teams_known,
         };
         let store = WritableStore::open(&config.data_dir, config.fsync)
-            .map_err(StartupError::DataDir)?
+            .map_err(StartupError::data_dir)?
             .with_limits(limits);
         for warning in store.warnings() {
             log::warn!("{warning}");
@@ -125,20 +126,21 @@ impl ShutdownHandle {
 }
 
 impl Server {
-    /// Opens the data directory, rebuilds the board and binds the address.
+    /// Binds the address, then opens the data directory and rebuilds the board: a
+    /// server that cannot listen never touches the data directory.
     pub fn bind(config: Config) -> Result<Server, StartupError> {
         let addr = format!("{}:{}", config.host, config.port);
         let options = tiny_http::ConnectionOptions {
             read_timeout: Some(config.request_timeout),
             write_timeout: Some(config.request_timeout),
         };
-        let app = App::open(config)?;
         let bind_error = |reason: String| StartupError::Bind {
             addr: addr.clone(),
             reason,
         };
         let listener = std::net::TcpListener::bind(&addr).map_err(|e| bind_error(e.to_string()))?;
         sockopt::set_nodelay(&listener).map_err(|e| bind_error(e.to_string()))?;
+        let app = App::open(config)?;
         let http = tiny_http::Server::from_listener_with_options(listener, None, options)
             .map_err(|e| bind_error(e.to_string()))?;
         Ok(Server {

@@ -36,10 +36,13 @@
 //! | `files.rs` | atomic files: `O_TMPFILE` or `.tmp-*`, links, `latest.json`, reading a report file |
 //! | `index.rs` | the sidecar format |
 //! | `load.rs` | the open-time scan and repair |
+//! | `lock.rs` | one server per data directory (`flock` on [`LOCK_FILE`]) |
+//! | `regular.rs` | opening only regular files, never through a link, size-capped |
 
 mod files;
 mod index;
 mod load;
+mod lock;
 mod regular;
 mod write;
 
@@ -63,6 +66,9 @@ use crate::team::TeamId;
 pub const LATEST_FILE: &str = "latest.json";
 /// Name of the per-team sidecar index.
 pub const INDEX_FILE: &str = ".benchboard-index";
+/// Name of the lock file in the data directory: the server holds an exclusive
+/// `flock` on it (it holds the server's process id).
+pub const LOCK_FILE: &str = ".benchboard-lock";
 /// Prefix of temporary files; leftovers are removed at start-up.
 pub const TMP_PREFIX: &str = ".tmp-";
 /// Largest report body the store takes (and so the largest `--max-body`), in bytes.
@@ -86,6 +92,13 @@ pub enum StoreError {
     /// The data directory is missing or not a directory (read-only opening).
     #[error("data directory {} does not exist or is not a directory", .0.display())]
     NoDataDir(PathBuf),
+    /// Another process (another `benchboard-serve`) holds the data directory's lock.
+    #[error(
+        "data directory in use by pid {}: {} is locked by another benchboard-serve; stop it or choose another --data-dir",
+        pid.map_or("unknown".to_string(), |p| p.to_string()),
+        root.display()
+    )]
+    InUse { root: PathBuf, pid: Option<u32> },
     /// A report of a new team when the store already knows its limit of teams
     /// (`--max-teams-known`): refused for good, nothing is stored; clients must not
     /// retry it. Teams already known keep reporting.

@@ -50,6 +50,22 @@ pub(super) fn open_append(path: &Path) -> io::Result<(File, u64)> {
     Ok((file, len))
 }
 
+/// Opens (creating it if missing, mode 0644) the regular file at `path` to read and
+/// write it in place, never through a symbolic link and never a FIFO or device.
+pub(super) fn open_read_write(path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o644)
+        .custom_flags(FLAGS)
+        .open(path)
+        .map_err(explain)?;
+    check_regular(&file)?;
+    Ok(file)
+}
+
 /// The length of an open file that must be a regular file.
 fn check_regular(file: &File) -> io::Result<u64> {
     let meta = file.metadata()?;

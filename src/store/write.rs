@@ -11,6 +11,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::files::{self, WrittenFile};
+use super::lock::DirLock;
 use super::{Headline, IndexEntry, LATEST_EVERY, Store, StoreError, StoredReport, TeamLog, index};
 use crate::metrics::Metrics;
 use crate::team::TeamId;
@@ -24,6 +25,8 @@ pub struct WritableStore {
     /// fsync each report file and its directory before acknowledging it.
     fsync: bool,
     limits: WriteLimits,
+    /// Held for the store's life; dropped last, after `latest.json` is caught up.
+    _lock: DirLock,
 }
 
 /// What a [`WritableStore`] refuses to grow past; none by default.
@@ -53,14 +56,18 @@ impl Deref for WritableStore {
 impl WritableStore {
     /// Opens (creating it if needed) a data directory to read and append; with
     /// `fsync`, every report file and its directory are synced before `append` returns.
+    /// Its lock is taken first: [`StoreError::InUse`], with nothing touched, while
+    /// another process has it open to write.
     pub fn open(root: impl Into<PathBuf>, fsync: bool) -> Result<WritableStore, StoreError> {
         let root = root.into();
         fs::create_dir_all(&root).map_err(|e| StoreError::write(&root, e))?;
+        let lock = DirLock::take(&root)?;
         let store = super::load::open(root, true)?;
         Ok(WritableStore {
             store,
             fsync,
             limits: WriteLimits::default(),
+            _lock: lock,
         })
     }
 
