@@ -222,3 +222,61 @@ fn a_second_server_on_the_same_data_directory_exits_2_and_changes_nothing() {
         "the new owner cleans up"
     );
 }
+
+#[test]
+fn an_unreadable_newest_report_falls_back_to_the_newest_readable_one_with_one_warning() {
+    let (_temp, data) = data_with_reports(3);
+    let names = ordered_report_files(&data, "t1");
+    let (newest, readable) = (&names[2], &names[1]);
+    // A power loss without --fsync: the newest file's name reached the disk, its data
+    // did not (latest.json, another name of the same file, is empty too).
+    std::fs::write(data.join("t1").join(newest), b"").unwrap();
+    let readable_bytes = std::fs::read(data.join("t1").join(readable)).unwrap();
+    let readable_stamp: Value = serde_json::from_slice(&readable_bytes).unwrap();
+
+    let output = history_bounded(&data, &["teams"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let teams: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(teams[0]["reports"], 2, "{teams}");
+    assert_eq!(stderr.matches(newest.as_str()).count(), 1, "{stderr}");
+    let output = history_bounded(&data, &["show", "t1"]);
+    let shown: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(shown["total"], 2, "{shown}");
+    assert_eq!(shown["history"].as_array().unwrap().len(), 2, "{shown}");
+
+    let server = ServeChild::start(&mut serve_command(&data));
+    let warnings = server.stderr_so_far(std::time::Duration::from_secs(2));
+    let about_it: Vec<_> = warnings
+        .iter()
+        .filter(|l| l.contains(newest.as_str()))
+        .collect();
+    assert_eq!(about_it.len(), 1, "{warnings:#?}");
+    let (_, teams) = get_json(&server.base, "/api/teams");
+    assert!(
+        teams
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["team_id"] == "t1"),
+        "the team is listed: {teams}"
+    );
+    let (status, team) = get_json(&server.base, "/api/teams/t1");
+    assert_eq!(status, 200);
+    assert_eq!(team["last_update"], readable_stamp["timestamp"]);
+    let (_, history) = get_json(&server.base, "/api/teams/t1/history");
+    assert_eq!(history["total"], 2, "{history}");
+    assert_eq!(history["history"].as_array().unwrap().len(), 2, "{history}");
+    let (_, summary) = get_json(&server.base, "/api/teams/t1/history/summary");
+    assert_eq!(summary["total_reports"], 2, "{summary}");
+    let page = agent().get(&server.url("/team/t1/history")).call().unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert_eq!(
+        std::fs::read(data.join("t1/latest.json")).unwrap(),
+        readable_bytes,
+        "latest.json points at the newest readable report"
+    );
+    assert_eq!(post(&server.base, "t1").0, 200);
+    let (_, history) = get_json(&server.base, "/api/teams/t1/history");
+    assert_eq!(history["total"], 3, "{history}");
+}
