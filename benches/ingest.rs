@@ -119,7 +119,8 @@ fn run(conns: usize, teams: usize, secs: f64, extra: &[&str], temp: &Path) -> Ru
         let dir = data.join(format!("team{}", t + 1));
         let files = count_report_files(&dir) as i64;
         let index_lines = std::fs::read_to_string(dir.join(".benchboard-index"))
-            .map(|s| s.lines().count() as i64)
+            // Report lines only, not the version line on top.
+            .map(|s| s.lines().skip(1).count() as i64)
             .unwrap_or(0);
         lost_files += acked - files;
         lost_index += acked - index_lines;

@@ -280,3 +280,57 @@ fn an_unreadable_newest_report_falls_back_to_the_newest_readable_one_with_one_wa
     let (_, history) = get_json(&server.base, "/api/teams/t1/history");
     assert_eq!(history["total"], 3, "{history}");
 }
+
+#[test]
+fn a_sidecar_of_another_version_is_rebuilt_never_misread() {
+    let (_temp, data) = data_with_reports(2);
+    let sidecar = data.join("t1/.benchboard-index");
+    let ours = std::fs::read_to_string(&sidecar).unwrap();
+    let header = format!(
+        "{{\"benchboard_index\":{}}}\n",
+        benchboard::store::INDEX_VERSION
+    );
+    assert!(ours.starts_with(&header), "{ours}");
+    let server = TestServer::start_on(data.clone(), |_| {});
+    let (_, before) = server.get_json("/api/teams/t1");
+    server.stop();
+
+    // Lines that name the real files with other numbers: read as ours, they would
+    // make a best QPS of 99999.
+    let lines: String = ours[header.len()..]
+        .lines()
+        .map(|l| {
+            let mut line: Value = serde_json::from_str(l).unwrap();
+            line["q"] = 99999.0.into();
+            format!("{line}\n")
+        })
+        .collect();
+    let other_versions = [
+        lines.clone(),                                  // version 1: no header line
+        format!("{{\"benchboard_index\":3}}\n{lines}"), // a later version
+    ];
+    for sidecar_text in other_versions {
+        std::fs::write(&sidecar, &sidecar_text).unwrap();
+        let output = history_bounded(&data, &["teams"]);
+        let teams: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(
+            teams[0]["best_qps"], before["best_qps"],
+            "history misread it"
+        );
+        assert_eq!(std::fs::read_to_string(&sidecar).unwrap(), sidecar_text);
+
+        let server = TestServer::start_on(data.clone(), |_| {});
+        let (_, team) = server.get_json("/api/teams/t1");
+        assert_eq!(
+            team["best_qps"], before["best_qps"],
+            "the server misread it"
+        );
+        assert_eq!(server.get_json("/api/teams/t1/history").1["total"], 2);
+        server.stop();
+        assert_eq!(
+            std::fs::read_to_string(&sidecar).unwrap(),
+            ours,
+            "rebuilt as ours"
+        );
+    }
+}

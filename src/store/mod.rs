@@ -4,7 +4,7 @@
 //! ```text
 //! data/<team_id>/<YYYYMMDD_HHMMSS_fff>.json   one file per report (original's layout)
 //! data/<team_id>/latest.json                  the newest report
-//! data/<team_id>/.benchboard-index            our sidecar index, one line per report
+//! data/<team_id>/.benchboard-index            our sidecar index: a version line, one line per report
 //! ```
 //!
 //! Writing a report costs one new file and one new name: the report is written to an
@@ -57,6 +57,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use files::read_report_file;
+pub use index::INDEX_VERSION;
 pub use write::{WritableStore, WriteLimits};
 
 use crate::metrics::Metrics;
