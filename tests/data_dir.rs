@@ -334,3 +334,31 @@ fn a_sidecar_of_another_version_is_rebuilt_never_misread() {
         );
     }
 }
+
+#[test]
+fn no_absolute_server_path_reaches_the_summary_the_history_page_or_an_error() {
+    let temp = temp_dir();
+    let data = temp.path().join("contest/data");
+    let secret = temp.path().display().to_string();
+    let server = TestServer::start_on(data.clone(), |_| {});
+    assert_eq!(server.post_for("t1", &report()).0, 200);
+    let (_, summary) = server.get_json("/api/teams/t1/history/summary");
+    assert_eq!(summary["data_directory"], "data/t1", "{summary}");
+    let (status, page) = server.get("/team/t1/history");
+    assert_eq!(status, 200);
+    assert!(!page.contains(&secret), "the page names {secret}");
+    // A storage error names the path the same way.
+    std::os::unix::fs::symlink(temp.path(), data.join("t9")).unwrap();
+    let (status, answer) = server.post_for("t9", &report());
+    assert_eq!(status, 500, "{answer}");
+    let error = answer["error"].as_str().unwrap();
+    assert!(error.contains("cannot write data/t9"), "{error}");
+    assert!(!error.contains(&secret), "{error}");
+    server.stop();
+
+    // A relative --data-dir (the original's `data`) shows the same.
+    let mut command = serve_command(Path::new("./data"));
+    let server = ServeChild::start(command.current_dir(temp.path().join("contest")));
+    let (_, summary) = get_json(&server.base, "/api/teams/t1/history/summary");
+    assert_eq!(summary["data_directory"], "data/t1", "{summary}");
+}

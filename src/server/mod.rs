@@ -90,9 +90,11 @@ impl App {
         report: Report,
     ) -> Result<Arc<StoredReport>, StoreError> {
         let metrics = Metrics::of(&report);
+        // The answer may reach anyone: it names paths inside the data directory only.
         let stored = self
             .store
-            .append(id, team_name, body, report.value, &metrics)?;
+            .append(id, team_name, body, report.value, &metrics)
+            .map_err(|e| self.store.shown_error(e))?;
         self.board.apply(Arc::clone(&stored), metrics);
         Ok(stored)
     }

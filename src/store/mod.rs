@@ -278,9 +278,56 @@ impl Store {
             .cloned()
     }
 
-    /// The team's directory as shown to users (`data/team1`).
+    /// The team's directory on disk (under [`Store::root`]).
     pub fn team_dir(&self, id: &TeamId) -> PathBuf {
         self.root.join(id.as_str())
+    }
+
+    /// The team's directory as shown to the public: relative to the data directory's
+    /// parent (`data/team1`), as the original tool showed it; never the server's
+    /// absolute path.
+    pub fn shown_team_dir(&self, id: &TeamId) -> String {
+        self.shown_root().join(id.as_str()).display().to_string()
+    }
+
+    /// `error` with every path in it shown as [`Store::shown_team_dir`] shows them:
+    /// for answers to clients.
+    pub fn shown_error(&self, error: StoreError) -> StoreError {
+        let shown_root = self.shown_root();
+        let shown = |path: PathBuf| match path.strip_prefix(&self.root) {
+            Ok(rest) => shown_root.join(rest),
+            Err(_) => path.file_name().map(PathBuf::from).unwrap_or_default(),
+        };
+        match error {
+            StoreError::Write { path, source } => StoreError::Write {
+                path: shown(path),
+                source,
+            },
+            StoreError::Read { path, source } => StoreError::Read {
+                path: shown(path),
+                source,
+            },
+            StoreError::NoDataDir(path) => StoreError::NoDataDir(shown(path)),
+            StoreError::InUse { root, pid } => StoreError::InUse {
+                root: shown(root),
+                pid,
+            },
+            StoreError::Corrupt { path, reason } => StoreError::Corrupt {
+                path: shown(path),
+                reason,
+            },
+            other @ StoreError::TooManyTeams { .. } => other,
+        }
+    }
+
+    /// The last component of the data directory (`data` for `./data` or
+    /// `/srv/contest/data`); empty for `/`.
+    fn shown_root(&self) -> PathBuf {
+        let absolute = self
+            .root
+            .canonicalize()
+            .unwrap_or_else(|_| self.root.clone());
+        absolute.file_name().map(PathBuf::from).unwrap_or_default()
     }
 
     /// The team's newest report (without reading its file again), if any.
