@@ -62,8 +62,11 @@ pub struct Config {
     pub max_teams: usize,
     /// HTTP worker threads.
     pub threads: usize,
-    /// Read/write timeout of every connection.
+    /// Deadline for a whole request (head and body); also the window of the minimum
+    /// answer rate and how long an idle keep-alive connection stays open.
     pub request_timeout: Duration,
+    /// Most client connections open at once (`--max-connections`).
+    pub max_connections: usize,
     /// fsync every report before acknowledging it.
     pub fsync: bool,
     /// Most teams the store takes (`--max-teams-known`): a report of a new team past
@@ -89,6 +92,7 @@ impl Default for Config {
             max_teams: 6,
             threads: default_threads(),
             request_timeout: Duration::from_secs(10),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             fsync: false,
             max_teams_known: DEFAULT_MAX_TEAMS_KNOWN,
             websocket: true,
@@ -108,6 +112,17 @@ pub const DEFAULT_VIEWER_QUEUE: usize = 4096;
 
 /// Most teams the store takes by default (`--max-teams-known`).
 pub const DEFAULT_MAX_TEAMS_KNOWN: usize = 10_000;
+
+/// Most client connections by default (`--max-connections`).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+
+/// File descriptors the server keeps for itself (data files, pollers, pipes, logs):
+/// the connections it can hold are its open-files limit minus these.
+pub const RESERVED_FILES: u64 = 64;
+
+/// Slowest accepted reader of an answer, in bytes per second, over each
+/// `--request-timeout`.
+pub const MIN_SEND_RATE: u64 = 1024;
 
 /// Most HTTP worker threads (`--threads`).
 pub const MAX_THREADS: usize = 1024;

@@ -136,6 +136,7 @@ impl Server {
             read_timeout: Some(config.request_timeout),
             write_timeout: Some(config.request_timeout),
         };
+        let limits = http_limits(&config);
         let bind_error = |reason: String| StartupError::Bind {
             addr: addr.clone(),
             reason,
@@ -143,7 +144,7 @@ impl Server {
         let listener = std::net::TcpListener::bind(&addr).map_err(|e| bind_error(e.to_string()))?;
         sockopt::set_nodelay(&listener).map_err(|e| bind_error(e.to_string()))?;
         let app = App::open(config)?;
-        let http = tiny_http::Server::from_listener_with_options(listener, None, options)
+        let http = tiny_http::Server::from_listener_with_limits(listener, options, limits)
             .map_err(|e| bind_error(e.to_string()))?;
         Ok(Server {
             app: Arc::new(app),
@@ -243,6 +244,33 @@ impl Server {
                 }
             })
             .expect("spawning the board ticker thread")
+    }
+}
+
+/// What the HTTP layer may hold per client: `--max-connections` (checked against the
+/// open-files limit, which is first raised to its hard limit), bodies up to
+/// `--max-body` read ahead without a worker thread, `--max-body` also for chunked bodies
+/// as sent (framing included), and the minimum answer rate.
+fn http_limits(config: &Config) -> tiny_http::Limits {
+    match tiny_http::raise_open_files_limit() {
+        Ok(files) => {
+            let room = files.saturating_sub(config::RESERVED_FILES);
+            if (config.max_connections as u64) > room {
+                log::warn!(
+                    "--max-connections {} is more than the {files} open files this process may have (room for about {room} connections); raise the limit (ulimit -n, LimitNOFILE=) or lower --max-connections",
+                    config.max_connections
+                );
+            }
+        }
+        Err(e) => log::warn!("cannot raise the open-files limit: {e}"),
+    }
+    let max_body = usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX);
+    tiny_http::Limits {
+        max_connections: config.max_connections,
+        preread_body: Some(max_body),
+        max_chunked_body: Some(config.max_body_bytes),
+        min_send_rate: config::MIN_SEND_RATE,
+        ..tiny_http::Limits::default()
     }
 }
 
