@@ -5,9 +5,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use common::serve::{self, PATIENCE, ServeChild, run_bounded, serve_command};
+use common::tmpfs::{self, Tmpfs};
 use common::{TestServer, agent, fixture, report_files};
 use serde_json::Value;
 
@@ -133,4 +134,80 @@ fn a_new_team_past_max_teams_known_gets_a_final_403_and_nothing_is_stored() {
     assert_eq!(server.post_for("t3", &report()).0, 200);
     assert_eq!(server.get_json("/api/teams/t1/history").1["total"], 2);
     assert_eq!(report_files(&data, "t3").len(), 2);
+}
+
+#[test]
+fn below_min_free_space_reports_get_507_untouched_and_resume_by_themselves() {
+    let temp = temp_dir();
+    let disk = Tmpfs::mount("8m", &temp.path().join("disk"));
+    let data = disk.at.join("data");
+    let server = TestServer::start_on(data.clone(), |c| c.min_free_bytes = 4 << 20);
+    assert_eq!(server.post_for("t1", &report()).0, 200);
+    let (_, health) = server.get_json("/healthz");
+    assert_eq!(health["status"], "ok", "{health}");
+    assert_eq!(health["disk"]["full"], false, "{health}");
+
+    // About 2 MiB left: below the 4 MiB margin, though a report would still fit.
+    let filler = disk.at.join("filler");
+    tmpfs::filler(&filler, 6 << 20);
+    let before = serve::snapshot(&data);
+    for team in ["t1", "newteam"] {
+        let (status, answer) = server.post_for(team, &report());
+        assert_eq!(status, 507, "{team}: {answer}");
+        let error = answer["error"].as_str().expect("a JSON error");
+        assert!(error.starts_with("disk almost full"), "{error}");
+        assert!(error.contains("--min-free-space 4.0 MiB"), "{error}");
+    }
+    assert_eq!(
+        serve::snapshot(&data),
+        before,
+        "nothing written, not even a directory"
+    );
+    let (status, health) = server.get_json("/healthz");
+    assert_eq!(status, 200);
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert_eq!(health["disk"]["full"], true, "{health}");
+    assert_eq!(health["disk"]["min_free_bytes"], 4 << 20);
+    assert!(
+        health["disk"]["free_bytes"].as_u64().unwrap() < 4 << 20,
+        "{health}"
+    );
+    assert_eq!(server.get_json("/api/teams/t1/history").1["total"], 1);
+
+    // benchboard-client retries the 507 and delivers once space is back, by itself.
+    let temp_report = temp.path().join("report.json");
+    std::fs::write(&temp_report, report()).unwrap();
+    let mut client = Command::new(CLIENT)
+        .args([
+            "--server",
+            &server.base,
+            "--team-id",
+            "newteam",
+            "--max-attempts",
+            "100",
+        ])
+        .arg("--file")
+        .arg(&temp_report)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = serve::lines_of(client.stderr.take().unwrap());
+    let line = stderr
+        .recv_timeout(PATIENCE)
+        .expect("the client says it retries");
+    assert!(
+        line.contains("server error (507)") && line.contains("retrying in"),
+        "{line}"
+    );
+    std::fs::remove_file(&filler).unwrap();
+    serve::wait_until("the client delivers and exits", || {
+        client.try_wait().unwrap().is_some()
+    });
+    assert_eq!(client.wait().unwrap().code(), Some(0));
+    assert_eq!(report_files(&data, "newteam").len(), 1);
+    assert_eq!(server.post_for("t1", &report()).0, 200);
+    assert_eq!(report_files(&data, "t1").len(), 2);
+    assert_eq!(server.get_json("/healthz").1["status"], "ok");
 }

@@ -60,6 +60,9 @@ pub struct ServeArgs {
     /// Most teams the server takes; a report of a new team past it gets 403 (final: clients must not retry), known teams keep reporting
     #[arg(long, env = "BENCHBOARD_MAX_TEAMS_KNOWN", default_value_t = DEFAULT_MAX_TEAMS_KNOWN)]
     pub max_teams_known: usize,
+    /// Space that must stay free on the data directory's file system: below it reports get 507 "disk almost full" (nothing is written) and /healthz says so, until space is freed; 0 turns the check off
+    #[arg(long, env = "BENCHBOARD_MIN_FREE_SPACE", default_value = "1GiB", value_parser = parse_size)]
+    pub min_free_space: u64,
     /// Turn the WebSocket push off; the dashboard then polls /api/teams
     #[arg(long, env = "BENCHBOARD_NO_WEBSOCKET")]
     pub no_websocket: bool,
@@ -123,6 +126,7 @@ impl ServeArgs {
             max_connections: self.max_connections,
             fsync: self.fsync,
             max_teams_known: self.max_teams_known,
+            min_free_bytes: self.min_free_space,
             websocket: !self.no_websocket,
             max_viewers: self.max_viewers,
             viewer_queue: DEFAULT_VIEWER_QUEUE,

@@ -72,6 +72,9 @@ pub struct Config {
     /// Most teams the store takes (`--max-teams-known`): a report of a new team past
     /// it gets 403.
     pub max_teams_known: usize,
+    /// Bytes that must stay free on the data directory's file system
+    /// (`--min-free-space`): below it reports get 507; 0 turns the check off.
+    pub min_free_bytes: u64,
     /// Serve `/ws`; when off the page polls `/api/teams`.
     pub websocket: bool,
     /// Most WebSocket viewers at once.
@@ -95,6 +98,7 @@ impl Default for Config {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             fsync: false,
             max_teams_known: DEFAULT_MAX_TEAMS_KNOWN,
+            min_free_bytes: DEFAULT_MIN_FREE_BYTES,
             websocket: true,
             max_viewers: 1000,
             viewer_queue: DEFAULT_VIEWER_QUEUE,
@@ -109,6 +113,9 @@ impl Default for Config {
 /// for up to 50 ms between batches with 1,000 viewers) never falls out of it; only
 /// a stuck one does.
 pub const DEFAULT_VIEWER_QUEUE: usize = 4096;
+
+/// Free space kept on the data directory's file system by default (`--min-free-space`).
+pub const DEFAULT_MIN_FREE_BYTES: u64 = 1024 * 1024 * 1024;
 
 /// Most teams the store takes by default (`--max-teams-known`).
 pub const DEFAULT_MAX_TEAMS_KNOWN: usize = 10_000;

@@ -25,6 +25,7 @@
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod health;
 pub mod pages;
 pub mod reply;
 pub mod routes;
@@ -62,6 +63,7 @@ impl App {
     pub fn open(config: Config) -> Result<App, StartupError> {
         let limits = WriteLimits {
             max_teams: config.max_teams_known,
+            min_free_bytes: config.min_free_bytes,
         };
         let store = WritableStore::open(&config.data_dir, config.fsync)
             .map_err(StartupError::data_dir)?

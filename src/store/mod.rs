@@ -37,6 +37,7 @@
 //! | `index.rs` | the sidecar format |
 //! | `load.rs` | the open-time scan and repair |
 //! | `lock.rs` | one server per data directory (`flock` on [`LOCK_FILE`]) |
+//! | `space.rs` | the free space of the data directory (`--min-free-space`) |
 //! | `regular.rs` | opening only regular files, never through a link, size-capped |
 
 mod files;
@@ -44,6 +45,7 @@ mod index;
 mod load;
 mod lock;
 mod regular;
+mod space;
 mod write;
 
 use std::collections::BTreeMap;
@@ -58,6 +60,7 @@ use serde_json::Value;
 
 pub use files::read_report_file;
 pub use index::INDEX_VERSION;
+pub use space::DiskState;
 pub use write::{WritableStore, WriteLimits};
 
 use crate::metrics::Metrics;
@@ -100,6 +103,18 @@ pub enum StoreError {
         root.display()
     )]
     InUse { root: PathBuf, pid: Option<u32> },
+    /// Less than `--min-free-space` is free on the data directory's file system: the
+    /// report is refused before anything is written (507); reports are taken again
+    /// as soon as space is freed.
+    #[error(
+        "disk almost full: {} free on the data directory's file system, below --min-free-space {}; reports are refused until space is freed (retry later)",
+        bytesize::ByteSize::b(*free_bytes).display().iec(),
+        bytesize::ByteSize::b(*min_free_bytes).display().iec()
+    )]
+    DiskAlmostFull {
+        free_bytes: u64,
+        min_free_bytes: u64,
+    },
     /// A report of a new team when the store already knows its limit of teams
     /// (`--max-teams-known`): refused for good, nothing is stored; clients must not
     /// retry it. Teams already known keep reporting.
@@ -113,10 +128,11 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// True when the disk is full (the API answers 507 then).
+    /// True when the disk is full or below `--min-free-space` (the API answers 507 then).
     pub fn is_disk_full(&self) -> bool {
         match self {
             StoreError::Write { source, .. } => source.kind() == io::ErrorKind::StorageFull,
+            StoreError::DiskAlmostFull { .. } => true,
             _ => false,
         }
     }
@@ -316,7 +332,7 @@ impl Store {
                 path: shown(path),
                 reason,
             },
-            other @ StoreError::TooManyTeams { .. } => other,
+            other @ (StoreError::TooManyTeams { .. } | StoreError::DiskAlmostFull { .. }) => other,
         }
     }
 

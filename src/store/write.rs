@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::files::{self, WrittenFile};
 use super::lock::DirLock;
+use super::space::{self, DiskState};
 use super::{Headline, IndexEntry, LATEST_EVERY, Store, StoreError, StoredReport, TeamLog, index};
 use crate::metrics::Metrics;
 use crate::team::TeamId;
@@ -35,12 +36,17 @@ pub struct WriteLimits {
     /// Most teams: a report of a new team past it is refused
     /// ([`StoreError::TooManyTeams`]).
     pub max_teams: usize,
+    /// Bytes that must stay free on the data directory's file system: below it a
+    /// report is refused before anything is written ([`StoreError::DiskAlmostFull`]);
+    /// 0 turns the check off.
+    pub min_free_bytes: u64,
 }
 
 impl Default for WriteLimits {
     fn default() -> WriteLimits {
         WriteLimits {
             max_teams: usize::MAX,
+            min_free_bytes: 0,
         }
     }
 }
@@ -108,6 +114,8 @@ impl WritableStore {
         metrics: &Metrics,
         now: chrono::DateTime<chrono::Local>,
     ) -> Result<Arc<StoredReport>, StoreError> {
+        // Checked before anything is written, a new team's directory included.
+        self.check_free_space()?;
         let log = self.team_or_create(id)?;
         let dir = self.team_dir(id);
         // The file is written (and synced) before taking the team's lock, so that
@@ -141,6 +149,33 @@ impl WritableStore {
             dir_sync.covers(&dir, ticket)?;
         }
         Ok(stored)
+    }
+
+    /// The free space of the data directory against `min_free_bytes`, now.
+    pub fn disk_state(&self) -> DiskState {
+        let min_free_bytes = self.limits.min_free_bytes;
+        let free_bytes = space::free_bytes(self.root()).ok();
+        DiskState {
+            free_bytes,
+            min_free_bytes,
+            full: free_bytes.is_some_and(|free| free < min_free_bytes),
+        }
+    }
+
+    /// [`StoreError::DiskAlmostFull`] while less than `min_free_bytes` is free. A file
+    /// system that cannot say is written to (its writes still fail cleanly when full).
+    fn check_free_space(&self) -> Result<(), StoreError> {
+        let min_free_bytes = self.limits.min_free_bytes;
+        if min_free_bytes == 0 {
+            return Ok(());
+        }
+        match space::free_bytes(self.root()) {
+            Ok(free_bytes) if free_bytes < min_free_bytes => Err(StoreError::DiskAlmostFull {
+                free_bytes,
+                min_free_bytes,
+            }),
+            _ => Ok(()),
+        }
     }
 
     fn team_or_create(&self, id: &TeamId) -> Result<Arc<Mutex<TeamLog>>, StoreError> {
