@@ -9,13 +9,11 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::serve::{self, HISTORY, PATIENCE, ServeChild, run_bounded, serve_command};
-use common::{TestServer, agent, fixture, ordered_report_files};
+use common::serve::{
+    self, HISTORY, PATIENCE, ServeChild, run_bounded, serve_command, valid_report,
+};
+use common::{TestServer, agent, ordered_report_files};
 use serde_json::Value;
-
-fn report() -> Vec<u8> {
-    std::fs::read(fixture("valid/minimal-12-buckets.json")).unwrap()
-}
 
 fn temp_dir() -> tempfile::TempDir {
     tempfile::Builder::new()
@@ -30,7 +28,7 @@ fn data_with_reports(reports: usize) -> (tempfile::TempDir, PathBuf) {
     let data = temp.path().join("data");
     let server = TestServer::start_on(data.clone(), |_| {});
     for _ in 0..reports {
-        assert_eq!(server.post_for("t1", &report()).0, 200);
+        assert_eq!(server.post_for("t1", &valid_report()).0, 200);
     }
     server.stop();
     (temp, data)
@@ -41,28 +39,6 @@ fn mkfifo(path: &Path) {
     let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
     // SAFETY: a NUL-terminated path that outlives the call.
     assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) }, 0);
-}
-
-fn get_json(base: &str, path: &str) -> (u16, Value) {
-    let mut response = agent()
-        .get(&format!("{base}{path}"))
-        .call()
-        .expect("GET reaches the server");
-    let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-fn post(base: &str, team: &str) -> (u16, Value) {
-    let mut response = agent()
-        .post(&format!("{base}/api/stats/report"))
-        .header("X-Team-ID", team)
-        .header("Content-Type", "application/json")
-        .send(&report()[..])
-        .expect("POST reaches the server");
-    let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 /// `benchboard-history --json ARGS --data-dir DATA` under a 1 GiB address-space
@@ -102,12 +78,12 @@ fn report_named_fifos_and_links_to_dev_zero_are_skipped_by_history_and_the_serve
     let mut command = serve_command(&data);
     serve::limit(&mut command, libc::RLIMIT_AS, 4 << 30);
     let server = ServeChild::start(&mut command);
-    let (status, history) = get_json(&server.base, "/api/teams/t1/history");
+    let (status, history) = server.get_json("/api/teams/t1/history");
     assert_eq!(status, 200);
     assert_eq!(history["total"], 2, "{history}");
     assert_eq!(history["history"].as_array().unwrap().len(), 2);
-    assert_eq!(post(&server.base, "t1").0, 200);
-    let (_, history) = get_json(&server.base, "/api/teams/t1/history");
+    assert_eq!(server.post_for("t1").0, 200);
+    let (_, history) = server.get_json("/api/teams/t1/history");
     assert_eq!(history["total"], 3, "{history}");
 }
 
@@ -122,19 +98,19 @@ fn the_sidecar_is_never_written_through_a_symlink() {
     std::fs::remove_file(&sidecar).unwrap();
     std::os::unix::fs::symlink(&victim, &sidecar).unwrap();
     let server = TestServer::start_on(data.clone(), |_| {});
-    assert_eq!(server.post_for("t1", &report()).0, 200);
+    assert_eq!(server.post_for("t1", &valid_report()).0, 200);
     assert!(!std::fs::symlink_metadata(&sidecar).unwrap().is_symlink());
 
     // Planted while the server runs: the report is still stored, the target untouched.
     std::fs::remove_file(&sidecar).unwrap();
     std::os::unix::fs::symlink(&victim, &sidecar).unwrap();
-    assert_eq!(server.post_for("t1", &report()).0, 200);
+    assert_eq!(server.post_for("t1", &valid_report()).0, 200);
     assert_eq!(server.get_json("/api/teams/t1/history").1["total"], 3);
 
     // A new team's directory made with a linked sidecar before its first report.
     std::fs::create_dir(data.join("t2")).unwrap();
     std::os::unix::fs::symlink(&victim, data.join("t2/.benchboard-index")).unwrap();
-    assert_eq!(server.post_for("t2", &report()).0, 200);
+    assert_eq!(server.post_for("t2", &valid_report()).0, 200);
     assert_eq!(server.get_json("/api/teams/t2/history").1["total"], 1);
     server.stop();
     assert_eq!(std::fs::read(&victim).unwrap(), b"precious\n");
@@ -156,21 +132,21 @@ fn a_team_directory_that_is_a_symlink_is_not_written_through() {
     std::fs::create_dir_all(&elsewhere).unwrap();
     std::os::unix::fs::symlink(&elsewhere, data.join("t9")).unwrap();
     let server = TestServer::start_on(data.clone(), |_| {});
-    let (status, answer) = server.post_for("t9", &report());
+    let (status, answer) = server.post_for("t9", &valid_report());
     assert_eq!(status, 500, "{answer}");
     assert!(
         answer["error"].as_str().unwrap().contains("symbolic link"),
         "{answer}"
     );
     assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
-    assert_eq!(server.post_for("t1", &report()).0, 200);
+    assert_eq!(server.post_for("t1", &valid_report()).0, 200);
 }
 
 #[test]
 fn a_second_server_on_the_same_data_directory_exits_2_and_changes_nothing() {
     let (_temp, data) = data_with_reports(2);
     let first = ServeChild::start(&mut serve_command(&data));
-    assert_eq!(post(&first.base, "t1").0, 200);
+    assert_eq!(first.post_for("t1").0, 200);
     // What a second server's start-up would otherwise change: a leftover temporary
     // file it would delete and a report the sidecar lacks, whose sidecar it would rewrite.
     std::fs::write(data.join("t1/.tmp-4242-0"), b"{\"team_id\": \"t").unwrap();
@@ -206,7 +182,7 @@ fn a_second_server_on_the_same_data_directory_exits_2_and_changes_nothing() {
     assert_eq!(serve::snapshot(&data), before);
 
     // The first server serves on; benchboard-history reads without the lock.
-    assert_eq!(post(&first.base, "t1").0, 200);
+    assert_eq!(first.post_for("t1").0, 200);
     let output = history_bounded(&data, &["teams"]);
     assert_eq!(output.status.code(), Some(0));
     let teams: Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -215,7 +191,7 @@ fn a_second_server_on_the_same_data_directory_exits_2_and_changes_nothing() {
     // Once the first is gone (killed: the kernel drops its lock), a new one starts.
     drop(first);
     let next = ServeChild::start(&mut serve_command(&data));
-    let (_, history) = get_json(&next.base, "/api/teams/t1/history");
+    let (_, history) = next.get_json("/api/teams/t1/history");
     assert_eq!(history["total"], 5, "{history}");
     assert!(
         !data.join("t1/.tmp-4242-0").exists(),
@@ -252,7 +228,7 @@ fn an_unreadable_newest_report_falls_back_to_the_newest_readable_one_with_one_wa
         .filter(|l| l.contains(newest.as_str()))
         .collect();
     assert_eq!(about_it.len(), 1, "{warnings:#?}");
-    let (_, teams) = get_json(&server.base, "/api/teams");
+    let (_, teams) = server.get_json("/api/teams");
     assert!(
         teams
             .as_array()
@@ -261,13 +237,13 @@ fn an_unreadable_newest_report_falls_back_to_the_newest_readable_one_with_one_wa
             .any(|t| t["team_id"] == "t1"),
         "the team is listed: {teams}"
     );
-    let (status, team) = get_json(&server.base, "/api/teams/t1");
+    let (status, team) = server.get_json("/api/teams/t1");
     assert_eq!(status, 200);
     assert_eq!(team["last_update"], readable_stamp["timestamp"]);
-    let (_, history) = get_json(&server.base, "/api/teams/t1/history");
+    let (_, history) = server.get_json("/api/teams/t1/history");
     assert_eq!(history["total"], 2, "{history}");
     assert_eq!(history["history"].as_array().unwrap().len(), 2, "{history}");
-    let (_, summary) = get_json(&server.base, "/api/teams/t1/history/summary");
+    let (_, summary) = server.get_json("/api/teams/t1/history/summary");
     assert_eq!(summary["total_reports"], 2, "{summary}");
     let page = agent().get(&server.url("/team/t1/history")).call().unwrap();
     assert_eq!(page.status().as_u16(), 200);
@@ -276,8 +252,8 @@ fn an_unreadable_newest_report_falls_back_to_the_newest_readable_one_with_one_wa
         readable_bytes,
         "latest.json points at the newest readable report"
     );
-    assert_eq!(post(&server.base, "t1").0, 200);
-    let (_, history) = get_json(&server.base, "/api/teams/t1/history");
+    assert_eq!(server.post_for("t1").0, 200);
+    let (_, history) = server.get_json("/api/teams/t1/history");
     assert_eq!(history["total"], 3, "{history}");
 }
 
@@ -341,7 +317,7 @@ fn no_absolute_server_path_reaches_the_summary_the_history_page_or_an_error() {
     let data = temp.path().join("contest/data");
     let secret = temp.path().display().to_string();
     let server = TestServer::start_on(data.clone(), |_| {});
-    assert_eq!(server.post_for("t1", &report()).0, 200);
+    assert_eq!(server.post_for("t1", &valid_report()).0, 200);
     let (_, summary) = server.get_json("/api/teams/t1/history/summary");
     assert_eq!(summary["data_directory"], "data/t1", "{summary}");
     let (status, page) = server.get("/team/t1/history");
@@ -349,7 +325,7 @@ fn no_absolute_server_path_reaches_the_summary_the_history_page_or_an_error() {
     assert!(!page.contains(&secret), "the page names {secret}");
     // A storage error names the path the same way.
     std::os::unix::fs::symlink(temp.path(), data.join("t9")).unwrap();
-    let (status, answer) = server.post_for("t9", &report());
+    let (status, answer) = server.post_for("t9", &valid_report());
     assert_eq!(status, 500, "{answer}");
     let error = answer["error"].as_str().unwrap();
     assert!(error.contains("cannot write data/t9"), "{error}");
@@ -359,6 +335,6 @@ fn no_absolute_server_path_reaches_the_summary_the_history_page_or_an_error() {
     // A relative --data-dir (the original's `data`) shows the same.
     let mut command = serve_command(Path::new("./data"));
     let server = ServeChild::start(command.current_dir(temp.path().join("contest")));
-    let (_, summary) = get_json(&server.base, "/api/teams/t1/history/summary");
+    let (_, summary) = server.get_json("/api/teams/t1/history/summary");
     assert_eq!(summary["data_directory"], "data/t1", "{summary}");
 }

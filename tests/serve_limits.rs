@@ -7,44 +7,20 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::serve::{self, PATIENCE, ServeChild, run_bounded, serve_command};
+use common::serve::{
+    self, PATIENCE, ServeChild, get_json, post_report, run_bounded, serve_command, valid_report,
+};
 use common::tmpfs::{self, Tmpfs};
-use common::{TestServer, agent, fixture, report_files};
+use common::{TestServer, agent, report_files};
 use serde_json::Value;
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_benchboard-client");
-
-fn report() -> Vec<u8> {
-    std::fs::read(fixture("valid/minimal-12-buckets.json")).unwrap()
-}
 
 fn temp_dir() -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix("benchboard-limits-")
         .tempdir()
         .unwrap()
-}
-
-fn get_json(base: &str, path: &str) -> (u16, Value) {
-    let mut response = agent()
-        .get(&format!("{base}{path}"))
-        .call()
-        .expect("GET reaches the server");
-    let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-fn post_with(agent: &ureq::Agent, base: &str, team: &str) -> (u16, Value) {
-    let mut response = agent
-        .post(&format!("{base}/api/stats/report"))
-        .header("X-Team-ID", team)
-        .header("Content-Type", "application/json")
-        .send(&report()[..])
-        .expect("POST reaches the server");
-    let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 fn history_total(base: &str, team: &str) -> Value {
@@ -78,18 +54,18 @@ fn starts_with_300_team_directories_under_64_descriptors_and_takes_80_new_teams(
     let client = agent();
     for n in 0..80 {
         let team = format!("new{n}");
-        let (status, answer) = post_with(&client, &server.base, &team);
+        let (status, answer) = post_report(&client, &server.base, &team);
         assert_eq!(status, 200, "{team}: {answer}");
     }
     for team in ["team1", "team150", "team300"] {
-        assert_eq!(post_with(&client, &server.base, team).0, 200, "{team}");
+        assert_eq!(post_report(&client, &server.base, team).0, 200, "{team}");
         assert_eq!(history_total(&server.base, team), 3);
     }
     for n in 0..80 {
         assert_eq!(history_total(&server.base, &format!("new{n}")), 1);
         assert_eq!(report_files(&data, &format!("new{n}")).len(), 1);
     }
-    assert_eq!(get_json(&server.base, "/api/teams").0, 200);
+    assert_eq!(server.get_json("/api/teams").0, 200);
 }
 
 #[test]
@@ -98,9 +74,9 @@ fn a_new_team_past_max_teams_known_gets_a_final_403_and_nothing_is_stored() {
     let data = temp.path().join("data");
     let server = TestServer::start_on(data.clone(), |c| c.max_teams_known = 3);
     for team in ["t1", "t2", "t3"] {
-        assert_eq!(server.post_for(team, &report()).0, 200, "{team}");
+        assert_eq!(server.post_for(team, &valid_report()).0, 200, "{team}");
     }
-    let (status, answer) = server.post_for("t4", &report());
+    let (status, answer) = server.post_for("t4", &valid_report());
     assert_eq!(status, 403, "{answer}");
     let error = answer["error"].as_str().expect("a JSON error");
     assert!(
@@ -110,7 +86,7 @@ fn a_new_team_past_max_teams_known_gets_a_final_403_and_nothing_is_stored() {
     assert!(error.contains("do not retry"), "{error}");
     assert!(!data.join("t4").exists(), "nothing stored for t4");
     assert_eq!(
-        server.post_for("t1", &report()).0,
+        server.post_for("t1", &valid_report()).0,
         200,
         "known teams report on"
     );
@@ -130,8 +106,8 @@ fn a_new_team_past_max_teams_known_gets_a_final_403_and_nothing_is_stored() {
 
     // The teams on disk count after a restart too.
     let server = TestServer::start_on(data.clone(), |c| c.max_teams_known = 3);
-    assert_eq!(server.post_for("t4", &report()).0, 403);
-    assert_eq!(server.post_for("t3", &report()).0, 200);
+    assert_eq!(server.post_for("t4", &valid_report()).0, 403);
+    assert_eq!(server.post_for("t3", &valid_report()).0, 200);
     assert_eq!(server.get_json("/api/teams/t1/history").1["total"], 2);
     assert_eq!(report_files(&data, "t3").len(), 2);
 }
@@ -142,7 +118,7 @@ fn below_min_free_space_reports_get_507_untouched_and_resume_by_themselves() {
     let disk = Tmpfs::mount("8m", &temp.path().join("disk"));
     let data = disk.at.join("data");
     let server = TestServer::start_on(data.clone(), |c| c.min_free_bytes = 4 << 20);
-    assert_eq!(server.post_for("t1", &report()).0, 200);
+    assert_eq!(server.post_for("t1", &valid_report()).0, 200);
     let (_, health) = server.get_json("/healthz");
     assert_eq!(health["status"], "ok", "{health}");
     assert_eq!(health["disk"]["full"], false, "{health}");
@@ -152,7 +128,7 @@ fn below_min_free_space_reports_get_507_untouched_and_resume_by_themselves() {
     tmpfs::filler(&filler, 6 << 20);
     let before = serve::snapshot(&data);
     for team in ["t1", "newteam"] {
-        let (status, answer) = server.post_for(team, &report());
+        let (status, answer) = server.post_for(team, &valid_report());
         assert_eq!(status, 507, "{team}: {answer}");
         let error = answer["error"].as_str().expect("a JSON error");
         assert!(error.starts_with("disk almost full"), "{error}");
@@ -176,7 +152,7 @@ fn below_min_free_space_reports_get_507_untouched_and_resume_by_themselves() {
 
     // benchboard-client retries the 507 and delivers once space is back, by itself.
     let temp_report = temp.path().join("report.json");
-    std::fs::write(&temp_report, report()).unwrap();
+    std::fs::write(&temp_report, valid_report()).unwrap();
     let mut client = Command::new(CLIENT)
         .args([
             "--server",
@@ -207,7 +183,7 @@ fn below_min_free_space_reports_get_507_untouched_and_resume_by_themselves() {
     });
     assert_eq!(client.wait().unwrap().code(), Some(0));
     assert_eq!(report_files(&data, "newteam").len(), 1);
-    assert_eq!(server.post_for("t1", &report()).0, 200);
+    assert_eq!(server.post_for("t1", &valid_report()).0, 200);
     assert_eq!(report_files(&data, "t1").len(), 2);
     assert_eq!(server.get_json("/healthz").1["status"], "ok");
 }

@@ -8,6 +8,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 /// How long a test waits for what normally takes a moment (the machine may be loaded).
 pub const PATIENCE: Duration = Duration::from_secs(60);
 
@@ -102,6 +104,16 @@ impl ServeChild {
         format!("{}{}", self.base, path)
     }
 
+    /// `GET path` -> (status, body as JSON or `Value::Null`).
+    pub fn get_json(&self, path: &str) -> (u16, Value) {
+        get_json(&self.base, path)
+    }
+
+    /// POSTs [`valid_report`] for `team` -> (status, body as JSON).
+    pub fn post_for(&self, team: &str) -> (u16, Value) {
+        post_report(&super::agent(), &self.base, team)
+    }
+
     /// Every stderr line until the stream ends or `quiet` passes without one.
     pub fn stderr_so_far(&self, quiet: Duration) -> Vec<String> {
         let mut lines = Vec::new();
@@ -117,6 +129,37 @@ impl Drop for ServeChild {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The valid report most tests send.
+pub fn valid_report() -> Vec<u8> {
+    std::fs::read(super::fixture("valid/minimal-12-buckets.json")).unwrap()
+}
+
+/// `GET base + path` -> (status, body as JSON or `Value::Null`).
+pub fn get_json(base: &str, path: &str) -> (u16, Value) {
+    let response = super::agent()
+        .get(&format!("{base}{path}"))
+        .call()
+        .expect("GET reaches the server");
+    status_and_json(response)
+}
+
+/// POSTs [`valid_report`] for `team` through `agent` -> (status, body as JSON).
+pub fn post_report(agent: &ureq::Agent, base: &str, team: &str) -> (u16, Value) {
+    let response = agent
+        .post(&format!("{base}/api/stats/report"))
+        .header("X-Team-ID", team)
+        .header("Content-Type", "application/json")
+        .send(&valid_report()[..])
+        .expect("POST reaches the server");
+    status_and_json(response)
+}
+
+fn status_and_json(mut response: ureq::http::Response<ureq::Body>) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 /// Runs `command` to its end, killing it after `limit`; `None` when it had to be killed.
