@@ -9,9 +9,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::serve::{
-    self, HISTORY, PATIENCE, ServeChild, run_bounded, serve_command, valid_report,
-};
+use common::PATIENCE;
+use common::serve::{self, HISTORY, ServeChild, run_bounded, serve_command, valid_report};
 use common::{TestServer, agent, ordered_report_files};
 use serde_json::Value;
 
@@ -161,7 +160,7 @@ fn a_second_server_on_the_same_data_directory_exits_2_and_changes_nothing() {
     let output = run_bounded(&mut serve_command(&data), PATIENCE).expect("the second exits");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    let expected = format!("data directory in use by pid {}", first.child.id());
+    let expected = format!("data directory in use by pid {}", first.pid());
     assert!(stderr.contains(&expected), "{stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(output.stdout.is_empty(), "it never said it listens");
@@ -221,7 +220,7 @@ fn an_unreadable_newest_report_falls_back_to_the_newest_readable_one_with_one_wa
     assert_eq!(shown["total"], 2, "{shown}");
     assert_eq!(shown["history"].as_array().unwrap().len(), 2, "{shown}");
 
-    let server = ServeChild::start(&mut serve_command(&data));
+    let mut server = ServeChild::start(&mut serve_command(&data));
     let warnings = server.stderr_so_far(std::time::Duration::from_secs(2));
     let about_it: Vec<_> = warnings
         .iter()

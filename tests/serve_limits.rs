@@ -8,9 +8,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use common::serve::{
-    self, PATIENCE, ServeChild, get_json, post_report, run_bounded, serve_command, valid_report,
+    self, ServeChild, get_json, post_report, run_bounded, serve_command, valid_report,
 };
 use common::tmpfs::{self, Tmpfs};
+use common::{PATIENCE, Running};
 use common::{TestServer, agent, report_files};
 use serde_json::Value;
 
@@ -153,35 +154,17 @@ fn below_min_free_space_reports_get_507_untouched_and_resume_by_themselves() {
     // benchboard-client retries the 507 and delivers once space is back, by itself.
     let temp_report = temp.path().join("report.json");
     std::fs::write(&temp_report, valid_report()).unwrap();
-    let mut client = Command::new(CLIENT)
-        .args([
-            "--server",
-            &server.base,
-            "--team-id",
-            "newteam",
-            "--max-attempts",
-            "100",
-        ])
-        .arg("--file")
-        .arg(&temp_report)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = serve::lines_of(client.stderr.take().unwrap());
-    let line = stderr
-        .recv_timeout(PATIENCE)
-        .expect("the client says it retries");
-    assert!(
-        line.contains("server error (507)") && line.contains("retrying in"),
-        "{line}"
-    );
+    let mut client = Command::new(CLIENT);
+    client.args(["--server", &server.base, "--team-id", "newteam"]);
+    client
+        .args(["--max-attempts", "100", "--file"])
+        .arg(&temp_report);
+    let mut client = Running::spawn(client.stdin(Stdio::null()));
+    let line = client.stderr.wait_for("retrying in", PATIENCE);
+    assert!(line.contains("server error (507)"), "{line}");
     std::fs::remove_file(&filler).unwrap();
-    serve::wait_until("the client delivers and exits", || {
-        client.try_wait().unwrap().is_some()
-    });
-    assert_eq!(client.wait().unwrap().code(), Some(0));
+    let status = client.finish(PATIENCE);
+    assert_eq!(status.code(), Some(0), "{}", client.stderr.text());
     assert_eq!(report_files(&data, "newteam").len(), 1);
     assert_eq!(server.post_for("t1", &valid_report()).0, 200);
     assert_eq!(report_files(&data, "t1").len(), 2);

@@ -130,6 +130,7 @@ impl ServeArgs {
             websocket: !self.no_websocket,
             max_viewers: self.max_viewers,
             viewer_queue: DEFAULT_VIEWER_QUEUE,
+            clock: crate::timefmt::now,
         })
     }
 }

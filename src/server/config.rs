@@ -82,6 +82,8 @@ pub struct Config {
     /// Messages the hub keeps for viewers: one further behind counts as fallen behind
     /// and is dropped (not a flag: tests make it small).
     pub viewer_queue: usize,
+    /// Where the store reads arrival times (not a flag: tests freeze it).
+    pub clock: crate::store::Clock,
 }
 
 impl Default for Config {
@@ -102,6 +104,7 @@ impl Default for Config {
             websocket: true,
             max_viewers: 1000,
             viewer_queue: DEFAULT_VIEWER_QUEUE,
+            clock: crate::timefmt::now,
         }
     }
 }

@@ -67,7 +67,8 @@ impl App {
         };
         let store = WritableStore::open(&config.data_dir, config.fsync)
             .map_err(StartupError::data_dir)?
-            .with_limits(limits);
+            .with_limits(limits)
+            .with_clock(config.clock);
         for warning in store.warnings() {
             log::warn!("{warning}");
         }
@@ -134,6 +135,22 @@ impl Server {
     /// server that cannot listen never touches the data directory.
     pub fn bind(config: Config) -> Result<Server, StartupError> {
         let addr = format!("{}:{}", config.host, config.port);
+        let listener = std::net::TcpListener::bind(&addr).map_err(|e| StartupError::Bind {
+            addr,
+            reason: e.to_string(),
+        })?;
+        Server::bind_listener(config, listener)
+    }
+
+    /// [`Server::bind`] on a socket already listening (`config.host` and `config.port`
+    /// are not used): tests keep a port of their own from before the server exists.
+    pub fn bind_listener(
+        config: Config,
+        listener: std::net::TcpListener,
+    ) -> Result<Server, StartupError> {
+        let addr = listener
+            .local_addr()
+            .map_or_else(|_| "the given listener".to_string(), |a| a.to_string());
         let options = tiny_http::ConnectionOptions {
             read_timeout: Some(config.request_timeout),
             write_timeout: Some(config.request_timeout),
@@ -143,7 +160,6 @@ impl Server {
             addr: addr.clone(),
             reason,
         };
-        let listener = std::net::TcpListener::bind(&addr).map_err(|e| bind_error(e.to_string()))?;
         sockopt::set_nodelay(&listener).map_err(|e| bind_error(e.to_string()))?;
         let app = App::open(config)?;
         let http = tiny_http::Server::from_listener_with_limits(listener, options, limits)

@@ -61,7 +61,7 @@ use serde_json::Value;
 pub use files::read_report_file;
 pub use index::INDEX_VERSION;
 pub use space::DiskState;
-pub use write::{WritableStore, WriteLimits};
+pub use write::{Clock, WritableStore, WriteLimits};
 
 use crate::metrics::Metrics;
 use crate::team::TeamId;

@@ -26,6 +26,8 @@ pub struct WritableStore {
     /// fsync each report file and its directory before acknowledging it.
     fsync: bool,
     limits: WriteLimits,
+    /// Where [`WritableStore::append`] reads the arrival time.
+    clock: Clock,
     /// Held for the store's life; dropped last, after `latest.json` is caught up.
     _lock: DirLock,
 }
@@ -51,6 +53,10 @@ impl Default for WriteLimits {
     }
 }
 
+/// A source of arrival times: [`timefmt::now`], except in tests that need two reports
+/// in one millisecond for certain (a frozen clock).
+pub type Clock = fn() -> chrono::DateTime<chrono::Local>;
+
 impl Deref for WritableStore {
     type Target = Store;
 
@@ -73,6 +79,7 @@ impl WritableStore {
             store,
             fsync,
             limits: WriteLimits::default(),
+            clock: timefmt::now,
             _lock: lock,
         })
     }
@@ -80,6 +87,12 @@ impl WritableStore {
     /// The store with these limits instead of none.
     pub fn with_limits(mut self, limits: WriteLimits) -> WritableStore {
         self.limits = limits;
+        self
+    }
+
+    /// The store reading arrival times from `clock` instead of the wall clock.
+    pub fn with_clock(mut self, clock: Clock) -> WritableStore {
+        self.clock = clock;
         self
     }
 
@@ -99,7 +112,7 @@ impl WritableStore {
         stats: Value,
         metrics: &Metrics,
     ) -> Result<Arc<StoredReport>, StoreError> {
-        self.append_at(id, team_name, body, stats, metrics, timefmt::now())
+        self.append_at(id, team_name, body, stats, metrics, (self.clock)())
     }
 
     /// [`WritableStore::append`] with a given arrival time instead of the clock's: for

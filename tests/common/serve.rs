@@ -1,17 +1,15 @@
-//! `benchboard-serve` and `benchboard-history` as child processes with bounded waits,
-//! optionally under resource limits (`setrlimit` in the child before it runs).
+//! `benchboard-serve` and `benchboard-history` as child processes (on [`Running`]),
+//! optionally under resource limits (`setrlimit` in the child before it runs), and
+//! small checks of a data directory.
 
-use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc::Receiver;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// How long a test waits for what normally takes a moment (the machine may be loaded).
-pub const PATIENCE: Duration = Duration::from_secs(60);
+use super::child::{PATIENCE, Running};
 
 pub const SERVE: &str = env!("CARGO_BIN_EXE_benchboard-serve");
 pub const HISTORY: &str = env!("CARGO_BIN_EXE_benchboard-history");
@@ -50,54 +48,23 @@ pub fn limit(command: &mut Command, resource: libc::__rlimit_resource_t, limit: 
     }
 }
 
-/// The lines a stream produces, read on a thread of its own.
-pub fn lines_of(stream: impl Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    rx
-}
-
-/// A running `benchboard-serve`; killed on drop.
+/// A running `benchboard-serve` that printed its URL; killed on drop.
 pub struct ServeChild {
-    pub child: Child,
+    pub running: Running,
     /// `http://127.0.0.1:<port>`, read from its first line.
     pub base: String,
-    pub stderr: Receiver<String>,
 }
 
 impl ServeChild {
     /// Starts `command` and waits (at most [`PATIENCE`]) for the URL it prints.
     pub fn start(command: &mut Command) -> ServeChild {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("benchboard-serve starts");
-        let stdout = lines_of(child.stdout.take().expect("piped"));
-        let stderr = lines_of(child.stderr.take().expect("piped"));
-        let first = match stdout.recv_timeout(PATIENCE) {
-            Ok(line) => line,
-            Err(_) => {
-                let _ = child.kill();
-                let errors: Vec<String> = stderr.try_iter().collect();
-                panic!("benchboard-serve printed no URL within {PATIENCE:?}: {errors:#?}");
-            }
-        };
-        let url = first
-            .strip_prefix("BenchBoard listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
-        ServeChild {
-            child,
-            base: url.trim_end_matches('/').to_string(),
-            stderr,
-        }
+        let mut running = Running::spawn(command.stdin(Stdio::null()));
+        let base = running.url_from_first_line();
+        ServeChild { running, base }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.running.child.id()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -114,20 +81,10 @@ impl ServeChild {
         post_report(&super::agent(), &self.base, team)
     }
 
-    /// Every stderr line until the stream ends or `quiet` passes without one.
-    pub fn stderr_so_far(&self, quiet: Duration) -> Vec<String> {
-        let mut lines = Vec::new();
-        while let Ok(line) = self.stderr.recv_timeout(quiet) {
-            lines.push(line);
-        }
-        lines
-    }
-}
-
-impl Drop for ServeChild {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    /// The stderr lines that come before `quiet` passes without one.
+    pub fn stderr_so_far(&mut self, quiet: Duration) -> Vec<String> {
+        while self.running.stderr.next_within(quiet).is_some() {}
+        self.running.stderr.seen.clone()
     }
 }
 
@@ -162,40 +119,15 @@ fn status_and_json(mut response: ureq::http::Response<ureq::Body>) -> (u16, Valu
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-/// Runs `command` to its end, killing it after `limit`; `None` when it had to be killed.
+/// Runs `command` (stdin null) to its end, killing it after `limit`; its output as
+/// lines joined by `\n`; `None` when it had to be killed.
 pub fn run_bounded(command: &mut Command, limit: Duration) -> Option<Output> {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the command starts");
-    let mut stdout = child.stdout.take().expect("piped");
-    let mut stderr = child.stderr.take().expect("piped");
-    let out = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = stdout.read_to_end(&mut bytes);
-        bytes
-    });
-    let err = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = stderr.read_to_end(&mut bytes);
-        bytes
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("polling the child") {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let (stdout, stderr) = (out.join().unwrap(), err.join().unwrap());
-    status.map(|status| Output {
+    let mut running = Running::spawn(command.stdin(Stdio::null()));
+    let status = running.wait(limit)?;
+    let text = |lines: &[String]| lines.join("\n").into_bytes();
+    let stdout = text(running.stdout.read_to_end(PATIENCE));
+    let stderr = text(running.stderr.read_to_end(PATIENCE));
+    Some(Output {
         status,
         stdout,
         stderr,
