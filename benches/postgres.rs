@@ -13,6 +13,7 @@
 //! cargo bench --bench postgres -- --conns 64 --secs 10 --history 1000000 --threads 64
 //! ```
 
+#[allow(dead_code)] // the tests' helpers, of which the benchmark uses a part
 #[path = "../tests/common/pg.rs"]
 mod pg;
 

@@ -11,7 +11,7 @@ use super::{Config, StartupError};
 use crate::board::LiveBoard;
 use crate::hub::Hub;
 use crate::store::postgres::{FeedEvent, Listener, PgStore};
-use crate::store::{StoreError, TeamEntry, WritableStore, WriteStore};
+use crate::store::{StoreError, TeamEntry, WritableStore, WriteLimits, WriteStore};
 
 /// The store, the board over it and, with PostgreSQL, the listener feeding the board.
 pub(super) struct Opened {
@@ -23,8 +23,13 @@ pub(super) struct Opened {
 /// Opens the store `config` names and builds the board from it.
 pub(super) fn open(config: &Config, hub: Arc<Hub>) -> Result<Opened, StartupError> {
     let Some(url) = &config.store_url else {
+        let limits = WriteLimits {
+            max_teams: config.max_teams_known,
+            min_free_bytes: config.min_free_bytes,
+        };
         let store = WritableStore::open(&config.data_dir, config.fsync)
-            .map_err(StartupError::DataDir)?
+            .map_err(StartupError::data_dir)?
+            .with_limits(limits)
             .with_clock(config.clock);
         for warning in store.warnings() {
             log::warn!("{warning}");

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset};
 use serde_json::Value;
 
-use super::{Headline, Store, StoreError, StoredReport, WritableStore};
+use super::{DiskState, Headline, Store, StoreError, StoredReport, WritableStore};
 use crate::api;
 use crate::metrics::Metrics;
 use crate::query::{self, ReportRow, StoreRows, TeamRecords, TimeRange};
@@ -120,6 +120,22 @@ pub trait WriteStore: ReadStore {
     /// Catches up work left for later (the file store's `latest.json`); the server
     /// calls it about twice a second and at shutdown.
     fn flush(&self) {}
+
+    /// `error` as it may be shown to anyone: paths relative to the data directory's
+    /// parent (a database's messages name no path).
+    fn shown_error(&self, error: StoreError) -> StoreError {
+        error
+    }
+
+    /// The free space of the data directory against `--min-free-space`; a database
+    /// has none to watch (free space unknown, the check off).
+    fn disk_state(&self) -> DiskState {
+        DiskState {
+            free_bytes: None,
+            min_free_bytes: 0,
+            full: false,
+        }
+    }
 
     /// True when the store itself passes every stored report to the board (PostgreSQL:
     /// the reports of every instance); the file store leaves that to the caller.
@@ -313,5 +329,13 @@ impl WriteStore for WritableStore {
 
     fn flush(&self) {
         self.flush_latest();
+    }
+
+    fn shown_error(&self, error: StoreError) -> StoreError {
+        Store::shown_error(self, error)
+    }
+
+    fn disk_state(&self) -> DiskState {
+        WritableStore::disk_state(self)
     }
 }

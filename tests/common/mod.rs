@@ -11,6 +11,8 @@
 
 pub mod child;
 pub mod pg;
+pub mod serve;
+pub mod tmpfs;
 
 #[allow(unused_imports)] // each test binary uses a part
 pub use child::{ClosedPort, Lines, PATIENCE, Running, lines_of};
@@ -166,7 +168,9 @@ impl TestServer {
     /// True when nothing at all was stored: no file in the data directory (nor, with
     /// PostgreSQL, a data directory at all) and no report in the database.
     pub fn nothing_stored(&self) -> bool {
-        let no_files = files_under(&self.data_dir).is_empty();
+        // The file store's lock file is there from its start; any other file was written.
+        let lock = self.data_dir.join(benchboard::store::LOCK_FILE);
+        let no_files = files_under(&self.data_dir).iter().all(|f| *f == lock);
         match &self.db {
             None => no_files,
             Some(db) => {
