@@ -3,14 +3,15 @@
 //!
 //! 1. ingest: N keep-alive connections POST for S seconds to the release
 //!    `benchboard-serve --store postgres://…`, then the file store with `--fsync` on
-//!    the same disk; every acknowledged report is looked for afterwards;
+//!    the same disk, `--runs` times (medians); every acknowledged report is looked
+//!    for afterwards;
 //! 2. history: a team with `--history` reports (inserted by SQL, as a migration
 //!    would), the page at offset `history - 10` through the API, median and p99;
 //! 3. fan-out: two instances on one database, a viewer on B, reports posted to A;
 //!    post-to-viewer latency.
 //!
 //! ```text
-//! cargo bench --bench postgres -- --conns 64 --secs 10 --history 1000000 --threads 64
+//! cargo bench --bench postgres -- --conns 64 --secs 10 --runs 3 --history 1000000 --threads 64
 //! ```
 
 #[allow(dead_code)] // the tests' helpers, of which the benchmark uses a part
@@ -99,19 +100,26 @@ fn print_ingest(label: &str, r: &Ingest, lost: usize) {
     );
 }
 
-fn ingest_both(cluster: &pg::Cluster, conns: usize, secs: f64, threads: &[&str]) {
-    let db = "ingest";
+/// One run of each store, PostgreSQL first; (reports/s on PostgreSQL, on files).
+fn ingest_both(
+    cluster: &pg::Cluster,
+    run: usize,
+    conns: usize,
+    secs: f64,
+    threads: &[&str],
+) -> (f64, f64) {
+    let db = format!("ingest{run}");
     cluster
         .connect("postgres")
         .batch_execute(&format!("CREATE DATABASE {db}"))
         .unwrap();
     let temp = tempfile::tempdir().unwrap();
-    let url = cluster.url(db);
+    let url = cluster.url(&db);
     let mut serve = Serve::start(temp.path(), &[&["--store", &url][..], threads].concat());
     let on_pg = ingest(&serve.addr, conns, secs);
     serve.stop();
     let stored: std::collections::HashSet<i64> = cluster
-        .connect(db)
+        .connect(&db)
         .query("SELECT (stats->>'totalSent')::int8 FROM reports", &[])
         .unwrap()
         .iter()
@@ -122,13 +130,32 @@ fn ingest_both(cluster: &pg::Cluster, conns: usize, secs: f64, threads: &[&str])
         .iter()
         .filter(|n| !stored.contains(&(**n as i64)))
         .count();
-    print_ingest("ingest, PostgreSQL", &on_pg, lost);
+    print_ingest(&format!("run {run}: ingest, PostgreSQL"), &on_pg, lost);
 
     let data = temp.path().join("files");
-    let mut serve = Serve::start(&data, &[&["--fsync"][..], threads].concat());
+    let files_flags = ["--fsync", "--min-free-space", "0"];
+    let mut serve = Serve::start(&data, &[&files_flags[..], threads].concat());
     let on_files = ingest(&serve.addr, conns, secs);
     serve.stop();
-    print_ingest("ingest, file store --fsync", &on_files, 0);
+    print_ingest(
+        &format!("run {run}: ingest, file store --fsync"),
+        &on_files,
+        0,
+    );
+    (on_pg.per_second, on_files.per_second)
+}
+
+fn ingest_runs(cluster: &pg::Cluster, runs: usize, conns: usize, secs: f64, threads: &[&str]) {
+    let (mut on_pg, mut on_files): (Vec<f64>, Vec<f64>) = (1..=runs)
+        .map(|run| ingest_both(cluster, run, conns, secs, threads))
+        .unzip();
+    on_pg.sort_by(f64::total_cmp);
+    on_files.sort_by(f64::total_cmp);
+    println!(
+        "ingest @{conns} connections, median of {runs} runs: PostgreSQL {:.0} reports/s, file store --fsync {:.0} reports/s",
+        median(&on_pg),
+        median(&on_files)
+    );
 }
 
 /// A team `deep` with `reports` reports, inserted by SQL (the schema comes from a
@@ -233,6 +260,7 @@ fn fan_out(cluster: &pg::Cluster, reports: usize) {
 
 fn main() {
     let conns = arg("--conns", 64usize);
+    let runs = arg("--runs", 3usize);
     let secs = arg("--secs", 10.0f64);
     let history = arg("--history", 1_000_000i64);
     let fan = arg("--fan-out", 500usize);
@@ -245,7 +273,7 @@ fn main() {
     println!("postgres: {conns} connections, {secs} s, server flags {threads:?}");
     // PostgreSQL's own defaults: fsync and synchronous_commit on.
     let cluster = pg::Cluster::start(&[("shared_buffers", "256MB")]);
-    ingest_both(&cluster, conns, secs, &threads);
+    ingest_runs(&cluster, runs, conns, secs, &threads);
     history_page(&cluster, history);
     fan_out(&cluster, fan);
 }

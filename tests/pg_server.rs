@@ -262,10 +262,17 @@ fn the_database_stopped_and_restarted_under_load_loses_nothing_acknowledged() {
     assert_eq!(status, 503, "{answer}");
     let (status, _) = server.get_json("/api/teams");
     assert_eq!(status, 200, "the board itself stays readable");
+    let (_, health) = server.get_json("/healthz");
+    assert_eq!(
+        (&health["status"], &health["storage_available"]),
+        (&"degraded".into(), &false.into()),
+        "{health}"
+    );
 
     cluster.start_server();
     next_message(&mut watching, "storage", |m| m["available"] == true);
     flood.wait_for_acks(50);
+    assert_eq!(server.get_json("/healthz").1["status"], "ok");
     let (acked, refused, unexpected) = flood.finish();
     assert!(
         unexpected.is_empty(),
@@ -377,4 +384,35 @@ fn start_up_waits_for_the_database_and_says_so() {
         .send(&report(1)[..])
         .unwrap();
     assert_eq!(answer.status().as_u16(), 200);
+}
+
+#[test]
+fn max_teams_known_counts_the_teams_of_every_instance() {
+    let db = pg::database();
+    let limited = |url: String| {
+        TestServer::start_with(move |config| {
+            config.store_url = Some(url);
+            config.max_teams_known = 2;
+        })
+    };
+    let (a, b) = (limited(db.url()), limited(db.url()));
+    assert_eq!(a.post_for("team1", &report(1)).0, 200);
+    assert_eq!(b.post_for("team2", &report(2)).0, 200);
+    for server in [&a, &b] {
+        let (status, answer) = server.post_for("team3", &report(3));
+        assert_eq!(status, 403, "{answer}");
+        let error = answer["error"].as_str().unwrap_or_default();
+        assert!(error.contains("--max-teams-known"), "{answer}");
+    }
+    // Teams already known keep reporting, on either instance.
+    assert_eq!(b.post_for("team1", &report(4)).0, 200);
+    assert_eq!(a.post_for("team2", &report(5)).0, 200);
+    let mut numbers = stored_numbers(&mut db.connect());
+    numbers.sort_unstable();
+    assert_eq!(numbers, [1, 2, 4, 5]);
+    drop((a, b));
+    // After a restart the database's count still holds.
+    let c = limited(db.url());
+    assert_eq!(c.post_for("team4", &report(6)).0, 403);
+    assert_eq!(c.post_for("team2", &report(7)).0, 200);
 }

@@ -60,10 +60,10 @@ pub struct ServeArgs {
     /// fsync each report before acknowledging it: survives a power loss, not only a crash (slower)
     #[arg(long, env = "BENCHBOARD_FSYNC")]
     pub fsync: bool,
-    /// Most teams the server takes; a report of a new team past it gets 403 (final: clients must not retry), known teams keep reporting
+    /// Most teams the server takes; a report of a new team past it gets 403 (final: clients must not retry), known teams keep reporting. With --store: the teams in the database, all instances together
     #[arg(long, env = "BENCHBOARD_MAX_TEAMS_KNOWN", default_value_t = DEFAULT_MAX_TEAMS_KNOWN)]
     pub max_teams_known: usize,
-    /// Space that must stay free on the data directory's file system: below it reports get 507 "disk almost full" (nothing is written) and /healthz says so, until space is freed; 0 turns the check off
+    /// Space that must stay free on the data directory's file system: below it reports get 507 "disk almost full" (nothing is written) and /healthz says so, until space is freed; 0 turns the check off. Not used with --store (the database watches its own disk)
     #[arg(long, env = "BENCHBOARD_MIN_FREE_SPACE", default_value = "1GiB", value_parser = parse_size)]
     pub min_free_space: u64,
     /// Turn the WebSocket push off; the dashboard then polls /api/teams

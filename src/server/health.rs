@@ -1,5 +1,6 @@
 //! `GET /healthz`: a cheap liveness answer for a supervisor or a load balancer, with
-//! the data directory's free space against `--min-free-space`. It reads no file (one
+//! the data directory's free space against `--min-free-space` and, with PostgreSQL,
+//! whether the database can be reached. It reads no file (one
 //! `statvfs`) and takes no lock for longer than a counter read.
 
 use serde::Serialize;
@@ -12,24 +13,35 @@ use crate::store::DiskState;
 #[derive(Debug, Serialize)]
 pub struct Health {
     /// `"ok"`: the server answers requests and takes reports; `"degraded"`: it
-    /// answers, but refuses reports with 507 until space is freed (`disk.full`).
+    /// answers, but refuses reports: with 507 until space is freed (`disk.full`), or
+    /// with 503 while the database is unreachable (`storage_available` false).
     pub status: &'static str,
     /// The server's version.
     pub version: &'static str,
     /// WebSocket viewers connected now.
     pub viewers: usize,
-    /// The data directory's free space against `--min-free-space`.
+    /// The data directory's free space against `--min-free-space` (with PostgreSQL:
+    /// no data directory, `free_bytes` null and the check off).
     pub disk: DiskState,
+    /// False while the store (PostgreSQL) cannot be reached; always true for a data
+    /// directory.
+    pub storage_available: bool,
 }
 
 /// The server's health now.
 pub fn health(app: &App) -> Health {
     let disk = app.store.disk_state();
+    let storage_available = app.board.storage_available();
     Health {
-        status: if disk.full { "degraded" } else { "ok" },
+        status: if disk.full || !storage_available {
+            "degraded"
+        } else {
+            "ok"
+        },
         version: env!("CARGO_PKG_VERSION"),
         viewers: app.board.hub().len(),
         disk,
+        storage_available,
     }
 }
 

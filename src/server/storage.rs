@@ -42,7 +42,7 @@ pub(super) fn open(config: &Config, hub: Arc<Hub>) -> Result<Opened, StartupErro
             listener: None,
         });
     };
-    let store = PgStore::open_retrying(url, |e, wait| {
+    let store = PgStore::open_retrying(url, config.max_teams_known, |e, wait| {
         log::warn!(
             "{e}; retrying in {:.1} s (Ctrl-C to stop)",
             wait.as_secs_f64()

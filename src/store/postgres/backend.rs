@@ -265,7 +265,11 @@ impl WriteStore for PgStore {
                 warnings: Vec::new(),
                 arrival: None,
             },
-        )?;
+        )
+        .map_err(|e| match e {
+            PgError::TooManyTeams { limit } => StoreError::TooManyTeams { limit },
+            other => StoreError::Postgres(other),
+        })?;
         Ok(appended.stored)
     }
 

@@ -24,14 +24,18 @@
 //! | `migrate.rs` | the embedded migrations and how they are applied |
 //! | `pool.rs` | the connection pool of the readers |
 //! | `writer.rs` | group commit |
+//! | `rows.rs` | the rows of a batch, stored in one statement |
+//! | `admit.rs` | `--max-teams-known` across instances |
 //! | `feed.rs` | the listener thread and the once-and-in-order feed of reports |
 //! | `read.rs` | the queries |
 
+mod admit;
 mod backend;
 pub mod feed;
 pub mod migrate;
 mod pool;
 pub mod read;
+mod rows;
 mod writer;
 
 use std::sync::Arc;
@@ -83,6 +87,10 @@ pub enum PgError {
         found: i32,
         known: i32,
     },
+    /// A report of a new team when the database already holds `--max-teams-known`
+    /// teams (403; final).
+    #[error("the database already holds {limit} teams, this server's limit (--max-teams-known)")]
+    TooManyTeams { limit: usize },
     /// A stored report cannot be read back.
     #[error("report {seq} of team {team} in PostgreSQL: {reason}")]
     Corrupt {
@@ -255,13 +263,19 @@ impl std::ops::Deref for PgStore {
 impl PgStore {
     /// Connects, applies the migrations this binary embeds and starts the writer.
     pub fn open(url: &str) -> Result<PgStore, PgError> {
+        PgStore::open_limited(url, usize::MAX)
+    }
+
+    /// [`PgStore::open`] refusing reports of new teams once the database holds
+    /// `max_teams` teams (counted by every instance alike).
+    pub fn open_limited(url: &str, max_teams: usize) -> Result<PgStore, PgError> {
         let target = Target::parse(url)?;
         let mut client = target.connect()?;
         migrate::apply(&mut client, &target.shown)?;
         let pool = Arc::new(pool::Pool::new(target.clone(), pool::MAX_CONNECTIONS));
         pool.give_back(client);
         let feed = Arc::new(feed::Feed::default());
-        let writer = writer::Writer::start(target.clone(), Arc::clone(&feed));
+        let writer = writer::Writer::start(target.clone(), Arc::clone(&feed), max_teams);
         Ok(PgStore {
             reader: PgReader { target, pool },
             writer,
@@ -269,16 +283,17 @@ impl PgStore {
         })
     }
 
-    /// [`PgStore::open`], retried while the database is unavailable: `on_retry` gets
+    /// [`PgStore::open_limited`], retried while the database is unavailable: `on_retry` gets
     /// each failure (to print it) and says whether to go on; a refusal that waiting
     /// cannot cure (bad URL, wrong password, no such database) is returned at once.
     pub fn open_retrying(
         url: &str,
+        max_teams: usize,
         mut on_retry: impl FnMut(&PgError, Duration) -> bool,
     ) -> Result<PgStore, PgError> {
         let mut wait = Duration::from_millis(250);
         loop {
-            match PgStore::open(url) {
+            match PgStore::open_limited(url, max_teams) {
                 Err(e) if e.is_unavailable() && on_retry(&e, wait) => {
                     std::thread::sleep(wait);
                     wait = (wait * 2).min(Duration::from_secs(5));

@@ -20,7 +20,9 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use postgres::Client;
 use serde_json::Value;
 
+use super::admit::Admission;
 use super::feed::Feed;
+use super::rows::{ReportRow, Rows};
 use super::{PgError, Target};
 use crate::metrics::Metrics;
 use crate::store::StoredReport;
@@ -79,12 +81,14 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn start(target: Target, feed: Arc<Feed>) -> Writer {
+    /// Starts the writer; reports of new teams are refused once the database holds
+    /// `max_teams` teams (`usize::MAX`: never).
+    pub fn start(target: Target, feed: Arc<Feed>, max_teams: usize) -> Writer {
         let (jobs, queue) = bounded(QUEUE);
         let shown = target.shown.clone();
         let thread = std::thread::Builder::new()
             .name("pg-writer".into())
-            .spawn(move || run(&target, &queue, &feed))
+            .spawn(move || run(&target, &queue, &feed, max_teams))
             .expect("spawning the PostgreSQL writer thread");
         Writer {
             jobs: Some(jobs),
@@ -137,12 +141,13 @@ impl Drop for Writer {
     }
 }
 
-fn run(target: &Target, queue: &Receiver<Job>, feed: &Feed) {
+fn run(target: &Target, queue: &Receiver<Job>, feed: &Feed, max_teams: usize) {
     let mut client: Option<Client> = None;
+    let mut admission = Admission::new(max_teams);
     while let Ok(first) = queue.recv() {
         let batch = gather(first, queue);
         let reports: Vec<&NewReport> = batch.iter().map(|job| &job.report).collect();
-        let results = store_batch(target, &mut client, &reports);
+        let results = store_batch(target, &mut client, &mut admission, &reports);
         // The board learns of the batch before any worker answers 200, so a client
         // that reads right after its POST sees its report.
         if let Some(client) = client.as_mut() {
@@ -183,6 +188,7 @@ fn gather(first: Job, queue: &Receiver<Job>) -> Vec<Job> {
 fn store_batch(
     target: &Target,
     client: &mut Option<Client>,
+    admission: &mut Admission,
     batch: &[&NewReport],
 ) -> Vec<Result<Appended, PgError>> {
     let mut attempts = 0;
@@ -196,17 +202,18 @@ fn store_batch(
             Ok(c) => c,
             Err(e) => return batch.iter().map(|_| Err(e.clone())).collect(),
         };
-        match transaction(&mut c, batch) {
+        match transaction(&mut c, admission, batch) {
             Ok(done) => {
                 *client = Some(c);
-                return done.into_iter().map(Ok).collect();
+                let refused = || admission.refusal();
+                return done.into_iter().map(|a| a.ok_or_else(refused)).collect();
             }
             Err(Failure::BeforeCommit(e)) if e.code().is_none() && attempts == 1 => continue,
             Err(Failure::BeforeCommit(e)) if e.code().is_some() && batch.len() > 1 => {
                 *client = Some(c);
                 return batch
                     .iter()
-                    .map(|report| store_batch(target, client, &[*report]).remove(0))
+                    .map(|report| store_batch(target, client, admission, &[*report]).remove(0))
                     .collect();
             }
             Err(Failure::BeforeCommit(e) | Failure::Commit(e)) => {
@@ -235,38 +242,41 @@ const LOCK_TEAMS: &str = "
               best_qps, best_qps_time, best_latency, best_latency_time,
               statement_timestamp()";
 
-/// Updates the teams, inserts the reports and announces each, in one statement.
-const STORE: &str = "
-    WITH updated AS (
-        UPDATE teams SET team_name = u.team_name, reports = u.reports,
-               first_timestamp = coalesce(teams.first_timestamp, u.first_timestamp),
-               last_timestamp = u.last_timestamp, last_at = u.last_at,
-               last_file_name = u.last_file_name,
-               best_qps = u.best_qps, best_qps_time = u.best_qps_time,
-               best_latency = u.best_latency, best_latency_time = u.best_latency_time,
-               updated_at = statement_timestamp()
-        FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[],
-                    $6::timestamptz[], $7::text[], $8::float8[], $9::text[],
-                    $10::float8[], $11::text[])
-             AS u(team_id, team_name, reports, first_timestamp, last_timestamp, last_at,
-                  last_file_name, best_qps, best_qps_time, best_latency, best_latency_time)
-        WHERE teams.team_id = u.team_id
-    ), stored AS (
-        INSERT INTO reports (team_id, seq, team_name, file_name, timestamp, at,
-                             qps, avg_latency, p99_latency, data_loss_rate, warnings, stats)
-        SELECT r.team_id, r.seq, r.team_name, r.file_name, r.ts, r.at,
-               r.qps, r.avg, r.p99, r.loss, r.warnings::jsonb, r.stats::json
-        FROM unnest($12::text[], $13::int8[], $14::text[], $15::text[], $16::text[],
-                    $17::timestamptz[], $18::float8[], $19::float8[], $20::float8[],
-                    $21::float8[], $22::text[], $23::text[])
-             AS r(team_id, seq, team_name, file_name, ts, at, qps, avg, p99, loss,
-                  warnings, stats)
-        RETURNING team_id, seq
-    )
-    SELECT count(pg_notify('benchboard', team_id || ' ' || seq)) FROM stored";
-
-fn transaction(client: &mut Client, batch: &[&NewReport]) -> Result<Vec<Appended>, Failure> {
+/// Stores the reports of `batch` that [`Admission`] lets in, in one transaction;
+/// `None` for a report of a team refused.
+fn transaction(
+    client: &mut Client,
+    admission: &mut Admission,
+    batch: &[&NewReport],
+) -> Result<Vec<Option<Appended>>, Failure> {
     let mut tx = client.transaction().map_err(Failure::BeforeCommit)?;
+    let admitted = admission
+        .check(&mut tx, batch)
+        .map_err(Failure::BeforeCommit)?;
+    let taken: Vec<&NewReport> = batch
+        .iter()
+        .zip(&admitted)
+        .filter_map(|(report, ok)| ok.then_some(*report))
+        .collect();
+    let appended = if taken.is_empty() {
+        Vec::new()
+    } else {
+        store_rows(&mut tx, &taken).map_err(Failure::BeforeCommit)?
+    };
+    tx.commit().map_err(Failure::Commit)?;
+    admission.committed(taken.iter().map(|r| r.team_id.as_str()));
+    let mut appended = appended.into_iter();
+    Ok(admitted
+        .iter()
+        .map(|ok| if *ok { appended.next() } else { None })
+        .collect())
+}
+
+/// Locks the batch's teams, numbers its reports and stores them (not committed).
+fn store_rows(
+    tx: &mut postgres::Transaction<'_>,
+    batch: &[&NewReport],
+) -> Result<Vec<Appended>, postgres::Error> {
     let mut teams: BTreeMap<&str, TeamBatch> = BTreeMap::new();
     for report in batch {
         teams
@@ -276,9 +286,7 @@ fn transaction(client: &mut Client, batch: &[&NewReport]) -> Result<Vec<Appended
     }
     let ids: Vec<&str> = teams.keys().copied().collect();
     let names: Vec<&str> = teams.values().map(|t| t.newest_name.as_str()).collect();
-    let rows = tx
-        .query(LOCK_TEAMS, &[&ids, &names])
-        .map_err(Failure::BeforeCommit)?;
+    let rows = tx.query(LOCK_TEAMS, &[&ids, &names])?;
     let mut now: Option<DateTime<FixedOffset>> = None;
     for row in &rows {
         let id: &str = row.get(0);
@@ -304,23 +312,22 @@ fn transaction(client: &mut Client, batch: &[&NewReport]) -> Result<Vec<Appended
     for (id, team) in &teams {
         rows.push_team(id, team);
     }
-    rows.store(&mut tx).map_err(Failure::BeforeCommit)?;
-    tx.commit().map_err(Failure::Commit)?;
+    rows.store(tx)?;
     Ok(appended)
 }
 
 /// One team's state while its reports of a batch are numbered.
 #[derive(Default)]
-struct TeamBatch {
-    newest_name: String,
-    reports: i64,
-    last_name: Option<(String, u32)>,
-    first_timestamp: Option<String>,
-    last_timestamp: String,
-    last_at: Option<DateTime<FixedOffset>>,
-    last_file_name: String,
-    best_qps: Option<(f64, String)>,
-    best_latency: Option<(f64, String)>,
+pub(super) struct TeamBatch {
+    pub newest_name: String,
+    pub reports: i64,
+    pub last_name: Option<(String, u32)>,
+    pub first_timestamp: Option<String>,
+    pub last_timestamp: String,
+    pub last_at: Option<DateTime<FixedOffset>>,
+    pub last_file_name: String,
+    pub best_qps: Option<(f64, String)>,
+    pub best_latency: Option<(f64, String)>,
 }
 
 impl TeamBatch {
@@ -378,123 +385,6 @@ impl TeamBatch {
             at,
             file_name,
         }
-    }
-}
-
-/// A report numbered and named, ready to insert.
-struct ReportRow<'a> {
-    report: &'a NewReport,
-    seq: i64,
-    timestamp: String,
-    at: DateTime<FixedOffset>,
-    file_name: String,
-}
-
-/// The columns of [`STORE`]'s arrays.
-#[derive(Default)]
-struct Rows {
-    team_ids: Vec<String>,
-    team_names: Vec<String>,
-    team_reports: Vec<i64>,
-    first_timestamps: Vec<Option<String>>,
-    last_timestamps: Vec<String>,
-    last_ats: Vec<DateTime<FixedOffset>>,
-    last_file_names: Vec<String>,
-    best_qps: Vec<Option<f64>>,
-    best_qps_times: Vec<Option<String>>,
-    best_latency: Vec<Option<f64>>,
-    best_latency_times: Vec<Option<String>>,
-    report_teams: Vec<String>,
-    seqs: Vec<i64>,
-    names: Vec<String>,
-    file_names: Vec<String>,
-    timestamps: Vec<String>,
-    ats: Vec<DateTime<FixedOffset>>,
-    qps: Vec<f64>,
-    avg: Vec<f64>,
-    p99: Vec<f64>,
-    loss: Vec<f64>,
-    warnings: Vec<String>,
-    stats: Vec<String>,
-}
-
-impl Rows {
-    fn push(&mut self, row: ReportRow<'_>) -> Appended {
-        let report = row.report;
-        let m = &report.metrics;
-        self.report_teams.push(report.team_id.as_str().to_string());
-        self.seqs.push(row.seq);
-        self.names.push(report.team_name.clone());
-        self.file_names.push(row.file_name.clone());
-        self.timestamps.push(row.timestamp.clone());
-        self.ats.push(row.at);
-        self.qps.push(m.qps);
-        self.avg.push(m.avg_latency);
-        self.p99.push(m.p99_latency);
-        self.loss.push(m.data_loss_rate);
-        self.warnings
-            .push(serde_json::to_string(&report.warnings).expect("strings serialize"));
-        self.stats.push(report.body.clone());
-        Appended {
-            seq: row.seq as u64,
-            stored: Arc::new(StoredReport {
-                team_id: report.team_id.clone(),
-                team_name: report.team_name.clone(),
-                timestamp: row.timestamp,
-                at: row.at,
-                file_name: row.file_name,
-                stats: report.stats.clone(),
-            }),
-        }
-    }
-
-    fn push_team(&mut self, id: &str, team: &TeamBatch) {
-        self.team_ids.push(id.to_string());
-        self.team_names.push(team.newest_name.clone());
-        self.team_reports.push(team.reports);
-        self.first_timestamps.push(team.first_timestamp.clone());
-        self.last_timestamps.push(team.last_timestamp.clone());
-        self.last_ats
-            .push(team.last_at.expect("a team of the batch has a report"));
-        self.last_file_names.push(team.last_file_name.clone());
-        let (qps, qps_time) = team.best_qps.clone().unzip();
-        self.best_qps.push(qps);
-        self.best_qps_times.push(qps_time);
-        let (latency, latency_time) = team.best_latency.clone().unzip();
-        self.best_latency.push(latency);
-        self.best_latency_times.push(latency_time);
-    }
-
-    fn store(&self, tx: &mut postgres::Transaction<'_>) -> Result<(), postgres::Error> {
-        tx.query_one(
-            STORE,
-            &[
-                &self.team_ids,
-                &self.team_names,
-                &self.team_reports,
-                &self.first_timestamps,
-                &self.last_timestamps,
-                &self.last_ats,
-                &self.last_file_names,
-                &self.best_qps,
-                &self.best_qps_times,
-                &self.best_latency,
-                &self.best_latency_times,
-                &self.report_teams,
-                &self.seqs,
-                &self.names,
-                &self.file_names,
-                &self.timestamps,
-                &self.ats,
-                &self.qps,
-                &self.avg,
-                &self.p99,
-                &self.loss,
-                &self.warnings,
-                &self.stats,
-            ],
-        )
-        .map(|_| ())
     }
 }
 
