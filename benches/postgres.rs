@@ -231,13 +231,14 @@ fn fan_out(cluster: &pg::Cluster, reports: usize) {
     let (mut viewer, _) = tungstenite::connect(format!("ws://{}/ws", b.addr)).unwrap();
     let _snapshot = viewer.read().unwrap();
     let mut poster = Conn::open(&a.addr).unwrap();
-    let mut latencies = Vec::new();
+    let (mut latencies, mut after_ack) = (Vec::new(), Vec::new());
     for n in 0..reports as u64 {
         let sent = Instant::now();
         let (status, _) = poster
             .exchange(&report_request("fan", body(n).as_bytes()))
             .unwrap();
         assert_eq!(status, 200);
+        let acked = Instant::now();
         loop {
             let Message::Text(text) = viewer.read().unwrap() else {
                 continue;
@@ -247,6 +248,7 @@ fn fan_out(cluster: &pg::Cluster, reports: usize) {
             }
         }
         latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+        after_ack.push(acked.elapsed().as_secs_f64() * 1000.0);
         std::thread::sleep(Duration::from_millis(20));
     }
     latencies.sort_by(f64::total_cmp);
@@ -255,6 +257,12 @@ fn fan_out(cluster: &pg::Cluster, reports: usize) {
         median(&latencies),
         quantile(&latencies, 0.99),
         latencies.last().unwrap()
+    );
+    after_ack.sort_by(f64::total_cmp);
+    println!(
+        "  of which after A's 200 (NOTIFY, B's fetch, push): median {:.2} ms  p99 {:.2} ms",
+        median(&after_ack),
+        quantile(&after_ack, 0.99)
     );
 }
 
@@ -273,7 +281,11 @@ fn main() {
     println!("postgres: {conns} connections, {secs} s, server flags {threads:?}");
     // PostgreSQL's own defaults: fsync and synchronous_commit on.
     let cluster = pg::Cluster::start(&[("shared_buffers", "256MB")]);
-    ingest_runs(&cluster, runs, conns, secs, &threads);
-    history_page(&cluster, history);
+    if runs > 0 {
+        ingest_runs(&cluster, runs, conns, secs, &threads);
+    }
+    if history > 0 {
+        history_page(&cluster, history);
+    }
     fan_out(&cluster, fan);
 }
