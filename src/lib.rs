@@ -23,8 +23,10 @@
 //! assert_eq!(metrics.data_loss_rate, 5.0);
 //! ```
 
+pub mod auth;
 pub mod board;
 pub mod client;
+pub mod config;
 pub mod demo;
 pub mod export;
 pub mod generate;
