@@ -37,6 +37,9 @@ use crate::report::Report;
 use crate::team::TeamId;
 use crate::timefmt;
 
+mod trash;
+pub use trash::{TRASH_DIR, TrashError, TrashedReport};
+
 /// Name of the per-team file that always holds the newest report.
 pub const LATEST_FILE: &str = "latest.json";
 /// Name of the per-team sidecar index.
@@ -286,13 +289,15 @@ impl Store {
         &self.warnings
     }
 
-    /// Every team with at least one report, by id.
+    /// Every team with at least one report, by id (a team whose reports all went to
+    /// the trash is left out).
     pub fn team_ids(&self) -> Vec<TeamId> {
         self.teams
             .read()
             .expect("store lock poisoned")
-            .keys()
-            .cloned()
+            .iter()
+            .filter(|(_, log)| !log.lock().expect("team lock poisoned").entries.is_empty())
+            .map(|(id, _)| id.clone())
             .collect()
     }
 
