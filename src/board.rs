@@ -20,6 +20,9 @@ use crate::report::Report;
 use crate::store::{IndexEntry, Store, StoredReport};
 use crate::team::TeamId;
 
+mod presentation;
+pub use presentation::Presentation;
+
 /// When teams turn inactive and leave the board.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Timing {
@@ -95,6 +98,11 @@ pub struct TeamState {
     pub report_count: usize,
     /// What was last published about the team: (is_active, on_board).
     published: (bool, bool),
+    /// The name the board shows when not the one of its latest report: an
+    /// organiser's rename, or the contest file's name.
+    display_name: Option<String>,
+    /// Hidden by an organiser: left out of every public list and message.
+    hidden: bool,
 }
 
 impl TeamState {
@@ -113,7 +121,7 @@ impl TeamState {
         let (best_latency, best_latency_time) = record(&self.best.latency);
         json!({
             "team_id": latest.team_id.as_str(),
-            "team_name": latest.team_name,
+            "team_name": self.display_name.as_deref().unwrap_or(&latest.team_name),
             "last_update": latest.timestamp,
             "is_active": is_active,
             "on_board": on_board,
@@ -135,6 +143,8 @@ impl TeamState {
 /// The board's state plus the hub that carries its events.
 pub struct LiveBoard {
     teams: Mutex<BTreeMap<TeamId, TeamState>>,
+    /// Hidden teams and names (taken after `teams` when both are needed).
+    presentation: Mutex<Presentation>,
     /// The last `snapshot` message and the hub position it stands for: while nothing
     /// was published since, every new viewer shares it instead of a copy of its own.
     snapshot: Mutex<Option<(u64, Arc<str>)>>,
@@ -166,12 +176,15 @@ impl LiveBoard {
                 best,
                 report_count,
                 published: (false, false),
+                display_name: None,
+                hidden: false,
             };
             state.published = state.activity(now, &timing);
             teams.insert(id, state);
         }
         LiveBoard {
             teams: Mutex::new(teams),
+            presentation: Mutex::default(),
             snapshot: Mutex::new(None),
             timing,
             max_teams,
@@ -188,13 +201,18 @@ impl LiveBoard {
         let now = stored.at;
         let mut teams = self.teams.lock().expect("board lock poisoned");
         let state = match teams.entry(stored.team_id.clone()) {
-            std::collections::btree_map::Entry::Vacant(slot) => slot.insert(TeamState {
-                latest: Arc::clone(&stored),
-                metrics: metrics.clone(),
-                best: BestRecords::default(),
-                report_count: 0,
-                published: (true, true),
-            }),
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                let presentation = self.presentation.lock().expect("board lock poisoned");
+                slot.insert(TeamState {
+                    latest: Arc::clone(&stored),
+                    metrics: metrics.clone(),
+                    best: BestRecords::default(),
+                    report_count: 0,
+                    published: (true, true),
+                    display_name: presentation.name_of(&stored.team_id),
+                    hidden: presentation.is_hidden(&stored.team_id),
+                })
+            }
             std::collections::btree_map::Entry::Occupied(slot) => slot.into_mut(),
         };
         state
@@ -205,6 +223,9 @@ impl LiveBoard {
         if arrival_order(&stored) > arrival_order(&state.latest) {
             state.latest = stored;
             state.metrics = metrics;
+        }
+        if state.hidden {
+            return;
         }
         let message = json!({"type": "team_update", "team": state.to_json(now, &self.timing)});
         // Published under the lock, so viewers get updates in the order they were
@@ -221,21 +242,29 @@ impl LiveBoard {
         let teams = self.teams.lock().expect("board lock poisoned");
         teams
             .values()
+            .filter(|t| !t.hidden)
             .map(|t| t.to_json(now, &self.timing))
             .collect()
     }
 
-    /// One team, or `None` when it never reported.
+    /// One team, or `None` when it never reported (or is hidden).
     pub fn team_json(&self, id: &TeamId) -> Option<Value> {
         let now = crate::timefmt::now().fixed_offset();
         let teams = self.teams.lock().expect("board lock poisoned");
-        teams.get(id).map(|t| t.to_json(now, &self.timing))
+        teams
+            .get(id)
+            .filter(|t| !t.hidden)
+            .map(|t| t.to_json(now, &self.timing))
     }
 
-    /// The team's display name, if it ever reported.
+    /// The team's display name, if it ever reported (and is not hidden).
     pub fn team_name(&self, id: &TeamId) -> Option<String> {
         let teams = self.teams.lock().expect("board lock poisoned");
-        teams.get(id).map(|t| t.latest.team_name.clone())
+        teams.get(id).filter(|t| !t.hidden).map(|t| {
+            t.display_name
+                .clone()
+                .unwrap_or_else(|| t.latest.team_name.clone())
+        })
     }
 
     /// The `snapshot` message and a subscription that continues right after it:
@@ -254,6 +283,7 @@ impl LiveBoard {
         }
         let list: Vec<Value> = teams
             .values()
+            .filter(|t| !t.hidden)
             .map(|t| t.to_json(now, &self.timing))
             .collect();
         let snapshot = json!({
@@ -277,6 +307,9 @@ impl LiveBoard {
             let activity = state.activity(now, &self.timing);
             if activity != state.published {
                 state.published = activity;
+                if state.hidden {
+                    continue;
+                }
                 let message = json!({
                     "type": "team_status",
                     "team_id": state.latest.team_id.as_str(),
@@ -356,7 +389,7 @@ fn fold_stretch(stretch: &[IndexEntry]) -> SeriesPoint {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -393,7 +426,7 @@ mod tests {
     }
 
     /// A store on a temporary directory and a board over it.
-    fn board_on_a_fresh_store() -> (tempfile::TempDir, Store, LiveBoard) {
+    pub(super) fn board_on_a_fresh_store() -> (tempfile::TempDir, Store, LiveBoard) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(
             dir.path(),
@@ -405,7 +438,11 @@ mod tests {
     }
 
     /// Stores a report of `team` with the given `totalSent` and completed QPS.
-    fn store_report(store: &Store, team: &str, sent: u64) -> (Arc<StoredReport>, Metrics) {
+    pub(super) fn store_report(
+        store: &Store,
+        team: &str,
+        sent: u64,
+    ) -> (Arc<StoredReport>, Metrics) {
         let body = format!(
             r#"{{"totalElapsed":1,"totalSent":{sent},"totalOps":1,"totalErrors":0,"totalSaveDelayErrors":0,"pending":0,"operations":{{"sensorData":{{"operations":1,"errors":0}}}},"performanceMetrics":{{"avgSentQPS":1,"avgCompletedQPS":{sent},"errorRate":0}},"latencyAnalysis":{{"sensorData":{{"avg":1,"min":1,"max":1,"buckets":[1]}}}}}}"#
         );
