@@ -407,20 +407,15 @@ fn check_team_name(
     name: &Spanned<String>,
     source: &Source,
 ) -> Result<String, ConfigError> {
-    let text = name.get_ref().trim();
-    if text.chars().count() > MAX_TEAM_NAME_CHARS || text.chars().any(char::is_control) {
-        return Err(source.error(
+    match team::check_team_name(name.get_ref()) {
+        Ok(name) => Ok(name.unwrap_or_else(|| team::default_team_name(id))),
+        Err(_) => Err(source.error(
             &name.span(),
             format!(
                 "[[team]] {id}: name must be at most {MAX_TEAM_NAME_CHARS} characters, without control characters"
             ),
-        ));
+        )),
     }
-    Ok(if text.is_empty() {
-        team::default_team_name(id)
-    } else {
-        text.to_string()
-    })
 }
 
 /// The trust sections: teams (no id twice), admin and viewers, and no token used
