@@ -273,7 +273,7 @@ impl ContestFile {
     }
 
     fn describe_server_keys(&self) -> String {
-        let shown = toml::to_string(&ServerKeys(&self.server)).unwrap_or_default();
+        let shown = toml::to_string(&self.server.set_keys()).unwrap_or_default();
         if shown.trim().is_empty() {
             return String::new();
         }
@@ -282,6 +282,14 @@ impl ContestFile {
             out.push_str(&format!("  {line}\n"));
         }
         out
+    }
+}
+
+impl ServerSection {
+    /// The keys that are set, with their values (to show them, or to compare two
+    /// versions of the file).
+    pub fn set_keys(&self) -> toml::Table {
+        toml::Table::try_from(ServerKeys(self)).unwrap_or_default()
     }
 }
 

@@ -16,6 +16,7 @@
 pub mod config;
 pub mod http;
 pub mod pages;
+pub mod trust;
 pub mod ws;
 
 use std::net::SocketAddr;
