@@ -20,7 +20,7 @@ use crate::report::Report;
 use crate::store::{IndexEntry, Store, StoredReport};
 use crate::team::TeamId;
 
-mod presentation;
+pub(crate) mod presentation;
 pub use presentation::Presentation;
 
 /// When teams turn inactive and leave the board.
@@ -458,12 +458,12 @@ pub(crate) mod tests {
     #[test]
     fn a_viewer_behind_gets_only_the_newest_update_of_each_team() {
         let (_dir, store, board) = board_on_a_fresh_store();
-        let (_, mut subscription) = board.subscribe().unwrap();
+        let (_, subscription) = board.subscribe().unwrap();
         for team in ["team-7", "team-8", "team-7"] {
             let (stored, metrics) = store_report(&store, team, 1);
             board.apply(stored, metrics);
         }
-        let batch = subscription.next_batch(std::time::Duration::ZERO).unwrap();
+        let (batch, _) = board.hub().batch_after(subscription.cursor()).unwrap();
         let updates: Vec<(String, u64)> = batch
             .iter()
             .map(|m| {

@@ -509,7 +509,7 @@ impl<'de> Deserialize<'de> for Seconds {
             NumberOrText::Float(x) => x.to_string(),
             NumberOrText::Text(text) => text,
         };
-        crate::server::config::parse_duration(&text)
+        crate::cli::parse::parse_duration(&text)
             .map(Seconds)
             .map_err(serde::de::Error::custom)
     }
@@ -524,7 +524,7 @@ impl<'de> Deserialize<'de> for Size {
             NumberOrText::Float(_) => Err(serde::de::Error::custom(
                 "a size is a whole number of bytes or a string such as \"1MiB\"",
             )),
-            NumberOrText::Text(text) => crate::server::config::parse_size(&text)
+            NumberOrText::Text(text) => crate::cli::parse::parse_size(&text)
                 .map(Size)
                 .map_err(serde::de::Error::custom),
         }

@@ -87,22 +87,11 @@ fn buckets(shape: &[f64; 13], total: u64) -> Vec<u64> {
     shape.iter().map(|s| (s * total as f64) as u64).collect()
 }
 
-/// The body of report `i` (0-based) of generated team `n`: cumulative stats after
-/// `(i + 1) · 5` s, with all four operation kinds, high-priority numbers and 13
-/// buckets, as a compact JSON body like the load-test tools send.
-pub fn report_body(n: usize, i: usize) -> Vec<u8> {
-    let seed = (n as u64) << 32 | i as u64;
-    let elapsed = ((i + 1) as f64) * REPORT_INTERVAL_S as f64;
-    let sent_qps = 400.0 + 120.0 * n as f64 + 50.0 * noise(seed);
-    let sent = (sent_qps * elapsed) as u64;
-    let pending = (sent / 200).min(500);
-    let lost = (sent as f64 * 0.002 * n as f64 * noise(seed ^ 1)) as u64;
-    let ops = sent.saturating_sub(pending).saturating_sub(lost);
-    let errors = lost / 2;
-    let avg = 4.0 + n as f64 * 1.5 + 3.0 * noise(seed ^ 2);
-    // A latency shape whose tail moves a little from report to report.
+/// The latency shape of report `seed`: shares of the 13 buckets, whose tail moves a
+/// little from report to report.
+fn latency_shape(seed: u64) -> [f64; 13] {
     let tail = 0.01 * noise(seed ^ 4);
-    let shape = [
+    [
         0.2 - tail,
         0.15,
         0.25,
@@ -116,22 +105,62 @@ pub fn report_body(n: usize, i: usize) -> Vec<u8> {
         0.003 + tail / 4.0,
         0.001 + tail / 8.0,
         0.001 + tail / 8.0,
-    ];
-    let kind = |share: f64, k: u64| {
-        let count = (ops as f64 * share) as u64;
+    ]
+}
+
+/// The numbers one report gives every operation kind.
+struct KindBase {
+    /// Completed operations, all kinds together.
+    ops: u64,
+    /// Errors, all kinds together.
+    errors: u64,
+    /// Average latency of the report, ms.
+    avg_ms: f64,
+    shape: [f64; 13],
+}
+
+impl KindBase {
+    /// `operations` and `latencyAnalysis` entries of kind number `k` with `share` of the operations.
+    fn kind(&self, share: f64, k: u64) -> (serde_json::Value, serde_json::Value) {
+        let count = (self.ops as f64 * share) as u64;
+        let avg = self.avg_ms;
         let dist = json!({
             "avg": avg * (1.0 + k as f64 * 0.3), "min": 0.4, "max": 900.0 + 40.0 * k as f64,
-            "buckets": buckets(&shape, count),
+            "buckets": buckets(&self.shape, count),
             "highPriorityCount": count / 10, "highPriorityAvg": avg * 0.7,
             "highPriorityMin": 0.3, "highPriorityMax": 400.0,
-            "highPriorityBuckets": buckets(&shape, count / 10),
+            "highPriorityBuckets": buckets(&self.shape, count / 10),
         });
-        (json!({"operations": count, "errors": errors / 4}), dist)
+        (
+            json!({"operations": count, "errors": self.errors / 4}),
+            dist,
+        )
+    }
+}
+
+/// The body of report `i` (0-based) of generated team `n`: cumulative stats after
+/// `(i + 1) · 5` s, with all four operation kinds, high-priority numbers and 13
+/// buckets, as a compact JSON body like the load-test tools send.
+pub fn report_body(n: usize, i: usize) -> Vec<u8> {
+    let seed = (n as u64) << 32 | i as u64;
+    let elapsed = ((i + 1) as f64) * REPORT_INTERVAL_S as f64;
+    let sent_qps = 400.0 + 120.0 * n as f64 + 50.0 * noise(seed);
+    let sent = (sent_qps * elapsed) as u64;
+    let pending = (sent / 200).min(500);
+    let lost = (sent as f64 * 0.002 * n as f64 * noise(seed ^ 1)) as u64;
+    let ops = sent.saturating_sub(pending).saturating_sub(lost);
+    let errors = lost / 2;
+    let avg = 4.0 + n as f64 * 1.5 + 3.0 * noise(seed ^ 2);
+    let base = KindBase {
+        ops,
+        errors,
+        avg_ms: avg,
+        shape: latency_shape(seed),
     };
-    let (sd_ops, sd_lat) = kind(0.55, 0);
-    let (rw_ops, rw_lat) = kind(0.2, 1);
-    let (batch_ops, batch_lat) = kind(0.15, 2);
-    let (query_ops, query_lat) = kind(0.1, 3);
+    let (sd_ops, sd_lat) = base.kind(0.55, 0);
+    let (rw_ops, rw_lat) = base.kind(0.2, 1);
+    let (batch_ops, batch_lat) = base.kind(0.15, 2);
+    let (query_ops, query_lat) = base.kind(0.1, 3);
     let body = json!({
         "totalElapsed": elapsed,
         "totalSent": sent,

@@ -26,6 +26,7 @@
 pub mod admin;
 pub mod auth;
 pub mod board;
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod demo;
@@ -38,6 +39,7 @@ pub mod metrics;
 pub mod report;
 pub mod server;
 pub mod simulate;
+pub mod stop;
 pub mod store;
 pub mod team;
 pub mod timefmt;

@@ -340,13 +340,9 @@ impl Remote {
             .get(&url)
             .call()
             .map_err(|e| failed(e.to_string()))?;
-        let status = response.status().as_u16();
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_ANSWER_BYTES)
-            .read_to_vec()
+        let answer = crate::client::http::read_answer(&mut response, MAX_ANSWER_BYTES)
             .map_err(|e| failed(e.to_string()))?;
+        let (status, body) = (answer.status, answer.body);
         if status != 200 {
             let text = String::from_utf8_lossy(&body);
             return Err(failed(format!("status {status}: {}", text.trim())));
