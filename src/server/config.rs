@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::trust::LimitFlags;
 use crate::board::Timing;
+use crate::config::ContestFile;
 use crate::store::StoreError;
 
 /// Why the server refuses to start; each message says what to change.
@@ -21,6 +23,19 @@ pub enum StartupError {
     /// Flags that contradict each other or are out of range.
     #[error("{0}")]
     Invalid(String),
+    /// The TLS certificate or key cannot be read or used.
+    #[error("cannot serve HTTPS: {0} (check --tls-cert and --tls-key)")]
+    Tls(String),
+    /// The admin state of the data directory (hidden teams, names) cannot be read.
+    #[error("{0}")]
+    AdminState(String),
+}
+
+/// The certificate chain and private key for HTTPS (PEM files).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// Checked server settings.
@@ -51,6 +66,12 @@ pub struct Config {
     /// Messages the hub keeps for viewers: one further behind counts as fallen behind
     /// and is dropped (not a flag: tests make it small).
     pub viewer_queue: usize,
+    /// The contest file (`--config`): teams, tokens, limits; `None` is open mode.
+    pub contest: Option<ContestFile>,
+    /// The rate limits given as flags (they win over the contest file's).
+    pub limits: LimitFlags,
+    /// Serve HTTPS (and `wss://`) with these files.
+    pub tls: Option<TlsFiles>,
 }
 
 impl Default for Config {
@@ -68,6 +89,9 @@ impl Default for Config {
             websocket: true,
             max_viewers: 1000,
             viewer_queue: DEFAULT_VIEWER_QUEUE,
+            contest: None,
+            limits: LimitFlags::default(),
+            tls: None,
         }
     }
 }

@@ -21,9 +21,11 @@
 //! handle.shutdown();
 //! ```
 
+pub mod admin_api;
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod login;
 pub mod pages;
 pub mod reply;
 pub mod routes;
@@ -36,9 +38,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-pub use config::{Config, StartupError};
+pub use config::{Config, StartupError, TlsFiles};
 
+use crate::admin::{Action, Admin};
 use crate::board::LiveBoard;
+use crate::config::ConfigError;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::report::Report;
@@ -55,6 +59,12 @@ pub struct App {
     pub board: LiveBoard,
     /// The WebSocket writer threads and their viewers.
     pub viewers: ws::Viewers,
+    /// Viewers over TLS, one thread each (see [`ws::tls`]).
+    pub tls_viewers: ws::tls::TlsViewers,
+    /// Who may report, administer and watch; the rate limits.
+    pub trust: trust::Trust,
+    /// The organiser's actions and their audit log.
+    pub admin: Admin,
 }
 
 impl App {
@@ -72,13 +82,35 @@ impl App {
         }
         let hub = Hub::new(config.viewer_queue, config.max_viewers);
         let viewers = ws::Viewers::new(Arc::clone(&hub), config.request_timeout);
+        let tls_viewers = ws::tls::TlsViewers::new(&hub);
         let board = LiveBoard::from_store(&store, config.timing, config.max_teams, hub);
+        let trust = trust::Trust::new(config.contest.as_ref(), config.limits);
+        show_file_names(&board, &trust);
+        let admin = Admin::open(store.root(), &board).map_err(StartupError::AdminState)?;
         Ok(App {
             config,
             store,
             board,
             viewers,
+            tls_viewers,
+            trust,
+            admin,
         })
+    }
+
+    /// Reads the contest file again (SIGHUP, `POST /api/admin/reload`): its teams,
+    /// tokens, names and limits take effect at once, without dropping a viewer or a
+    /// report; a file that does not pass its checks changes nothing. Audited.
+    pub fn reload(&self, from: &str) -> Result<trust::Reloaded, ConfigError> {
+        let reloaded = self.trust.reload()?;
+        show_file_names(&self.board, &self.trust);
+        if let Err(e) = self
+            .admin
+            .perform(&self.store, &self.board, Action::Reload, from)
+        {
+            log::error!("the reload was not audited: {e}");
+        }
+        Ok(reloaded)
     }
 
     /// Stores a validated report, then shows it on the board: a viewer never sees a
@@ -97,6 +129,19 @@ impl App {
         self.board.apply(Arc::clone(&stored), metrics);
         Ok(stored)
     }
+}
+
+/// Puts the contest file's team names on the board.
+fn show_file_names(board: &LiveBoard, trust: &trust::Trust) {
+    let mut presentation = board.presentation();
+    presentation.file_names = trust
+        .state()
+        .access
+        .teams
+        .values()
+        .map(|team| (team.id.to_string(), team.name.clone()))
+        .collect();
+    board.set_presentation(presentation);
 }
 
 /// A bound server, ready to [`run`](Server::run).
@@ -134,6 +179,8 @@ impl Server {
             read_timeout: Some(config.request_timeout),
             write_timeout: Some(config.request_timeout),
         };
+        let ssl = config.tls.as_ref().map(read_tls_files).transpose()?;
+        let tls = ssl.is_some();
         let app = App::open(config)?;
         let bind_error = |reason: String| StartupError::Bind {
             addr: addr.clone(),
@@ -141,8 +188,13 @@ impl Server {
         };
         let listener = std::net::TcpListener::bind(&addr).map_err(|e| bind_error(e.to_string()))?;
         sockopt::set_nodelay(&listener).map_err(|e| bind_error(e.to_string()))?;
-        let http = tiny_http::Server::from_listener_with_options(listener, None, options)
-            .map_err(|e| bind_error(e.to_string()))?;
+        let http =
+            tiny_http::Server::from_listener_with_options(listener, ssl, options).map_err(|e| {
+                match tls {
+                    true => StartupError::Tls(e.to_string()),
+                    false => bind_error(e.to_string()),
+                }
+            })?;
         Ok(Server {
             app: Arc::new(app),
             http: Arc::new(http),
@@ -166,7 +218,12 @@ impl Server {
         } else {
             addr.ip().to_string()
         };
-        format!("http://{host}:{}/", addr.port())
+        let scheme = if self.app.config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{host}:{}/", addr.port())
     }
 
     /// The shared state (store, board), e.g. for an in-process demo.
@@ -242,6 +299,18 @@ impl Server {
             })
             .expect("spawning the board ticker thread")
     }
+}
+
+/// Reads the PEM certificate chain and private key for HTTPS.
+fn read_tls_files(files: &TlsFiles) -> Result<tiny_http::SslConfig, StartupError> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path)
+            .map_err(|e| StartupError::Tls(format!("cannot read {}: {e}", path.display())))
+    };
+    Ok(tiny_http::SslConfig {
+        certificate: read(&files.cert)?,
+        private_key: read(&files.key)?,
+    })
 }
 
 /// Answers a request; a bug that panics costs that request (tiny_http answers it 500

@@ -306,13 +306,9 @@ fn restart_needed(old: &ServerSection, new: &ServerSection) -> Vec<String> {
     keys
 }
 
-/// A request header's value, if sent.
+/// A request header's value without surrounding spaces, if sent.
 fn header<'a>(request: &'a Request, name: &'static str) -> Option<&'a str> {
-    request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv(name))
-        .map(|h| h.value.as_str().trim())
+    super::reply::header(request, name).map(str::trim)
 }
 
 /// The token of `Authorization: Bearer <token>` (the scheme in any case).

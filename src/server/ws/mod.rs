@@ -25,6 +25,7 @@
 //! `--request-timeout`. A client's own pings are not answered (browsers send none).
 
 mod frames;
+pub mod tls;
 mod viewer;
 mod writer;
 
@@ -52,6 +53,9 @@ pub fn serve(app: &App, request: Request) {
         );
         return respond_plain(request, reply);
     }
+    if let Err(refusal) = app.trust.check_viewer(&request) {
+        return respond_plain(request, super::error::ApiError::from(refusal).reply());
+    }
     if let Err(reply) = check_handshake(&request) {
         return respond_plain(request, reply);
     }
@@ -70,12 +74,8 @@ pub fn serve(app: &App, request: Request) {
         );
     let socket = match request.upgrade_tcp("websocket", response) {
         Ok(socket) => socket,
-        Err(UpgradeTcpError::NotPlainTcp(request, _)) => {
-            let reply = Reply::json(
-                500,
-                &json!({"error": "the WebSocket push needs a plain TCP connection"}),
-            );
-            return respond_plain(*request, reply);
+        Err(UpgradeTcpError::NotPlainTcp(request, response)) => {
+            return serve_tls(app, *request, response, subscribed);
         }
         Err(UpgradeTcpError::Io(e)) => {
             log::debug!("GET /ws: the viewer left during the handshake: {e}");
@@ -92,6 +92,27 @@ pub fn serve(app: &App, request: Request) {
         Err(refused) => {
             log::warn!("GET /ws -> refused: {refused}");
             refuse(socket, &refused.to_string());
+        }
+    }
+}
+
+/// A viewer over TLS: its own thread (see [`tls`]).
+fn serve_tls(
+    app: &App,
+    request: Request,
+    response: Response<std::io::Empty>,
+    subscribed: Result<(std::sync::Arc<str>, crate::hub::Subscription), crate::hub::SubscribeError>,
+) {
+    match subscribed {
+        Ok((snapshot, subscription)) => {
+            let stream = request.upgrade("websocket", response);
+            let hub = std::sync::Arc::clone(app.board.hub());
+            app.tls_viewers.add(hub, stream, snapshot, subscription);
+        }
+        Err(refused) => {
+            log::warn!("GET /ws -> refused: {refused}");
+            let mut stream = request.upgrade("websocket", response);
+            let _ = stream.write_all(&close_frame(CloseCode::Again, &refused.to_string()));
         }
     }
 }
