@@ -685,3 +685,77 @@ fn tokens_never_reach_stderr_answers_or_the_data_directory() {
         }
     }
 }
+
+#[test]
+fn the_client_reports_with_token_or_tokens_file_and_history_reads_a_private_board() {
+    let extra = format!("[viewers]\ntoken = \"{VIEWER}\"\n");
+    let (server, path) = registered(&extra, |_| {});
+    let client = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_benchboard-client"))
+            .args([
+                "--server",
+                &server.base,
+                "--count",
+                "1",
+                "--interval",
+                "0.1",
+            ])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let refused = client(&["--team-id", "team1"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stdout).contains("401")
+            || String::from_utf8_lossy(&refused.stderr).contains("401")
+    );
+    assert!(
+        client(&["--team-id", "team1", "--token", TEAM1])
+            .status
+            .success()
+    );
+    let tokens = path.with_file_name("tokens.txt");
+    std::fs::write(
+        &tokens,
+        format!("# ids and tokens\nteam1 {TEAM1}\nteam2 {TEAM2}\n"),
+    )
+    .unwrap();
+    let both = client(&["--teams", "2", "--tokens", tokens.to_str().unwrap()]);
+    assert!(
+        both.status.success(),
+        "{}",
+        String::from_utf8_lossy(&both.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&both.stdout).contains(TEAM1));
+    assert_eq!(ordered_report_files(&server.data_dir, "team1").len(), 2);
+    assert_eq!(ordered_report_files(&server.data_dir, "team2").len(), 1);
+
+    let history = |token: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_benchboard-history"));
+        command.args(["--server", &server.base, "--json", "teams"]);
+        if let Some(token) = token {
+            command.args(["--token", token]);
+        }
+        command
+            .env_remove("BENCHBOARD_VIEWER_TOKEN")
+            .output()
+            .unwrap()
+    };
+    let without = history(None);
+    assert_eq!(
+        without.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&without.stderr)
+    );
+    assert!(String::from_utf8_lossy(&without.stderr).contains("401"));
+    let with = history(Some(VIEWER));
+    assert!(
+        with.status.success(),
+        "{}",
+        String::from_utf8_lossy(&with.stderr)
+    );
+    let teams: Value = serde_json::from_slice(&with.stdout).unwrap();
+    assert_eq!(teams.as_array().unwrap().len(), 2);
+}

@@ -86,9 +86,14 @@ pub enum Source {
 
 impl Source {
     /// Opens the data directory, or checks the server's URL (it is asked nothing yet).
-    pub fn open(data_dir: &Path, server: Option<&str>) -> Result<Source, HistoryError> {
+    /// `token` is a private board's viewer token, for a server.
+    pub fn open(
+        data_dir: &Path,
+        server: Option<&str>,
+        token: Option<&str>,
+    ) -> Result<Source, HistoryError> {
         match server {
-            Some(url) => Ok(Source::Remote(Remote::new(url)?)),
+            Some(url) => Ok(Source::Remote(Remote::new(url, token)?)),
             None => {
                 let store = Store::open(data_dir, OpenMode::ReadOnly)?;
                 for warning in store.warnings() {
@@ -281,6 +286,8 @@ fn local_page(
 pub struct Remote {
     base: String,
     agent: ureq::Agent,
+    /// A private board's viewer token.
+    token: Option<String>,
 }
 
 /// One page of `/api/teams/{id}/history`.
@@ -317,15 +324,17 @@ struct ApiTeam {
 
 impl Remote {
     /// Checks the URL as every BenchBoard client does ([`crate::client::normalize_server`]:
-    /// plain `http://host:port`, `host:port` alone means http, a trailing `/` is dropped).
-    pub fn new(url: &str) -> Result<Remote, HistoryError> {
+    /// `http://` or `https://host:port`, `host:port` alone means http, a trailing `/`
+    /// is dropped).
+    pub fn new(url: &str, token: Option<&str>) -> Result<Remote, HistoryError> {
         let base = crate::client::normalize_server(url).map_err(|_| {
             HistoryError::Usage(format!(
-                "--server {url:?}: expected a URL like http://127.0.0.1:8080 (plain http)"
+                "--server {url:?}: expected a URL like http://127.0.0.1:8080"
             ))
         })?;
         let agent = crate::client::http_agent(HTTP_TIMEOUT);
-        Ok(Remote { base, agent })
+        let token = token.map(|t| t.trim().to_string());
+        Ok(Remote { base, agent, token })
     }
 
     /// `GET path`, answered with 200 and JSON of type `T`.
@@ -335,11 +344,11 @@ impl Remote {
             url: url.clone(),
             reason,
         };
-        let mut response = self
-            .agent
-            .get(&url)
-            .call()
-            .map_err(|e| failed(e.to_string()))?;
+        let mut request = self.agent.get(&url);
+        if let Some(token) = &self.token {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        let mut response = request.call().map_err(|e| failed(e.to_string()))?;
         let answer = crate::client::http::read_answer(&mut response, MAX_ANSWER_BYTES)
             .map_err(|e| failed(e.to_string()))?;
         let (status, body) = (answer.status, answer.body);
