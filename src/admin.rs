@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::board::{LiveBoard, Presentation};
-use crate::store::{Store, TrashError};
+use crate::store::{TrashError, WritableStore};
 use crate::team::{self, MAX_TEAM_NAME_CHARS, TeamId};
 
 /// The audit log's name inside the data directory.
@@ -159,7 +159,7 @@ impl Admin {
     /// Carries out an action, audits it and pushes it to viewers; returns its detail.
     pub fn perform(
         &self,
-        store: &Store,
+        store: &WritableStore,
         board: &LiveBoard,
         action: Action,
         from: &str,
@@ -275,8 +275,8 @@ impl Admin {
             .as_object_mut()
             .expect("an entry is an object")
             .remove("from");
-        let message = json!({"type": "admin_action", "entry": pushed});
-        board.hub().publish(None, message.to_string().into());
+        let message = crate::api::WsMessage::AdminAction { entry: pushed };
+        board.hub().publish(None, message.to_text().into());
         Ok(())
     }
 }
@@ -306,7 +306,7 @@ fn rename(
     Ok(json!({ "name": name }))
 }
 
-fn reset(store: &Store, board: &LiveBoard, id: &TeamId) -> Result<usize, AdminError> {
+fn reset(store: &WritableStore, board: &LiveBoard, id: &TeamId) -> Result<usize, AdminError> {
     let moved = store.trash_team(id);
     board.refresh_team(store, id);
     Ok(moved?)

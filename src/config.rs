@@ -86,9 +86,8 @@ pub struct ServerSection {
     pub fsync: Option<bool>,
     pub no_websocket: Option<bool>,
     pub max_viewers: Option<usize>,
+    pub max_connections: Option<usize>,
     pub log_level: Option<LogLevel>,
-    pub tls_cert: Option<PathBuf>,
-    pub tls_key: Option<PathBuf>,
     pub max_report_rate: Option<u32>,
     pub max_auth_failures: Option<u32>,
 }
@@ -263,11 +262,9 @@ impl ContestFile {
             out.push_str(&format!(
                 "failed authentications: at most {failures} a minute per client address\n"
             ));
-            if self.server.tls_cert.is_none() {
-                out.push_str(
-                    "TLS: not in the file: without --tls-cert/--tls-key (or a TLS reverse proxy) tokens travel in clear\n",
-                );
-            }
+            out.push_str(
+                "TLS: tokens travel in clear unless clients reach the server through a TLS reverse proxy (README: nginx)\n",
+            );
         }
         out
     }
@@ -320,9 +317,8 @@ impl serde::Serialize for ServerKeys<'_> {
         entry!(fsync, |v: &bool| *v);
         entry!(no_websocket, |v: &bool| *v);
         entry!(max_viewers, |v: &usize| *v as u64);
+        entry!(max_connections, |v: &usize| *v as u64);
         entry!(log_level, |v: &LogLevel| v.0.to_string().to_lowercase());
-        entry!(tls_cert, |v: &PathBuf| v.display().to_string());
-        entry!(tls_key, |v: &PathBuf| v.display().to_string());
         entry!(max_report_rate, |v: &u32| *v);
         entry!(max_auth_failures, |v: &u32| *v);
         map.end()

@@ -1,7 +1,7 @@
 //! Generators of large, realistic histories for benchmarks and tests.
 //!
 //! [`write_history`] writes a data directory exactly as `benchboard-serve` does,
-//! through the store's own append path ([`Store::append_at`]): report files,
+//! through the store's own append path ([`WritableStore::append_at`]): report files,
 //! `latest.json` and the sidecar index. Only the clock is simulated, so a contest
 //! day of reports (one every 5 s per team) is written in seconds.
 //!
@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::metrics::Metrics;
 use crate::report::Report;
-use crate::store::{OpenMode, Store, StoreError};
+use crate::store::{StoreError, WritableStore};
 use crate::team::TeamId;
 
 /// Seconds between two reports of one simulated team (the original tools report every 5 s).
@@ -37,7 +37,7 @@ pub fn team_name(n: usize) -> String {
 /// team is dated 2025-08-01 09:00:00 local time + i · 5 s (+ a few ms per team).
 /// Teams are written in parallel, one thread each.
 pub fn write_history(dir: &Path, teams: usize, reports_per_team: usize) -> Result<(), StoreError> {
-    let store = Store::open(dir, OpenMode::ReadWrite { fsync: false })?;
+    let store = WritableStore::open(dir, false)?;
     std::thread::scope(|scope| {
         let handles: Vec<_> = (1..=teams)
             .map(|n| {
@@ -51,7 +51,7 @@ pub fn write_history(dir: &Path, teams: usize, reports_per_team: usize) -> Resul
     })
 }
 
-fn write_team(store: &Store, n: usize, reports: usize) -> Result<(), StoreError> {
+fn write_team(store: &WritableStore, n: usize, reports: usize) -> Result<(), StoreError> {
     let id = team_id(n);
     let name = team_name(n);
     let start = NaiveDate::from_ymd_opt(2025, 8, 1)
@@ -200,7 +200,7 @@ mod tests {
     fn writes_a_history_the_store_reads_back() {
         let dir = tempfile::tempdir().unwrap();
         write_history(dir.path(), 2, 30).unwrap();
-        let store = Store::open(dir.path(), OpenMode::ReadOnly).unwrap();
+        let store = crate::store::Store::open(dir.path()).unwrap();
         assert_eq!(store.team_ids(), vec![team_id(1), team_id(2)]);
         assert_eq!(store.report_count(&team_id(2)), 30);
         assert!(store.warnings().is_empty());

@@ -2,12 +2,12 @@ use super::*;
 use crate::board::Timing;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
-use crate::store::OpenMode;
+use crate::store::WritableStore;
 
 struct Fixture {
     _dir: tempfile::TempDir,
     root: PathBuf,
-    store: Store,
+    store: WritableStore,
     board: LiveBoard,
     admin: Admin,
 }
@@ -15,7 +15,7 @@ struct Fixture {
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
-    let store = Store::open(&root, OpenMode::ReadWrite { fsync: false }).unwrap();
+    let store = WritableStore::open(&root, false).unwrap();
     let board = LiveBoard::from_store(&store, Timing::default(), 6, Hub::new(64, 4));
     let admin = Admin::open(&root, &board).unwrap();
     Fixture {

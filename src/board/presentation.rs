@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{BestRecords, LiveBoard, TeamState};
+use crate::api::WsMessage;
 use crate::metrics::Metrics;
-use crate::report::Report;
 use crate::store::Store;
 use crate::team::TeamId;
 
@@ -90,12 +90,9 @@ impl LiveBoard {
             }
             return;
         };
-        let metrics = Report::from_value(latest.stats.clone())
-            .map(|report| Metrics::of(&report))
-            .unwrap_or_default();
-        let (best, report_count) = store.with_entries(id, |entries| {
-            (BestRecords::from_entries(entries), entries.len())
-        });
+        let metrics = Metrics::of_stored(&latest.stats).0;
+        let records = crate::query::records(store, id);
+        let (best, report_count) = (records.best, records.reports);
         let now = crate::timefmt::now().fixed_offset();
         let presentation = self.presentation.lock().expect("board lock poisoned");
         let state = teams.entry(id.clone()).or_insert_with(|| TeamState {
@@ -135,17 +132,21 @@ impl LiveBoard {
     }
 
     fn publish_update(&self, state: &TeamState, now: chrono::DateTime<chrono::FixedOffset>) {
-        let message = json!({"type": "team_update", "team": state.to_json(now, &self.timing)});
+        let message = WsMessage::TeamUpdate {
+            team: Box::new(state.to_api(now, &self.timing)),
+        };
         self.hub.publish(
             Some(state.latest.team_id.as_str()),
-            message.to_string().into(),
+            message.to_text().into(),
         );
     }
 
     fn publish_removed(&self, id: &TeamId) {
-        let message = json!({"type": "team_removed", "team_id": id.as_str()});
+        let message = WsMessage::TeamRemoved {
+            team_id: std::borrow::Cow::Borrowed(id.as_str()),
+        };
         self.hub
-            .publish(Some(id.as_str()), message.to_string().into());
+            .publish(Some(id.as_str()), message.to_text().into());
     }
 }
 

@@ -16,9 +16,11 @@ use clap::{CommandFactory, FromArgMatches};
 use super::parse::{parse_duration, parse_size};
 use crate::board::Timing;
 use crate::config::{ContestFile, LogLevel, NewToken, Seconds, ServerSection, Size, TokenFor};
-use crate::server::config::{DEFAULT_VIEWER_QUEUE, MAX_THREADS, default_threads};
+use crate::server::config::{
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_VIEWER_QUEUE, MAX_THREADS, RESERVED_FILES, default_threads,
+};
 use crate::server::trust::LimitFlags;
-use crate::server::{Config, Server, StartupError, TlsFiles};
+use crate::server::{Config, Server, StartupError};
 use crate::team::TeamId;
 
 /// `benchboard-serve`'s command line.
@@ -27,7 +29,7 @@ use crate::team::TeamId;
     name = "benchboard-serve",
     version,
     about = "Live scoreboard for load tests: HTTP API, WebSocket push and dashboard on one port",
-    after_help = "Examples:\n  benchboard-serve --port 8080 --data-dir ./data\n  curl -X POST http://localhost:8080/api/stats/report \\\n    -H 'Content-Type: application/json' -H 'X-Team-ID: team1' \\\n    -H 'X-Team-Name: %E7%AC%AC%E4%B8%80%E5%B0%8F%E7%BB%84' -d @report.json\n  benchboard-serve token team1 --name 第一小组 >> contest.toml\n  benchboard-serve --check-config contest.toml\n  benchboard-serve --config contest.toml --tls-cert cert.pem --tls-key key.pem",
+    after_help = "Examples:\n  benchboard-serve --port 8080 --data-dir ./data\n  curl -X POST http://localhost:8080/api/stats/report \\\n    -H 'Content-Type: application/json' -H 'X-Team-ID: team1' \\\n    -H 'X-Team-Name: %E7%AC%AC%E4%B8%80%E5%B0%8F%E7%BB%84' -d @report.json\n  benchboard-serve token team1 --name 第一小组 >> contest.toml\n  benchboard-serve --check-config contest.toml\n  benchboard-serve --config contest.toml   # behind a TLS reverse proxy (README)",
     args_conflicts_with_subcommands = true
 )]
 pub struct ServeArgs {
@@ -41,22 +43,6 @@ pub struct ServeArgs {
     /// Check a contest file, say what the server would do with it, and exit (1 if it is wrong)
     #[arg(long, value_name = "FILE")]
     pub check_config: Option<PathBuf>,
-    /// PEM certificate chain: serve HTTPS (and wss:// for /ws) instead of HTTP; needs --tls-key
-    #[arg(
-        long,
-        env = "BENCHBOARD_TLS_CERT",
-        value_name = "FILE",
-        requires = "tls_key"
-    )]
-    pub tls_cert: Option<PathBuf>,
-    /// PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1)
-    #[arg(
-        long,
-        env = "BENCHBOARD_TLS_KEY",
-        value_name = "FILE",
-        requires = "tls_cert"
-    )]
-    pub tls_key: Option<PathBuf>,
     /// Reports a registered team may send per second, in bursts of twice that; 0 = no limit
     /// (over it: 429 with Retry-After). Open mode has no limit [default: 20]
     #[arg(long, env = "BENCHBOARD_MAX_REPORT_RATE", value_name = "N")]
@@ -89,9 +75,12 @@ pub struct ServeArgs {
     /// HTTP worker threads [default: 4 per core, at least 8]
     #[arg(long, env = "BENCHBOARD_THREADS")]
     pub threads: Option<usize>,
-    /// Seconds a client may take to send a request or read an answer before its connection is closed
+    /// Seconds a client may take to send a whole request (head and body), and to take each such span's share of an answer (at least 1 KiB/s); also how long an idle keep-alive connection stays open
     #[arg(long, env = "BENCHBOARD_REQUEST_TIMEOUT", default_value = "10", value_parser = parse_duration)]
     pub request_timeout: Duration,
+    /// Most client connections open at once; past it the oldest idle ones are closed, then new ones get 503 [default: 10000]
+    #[arg(long, env = "BENCHBOARD_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS, hide_default_value = true, long_help = max_connections_help())]
+    pub max_connections: usize,
     /// fsync each report before acknowledging it: survives a power loss, not only a crash (slower)
     #[arg(long, env = "BENCHBOARD_FSYNC")]
     pub fsync: bool,
@@ -174,12 +163,11 @@ impl ServeArgs {
             max_teams => |v| v,
             threads => Some,
             request_timeout => |v: Seconds| v.0,
+            max_connections => |v| v,
             fsync => |v| v,
             no_websocket => |v| v,
             max_viewers => |v| v,
             log_level => |v: LogLevel| v.0,
-            tls_cert => Some,
-            tls_key => Some,
             max_report_rate => Some,
             max_auth_failures => Some,
         );
@@ -205,6 +193,11 @@ impl ServeArgs {
                 "--threads {threads} is too many: at most {MAX_THREADS}"
             )));
         }
+        if self.max_connections == 0 {
+            return Err(StartupError::Invalid(
+                "--max-connections must be at least 1".into(),
+            ));
+        }
         if self.request_timeout.is_zero() {
             return Err(StartupError::Invalid(
                 "--request-timeout must be more than 0 seconds".into(),
@@ -222,6 +215,7 @@ impl ServeArgs {
             max_teams: self.max_teams,
             threads,
             request_timeout: self.request_timeout,
+            max_connections: self.max_connections,
             fsync: self.fsync,
             websocket: !self.no_websocket,
             max_viewers: self.max_viewers,
@@ -231,17 +225,23 @@ impl ServeArgs {
                 max_report_rate: self.max_report_rate,
                 max_auth_failures: self.max_auth_failures,
             },
-            tls: match (self.tls_cert, self.tls_key) {
-                (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
-                (None, None) => None,
-                _ => {
-                    return Err(StartupError::Invalid(
-                        "--tls-cert and --tls-key go together (also as [server] tls_cert and tls_key)".into(),
-                    ));
-                }
-            },
         })
     }
+}
+
+/// `--max-connections --help`: the default, and how many connections this system's
+/// open-files limit allows (each connection takes one file descriptor).
+fn max_connections_help() -> String {
+    let allows = match tiny_http::open_files_hard_limit() {
+        Some(files) => format!(
+            "here the hard limit is {files} open files, so at most about {} connections",
+            files.saturating_sub(RESERVED_FILES)
+        ),
+        None => "here the hard limit is unlimited".to_string(),
+    };
+    format!(
+        "Most client connections open at once [default: {DEFAULT_MAX_CONNECTIONS}]. Past it the connections idle the longest (keep-alive, or silent since they opened) are closed first; if none is idle, a new connection gets a quick 503 JSON with Retry-After. Each connection takes a file descriptor: at start the server raises its soft open-files limit to the hard limit (ulimit -Hn, LimitNOFILE= in systemd); {allows} ({RESERVED_FILES} are kept for the server itself)."
+    )
 }
 
 /// `benchboard-serve` from the process's arguments: keeps track of which flags were
@@ -329,9 +329,9 @@ fn warn_at_start(config: &Config) {
             "warning: open mode: anyone can report as any team (list [[team]] entries with tokens in a --config file to stop that)"
         );
     }
-    if access.is_some_and(|a| a.has_tokens()) && config.tls.is_none() {
+    if access.is_some_and(|a| a.has_tokens()) {
         eprintln!(
-            "warning: tokens travel in clear over HTTP: serve HTTPS with --tls-cert/--tls-key, or put a TLS reverse proxy in front"
+            "warning: tokens travel in clear over HTTP: unless the clients reach this server only through a TLS reverse proxy (README: nginx), anyone on the network can read them"
         );
     }
     for warning in config.contest.iter().flat_map(|c| &c.warnings) {

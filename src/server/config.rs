@@ -23,19 +23,9 @@ pub enum StartupError {
     /// Flags that contradict each other or are out of range.
     #[error("{0}")]
     Invalid(String),
-    /// The TLS certificate or key cannot be read or used.
-    #[error("cannot serve HTTPS: {0} (check --tls-cert and --tls-key)")]
-    Tls(String),
     /// The admin state of the data directory (hidden teams, names) cannot be read.
     #[error("{0}")]
     AdminState(String),
-}
-
-/// The certificate chain and private key for HTTPS (PEM files).
-#[derive(Debug, Clone, PartialEq)]
-pub struct TlsFiles {
-    pub cert: PathBuf,
-    pub key: PathBuf,
 }
 
 /// Checked server settings.
@@ -55,8 +45,11 @@ pub struct Config {
     pub max_teams: usize,
     /// HTTP worker threads.
     pub threads: usize,
-    /// Read/write timeout of every connection.
+    /// Deadline for a whole request (head and body); also the window of the minimum
+    /// answer rate and how long an idle keep-alive connection stays open.
     pub request_timeout: Duration,
+    /// Most client connections open at once (`--max-connections`).
+    pub max_connections: usize,
     /// fsync every report before acknowledging it.
     pub fsync: bool,
     /// Serve `/ws`; when off the page polls `/api/teams`.
@@ -70,8 +63,6 @@ pub struct Config {
     pub contest: Option<ContestFile>,
     /// The rate limits given as flags (they win over the contest file's).
     pub limits: LimitFlags,
-    /// Serve HTTPS (and `wss://`) with these files.
-    pub tls: Option<TlsFiles>,
 }
 
 impl Default for Config {
@@ -85,13 +76,13 @@ impl Default for Config {
             max_teams: 6,
             threads: default_threads(),
             request_timeout: Duration::from_secs(10),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             fsync: false,
             websocket: true,
             max_viewers: 1000,
             viewer_queue: DEFAULT_VIEWER_QUEUE,
             contest: None,
             limits: LimitFlags::default(),
-            tls: None,
         }
     }
 }
@@ -103,6 +94,17 @@ impl Default for Config {
 /// for up to 50 ms between batches with 1,000 viewers) never falls out of it; only
 /// a stuck one does.
 pub const DEFAULT_VIEWER_QUEUE: usize = 4096;
+
+/// Most client connections by default (`--max-connections`).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+
+/// File descriptors the server keeps for itself (data files, pollers, pipes, logs):
+/// the connections it can hold are its open-files limit minus these.
+pub const RESERVED_FILES: u64 = 64;
+
+/// Slowest accepted reader of an answer, in bytes per second, over each
+/// `--request-timeout`.
+pub const MIN_SEND_RATE: u64 = 1024;
 
 /// Most HTTP worker threads (`--threads`).
 pub const MAX_THREADS: usize = 1024;

@@ -1,6 +1,6 @@
 //! The private board's login (`[viewers]` in the contest file): a page that asks a
 //! browser for the viewer token, and the form's `POST /login`, which sets the one
-//! cookie BenchBoard uses (HttpOnly, SameSite=Strict, Secure over HTTPS). Scripts
+//! cookie BenchBoard uses (HttpOnly, SameSite=Strict, Secure behind a TLS proxy). Scripts
 //! send the token as `Authorization: Bearer` instead. The cookie opens reads only:
 //! no write endpoint looks at it.
 
@@ -66,10 +66,17 @@ pub fn submit(app: &App, request: &mut Request) -> Result<Reply, ApiError> {
     match app.trust.check_viewer_token(request, token.trim()) {
         Ok(()) => Ok(redirect(
             &next,
-            Some(viewer_cookie(token.trim(), app.config.tls.is_some())),
+            Some(viewer_cookie(token.trim(), behind_https(request))),
         )),
         Err(refusal) => Ok(page(&next, &refusal)),
     }
+}
+
+/// True when a TLS reverse proxy says the browser talks HTTPS: the cookie is then
+/// `Secure` (a forged header only makes it stricter).
+fn behind_https(request: &Request) -> bool {
+    super::reply::header(request, "X-Forwarded-Proto")
+        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
 }
 
 /// `POST /logout`: removes the cookie.

@@ -38,7 +38,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-pub use config::{Config, StartupError, TlsFiles};
+pub use config::{Config, StartupError};
 
 use crate::admin::{Action, Admin};
 use crate::board::LiveBoard;
@@ -46,7 +46,7 @@ use crate::config::ConfigError;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::report::Report;
-use crate::store::{OpenMode, Store, StoreError, StoredReport};
+use crate::store::{StoreError, StoredReport, WritableStore};
 use crate::team::TeamId;
 
 /// How long the connections must stay quiet before a shutdown completes.
@@ -55,12 +55,10 @@ const SHUTDOWN_QUIET: Duration = Duration::from_millis(200);
 /// Everything a request handler needs: the store, the board and the settings.
 pub struct App {
     pub config: Config,
-    pub store: Store,
+    pub store: WritableStore,
     pub board: LiveBoard,
     /// The WebSocket writer threads and their viewers.
     pub viewers: ws::Viewers,
-    /// Viewers over TLS, one thread each (see [`ws::tls`]).
-    pub tls_viewers: ws::tls::TlsViewers,
     /// Who may report, administer and watch; the rate limits.
     pub trust: trust::Trust,
     /// The organiser's actions and their audit log.
@@ -70,19 +68,13 @@ pub struct App {
 impl App {
     /// Opens the data directory and rebuilds the board from it.
     pub fn open(config: Config) -> Result<App, StartupError> {
-        let store = Store::open(
-            &config.data_dir,
-            OpenMode::ReadWrite {
-                fsync: config.fsync,
-            },
-        )
-        .map_err(StartupError::DataDir)?;
+        let store =
+            WritableStore::open(&config.data_dir, config.fsync).map_err(StartupError::DataDir)?;
         for warning in store.warnings() {
             log::warn!("{warning}");
         }
         let hub = Hub::new(config.viewer_queue, config.max_viewers);
         let viewers = ws::Viewers::new(Arc::clone(&hub), config.request_timeout);
-        let tls_viewers = ws::tls::TlsViewers::new(&hub);
         let board = LiveBoard::from_store(&store, config.timing, config.max_teams, hub);
         let trust = trust::Trust::new(config.contest.as_ref(), config.limits);
         show_file_names(&board, &trust);
@@ -92,7 +84,6 @@ impl App {
             store,
             board,
             viewers,
-            tls_viewers,
             trust,
             admin,
         })
@@ -179,8 +170,7 @@ impl Server {
             read_timeout: Some(config.request_timeout),
             write_timeout: Some(config.request_timeout),
         };
-        let ssl = config.tls.as_ref().map(read_tls_files).transpose()?;
-        let tls = ssl.is_some();
+        let limits = http_limits(&config);
         let app = App::open(config)?;
         let bind_error = |reason: String| StartupError::Bind {
             addr: addr.clone(),
@@ -188,13 +178,8 @@ impl Server {
         };
         let listener = std::net::TcpListener::bind(&addr).map_err(|e| bind_error(e.to_string()))?;
         sockopt::set_nodelay(&listener).map_err(|e| bind_error(e.to_string()))?;
-        let http =
-            tiny_http::Server::from_listener_with_options(listener, ssl, options).map_err(|e| {
-                match tls {
-                    true => StartupError::Tls(e.to_string()),
-                    false => bind_error(e.to_string()),
-                }
-            })?;
+        let http = tiny_http::Server::from_listener_with_limits(listener, options, limits)
+            .map_err(|e| bind_error(e.to_string()))?;
         Ok(Server {
             app: Arc::new(app),
             http: Arc::new(http),
@@ -218,12 +203,7 @@ impl Server {
         } else {
             addr.ip().to_string()
         };
-        let scheme = if self.app.config.tls.is_some() {
-            "https"
-        } else {
-            "http"
-        };
-        format!("{scheme}://{host}:{}/", addr.port())
+        format!("http://{host}:{}/", addr.port())
     }
 
     /// The shared state (store, board), e.g. for an in-process demo.
@@ -301,16 +281,31 @@ impl Server {
     }
 }
 
-/// Reads the PEM certificate chain and private key for HTTPS.
-fn read_tls_files(files: &TlsFiles) -> Result<tiny_http::SslConfig, StartupError> {
-    let read = |path: &std::path::Path| {
-        std::fs::read(path)
-            .map_err(|e| StartupError::Tls(format!("cannot read {}: {e}", path.display())))
-    };
-    Ok(tiny_http::SslConfig {
-        certificate: read(&files.cert)?,
-        private_key: read(&files.key)?,
-    })
+/// What the HTTP layer may hold per client: `--max-connections` (checked against the
+/// open-files limit, which is first raised to its hard limit), bodies up to
+/// `--max-body` read ahead without a worker thread, `--max-body` also for chunked bodies
+/// as sent (framing included), and the minimum answer rate.
+fn http_limits(config: &Config) -> tiny_http::Limits {
+    match tiny_http::raise_open_files_limit() {
+        Ok(files) => {
+            let room = files.saturating_sub(config::RESERVED_FILES);
+            if (config.max_connections as u64) > room {
+                log::warn!(
+                    "--max-connections {} is more than the {files} open files this process may have (room for about {room} connections); raise the limit (ulimit -n, LimitNOFILE=) or lower --max-connections",
+                    config.max_connections
+                );
+            }
+        }
+        Err(e) => log::warn!("cannot raise the open-files limit: {e}"),
+    }
+    let max_body = usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX);
+    tiny_http::Limits {
+        max_connections: config.max_connections,
+        preread_body: Some(max_body),
+        max_chunked_body: Some(config.max_body_bytes),
+        min_send_rate: config::MIN_SEND_RATE,
+        ..tiny_http::Limits::default()
+    }
 }
 
 /// Answers a request; a bug that panics costs that request (tiny_http answers it 500

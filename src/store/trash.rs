@@ -16,10 +16,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{
-    LATEST_FILE, Store, StoreError, TeamLog, entry_from_file, open_index_for_append,
-    point_latest_at, read_report_file, rewrite_index,
-};
+use super::files::{point_latest_at, read_report_file};
+use super::load::entry_from_file;
+use super::{LATEST_FILE, Store, StoreError, TeamLog, WritableStore, index};
 use crate::team::TeamId;
 use crate::timefmt;
 
@@ -62,6 +61,13 @@ impl Store {
         self.root.join(TRASH_DIR).join(id.as_str())
     }
 
+    /// Every report in the trash, by team and file name.
+    pub fn trash_list(&self) -> Result<Vec<TrashedReport>, StoreError> {
+        list(&self.root.join(TRASH_DIR))
+    }
+}
+
+impl WritableStore {
     /// Moves one report of a team to the trash.
     pub fn trash_report(&self, id: &TeamId, file_name: &str) -> Result<(), TrashError> {
         check_name(file_name)?;
@@ -122,50 +128,10 @@ impl Store {
             .as_ref()
             .and_then(|(stem, seq)| timefmt::parse_file_name(&timefmt::file_name(stem, *seq)));
         if order > last {
-            log.last_name = super::split_name(file_name);
+            log.last_name = super::files::split_name(file_name);
         }
         self.after_change(&mut log)?;
         Ok(())
-    }
-
-    /// Every report in the trash, by team and file name.
-    pub fn trash_list(&self) -> Result<Vec<TrashedReport>, StoreError> {
-        let root = self.root.join(TRASH_DIR);
-        let mut list = Vec::new();
-        let teams = match fs::read_dir(&root) {
-            Ok(teams) => teams,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(list),
-            Err(e) => return Err(StoreError::read(&root, e)),
-        };
-        for team in teams {
-            let team = team.map_err(|e| StoreError::read(&root, e))?;
-            let Some(id) = team
-                .file_name()
-                .to_str()
-                .and_then(|n| TeamId::parse(n).ok())
-            else {
-                continue;
-            };
-            let dir = team.path();
-            for file in fs::read_dir(&dir).map_err(|e| StoreError::read(&dir, e))? {
-                let file = file.map_err(|e| StoreError::read(&dir, e))?;
-                let name = file.file_name().to_string_lossy().into_owned();
-                if timefmt::parse_file_name(&name).is_none() {
-                    continue;
-                }
-                let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
-                list.push(TrashedReport {
-                    team_id: id.to_string(),
-                    file_name: name,
-                    bytes,
-                });
-            }
-        }
-        list.sort_by(|a, b| {
-            (&a.team_id, timefmt::parse_file_name(&a.file_name))
-                .cmp(&(&b.team_id, timefmt::parse_file_name(&b.file_name)))
-        });
-        Ok(list)
     }
 
     fn move_to_trash(&self, id: &TeamId, dir: &Path, file_name: &str) -> Result<(), TrashError> {
@@ -177,9 +143,9 @@ impl Store {
     /// Sets the index, `latest.json` and the latest report right after the team's
     /// reports changed (under its lock).
     fn after_change(&self, log: &mut TeamLog) -> Result<(), StoreError> {
-        rewrite_index(&log.dir, &log.entries)?;
+        index::rewrite(&log.dir, &log.entries)?;
         // The old append handle points at the replaced file.
-        log.index_file = Some(open_index_for_append(&log.dir)?);
+        log.index_file = Some(index::open_for_append(&log.dir)?);
         log.latest_pending = None;
         match log.entries.last() {
             Some(newest) => {
@@ -200,6 +166,45 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// The reports under a trash directory, by team and time.
+fn list(root: &Path) -> Result<Vec<TrashedReport>, StoreError> {
+    let mut list = Vec::new();
+    let teams = match fs::read_dir(root) {
+        Ok(teams) => teams,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(list),
+        Err(e) => return Err(StoreError::read(root, e)),
+    };
+    for team in teams {
+        let team = team.map_err(|e| StoreError::read(root, e))?;
+        let Some(id) = team
+            .file_name()
+            .to_str()
+            .and_then(|n| TeamId::parse(n).ok())
+        else {
+            continue;
+        };
+        let dir = team.path();
+        for file in fs::read_dir(&dir).map_err(|e| StoreError::read(&dir, e))? {
+            let file = file.map_err(|e| StoreError::read(&dir, e))?;
+            let name = file.file_name().to_string_lossy().into_owned();
+            if timefmt::parse_file_name(&name).is_none() {
+                continue;
+            }
+            let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
+            list.push(TrashedReport {
+                team_id: id.to_string(),
+                file_name: name,
+                bytes,
+            });
+        }
+    }
+    list.sort_by(|a, b| {
+        (&a.team_id, timefmt::parse_file_name(&a.file_name))
+            .cmp(&(&b.team_id, timefmt::parse_file_name(&b.file_name)))
+    });
+    Ok(list)
 }
 
 fn check_name(file_name: &str) -> Result<(), TrashError> {
@@ -232,10 +237,8 @@ fn move_file(from: &Path, to: &Path) -> Result<(), TrashError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::OpenMode;
-
-    fn store_with_reports(dir: &Path, qps: &[f64]) -> (Store, TeamId) {
-        let store = Store::open(dir, OpenMode::ReadWrite { fsync: false }).unwrap();
+    fn store_with_reports(dir: &Path, qps: &[f64]) -> (WritableStore, TeamId) {
+        let store = WritableStore::open(dir, false).unwrap();
         let id = TeamId::parse("team1").unwrap();
         let base = chrono::Local::now();
         for (i, q) in qps.iter().enumerate() {
@@ -292,7 +295,7 @@ mod tests {
         assert!(store.trash_list().unwrap().is_empty());
         drop(store);
         // The rewritten index is what a restart reads.
-        let reopened = Store::open(tmp.path(), OpenMode::ReadOnly).unwrap();
+        let reopened = Store::open(tmp.path()).unwrap();
         let reread: Vec<String> = reopened
             .entries(&id)
             .iter()
@@ -339,7 +342,7 @@ mod tests {
             .unwrap();
         assert_eq!(store2.report_count(&id), 1);
         drop(store2);
-        let reopened = Store::open(tmp.path(), OpenMode::ReadOnly).unwrap();
+        let reopened = Store::open(tmp.path()).unwrap();
         assert_eq!(reopened.team_ids(), vec![id.clone()]);
         assert_eq!(reopened.report_count(&id), 1);
     }

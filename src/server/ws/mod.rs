@@ -25,7 +25,6 @@
 //! `--request-timeout`. A client's own pings are not answered (browsers send none).
 
 mod frames;
-pub mod tls;
 mod viewer;
 mod writer;
 
@@ -74,8 +73,12 @@ pub fn serve(app: &App, request: Request) {
         );
     let socket = match request.upgrade_tcp("websocket", response) {
         Ok(socket) => socket,
-        Err(UpgradeTcpError::NotPlainTcp(request, response)) => {
-            return serve_tls(app, *request, response, subscribed);
+        Err(UpgradeTcpError::NotPlainTcp(request, _)) => {
+            let reply = Reply::json(
+                500,
+                &json!({"error": "the WebSocket push needs a plain TCP connection"}),
+            );
+            return respond_plain(*request, reply);
         }
         Err(UpgradeTcpError::Io(e)) => {
             log::debug!("GET /ws: the viewer left during the handshake: {e}");
@@ -92,27 +95,6 @@ pub fn serve(app: &App, request: Request) {
         Err(refused) => {
             log::warn!("GET /ws -> refused: {refused}");
             refuse(socket, &refused.to_string());
-        }
-    }
-}
-
-/// A viewer over TLS: its own thread (see [`tls`]).
-fn serve_tls(
-    app: &App,
-    request: Request,
-    response: Response<std::io::Empty>,
-    subscribed: Result<(std::sync::Arc<str>, crate::hub::Subscription), crate::hub::SubscribeError>,
-) {
-    match subscribed {
-        Ok((snapshot, subscription)) => {
-            let stream = request.upgrade("websocket", response);
-            let hub = std::sync::Arc::clone(app.board.hub());
-            app.tls_viewers.add(hub, stream, snapshot, subscription);
-        }
-        Err(refused) => {
-            log::warn!("GET /ws -> refused: {refused}");
-            let mut stream = request.upgrade("websocket", response);
-            let _ = stream.write_all(&close_frame(CloseCode::Again, &refused.to_string()));
         }
     }
 }
