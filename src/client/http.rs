@@ -108,7 +108,11 @@ mod tests {
             normalize_server("127.0.0.1:9").unwrap(),
             "http://127.0.0.1:9"
         );
-        assert!(normalize_server("https://example.org").is_err());
+        assert_eq!(
+            normalize_server("https://example.org/").unwrap(),
+            "https://example.org"
+        );
+        assert!(normalize_server("ftp://example.org").is_err());
         assert!(normalize_server("http://").is_err());
     }
 
