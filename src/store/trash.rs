@@ -262,15 +262,20 @@ mod tests {
         (store, id)
     }
 
+    /// The team's report file names in the index, oldest first.
+    fn names_of(store: &Store, id: &TeamId) -> Vec<String> {
+        store
+            .entries(id)
+            .iter()
+            .map(|e| e.file_name.to_string())
+            .collect()
+    }
+
     #[test]
     fn trash_and_restore_keep_the_bytes_and_the_index() {
         let tmp = tempfile::tempdir().unwrap();
         let (store, id) = store_with_reports(tmp.path(), &[1.0, 2.0, 3.0]);
-        let names: Vec<String> = store
-            .entries(&id)
-            .iter()
-            .map(|e| e.file_name.to_string())
-            .collect();
+        let names = names_of(&store, &id);
         let newest = names[2].clone();
         let before = fs::read(store.team_dir(&id).join(&newest)).unwrap();
 
@@ -296,11 +301,7 @@ mod tests {
         drop(store);
         // The rewritten index is what a restart reads.
         let reopened = Store::open(tmp.path()).unwrap();
-        let reread: Vec<String> = reopened
-            .entries(&id)
-            .iter()
-            .map(|e| e.file_name.to_string())
-            .collect();
+        let reread = names_of(&reopened, &id);
         assert_eq!(reread, names);
     }
 
@@ -308,18 +309,10 @@ mod tests {
     fn restoring_an_older_report_puts_it_back_in_order() {
         let tmp = tempfile::tempdir().unwrap();
         let (store, id) = store_with_reports(tmp.path(), &[1.0, 2.0, 3.0]);
-        let names: Vec<String> = store
-            .entries(&id)
-            .iter()
-            .map(|e| e.file_name.to_string())
-            .collect();
+        let names = names_of(&store, &id);
         store.trash_report(&id, &names[0]).unwrap();
         store.restore_report(&id, &names[0]).unwrap();
-        let now: Vec<String> = store
-            .entries(&id)
-            .iter()
-            .map(|e| e.file_name.to_string())
-            .collect();
+        let now = names_of(&store, &id);
         assert_eq!(now, names);
         assert_eq!(store.latest(&id).unwrap().file_name, names[2]);
     }
