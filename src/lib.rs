@@ -44,6 +44,13 @@ pub mod hub;
 
 pub mod server;
 
+// Who may report, administer and watch: the contest file, tokens, the organiser's actions.
+pub mod config;
+
+pub mod auth;
+
+pub mod admin;
+
 // What is stored, read back: the wire format, the questions, the exports, the CLI.
 pub mod api;
 

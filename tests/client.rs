@@ -114,7 +114,8 @@ fn bad_usage_exits_2() {
         &["--teams", "0"],
         &["--interval", "soon"],
         &["--team-id", "../etc"],
-        &["--server", "https://example.org"],
+        &["--server", "ftp://example.org"],
+        &["--token", "a", "--tokens", "t.txt"],
         &["--file", "r.json", "--teams", "3"],
         &["--no-such-flag"],
     ] {

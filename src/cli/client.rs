@@ -11,7 +11,8 @@ use crossbeam_channel::RecvTimeoutError;
 use super::parse::parse_duration;
 use crate::client::{
     Backoff, ClientError, DEFAULT_SERVER, DeliveryError, Fleet, IntervalSpec, ReportSender,
-    RetryPolicy, Schedule, SendError, TeamEvent, send_with_retry, simulated_teams, start_fleet,
+    RetryPolicy, Schedule, SendError, TeamEvent, Tokens, send_with_retry, simulated_teams,
+    start_fleet,
 };
 use crate::simulate::{Profile, SimulatedTeam, default_team_name};
 use crate::stop::StopSignal;
@@ -81,6 +82,17 @@ pub struct ClientArgs {
     /// Seed of the simulation: the same seed sends the same numbers [default: random]
     #[arg(long)]
     pub seed: Option<u64>,
+    /// The team's token for a server in registered mode (sent as Authorization: Bearer)
+    #[arg(
+        long,
+        env = "BENCHBOARD_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "tokens"
+    )]
+    pub token: Option<String>,
+    /// A file of tokens for --teams N: one "TEAM_ID TOKEN" per line (benchboard-demo --secure writes one)
+    #[arg(long, value_name = "FILE")]
+    pub tokens: Option<PathBuf>,
 }
 
 /// Runs `benchboard-client` until its reports are sent or Ctrl-C; the exit code is a [`ClientExit`].
@@ -126,7 +138,7 @@ fn try_run_client(args: ClientArgs, stop: &StopSignal) -> Result<ClientExit, Cli
             "--max-attempts must be at least 1".to_string(),
         ));
     }
-    let sender = ReportSender::new(&args.server, args.timeout)?;
+    let sender = ReportSender::new(&args.server, args.timeout)?.with_tokens(tokens_of(&args)?);
     match &args.file {
         Some(path) => send_file(&sender, &args, path, stop),
         None => simulate(sender, &args, stop),
@@ -134,6 +146,22 @@ fn try_run_client(args: ClientArgs, stop: &StopSignal) -> Result<ClientExit, Cli
 }
 
 /// Checks a team id given on the command line.
+/// The tokens given by --token or --tokens.
+fn tokens_of(args: &ClientArgs) -> Result<Tokens, ClientUsageError> {
+    if let Some(token) = &args.token {
+        return Ok(Tokens::One(token.trim().to_string()));
+    }
+    let Some(path) = &args.tokens else {
+        return Ok(Tokens::None);
+    };
+    let unreadable = |reason: String| ClientUsageError::ReadFile {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| unreadable(e.to_string()))?;
+    Tokens::parse_file(&text).map_err(unreadable)
+}
+
 fn checked_team_id(id: &str) -> Result<String, ClientUsageError> {
     team::TeamId::parse(id)
         .map(|id| id.to_string())

@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::trust::LimitFlags;
 use crate::board::Timing;
+use crate::config::ContestFile;
 use crate::store::StoreError;
 
 /// Why the server refuses to start; each message says what to change.
@@ -21,6 +23,9 @@ pub enum StartupError {
     /// Flags that contradict each other or are out of range.
     #[error("{0}")]
     Invalid(String),
+    /// The admin state of the data directory (hidden teams, names) cannot be read.
+    #[error("{0}")]
+    AdminState(String),
 }
 
 /// Checked server settings.
@@ -56,6 +61,10 @@ pub struct Config {
     pub viewer_queue: usize,
     /// Where the store reads arrival times (not a flag: tests freeze it).
     pub clock: crate::store::Clock,
+    /// The contest file (`--config`): teams, tokens, limits; `None` is open mode.
+    pub contest: Option<ContestFile>,
+    /// The rate limits given as flags (they win over the contest file's).
+    pub limits: LimitFlags,
 }
 
 impl Default for Config {
@@ -75,6 +84,8 @@ impl Default for Config {
             max_viewers: 1000,
             viewer_queue: DEFAULT_VIEWER_QUEUE,
             clock: crate::timefmt::now,
+            contest: None,
+            limits: LimitFlags::default(),
         }
     }
 }

@@ -4,8 +4,12 @@
 use serde_json::json;
 
 use super::reply::Reply;
+use super::trust::Refusal;
+use crate::admin::AdminError;
+use crate::config::ConfigError;
 use crate::report::ValidationError;
 use crate::store::StoreError;
+use crate::store::TrashError;
 use crate::team::TeamError;
 
 /// What a request handler can fail with; each variant has one status.
@@ -42,6 +46,15 @@ pub enum ApiError {
     /// Writing the report failed; nothing was acknowledged.
     #[error("{0}")]
     Storage(#[from] StoreError),
+    /// No token, a token that does not fit, or over a rate limit (401, 403, 429).
+    #[error("{0}")]
+    Refused(#[from] Refusal),
+    /// An organiser's action failed.
+    #[error("{0}")]
+    Admin(#[from] AdminError),
+    /// The contest file could not be reloaded; the old settings stay.
+    #[error("the contest file was not reloaded, the settings stay as they were: {0}")]
+    Reload(#[from] ConfigError),
 }
 
 impl ApiError {
@@ -55,6 +68,12 @@ impl ApiError {
             ApiError::TooLarge { .. } => 413,
             ApiError::Storage(e) if e.is_disk_full() => 507,
             ApiError::Storage(_) | ApiError::ExportStart { .. } => 500,
+            ApiError::Refused(refusal) => refusal.status(),
+            ApiError::Admin(AdminError::BadRequest(_)) => 400,
+            ApiError::Admin(AdminError::NotFound(_)) => 404,
+            ApiError::Admin(AdminError::Trash(TrashError::AlreadyThere(_))) => 409,
+            ApiError::Admin(_) => 500,
+            ApiError::Reload(_) => 422,
         }
     }
 
@@ -64,6 +83,9 @@ impl ApiError {
         let mut reply = Reply::json(self.status(), &json!({"error": self.to_string()}));
         if let ApiError::MethodNotAllowed { allow, .. } = self {
             reply.headers.push(("Allow", allow.clone()));
+        }
+        if let ApiError::Refused(refusal) = self {
+            reply.headers.extend(refusal.headers());
         }
         reply
     }

@@ -21,13 +21,16 @@
 //! handle.shutdown();
 //! ```
 
+pub mod admin_api;
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod login;
 pub mod pages;
 pub mod reply;
 pub mod routes;
 mod sockopt;
+pub mod trust;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -37,7 +40,9 @@ use std::time::{Duration, Instant};
 
 pub use config::{Config, StartupError};
 
+use crate::admin::{Action, Admin};
 use crate::board::LiveBoard;
+use crate::config::ConfigError;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::report::Report;
@@ -54,6 +59,10 @@ pub struct App {
     pub board: LiveBoard,
     /// The WebSocket writer threads and their viewers.
     pub viewers: ws::Viewers,
+    /// Who may report, administer and watch; the rate limits.
+    pub trust: trust::Trust,
+    /// The organiser's actions and their audit log.
+    pub admin: Admin,
 }
 
 impl App {
@@ -68,12 +77,32 @@ impl App {
         let hub = Hub::new(config.viewer_queue, config.max_viewers);
         let viewers = ws::Viewers::new(Arc::clone(&hub), config.request_timeout);
         let board = LiveBoard::from_store(&store, config.timing, config.max_teams, hub);
+        let trust = trust::Trust::new(config.contest.as_ref(), config.limits);
+        show_file_names(&board, &trust);
+        let admin = Admin::open(store.root(), &board).map_err(StartupError::AdminState)?;
         Ok(App {
             config,
             store,
             board,
             viewers,
+            trust,
+            admin,
         })
+    }
+
+    /// Reads the contest file again (SIGHUP, `POST /api/admin/reload`): its teams,
+    /// tokens, names and limits take effect at once, without dropping a viewer or a
+    /// report; a file that does not pass its checks changes nothing. Audited.
+    pub fn reload(&self, from: &str) -> Result<trust::Reloaded, ConfigError> {
+        let reloaded = self.trust.reload()?;
+        show_file_names(&self.board, &self.trust);
+        if let Err(e) = self
+            .admin
+            .perform(&self.store, &self.board, Action::Reload, from)
+        {
+            log::error!("the reload was not audited: {e}");
+        }
+        Ok(reloaded)
     }
 
     /// Stores a validated report, then shows it on the board: a viewer never sees a
@@ -92,6 +121,19 @@ impl App {
         self.board.apply(Arc::clone(&stored), metrics);
         Ok(stored)
     }
+}
+
+/// Puts the contest file's team names on the board.
+fn show_file_names(board: &LiveBoard, trust: &trust::Trust) {
+    let mut presentation = board.presentation();
+    presentation.file_names = trust
+        .state()
+        .access
+        .teams
+        .values()
+        .map(|team| (team.id.to_string(), team.name.clone()))
+        .collect();
+    board.set_presentation(presentation);
 }
 
 /// A bound server, ready to [`run`](Server::run).

@@ -40,6 +40,7 @@
 mod files;
 mod index;
 mod load;
+mod trash;
 mod write;
 
 use std::collections::BTreeMap;
@@ -54,6 +55,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use files::read_report_file;
+pub use trash::{TRASH_DIR, TrashError, TrashedReport};
 pub use write::{Clock, WritableStore};
 
 use crate::metrics::Metrics;
@@ -233,13 +235,15 @@ impl Store {
         &self.warnings
     }
 
-    /// Every team with at least one report, by id.
+    /// Every team with at least one report, by id (a team whose reports all went to
+    /// the trash is left out).
     pub fn team_ids(&self) -> Vec<TeamId> {
         self.teams
             .read()
             .expect("store lock poisoned")
-            .keys()
-            .cloned()
+            .iter()
+            .filter(|(_, log)| !log.lock().expect("team lock poisoned").entries.is_empty())
+            .map(|(id, _)| id.clone())
             .collect()
     }
 

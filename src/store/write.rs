@@ -124,7 +124,7 @@ impl WritableStore {
         Ok(stored)
     }
 
-    fn team_or_create(&self, id: &TeamId) -> Result<Arc<Mutex<TeamLog>>, StoreError> {
+    pub(super) fn team_or_create(&self, id: &TeamId) -> Result<Arc<Mutex<TeamLog>>, StoreError> {
         if let Some(log) = self.team(id) {
             return Ok(log);
         }
