@@ -87,6 +87,8 @@ pub struct ServerSection {
     pub no_websocket: Option<bool>,
     pub max_viewers: Option<usize>,
     pub max_connections: Option<usize>,
+    pub max_teams_known: Option<usize>,
+    pub min_free_space: Option<Size>,
     pub log_level: Option<LogLevel>,
     pub max_report_rate: Option<u32>,
     pub max_auth_failures: Option<u32>,
@@ -318,6 +320,8 @@ impl serde::Serialize for ServerKeys<'_> {
         entry!(no_websocket, |v: &bool| *v);
         entry!(max_viewers, |v: &usize| *v as u64);
         entry!(max_connections, |v: &usize| *v as u64);
+        entry!(max_teams_known, |v: &usize| *v as u64);
+        entry!(min_free_space, |v: &Size| v.0);
         entry!(log_level, |v: &LogLevel| v.0.to_string().to_lowercase());
         entry!(max_report_rate, |v: &u32| *v);
         entry!(max_auth_failures, |v: &u32| *v);

@@ -17,10 +17,12 @@ use super::parse::{parse_duration, parse_size};
 use crate::board::Timing;
 use crate::config::{ContestFile, LogLevel, NewToken, Seconds, ServerSection, Size, TokenFor};
 use crate::server::config::{
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_VIEWER_QUEUE, MAX_THREADS, RESERVED_FILES, default_threads,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_TEAMS_KNOWN, DEFAULT_VIEWER_QUEUE, MAX_THREADS,
+    RESERVED_FILES, default_threads,
 };
 use crate::server::trust::LimitFlags;
 use crate::server::{Config, Server, StartupError};
+use crate::store::MAX_REPORT_BYTES;
 use crate::team::TeamId;
 
 /// `benchboard-serve`'s command line.
@@ -29,7 +31,7 @@ use crate::team::TeamId;
     name = "benchboard-serve",
     version,
     about = "Live scoreboard for load tests: HTTP API, WebSocket push and dashboard on one port",
-    after_help = "Examples:\n  benchboard-serve --port 8080 --data-dir ./data\n  curl -X POST http://localhost:8080/api/stats/report \\\n    -H 'Content-Type: application/json' -H 'X-Team-ID: team1' \\\n    -H 'X-Team-Name: %E7%AC%AC%E4%B8%80%E5%B0%8F%E7%BB%84' -d @report.json\n  benchboard-serve token team1 --name 第一小组 >> contest.toml\n  benchboard-serve --check-config contest.toml\n  benchboard-serve --config contest.toml   # behind a TLS reverse proxy (README)",
+    after_help = "Examples:\n  benchboard-serve --port 8080 --data-dir ./data\n  curl -X POST http://localhost:8080/api/stats/report \\\n    -H 'Content-Type: application/json' -H 'X-Team-ID: team1' \\\n    -H 'X-Team-Name: %E7%AC%AC%E4%B8%80%E5%B0%8F%E7%BB%84' -d @report.json\n  benchboard-serve token team1 --name 第一小组 >> contest.toml\n  benchboard-serve --check-config contest.toml\n  benchboard-serve --config contest.toml   # behind a TLS reverse proxy (README)\n\nExit codes: 0 stopped by SIGINT/SIGTERM, 1 cannot start or a wrong contest file (the message says why), 2 bad usage or the data directory is in use by another benchboard-serve.",
     args_conflicts_with_subcommands = true
 )]
 pub struct ServeArgs {
@@ -57,10 +59,10 @@ pub struct ServeArgs {
     /// Port to listen on; 0 picks a free port (the URL printed at start shows it)
     #[arg(long, short, env = "BENCHBOARD_PORT", default_value_t = 8080)]
     pub port: u16,
-    /// Directory of the stored reports, one sub-directory per team (created if missing)
+    /// Directory of the stored reports, one sub-directory per team (created if missing); locked while the server runs: one server per directory
     #[arg(long, env = "BENCHBOARD_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
-    /// Largest report body accepted; bigger ones get 413
+    /// Largest report body accepted (at most 16MiB); bigger ones get 413
     #[arg(long, env = "BENCHBOARD_MAX_BODY", default_value = "1MiB", value_parser = parse_size)]
     pub max_body: u64,
     /// Seconds without a report before a team shows as inactive
@@ -84,6 +86,12 @@ pub struct ServeArgs {
     /// fsync each report before acknowledging it: survives a power loss, not only a crash (slower)
     #[arg(long, env = "BENCHBOARD_FSYNC")]
     pub fsync: bool,
+    /// Most teams the server takes; a report of a new team past it gets 403 (final: clients must not retry), known teams keep reporting
+    #[arg(long, env = "BENCHBOARD_MAX_TEAMS_KNOWN", default_value_t = DEFAULT_MAX_TEAMS_KNOWN)]
+    pub max_teams_known: usize,
+    /// Space that must stay free on the data directory's file system: below it reports get 507 "disk almost full" (nothing is written) and /healthz says so, until space is freed; 0 turns the check off
+    #[arg(long, env = "BENCHBOARD_MIN_FREE_SPACE", default_value = "1GiB", value_parser = parse_size)]
+    pub min_free_space: u64,
     /// Turn the WebSocket push off; the dashboard then polls /api/teams
     #[arg(long, env = "BENCHBOARD_NO_WEBSOCKET")]
     pub no_websocket: bool,
@@ -164,6 +172,8 @@ impl ServeArgs {
             threads => Some,
             request_timeout => |v: Seconds| v.0,
             max_connections => |v| v,
+            max_teams_known => |v| v,
+            min_free_space => |v: Size| v.0,
             fsync => |v| v,
             no_websocket => |v| v,
             max_viewers => |v| v,
@@ -183,14 +193,20 @@ impl ServeArgs {
             )));
         }
         let threads = self.threads.unwrap_or_else(default_threads);
-        if threads == 0 || self.max_teams == 0 {
+        if threads == 0 || self.max_teams == 0 || self.max_teams_known == 0 {
             return Err(StartupError::Invalid(
-                "--threads and --max-teams must be at least 1".into(),
+                "--threads, --max-teams and --max-teams-known must be at least 1".into(),
             ));
         }
         if threads > MAX_THREADS {
             return Err(StartupError::Invalid(format!(
                 "--threads {threads} is too many: at most {MAX_THREADS}"
+            )));
+        }
+        if self.max_body > MAX_REPORT_BYTES {
+            return Err(StartupError::Invalid(format!(
+                "--max-body {} is too large: at most {MAX_REPORT_BYTES} bytes (16MiB)",
+                self.max_body
             )));
         }
         if self.max_connections == 0 {
@@ -217,6 +233,8 @@ impl ServeArgs {
             request_timeout: self.request_timeout,
             max_connections: self.max_connections,
             fsync: self.fsync,
+            max_teams_known: self.max_teams_known,
+            min_free_bytes: self.min_free_space,
             websocket: !self.no_websocket,
             max_viewers: self.max_viewers,
             viewer_queue: DEFAULT_VIEWER_QUEUE,
@@ -267,18 +285,24 @@ pub fn main() -> ExitCode {
 }
 
 /// Runs `benchboard-serve` (or one of its commands); a failure is one `Error: ...`
-/// line and exit 1.
+/// line and exit 1, or 2 when another server holds the data directory.
 pub fn run(args: ServeArgs, given: &dyn Fn(&str) -> bool) -> ExitCode {
     let outcome = match (&args.command, &args.check_config) {
-        (Some(ServeCommand::Token(token)), _) => token.render().map(|text| print!("{text}")),
-        (None, Some(path)) => check_config(path),
-        (None, None) => serve(args, given).map_err(|e| e.to_string()),
+        (Some(ServeCommand::Token(token)), _) => token
+            .render()
+            .map(|text| print!("{text}"))
+            .map_err(anyhow::Error::msg),
+        (None, Some(path)) => check_config(path).map_err(anyhow::Error::msg),
+        (None, None) => serve(args, given),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("Error: {e}");
-            ExitCode::FAILURE
+            let code = e
+                .downcast_ref::<StartupError>()
+                .map_or(1, StartupError::exit_code);
+            ExitCode::from(code)
         }
     }
 }
@@ -300,8 +324,12 @@ fn serve(mut args: ServeArgs, given: &dyn Fn(&str) -> bool) -> anyhow::Result<()
     }
     crate::logging::init(args.log_level);
     let config = args.into_config(contest)?;
-    warn_at_start(&config);
+    let warnings = start_warnings(&config);
     let server = Server::bind(config)?;
+    // Only once the server holds its port and data directory: a refusal is one line.
+    for warning in warnings {
+        eprintln!("{warning}");
+    }
     // The first line is the URL with the real port: scripts and tests read it.
     // Written without println!: a closed stdout (the reader went away) is no reason to
     // stop serving or to panic at exit.
@@ -323,21 +351,22 @@ fn serve(mut args: ServeArgs, given: &dyn Fn(&str) -> bool) -> anyhow::Result<()
 
 /// The lines an operator must see at start: open mode, tokens in clear, the file's
 /// warnings.
-fn warn_at_start(config: &Config) {
+fn start_warnings(config: &Config) -> Vec<String> {
     let access = config.contest.as_ref().map(|c| &c.access);
+    let mut lines = Vec::new();
     if access.is_none_or(|a| a.is_open()) {
-        eprintln!(
-            "warning: open mode: anyone can report as any team (list [[team]] entries with tokens in a --config file to stop that)"
-        );
+        lines.push("warning: open mode: anyone can report as any team (list [[team]] entries with tokens in a --config file to stop that)".to_string());
     }
     if access.is_some_and(|a| a.has_tokens()) {
-        eprintln!(
-            "warning: tokens travel in clear over HTTP: unless the clients reach this server only through a TLS reverse proxy (README: nginx), anyone on the network can read them"
-        );
+        lines.push("warning: tokens travel in clear over HTTP: unless the clients reach this server only through a TLS reverse proxy (README: nginx), anyone on the network can read them".to_string());
     }
-    for warning in config.contest.iter().flat_map(|c| &c.warnings) {
-        eprintln!("{warning}");
-    }
+    lines.extend(
+        config
+            .contest
+            .iter()
+            .flat_map(|c| c.warnings.iter().cloned()),
+    );
+    lines
 }
 
 /// Re-reads the contest file on every SIGHUP; a bad file is refused with its reason
@@ -372,6 +401,25 @@ mod tests {
     #[test]
     fn verify_cli() {
         ServeArgs::command().debug_assert();
+    }
+
+    /// Every flag of the server is also a `[server]` key of the contest file.
+    #[test]
+    fn every_flag_is_a_server_key() {
+        let command = ServeArgs::command();
+        let flags = command
+            .get_arguments()
+            .filter(|arg| arg.get_long().is_some())
+            .map(|arg| arg.get_id().as_str())
+            .filter(|id| !matches!(*id, "help" | "version" | "config" | "check_config"));
+        for id in flags {
+            let text = format!("[server]\n{id} = 0\n");
+            let error = toml::from_str::<crate::config::RawFile>(&text)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(!error.contains("unknown field"), "--{id}: {error}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use tiny_http::Request;
 use super::error::ApiError;
 use super::reply::{Reply, send};
 use super::trust::Refusal;
-use super::{App, admin_api, api, login, pages, ws};
+use super::{App, admin_api, api, health, login, pages, ws};
 use crate::team::TeamId;
 
 /// What a route leads to.
@@ -31,6 +31,8 @@ pub enum Endpoint {
     AdminPage,
     /// Everything under `/api/admin/` (see [`super::admin_api`]).
     Admin(AdminEndpoint),
+    /// `GET /healthz`: public even on a private board (probes carry no token).
+    Health,
 }
 
 /// The admin API's endpoints.
@@ -133,6 +135,7 @@ pub const ROUTES: &[Route] = &[
     ),
     route("GET", "/ws", Endpoint::WebSocket, Reader),
     route("GET", "/static/{file}", Endpoint::Asset, Public),
+    route("GET", "/healthz", Endpoint::Health, Public),
     route("POST", "/login", Endpoint::Login, Public),
     route("POST", "/logout", Endpoint::Logout, Public),
     route("GET", "/admin", Endpoint::AdminPage, Public),
@@ -313,6 +316,7 @@ fn dispatch(
         Endpoint::Logout => Ok(login::logout()),
         Endpoint::AdminPage => Ok(pages::admin_page()),
         Endpoint::Admin(admin) => admin_api::dispatch(app, admin, params, query, request),
+        Endpoint::Health => Ok(health::healthz(app)),
         Endpoint::WebSocket => unreachable!("WebSocket upgrades are handled before dispatch"),
     }
 }

@@ -144,8 +144,6 @@ impl WritableStore {
     /// reports changed (under its lock).
     fn after_change(&self, log: &mut TeamLog) -> Result<(), StoreError> {
         index::rewrite(&log.dir, &log.entries)?;
-        // The old append handle points at the replaced file.
-        log.index_file = Some(index::open_for_append(&log.dir)?);
         log.latest_pending = None;
         match log.entries.last() {
             Some(newest) => {
