@@ -72,6 +72,18 @@ impl TokenDigest {
     pub fn matches(&self, presented: &str) -> bool {
         TokenDigest::of(presented).0.ct_eq(&self.0).into()
     }
+
+    /// A value standing for this digest under a secret `key` (URL-safe base64 of
+    /// SHA-256 over `purpose`, `key` and the digest): it tells nothing about the token
+    /// and is worth nothing without the key.
+    pub fn keyed(&self, purpose: &[u8], key: &[u8; 32]) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(purpose);
+        hasher.update([0]);
+        hasher.update(key);
+        hasher.update(self.0);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hasher.finalize())
+    }
 }
 
 /// Never shows the digest: a digest of a short hand-written token can be reversed

@@ -495,6 +495,8 @@ fn a_private_board_needs_the_viewer_token_or_its_cookie_for_reads_only() {
     }
     let page = call("GET", &server.url("/"), &[], None);
     assert_eq!(page.status, 401);
+    // Probes carry no token: /healthz stays public.
+    assert_eq!(call("GET", &server.url("/healthz"), &[], None).status, 200);
     assert!(page.body.contains("action=\"/login\""));
     assert_eq!(
         call("GET", &server.url("/static/style.css"), &[], None).status,
@@ -654,6 +656,32 @@ fn tokens_never_reach_stderr_answers_or_the_data_directory() {
         );
         answers.push(format!("{:?} {}", answer.headers, answer.body));
     }
+    // A browser's login: its cookie stands for the token without holding it.
+    let no_redirects: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let login = no_redirects
+        .post(&url("/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send(format!("token={VIEWER}&next=%2F").as_bytes())
+        .unwrap();
+    assert_eq!(login.status().as_u16(), 303);
+    answers.push(format!("{:?}", login.headers()));
+    let set_cookie = login.headers()["set-cookie"].to_str().unwrap();
+    let cookie = set_cookie.split(';').next().unwrap().to_string();
+    let board = call("GET", &url("/"), &[("Cookie", &cookie)], None);
+    assert_eq!(board.status, 200);
+    answers.push(format!("{:?} {}", board.headers, board.body));
+    let x_team_token = call(
+        "POST",
+        &url("/api/stats/report"),
+        &[("X-Team-Token", TEAM1), ("X-Team-ID", "team1")],
+        Some(&body),
+    );
+    assert_eq!(x_team_token.status, 200);
+    answers.push(format!("{:?} {}", x_team_token.headers, x_team_token.body));
     let login = format!("token={VIEWER}x");
     answers.push(
         call(

@@ -1,6 +1,7 @@
 //! The private board's login (`[viewers]` in the contest file): a page that asks a
 //! browser for the viewer token, and the form's `POST /login`, which sets the one
-//! cookie BenchBoard uses (HttpOnly, SameSite=Strict, Secure behind a TLS proxy). Scripts
+//! cookie BenchBoard uses (HttpOnly, SameSite=Strict, Secure behind a TLS proxy; its
+//! value is derived from the token, never the token: see `trust::CookieKey`). Scripts
 //! send the token as `Authorization: Bearer` instead. The cookie opens reads only:
 //! no write endpoint looks at it.
 
@@ -60,13 +61,13 @@ pub fn submit(app: &App, request: &mut Request) -> Result<Reply, ApiError> {
     };
     let next = safe_next(&field("next").unwrap_or_default());
     let token = field("token").unwrap_or_default();
-    if app.trust.state().access.viewers.is_none() {
+    let Some(value) = app.trust.viewer_cookie_value() else {
         return Ok(redirect(&next, None));
-    }
+    };
     match app.trust.check_viewer_token(request, token.trim()) {
         Ok(()) => Ok(redirect(
             &next,
-            Some(viewer_cookie(token.trim(), behind_https(request))),
+            Some(viewer_cookie(&value, behind_https(request))),
         )),
         Err(refusal) => Ok(page(&next, &refusal)),
     }
