@@ -1,4 +1,8 @@
+use std::time::Duration;
+
 use super::*;
+use crate::auth::TokenDigest;
+use crate::team::{MAX_TEAM_NAME_CHARS, TeamId};
 
 fn parse(text: &str) -> Result<ContestFile, ConfigError> {
     ContestFile::parse(Path::new("contest.toml"), text)
