@@ -106,8 +106,8 @@ pub struct ServeArgs {
 /// `benchboard-serve`'s commands besides serving.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum ServeCommand {
-    /// Print a new random token and the contest-file lines that register it (only its
-    /// SHA-256 goes into the file; hand the token to the team)
+    /// Make a new random token: the token on stderr (hand it to the team), the
+    /// contest-file lines that register it on stdout (only its SHA-256), for `>> contest.toml`
     Token(TokenArgs),
 }
 
@@ -129,8 +129,9 @@ pub struct TokenArgs {
 }
 
 impl TokenArgs {
-    /// The command's output: the token, then the section for the contest file.
-    pub fn render(&self) -> Result<String, String> {
+    /// The command's output: the line that shows the token (for stderr) and the
+    /// section for the contest file (for stdout).
+    pub fn render(&self) -> Result<(String, String), String> {
         let holder = match &self.team_id {
             Some(id) => TokenFor::Team {
                 id: TeamId::parse(id).map_err(|e| format!("{id:?}: {e}"))?,
@@ -143,7 +144,8 @@ impl TokenArgs {
             crate::team::check_team_name(name)
                 .map_err(|e| e.to_string().replace("X-Team-Name", "--name"))?;
         }
-        Ok(NewToken::new(&holder).render(&holder))
+        let new = NewToken::new(&holder);
+        Ok((new.note(&holder), new.section))
     }
 }
 
@@ -290,7 +292,10 @@ pub fn run(args: ServeArgs, given: &dyn Fn(&str) -> bool) -> ExitCode {
     let outcome = match (&args.command, &args.check_config) {
         (Some(ServeCommand::Token(token)), _) => token
             .render()
-            .map(|text| print!("{text}"))
+            .map(|(note, section)| {
+                eprint!("{note}");
+                print!("{section}");
+            })
             .map_err(anyhow::Error::msg),
         (None, Some(path)) => check_config(path).map_err(anyhow::Error::msg),
         (None, None) => serve(args, given),

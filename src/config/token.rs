@@ -49,8 +49,9 @@ impl NewToken {
         NewToken { token, section }
     }
 
-    /// The command's whole output: the token in a comment, then the section.
-    pub fn render(&self, holder: &TokenFor) -> String {
+    /// The line that shows the token, for the terminal only (the command writes it
+    /// to stderr, the section to stdout, so that `>> contest.toml` keeps no token).
+    pub fn note(&self, holder: &TokenFor) -> String {
         let whose = match holder {
             TokenFor::Team { id, .. } => {
                 format!("team {id}'s token (for benchboard-client --token or BENCHBOARD_TOKEN)")
@@ -59,8 +60,8 @@ impl NewToken {
             TokenFor::Viewers => "the viewer token of the private board".to_string(),
         };
         format!(
-            "# {whose}; shown only now, the file keeps only its SHA-256:\n#   {}\n{}",
-            self.token, self.section
+            "{whose}, shown only now (the contest file keeps only its SHA-256): {}\n",
+            self.token
         )
     }
 }
