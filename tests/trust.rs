@@ -388,6 +388,12 @@ fn hide_rename_reset_and_reset_all_change_the_board() {
 fn reload_takes_a_good_file_and_refuses_a_bad_one_keeping_the_old() {
     let (server, path) = registered("", |_| {});
     let body = report_with_qps(5.0);
+    // A viewer connected before the reloads keeps its connection through them.
+    let ws_url = format!("{}/ws", server.base.replace("http://", "ws://"));
+    let (mut viewer, _) = tungstenite::connect(ws_url).expect("WebSocket handshake");
+    if let tungstenite::stream::MaybeTlsStream::Plain(stream) = viewer.get_ref() {
+        stream.set_read_timeout(Some(common::PATIENCE)).unwrap();
+    }
     std::fs::write(
         &path,
         format!(
@@ -417,6 +423,17 @@ fn reload_takes_a_good_file_and_refuses_a_bad_one_keeping_the_old() {
     assert_eq!(post(&server, "team1", Some(TEAM1), &body).status, 403);
     assert_eq!(post(&server, "team3", Some(new_token), &body).status, 200);
     assert_eq!(server.get_json("/api/teams/team3").1["team_name"], "三");
+    loop {
+        let message = viewer.read().expect("the viewer is still connected");
+        let Ok(text) = message.to_text() else {
+            continue;
+        };
+        let update: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+        if update["type"] == "team_update" && update["team"]["team_id"] == "team3" {
+            assert_eq!(update["team"]["team_name"], "三");
+            break;
+        }
+    }
     // What was stored before the reload is still there.
     assert_eq!(server.get_json("/api/teams/team1").1["report_count"], 1);
 }
