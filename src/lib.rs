@@ -30,6 +30,7 @@ pub mod export;
 pub mod generate;
 pub mod history;
 pub mod hub;
+pub mod import;
 pub mod logging;
 pub mod metrics;
 pub mod report;
