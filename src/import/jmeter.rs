@@ -107,6 +107,8 @@ pub struct JtlTally {
     first_line: Vec<u8>,
     csv: Option<CsvStream>,
     layout: Option<Layout>,
+    /// Fields of the header (or of the first row without one): a row with fewer is cut short.
+    fields: usize,
     run: ToolRun,
     first_start_ms: Option<i64>,
     last_end_ms: Option<i64>,
@@ -120,6 +122,7 @@ impl JtlTally {
             first_line: Vec::new(),
             csv: None,
             layout: None,
+            fields: 0,
             run: ToolRun::default(),
             first_start_ms: None,
             last_end_ms: None,
@@ -187,9 +190,18 @@ impl JtlTally {
                 || (0..record.len()).any(|i| record.get(i) == "elapsed")
             {
                 self.layout = Some(Layout::from_header(record)?);
+                self.fields = record.len();
                 return Ok(());
             }
             self.layout = Some(Layout::DEFAULT);
+            self.fields = record.len();
+        }
+        if record.len() < self.fields {
+            return Err(Problem(format!(
+                "row {number}: has {} fields where the first line has {}: the row is cut short",
+                record.len(),
+                self.fields
+            )));
         }
         let layout = self.layout.clone().expect("set above");
         self.sample(number, record, &layout)

@@ -6,8 +6,9 @@
 //! `--timeout`, both among those requests. `connect`, `read` and `write` errors are
 //! attempts that got no response: BenchBoard counts them as failed requests too. wrk
 //! reports nothing in flight (`pending` 0). The text summary gives avg, max and the
-//! 50/75/90/99th percentiles, but no minimum (taken as 0), so its buckets are
-//! approximate; the JSON line carries the share of samples at each of BenchBoard's
+//! 50/75/90/99th percentiles but no minimum, so its buckets are approximate: the
+//! distribution is taken to start at `p50 - 2 × (p75 - p50)` (at least 0), which is
+//! reported as the minimum. The JSON line carries the share of samples at each of BenchBoard's
 //! bounds, read off wrk's own per-µs histogram, so its buckets are not guesses.
 
 use super::json::Node;
@@ -153,12 +154,27 @@ pub fn from_text(text: &str, map: &KindMap) -> Result<ToolRun, Problem> {
         ));
     }
     summary.count = counts.requests.saturating_sub(counts.timeout);
+    summary.min_ms = estimated_minimum(&summary);
     // "Requests/sec" has more digits than "in 10.01s": the run's length is their ratio.
     let elapsed_s = match per_second {
         Some(rate) if rate > 0.0 && counts.requests > 0 => counts.requests as f64 / rate,
         _ => duration_s.unwrap_or(0.0),
     };
     Ok(counts.into_run(elapsed_s, &summary, map))
+}
+
+/// Where the distribution of a text summary starts: twice the p50–p75 spread below
+/// the median (a spread as wide below the median as above, and as much again).
+fn estimated_minimum(summary: &Summary) -> Option<f64> {
+    let at = |quantile: f64| {
+        summary
+            .points
+            .iter()
+            .find(|p| p.share == quantile)
+            .map(|p| p.value_ms)
+    };
+    let (p50, p75) = (at(0.5)?, at(0.75)?);
+    Some((p50 - 2.0 * (p75 - p50)).max(0.0))
 }
 
 fn read_socket_errors(line: &str, counts: &mut Counts) -> Result<(), Problem> {
