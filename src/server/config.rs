@@ -34,6 +34,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: u64,
+    /// Largest accepted body of `POST /api/import/<format>` (a tool's output), in bytes.
+    pub max_import_body_bytes: u64,
     /// When teams turn inactive and leave the board.
     pub timing: Timing,
     /// Most team cards on the dashboard.
@@ -60,6 +62,7 @@ impl Default for Config {
             port: 8080,
             data_dir: PathBuf::from("data"),
             max_body_bytes: 1024 * 1024,
+            max_import_body_bytes: DEFAULT_MAX_IMPORT_BODY,
             timing: Timing::default(),
             max_teams: 6,
             threads: default_threads(),
@@ -79,6 +82,9 @@ impl Default for Config {
 /// for up to 50 ms between batches with 1,000 viewers) never falls out of it; only
 /// a stuck one does.
 pub const DEFAULT_VIEWER_QUEUE: usize = 4096;
+
+/// Default `--max-import-body`: 8 MiB, as tools' outputs are larger than reports.
+pub const DEFAULT_MAX_IMPORT_BODY: u64 = 8 * 1024 * 1024;
 
 /// Most HTTP worker threads (`--threads`).
 pub const MAX_THREADS: usize = 1024;

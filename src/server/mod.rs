@@ -24,6 +24,7 @@
 pub mod api;
 pub mod config;
 pub mod error;
+mod import;
 pub mod pages;
 pub mod reply;
 pub mod routes;
@@ -88,6 +89,24 @@ impl App {
         let stored = self
             .store
             .append(id, team_name, body, report.value, &metrics)?;
+        self.board.apply(Arc::clone(&stored), metrics);
+        Ok(stored)
+    }
+
+    /// [`App::ingest`] of a report converted from a load tool's output; the stored file
+    /// also carries `source`.
+    pub fn ingest_imported(
+        &self,
+        id: &TeamId,
+        team_name: &str,
+        body: &[u8],
+        report: Report,
+        source: &serde_json::Value,
+    ) -> Result<Arc<StoredReport>, StoreError> {
+        let metrics = Metrics::of(&report);
+        let stored =
+            self.store
+                .append_imported(id, team_name, body, report.value, &metrics, source)?;
         self.board.apply(Arc::clone(&stored), metrics);
         Ok(stored)
     }

@@ -7,13 +7,14 @@ use tiny_http::Request;
 
 use super::error::ApiError;
 use super::reply::{Reply, send};
-use super::{App, api, pages, ws};
+use super::{App, api, import, pages, ws};
 use crate::team::TeamId;
 
 /// What a route leads to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
     SubmitReport,
+    ImportReport,
     Teams,
     Team,
     History,
@@ -40,6 +41,11 @@ pub const ROUTES: &[Route] = &[
         method: "POST",
         path: "/api/stats/report",
         endpoint: Endpoint::SubmitReport,
+    },
+    Route {
+        method: "POST",
+        path: "/api/import/{format}",
+        endpoint: Endpoint::ImportReport,
     },
     Route {
         method: "GET",
@@ -182,6 +188,7 @@ fn dispatch(
     let team_param = || -> Result<TeamId, ApiError> { Ok(TeamId::parse(params[0])?) };
     match endpoint {
         Endpoint::SubmitReport => api::submit_report(app, request),
+        Endpoint::ImportReport => import::submit_import(app, params[0], query, request),
         Endpoint::Teams => Ok(api::teams(app)),
         Endpoint::Team => api::team(app, &team_param()?),
         Endpoint::History => api::history(app, &team_param()?, query),
