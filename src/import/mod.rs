@@ -32,6 +32,7 @@
 //! ```
 
 mod detect;
+pub mod follow;
 pub mod gatling;
 pub mod jmeter;
 mod json;

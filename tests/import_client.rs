@@ -1,0 +1,387 @@
+//! `benchboard-client push` and `watch`, run as the real binary against a real server
+//! on port 0: a tool's output is converted on the client and stored as a report;
+//! `watch` follows a file that the test appends to, rotates and truncates, and sends a
+//! last report on Ctrl-C.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+use common::{TestServer, fixture, interrupt, report_files};
+use serde_json::Value;
+
+const CLIENT: &str = env!("CARGO_BIN_EXE_benchboard-client");
+/// Generous: the machine is shared; every wait ends as soon as its event happens.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+fn tool_output(relative: &str) -> Vec<u8> {
+    std::fs::read(fixture(&format!("import/{relative}"))).unwrap()
+}
+
+/// Runs the client to completion with `stdin` as input.
+fn client(args: &[&str], stdin: &[u8]) -> std::process::Output {
+    let mut child = Command::new(CLIENT)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the client starts");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let deadline = Instant::now() + DEADLINE;
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the client did not finish: {args:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The team's latest stats once `done` holds for them, within the deadline.
+fn wait_for_stats(server: &TestServer, team: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let (status, body) = server.get_json(&format!("/api/teams/{team}"));
+        if status == 200 && done(&body["stats"]) {
+            return body["stats"].clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{team} never got there; last answer {status}: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn push_converts_a_file_or_stdin_and_stores_the_report() {
+    let server = TestServer::start();
+    let jtl = fixture("import/jmeter/default.jtl");
+    let out = client(
+        &[
+            "push",
+            "--server",
+            &server.base,
+            "--team-id",
+            "p1",
+            "--team-name",
+            "第一小组",
+            jtl.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let line = text(&out.stdout);
+    assert!(line.starts_with("p1: jtl "), "{line}");
+    assert!(
+        line.contains("(240 requests, 80 errors) and stored by"),
+        "{line}"
+    );
+    let stats = wait_for_stats(&server, "p1", |s| s["totalOps"] == 240);
+    assert_eq!(stats["source"]["format"], "jtl");
+
+    // stdin, auto: oha's docs line from the README in spirit (any tool's output piped in).
+    let out = client(
+        &["--server", &server.base, "--team-id", "p1", "push", "-"],
+        &tool_output("locust/run.json"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("p1: locust-json - converted (506 requests, 71 errors)"),
+        "{}",
+        text(&out.stdout)
+    );
+    wait_for_stats(&server, "p1", |s| s["totalOps"] == 506);
+    assert_eq!(report_files(&server.data_dir, "p1").len(), 2);
+}
+
+#[test]
+fn push_of_a_file_that_is_not_the_format_exits_2_and_sends_nothing() {
+    let server = TestServer::start();
+    let csv = fixture("import/locust/run_stats.csv");
+    let out = client(
+        &[
+            "push",
+            "--server",
+            &server.base,
+            "--team-id",
+            "p2",
+            "--format",
+            "oha",
+            csv.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let error = text(&out.stderr);
+    assert!(error.starts_with("Error: "), "{error}");
+    assert!(
+        error.contains("oha (oha --output-format json): not valid JSON"),
+        "{error}"
+    );
+    let out = client(
+        &[
+            "push",
+            "--server",
+            &server.base,
+            "--team-id",
+            "p2",
+            "--map",
+            "x=writes",
+            csv.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("unknown kind \"writes\""),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!server.data_dir.join("p2").exists());
+}
+
+#[test]
+fn todays_file_flag_still_sends_a_report_as_it_is() {
+    let server = TestServer::start();
+    let report = fixture("valid/minimal-12-buckets.json");
+    let out = client(
+        &[
+            "--server",
+            &server.base,
+            "--team-id",
+            "old",
+            "--file",
+            report.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    wait_for_stats(&server, "old", |s| s["totalSent"] == 1000);
+}
+
+/// A running `watch`: its stdout lines arrive on a channel; killed on drop.
+struct Watcher {
+    child: Child,
+    lines: Receiver<String>,
+}
+
+impl Watcher {
+    fn start(server: &TestServer, args: &[&str]) -> Watcher {
+        let mut child = Command::new(CLIENT)
+            .args(["watch", "--server", &server.base])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the client starts");
+        let stdout = child.stdout.take().unwrap();
+        let (send, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let watcher = Watcher { child, lines };
+        watcher.expect_line("Watching ");
+        watcher
+    }
+
+    fn expect_line(&self, start: &str) -> String {
+        let deadline = Instant::now() + DEADLINE;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(line) = self.lines.recv_timeout(left) else {
+                panic!("no line starting {start:?}; lines before: {seen:?}");
+            };
+            if line.starts_with(start) {
+                return line;
+            }
+            seen.push(line);
+        }
+    }
+
+    fn stop(mut self) -> std::process::ExitStatus {
+        interrupt(&self.child);
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "watch did not stop after Ctrl-C");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn append(path: &Path, bytes: &[u8]) {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    file.write_all(bytes).unwrap();
+}
+
+/// The k6 fixture's 6 Metric lines, and each request's 6 Point lines.
+fn k6_lines() -> (String, Vec<String>) {
+    let text = String::from_utf8(tool_output("k6/requests.ndjson")).unwrap();
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let requests = lines[6..].chunks(6).map(|chunk| chunk.concat()).collect();
+    (lines[..6].concat(), requests)
+}
+
+#[test]
+fn watch_follows_a_growing_rotated_and_truncated_k6_file() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.json");
+    let (metrics, requests) = k6_lines();
+    // The file does not exist yet when the watch starts, as before `k6 run` creates it.
+    let watcher = Watcher::start(
+        &server,
+        &[
+            "--format",
+            "k6-ndjson",
+            "--interval",
+            "0.2",
+            "--team-id",
+            "w1",
+            path.to_str().unwrap(),
+        ],
+    );
+    append(&path, metrics.as_bytes());
+    let first_two = requests[..2].concat();
+    // k6 flushes mid-line: the second request's http_reqs line arrives in two pieces.
+    let (head, tail) = first_two.split_at(requests[0].len() + 40);
+    append(&path, head.as_bytes());
+    wait_for_stats(&server, "w1", |s| s["totalOps"] == 1);
+    append(&path, tail.as_bytes());
+    wait_for_stats(&server, "w1", |s| s["totalOps"] == 2);
+    append(&path, requests[2..4].concat().as_bytes());
+    let stats = wait_for_stats(&server, "w1", |s| s["totalOps"] == 4);
+    assert_eq!(stats["totalErrors"], 1); // request 4 failed
+
+    // logrotate: the file is renamed away and a new one started; counting goes on.
+    std::fs::rename(&path, dir.path().join("out.json.1")).unwrap();
+    append(&path, format!("{metrics}{}", requests[4]).as_bytes());
+    watcher.expect_line(&format!("{} was replaced (rotated)", path.display()));
+    wait_for_stats(&server, "w1", |s| s["totalOps"] == 5);
+
+    // Truncated in place (the tool started over writing the same file).
+    std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    append(&path, requests[5].as_bytes());
+    watcher.expect_line(&format!("{} was truncated", path.display()));
+    let stats = wait_for_stats(&server, "w1", |s| s["totalOps"] == 6);
+    assert_eq!(
+        stats["latencyAnalysis"]["sensorData"]["buckets"],
+        serde_json::json!([1, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 1])
+    );
+    assert_eq!(stats["source"]["format"], "k6-ndjson");
+    assert!(watcher.stop().success());
+}
+
+#[test]
+fn ctrl_c_sends_a_last_report_with_what_was_written_before_it() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("results.jtl");
+    let jtl = tool_output("jmeter/header.jtl");
+    let text = String::from_utf8(jtl).unwrap();
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    append(&path, lines[..31].concat().as_bytes()); // the header and 30 samples
+    // An interval far beyond the test: the only report is the one Ctrl-C sends.
+    let watcher = Watcher::start(
+        &server,
+        &[
+            "--format",
+            "jtl",
+            "--interval",
+            "3600",
+            "--team-id",
+            "w2",
+            path.to_str().unwrap(),
+        ],
+    );
+    append(&path, lines[31..].concat().as_bytes());
+    let last = {
+        interrupt(&watcher.child);
+        watcher.expect_line("w2: last report 1 stored: 60 requests, 20 errors")
+    };
+    assert!(last.contains("MB read"), "{last}");
+    assert_eq!(
+        watcher.expect_line("stopped: "),
+        "stopped: 1 report(s) stored"
+    );
+    let stats = wait_for_stats(&server, "w2", |s| s["totalOps"] == 60);
+    assert_eq!(stats["totalErrors"], 20);
+    assert_eq!(report_files(&server.data_dir, "w2").len(), 1);
+}
+
+#[test]
+fn watch_reads_a_rotated_csv_file_from_its_header_again() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run_stats_history.csv");
+    let history = String::from_utf8(tool_output("locust/run_stats_history.csv")).unwrap();
+    let lines: Vec<&str> = history.split_inclusive('\n').collect();
+    append(&path, lines[..5].concat().as_bytes());
+    let watcher = Watcher::start(
+        &server,
+        &[
+            "--format",
+            "locust-history",
+            "--interval",
+            "0.2",
+            "--team-id",
+            "w3",
+            path.to_str().unwrap(),
+        ],
+    );
+    wait_for_stats(&server, "w3", |s| s["totalOps"] == 160);
+    // A new file (Locust started again): its header is a header, its rows count.
+    std::fs::rename(&path, dir.path().join("old.csv")).unwrap();
+    append(
+        &path,
+        format!("{}{}", lines[0], lines[lines.len() - 1]).as_bytes(),
+    );
+    watcher.expect_line(&format!("{} was replaced (rotated)", path.display()));
+    let stats = wait_for_stats(&server, "w3", |s| s["totalOps"] == 463);
+    assert_eq!(stats["totalErrors"], 65);
+    assert!(watcher.stop().success());
+}
+
+#[test]
+fn watch_refuses_a_format_tools_do_not_append_to() {
+    let out = client(&["watch", "--format", "oha", "x.json"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("possible values: k6-ndjson, locust-history, jtl"),
+        "{}",
+        text(&out.stderr)
+    );
+}
