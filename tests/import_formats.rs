@@ -402,6 +402,53 @@ fn k6_summaries_without_http_metrics_are_refused_naming_what_is_missing() {
 }
 
 #[test]
+fn oha_converts_seconds_and_counts_404_as_failures() {
+    let c = import("oha/n300-slow.json", Format::Oha);
+    assert_eq!(counts(&c.report), (300, 300, 0, 0));
+    close(number(&c.report, "/totalElapsed"), 6.808677332);
+    assert_eq!(
+        number(&c.report, "/latencyAnalysis/sensorData/min"),
+        17.514932
+    );
+    assert_eq!(
+        number(&c.report, "/latencyAnalysis/sensorData/max"),
+        352.042242
+    );
+    close(
+        number(&c.report, "/latencyAnalysis/sensorData/avg"),
+        90.61507171,
+    );
+    // The histogram's bin edges and the percentiles, interpolated at 20, 50, 100, 200 ms:
+    // F(20) = 1/300 + (20 - 17.515)/(50.968 - 17.515) × 20/300 -> 2 samples; F(50) -> 20;
+    // F(100) between 84.420 ms (187/300) and p75 103.978 ms -> 217; F(200) between
+    // 184.779 ms (282/300) and p95 200.019 ms -> 285; the maximum 352 ms -> 300.
+    assert_eq!(
+        buckets(&c.report, "sensorData"),
+        [0, 0, 0, 0, 2, 18, 197, 68, 15, 0, 0, 0, 0]
+    );
+    assert!(c.approximate);
+    let c = import("oha/n200-missing.json", Format::Oha);
+    assert_eq!(counts(&c.report), (200, 200, 200, 0)); // every answer a 404
+}
+
+#[test]
+fn oha_deadline_aborts_are_pending_and_connection_errors_failures() {
+    let c = import("oha/z3s-slow.json", Format::Oha);
+    // 228 answers; 8 requests cut off when -z 3s ran out were in flight.
+    assert_eq!(counts(&c.report), (236, 228, 0, 8));
+    close(
+        number(&c.report, "/performanceMetrics/avgSentQPS"),
+        236.0 / 3.013115326,
+    );
+    assert_eq!(buckets(&c.report, "sensorData").iter().sum::<u64>(), 228);
+    let c = import("oha/n50-refused.json", Format::Oha);
+    // No answer at all: every latency field is null (NaN in oha).
+    assert_eq!(counts(&c.report), (50, 50, 50, 0));
+    assert_eq!(buckets(&c.report, "sensorData"), [0; 13]);
+    assert_eq!(number(&c.report, "/performanceMetrics/errorRate"), 100.0);
+}
+
+#[test]
 fn vegeta_failures_come_from_status_codes_and_times_from_nanoseconds() {
     let c = import("vegeta/metrics-test.json", Format::Vegeta);
     assert_eq!(counts(&c.report), (10_000, 10_000, 3333, 0)); // the 500s
@@ -488,6 +535,7 @@ fn truncated_inputs_are_refused_as_truncated() {
         ("vegeta/metrics-test.json", Format::Vegeta),
         ("gatling/global_stats-3.2.0.json", Format::Gatling),
         ("gatling/stats-3.2.0.js", Format::Gatling),
+        ("oha/z3s-slow.json", Format::Oha),
     ] {
         let whole = bytes(file);
         // stats.js goes on after the root stats object that is read: cut inside it.

@@ -344,9 +344,10 @@ fn count_from_f64(number: f64) -> Result<u64, String> {
     }
 }
 
-/// Milliseconds from seconds, rounded to the nanosecond the tools measure in.
+/// Milliseconds from seconds, rounded to the picosecond (below any tool's
+/// resolution), so that oha's 0.017514932 s is 17.514932 ms, not 17.514932000000002.
 pub fn seconds_to_ms(seconds: f64) -> f64 {
-    (seconds * 1e9).round() / 1e6
+    (seconds * 1e12).round() / 1e9
 }
 
 /// Milliseconds from nanoseconds (vegeta).
