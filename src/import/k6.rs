@@ -208,6 +208,17 @@ struct Tags<'a> {
     name: Option<Cow<'a, str>>,
 }
 
+/// The metrics BenchBoard reads from k6's NDJSON.
+const COUNTED_METRICS: [&[u8]; 3] = [b"http_reqs", b"http_req_duration", b"http_req_failed"];
+
+/// The metric's name as k6's encoder writes it (`"metric":"NAME"`), when it is there.
+fn metric_name(line: &[u8]) -> Option<&[u8]> {
+    const KEY: &[u8] = b"\"metric\":\"";
+    let start = memchr::memmem::find(line, KEY)? + KEY.len();
+    let length = memchr::memchr(b'"', &line[start..])?;
+    Some(&line[start..start + length])
+}
+
 /// Distinct request names remembered for their kind; beyond, names are looked up each time.
 const MAX_CACHED_NAMES: usize = 10_000;
 
@@ -225,8 +236,20 @@ impl NdjsonTally {
 
     /// Reads one line of k6's JSON output.
     pub fn line(&mut self, number: u64, line: &[u8]) -> Result<(), Problem> {
-        if line.iter().all(u8::is_ascii_whitespace) {
+        let trimmed = line.trim_ascii();
+        if trimmed.is_empty() {
             return Ok(());
+        }
+        // Most lines are samples of metrics BenchBoard does not read (the request's
+        // phases, data, iterations): their shape is checked, their JSON not parsed.
+        let skipped = metric_name(trimmed).is_some_and(|metric| !COUNTED_METRICS.contains(&metric));
+        if skipped {
+            if trimmed.starts_with(b"{") && trimmed.ends_with(b"}") {
+                return Ok(());
+            }
+            return Err(Problem(format!(
+                "line {number}: not a k6 JSON output line (it does not end with }}: cut short?)"
+            )));
         }
         let envelope: Envelope<'_> = serde_json::from_slice(line).map_err(|e| {
             Problem(format!("line {number}: not a k6 JSON output line ({e}); expected {{\"type\":\"Point\",\"metric\":…,\"data\":…}}"))
