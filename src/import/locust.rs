@@ -301,54 +301,22 @@ impl HistoryTally {
             }
             Ok(record.get(i))
         };
-        let timestamp = number(field("Timestamp")?, "Timestamp", line)?;
-        let name = format!("{}\u{0}{}", field("Type")?, field("Name")?);
-        let requests = count(field("Total Request Count")?, "Total Request Count", line)?;
-        let mut next = Entry {
-            requests,
-            failures: count(field("Total Failure Count")?, "Total Failure Count", line)?,
-            avg_ms: number(
-                field("Total Average Response Time")?,
-                "Total Average Response Time",
-                line,
-            )?,
-            min_ms: number(
-                field("Total Min Response Time")?,
-                "Total Min Response Time",
-                line,
-            )?,
-            max_ms: number(
-                field("Total Max Response Time")?,
-                "Total Max Response Time",
-                line,
-            )?,
-            median_ms: number(
-                field("Total Median Response Time")?,
-                "Total Median Response Time",
-                line,
-            )?,
-            ..Entry::default()
-        };
-        for &(i, quantile) in &columns.percentiles {
-            if let Some(value) = number(record.get(i), "percentile", line)? {
-                next.percentiles.push((quantile, value));
-            }
-        }
-        if let Some(t) = timestamp {
+        let mut next = entry_of(columns, record, &field, line)?;
+        if let Some(t) = number(field("Timestamp")?, "Timestamp", line)? {
             self.first_timestamp.get_or_insert(t);
             self.last_timestamp = Some(t);
         }
-        let aggregated = field("Name")? == "Aggregated";
-        self.full_history |= !aggregated;
+        self.full_history |= field("Name")? != "Aggregated";
+        let name = format!("{}\u{0}{}", field("Type")?, field("Name")?);
         if !self.entries.contains_key(&name) && self.entries.len() >= MAX_NAMES {
             return Ok(());
         }
         let entry = self.entries.entry(name).or_default();
         next.windows = std::mem::take(&mut entry.windows);
-        if requests < entry.requests {
+        if next.requests < entry.requests {
             next.windows = Distribution::default(); // Locust started over
         }
-        let added = requests - entry.requests.min(requests);
+        let added = next.requests - entry.requests.min(next.requests);
         next.windows.merge(&window_distribution(&next, added));
         *entry = next;
         Ok(())
@@ -379,6 +347,31 @@ impl HistoryTally {
         }
         run
     }
+}
+
+/// The cumulative numbers and the percentiles of one history row.
+fn entry_of<'r>(
+    columns: &Columns,
+    record: &Record<'r>,
+    field: &dyn Fn(&str) -> Result<&'r str, Problem>,
+    line: u64,
+) -> Result<Entry, Problem> {
+    let column = |name: &str| -> Result<Option<f64>, Problem> { number(field(name)?, name, line) };
+    let mut entry = Entry {
+        requests: count(field("Total Request Count")?, "Total Request Count", line)?,
+        failures: count(field("Total Failure Count")?, "Total Failure Count", line)?,
+        avg_ms: column("Total Average Response Time")?,
+        min_ms: column("Total Min Response Time")?,
+        max_ms: column("Total Max Response Time")?,
+        median_ms: column("Total Median Response Time")?,
+        ..Entry::default()
+    };
+    for &(i, quantile) in &columns.percentiles {
+        if let Some(value) = number(record.get(i), "percentile", line)? {
+            entry.percentiles.push((quantile, value));
+        }
+    }
+    Ok(entry)
 }
 
 /// `count` requests distributed as a row's percentiles say; a row whose window has no

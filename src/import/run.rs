@@ -121,6 +121,24 @@ impl Tally {
         self.kinds.iter().any(|k| k.latency.approximate)
     }
 
+    /// `operations` and `latencyAnalysis`: every kind seen, and `sensorData` always.
+    fn per_kind_json(&self) -> (Value, Value) {
+        let mut operations = Map::new();
+        let mut latency = Map::new();
+        for (index, kind) in self.kinds.iter().enumerate() {
+            if !kind.seen && index != 0 {
+                continue;
+            }
+            let name = OPERATION_KINDS[index].to_string();
+            operations.insert(
+                name.clone(),
+                json!({"operations": kind.requests, "errors": kind.errors.min(kind.requests)}),
+            );
+            latency.insert(name, distribution_json(&kind.latency));
+        }
+        (Value::Object(operations), Value::Object(latency))
+    }
+
     fn overall_latency(&self) -> Distribution {
         let mut all = Distribution::default();
         for kind in &self.kinds {
@@ -162,26 +180,8 @@ impl ToolRun {
                 0.0
             }
         };
-        let mut operations = Map::new();
-        let mut latency = Map::new();
-        for (index, kind) in self.tally.kinds.iter().enumerate() {
-            if !kind.seen && index != 0 {
-                continue;
-            }
-            let name = OPERATION_KINDS[index].to_string();
-            operations.insert(
-                name.clone(),
-                json!({"operations": kind.requests, "errors": kind.errors.min(kind.requests)}),
-            );
-            latency.insert(name, distribution_json(&kind.latency));
-        }
+        let (operations, latency) = self.tally.per_kind_json();
         let overall = self.tally.overall_latency();
-        let mut source = Map::new();
-        source.insert("format".into(), json!(format.name()));
-        if let Some(version) = &self.tool_version {
-            source.insert("tool_version".into(), json!(version));
-        }
-        source.insert("approximate".into(), json!(self.tally.approximate()));
         let mut report = Map::new();
         report.insert("totalElapsed".into(), json!(elapsed_s));
         report.insert("totalSent".into(), json!(sent));
@@ -192,7 +192,7 @@ impl ToolRun {
         if overall.count > 0 {
             report.insert("totalAvgLatency".into(), json!(overall.avg_ms()));
         }
-        report.insert("operations".into(), Value::Object(operations));
+        report.insert("operations".into(), operations);
         report.insert(
             "performanceMetrics".into(),
             json!({
@@ -201,9 +201,20 @@ impl ToolRun {
                 "errorRate": if ops > 0 { errors as f64 * 100.0 / ops as f64 } else { 0.0 },
             }),
         );
-        report.insert("latencyAnalysis".into(), Value::Object(latency));
-        report.insert("source".into(), Value::Object(source));
+        report.insert("latencyAnalysis".into(), latency);
+        report.insert("source".into(), self.source_json(format));
         Value::Object(report)
+    }
+
+    /// `{"format", "tool_version" (when known), "approximate"}`.
+    fn source_json(&self, format: Format) -> Value {
+        let mut source = Map::new();
+        source.insert("format".into(), json!(format.name()));
+        if let Some(version) = &self.tool_version {
+            source.insert("tool_version".into(), json!(version));
+        }
+        source.insert("approximate".into(), json!(self.tally.approximate()));
+        Value::Object(source)
     }
 
     /// The converted form: the report plus what the caller stores beside it.
