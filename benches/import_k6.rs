@@ -17,9 +17,9 @@ mod common;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use common::Serve;
+use common::{Serve, run_measured};
 
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -153,27 +153,6 @@ fn bench_file(megabytes: u64) -> (PathBuf, Generated) {
     (path, generated)
 }
 
-/// Runs a command; its wall time and peak resident size in KiB (wait4).
-// The child is reaped by wait4 (which also gives its rusage), not by Child::wait.
-#[allow(clippy::zombie_processes)]
-fn run_measured(command: &mut Command) -> (Duration, u64) {
-    let start = Instant::now();
-    let child = command.spawn().expect("benchboard-client starts");
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: rusage is plain old data, zero is a valid value; wait4 fills it in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: pid is our child, not yet waited for; the pointers are valid.
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let elapsed = start.elapsed();
-    assert_eq!(waited, pid, "wait4 failed");
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "push failed: status {status}"
-    );
-    (elapsed, usage.ru_maxrss as u64)
-}
-
 fn main() {
     // `cargo test --benches` runs benches with --list-ish args; only run on `cargo bench`.
     if std::env::args().any(|a| a == "--list") {
@@ -185,7 +164,7 @@ fn main() {
     let data = tempfile::tempdir().expect("temp dir");
     let server = Serve::start(data.path(), &[]);
     for run in 1..=runs {
-        let (wall, peak_kib) = run_measured(
+        let measured = run_measured(
             Command::new(env!("CARGO_BIN_EXE_benchboard-client"))
                 .args([
                     "push",
@@ -215,9 +194,9 @@ fn main() {
             "run {run}: {:.0} MB ({} requests) in {:.2} s = {:.0} MB/s, peak RSS {:.1} MiB",
             generated.bytes as f64 / 1e6,
             generated.requests,
-            wall.as_secs_f64(),
-            generated.bytes as f64 / 1e6 / wall.as_secs_f64(),
-            peak_kib as f64 / 1024.0
+            measured.wall.as_secs_f64(),
+            generated.bytes as f64 / 1e6 / measured.wall.as_secs_f64(),
+            measured.peak_kib as f64 / 1024.0
         );
     }
     println!(

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
@@ -11,39 +11,11 @@ use std::time::{Duration, Instant};
 use benchboard::metrics::BUCKET_UPPER_MS;
 use benchboard::report::Report;
 use benchboard::simulate::{Profile, SimulatedTeam};
-use common::{TestServer, fixture, report_files};
+use common::{TestServer, fixture, report_files, run_client as client};
 use proptest::prelude::*;
 use serde_json::Value;
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_benchboard-client");
-
-/// Runs the client to completion (30 s at most) with `stdin` as input.
-fn client(args: &[&str], stdin: &[u8]) -> std::process::Output {
-    let mut child = Command::new(CLIENT)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the client starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin is piped")
-        .write_all(stdin)
-        .expect("writing the client's stdin");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().expect("polling the client").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the client did not finish within 30 s: {args:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
-        .wait_with_output()
-        .expect("reading the client's output")
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use common::{TestServer, fixture, interrupt, report_files};
+use common::{TestServer, fixture, interrupt, report_files, run_client as client};
 use serde_json::Value;
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_benchboard-client");
@@ -20,27 +20,6 @@ const DEADLINE: Duration = Duration::from_secs(60);
 
 fn tool_output(relative: &str) -> Vec<u8> {
     std::fs::read(fixture(&format!("import/{relative}"))).unwrap()
-}
-
-/// Runs the client to completion with `stdin` as input.
-fn client(args: &[&str], stdin: &[u8]) -> std::process::Output {
-    let mut child = Command::new(CLIENT)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the client starts");
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    let deadline = Instant::now() + DEADLINE;
-    while child.try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "the client did not finish: {args:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
 }
 
 fn text(bytes: &[u8]) -> String {

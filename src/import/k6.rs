@@ -27,41 +27,42 @@ use super::json::Node;
 use super::latency::{Distribution, Summary};
 use super::{KindMap, Problem, ToolRun};
 
-/// `--summary-export` JSON.
+/// `--summary-export` JSON: each metric is its values.
 pub fn from_summary_export(root: &Node<'_>, map: &KindMap) -> Result<ToolRun, Problem> {
-    let metrics = root.req("metrics")?;
-    let requests = metrics.req("http_reqs")?;
-    let count = requests.req_count("count")?;
-    let rate = requests.opt_number("rate")?.unwrap_or(0.0);
-    let failed = failures_of_rate(metrics.get("http_req_failed").as_ref(), "passes", count)?;
-    let duration = metrics.req("http_req_duration")?;
-    let elapsed_s = if rate > 0.0 { count as f64 / rate } else { 0.0 };
-    run_of(
-        elapsed_s,
-        count,
-        failed,
-        trend_summary(&duration, count)?,
-        None,
-        map,
-    )
+    from_metrics(root, map, |metric| Ok(metric.clone()), None)
 }
 
-/// `handleSummary(data)` JSON.
+/// `handleSummary(data)` JSON: each metric has its `values`; the run lasts
+/// `state.testRunDurationMs`.
 pub fn from_handle_summary(root: &Node<'_>, map: &KindMap) -> Result<ToolRun, Problem> {
+    let duration_ms = root.get("state").and_then(|s| s.get("testRunDurationMs"));
+    let elapsed_s = duration_ms
+        .map(|ms| ms.number())
+        .transpose()?
+        .map(|ms| ms / 1000.0);
+    from_metrics(root, map, |metric| metric.req("values"), elapsed_s)
+}
+
+/// The two summaries with a `metrics` map; without a duration, the run lasted
+/// `http_reqs.count / http_reqs.rate`.
+fn from_metrics<'a>(
+    root: &Node<'a>,
+    map: &KindMap,
+    values_of: impl Fn(&Node<'a>) -> Result<Node<'a>, Problem>,
+    elapsed_s: Option<f64>,
+) -> Result<ToolRun, Problem> {
     let metrics = root.req("metrics")?;
-    let count = metrics
-        .req("http_reqs")?
-        .req("values")?
-        .req_count("count")?;
+    let requests = values_of(&metrics.req("http_reqs")?)?;
+    let count = requests.req_count("count")?;
     let failed_values = metrics
         .get("http_req_failed")
-        .map(|m| m.req("values"))
+        .map(|m| values_of(&m))
         .transpose()?;
     let failed = failures_of_rate(failed_values.as_ref(), "passes", count)?;
-    let duration = metrics.req("http_req_duration")?.req("values")?;
-    let elapsed_s = match root.get("state").and_then(|s| s.get("testRunDurationMs")) {
-        Some(ms) => ms.number()? / 1000.0,
-        None => elapsed_from_rate(&metrics.req("http_reqs")?.req("values")?, count)?,
+    let duration = values_of(&metrics.req("http_req_duration")?)?;
+    let elapsed_s = match elapsed_s {
+        Some(seconds) => seconds,
+        None => elapsed_from_rate(&requests, count)?,
     };
     run_of(
         elapsed_s,

@@ -2,6 +2,7 @@
 //! stopped in `Drop`, and small HTTP helpers (ureq, errors as values).
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
@@ -177,4 +178,32 @@ pub fn interrupt(child: &std::process::Child) {
         .status()
         .expect("running kill");
     assert!(status.success(), "kill -INT failed");
+}
+
+/// Runs `benchboard-client` to completion (30 s at most) with `stdin` as input.
+pub fn run_client(args: &[&str], stdin: &[u8]) -> std::process::Output {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_benchboard-client"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the client starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(stdin)
+        .expect("writing the client's stdin");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while child.try_wait().expect("polling the client").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the client did not finish within 30 s: {args:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child
+        .wait_with_output()
+        .expect("reading the client's output")
 }
