@@ -84,49 +84,28 @@ fn push_converts_a_file_or_stdin_and_stores_the_report() {
     assert_eq!(report_files(&server.data_dir, "p1").len(), 2);
 }
 
+/// `push --server S --team-id TEAM <args>`, the error it printed (it must exit 2).
+fn push_refused(server: &TestServer, team: &str, args: &[&str]) -> String {
+    let mut all = vec!["push", "--server", &server.base, "--team-id", team];
+    all.extend_from_slice(args);
+    let out = client(&all, b"");
+    assert_eq!(out.status.code(), Some(2), "{all:?}: {}", text(&out.stdout));
+    text(&out.stderr)
+}
+
 #[test]
 fn push_of_a_file_that_is_not_the_format_exits_2_and_sends_nothing() {
     let server = TestServer::start();
     let csv = fixture("import/locust/run_stats.csv");
-    let out = client(
-        &[
-            "push",
-            "--server",
-            &server.base,
-            "--team-id",
-            "p2",
-            "--format",
-            "oha",
-            csv.to_str().unwrap(),
-        ],
-        b"",
-    );
-    assert_eq!(out.status.code(), Some(2));
-    let error = text(&out.stderr);
+    let csv = csv.to_str().unwrap();
+    let error = push_refused(&server, "p2", &["--format", "oha", csv]);
     assert!(error.starts_with("Error: "), "{error}");
     assert!(
         error.contains("oha (oha --output-format json): not valid JSON"),
         "{error}"
     );
-    let out = client(
-        &[
-            "push",
-            "--server",
-            &server.base,
-            "--team-id",
-            "p2",
-            "--map",
-            "x=writes",
-            csv.to_str().unwrap(),
-        ],
-        b"",
-    );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("unknown kind \"writes\""),
-        "{}",
-        text(&out.stderr)
-    );
+    let error = push_refused(&server, "p2", &["--map", "x=writes", csv]);
+    assert!(error.contains("unknown kind \"writes\""), "{error}");
     assert!(!server.data_dir.join("p2").exists());
 }
 
