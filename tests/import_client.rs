@@ -5,18 +5,20 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use common::{TestServer, fixture, interrupt, report_files, run_client as client};
+use common::{PATIENCE, Running, TestServer, fixture, report_files, run_to_end};
 use serde_json::Value;
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_benchboard-client");
 /// Generous: the machine is shared; every wait ends as soon as its event happens.
 const DEADLINE: Duration = Duration::from_secs(60);
+
+fn client(args: &[&str], stdin: &[u8]) -> std::process::Output {
+    run_to_end(CLIENT, args, stdin)
+}
 
 fn tool_output(relative: &str) -> Vec<u8> {
     std::fs::read(fixture(&format!("import/{relative}"))).unwrap()
@@ -128,67 +130,26 @@ fn todays_file_flag_still_sends_a_report_as_it_is() {
     wait_for_stats(&server, "old", |s| s["totalSent"] == 1000);
 }
 
-/// A running `watch`: its stdout lines arrive on a channel; killed on drop.
-struct Watcher {
-    child: Child,
-    lines: Receiver<String>,
-}
+/// A running `watch` (killed on drop), once it said it is watching.
+struct Watcher(Running);
 
 impl Watcher {
     fn start(server: &TestServer, args: &[&str]) -> Watcher {
-        let mut child = Command::new(CLIENT)
-            .args(["watch", "--server", &server.base])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the client starts");
-        let stdout = child.stdout.take().unwrap();
-        let (send, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if send.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let watcher = Watcher { child, lines };
-        watcher.expect_line("Watching ");
-        watcher
+        let mut all = vec!["watch", "--server", &server.base];
+        all.extend_from_slice(args);
+        let mut running = Running::start(CLIENT, &all);
+        running.stdout.wait_for("Watching ", PATIENCE);
+        Watcher(running)
     }
 
-    fn expect_line(&self, start: &str) -> String {
-        let deadline = Instant::now() + DEADLINE;
-        let mut seen = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let Ok(line) = self.lines.recv_timeout(left) else {
-                panic!("no line starting {start:?}; lines before: {seen:?}");
-            };
-            if line.starts_with(start) {
-                return line;
-            }
-            seen.push(line);
-        }
+    fn expect_line(&mut self, needle: &str) -> String {
+        self.0.stdout.wait_for(needle, DEADLINE)
     }
 
+    /// Ctrl-C, then the exit status.
     fn stop(mut self) -> std::process::ExitStatus {
-        interrupt(&self.child);
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "watch did not stop after Ctrl-C");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Watcher {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.0.signal("INT");
+        self.0.finish(DEADLINE)
     }
 }
 
@@ -216,7 +177,7 @@ fn watch_follows_a_growing_rotated_and_truncated_k6_file() {
     let path = dir.path().join("out.json");
     let (metrics, requests) = k6_lines();
     // The file does not exist yet when the watch starts, as before `k6 run` creates it.
-    let watcher = Watcher::start(
+    let mut watcher = Watcher::start(
         &server,
         &[
             "--format",
@@ -273,7 +234,7 @@ fn ctrl_c_sends_a_last_report_with_what_was_written_before_it() {
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
     append(&path, lines[..31].concat().as_bytes()); // the header and 30 samples
     // An interval far beyond the test: the only report is the one Ctrl-C sends.
-    let watcher = Watcher::start(
+    let mut watcher = Watcher::start(
         &server,
         &[
             "--format",
@@ -287,7 +248,7 @@ fn ctrl_c_sends_a_last_report_with_what_was_written_before_it() {
     );
     append(&path, lines[31..].concat().as_bytes());
     let last = {
-        interrupt(&watcher.child);
+        watcher.0.signal("INT");
         watcher.expect_line("w2: last report 1 stored: 60 requests, 20 errors")
     };
     assert!(last.contains("MB read"), "{last}");
@@ -308,7 +269,7 @@ fn watch_reads_a_rotated_csv_file_from_its_header_again() {
     let history = String::from_utf8(tool_output("locust/run_stats_history.csv")).unwrap();
     let lines: Vec<&str> = history.split_inclusive('\n').collect();
     append(&path, lines[..5].concat().as_bytes());
-    let watcher = Watcher::start(
+    let mut watcher = Watcher::start(
         &server,
         &[
             "--format",

@@ -111,6 +111,7 @@ pub fn run(args: ClientArgs) -> std::process::ExitCode {
         // --timeout): past a short grace the process ends, as "stopped with Ctrl-C".
         std::thread::spawn(move || {
             std::thread::sleep(grace);
+            println!("stopped: the request in flight was abandoned");
             std::process::exit(0);
         });
     };
@@ -223,7 +224,10 @@ fn send_file(
             );
             ClientExit::Done
         }
-        Err(DeliveryError::Stopped) => ClientExit::Done,
+        Err(DeliveryError::Stopped) => {
+            println!("stopped: report {} not delivered", path.display());
+            ClientExit::Done
+        }
         Err(e) => {
             eprintln!("{team_id}: {e}");
             ClientExit::Failed

@@ -42,8 +42,11 @@ pub struct Config {
     pub max_teams: usize,
     /// HTTP worker threads.
     pub threads: usize,
-    /// Read/write timeout of every connection.
+    /// Deadline for a whole request (head and body); also the window of the minimum
+    /// answer rate and how long an idle keep-alive connection stays open.
     pub request_timeout: Duration,
+    /// Most client connections open at once (`--max-connections`).
+    pub max_connections: usize,
     /// fsync every report before acknowledging it.
     pub fsync: bool,
     /// Serve `/ws`; when off the page polls `/api/teams`.
@@ -53,6 +56,8 @@ pub struct Config {
     /// Messages the hub keeps for viewers: one further behind counts as fallen behind
     /// and is dropped (not a flag: tests make it small).
     pub viewer_queue: usize,
+    /// Where the store reads arrival times (not a flag: tests freeze it).
+    pub clock: crate::store::Clock,
 }
 
 impl Default for Config {
@@ -67,10 +72,12 @@ impl Default for Config {
             max_teams: 6,
             threads: default_threads(),
             request_timeout: Duration::from_secs(10),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             fsync: false,
             websocket: true,
             max_viewers: 1000,
             viewer_queue: DEFAULT_VIEWER_QUEUE,
+            clock: crate::timefmt::now,
         }
     }
 }
@@ -85,6 +92,17 @@ pub const DEFAULT_VIEWER_QUEUE: usize = 4096;
 
 /// Default `--max-import-body`: 8 MiB, as tools' outputs are larger than reports.
 pub const DEFAULT_MAX_IMPORT_BODY: u64 = 8 * 1024 * 1024;
+
+/// Most client connections by default (`--max-connections`).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+
+/// File descriptors the server keeps for itself (data files, pollers, pipes, logs):
+/// the connections it can hold are its open-files limit minus these.
+pub const RESERVED_FILES: u64 = 64;
+
+/// Slowest accepted reader of an answer, in bytes per second, over each
+/// `--request-timeout`.
+pub const MIN_SEND_RATE: u64 = 1024;
 
 /// Most HTTP worker threads (`--threads`).
 pub const MAX_THREADS: usize = 1024;

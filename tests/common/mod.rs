@@ -1,8 +1,13 @@
 //! Test support: a real server on 127.0.0.1:0 with a temporary data directory,
-//! stopped in `Drop`, and small HTTP helpers (ureq, errors as values).
+//! stopped in `Drop`, small HTTP helpers (ureq, errors as values), and (in `child`)
+//! the harness for the binaries run as child processes.
 #![allow(dead_code)]
 
-use std::io::Write;
+pub mod child;
+
+#[allow(unused_imports)] // each test binary uses a part
+pub use child::{ClosedPort, Lines, PATIENCE, Running, lines_of, run_to_end};
+
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
@@ -44,6 +49,27 @@ impl TestServer {
 
     /// A server on an existing data directory (kept after the test).
     pub fn start_on(data_dir: PathBuf, adjust: impl FnOnce(&mut Config)) -> TestServer {
+        TestServer::start_with_listener(data_dir, None, adjust)
+    }
+
+    /// A server on a fresh temporary data directory, listening on `port` (held by the
+    /// test until now, so that nothing else took it).
+    pub fn start_on_port(port: ClosedPort) -> TestServer {
+        let temp = tempfile::Builder::new()
+            .prefix("benchboard-test-")
+            .tempdir()
+            .expect("temp dir");
+        let data_dir = temp.path().join("data");
+        let mut server = TestServer::start_with_listener(data_dir, Some(port.listen()), |_| {});
+        server._temp = Some(temp);
+        server
+    }
+
+    fn start_with_listener(
+        data_dir: PathBuf,
+        listener: Option<std::net::TcpListener>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestServer {
         let mut config = Config {
             host: "127.0.0.1".into(),
             port: 0,
@@ -52,7 +78,11 @@ impl TestServer {
             ..Config::default()
         };
         adjust(&mut config);
-        let server = Server::bind(config).expect("server starts");
+        let server = match listener {
+            Some(listener) => Server::bind_listener(config, listener),
+            None => Server::bind(config),
+        }
+        .expect("server starts");
         let base = format!("http://{}", server.local_addr());
         let handle = server.shutdown_handle();
         let thread = std::thread::spawn(move || server.run());
@@ -169,41 +199,4 @@ pub fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), target).unwrap();
         }
     }
-}
-
-/// Sends SIGINT (Ctrl-C) to a child process.
-pub fn interrupt(child: &std::process::Child) {
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("running kill");
-    assert!(status.success(), "kill -INT failed");
-}
-
-/// Runs `benchboard-client` to completion (30 s at most) with `stdin` as input.
-pub fn run_client(args: &[&str], stdin: &[u8]) -> std::process::Output {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_benchboard-client"))
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("the client starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin is piped")
-        .write_all(stdin)
-        .expect("writing the client's stdin");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while child.try_wait().expect("polling the client").is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the client did not finish within 30 s: {args:?}");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    child
-        .wait_with_output()
-        .expect("reading the client's output")
 }
