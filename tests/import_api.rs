@@ -8,22 +8,6 @@ use common::{TestServer, agent, fixture, report_files};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-fn post_import(
-    server: &TestServer,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> (u16, Value) {
-    let mut request = agent().post(&server.url(path));
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let mut response = request.send(body).expect("POST reaches the server");
-    let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 fn tool_output(relative: &str) -> Vec<u8> {
     std::fs::read(fixture(&format!("import/{relative}"))).unwrap()
 }
@@ -46,7 +30,7 @@ fn imported_jtl_is_stored_as_a_report_with_its_source() {
         ("X-Team-ID", "team1"),
         ("X-Team-Name", "%E7%AC%AC%E4%B8%80%E5%B0%8F%E7%BB%84"),
     ];
-    let (status, answer) = post_import(&server, "/api/import/jtl", &headers, &jtl);
+    let (status, answer) = server.post_to("/api/import/jtl", &headers, &jtl);
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["message"], "Stats submitted successfully");
     assert_eq!(
@@ -93,12 +77,7 @@ fn imported_jtl_is_stored_as_a_report_with_its_source() {
 fn auto_finds_the_format_and_keeps_the_tool_version() {
     let server = TestServer::start();
     let summary = tool_output("k6/machine-summary-docs.json");
-    let (status, answer) = post_import(
-        &server,
-        "/api/import/auto",
-        &[("X-Team-ID", "k6team")],
-        &summary,
-    );
+    let (status, answer) = server.post_to("/api/import/auto", &[("X-Team-ID", "k6team")], &summary);
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["format"], "k6-machine-summary");
     assert_eq!(answer["approximate"], true);
@@ -113,8 +92,7 @@ fn auto_finds_the_format_and_keeps_the_tool_version() {
 fn map_in_the_query_routes_labels_to_kinds() {
     let server = TestServer::start();
     let jtl = tool_output("jmeter/default.jtl");
-    let (status, answer) = post_import(
-        &server,
+    let (status, answer) = server.post_to(
         "/api/import/jtl?map=slow%3Dquery&map=missing%3DsensorRW",
         &[("X-Team-ID", "t")],
         &jtl,
@@ -123,8 +101,7 @@ fn map_in_the_query_routes_labels_to_kinds() {
     let (_, team) = server.get_json("/api/teams/t");
     assert_eq!(team["stats"]["operations"]["query"]["operations"], 80);
     assert_eq!(team["stats"]["operations"]["sensorRW"]["errors"], 80);
-    let (status, answer) = post_import(
-        &server,
+    let (status, answer) = server.post_to(
         "/api/import/jtl?map=slow%3Dwrites",
         &[("X-Team-ID", "t")],
         &jtl,
@@ -143,7 +120,7 @@ fn map_in_the_query_routes_labels_to_kinds() {
 fn a_body_that_is_not_the_format_is_refused_and_nothing_is_stored() {
     let server = TestServer::start();
     let csv = tool_output("locust/run_stats.csv");
-    let (status, answer) = post_import(&server, "/api/import/oha", &[("X-Team-ID", "team2")], &csv);
+    let (status, answer) = server.post_to("/api/import/oha", &[("X-Team-ID", "team2")], &csv);
     assert_eq!(status, 400);
     let message = answer["error"].as_str().unwrap();
     assert!(
@@ -151,35 +128,21 @@ fn a_body_that_is_not_the_format_is_refused_and_nothing_is_stored() {
         "{message}"
     );
     let vegeta = tool_output("vegeta/metrics-test.json");
-    let (status, answer) = post_import(
-        &server,
-        "/api/import/oha",
-        &[("X-Team-ID", "team2")],
-        &vegeta,
-    );
+    let (status, answer) = server.post_to("/api/import/oha", &[("X-Team-ID", "team2")], &vegeta);
     assert_eq!(status, 400);
     assert_eq!(
         answer["error"],
         "oha (oha --output-format json): summary: required field is missing"
     );
     let half = &vegeta[..vegeta.len() / 2];
-    let (status, answer) = post_import(
-        &server,
-        "/api/import/vegeta",
-        &[("X-Team-ID", "team2")],
-        half,
-    );
+    let (status, answer) = server.post_to("/api/import/vegeta", &[("X-Team-ID", "team2")], half);
     assert_eq!(status, 400);
     assert!(
         answer["error"].as_str().unwrap().contains("truncated"),
         "{answer}"
     );
-    let (status, answer) = post_import(
-        &server,
-        "/api/import/auto",
-        &[("X-Team-ID", "team2")],
-        b"{\"a\": 1}",
-    );
+    let (status, answer) =
+        server.post_to("/api/import/auto", &[("X-Team-ID", "team2")], b"{\"a\": 1}");
     assert_eq!(status, 400);
     assert!(
         answer["error"].as_str().unwrap().starts_with("auto: "),
@@ -193,15 +156,15 @@ fn a_body_that_is_not_the_format_is_refused_and_nothing_is_stored() {
 fn unknown_format_is_404_and_team_headers_are_checked_as_for_reports() {
     let server = TestServer::start();
     let jtl = tool_output("jmeter/default.jtl");
-    let (status, answer) = post_import(&server, "/api/import/nmon", &[("X-Team-ID", "t")], &jtl);
+    let (status, answer) = server.post_to("/api/import/nmon", &[("X-Team-ID", "t")], &jtl);
     assert_eq!(status, 404);
     assert!(
         answer["error"].as_str().unwrap().contains("k6-ndjson"),
         "{answer}"
     );
-    let (status, _) = post_import(&server, "/api/import/jtl", &[], &jtl);
+    let (status, _) = server.post_to("/api/import/jtl", &[], &jtl);
     assert_eq!(status, 400);
-    let (status, _) = post_import(&server, "/api/import/jtl", &[("X-Team-ID", "../etc")], &jtl);
+    let (status, _) = server.post_to("/api/import/jtl", &[("X-Team-ID", "../etc")], &jtl);
     assert_eq!(status, 400);
     let (status, answer) = agent()
         .get(&server.url("/api/import/jtl"))
@@ -220,11 +183,13 @@ fn import_bodies_have_their_own_limit() {
     let jtl = tool_output("jmeter/default.jtl");
     assert!(jtl.len() > 1024);
     assert_eq!(
-        post_import(&server, "/api/import/jtl", &[("X-Team-ID", "big")], &jtl).0,
+        server
+            .post_to("/api/import/jtl", &[("X-Team-ID", "big")], &jtl)
+            .0,
         200
     );
     let server = TestServer::start_with(|c| c.max_import_body_bytes = 4096);
-    let (status, answer) = post_import(&server, "/api/import/jtl", &[("X-Team-ID", "big")], &jtl);
+    let (status, answer) = server.post_to("/api/import/jtl", &[("X-Team-ID", "big")], &jtl);
     assert_eq!(status, 413);
     assert!(
         answer["error"]

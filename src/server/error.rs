@@ -62,6 +62,7 @@ impl ApiError {
             | ApiError::Team(_)
             | ApiError::Import(_) => 400,
             ApiError::NotFound(_) => 404,
+            ApiError::Storage(StoreError::TooManyTeams { .. }) => 403,
             ApiError::MethodNotAllowed { .. } => 405,
             ApiError::Timeout => 408,
             ApiError::TooLarge { .. } | ApiError::ImportTooLarge { .. } => 413,
