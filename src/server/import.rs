@@ -33,7 +33,8 @@ pub(super) fn submit_import(
     })?;
     let converted = import::convert(choice, &body, &options)?;
     let report_body = serde_json::to_vec(&converted.report).expect("JSON values serialize");
-    // Every conversion passes validation (tests check each format); a slip is a 500, not a bad file.
+    // Every conversion passes validation (tests check each format); should one slip, the
+    // client hears why (400) and nothing is stored.
     let report = Report::parse(&report_body).map_err(|e| {
         ApiError::BadRequest(format!(
             "the {} output converted into an invalid report ({e}); please report this as a BenchBoard bug",
