@@ -63,6 +63,8 @@ pub mod history;
 // Sending reports, and the tools around them; each binary's arguments and run.
 pub mod client;
 
+pub mod import;
+
 pub mod stop;
 
 pub mod simulate;

@@ -65,6 +65,9 @@ pub struct ServeArgs {
     /// Largest report body accepted (at most 16MiB); bigger ones get 413
     #[arg(long, env = "BENCHBOARD_MAX_BODY", default_value = "1MiB", value_parser = parse_size)]
     pub max_body: u64,
+    /// Largest load-tool output accepted by POST /api/import/<format>; bigger ones get 413
+    #[arg(long, env = "BENCHBOARD_MAX_IMPORT_BODY", default_value = "8MiB", value_parser = parse_size)]
+    pub max_import_body: u64,
     /// Seconds without a report before a team shows as inactive
     #[arg(long, env = "BENCHBOARD_INACTIVE_AFTER", default_value = "300", value_parser = parse_duration)]
     pub inactive_after: Duration,
@@ -226,6 +229,7 @@ impl ServeArgs {
             port: self.port,
             data_dir: self.data_dir,
             max_body_bytes: self.max_body,
+            max_import_body_bytes: self.max_import_body,
             timing: Timing {
                 inactive_after: self.inactive_after,
                 evict_after: self.evict_after,

@@ -17,6 +17,7 @@ pub mod fleet;
 pub mod http;
 pub mod retry;
 pub mod sender;
+pub mod watch;
 
 pub use fleet::{
     Fleet, IntervalSpec, Schedule, TeamEvent, TeamInfo, Update, simulated_teams, start_fleet,

@@ -19,6 +19,20 @@ use crate::team::{self, TeamError, TeamId};
 pub const MAX_HISTORY_LIMIT: usize = api::MAX_PAGE;
 
 pub(super) fn submit_report(app: &App, request: &mut Request) -> Result<Reply, ApiError> {
+    let (id, team_name) = team_of(app, request)?;
+    let body = read_body(request, app.config.max_body_bytes)?;
+    let report = Report::parse(&body)?;
+    let stored = app.ingest(&id, &team_name, &body, report)?;
+    log::info!("stored report {} of {}", stored.file_name, id);
+    Ok(Reply::json(
+        200,
+        &json!({"message": "Stats submitted successfully", "team_id": id.as_str()}),
+    ))
+}
+
+/// The team a report is for: `X-Team-ID` and, in registered mode once its token is
+/// checked, the contest file's name; in open mode the decoded `X-Team-Name`.
+pub(super) fn team_of(app: &App, request: &Request) -> Result<(TeamId, String), ApiError> {
     // The patched tiny_http leaves out header values with raw non-ASCII bytes and lists them.
     if let Some(field) = request.non_ascii_headers().first() {
         return Err(ApiError::BadRequest(format!(
@@ -36,14 +50,7 @@ pub(super) fn submit_report(app: &App, request: &mut Request) -> Result<Reply, A
         Some(registered) => registered.name,
         None => team::decode_team_name(header(request, "X-Team-Name"), &id)?,
     };
-    let body = read_body(request, app.config.max_body_bytes)?;
-    let report = Report::parse(&body)?;
-    let stored = app.ingest(&id, &team_name, &body, report)?;
-    log::info!("stored report {} of {}", stored.file_name, id);
-    Ok(Reply::json(
-        200,
-        &json!({"message": "Stats submitted successfully", "team_id": id.as_str()}),
-    ))
+    Ok((id, team_name))
 }
 
 /// Reads the body, refusing one over `limit` bytes without reading it all.

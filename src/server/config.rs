@@ -61,6 +61,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: u64,
+    /// Largest accepted body of `POST /api/import/<format>` (a tool's output), in bytes.
+    pub max_import_body_bytes: u64,
     /// When teams turn inactive and leave the board.
     pub timing: Timing,
     /// Most team cards on the dashboard.
@@ -102,6 +104,7 @@ impl Default for Config {
             port: 8080,
             data_dir: PathBuf::from("data"),
             max_body_bytes: 1024 * 1024,
+            max_import_body_bytes: DEFAULT_MAX_IMPORT_BODY,
             timing: Timing::default(),
             max_teams: 6,
             threads: default_threads(),
@@ -127,6 +130,9 @@ impl Default for Config {
 /// for up to 50 ms between batches with 1,000 viewers) never falls out of it; only
 /// a stuck one does.
 pub const DEFAULT_VIEWER_QUEUE: usize = 4096;
+
+/// Default `--max-import-body`: 8 MiB, as tools' outputs are larger than reports.
+pub const DEFAULT_MAX_IMPORT_BODY: u64 = 8 * 1024 * 1024;
 
 /// Free space kept on the data directory's file system by default (`--min-free-space`).
 pub const DEFAULT_MIN_FREE_BYTES: u64 = 1024 * 1024 * 1024;

@@ -7,6 +7,7 @@ use super::reply::Reply;
 use super::trust::Refusal;
 use crate::admin::AdminError;
 use crate::config::ConfigError;
+use crate::import::ImportError;
 use crate::report::ValidationError;
 use crate::store::StoreError;
 use crate::store::TrashError;
@@ -36,6 +37,14 @@ pub enum ApiError {
     /// The body is larger than `--max-body`.
     #[error("request body larger than the limit of {limit} bytes (--max-body)")]
     TooLarge { limit: u64 },
+    /// A tool's output is not the format named, or not complete.
+    #[error("{0}")]
+    Import(#[from] ImportError),
+    /// A tool's output is larger than `--max-import-body`.
+    #[error(
+        "request body larger than the limit of {limit} bytes (--max-import-body); convert on the client instead: benchboard-client push --format FORMAT FILE"
+    )]
+    ImportTooLarge { limit: u64 },
     /// The CSV export of a team could not be started: no pipe or no thread for the
     /// reader of its history (the server is out of file descriptors or threads).
     #[error("cannot start the CSV export of {team}: {source}; try again")]
@@ -61,12 +70,15 @@ impl ApiError {
     /// The HTTP status of this error.
     pub fn status(&self) -> u16 {
         match self {
-            ApiError::BadRequest(_) | ApiError::Invalid(_) | ApiError::Team(_) => 400,
+            ApiError::BadRequest(_)
+            | ApiError::Invalid(_)
+            | ApiError::Team(_)
+            | ApiError::Import(_) => 400,
             ApiError::NotFound(_) => 404,
             ApiError::Storage(StoreError::TooManyTeams { .. }) => 403,
             ApiError::MethodNotAllowed { .. } => 405,
             ApiError::Timeout => 408,
-            ApiError::TooLarge { .. } => 413,
+            ApiError::TooLarge { .. } | ApiError::ImportTooLarge { .. } => 413,
             ApiError::Storage(e) if e.is_disk_full() => 507,
             ApiError::Storage(_) | ApiError::ExportStart { .. } => 500,
             ApiError::Refused(refusal) => refusal.status(),

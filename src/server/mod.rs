@@ -27,6 +27,7 @@ pub mod api;
 pub mod config;
 pub mod error;
 pub mod health;
+mod import;
 pub mod login;
 pub mod pages;
 pub mod reply;
@@ -121,12 +122,42 @@ impl App {
         body: &[u8],
         report: Report,
     ) -> Result<Arc<StoredReport>, StoreError> {
+        self.ingest_from(id, team_name, body, report, None)
+    }
+
+    /// [`App::ingest`] of a report converted from a load tool's output; the stored file
+    /// also carries `source`. The same store, limits and errors as a POSTed report.
+    pub fn ingest_imported(
+        &self,
+        id: &TeamId,
+        team_name: &str,
+        body: &[u8],
+        report: Report,
+        source: &serde_json::Value,
+    ) -> Result<Arc<StoredReport>, StoreError> {
+        self.ingest_from(id, team_name, body, report, Some(source))
+    }
+
+    fn ingest_from(
+        &self,
+        id: &TeamId,
+        team_name: &str,
+        body: &[u8],
+        report: Report,
+        source: Option<&serde_json::Value>,
+    ) -> Result<Arc<StoredReport>, StoreError> {
         let metrics = Metrics::of(&report);
+        let appended = match source {
+            None => self
+                .store
+                .append(id, team_name, body, report.value, &metrics),
+            Some(source) => {
+                self.store
+                    .append_imported(id, team_name, body, report.value, &metrics, source)
+            }
+        };
         // The answer may reach anyone: it names paths inside the data directory only.
-        let stored = self
-            .store
-            .append(id, team_name, body, report.value, &metrics)
-            .map_err(|e| self.store.shown_error(e))?;
+        let stored = appended.map_err(|e| self.store.shown_error(e))?;
         self.board.apply(Arc::clone(&stored), metrics);
         Ok(stored)
     }

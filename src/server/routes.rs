@@ -8,13 +8,14 @@ use tiny_http::Request;
 use super::error::ApiError;
 use super::reply::{Reply, send};
 use super::trust::Refusal;
-use super::{App, admin_api, api, health, login, pages, ws};
+use super::{App, admin_api, api, health, import, login, pages, ws};
 use crate::team::TeamId;
 
 /// What a route leads to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
     SubmitReport,
+    ImportReport,
     Teams,
     Team,
     History,
@@ -98,6 +99,12 @@ pub const ROUTES: &[Route] = &[
         "POST",
         "/api/stats/report",
         Endpoint::SubmitReport,
+        Guard::Team,
+    ),
+    route(
+        "POST",
+        "/api/import/{format}",
+        Endpoint::ImportReport,
         Guard::Team,
     ),
     route("GET", "/api/teams", Endpoint::Teams, Reader),
@@ -303,6 +310,7 @@ fn dispatch(
     let team_param = || -> Result<TeamId, ApiError> { Ok(TeamId::parse(params[0])?) };
     match endpoint {
         Endpoint::SubmitReport => api::submit_report(app, request),
+        Endpoint::ImportReport => import::submit_import(app, params[0], query, request),
         Endpoint::Teams => Ok(api::teams(app)),
         Endpoint::Team => api::team(app, &team_param()?),
         Endpoint::History => api::history(app, &team_param()?, query),

@@ -113,7 +113,8 @@ fn provoke_refusals(p: &mut Provoker, private: &TestServer, locked: &TestServer)
         let path = route
             .path
             .replace("{team_id}", "team1")
-            .replace("{file}", NO_FILE);
+            .replace("{file}", NO_FILE)
+            .replace("{format}", "auto");
         let method = route.method.to_ascii_lowercase();
         let right = match route.guard {
             Guard::Admin => ADMIN,
