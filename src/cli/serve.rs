@@ -171,6 +171,7 @@ impl ServeArgs {
             port => |v| v,
             data_dir => |v| v,
             max_body => |v: Size| v.0,
+            max_import_body => |v: Size| v.0,
             inactive_after => |v: Seconds| v.0,
             evict_after => |v: Seconds| v.0,
             max_teams => |v| v,

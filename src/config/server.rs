@@ -16,6 +16,7 @@ pub struct ServerSection {
     pub port: Option<u16>,
     pub data_dir: Option<PathBuf>,
     pub max_body: Option<Size>,
+    pub max_import_body: Option<Size>,
     pub inactive_after: Option<Seconds>,
     pub evict_after: Option<Seconds>,
     pub max_teams: Option<usize>,
@@ -59,6 +60,7 @@ impl serde::Serialize for ServerKeys<'_> {
         entry!(port, |v: &u16| *v);
         entry!(data_dir, |v: &PathBuf| v.display().to_string());
         entry!(max_body, |v: &Size| v.0);
+        entry!(max_import_body, |v: &Size| v.0);
         entry!(inactive_after, |v: &Seconds| v.0.as_secs_f64());
         entry!(evict_after, |v: &Seconds| v.0.as_secs_f64());
         entry!(max_teams, |v: &usize| *v as u64);
