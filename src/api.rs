@@ -153,6 +153,11 @@ pub enum WsMessage<'a> {
     },
     /// The store (a database) went away or came back; reports wait meanwhile.
     Storage { available: bool },
+    /// A team left the public board: hidden by an organiser, or every report of it
+    /// moved to the trash.
+    TeamRemoved { team_id: Cow<'a, str> },
+    /// An organiser's action: its audit entry without the client address.
+    AdminAction { entry: Value },
 }
 
 fn available() -> bool {

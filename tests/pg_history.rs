@@ -48,7 +48,7 @@ fn stats_by_file(dir: &Path) -> Vec<(String, String)> {
             if benchboard::timefmt::parse_file_name(&name).is_none() {
                 continue;
             }
-            let (_, stats) = benchboard::store::read_report_file_raw(&file.path()).unwrap();
+            let (_, stats, _) = benchboard::store::read_report_file_raw(&file.path()).unwrap();
             let team = team.file_name().to_string_lossy().into_owned();
             found.push((format!("{team}/{name}"), stats));
         }

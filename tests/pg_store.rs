@@ -39,6 +39,7 @@ fn new_report(team: &str, qps: f64) -> NewReport {
         metrics,
         warnings: Vec::new(),
         arrival: None,
+        source: None,
     }
 }
 

@@ -56,10 +56,16 @@ pub fn write(dir: &Path, reports: impl Iterator<Item = RawReport>) -> Result<usi
             fs::create_dir_all(&team_dir).map_err(failed(&team_dir))?;
         }
         let path = team_dir.join(&report.file_name);
+        // A source is JSON the store wrote (compact, in its order): it reads back as written.
+        let source = report
+            .source
+            .as_deref()
+            .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok());
         let contents = report_contents(
             &report.team_id,
             &report.team_name,
             &report.timestamp,
+            source.as_ref(),
             report.stats.as_bytes(),
         );
         fs::File::create_new(&path)

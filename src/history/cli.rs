@@ -28,9 +28,18 @@ pub struct HistoryArgs {
         global = true,
         value_name = "URL",
         env = "BENCHBOARD_STORE",
+        hide_env_values = true,
         conflicts_with = "data_dir"
     )]
     pub store: Option<String>,
+    /// The viewer token of a private board (with --server; sent as Authorization: Bearer)
+    #[arg(
+        long,
+        global = true,
+        env = "BENCHBOARD_VIEWER_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
 
     /// Print JSON for scripts instead of a table
     #[arg(long, global = true)]

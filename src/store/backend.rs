@@ -42,6 +42,8 @@ pub struct RawReport {
     pub file_name: String,
     /// The stats, byte for byte as sent.
     pub stats: String,
+    /// Where an imported report came from (JSON text, as in its file).
+    pub source: Option<String>,
 }
 
 /// Rows of every report of some teams in a range, team by team, oldest first.
@@ -107,7 +109,8 @@ pub trait ReadStore: Send + Sync {
 /// A store that also takes new reports (the server's).
 pub trait WriteStore: ReadStore {
     /// Stores a validated report; on return it is durable (its file complete, or
-    /// committed). `body` is kept verbatim, `stats` is the same report parsed.
+    /// committed). `body` is kept verbatim, `stats` is the same report parsed;
+    /// `source` says where an imported report came from (a load tool's output).
     fn append(
         &self,
         id: &TeamId,
@@ -115,7 +118,14 @@ pub trait WriteStore: ReadStore {
         body: &[u8],
         stats: Value,
         metrics: &Metrics,
+        source: Option<&Value>,
     ) -> Result<Arc<StoredReport>, StoreError>;
+
+    /// The file store itself, for what only it has: the trash, the organiser's
+    /// saved presentation and the audit log (PostgreSQL: `None`, those are refused).
+    fn files(&self) -> Option<&WritableStore> {
+        None
+    }
 
     /// Catches up work left for later (the file store's `latest.json`); the server
     /// calls it about twice a second and at shutdown.
@@ -232,7 +242,7 @@ impl ReadStore for Store {
 }
 
 fn read_raw(path: &Path) -> Result<RawReport, StoreError> {
-    let (stored, stats) = super::files::read_report_file_raw(path)?;
+    let (stored, stats, source) = super::files::read_report_file_raw(path)?;
     Ok(RawReport {
         team_id: stored.team_id,
         team_name: stored.team_name,
@@ -240,6 +250,7 @@ fn read_raw(path: &Path) -> Result<RawReport, StoreError> {
         at: stored.at,
         file_name: stored.file_name,
         stats,
+        source,
     })
 }
 
@@ -323,8 +334,16 @@ impl WriteStore for WritableStore {
         body: &[u8],
         stats: Value,
         metrics: &Metrics,
+        source: Option<&Value>,
     ) -> Result<Arc<StoredReport>, StoreError> {
-        WritableStore::append(self, id, team_name, body, stats, metrics)
+        match source {
+            None => WritableStore::append(self, id, team_name, body, stats, metrics),
+            Some(source) => self.append_imported(id, team_name, body, stats, metrics, source),
+        }
+    }
+
+    fn files(&self) -> Option<&WritableStore> {
+        Some(self)
     }
 
     fn flush(&self) {

@@ -223,10 +223,20 @@ struct ReportFile {
 }
 
 /// The contents of a report file: `team_id`, `team_name`, `timestamp`, then the
-/// report `body` verbatim as `stats` (the original's layout).
-pub fn report_contents(id: &TeamId, team_name: &str, timestamp: &str, body: &[u8]) -> Vec<u8> {
-    let header =
+/// report `body` verbatim as `stats` (the original's layout). An imported report also
+/// says where it came from (`source`, before `stats`; readers ignore what they do not know).
+pub fn report_contents(
+    id: &TeamId,
+    team_name: &str,
+    timestamp: &str,
+    source: Option<&Value>,
+    body: &[u8],
+) -> Vec<u8> {
+    let mut header =
         serde_json::json!({"team_id": id.as_str(), "team_name": team_name, "timestamp": timestamp});
+    if let Some(source) = source {
+        header["source"] = source.clone();
+    }
     let mut contents = serde_json::to_vec(&header).expect("strings serialize");
     contents.pop(); // the closing brace: the report follows as the last field
     contents.extend_from_slice(b",\"stats\":");
@@ -247,14 +257,20 @@ struct RawReportFile<'a> {
     team_id: String,
     team_name: String,
     timestamp: String,
+    #[serde(borrow, default)]
+    source: Option<&'a serde_json::value::RawValue>,
     #[serde(borrow)]
     stats: &'a serde_json::value::RawValue,
 }
 
 /// Reads and checks one report file; also returns its stats exactly as written
-/// (for exports and migrations that must give back the bytes the team sent).
-pub fn read_report_file_raw(path: &Path) -> Result<(StoredReport, String), StoreError> {
-    let bytes = fs::read(path).map_err(|e| StoreError::read(path, e))?;
+/// (for exports and migrations that must give back the bytes the team sent), and
+/// an imported report's `source` as written.
+pub fn read_report_file_raw(
+    path: &Path,
+) -> Result<(StoredReport, String, Option<String>), StoreError> {
+    let bytes =
+        regular::read(path, MAX_REPORT_FILE_BYTES).map_err(|e| StoreError::read(path, e))?;
     let corrupt = |reason: String| StoreError::Corrupt {
         path: path.to_path_buf(),
         reason,
@@ -263,7 +279,8 @@ pub fn read_report_file_raw(path: &Path) -> Result<(StoredReport, String), Store
     let stats: Value =
         serde_json::from_str(file.stats.get()).map_err(|e| corrupt(e.to_string()))?;
     let stored = checked_report(path, file.team_id, file.team_name, file.timestamp, stats)?;
-    Ok((stored, file.stats.get().to_string()))
+    let source = file.source.map(|s| s.get().to_string());
+    Ok((stored, file.stats.get().to_string(), source))
 }
 
 /// Reads and checks one report file.

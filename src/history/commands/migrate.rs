@@ -113,6 +113,7 @@ fn new_report(report: RawReport) -> NewReport {
         serde_json::from_str(&report.stats).expect("raw stats are the JSON they were read as");
     let metrics = Metrics::of_stored(&stats).0;
     NewReport {
+        source: report.source,
         team_id: report.team_id,
         team_name: report.team_name,
         body: report.stats,

@@ -66,14 +66,16 @@ pub enum Source {
 
 impl Source {
     /// Opens the data directory or the database (both read-only), or checks the
-    /// server's URL (it is asked nothing yet).
+    /// server's URL (it is asked nothing yet). `token` is a private board's viewer
+    /// token, for a server.
     pub fn open(
         data_dir: &Path,
         server: Option<&str>,
+        token: Option<&str>,
         store: Option<&str>,
     ) -> Result<Source, HistoryError> {
         if let Some(url) = server {
-            return Ok(Source::Remote(Remote::new(url)?));
+            return Ok(Source::Remote(Remote::new(url, token)?));
         }
         if let Some(url) = store {
             let reader = PgReader::open(url).map_err(StoreError::from)?;

@@ -226,17 +226,21 @@ impl Iterator for Chunks {
                 self.teams.pop_front();
                 self.after = 0;
             } else {
-                self.after = chunk.last().map_or(0, |(seq, _, _)| *seq);
+                self.after = chunk.last().map_or(0, |(seq, ..)| *seq);
             }
-            self.buffered
-                .extend(chunk.into_iter().map(|(_, stored, stats)| RawReport {
-                    team_id: stored.team_id,
-                    team_name: stored.team_name,
-                    timestamp: stored.timestamp,
-                    at: stored.at,
-                    file_name: stored.file_name,
-                    stats,
-                }));
+            self.buffered.extend(
+                chunk
+                    .into_iter()
+                    .map(|(_, stored, stats, source)| RawReport {
+                        team_id: stored.team_id,
+                        team_name: stored.team_name,
+                        timestamp: stored.timestamp,
+                        at: stored.at,
+                        file_name: stored.file_name,
+                        stats,
+                        source,
+                    }),
+            );
         }
     }
 }
@@ -251,6 +255,7 @@ impl WriteStore for PgStore {
         body: &[u8],
         stats: Value,
         metrics: &Metrics,
+        source: Option<&Value>,
     ) -> Result<Arc<StoredReport>, StoreError> {
         // A body that parsed as JSON is UTF-8 (serde_json checks it).
         let body = String::from_utf8_lossy(body).into_owned();
@@ -264,6 +269,7 @@ impl WriteStore for PgStore {
                 metrics: metrics.clone(),
                 warnings: Vec::new(),
                 arrival: None,
+                source: source.map(Value::to_string),
             },
         )
         .map_err(|e| match e {

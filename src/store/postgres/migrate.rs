@@ -16,11 +16,18 @@ pub struct Migration {
 }
 
 /// Every migration, oldest first; a new schema change is a new entry (never an edit).
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "reports",
-    sql: include_str!("migrations/0001_reports.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "reports",
+        sql: include_str!("migrations/0001_reports.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "source",
+        sql: include_str!("migrations/0002_source.sql"),
+    },
+];
 
 /// Key of the advisory lock held while migrating ("BBSCHEMA" in ASCII).
 pub const LOCK_KEY: i64 = 0x4242_5343_4845_4d41;

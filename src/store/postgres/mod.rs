@@ -221,19 +221,36 @@ pub fn is_postgres_url(store: &str) -> bool {
     store.starts_with("postgres://") || store.starts_with("postgresql://")
 }
 
-/// The URL with any password replaced by `***` (for messages).
+/// The URL with any password (`user:password@`, `?password=`) replaced by `***`
+/// (for messages, logs and `--check-config`).
 pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
     let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let tail = redact_query(tail);
     match authority.rsplit_once('@') {
         Some((user_info, host)) => match user_info.split_once(':') {
             Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_string(),
+            None => format!("{scheme}://{authority}{tail}"),
         },
-        None => url.to_string(),
+        None => format!("{scheme}://{authority}{tail}"),
     }
+}
+
+/// `/db?password=…&x=1` with the password's value replaced by `***`.
+fn redact_query(tail: &str) -> String {
+    let Some((path, query)) = tail.split_once('?') else {
+        return tail.to_string();
+    };
+    let params: Vec<String> = query
+        .split('&')
+        .map(|param| match param.split_once('=') {
+            Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+            _ => param.to_string(),
+        })
+        .collect();
+    format!("{path}?{}", params.join("&"))
 }
 
 /// The PostgreSQL store of one database: the writer, the feed of the board, and the
@@ -385,6 +402,10 @@ mod tests {
             "postgres://bb:***@db.example:5433/board"
         );
         assert_eq!(redact("postgres://bb@db/board"), "postgres://bb@db/board");
+        assert_eq!(
+            redact("postgres://bb@db/board?sslmode=require&password=s3cret"),
+            "postgres://bb@db/board?sslmode=require&password=***"
+        );
         let target = Target::parse("postgres://bb:s3cret@db.example:5433/board").unwrap();
         assert_eq!(target.shown, "db.example:5433/board");
         let bad = Target::parse("postgres://bb:s3cret@db:notaport/board").unwrap_err();

@@ -14,6 +14,10 @@ use crate::team::TeamId;
 /// The columns [`super::stored_from_row`] reads, in its order.
 pub const REPORT_COLUMNS: &str = "team_id, team_name, timestamp, at, file_name, seq, stats::text";
 
+/// A report of [`PgReader::chunk`]: its seq, the report, its stats as sent and its
+/// `source` (an imported report's), both as JSON text.
+pub type ChunkRow = (i64, StoredReport, String, Option<String>);
+
 /// A team as the `teams` table holds it, with its newest report.
 #[derive(Debug, Clone)]
 pub struct TeamRow {
@@ -253,7 +257,7 @@ impl PgReader {
         range: &Range,
         after: i64,
         limit: usize,
-    ) -> Result<Vec<(i64, StoredReport, String)>, PgError> {
+    ) -> Result<Vec<ChunkRow>, PgError> {
         self.with_conn(|c, target| {
             let (filter, params) = range_filter(range, 4);
             let limit = limit as i64;
@@ -263,7 +267,7 @@ impl PgReader {
             let rows = c
                 .query(
                     &format!(
-                        "SELECT {REPORT_COLUMNS} FROM reports \
+                        "SELECT {REPORT_COLUMNS}, source::text FROM reports \
                          WHERE team_id = $1 AND seq > $2{filter} ORDER BY seq LIMIT $3"
                     ),
                     &all,
@@ -272,7 +276,7 @@ impl PgReader {
             rows.iter()
                 .map(|row| {
                     let (seq, stored) = stored_from_row(row)?;
-                    Ok((seq, stored, row.get::<_, String>(6)))
+                    Ok((seq, stored, row.get::<_, String>(6), row.get(7)))
                 })
                 .collect()
         })

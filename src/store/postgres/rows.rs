@@ -26,14 +26,16 @@ const STORE: &str = "
         WHERE teams.team_id = u.team_id
     ), stored AS (
         INSERT INTO reports (team_id, seq, team_name, file_name, timestamp, at,
-                             qps, avg_latency, p99_latency, data_loss_rate, warnings, stats)
+                             qps, avg_latency, p99_latency, data_loss_rate, warnings, stats,
+                             source)
         SELECT r.team_id, r.seq, r.team_name, r.file_name, r.ts, r.at,
-               r.qps, r.avg, r.p99, r.loss, r.warnings::jsonb, r.stats::json
+               r.qps, r.avg, r.p99, r.loss, r.warnings::jsonb, r.stats::json,
+               r.source::json
         FROM unnest($12::text[], $13::int8[], $14::text[], $15::text[], $16::text[],
                     $17::timestamptz[], $18::float8[], $19::float8[], $20::float8[],
-                    $21::float8[], $22::text[], $23::text[])
+                    $21::float8[], $22::text[], $23::text[], $24::text[])
              AS r(team_id, seq, team_name, file_name, ts, at, qps, avg, p99, loss,
-                  warnings, stats)
+                  warnings, stats, source)
         RETURNING team_id, seq
     )
     SELECT count(pg_notify('benchboard', team_id || ' ' || seq)) FROM stored";
@@ -73,6 +75,7 @@ pub(super) struct Rows {
     loss: Vec<f64>,
     warnings: Vec<String>,
     stats: Vec<String>,
+    sources: Vec<Option<String>>,
 }
 
 impl Rows {
@@ -92,6 +95,7 @@ impl Rows {
         self.warnings
             .push(serde_json::to_string(&report.warnings).expect("strings serialize"));
         self.stats.push(report.body.clone());
+        self.sources.push(report.source.clone());
         Appended {
             seq: row.seq as u64,
             stored: Arc::new(StoredReport {
@@ -149,6 +153,7 @@ impl Rows {
                 &self.loss,
                 &self.warnings,
                 &self.stats,
+                &self.sources,
             ],
         )
         .map(|_| ())

@@ -50,6 +50,8 @@ pub struct NewReport {
     pub warnings: Vec<String>,
     /// When and under which name; `None`: now, by the database's clock.
     pub arrival: Option<Arrival>,
+    /// Where an imported report came from (JSON text), as its file says.
+    pub source: Option<String>,
 }
 
 /// The time and file name of a report that arrived earlier (a migrated one).
