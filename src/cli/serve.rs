@@ -11,6 +11,7 @@ use crate::board::Timing;
 use crate::server::config::{
     DEFAULT_MAX_CONNECTIONS, DEFAULT_VIEWER_QUEUE, MAX_THREADS, RESERVED_FILES, default_threads,
 };
+use crate::server::tls::TlsFiles;
 use crate::server::{Config, Server, StartupError};
 
 /// `benchboard-serve`'s command line.
@@ -61,6 +62,22 @@ pub struct ServeArgs {
     /// Most WebSocket viewers at once; the next one is refused with a close reason
     #[arg(long, env = "BENCHBOARD_MAX_VIEWERS", default_value_t = 1000)]
     pub max_viewers: usize,
+    /// Serve HTTPS (and wss:// for /ws) with this PEM certificate chain, the server's certificate first; needs --tls-key
+    #[arg(
+        long,
+        env = "BENCHBOARD_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert (PKCS#8, RSA or EC); needs --tls-cert
+    #[arg(
+        long,
+        env = "BENCHBOARD_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
     /// What to log on stderr: error, warn (refused requests and errors), info (also every report), debug
     #[arg(long, env = "BENCHBOARD_LOG_LEVEL", default_value = "warn")]
     pub log_level: log::LevelFilter,
@@ -113,6 +130,10 @@ impl ServeArgs {
             fsync: self.fsync,
             websocket: !self.no_websocket,
             max_viewers: self.max_viewers,
+            tls: match (self.tls_cert, self.tls_key) {
+                (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+                _ => None,
+            },
             viewer_queue: DEFAULT_VIEWER_QUEUE,
             clock: crate::timefmt::now,
         })
@@ -134,14 +155,18 @@ fn max_connections_help() -> String {
     )
 }
 
-/// Runs `benchboard-serve` until SIGINT/SIGTERM; a failure is one `Error: ...` line and exit 1.
+/// Runs `benchboard-serve` until SIGINT/SIGTERM; a failure is one `Error: ...` line and
+/// exit 1 (2 for an unusable --tls-cert/--tls-key).
 pub fn run(args: ServeArgs) -> ExitCode {
     crate::logging::init(args.log_level);
     match serve(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("Error: {e}");
-            ExitCode::FAILURE
+            let code = e
+                .downcast_ref::<StartupError>()
+                .map_or(1, StartupError::exit_code);
+            ExitCode::from(code)
         }
     }
 }

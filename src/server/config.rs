@@ -21,6 +21,20 @@ pub enum StartupError {
     /// Flags that contradict each other or are out of range.
     #[error("{0}")]
     Invalid(String),
+    /// `--tls-cert` / `--tls-key` cannot be served with.
+    #[error("{0}")]
+    Tls(#[from] super::tls::TlsError),
+}
+
+impl StartupError {
+    /// The exit code of `benchboard-serve` for this error: 2 when a flag names an
+    /// unusable file (as for a usage error), else 1.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            StartupError::Tls(_) => 2,
+            _ => 1,
+        }
+    }
 }
 
 /// Checked server settings.
@@ -51,6 +65,8 @@ pub struct Config {
     pub websocket: bool,
     /// Most WebSocket viewers at once.
     pub max_viewers: usize,
+    /// Serve HTTPS (and wss://) with these files; `None`: plain HTTP.
+    pub tls: Option<super::tls::TlsFiles>,
     /// Messages the hub keeps for viewers: one further behind counts as fallen behind
     /// and is dropped (not a flag: tests make it small).
     pub viewer_queue: usize,
@@ -73,6 +89,7 @@ impl Default for Config {
             fsync: false,
             websocket: true,
             max_viewers: 1000,
+            tls: None,
             viewer_queue: DEFAULT_VIEWER_QUEUE,
             clock: crate::timefmt::now,
         }
