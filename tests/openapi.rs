@@ -246,6 +246,7 @@ fn real_answers_validate_against_the_schemas() {
             "/api/teams/{team_id}/history/series",
             "/api/teams/team1/history/series?points=10",
         ),
+        ("/healthz", "/healthz"),
     ];
     for (template, path) in answers {
         let check = validator(&spec, answer_schema(&spec, template, "get", "200"));
@@ -297,11 +298,16 @@ const UPGRADE: &str =
 const LAYER: [u16; 5] = [408, 414, 431, 501, 503];
 
 /// Statuses the server gives somewhere but that this test does not provoke, and why.
-const NOT_PROVOKED: [(&str, &str, &str); 4] = [
+const NOT_PROVOKED: [(&str, &str, &str); 5] = [
+    (
+        "/api/stats/report",
+        "403",
+        "a new team past --max-teams-known: tests/serve_limits.rs",
+    ),
     (
         "/api/stats/report",
         "507",
-        "full disk: tests/storage_failure.rs",
+        "full disk: tests/storage_failure.rs; below --min-free-space: tests/serve_limits.rs",
     ),
     (
         "/api/stats/report",
@@ -377,6 +383,8 @@ fn every_status_the_server_gives_for_a_route_is_in_openapi() {
         ("/static/{file}", "get", get("/static/app.js", ""), 200),
         ("/static/{file}", "get", get("/static/nothing.js", ""), 404),
         ("/static/{file}", "post", post_to("/static/app.js"), 405),
+        ("/healthz", "get", get("/healthz", ""), 200),
+        ("/healthz", "post", post_to("/healthz"), 405),
         ("/ws", "get", get("/ws", &format!("{UPGRADE}Sec-WebSocket-Version: 13\r\n")), 101),
         ("/ws", "get", get("/ws", "Sec-WebSocket-Version: 13\r\n"), 400),
         ("/ws", "get", get("/ws", &format!("{UPGRADE}Sec-WebSocket-Version: 8\r\n")), 426),

@@ -8,7 +8,8 @@
 //! [`Config`]; `sockopt` sets the TCP options of the listener and of viewers.
 //! [`App`] is what every handler shares: the store, the board and the viewers.
 //!
-//! [`Server::bind`] opens the data directory, rebuilds the board and binds the port;
+//! [`Server::bind`] binds the port, then opens the data directory (taking its lock:
+//! one server per directory) and rebuilds the board;
 //! [`Server::run`] serves until [`ShutdownHandle::shutdown`] is called, then finishes
 //! the requests already received and returns.
 //!
@@ -24,6 +25,7 @@
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod health;
 pub mod pages;
 pub mod reply;
 pub mod routes;
@@ -42,7 +44,7 @@ use crate::board::LiveBoard;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::report::Report;
-use crate::store::{StoreError, StoredReport, WritableStore};
+use crate::store::{StoreError, StoredReport, WritableStore, WriteLimits};
 use crate::team::TeamId;
 
 /// How long the connections must stay quiet before a shutdown completes.
@@ -60,8 +62,13 @@ pub struct App {
 impl App {
     /// Opens the data directory and rebuilds the board from it.
     pub fn open(config: Config) -> Result<App, StartupError> {
+        let limits = WriteLimits {
+            max_teams: config.max_teams_known,
+            min_free_bytes: config.min_free_bytes,
+        };
         let store = WritableStore::open(&config.data_dir, config.fsync)
-            .map_err(StartupError::DataDir)?
+            .map_err(StartupError::data_dir)?
+            .with_limits(limits)
             .with_clock(config.clock);
         for warning in store.warnings() {
             log::warn!("{warning}");
@@ -87,9 +94,11 @@ impl App {
         report: Report,
     ) -> Result<Arc<StoredReport>, StoreError> {
         let metrics = Metrics::of(&report);
+        // The answer may reach anyone: it names paths inside the data directory only.
         let stored = self
             .store
-            .append(id, team_name, body, report.value, &metrics)?;
+            .append(id, team_name, body, report.value, &metrics)
+            .map_err(|e| self.store.shown_error(e))?;
         self.board.apply(Arc::clone(&stored), metrics);
         Ok(stored)
     }
@@ -123,7 +132,8 @@ impl ShutdownHandle {
 }
 
 impl Server {
-    /// Opens the data directory, rebuilds the board and binds the address.
+    /// Binds the address, then opens the data directory and rebuilds the board: a
+    /// server that cannot listen never touches the data directory.
     pub fn bind(config: Config) -> Result<Server, StartupError> {
         let addr = format!("{}:{}", config.host, config.port);
         let listener = std::net::TcpListener::bind(&addr).map_err(|e| StartupError::Bind {
@@ -148,12 +158,12 @@ impl Server {
         };
         let limits = http_limits(&config);
         let tls = config.tls.as_ref().map(tls::load).transpose()?;
-        let app = App::open(config)?;
         let bind_error = |reason: String| StartupError::Bind {
             addr: addr.clone(),
             reason,
         };
         sockopt::set_nodelay(&listener).map_err(|e| bind_error(e.to_string()))?;
+        let app = App::open(config)?;
         let http = match tls {
             Some(tls) => tiny_http::Server::from_listener_with_tls(listener, options, limits, tls),
             None => tiny_http::Server::from_listener_with_limits(listener, options, limits),
