@@ -4,186 +4,19 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::{BufReader, Read, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use benchboard::server::tls::TlsFiles;
-use benchboard::server::{Config, Server, ShutdownHandle};
+use common::tls::{Https, Viewer, pki, read_answer};
 use common::{PATIENCE, Running, fixture};
-use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::Value;
-use tungstenite::{Message, WebSocket};
+use tungstenite::Message;
 
 const SERVE: &str = env!("CARGO_BIN_EXE_benchboard-serve");
 const CLIENT: &str = env!("CARGO_BIN_EXE_benchboard-client");
 const HISTORY: &str = env!("CARGO_BIN_EXE_benchboard-history");
 const DEMO: &str = env!("CARGO_BIN_EXE_benchboard-demo");
-
-/// A self-signed certificate for localhost and 127.0.0.1, written as PEM files.
-struct Pki {
-    dir: tempfile::TempDir,
-    files: TlsFiles,
-    der: CertificateDer<'static>,
-}
-
-fn pki() -> Pki {
-    let made =
-        rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .expect("a certificate");
-    let dir = tempfile::Builder::new()
-        .prefix("benchboard-tls-")
-        .tempdir()
-        .expect("temp dir");
-    let files = TlsFiles {
-        cert: dir.path().join("cert.pem"),
-        key: dir.path().join("key.pem"),
-    };
-    std::fs::write(&files.cert, made.cert.pem()).expect("writing the certificate");
-    std::fs::write(&files.key, made.signing_key.serialize_pem()).expect("writing the key");
-    Pki {
-        dir,
-        files,
-        der: made.cert.der().clone(),
-    }
-}
-
-impl Pki {
-    fn cert(&self) -> &str {
-        self.files.cert.to_str().expect("a UTF-8 path")
-    }
-
-    fn key(&self) -> &str {
-        self.files.key.to_str().expect("a UTF-8 path")
-    }
-
-    /// An HTTP agent that trusts only this certificate.
-    fn agent(&self) -> ureq::Agent {
-        use ureq::tls::{Certificate, RootCerts, TlsConfig};
-        let roots =
-            RootCerts::new_with_certs(&[Certificate::from_der(self.der.as_ref()).to_owned()]);
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(PATIENCE))
-            .tls_config(TlsConfig::builder().root_certs(roots).build())
-            .build()
-            .into()
-    }
-
-    fn client_config(&self) -> Arc<rustls::ClientConfig> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(self.der.clone()).expect("a root");
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("protocol versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Arc::new(config)
-    }
-}
-
-/// An HTTPS server in this process, on 127.0.0.1:0.
-struct Https {
-    addr: String,
-    pki: Pki,
-    handle: ShutdownHandle,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Https {
-    fn start(request_timeout: Duration) -> Https {
-        let pki = pki();
-        let config = Config {
-            host: "127.0.0.1".into(),
-            port: 0,
-            data_dir: pki.dir.path().join("data"),
-            threads: 4,
-            request_timeout,
-            tls: Some(pki.files.clone()),
-            ..Config::default()
-        };
-        let server = Server::bind(config).expect("the HTTPS server starts");
-        assert!(
-            server.url().starts_with("https://127.0.0.1:"),
-            "{}",
-            server.url()
-        );
-        let addr = server.local_addr().to_string();
-        let handle = server.shutdown_handle();
-        let thread = Some(std::thread::spawn(move || server.run()));
-        Https {
-            addr,
-            pki,
-            handle,
-            thread,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("https://{}{path}", self.addr)
-    }
-
-    fn post_report(&self, team: &str) -> u16 {
-        let body = std::fs::read(fixture("valid/full-13-buckets.json")).expect("fixture");
-        self.pki
-            .agent()
-            .post(&self.url("/api/stats/report"))
-            .header("X-Team-ID", team)
-            .header("Content-Type", "application/json")
-            .send(&body[..])
-            .expect("the report reaches the server")
-            .status()
-            .as_u16()
-    }
-
-    fn get_json(&self, path: &str) -> (u16, Value) {
-        let mut response = self
-            .pki
-            .agent()
-            .get(&self.url(path))
-            .call()
-            .expect("GET reaches the server");
-        let text = response.body_mut().read_to_string().expect("a body");
-        (
-            response.status().as_u16(),
-            serde_json::from_str(&text).unwrap_or(Value::Null),
-        )
-    }
-
-    fn tls_stream(&self) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
-        let tcp = TcpStream::connect(&self.addr).expect("connect");
-        tcp.set_read_timeout(Some(Duration::from_millis(200)))
-            .expect("timeout");
-        let name = ServerName::try_from("localhost").expect("a name");
-        let conn = rustls::ClientConnection::new(self.pki.client_config(), name).expect("TLS");
-        rustls::StreamOwned::new(conn, tcp)
-    }
-
-    fn viewer(&self) -> Viewer {
-        let url = format!(
-            "wss://localhost:{}/ws",
-            self.addr.rsplit(':').next().unwrap()
-        );
-        let (socket, _) =
-            tungstenite::client(url.as_str(), self.tls_stream()).expect("the wss:// handshake");
-        socket
-    }
-}
-
-impl Drop for Https {
-    fn drop(&mut self) {
-        self.handle.shutdown();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-type Viewer = WebSocket<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>;
 
 /// The next text message as JSON, or `Err(reason)` of a close; skips pings.
 fn next(viewer: &mut Viewer) -> Result<Value, String> {
@@ -224,22 +57,45 @@ fn reports_teams_and_a_wss_viewer_over_https() {
 }
 
 #[test]
+fn keep_alive_requests_and_large_answers_over_one_tls_connection() {
+    let server = Https::start(Duration::from_secs(10));
+    assert_eq!(server.post_report("kept"), 200);
+    let mut reader = BufReader::new(server.tls_stream(PATIENCE));
+    let app_js = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/static/app.js")).unwrap();
+    assert!(app_js.len() > 16 * 1024, "more than one TLS record");
+    for round in 0..3 {
+        for path in ["/api/teams/kept", "/static/app.js", "/api/teams"] {
+            let head = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+            reader.get_mut().write_all(head.as_bytes()).expect("write");
+            let answer = read_answer(&mut reader).expect("an answer on the same connection");
+            assert_eq!(answer.status, 200, "round {round} {path}: {answer:?}");
+            if path == "/static/app.js" {
+                assert!(answer.body == app_js, "round {round}: app.js differs");
+            } else {
+                assert!(answer.json().to_string().contains("kept"), "{answer:?}");
+            }
+        }
+    }
+}
+
+#[test]
 fn plain_http_garbage_and_stalled_handshakes_harm_no_one() {
     let timeout = Duration::from_secs(1);
-    let server = Https::start(timeout);
-    let connect = || {
-        let tcp = TcpStream::connect(&server.addr).expect("connect");
-        tcp.set_read_timeout(Some(PATIENCE)).expect("timeout");
-        tcp
-    };
-    // a stalled handshake: the first bytes of a ClientHello, then nothing
-    let mut stalled = connect();
-    stalled
-        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
-        .expect("write");
+    // more stalled handshakes than threads: they hold none
+    let server = Https::start_with(|c| {
+        c.request_timeout = timeout;
+        c.threads = 1;
+    });
+    // stalled handshakes: the first bytes of a ClientHello, then nothing
+    let mut stalled: Vec<_> = (0..8).map(|_| server.tcp()).collect();
+    for stream in &mut stalled {
+        stream
+            .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+            .expect("write");
+    }
     let stalled_since = Instant::now();
     // plain HTTP to the TLS port: a JSON 400 saying to use https
-    let mut plain = connect();
+    let mut plain = server.tcp();
     plain
         .write_all(b"GET /api/teams HTTP/1.1\r\nHost: x\r\n\r\n")
         .expect("write");
@@ -249,23 +105,27 @@ fn plain_http_garbage_and_stalled_handshakes_harm_no_one() {
         .expect("the 400 and the end");
     assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
     assert!(answer.contains("https://"), "{answer}");
-    // a garbage handshake: closed at once, with an alert at most
-    let mut garbage = connect();
-    garbage
-        .write_all(&[0x16, 0x03, 0x01, 0x00, 0x10])
-        .expect("write");
-    garbage.write_all(&[0xee; 16]).expect("write");
-    let mut rest = Vec::new();
-    let _ = garbage.read_to_end(&mut rest);
-    assert!(rest.len() < 64, "{rest:?}");
-    // meanwhile HTTPS is served
+    // garbage handshakes: closed at once, with an alert at most
+    for _ in 0..4 {
+        let mut garbage = server.tcp();
+        garbage
+            .write_all(&[0x16, 0x03, 0x01, 0x00, 0x10])
+            .expect("write");
+        garbage.write_all(&[0xee; 16]).expect("write");
+        let mut rest = Vec::new();
+        let _ = garbage.read_to_end(&mut rest);
+        assert!(rest.len() < 64, "{rest:?}");
+    }
+    // meanwhile HTTPS is served by the one thread
     assert_eq!(server.post_report("calm"), 200);
     assert_eq!(server.get_json("/api/teams/calm").0, 200);
-    // and the stalled handshake is dropped after the request timeout
-    let mut nothing = Vec::new();
-    let _ = stalled.read_to_end(&mut nothing);
+    // and the stalled handshakes are dropped after the request timeout
+    for stream in &mut stalled {
+        let mut nothing = Vec::new();
+        let _ = stream.read_to_end(&mut nothing);
+        assert!(nothing.is_empty(), "{nothing:?}");
+    }
     let waited = stalled_since.elapsed();
-    assert!(nothing.is_empty(), "{nothing:?}");
     assert!(waited >= timeout, "dropped after {waited:?}");
     assert!(waited < PATIENCE, "dropped after {waited:?}");
 }

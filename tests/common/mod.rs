@@ -5,6 +5,7 @@
 
 pub mod child;
 pub mod serve;
+pub mod tls;
 pub mod tmpfs;
 
 #[allow(unused_imports)] // each test binary uses a part
