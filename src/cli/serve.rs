@@ -78,7 +78,7 @@ pub struct ServeArgs {
         requires = "tls_key"
     )]
     pub tls_cert: Option<PathBuf>,
-    /// The PEM private key of --tls-cert (PKCS#8, RSA or EC); needs --tls-cert
+    /// The PEM private key of --tls-cert (PKCS#8, PKCS#1 RSA or SEC1 EC); needs --tls-cert
     #[arg(
         long,
         env = "BENCHBOARD_TLS_KEY",
