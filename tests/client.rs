@@ -114,7 +114,13 @@ fn bad_usage_exits_2() {
         &["--teams", "0"],
         &["--interval", "soon"],
         &["--team-id", "../etc"],
-        &["--server", "https://example.org"],
+        &["--server", "ftp://example.org"],
+        &[
+            "--server",
+            "https://127.0.0.1:9",
+            "--ca-cert",
+            "/no/such/ca.pem",
+        ],
         &["--file", "r.json", "--teams", "3"],
         &["--no-such-flag"],
     ] {

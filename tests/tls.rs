@@ -251,3 +251,36 @@ fn unusable_tls_files_are_refused_at_start_naming_the_flag() {
         assert!(running.stdout.text().is_empty(), "{flags:?} started");
     }
 }
+
+#[test]
+fn an_unusable_ca_cert_is_bad_usage_naming_the_flag() {
+    let pki = pki();
+    let not_pem = pki.dir.path().join("not.pem");
+    std::fs::write(&not_pem, "hello").expect("write");
+    let not_pem = not_pem.to_str().expect("a UTF-8 path");
+    let server = ["--server", "https://127.0.0.1:9"];
+    let cases: [(&str, &[&str]); 3] = [
+        (CLIENT, &["--team-id", "t1", "--count", "1"]),
+        (HISTORY, &["teams"]),
+        (DEMO, &["--check"]),
+    ];
+    for (program, rest) in cases {
+        for ca in [not_pem, "/no/such/ca.pem"] {
+            let mut args = server.to_vec();
+            args.extend_from_slice(&["--ca-cert", ca]);
+            args.extend_from_slice(rest);
+            let mut running = Running::start(program, &args);
+            let status = running.finish(PATIENCE);
+            let stderr = running.stderr.text();
+            // benchboard-demo says 1 for every failure to start, the others 2
+            let expected = if program == DEMO { 1 } else { 2 };
+            assert_eq!(
+                status.code(),
+                Some(expected),
+                "{program} {args:?}: {stderr}"
+            );
+            assert!(stderr.contains("--ca-cert"), "{program} {args:?}: {stderr}");
+            assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        }
+    }
+}

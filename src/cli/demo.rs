@@ -43,7 +43,12 @@ pub struct DemoArgs {
     #[arg(long, requires = "check")]
     pub server: Option<String>,
     /// With --check --server https://...: trust only the CA certificate(s) in this PEM file (like curl --cacert) [default: the Mozilla roots built in]
-    #[arg(long, env = "BENCHBOARD_CA_CERT", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "BENCHBOARD_CA_CERT",
+        value_name = "FILE",
+        requires = "server"
+    )]
     pub ca_cert: Option<PathBuf>,
     /// Seed of the simulation: the same seed sends the same numbers [default: random]
     #[arg(long)]
