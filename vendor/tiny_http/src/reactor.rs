@@ -289,7 +289,10 @@ impl Reactor {
 
     fn admit(&mut self, socket: Connection, addr: Option<std::net::SocketAddr>) {
         let max = self.shared.limits.max_connections;
-        if self.shared.open.load(Ordering::SeqCst) >= max && !self.evict_oldest_idle() {
+        // the connections this thread keeps (not `open`, which still counts one it has
+        // closed while a worker drops its last handle)
+        let kept = self.entries.len().saturating_sub(self.free.len());
+        if kept >= max && !self.evict_oldest_idle() {
             self.refuse_busy(socket);
             return;
         }
@@ -738,10 +741,13 @@ impl Reactor {
             Some(e) => e,
             None => return,
         };
-        let idle = matches!(e.phase, Phase::Waiting { .. })
+        // a lingering connection has had its last answer and only discards input: as
+        // good as idle when room is needed
+        let waiting = matches!(e.phase, Phase::Waiting { .. })
             && e.skip == 0
             && e.buf.as_ref().is_some_and(Vec::is_empty)
             && e.conn.in_flight.load(Ordering::SeqCst) == 0;
+        let idle = waiting || matches!(e.phase, Phase::Lingering { .. });
         match (idle, e.idle) {
             (true, None) => {
                 self.tickets += 1;
