@@ -10,7 +10,8 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net as unix_net;
 use std::time::Duration;
 
-use crate::tls::{TlsSocket, TlsStream};
+use crate::tls::TlsSocket;
+use crate::upgraded::TlsStream;
 use std::{
     net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs},
     path::PathBuf,

@@ -111,7 +111,8 @@ pub use connection::{ConfigListenAddr, ListenAddr, Listener};
 pub use request::{ReadWrite, Request, UpgradeTcpError};
 pub use response::{Response, ResponseBox};
 pub use test::TestRequest;
-pub use tls::{tls_config_from_pem, TlsConfigError, TlsStream, UpgradedStream};
+pub use tls::{tls_config_from_pem, TlsConfigError};
+pub use upgraded::{TlsStream, UpgradedStream};
 /// The rustls this crate's TLS is built on (BenchBoard patch).
 pub use rustls;
 
@@ -125,6 +126,7 @@ mod response;
 mod sender;
 mod test;
 mod tls;
+mod upgraded;
 mod util;
 
 /// The main class of this library.
