@@ -8,36 +8,13 @@ use std::io::{BufReader, Read, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::tls::{Https, Viewer, pki, read_answer};
+use common::tls::{Https, next, pki, read_answer};
 use common::{PATIENCE, Running, fixture};
-use serde_json::Value;
-use tungstenite::Message;
 
 const SERVE: &str = env!("CARGO_BIN_EXE_benchboard-serve");
 const CLIENT: &str = env!("CARGO_BIN_EXE_benchboard-client");
 const HISTORY: &str = env!("CARGO_BIN_EXE_benchboard-history");
 const DEMO: &str = env!("CARGO_BIN_EXE_benchboard-demo");
-
-/// The next text message as JSON, or `Err(reason)` of a close; skips pings.
-fn next(viewer: &mut Viewer) -> Result<Value, String> {
-    let deadline = Instant::now() + PATIENCE;
-    while Instant::now() < deadline {
-        match viewer.read() {
-            Ok(Message::Text(text)) => return Ok(serde_json::from_str(&text).expect("JSON")),
-            Ok(Message::Close(frame)) => {
-                return Err(frame.map(|f| f.reason.to_string()).unwrap_or_default());
-            }
-            Ok(_) => {}
-            Err(tungstenite::Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(e) => return Err(format!("connection ended: {e}")),
-        }
-    }
-    panic!("no message within {PATIENCE:?}");
-}
 
 #[test]
 fn reports_teams_and_a_wss_viewer_over_https() {

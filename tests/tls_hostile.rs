@@ -1,14 +1,17 @@
 //! The hostile-room limits hold inside TLS: head limits (414, 431), the request
 //! deadline (408) and `--max-connections` (idle handshakes evicted first, then new
-//! connections closed), against the real HTTPS server on port 0.
+//! connections closed) and the WebSocket stall timeout (a wss:// viewer that reads
+//! nothing), against the real HTTPS server on port 0.
 
 mod common;
 
 use std::io::{BufReader, Read, Write};
 use std::time::Duration;
 
-use common::tls::{Https, read_answer, read_until_closed};
+use common::serve::wait_until;
+use common::tls::{Https, next, read_answer, read_until_closed};
 use common::{PATIENCE, report_files};
+use serde_json::Value;
 
 #[test]
 fn oversized_heads_inside_tls_are_refused_with_json() {
@@ -148,4 +151,32 @@ fn try_report(server: &Https) -> bool {
         .header("Content-Type", "application/json")
         .send(&body[..]);
     matches!(sent, Ok(response) if response.status() == 200)
+}
+
+#[test]
+fn a_wss_viewer_that_stops_reading_is_dropped_and_others_carry_on() {
+    let server = Https::start(Duration::from_secs(1));
+    let viewers = || server.get_json("/healthz").1["viewers"].as_u64();
+    let (mut stuck, mut calm) = (server.viewer(), server.viewer());
+    for viewer in [&mut stuck, &mut calm] {
+        assert_eq!(next(viewer).expect("a snapshot")["type"], "snapshot");
+    }
+    wait_until("two viewers", || viewers() == Some(2));
+    // `stuck` never reads again: a few large updates fill the socket buffers and the
+    // TLS records queued behind them, then the writer can hand it nothing more
+    let mut padded: Value = serde_json::from_slice(
+        &std::fs::read(common::fixture("valid/full-13-buckets.json")).unwrap(),
+    )
+    .unwrap();
+    padded["padding"] = Value::String("x".repeat(900 * 1024));
+    let body = serde_json::to_vec(&padded).unwrap();
+    for _ in 0..30 {
+        assert_eq!(server.post_body("big", &body), 200);
+        // `calm` takes each update
+        let update = next(&mut calm).expect("the reading viewer's update");
+        assert_eq!(update["type"], "team_update", "{update}");
+    }
+    wait_until("the stuck viewer dropped", || viewers() == Some(1));
+    assert_eq!(server.post_report("after"), 200);
+    drop(stuck);
 }

@@ -6,13 +6,13 @@ use std::io::{BufRead, Read};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use benchboard::server::tls::TlsFiles;
 use benchboard::server::{Config, Server, ShutdownHandle};
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::Value;
-use tungstenite::WebSocket;
+use tungstenite::{Message, WebSocket};
 
 use super::{PATIENCE, fixture};
 
@@ -139,12 +139,17 @@ impl Https {
     /// POSTs the full fixture report as `team` over HTTPS; the status.
     pub fn post_report(&self, team: &str) -> u16 {
         let body = std::fs::read(fixture("valid/full-13-buckets.json")).expect("fixture");
+        self.post_body(team, &body)
+    }
+
+    /// POSTs `body` as `team`'s report over HTTPS; the status.
+    pub fn post_body(&self, team: &str, body: &[u8]) -> u16 {
         self.pki
             .agent()
             .post(&self.url("/api/stats/report"))
             .header("X-Team-ID", team)
             .header("Content-Type", "application/json")
-            .send(&body[..])
+            .send(body)
             .expect("the report reaches the server")
             .status()
             .as_u16()
@@ -258,4 +263,25 @@ pub fn read_until_closed(stream: &mut impl Read) -> Vec<u8> {
     let mut seen = Vec::new();
     let _ = stream.read_to_end(&mut seen);
     seen
+}
+
+/// The next text message as JSON, or `Err(reason)` of a close; skips pings.
+pub fn next(viewer: &mut Viewer) -> Result<Value, String> {
+    let deadline = Instant::now() + PATIENCE;
+    while Instant::now() < deadline {
+        match viewer.read() {
+            Ok(Message::Text(text)) => return Ok(serde_json::from_str(&text).expect("JSON")),
+            Ok(Message::Close(frame)) => {
+                return Err(frame.map(|f| f.reason.to_string()).unwrap_or_default());
+            }
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => return Err(format!("connection ended: {e}")),
+        }
+    }
+    panic!("no message within {PATIENCE:?}");
 }
