@@ -18,13 +18,14 @@ pub mod http;
 pub mod retry;
 pub mod sender;
 pub mod tls;
+pub mod watch;
 
 pub use fleet::{
     Fleet, IntervalSpec, Schedule, TeamEvent, TeamInfo, Update, simulated_teams, start_fleet,
 };
 pub use http::{error_message, http_agent, normalize_server};
 pub use retry::{Backoff, DeliveryError, RetryPolicy, send_with_retry};
-pub use sender::{ReportSender, SendError};
+pub use sender::{ReportSender, SendError, Tokens};
 pub use tls::{rustls_client_config, trust_only_ca_file};
 
 /// The server of the original tools' examples.

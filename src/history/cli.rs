@@ -24,6 +24,14 @@ pub struct HistoryArgs {
     /// With an https:// --server: trust only the CA certificate(s) in this PEM file (like curl --cacert) [default: the Mozilla roots built in]
     #[arg(long, global = true, env = "BENCHBOARD_CA_CERT", value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
+    /// The viewer token of a private board (with --server; sent as Authorization: Bearer)
+    #[arg(
+        long,
+        global = true,
+        env = "BENCHBOARD_VIEWER_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
 
     /// Print JSON for scripts instead of a table
     #[arg(long, global = true)]
