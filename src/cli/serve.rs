@@ -203,6 +203,8 @@ impl ServeArgs {
             log_level => |v: LogLevel| v.0,
             max_report_rate => Some,
             max_auth_failures => Some,
+            tls_cert => Some,
+            tls_key => Some,
         );
     }
 
@@ -342,6 +344,7 @@ pub fn run(args: ServeArgs, given: &dyn Fn(&str) -> bool) -> ExitCode {
 /// `--check-config FILE`: what the server would do with it, or what is wrong.
 fn check_config(path: &Path) -> Result<(), String> {
     let file = ContestFile::load(path).map_err(|e| e.to_string())?;
+    file.check_tls().map_err(|e| e.to_string())?;
     print!("{}", file.describe());
     Ok(())
 }
@@ -381,16 +384,16 @@ fn serve(mut args: ServeArgs, given: &dyn Fn(&str) -> bool) -> anyhow::Result<()
     Ok(())
 }
 
-/// The lines an operator must see at start: open mode, tokens in clear, the file's
-/// warnings.
+/// The lines an operator must see at start: open mode, tokens in clear (with tokens
+/// and no --tls-cert), the file's warnings.
 fn start_warnings(config: &Config) -> Vec<String> {
     let access = config.contest.as_ref().map(|c| &c.access);
     let mut lines = Vec::new();
     if access.is_none_or(|a| a.is_open()) {
         lines.push("warning: open mode: anyone can report as any team (list [[team]] entries with tokens in a --config file to stop that)".to_string());
     }
-    if access.is_some_and(|a| a.has_tokens()) {
-        lines.push("warning: tokens travel in clear over HTTP: unless the clients reach this server only through a TLS reverse proxy (README: nginx), anyone on the network can read them".to_string());
+    if access.is_some_and(|a| a.has_tokens()) && config.tls.is_none() {
+        lines.push("warning: tokens travel in clear over HTTP: unless --tls-cert/--tls-key (tls_cert/tls_key in [server]) are set or the clients reach this server only through a TLS reverse proxy (README: nginx), anyone on the network can read them".to_string());
     }
     lines.extend(
         config
@@ -426,44 +429,4 @@ fn reload_on_sighup(app: std::sync::Arc<crate::server::App>) -> anyhow::Result<(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::{CommandFactory, Parser};
-
-    #[test]
-    fn verify_cli() {
-        ServeArgs::command().debug_assert();
-    }
-
-    /// Every flag of the server is also a `[server]` key of the contest file.
-    #[test]
-    fn every_flag_is_a_server_key() {
-        let command = ServeArgs::command();
-        let flags = command
-            .get_arguments()
-            .filter(|arg| arg.get_long().is_some())
-            .map(|arg| arg.get_id().as_str())
-            .filter(|id| !matches!(*id, "help" | "version" | "config" | "check_config"));
-        for id in flags {
-            let text = format!("[server]\n{id} = 0\n");
-            let error = toml::from_str::<crate::config::RawFile>(&text)
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default();
-            assert!(!error.contains("unknown field"), "--{id}: {error}");
-        }
-    }
-
-    #[test]
-    fn refuses_evict_before_inactive() {
-        let args =
-            ServeArgs::try_parse_from(["x", "--inactive-after", "60", "--evict-after", "30"])
-                .unwrap();
-        assert!(
-            args.into_config(None)
-                .unwrap_err()
-                .to_string()
-                .contains("--evict-after")
-        );
-    }
-}
+mod tests;
