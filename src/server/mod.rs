@@ -34,6 +34,7 @@ pub mod reply;
 pub mod routes;
 mod sockopt;
 mod storage;
+pub mod tls;
 pub mod trust;
 pub mod ws;
 
@@ -222,14 +223,18 @@ impl Server {
             write_timeout: Some(config.request_timeout),
         };
         let limits = http_limits(&config);
+        let tls = config.tls.as_ref().map(tls::load).transpose()?;
         let bind_error = |reason: String| StartupError::Bind {
             addr: addr.clone(),
             reason,
         };
         sockopt::set_nodelay(&listener).map_err(|e| bind_error(e.to_string()))?;
         let app = App::open(config)?;
-        let http = tiny_http::Server::from_listener_with_limits(listener, options, limits)
-            .map_err(|e| bind_error(e.to_string()))?;
+        let http = match tls {
+            Some(tls) => tiny_http::Server::from_listener_with_tls(listener, options, limits, tls),
+            None => tiny_http::Server::from_listener_with_limits(listener, options, limits),
+        }
+        .map_err(|e| bind_error(e.to_string()))?;
         Ok(Server {
             app: Arc::new(app),
             http: Arc::new(http),
@@ -245,7 +250,8 @@ impl Server {
             .expect("the server listens on TCP")
     }
 
-    /// The dashboard's URL; `0.0.0.0` is shown as `127.0.0.1` so it can be opened.
+    /// The dashboard's URL (`https://` with `--tls-cert`); `0.0.0.0` is shown as
+    /// `127.0.0.1` so it can be opened.
     pub fn url(&self) -> String {
         let addr = self.local_addr();
         let host = if addr.ip().is_unspecified() {
@@ -253,7 +259,12 @@ impl Server {
         } else {
             addr.ip().to_string()
         };
-        format!("http://{host}:{}/", addr.port())
+        let scheme = if self.app.config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{host}:{}/", addr.port())
     }
 
     /// The shared state (store, board), e.g. for an in-process demo.

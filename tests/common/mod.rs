@@ -14,6 +14,7 @@ pub mod contest;
 pub mod imported;
 pub mod pg;
 pub mod serve;
+pub mod tls;
 pub mod tmpfs;
 
 #[allow(unused_imports)] // each test binary uses a part
