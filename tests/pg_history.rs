@@ -39,6 +39,19 @@ fn migrate(from: &Path, url: &str) -> String {
     ]))
 }
 
+/// `benchboard-history --store URL export --format dir -o OUT`, which must succeed.
+fn export_dir(url: &str, out: &Path) {
+    ok(&history(&[
+        "--store",
+        url,
+        "export",
+        "--format",
+        "dir",
+        "-o",
+        out.to_str().unwrap(),
+    ]));
+}
+
 /// The report files of a data directory: (team/name, stats exactly as in the file).
 fn stats_by_file(dir: &Path) -> Vec<(String, String)> {
     let mut found = Vec::new();
@@ -74,16 +87,7 @@ fn migrate_and_export_round_trip_the_stats_byte_for_byte() {
     assert!(said.contains("verified"), "{said}");
 
     let out = temp.path().join("exported");
-    let output = history(&[
-        "--store",
-        &db.url(),
-        "export",
-        "--format",
-        "dir",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
-    ok(&output);
+    export_dir(&db.url(), &out);
     assert_eq!(stats_by_file(&out), stats_by_file(&source));
     for team in ["team1", "team2"] {
         let newest = benchboard::store::read_report_file_raw(&out.join(team).join("latest.json"))
@@ -174,4 +178,36 @@ fn a_database_without_the_schema_is_refused_with_a_hint() {
     assert!(stderr.contains("no BenchBoard schema"), "{stderr}");
     let output = history(&["--store", "postgres://bb@/x?port=notaport", "teams"]);
     assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn an_imported_report_keeps_its_source_through_migrate_and_export() {
+    let db = pg::database();
+    let temp = tempfile::tempdir().unwrap();
+    let source = temp.path().join("data");
+    let store = benchboard::store::WritableStore::open(&source, false).unwrap();
+    let body = std::fs::read(fixture("valid/full-13-buckets.json")).unwrap();
+    let report = benchboard::report::Report::parse(&body).unwrap();
+    let metrics = benchboard::metrics::Metrics::of(&report);
+    let id = benchboard::team::TeamId::parse("team1").unwrap();
+    let from = serde_json::json!({"format": "jtl", "sha256": "ab12", "approximate": false});
+    store
+        .append_imported(&id, "T", &body, report.value, &metrics, &from)
+        .unwrap();
+    drop(store);
+    assert!(migrate(&source, &db.url()).contains("copied 1 reports"));
+    let out = temp.path().join("exported");
+    export_dir(&db.url(), &out);
+    let name = common::report_files(&source, "team1").remove(0);
+    let read = |dir: &Path| {
+        let (_, stats, source) =
+            benchboard::store::read_report_file_raw(&dir.join("team1").join(&name)).unwrap();
+        (stats, source)
+    };
+    // The stats byte for byte, and the same `source`.
+    assert_eq!(read(&out), read(&source));
+    assert_eq!(
+        read(&out).1.as_deref(),
+        Some(r#"{"format":"jtl","sha256":"ab12","approximate":false}"#)
+    );
 }

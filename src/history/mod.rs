@@ -137,43 +137,31 @@ pub fn execute(args: &HistoryArgs, out: &mut impl Write) -> Result<(), HistoryEr
         crate::client::trust_only_ca_file(path).map_err(|e| HistoryError::Usage(e.to_string()))?;
     }
     // Arguments are checked before the data is touched.
+    let open = || {
+        Source::open(
+            &data_dir,
+            args.server.as_deref(),
+            args.token.as_deref(),
+            args.store.as_deref(),
+        )
+    };
     match &args.command {
         Command::Teams => {
-            let source = Source::open(
-                &data_dir,
-                args.server.as_deref(),
-                args.token.as_deref(),
-                args.store.as_deref(),
-            )?;
+            let source = open()?;
             commands::teams::run(&source, args.json, out)
         }
         Command::Show(a) => {
             let (id, range) = (parse_team(&a.team)?, parse_range(&a.range)?);
-            let source = Source::open(
-                &data_dir,
-                args.server.as_deref(),
-                args.token.as_deref(),
-                args.store.as_deref(),
-            )?;
+            let source = open()?;
             commands::show::run(&source, &id, &range, a, args.json, out)
         }
         Command::Summary(a) => {
             let (id, range) = (parse_team(&a.team)?, parse_range(&a.range)?);
-            let source = Source::open(
-                &data_dir,
-                args.server.as_deref(),
-                args.token.as_deref(),
-                args.store.as_deref(),
-            )?;
+            let source = open()?;
             commands::summary::run(&source, &id, &range, a, args.json, out)
         }
         Command::Best(a) => {
-            let source = Source::open(
-                &data_dir,
-                args.server.as_deref(),
-                args.token.as_deref(),
-                args.store.as_deref(),
-            )?;
+            let source = open()?;
             commands::best::run(&source, a, args.json, out)
         }
         Command::Export(a) => {
@@ -183,12 +171,7 @@ pub fn execute(args: &HistoryArgs, out: &mut impl Write) -> Result<(), HistoryEr
                 .iter()
                 .map(|t| parse_team(t))
                 .collect::<Result<Vec<_>, _>>()?;
-            let source = Source::open(
-                &data_dir,
-                args.server.as_deref(),
-                args.token.as_deref(),
-                args.store.as_deref(),
-            )?;
+            let source = open()?;
             commands::export::run(&source, &ids, &range, a, args.json, out)
         }
         Command::Migrate(a) => commands::migrate::run(a, out),

@@ -263,21 +263,29 @@ struct RawReportFile<'a> {
     stats: &'a serde_json::value::RawValue,
 }
 
+/// The bytes of a report file (a regular file, at most [`MAX_REPORT_FILE_BYTES`]).
+fn report_bytes(path: &Path) -> Result<Vec<u8>, StoreError> {
+    regular::read(path, MAX_REPORT_FILE_BYTES).map_err(|e| StoreError::read(path, e))
+}
+
+fn corrupt(path: &Path, reason: String) -> StoreError {
+    StoreError::Corrupt {
+        path: path.to_path_buf(),
+        reason,
+    }
+}
+
 /// Reads and checks one report file; also returns its stats exactly as written
 /// (for exports and migrations that must give back the bytes the team sent), and
 /// an imported report's `source` as written.
 pub fn read_report_file_raw(
     path: &Path,
 ) -> Result<(StoredReport, String, Option<String>), StoreError> {
-    let bytes =
-        regular::read(path, MAX_REPORT_FILE_BYTES).map_err(|e| StoreError::read(path, e))?;
-    let corrupt = |reason: String| StoreError::Corrupt {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let file: RawReportFile = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    let bytes = report_bytes(path)?;
+    let file: RawReportFile =
+        serde_json::from_slice(&bytes).map_err(|e| corrupt(path, e.to_string()))?;
     let stats: Value =
-        serde_json::from_str(file.stats.get()).map_err(|e| corrupt(e.to_string()))?;
+        serde_json::from_str(file.stats.get()).map_err(|e| corrupt(path, e.to_string()))?;
     let stored = checked_report(path, file.team_id, file.team_name, file.timestamp, stats)?;
     let source = file.source.map(|s| s.get().to_string());
     Ok((stored, file.stats.get().to_string(), source))
@@ -285,13 +293,9 @@ pub fn read_report_file_raw(
 
 /// Reads and checks one report file.
 pub fn read_report_file(path: &Path) -> Result<StoredReport, StoreError> {
-    let bytes =
-        regular::read(path, MAX_REPORT_FILE_BYTES).map_err(|e| StoreError::read(path, e))?;
-    let corrupt = |reason: String| StoreError::Corrupt {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let file: ReportFile = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    let bytes = report_bytes(path)?;
+    let file: ReportFile =
+        serde_json::from_slice(&bytes).map_err(|e| corrupt(path, e.to_string()))?;
     checked_report(
         path,
         file.team_id,
@@ -309,13 +313,9 @@ fn checked_report(
     timestamp: String,
     stats: Value,
 ) -> Result<StoredReport, StoreError> {
-    let corrupt = |reason: String| StoreError::Corrupt {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let team_id = TeamId::parse(&team_id).map_err(|e| corrupt(e.to_string()))?;
+    let team_id = TeamId::parse(&team_id).map_err(|e| corrupt(path, e.to_string()))?;
     let at = timefmt::parse_timestamp(&timestamp)
-        .ok_or_else(|| corrupt(format!("bad timestamp {timestamp:?}")))?;
+        .ok_or_else(|| corrupt(path, format!("bad timestamp {timestamp:?}")))?;
     let file_name = path
         .file_name()
         .and_then(|n| n.to_str())
