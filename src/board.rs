@@ -224,13 +224,20 @@ impl LiveBoard {
         let mut teams = self.teams.lock().expect("board lock poisoned");
         let mut state = TeamState::from(entry);
         state.published = (true, true);
+        let id = state.latest.team_id.clone();
+        let presentation = self.presentation.lock().expect("board lock poisoned");
+        state.display_name = presentation.name_of(&id);
+        state.hidden = presentation.is_hidden(&id);
+        drop(presentation);
         let message = WsMessage::TeamUpdate {
             team: Box::new(state.to_api(now, &self.timing)),
         }
         .to_text();
-        let id = state.latest.team_id.clone();
+        let hidden = state.hidden;
         teams.insert(id.clone(), state);
-        self.hub.publish(Some(id.as_str()), message.into());
+        if !hidden {
+            self.hub.publish(Some(id.as_str()), message.into());
+        }
     }
 
     /// Tells viewers that the store went away (they keep the last board and show a

@@ -225,6 +225,29 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_team_replaced_by_the_store_feed_keeps_its_name_and_stays_hidden() {
+        use crate::store::ReadStore;
+        let (_dir, store, board) = board_on_a_fresh_store();
+        let (stored, metrics) = store_report(&store, "t1", 5);
+        board.apply(stored, metrics);
+        let mut presentation = Presentation::default();
+        presentation
+            .file_names
+            .insert("t1".into(), "第一小组".into());
+        board.set_presentation(presentation.clone());
+        // PostgreSQL's feed replaces a team whole after a gap (FeedEvent::Team).
+        let entry = ReadStore::team(&store, &team("t1")).unwrap().unwrap();
+        board.replace_team(entry.clone());
+        assert_eq!(board.team_name(&team("t1")).unwrap(), "第一小组");
+        presentation.hidden.insert("t1".into());
+        board.set_presentation(presentation);
+        let (_, mut viewer) = board.subscribe().unwrap();
+        board.replace_team(entry);
+        assert!(messages(&board, &mut viewer).is_empty());
+        assert!(board.teams_json().is_empty());
+    }
+
+    #[test]
     fn refresh_recomputes_best_records_and_removes_an_emptied_team() {
         let (_dir, store, board) = board_on_a_fresh_store();
         for sent in [100, 900, 300] {
