@@ -186,7 +186,7 @@ pub mod csv {
     /// One cell of a row.
     enum Cell<'a> {
         Text(&'a str),
-        Count(u64),
+        Count(crate::report::Count),
         Number(f64),
         Empty,
     }

@@ -2,8 +2,13 @@
 //!
 //! A report is checked field by field; the first rule it breaks becomes a
 //! [`ValidationError`] whose message starts with the field path, e.g.
-//! `latencyAnalysis.sensorData.buckets[3]: expected a non-negative integer, found -1`.
+//! `latencyAnalysis.sensorData.buckets[3]: expected an integer, found "x"`.
 //! The body's bytes are kept as sent, so unknown extra fields are stored verbatim.
+//!
+//! Like the original tool, a report whose shape is right is accepted even when its
+//! numbers are implausible (a negative count, a count beyond 2^53): those are judged
+//! afterwards, as warnings, by [`crate::plausibility`]. Booleans and numbers sent as
+//! strings are refused on purpose (the original took them as they came).
 
 use serde_json::{Map, Value};
 
@@ -49,18 +54,23 @@ impl ValidationError {
     }
 }
 
+/// A count as sent: any integer from `i64::MIN` to `u64::MAX` (the original stored
+/// whatever integer it got). An `i128` holds the whole range, and sums of a handful
+/// of them cannot overflow.
+pub type Count = i128;
+
 /// Counts of one operation kind.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct OperationCounts {
-    pub operations: u64,
-    pub errors: u64,
+    pub operations: Count,
+    pub errors: Count,
 }
 
 /// The high-priority block (`highPriorityStats`).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct HighPriorityStats {
-    pub sensor_data_count: u64,
-    pub total_count: u64,
+    pub sensor_data_count: Count,
+    pub total_count: Count,
     /// Share of high-priority requests, in %.
     pub percentage: f64,
 }
@@ -81,8 +91,8 @@ pub struct LatencyDistribution {
     pub min_ms: f64,
     pub max_ms: f64,
     /// Counts per bucket, always [`BUCKET_COUNT`] long (missing trailing buckets are 0).
-    pub buckets: [u64; BUCKET_COUNT],
-    pub high_priority_count: Option<u64>,
+    pub buckets: [Count; BUCKET_COUNT],
+    pub high_priority_count: Option<Count>,
     pub high_priority_avg_ms: Option<f64>,
 }
 
@@ -90,11 +100,11 @@ pub struct LatencyDistribution {
 #[derive(Debug, Clone)]
 pub struct Report {
     pub total_elapsed_s: f64,
-    pub total_sent: u64,
-    pub total_ops: u64,
-    pub total_errors: u64,
-    pub total_save_delay_errors: u64,
-    pub pending: u64,
+    pub total_sent: Count,
+    pub total_ops: Count,
+    pub total_errors: Count,
+    pub total_save_delay_errors: Count,
+    pub pending: Count,
     pub total_avg_latency_ms: Option<f64>,
     pub high_priority_avg_delay_latency_ms: Option<f64>,
     /// % of completed writes not found on disk 3 s later.
@@ -295,20 +305,17 @@ impl<'a> Obj<'a> {
         self.opt_number(name)?.ok_or_else(|| self.missing(name))
     }
 
-    fn opt_count(&self, name: &str) -> Result<Option<u64>, ValidationError> {
+    fn opt_count(&self, name: &str) -> Result<Option<Count>, ValidationError> {
         self.get(name)
-            .map(|v| {
-                as_count(v)
-                    .ok_or_else(|| type_error(&self.path_of(name), "a non-negative integer", v))
-            })
+            .map(|v| as_count(v).ok_or_else(|| type_error(&self.path_of(name), AN_INTEGER, v)))
             .transpose()
     }
 
-    fn req_count(&self, name: &str) -> Result<u64, ValidationError> {
+    fn req_count(&self, name: &str) -> Result<Count, ValidationError> {
         self.opt_count(name)?.ok_or_else(|| self.missing(name))
     }
 
-    fn opt_buckets(&self, name: &str) -> Result<Option<[u64; BUCKET_COUNT]>, ValidationError> {
+    fn opt_buckets(&self, name: &str) -> Result<Option<[Count; BUCKET_COUNT]>, ValidationError> {
         let path = self.path_of(name);
         let items = match self.get(name) {
             None => return Ok(None),
@@ -324,11 +331,10 @@ impl<'a> Obj<'a> {
                 ),
             ));
         }
-        let mut buckets = [0u64; BUCKET_COUNT];
+        let mut buckets = [0; BUCKET_COUNT];
         for (i, item) in items.iter().enumerate() {
-            buckets[i] = as_count(item).ok_or_else(|| {
-                type_error(&format!("{path}[{i}]"), "a non-negative integer", item)
-            })?;
+            buckets[i] = as_count(item)
+                .ok_or_else(|| type_error(&format!("{path}[{i}]"), AN_INTEGER, item))?;
         }
         Ok(Some(buckets))
     }
@@ -339,24 +345,27 @@ fn as_number(value: &Value) -> Option<f64> {
     value.as_f64().filter(|f| f.is_finite())
 }
 
-/// Largest count accepted: 2^53, the range in which every integer is exact in an f64
-/// (and in JavaScript). It also keeps sums of a few counts, such as a latency
-/// distribution's 13 buckets, far from overflowing a u64.
-pub const MAX_COUNT: u64 = 1 << 53;
+/// What a count must be, in error messages.
+const AN_INTEGER: &str = "an integer of at most 64 bits";
 
-/// A non-negative integer up to [`MAX_COUNT`]; an integral float such as `980.0`
-/// counts too, as JavaScript tools send them.
-fn as_count(value: &Value) -> Option<u64> {
-    if let Some(n) = value.as_u64() {
-        return (n <= MAX_COUNT).then_some(n);
+/// An integer from `i64::MIN` to `u64::MAX`, kept exactly; an integral float such as
+/// `980.0` counts too, as JavaScript tools send them. Booleans and numeric strings
+/// are not counts (the original took them; we refuse them on purpose).
+fn as_count(value: &Value) -> Option<Count> {
+    let Value::Number(n) = value else {
+        return None;
+    };
+    if let Some(n) = n.as_u64() {
+        return Some(Count::from(n));
     }
-    match value {
-        Value::Number(n) if n.is_f64() => {
-            let f = n.as_f64()?;
-            (f >= 0.0 && f.fract() == 0.0 && f <= MAX_COUNT as f64).then_some(f as u64)
-        }
-        _ => None,
+    if let Some(n) = n.as_i64() {
+        return Some(Count::from(n));
     }
+    let f = n.as_f64()?;
+    // Both bounds are powers of two, exact in an f64; `as` is exact for integral
+    // floats in this range.
+    let in_range = f >= i64::MIN as f64 && f < 18_446_744_073_709_551_616.0;
+    (f.fract() == 0.0 && in_range).then_some(f as Count)
 }
 
 fn type_error(path: &str, expected: &str, found: &Value) -> ValidationError {
@@ -433,11 +442,34 @@ mod tests {
 
     #[test]
     fn names_bucket_path_in_error() {
-        let body = with(("[100, 200, 150, 80", "[100, 200, 150, -80"));
+        let body = with(("[100, 200, 150, 80", "[100, 200, 150, \"x\""));
         assert_eq!(
             error_of(&body),
-            "latencyAnalysis.sensorData.buckets[3]: expected a non-negative integer, found -80"
+            "latencyAnalysis.sensorData.buckets[3]: expected an integer of at most 64 bits, found a string"
         );
+    }
+
+    #[test]
+    fn accepts_negative_counts_and_buckets_as_sent() {
+        let body = with(("[100, 200, 150, 80", "[100, 200, 150, -80"));
+        let body = body.replacen("\"totalErrors\": 20", "\"totalErrors\": -5", 1);
+        let report = Report::parse(body.as_bytes()).unwrap();
+        assert_eq!(report.sensor_data_latency().buckets[3], -80);
+        assert_eq!(report.total_errors, -5);
+        assert_eq!(report.value["totalErrors"], -5);
+    }
+
+    #[test]
+    fn refuses_booleans_and_numeric_strings_as_counts() {
+        let body = with(("\"totalSent\": 1000", "\"totalSent\": true"));
+        assert_eq!(
+            error_of(&body),
+            "totalSent: expected an integer of at most 64 bits, found true"
+        );
+        let body = with(("\"totalSent\": 1000", "\"totalSent\": \"1000\""));
+        assert!(error_of(&body).starts_with("totalSent: expected an integer"));
+        let body = with(("\"totalElapsed\": 60", "\"totalElapsed\": \"60\""));
+        assert!(error_of(&body).starts_with("totalElapsed: expected a finite number"));
     }
 
     #[test]
@@ -471,17 +503,25 @@ mod tests {
     }
 
     #[test]
-    fn refuses_counts_beyond_2_pow_53_so_sums_cannot_overflow() {
+    fn accepts_every_64_bit_integer_exactly_and_refuses_wider_ones() {
         let body = with((
             "[100, 200, 150",
-            "[18446744073709551615, 18446744073709551615, 150",
+            "[18446744073709551615, 18446744073709551615, -9223372036854775808",
         ));
+        let report = Report::parse(body.as_bytes()).unwrap();
+        let buckets = report.sensor_data_latency().buckets;
+        assert_eq!(buckets[0], Count::from(u64::MAX));
+        assert_eq!(buckets[2], Count::from(i64::MIN));
+        let body = with(("\"totalSent\": 1000", "\"totalSent\": 9007199254740993"));
+        assert_eq!(
+            Report::parse(body.as_bytes()).unwrap().total_sent,
+            9007199254740993
+        );
+        let body = with(("\"totalSent\": 1000", "\"totalSent\": 18446744073709551616"));
         assert_eq!(
             error_of(&body),
-            "latencyAnalysis.sensorData.buckets[0]: expected a non-negative integer, found 18446744073709551615"
+            "totalSent: expected an integer of at most 64 bits, found 1.8446744073709552e+19"
         );
-        let body = with(("\"totalSent\": 1000", "\"totalSent\": 9007199254740992"));
-        assert!(Report::parse(body.as_bytes()).is_ok());
     }
 
     #[test]
@@ -489,6 +529,8 @@ mod tests {
         let body = with(("\"totalSent\": 1000", "\"totalSent\": 1000.0"));
         assert_eq!(Report::parse(body.as_bytes()).unwrap().total_sent, 1000);
         let body = with(("\"totalSent\": 1000", "\"totalSent\": 1000.5"));
-        assert!(error_of(&body).starts_with("totalSent: expected a non-negative integer"));
+        assert!(error_of(&body).starts_with("totalSent: expected an integer"));
+        let body = with(("\"totalSent\": 1000", "\"totalSent\": -1e3"));
+        assert_eq!(Report::parse(body.as_bytes()).unwrap().total_sent, -1000);
     }
 }
