@@ -33,6 +33,7 @@ pub mod hub;
 pub mod logging;
 pub mod metrics;
 pub mod report;
+pub mod runs;
 pub mod server;
 pub mod simulate;
 pub mod store;

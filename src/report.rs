@@ -7,10 +7,12 @@
 //!
 //! Like the original tool, a report whose shape is right is accepted even when its
 //! numbers are implausible (a negative count, a count beyond 2^53): those are judged
-//! afterwards, as warnings, by [`crate::plausibility`]. Booleans and numbers sent as
+//! afterwards, as warnings, by [`plausibility`]. Booleans and numbers sent as
 //! strings are refused on purpose (the original took them as they came).
 
 use serde_json::{Map, Value};
+
+pub mod plausibility;
 
 /// Deepest JSON nesting a report may have; deeper bodies are refused before parsing.
 pub const MAX_DEPTH: usize = 64;
@@ -351,7 +353,7 @@ const AN_INTEGER: &str = "an integer of at most 64 bits";
 /// An integer from `i64::MIN` to `u64::MAX`, kept exactly; an integral float such as
 /// `980.0` counts too, as JavaScript tools send them. Booleans and numeric strings
 /// are not counts (the original took them; we refuse them on purpose).
-fn as_count(value: &Value) -> Option<Count> {
+pub(crate) fn as_count(value: &Value) -> Option<Count> {
     let Value::Number(n) = value else {
         return None;
     };
