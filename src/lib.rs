@@ -23,6 +23,7 @@
 //! assert_eq!(metrics.data_loss_rate, 5.0);
 //! ```
 
+pub mod alerts;
 pub mod board;
 pub mod client;
 pub mod demo;

@@ -23,6 +23,21 @@ pub const BUCKET_COUNT: usize = 13;
 /// Operation kinds a report may carry, in display order; `sensorData` is required.
 pub const OPERATION_KINDS: [&str; 4] = ["sensorData", "sensorRW", "batchRW", "query"];
 
+/// An operation kind in snake case, as CSV columns and rule metrics name it:
+/// `sensorData` → `sensor_data`, `batchRW` → `batch_rw`.
+pub fn kind_snake_name(kind: &str) -> String {
+    let mut out = String::new();
+    for c in kind.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out.replace("_r_w", "_rw")
+}
+
 /// Why a report body was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ValidationError {
