@@ -14,9 +14,51 @@
 
 pub mod clock;
 pub mod engine;
+pub mod notify;
 pub mod persist;
 pub mod rules;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{AlertEngine, Change, FiringAlert, Phase, TeamActivity};
+pub use notify::{Destination, NotifyConfig, NotifyError};
 pub use rules::{Rule, RuleConfig, RuleError, Severity};
+
+use serde::Deserialize;
+
+/// The `[[rule]]` and `[[notify]]` sections of the contest file, as written; the
+/// contest file's loader reads them with the rest of the file.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct AlertSections {
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<RuleConfig>,
+    #[serde(default, rename = "notify")]
+    pub notify: Vec<NotifyConfig>,
+}
+
+/// Checked rules and destinations.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AlertSettings {
+    pub rules: Vec<Rule>,
+    pub destinations: Vec<Destination>,
+}
+
+/// Why the alert sections are refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AlertConfigError {
+    #[error(transparent)]
+    Rule(#[from] RuleError),
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
+}
+
+impl AlertSections {
+    /// Checks the rules, then the destinations against them.
+    pub fn check(&self) -> Result<AlertSettings, AlertConfigError> {
+        let rules = rules::check_rules(&self.rules)?;
+        let destinations = notify::check_destinations(&self.notify, &rules)?;
+        Ok(AlertSettings {
+            rules,
+            destinations,
+        })
+    }
+}
