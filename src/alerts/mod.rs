@@ -17,11 +17,13 @@ pub mod engine;
 pub mod notify;
 pub mod persist;
 pub mod rules;
+pub mod sender;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{AlertEngine, Change, FiringAlert, Phase, TeamActivity};
 pub use notify::{Destination, NotifyConfig, NotifyError};
 pub use rules::{Rule, RuleConfig, RuleError, Severity};
+pub use sender::{AlertSender, DeliveryStatus, SenderOptions};
 
 use serde::Deserialize;
 

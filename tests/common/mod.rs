@@ -2,6 +2,8 @@
 //! stopped in `Drop`, and small HTTP helpers (ureq, errors as values).
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
