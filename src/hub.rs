@@ -10,11 +10,14 @@
 //! Messages may carry a key (the team an update is about): a batch holds only the
 //! newest message of each key, since it supersedes the older ones; messages without a
 //! key are all kept. Order is kept either way.
+//!
+//! Nothing here blocks: a subscriber reads the batch after its cursor with
+//! [`Hub::batch_after`] when a [`Waker`] tells it something was published, then moves
+//! its cursor with [`Subscription::advance_to`].
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
 
 /// One encoded message (a JSON text), shared by every subscriber.
 pub type Message = Arc<str>;
@@ -27,15 +30,11 @@ pub enum SubscribeError {
     Full(usize),
 }
 
-/// Why [`Subscription::next_batch`] returned no messages.
+/// Why [`Hub::batch_after`] has no batch for a cursor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Missed {
-    /// Nothing was published within the timeout.
-    Timeout,
     /// The subscriber fell more than the ring's capacity behind; reconnect.
     Lagged,
-    /// The hub was closed (server shutting down).
-    Closed,
 }
 
 /// The newest messages with their keys; `next_seq` is the sequence number the next one gets.
@@ -57,14 +56,13 @@ impl Ring {
     }
 }
 
-/// Called after each publish and on close, e.g. to wake a thread that waits on sockets
-/// rather than on the hub.
+/// Called after each publish and on close: how a thread that waits on its sockets
+/// (the WebSocket writer) learns that there is something to read.
 pub type Waker = Box<dyn Fn() + Send + Sync>;
 
 /// The shared ring and its subscribers.
 pub struct Hub {
     ring: Mutex<Ring>,
-    published: Condvar,
     wakers: Mutex<Vec<Waker>>,
     capacity: usize,
     max_subscribers: usize,
@@ -88,7 +86,6 @@ impl Hub {
                 next_seq: 0,
                 closed: false,
             }),
-            published: Condvar::new(),
             wakers: Mutex::new(Vec::new()),
             capacity: capacity.max(1),
             max_subscribers,
@@ -138,14 +135,14 @@ impl Hub {
                 }
             }
         }
-        self.published.notify_all();
         self.wake();
     }
 
-    /// Closes the hub (shutdown): subscribers get what is left, then [`Missed::Closed`].
+    /// Closes the hub (shutdown) and calls the wakers: [`is_closed`](Hub::is_closed)
+    /// turns true, and whoever serves the subscribers sends them what is left, then
+    /// closes them.
     pub fn close_all(&self) {
         self.lock().closed = true;
-        self.published.notify_all();
         self.wake();
     }
 
@@ -212,37 +209,6 @@ impl Subscription {
     pub fn advance_to(&mut self, cursor: u64) {
         self.cursor = self.cursor.max(cursor);
     }
-
-    /// The messages published since the last call, oldest first (only the newest of
-    /// each key), waiting up to `timeout` for the first one.
-    pub fn next_batch(&mut self, timeout: Duration) -> Result<Vec<Message>, Missed> {
-        let deadline = Instant::now() + timeout;
-        let mut ring = self.hub.lock();
-        loop {
-            if self.cursor < ring.first_seq() {
-                return Err(Missed::Lagged);
-            }
-            if self.cursor < ring.next_seq {
-                let start = (self.cursor - ring.first_seq()) as usize;
-                let batch = newest_per_key(ring.messages.range(start..));
-                self.cursor = ring.next_seq;
-                return Ok(batch);
-            }
-            if ring.closed {
-                return Err(Missed::Closed);
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(Missed::Timeout);
-            }
-            ring = self
-                .hub
-                .published
-                .wait_timeout(ring, left)
-                .expect("hub lock poisoned")
-                .0;
-        }
-    }
 }
 
 /// The messages in order, leaving out those superseded by a later one of the same key.
@@ -272,8 +238,15 @@ impl Drop for Subscription {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
-    const NOW: Duration = Duration::ZERO;
+    /// What `sub` gets now, read the way the WebSocket writer reads it: the batch
+    /// after its cursor, then the cursor moved past it. Empty: nothing new.
+    fn take(hub: &Hub, sub: &mut Subscription) -> Result<Vec<Message>, Missed> {
+        let (batch, next) = hub.batch_after(sub.cursor())?;
+        sub.advance_to(next);
+        Ok(batch)
+    }
 
     #[test]
     fn each_subscriber_gets_every_message_in_order() {
@@ -283,14 +256,14 @@ mod tests {
         let mut b = hub.subscribe().unwrap();
         hub.publish(None, "m1".into());
         assert_eq!(
-            a.next_batch(NOW).unwrap(),
+            take(&hub, &mut a).unwrap(),
             vec!["m0".into(), "m1".into()] as Vec<Message>
         );
         assert_eq!(
-            b.next_batch(NOW).unwrap(),
+            take(&hub, &mut b).unwrap(),
             vec!["m1".into()] as Vec<Message>
         );
-        assert_eq!(a.next_batch(NOW), Err(Missed::Timeout));
+        assert_eq!(take(&hub, &mut a), Ok(Vec::new()));
     }
 
     #[test]
@@ -300,31 +273,36 @@ mod tests {
         let mut fast = hub.subscribe().unwrap();
         for i in 0..3 {
             hub.publish(None, format!("m{i}").into());
-            assert_eq!(&*fast.next_batch(NOW).unwrap()[0], format!("m{i}"));
+            assert_eq!(&*take(&hub, &mut fast).unwrap()[0], format!("m{i}"));
         }
-        assert_eq!(slow.next_batch(NOW), Err(Missed::Lagged));
+        assert_eq!(take(&hub, &mut slow), Err(Missed::Lagged));
     }
 
     #[test]
-    fn waits_for_a_message_from_another_thread_and_sees_close() {
+    fn a_publish_and_the_close_from_another_thread_wake_the_waiting_side() {
         let hub = Hub::new(4, 10);
+        let (woken, wake_ups) = crossbeam_channel::unbounded();
+        hub.add_waker(Box::new(move || {
+            let _ = woken.send(());
+        }));
         let mut sub = hub.subscribe().unwrap();
         let publisher = Arc::clone(&hub);
         let thread = std::thread::spawn(move || {
             publisher.publish(None, "late".into());
             publisher.close_all();
         });
-        let first = sub.next_batch(Duration::from_secs(10)).unwrap();
+        for _ in 0..2 {
+            wake_ups
+                .recv_timeout(Duration::from_secs(10))
+                .expect("woken by the publish and by the close");
+        }
         thread.join().unwrap();
-        let rest = match sub.next_batch(Duration::from_secs(10)) {
-            Ok(more) => more,
-            Err(missed) => {
-                assert_eq!(missed, Missed::Closed);
-                Vec::new()
-            }
-        };
-        assert_eq!([first, rest].concat(), vec!["late".into()] as Vec<Message>);
-        assert_eq!(sub.next_batch(Duration::from_secs(10)), Err(Missed::Closed));
+        assert!(hub.is_closed());
+        assert_eq!(
+            take(&hub, &mut sub).unwrap(),
+            vec!["late".into()] as Vec<Message>
+        );
+        assert_eq!(take(&hub, &mut sub), Ok(Vec::new()));
     }
 
     #[test]
@@ -353,7 +331,7 @@ mod tests {
         let (batch, next) = hub.batch_after(sub.cursor()).unwrap();
         assert_eq!(batch, vec!["a2".into()] as Vec<Message>);
         sub.advance_to(next);
-        assert_eq!(sub.next_batch(NOW), Err(Missed::Timeout));
+        assert_eq!(hub.batch_after(sub.cursor()), Ok((Vec::new(), next)));
         hub.publish(None, "m3".into());
         assert_eq!(hub.oldest_kept(), 1);
         assert_eq!(hub.batch_after(0), Err(Missed::Lagged));
@@ -368,10 +346,10 @@ mod tests {
         hub.publish(None, "unseen".into());
         assert_eq!(hub.lock().messages.len(), 0);
         let mut sub = hub.subscribe().unwrap();
-        assert_eq!(sub.next_batch(NOW), Err(Missed::Timeout));
+        assert_eq!(take(&hub, &mut sub), Ok(Vec::new()));
         hub.publish(None, "seen".into());
         assert_eq!(
-            sub.next_batch(NOW).unwrap(),
+            take(&hub, &mut sub).unwrap(),
             vec!["seen".into()] as Vec<Message>
         );
     }
@@ -384,7 +362,7 @@ mod tests {
         hub.publish(Some("b"), "b1".into());
         hub.publish(None, "status-a".into());
         hub.publish(Some("a"), "a2".into());
-        let batch = sub.next_batch(NOW).unwrap();
+        let batch = take(&hub, &mut sub).unwrap();
         assert_eq!(
             batch,
             vec!["b1".into(), "status-a".into(), "a2".into()] as Vec<Message>

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use benchboard::server::http::ROUTES;
+use benchboard::server::routes::ROUTES;
 use yaml_rust2::{Yaml, YamlLoader};
 
 fn spec() -> Yaml {

@@ -136,9 +136,9 @@ impl RuleConfig {
         let hold_for = match &self.hold_for {
             None => Ok(Duration::ZERO),
             Some(DurationText::Seconds(secs)) => {
-                crate::server::config::parse_duration(&secs.to_string())
+                crate::cli::parse::parse_duration(&secs.to_string())
             }
-            Some(DurationText::Text(text)) => crate::server::config::parse_duration(text),
+            Some(DurationText::Text(text)) => crate::cli::parse::parse_duration(text),
         }
         .map_err(|reason| RuleError::For {
             rule: rule.clone(),

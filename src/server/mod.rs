@@ -1,5 +1,13 @@
 //! `benchboard-serve`: the HTTP API, the WebSocket push and the pages on one port.
 //!
+//! A request goes: a worker thread ([`Server::run`]) → [`routes`] (match the route
+//! table) → a handler: the JSON API in [`api`], the HTML and static files in [`pages`],
+//! or the WebSocket upgrade in [`ws`], which hands the socket to its writer thread.
+//! Handlers answer with a [`reply::Reply`] or fail with an [`error::ApiError`], which
+//! becomes its status and JSON body in one place. [`config`] turns the flags into a
+//! [`Config`]; `sockopt` sets the TCP options of the listener and of viewers.
+//! [`App`] is what every handler shares: the store, the board and the viewers.
+//!
 //! [`Server::bind`] opens the data directory, rebuilds the board and binds the port;
 //! [`Server::run`] serves until [`ShutdownHandle::shutdown`] is called, then finishes
 //! the requests already received and returns.
@@ -13,9 +21,13 @@
 //! handle.shutdown();
 //! ```
 
+pub mod api;
 pub mod config;
-pub mod http;
+pub mod error;
 pub mod pages;
+pub mod reply;
+pub mod routes;
+mod sockopt;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -23,13 +35,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-pub use config::{Config, ServeArgs, StartupError};
+pub use config::{Config, StartupError};
 
 use crate::board::LiveBoard;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::report::Report;
-use crate::store::{OpenMode, Store, StoreError, StoredReport};
+use crate::store::{StoreError, StoredReport, WritableStore};
 use crate::team::TeamId;
 
 /// How long the connections must stay quiet before a shutdown completes.
@@ -38,7 +50,7 @@ const SHUTDOWN_QUIET: Duration = Duration::from_millis(200);
 /// Everything a request handler needs: the store, the board and the settings.
 pub struct App {
     pub config: Config,
-    pub store: Store,
+    pub store: WritableStore,
     pub board: LiveBoard,
     /// The WebSocket writer threads and their viewers.
     pub viewers: ws::Viewers,
@@ -47,13 +59,8 @@ pub struct App {
 impl App {
     /// Opens the data directory and rebuilds the board from it.
     pub fn open(config: Config) -> Result<App, StartupError> {
-        let store = Store::open(
-            &config.data_dir,
-            OpenMode::ReadWrite {
-                fsync: config.fsync,
-            },
-        )
-        .map_err(StartupError::DataDir)?;
+        let store =
+            WritableStore::open(&config.data_dir, config.fsync).map_err(StartupError::DataDir)?;
         for warning in store.warnings() {
             log::warn!("{warning}");
         }
@@ -127,7 +134,7 @@ impl Server {
             reason,
         };
         let listener = std::net::TcpListener::bind(&addr).map_err(|e| bind_error(e.to_string()))?;
-        set_nodelay(&listener).map_err(|e| bind_error(e.to_string()))?;
+        sockopt::set_nodelay(&listener).map_err(|e| bind_error(e.to_string()))?;
         let http = tiny_http::Server::from_listener_with_options(listener, None, options)
             .map_err(|e| bind_error(e.to_string()))?;
         Ok(Server {
@@ -208,7 +215,7 @@ impl Server {
         {
             let wait = SHUTDOWN_QUIET.saturating_sub(last_request.elapsed());
             if let Ok(Some(request)) = self.http.recv_timeout(wait) {
-                http::handle(&self.app, request);
+                routes::handle(&self.app, request);
                 last_request = Instant::now();
             }
         }
@@ -231,36 +238,13 @@ impl Server {
     }
 }
 
-/// Turns Nagle's algorithm off for every connection the listener accepts (Linux
-/// copies `TCP_NODELAY` from the listening socket). Without it an answer larger
-/// than tiny_http's 1 KiB write buffer leaves in two segments, and the second waits
-/// for the client's delayed ACK: ~40 ms per history page instead of well under 1 ms.
-fn set_nodelay(listener: &std::net::TcpListener) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let on: libc::c_int = 1;
-    // SAFETY: a valid socket descriptor, a pointer to a live c_int and its size.
-    let result = unsafe {
-        libc::setsockopt(
-            listener.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_NODELAY,
-            (&on as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if result == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
 /// Answers a request; a bug that panics costs that request (tiny_http answers it 500
 /// when it is dropped unanswered), never the worker, so the server keeps serving.
 fn handle_guarded(app: &App, request: tiny_http::Request) {
     let url = request.url().to_string();
-    let outcome =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| http::handle(app, request)));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        routes::handle(app, request)
+    }));
     if outcome.is_err() {
         log::error!("internal error while answering {url}; the request got a 500");
     }

@@ -3,7 +3,7 @@
 //! HTML-escaped.
 
 use super::App;
-use super::http::Reply;
+use super::reply::Reply;
 use crate::team::TeamId;
 
 /// Embedded static files: (name under `/static/`, content type, bytes).

@@ -1,0 +1,162 @@
+//! The JSON API's handlers: a report in, the board and the history out. Each returns
+//! a [`Reply`] or an [`ApiError`] that [`routes`](super::routes) turns into its answer.
+
+use std::io::Read;
+
+use serde_json::{Value, json};
+use tiny_http::Request;
+
+use super::App;
+use super::error::ApiError;
+use super::reply::{Reply, header};
+use crate::api;
+use crate::export;
+use crate::query::{self, StoreRows, TimeRange};
+use crate::report::Report;
+use crate::team::{self, TeamError, TeamId};
+
+/// Largest `limit` of a history page.
+pub const MAX_HISTORY_LIMIT: usize = api::MAX_PAGE;
+
+pub(super) fn submit_report(app: &App, request: &mut Request) -> Result<Reply, ApiError> {
+    // The patched tiny_http leaves out header values with raw non-ASCII bytes and lists them.
+    if let Some(field) = request.non_ascii_headers().first() {
+        return Err(ApiError::BadRequest(format!(
+            "{field}: header values must be ASCII; percent-encode the name as UTF-8 (for example urllib.parse.quote(name))"
+        )));
+    }
+    let id = TeamId::parse(
+        header(request, "X-Team-ID")
+            .ok_or(TeamError::MissingId)?
+            .trim(),
+    )?;
+    let team_name = team::decode_team_name(header(request, "X-Team-Name"), &id)?;
+    let body = read_body(request, app.config.max_body_bytes)?;
+    let report = Report::parse(&body)?;
+    let stored = app.ingest(&id, &team_name, &body, report)?;
+    log::info!("stored report {} of {}", stored.file_name, id);
+    Ok(Reply::json(
+        200,
+        &json!({"message": "Stats submitted successfully", "team_id": id.as_str()}),
+    ))
+}
+
+/// Reads the body, refusing one over `limit` bytes without reading it all.
+fn read_body(request: &mut Request, limit: u64) -> Result<Vec<u8>, ApiError> {
+    let declared = request.body_length().map(|n| n as u64);
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::TooLarge { limit });
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(4096).min(limit) as usize);
+    request
+        .as_reader()
+        .take(limit + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => ApiError::Timeout,
+            _ => ApiError::BadRequest(format!("could not read the request body: {e}")),
+        })?;
+    if body.len() as u64 > limit {
+        return Err(ApiError::TooLarge { limit });
+    }
+    Ok(body)
+}
+
+pub(super) fn team(app: &App, id: &TeamId) -> Result<Reply, ApiError> {
+    app.board
+        .team_json(id)
+        .map(|team| Reply::json(200, &team))
+        .ok_or_else(|| ApiError::NotFound("Team not found".into()))
+}
+
+/// A query parameter as a number in a range, or its default when absent.
+fn query_number(
+    query: &str,
+    name: &str,
+    default: usize,
+    min: usize,
+    max: usize,
+) -> Result<usize, ApiError> {
+    let Some((_, value)) = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name) else {
+        return Ok(default);
+    };
+    value
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "{name} must be an integer from {min} to {max}, got {value:?}"
+            ))
+        })
+}
+
+pub(super) fn history(app: &App, id: &TeamId, query: &str) -> Result<Reply, ApiError> {
+    let limit = query_number(query, "limit", 10, 1, MAX_HISTORY_LIMIT)?;
+    let offset = query_number(query, "offset", 0, 0, usize::MAX)?;
+    let (total, page) = query::page(&app.store, id, &TimeRange::default(), offset, limit);
+    // A file that vanished or is corrupt is left out of the page.
+    let page: Vec<_> = page.into_iter().filter_map(Result::ok).collect();
+    let answer = api::HistoryPage {
+        team_id: id.as_str().into(),
+        history: page.iter().map(query::history_entry).collect(),
+        total,
+        limit,
+        offset,
+        has_more: offset.saturating_add(limit) < total,
+    };
+    Ok(json_reply(&answer))
+}
+
+pub(super) fn history_summary(app: &App, id: &TeamId) -> Reply {
+    json_reply(&query::summary(&app.store, id))
+}
+
+/// Largest `points` of a history series.
+pub const MAX_SERIES_POINTS: usize = api::MAX_SERIES_POINTS;
+
+/// `GET /api/teams/<id>/history/series?points=500&since=<ms>`: the history (from
+/// `since`, ms since the Unix epoch, when given) downsampled from the in-memory
+/// index; no report file is read.
+pub(super) fn history_series(app: &App, id: &TeamId, query: &str) -> Result<Reply, ApiError> {
+    let points = query_number(query, "points", 500, 1, MAX_SERIES_POINTS)?;
+    let since_ms = query_number(query, "since", 0, 0, i64::MAX as usize)? as i64;
+    Ok(json_reply(&query::series(&app.store, id, since_ms, points)))
+}
+
+/// A 200 answer with one of the API's structs.
+fn json_reply(answer: &impl serde::Serialize) -> Reply {
+    Reply::json(
+        200,
+        &serde_json::to_value(answer).expect("API answers serialize"),
+    )
+}
+
+/// The team's whole history as CSV (the columns of `benchboard-history export`), streamed.
+pub(super) fn export_csv(app: &App, id: &TeamId) -> Result<Reply, ApiError> {
+    if app.store.report_count(id) == 0 {
+        return Err(ApiError::NotFound("Team not found".into()));
+    }
+    let rows = StoreRows::new(
+        &app.store,
+        std::slice::from_ref(id),
+        &TimeRange::default(),
+        false,
+    );
+    let reader = export::csv::stream(rows).map_err(|source| ApiError::ExportStart {
+        team: id.to_string(),
+        source,
+    })?;
+    let mut reply = Reply::streamed(200, "text/csv; charset=utf-8", Box::new(reader));
+    reply.headers.push((
+        "Content-Disposition",
+        format!("attachment; filename=\"{id}-history.csv\""),
+    ));
+    Ok(reply)
+}
+
+/// `GET /api/teams`: every team on the board.
+pub(super) fn teams(app: &App) -> Reply {
+    Reply::json(200, &Value::Array(app.board.teams_json()))
+}

@@ -1,0 +1,70 @@
+//! What a request handler can fail with ([`ApiError`]), and the one place that maps
+//! each failure to a status and a JSON body ([`ApiError::status`], [`ApiError::reply`]).
+
+use serde_json::json;
+
+use super::reply::Reply;
+use crate::report::ValidationError;
+use crate::store::StoreError;
+use crate::team::TeamError;
+
+/// What a request handler can fail with; each variant has one status.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Malformed input: headers, query, body.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The report breaks the schema.
+    #[error("{0}")]
+    Invalid(#[from] ValidationError),
+    /// A bad `X-Team-ID` or `X-Team-Name`, or a bad team id in the path.
+    #[error("{0}")]
+    Team(#[from] TeamError),
+    /// A path that names nothing.
+    #[error("{0}")]
+    NotFound(String),
+    /// A known path with a method it does not take.
+    #[error("method {method} not allowed here; allowed: {allow}")]
+    MethodNotAllowed { method: String, allow: String },
+    /// The client took longer than `--request-timeout` to send its body.
+    #[error("timed out reading the request body")]
+    Timeout,
+    /// The body is larger than `--max-body`.
+    #[error("request body larger than the limit of {limit} bytes (--max-body)")]
+    TooLarge { limit: u64 },
+    /// The CSV export of a team could not be started: no pipe or no thread for the
+    /// reader of its history (the server is out of file descriptors or threads).
+    #[error("cannot start the CSV export of {team}: {source}; try again")]
+    ExportStart {
+        team: String,
+        source: std::io::Error,
+    },
+    /// Writing the report failed; nothing was acknowledged.
+    #[error("{0}")]
+    Storage(#[from] StoreError),
+}
+
+impl ApiError {
+    /// The HTTP status of this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::BadRequest(_) | ApiError::Invalid(_) | ApiError::Team(_) => 400,
+            ApiError::NotFound(_) => 404,
+            ApiError::MethodNotAllowed { .. } => 405,
+            ApiError::Timeout => 408,
+            ApiError::TooLarge { .. } => 413,
+            ApiError::Storage(e) if e.is_disk_full() => 507,
+            ApiError::Storage(_) | ApiError::ExportStart { .. } => 500,
+        }
+    }
+
+    /// The answer: `{"error": message}` with [`status`](ApiError::status), and the
+    /// `Allow` header for a method not allowed.
+    pub fn reply(&self) -> Reply {
+        let mut reply = Reply::json(self.status(), &json!({"error": self.to_string()}));
+        if let ApiError::MethodNotAllowed { allow, .. } = self {
+            reply.headers.push(("Allow", allow.clone()));
+        }
+        reply
+    }
+}

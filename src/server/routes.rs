@@ -1,0 +1,216 @@
+//! The route table ([`ROUTES`]: method, path template, [`Endpoint`]) and answering
+//! one request: match the route, call its handler (the JSON API in [`api`],
+//! the pages, the WebSocket upgrade), and turn an error into its answer in one place
+//! ([`ApiError::reply`]).
+
+use tiny_http::Request;
+
+use super::error::ApiError;
+use super::reply::{Reply, send};
+use super::{App, api, pages, ws};
+use crate::team::TeamId;
+
+/// What a route leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    SubmitReport,
+    Teams,
+    Team,
+    History,
+    HistorySummary,
+    HistorySeries,
+    ExportCsv,
+    Dashboard,
+    HistoryPage,
+    WebSocket,
+    Asset,
+}
+
+/// One route: method, path template (`{name}` matches one segment), endpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub endpoint: Endpoint,
+}
+
+/// Every route the server answers; `openapi.yaml` must list exactly these.
+pub const ROUTES: &[Route] = &[
+    Route {
+        method: "POST",
+        path: "/api/stats/report",
+        endpoint: Endpoint::SubmitReport,
+    },
+    Route {
+        method: "GET",
+        path: "/api/teams",
+        endpoint: Endpoint::Teams,
+    },
+    Route {
+        method: "GET",
+        path: "/api/teams/{team_id}",
+        endpoint: Endpoint::Team,
+    },
+    Route {
+        method: "GET",
+        path: "/api/teams/{team_id}/history",
+        endpoint: Endpoint::History,
+    },
+    Route {
+        method: "GET",
+        path: "/api/teams/{team_id}/history/summary",
+        endpoint: Endpoint::HistorySummary,
+    },
+    Route {
+        method: "GET",
+        path: "/api/teams/{team_id}/history/series",
+        endpoint: Endpoint::HistorySeries,
+    },
+    Route {
+        method: "GET",
+        path: "/api/teams/{team_id}/export.csv",
+        endpoint: Endpoint::ExportCsv,
+    },
+    Route {
+        method: "GET",
+        path: "/",
+        endpoint: Endpoint::Dashboard,
+    },
+    Route {
+        method: "GET",
+        path: "/team/{team_id}/history",
+        endpoint: Endpoint::HistoryPage,
+    },
+    Route {
+        method: "GET",
+        path: "/ws",
+        endpoint: Endpoint::WebSocket,
+    },
+    Route {
+        method: "GET",
+        path: "/static/{file}",
+        endpoint: Endpoint::Asset,
+    },
+];
+
+/// How a path matched the routes.
+enum Matched<'a> {
+    Found(&'static Route, Vec<&'a str>),
+    WrongMethod(String),
+    Nothing,
+}
+
+fn match_route<'a>(method: &str, path: &'a str) -> Matched<'a> {
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let mut allowed = Vec::new();
+    for route in ROUTES {
+        let template: Vec<&str> = route.path.split('/').skip(1).collect();
+        if template.len() != segments.len() {
+            continue;
+        }
+        let mut params = Vec::new();
+        let fits = template.iter().zip(&segments).all(|(t, s)| {
+            if t.starts_with('{') {
+                params.push(*s);
+                !s.is_empty()
+            } else {
+                t == s
+            }
+        });
+        if !fits {
+            continue;
+        }
+        if route.method == method {
+            return Matched::Found(route, params);
+        }
+        allowed.push(route.method);
+    }
+    if allowed.is_empty() {
+        Matched::Nothing
+    } else {
+        if allowed.contains(&"GET") {
+            allowed.push("HEAD");
+        }
+        allowed.push("OPTIONS");
+        Matched::WrongMethod(allowed.join(", "))
+    }
+}
+
+/// Answers one request.
+pub fn handle(app: &App, mut request: Request) {
+    let method = request.method().as_str().to_ascii_uppercase();
+    let url = request.url().to_string();
+    let (path, query) = url.split_once('?').unwrap_or((&url, ""));
+    if method == "OPTIONS" {
+        return send(request, Reply::preflight());
+    }
+    // HEAD is GET without the body (tiny_http leaves the body out), as Flask did.
+    let route_method = if method == "HEAD" { "GET" } else { &method };
+    let result = match match_route(route_method, path) {
+        Matched::Found(route, _) if route.endpoint == Endpoint::WebSocket => {
+            return ws::serve(app, request);
+        }
+        Matched::Found(route, params) => {
+            dispatch(app, route.endpoint, &params, query, &mut request)
+        }
+        Matched::WrongMethod(allow) => Err(ApiError::MethodNotAllowed {
+            method: method.clone(),
+            allow,
+        }),
+        Matched::Nothing if path.starts_with("/api/") || path == "/api" => {
+            Err(ApiError::NotFound(format!("no such endpoint: {path}")))
+        }
+        Matched::Nothing => Ok(pages::not_found()),
+    };
+    let reply = result.unwrap_or_else(|error| {
+        match error.status() {
+            500.. => log::error!("{method} {path} -> {}: {error}", error.status()),
+            _ => log::warn!("{method} {path} -> {}: {error}", error.status()),
+        }
+        error.reply()
+    });
+    send(request, reply);
+}
+
+fn dispatch(
+    app: &App,
+    endpoint: Endpoint,
+    params: &[&str],
+    query: &str,
+    request: &mut Request,
+) -> Result<Reply, ApiError> {
+    let team_param = || -> Result<TeamId, ApiError> { Ok(TeamId::parse(params[0])?) };
+    match endpoint {
+        Endpoint::SubmitReport => api::submit_report(app, request),
+        Endpoint::Teams => Ok(api::teams(app)),
+        Endpoint::Team => api::team(app, &team_param()?),
+        Endpoint::History => api::history(app, &team_param()?, query),
+        Endpoint::HistorySummary => Ok(api::history_summary(app, &team_param()?)),
+        Endpoint::HistorySeries => api::history_series(app, &team_param()?, query),
+        Endpoint::ExportCsv => api::export_csv(app, &team_param()?),
+        Endpoint::Dashboard => Ok(pages::dashboard(app)),
+        Endpoint::HistoryPage => Ok(pages::history_page(app, params[0])),
+        Endpoint::Asset => Ok(pages::asset(params[0])),
+        Endpoint::WebSocket => unreachable!("WebSocket upgrades are handled before dispatch"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_templates_and_reports_allowed_methods() {
+        assert!(
+            matches!(match_route("GET", "/api/teams/t1/history"), Matched::Found(r, p) if r.endpoint == Endpoint::History && p == ["t1"])
+        );
+        assert!(
+            matches!(match_route("DELETE", "/api/teams"), Matched::WrongMethod(a) if a == "GET, HEAD, OPTIONS")
+        );
+        assert!(matches!(
+            match_route("GET", "/api/teams//history"),
+            Matched::Nothing
+        ));
+        assert!(matches!(match_route("GET", "/api/nope"), Matched::Nothing));
+    }
+}

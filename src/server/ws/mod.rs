@@ -1,0 +1,145 @@
+//! `GET /ws`: upgrade to a WebSocket, send a `snapshot`, then forward board events.
+//!
+//! The HTTP worker answers the handshake, takes the snapshot and a hub cursor under
+//! the board lock, takes the plain TCP socket over from tiny_http
+//! ([`tiny_http::Request::upgrade_tcp`]) and hands all three to a writer thread.
+//! [`WRITER_THREADS`] writer threads serve every viewer: each owns its viewers'
+//! non-blocking sockets and waits on a poller (epoll) that the hub wakes when
+//! something is published.
+//!
+//! For each batch from the hub's ring, a writer encodes the WebSocket frames once
+//! for all viewers at the same cursor (server frames are unmasked, so the bytes are
+//! the same for everyone) and writes that shared buffer to each socket without
+//! blocking. A viewer whose socket is full keeps the rest of that one batch (a
+//! reference to the shared buffer, not a copy) and is written when it becomes
+//! writable; meanwhile its cursor stays put, so when it catches up it gets one
+//! batch with only the newest `team_update` of each team. A viewer that falls out of
+//! the ring gets a close frame saying so (its page reconnects and resyncs from a
+//! fresh snapshot). Under a flood, a writer gathers messages for at most
+//! [`send_interval`] between two batches, so the cost of the push stays bounded
+//! whatever the report rate.
+//!
+//! Writers also read and discard what viewers send (pongs, their close frame: a
+//! close or end of stream drops the viewer), ping idle viewers every
+//! [`PING_INTERVAL`], and drop a viewer whose socket has accepted nothing for
+//! `--request-timeout`. A client's own pings are not answered (browsers send none).
+
+mod frames;
+mod viewer;
+mod writer;
+
+use std::io::Write;
+use std::net::{Shutdown, TcpStream};
+
+use serde_json::json;
+use tiny_http::{Header, Request, Response, UpgradeTcpError};
+use tungstenite::protocol::frame::coding::CloseCode;
+
+pub use viewer::NewViewer;
+pub use writer::{PING_INTERVAL, Viewers, WRITER_THREADS, send_interval};
+
+use super::App;
+use super::reply::{self, Reply, header};
+use super::sockopt;
+use frames::close_frame;
+
+/// Answers `GET /ws`.
+pub fn serve(app: &App, request: Request) {
+    if !app.config.websocket {
+        let reply = Reply::json(
+            404,
+            &json!({"error": "WebSocket push is turned off (--no-websocket); poll /api/teams"}),
+        );
+        return respond_plain(request, reply);
+    }
+    if let Err(reply) = check_handshake(&request) {
+        return respond_plain(request, reply);
+    }
+    let key = header(&request, "Sec-WebSocket-Key")
+        .expect("checked by check_handshake")
+        .to_string();
+    let subscribed = app.board.subscribe();
+    let response = Response::empty(101)
+        .with_header(Header::from_bytes("Connection", "Upgrade").expect("ASCII header"))
+        .with_header(
+            Header::from_bytes(
+                "Sec-WebSocket-Accept",
+                tungstenite::handshake::derive_accept_key(key.as_bytes()),
+            )
+            .expect("base64 is ASCII"),
+        );
+    let socket = match request.upgrade_tcp("websocket", response) {
+        Ok(socket) => socket,
+        Err(UpgradeTcpError::NotPlainTcp(request, _)) => {
+            let reply = Reply::json(
+                500,
+                &json!({"error": "the WebSocket push needs a plain TCP connection"}),
+            );
+            return respond_plain(*request, reply);
+        }
+        Err(UpgradeTcpError::Io(e)) => {
+            log::debug!("GET /ws: the viewer left during the handshake: {e}");
+            return;
+        }
+    };
+    sockopt::give_up_on_silent_peer(&socket, app.config.request_timeout);
+    match subscribed {
+        Ok((snapshot, subscription)) => app.viewers.add(NewViewer {
+            socket,
+            snapshot,
+            subscription,
+        }),
+        Err(refused) => {
+            log::warn!("GET /ws -> refused: {refused}");
+            refuse(socket, &refused.to_string());
+        }
+    }
+}
+
+/// Checks the upgrade request (RFC 6455 §4.2.1); the error names the header to fix.
+fn check_handshake(request: &Request) -> Result<(), Reply> {
+    let has_token = |name: &'static str, token: &str| {
+        header(request, name).is_some_and(|value| {
+            value
+                .split(',')
+                .any(|part| part.trim().eq_ignore_ascii_case(token))
+        })
+    };
+    let refuse = |status: u16, message: &str| Reply::json(status, &json!({ "error": message }));
+    if !has_token("Upgrade", "websocket") {
+        return Err(refuse(
+            400,
+            "expected a WebSocket upgrade: Upgrade: websocket",
+        ));
+    }
+    if !has_token("Connection", "upgrade") {
+        return Err(refuse(
+            400,
+            "expected a WebSocket upgrade: Connection: Upgrade",
+        ));
+    }
+    if header(request, "Sec-WebSocket-Key").is_none_or(|key| key.trim().is_empty()) {
+        return Err(refuse(
+            400,
+            "expected a WebSocket upgrade: Sec-WebSocket-Key is missing",
+        ));
+    }
+    if header(request, "Sec-WebSocket-Version").map(str::trim) != Some("13") {
+        let mut reply = refuse(426, "Sec-WebSocket-Version must be 13");
+        reply.headers.push(("Sec-WebSocket-Version", "13".into()));
+        return Err(reply);
+    }
+    Ok(())
+}
+
+/// Answers like every other endpoint (JSON error, CORS header).
+fn respond_plain(request: Request, reply: Reply) {
+    reply::send(request, reply);
+}
+
+/// Sends a close frame on a freshly upgraded (still blocking, write-timed-out)
+/// socket and closes it.
+fn refuse(mut socket: TcpStream, reason: &str) {
+    let _ = socket.write_all(&close_frame(CloseCode::Again, reason));
+    let _ = socket.shutdown(Shutdown::Write);
+}
