@@ -268,7 +268,7 @@ mod tests {
         let metrics = Metrics::of(&report);
         let id = TeamId::parse(team).unwrap();
         let stored = store
-            .append(&id, "x", body.as_bytes(), report.value, &metrics)
+            .append(&id, "x", body.as_bytes(), report, &metrics)
             .unwrap();
         (stored, metrics)
     }

@@ -90,7 +90,12 @@ pub struct HighPriorityStats {
     pub total_count: Count,
     /// Share of high-priority requests, in %.
     pub percentage: f64,
+    /// The optional counts, as sent: `sensorRWCount`, `batchRWCount`, `queryCount`.
+    pub other_counts: [Option<Count>; 3],
 }
+
+/// Names of [`HighPriorityStats::other_counts`], in order.
+pub const HIGH_PRIORITY_OTHER_COUNTS: [&str; 3] = ["sensorRWCount", "batchRWCount", "queryCount"];
 
 /// `performanceMetrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -111,6 +116,8 @@ pub struct LatencyDistribution {
     pub buckets: [Count; BUCKET_COUNT],
     pub high_priority_count: Option<Count>,
     pub high_priority_avg_ms: Option<f64>,
+    /// `highPriorityBuckets` when sent: the counts and how many were sent.
+    pub high_priority_buckets: Option<([Count; BUCKET_COUNT], usize)>,
 }
 
 /// A validated report: the typed fields the metrics need, plus the body as sent.
@@ -229,20 +236,28 @@ fn parse_counts(o: &Obj<'_>) -> Result<OperationCounts, ValidationError> {
 }
 
 fn parse_high_priority(o: &Obj<'_>) -> Result<HighPriorityStats, ValidationError> {
-    for optional in ["sensorRWCount", "batchRWCount", "queryCount"] {
-        o.opt_count(optional)?;
+    let mut other_counts = [None; 3];
+    for (count, name) in other_counts.iter_mut().zip(HIGH_PRIORITY_OTHER_COUNTS) {
+        *count = o.opt_count(name)?;
     }
     Ok(HighPriorityStats {
         sensor_data_count: o.req_count("sensorDataCount")?,
         total_count: o.req_count("totalCount")?,
         percentage: o.req_number("percentage")?,
+        other_counts,
     })
 }
 
 fn parse_distribution(o: &Obj<'_>) -> Result<LatencyDistribution, ValidationError> {
     o.opt_number("highPriorityMin")?;
     o.opt_number("highPriorityMax")?;
-    o.opt_buckets("highPriorityBuckets")?;
+    let high_priority_buckets = o.opt_buckets("highPriorityBuckets")?.map(|buckets| {
+        let sent = o
+            .get("highPriorityBuckets")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        (buckets, sent)
+    });
     Ok(LatencyDistribution {
         avg_ms: o.req_number("avg")?,
         min_ms: o.req_number("min")?,
@@ -252,6 +267,7 @@ fn parse_distribution(o: &Obj<'_>) -> Result<LatencyDistribution, ValidationErro
             .ok_or_else(|| o.missing("buckets"))?,
         high_priority_count: o.opt_count("highPriorityCount")?,
         high_priority_avg_ms: o.opt_number("highPriorityAvg")?,
+        high_priority_buckets,
     })
 }
 
@@ -368,7 +384,7 @@ const AN_INTEGER: &str = "an integer of at most 64 bits";
 /// An integer from `i64::MIN` to `u64::MAX`, kept exactly; an integral float such as
 /// `980.0` counts too, as JavaScript tools send them. Booleans and numeric strings
 /// are not counts (the original took them; we refuse them on purpose).
-pub(crate) fn as_count(value: &Value) -> Option<Count> {
+fn as_count(value: &Value) -> Option<Count> {
     let Value::Number(n) = value else {
         return None;
     };

@@ -26,6 +26,24 @@ impl RunPoint {
     }
 }
 
+impl RunPoint {
+    /// The run point of stats that break today's schema (kept from the original's
+    /// data): the two fields read as numbers where they are, else 0.
+    pub fn loosely(stats: &serde_json::Value) -> RunPoint {
+        let sent = &stats["totalSent"];
+        let total_sent = sent
+            .as_i64()
+            .map(Count::from)
+            .or_else(|| sent.as_u64().map(Count::from))
+            .or_else(|| sent.as_f64().map(|f| f as Count))
+            .unwrap_or(0);
+        RunPoint {
+            total_elapsed_s: stats["totalElapsed"].as_f64().unwrap_or(0.0),
+            total_sent,
+        }
+    }
+}
+
 /// True when `next`, stored right after `previous`, starts a new run: its elapsed
 /// time or its sent count went down. Equal values (a tool that repeats a report)
 /// stay in the same run.

@@ -415,9 +415,7 @@ fn appends_in_one_millisecond_keep_every_report_in_arrival_order() {
                     let body = serde_json::to_vec(&value).unwrap();
                     let report = Report::parse(&body).unwrap();
                     let metrics = Metrics::of(&report);
-                    store
-                        .append(id, "Quick", &body, report.value, &metrics)
-                        .unwrap();
+                    store.append(id, "Quick", &body, report, &metrics).unwrap();
                 }
             });
         }
@@ -477,7 +475,7 @@ fn latest_json_is_the_newest_report_after_the_store_is_dropped() {
             let report = Report::parse(&bytes).unwrap();
             let metrics = Metrics::of(&report);
             store
-                .append(&id, "Burst", &bytes, report.value, &metrics)
+                .append(&id, "Burst", &bytes, report, &metrics)
                 .unwrap();
         }
     }

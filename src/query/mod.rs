@@ -165,6 +165,12 @@ mod tests {
                 p99_latency: p99,
                 data_loss_rate: 0.0,
             },
+            run_point: crate::runs::RunPoint {
+                total_elapsed_s: second as f64,
+                total_sent: second.into(),
+            },
+            run: 1,
+            warnings: Box::default(),
         }
     }
 

@@ -5,13 +5,13 @@
 //! here refuses a report: each finding is a [`Warning`] with a code, the field path
 //! it concerns and a sentence, returned in the POST answer and kept with the report.
 //!
+//! Only the typed fields are read (a report of `Report::fields_of` will do).
 //! Two checks need the team's previous report ("a cumulative counter went down"
 //! and, through [`crate::runs`], whether a new run started): [`check`] takes it.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use super::{Count, LatencyDistribution, Report, as_count};
+use super::{Count, HIGH_PRIORITY_OTHER_COUNTS, LatencyDistribution, Report};
 use crate::metrics::percentile_ms;
 use crate::runs::{RunPoint, starts_new_run};
 
@@ -159,16 +159,16 @@ fn count_fields(report: &Report) -> Vec<(String, Count)> {
         fields.push((format!("operations.{kind}.operations"), counts.operations));
         fields.push((format!("operations.{kind}.errors"), counts.errors));
     }
-    let high_priority = report.value.get("highPriorityStats");
-    for name in [
-        "sensorDataCount",
-        "sensorRWCount",
-        "batchRWCount",
-        "queryCount",
-        "totalCount",
-    ] {
-        if let Some(count) = high_priority.and_then(|h| h.get(name)).and_then(as_count) {
-            fields.push((format!("highPriorityStats.{name}"), count));
+    if let Some(high) = &report.high_priority {
+        fields.push((
+            "highPriorityStats.sensorDataCount".into(),
+            high.sensor_data_count,
+        ));
+        fields.push(("highPriorityStats.totalCount".into(), high.total_count));
+        for (name, count) in HIGH_PRIORITY_OTHER_COUNTS.iter().zip(high.other_counts) {
+            if let Some(count) = count {
+                fields.push((format!("highPriorityStats.{name}"), count));
+            }
         }
     }
     for (kind, dist) in &report.latency {
@@ -179,9 +179,8 @@ fn count_fields(report: &Report) -> Vec<(String, Count)> {
         if let Some(count) = dist.high_priority_count {
             fields.push((format!("{path}.highPriorityCount"), count));
         }
-        let sent = report.value["latencyAnalysis"][kind].get("highPriorityBuckets");
-        if let Some(Value::Array(items)) = sent {
-            for (i, count) in items.iter().filter_map(as_count).enumerate() {
+        if let Some((buckets, sent)) = &dist.high_priority_buckets {
+            for (i, &count) in buckets.iter().take(*sent).enumerate() {
                 fields.push((format!("{path}.highPriorityBuckets[{i}]"), count));
             }
         }
@@ -352,7 +351,8 @@ mod tests {
             names.sort();
             let mut previous: Option<Report> = None;
             for path in names {
-                let file: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+                let file: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
                 let report = Report::from_value(file["stats"].clone()).unwrap();
                 for w in check(&report, previous.as_ref()) {
                     let name = path.file_name().unwrap().to_string_lossy().to_string();
@@ -414,6 +414,28 @@ mod tests {
                     "latencyAnalysis.sensorData.buckets"
                 ),
             ]
+        );
+    }
+
+    #[test]
+    fn optional_high_priority_counts_are_checked_too() {
+        let body = include_str!("../../tests/fixtures/valid/full-13-buckets.json");
+        let r = Report::parse(
+            body.replacen(
+                "\"highPriorityBuckets\": [80",
+                "\"highPriorityBuckets\": [-7",
+                1,
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        assert!(
+            codes(&check(&r, None)).contains(&(
+                WarningCode::NegativeCount,
+                "latencyAnalysis.sensorData.highPriorityBuckets[0]"
+            )),
+            "{:?}",
+            check(&r, None)
         );
     }
 

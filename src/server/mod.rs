@@ -85,9 +85,7 @@ impl App {
         report: Report,
     ) -> Result<Arc<StoredReport>, StoreError> {
         let metrics = Metrics::of(&report);
-        let stored = self
-            .store
-            .append(id, team_name, body, report.value, &metrics)?;
+        let stored = self.store.append(id, team_name, body, report, &metrics)?;
         self.board.apply(Arc::clone(&stored), metrics);
         Ok(stored)
     }

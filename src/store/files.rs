@@ -251,6 +251,8 @@ pub fn read_report_file(path: &Path) -> Result<StoredReport, StoreError> {
         at,
         file_name,
         stats: file.stats,
+        run: 0,
+        warnings: Vec::new(),
     })
 }
 
