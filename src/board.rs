@@ -6,7 +6,7 @@
 //! history stays on disk and it comes back with its next report. Every known team
 //! stays listed by `/api/teams`, with `is_active` and `on_board`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use std::borrow::Cow;
 use chrono::{DateTime, FixedOffset};
 use serde_json::Value;
 
+use crate::alerts::{Change, FiringAlert, TeamActivity};
 use crate::api::{self, WsMessage};
 use crate::hub::{Hub, SubscribeError, Subscription};
 use crate::metrics::Metrics;
@@ -46,7 +47,11 @@ pub struct TeamState {
     pub latest: Arc<StoredReport>,
     pub metrics: Metrics,
     pub best: BestRecords,
+    /// Best records within the latest report's run.
+    pub run_best: BestRecords,
     pub report_count: usize,
+    /// Alerts firing for the team.
+    pub alerts: Vec<FiringAlert>,
     /// What was last published about the team: (is_active, on_board).
     published: (bool, bool),
 }
@@ -75,6 +80,10 @@ impl TeamState {
             stats: Cow::Borrowed(&latest.stats),
             report_count: self.report_count,
             best: api::Best::from(&self.best),
+            run: latest.run,
+            run_best: api::Best::from(&self.run_best),
+            warnings: Cow::Borrowed(&latest.warnings),
+            alerts: Cow::Borrowed(&self.alerts),
         }
     }
 
@@ -86,6 +95,8 @@ impl TeamState {
 /// The board's state plus the hub that carries its events.
 pub struct LiveBoard {
     teams: Mutex<BTreeMap<TeamId, TeamState>>,
+    /// The newest alert changes, newest first; only locked under `teams`.
+    recent_alerts: Mutex<VecDeque<Change>>,
     /// The last `snapshot` message and the hub position it stands for: while nothing
     /// was published since, every new viewer shares it instead of a copy of its own.
     snapshot: Mutex<Option<(u64, Arc<str>)>>,
@@ -107,12 +118,13 @@ impl LiveBoard {
             // A latest report the original accepted but we would refuse still shows.
             let metrics = Metrics::of_stored(&latest.stats).0;
             let records = query::records(store, &id);
-            let (best, report_count) = (records.best, records.reports);
             let mut state = TeamState {
                 latest,
                 metrics,
-                best,
-                report_count,
+                best: records.best,
+                run_best: records.run_best,
+                report_count: records.reports,
+                alerts: Vec::new(),
                 published: (false, false),
             };
             state.published = state.activity(now, &timing);
@@ -120,6 +132,7 @@ impl LiveBoard {
         }
         LiveBoard {
             teams: Mutex::new(teams),
+            recent_alerts: Mutex::new(VecDeque::new()),
             snapshot: Mutex::new(None),
             timing,
             max_teams,
@@ -127,12 +140,13 @@ impl LiveBoard {
         }
     }
 
-    /// Applies a stored report and publishes a `team_update` to every viewer.
+    /// Applies a stored report and publishes a `team_update` to every viewer; true
+    /// when it is the team's latest report.
     ///
     /// Reports of one team may be applied out of order (they are stored under the
     /// team's lock, applied under the board's): the latest report stays the one whose
     /// file name sorts last, since names are handed out in arrival order.
-    pub fn apply(&self, stored: Arc<StoredReport>, metrics: Metrics) {
+    pub fn apply(&self, stored: Arc<StoredReport>, metrics: Metrics) -> bool {
         let now = stored.at;
         let mut teams = self.teams.lock().expect("board lock poisoned");
         let state = match teams.entry(stored.team_id.clone()) {
@@ -140,17 +154,25 @@ impl LiveBoard {
                 latest: Arc::clone(&stored),
                 metrics: metrics.clone(),
                 best: BestRecords::default(),
+                run_best: BestRecords::default(),
                 report_count: 0,
+                alerts: Vec::new(),
                 published: (true, true),
             }),
             std::collections::btree_map::Entry::Occupied(slot) => slot.into_mut(),
         };
-        state
-            .best
-            .update(metrics.qps, metrics.avg_latency, &stored.timestamp);
+        let (qps, latency, at) = (metrics.qps, metrics.avg_latency, &stored.timestamp);
+        state.best.update(qps, latency, at);
+        if stored.run > state.latest.run {
+            state.run_best = BestRecords::default();
+        }
+        if stored.run >= state.latest.run {
+            state.run_best.update(qps, latency, at);
+        }
         state.report_count += 1;
         state.published = (true, true);
-        if arrival_order(&stored) > arrival_order(&state.latest) {
+        let latest = arrival_order(&stored) > arrival_order(&state.latest);
+        if latest {
             state.latest = stored;
             state.metrics = metrics;
         }
@@ -162,6 +184,47 @@ impl LiveBoard {
         // applied; keyed by team, so a viewer that is behind gets only the newest.
         self.hub
             .publish(Some(state.latest.team_id.as_str()), message.into());
+        latest || state.report_count == 1
+    }
+
+    /// Shows alert changes: each team's firing alerts become `firing`'s, and an
+    /// `alert` message per change goes to every viewer (never coalesced).
+    pub fn show_alerts(&self, changes: &[Change], firing: &[FiringAlert]) {
+        let mut teams = self.teams.lock().expect("board lock poisoned");
+        for state in teams.values_mut() {
+            let id = state.latest.team_id.as_str();
+            state.alerts = firing.iter().filter(|a| a.team_id == id).cloned().collect();
+        }
+        let mut recent = self.recent_alerts.lock().expect("alerts lock poisoned");
+        for change in changes {
+            recent.push_front(change.clone());
+            recent.truncate(api::RECENT_ALERTS);
+            let team_alerts = firing
+                .iter()
+                .filter(|a| a.team_id == change.team_id)
+                .cloned()
+                .collect();
+            let message = WsMessage::Alert {
+                change: change.clone(),
+                team_alerts,
+            };
+            self.hub.publish(None, message.to_text().into());
+        }
+    }
+
+    /// The teams on the board with their last report time, for the `silent` rules.
+    pub fn activities(&self) -> Vec<TeamActivity> {
+        let now = crate::timefmt::now().fixed_offset();
+        let teams = self.teams.lock().expect("board lock poisoned");
+        teams
+            .values()
+            .filter(|t| t.activity(now, &self.timing).1)
+            .map(|t| TeamActivity {
+                id: t.latest.team_id.clone(),
+                name: t.latest.team_name.clone(),
+                last_report: t.latest.at,
+            })
+            .collect()
     }
 
     /// Every known team, as `/api/teams` lists them (by id).
@@ -209,6 +272,13 @@ impl LiveBoard {
             max_teams: self.max_teams,
             inactive_after_secs: self.timing.inactive_after.as_secs(),
             evict_after_secs: self.timing.evict_after.as_secs(),
+            alerts: self
+                .recent_alerts
+                .lock()
+                .expect("alerts lock poisoned")
+                .iter()
+                .cloned()
+                .collect(),
         };
         let snapshot: Arc<str> = snapshot.to_text().into();
         *cached = Some((subscription.cursor(), Arc::clone(&snapshot)));

@@ -44,6 +44,8 @@ pub mod board;
 
 pub mod hub;
 
+pub mod config;
+
 pub mod alerts;
 
 pub mod server;

@@ -43,6 +43,9 @@ pub struct Metrics {
     pub qps: f64,
     /// p50/p90/p99/p99.9 per operation kind present, in ms.
     pub percentiles: Vec<(String, Percentiles)>,
+    /// `totalVerifyErrorRate` clamped to [0, 100] %, when the report has one (not in
+    /// the API's `metrics` object, which keeps the original's shape; rules use it).
+    pub verify_error_rate: Option<f64>,
 }
 
 impl Metrics {
@@ -68,6 +71,7 @@ impl Metrics {
                     (kind.to_string(), percentiles)
                 })
                 .collect(),
+            verify_error_rate: report.total_verify_error_rate.map(|r| clamp(r, 100.0)),
         }
     }
 

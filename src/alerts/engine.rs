@@ -18,7 +18,6 @@ use super::clock::Clock;
 use super::persist::{self, AlertFile, PersistError, SavedAlert};
 use super::rules::{Metric, Rule, Severity};
 use crate::metrics::Metrics;
-use crate::report::Report;
 use crate::team::TeamId;
 use crate::timefmt::format_timestamp;
 
@@ -84,8 +83,8 @@ pub struct Change {
     pub active_since: Option<String>,
 }
 
-/// What the board needs of one team's firing alerts.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// An alert that is firing (or pending) now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FiringAlert {
     pub rule: String,
     pub severity: Severity,
@@ -172,13 +171,7 @@ impl AlertEngine {
     }
 
     /// Evaluates every rule that watches `team` on its new report; the changes it caused.
-    pub fn observe(
-        &self,
-        team: &TeamId,
-        team_name: &str,
-        metrics: &Metrics,
-        report: &Report,
-    ) -> Vec<Change> {
+    pub fn observe(&self, team: &TeamId, team_name: &str, metrics: &Metrics) -> Vec<Change> {
         if self.rules.is_empty() {
             return Vec::new();
         }
@@ -192,7 +185,7 @@ impl AlertEngine {
             // A report has just come: the team is not silent.
             let value = match rule.condition.metric {
                 Metric::Silent => Some(0.0),
-                metric => metric.value(metrics, report),
+                metric => metric.value(metrics),
             };
             changes.extend(self.evaluate(&mut inner, index, team, team_name, value, now));
         }
@@ -432,15 +425,13 @@ mod tests {
         check_rules(&toml::from_str::<File>(toml_text).unwrap().rule).unwrap()
     }
 
-    /// A report whose average latency is `avg_ms` (sent as totalAvgLatency).
-    fn report(avg_ms: f64) -> (Metrics, Report) {
-        let body = MINIMAL.replacen(
-            "\"totalElapsed\"",
-            &format!("\"totalAvgLatency\": {avg_ms}, \"totalElapsed\""),
-            1,
-        );
-        let report = Report::parse(body.as_bytes()).unwrap();
-        (Metrics::of(&report), report)
+    use crate::report::Report;
+
+    /// The metrics of a report whose average latency is `avg_ms` (sent as totalAvgLatency).
+    fn metrics(avg_ms: f64) -> Metrics {
+        let field = format!("\"totalAvgLatency\": {avg_ms}, \"totalElapsed\"");
+        let body = MINIMAL.replacen("\"totalElapsed\"", &field, 1);
+        Metrics::of(&Report::parse(body.as_bytes()).unwrap())
     }
 
     struct Setup {
@@ -461,10 +452,9 @@ mod tests {
 
     impl Setup {
         fn observe(&self, avg_ms: f64) -> Vec<(Phase, Phase)> {
-            let (metrics, report) = report(avg_ms);
             let changes = self
                 .engine
-                .observe(&self.team, "第一小组", &metrics, &report);
+                .observe(&self.team, "第一小组", &metrics(avg_ms));
             changes.iter().map(|c| (c.from, c.to)).collect()
         }
 
@@ -581,8 +571,7 @@ mod tests {
         let engine =
             AlertEngine::new(rules(&toml_text), clock.clone(), Some(path.clone())).unwrap();
         let team = TeamId::parse("team1").unwrap();
-        let (metrics, sent) = report(150.0);
-        engine.observe(&team, "第一小组", &metrics, &sent);
+        engine.observe(&team, "第一小组", &metrics(150.0));
         clock.advance(Duration::from_secs(30));
         engine.tick(&[]);
         engine.save_if_changed().unwrap();
@@ -593,8 +582,7 @@ mod tests {
         let engine = AlertEngine::new(rules(SLOW_FOR_30S), clock.clone(), Some(path)).unwrap();
         assert_eq!((engine.firing(), engine.changes(MAX_CHANGES)), before);
         assert_eq!(engine.firing()[0].rule, "slow");
-        let (metrics, sent) = report(10.0);
-        let changes = engine.observe(&team, "第一小组", &metrics, &sent);
+        let changes = engine.observe(&team, "第一小组", &metrics(10.0));
         assert_eq!(changes[0].to, Phase::Resolved);
     }
 

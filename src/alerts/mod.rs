@@ -18,12 +18,14 @@ pub mod notify;
 pub mod persist;
 pub mod rules;
 pub mod sender;
+pub mod service;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{AlertEngine, Change, FiringAlert, Phase, TeamActivity};
 pub use notify::{Destination, NotifyConfig, NotifyError};
 pub use rules::{Rule, RuleConfig, RuleError, Severity};
 pub use sender::{AlertSender, DeliveryStatus, SenderOptions};
+pub use service::AlertService;
 
 use serde::Deserialize;
 

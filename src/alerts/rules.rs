@@ -21,7 +21,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::Metrics;
-use crate::report::{OPERATION_KINDS, Report, kind_snake_name};
+use crate::report::{OPERATION_KINDS, kind_snake_name};
 use crate::team::TeamId;
 
 /// Why a `[[rule]]` section is refused; each message names the rule and the field.
@@ -265,14 +265,14 @@ impl Metric {
     /// The metric's value for a team's report; `None` when the report lacks it (an
     /// operation kind not sent, no `totalVerifyErrorRate`) and for `silent`, which
     /// is measured by time, not by a report.
-    pub fn value(&self, metrics: &Metrics, report: &Report) -> Option<f64> {
+    pub fn value(&self, metrics: &Metrics) -> Option<f64> {
         match self {
             Metric::Qps => Some(metrics.qps),
             Metric::AvgLatency => Some(metrics.avg_latency),
             Metric::P99Latency => Some(metrics.p99_latency),
             Metric::HighPriorityLatency => Some(metrics.high_priority_latency),
             Metric::DataLossRate => Some(metrics.data_loss_rate),
-            Metric::VerifyErrorRate => report.total_verify_error_rate.map(|r| r.clamp(0.0, 100.0)),
+            Metric::VerifyErrorRate => metrics.verify_error_rate,
             Metric::Percentile(kind, quantile) => {
                 let (_, p) = metrics.percentiles.iter().find(|(k, _)| k == kind)?;
                 Some(match quantile {
@@ -524,12 +524,14 @@ mod tests {
         assert!(!rules[0].teams.matches(&TeamId::parse("c").unwrap()));
     }
 
+    use crate::report::Report;
+
     #[test]
     fn values_come_from_the_metrics_and_the_report() {
         let body = include_str!("../../tests/fixtures/valid/full-13-buckets.json");
         let report = Report::parse(body.as_bytes()).unwrap();
         let metrics = Metrics::of(&report);
-        let value = |name| Metric::parse(name).unwrap().value(&metrics, &report);
+        let value = |name| Metric::parse(name).unwrap().value(&metrics);
         assert_eq!(value("p99_latency"), Some(metrics.p99_latency));
         assert_eq!(value("qps"), Some(metrics.qps));
         assert_eq!(value("query_p50"), Some(metrics.percentiles[3].1.p50));
@@ -538,9 +540,6 @@ mod tests {
         let minimal = include_str!("../../tests/fixtures/valid/minimal-12-buckets.json");
         let report = Report::parse(minimal.as_bytes()).unwrap();
         let metrics = Metrics::of(&report);
-        assert_eq!(
-            Metric::parse("query_p50").unwrap().value(&metrics, &report),
-            None
-        );
+        assert_eq!(Metric::parse("query_p50").unwrap().value(&metrics), None);
     }
 }

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use super::parse::{parse_duration, parse_size};
+use crate::alerts::sender::send_test;
 use crate::board::Timing;
 use crate::server::config::{DEFAULT_VIEWER_QUEUE, MAX_THREADS, default_threads};
 use crate::server::{Config, Server, StartupError};
@@ -59,6 +60,12 @@ pub struct ServeArgs {
     /// What to log on stderr: error, warn (refused requests and errors), info (also every report), debug
     #[arg(long, env = "BENCHBOARD_LOG_LEVEL", default_value = "warn")]
     pub log_level: log::LevelFilter,
+    /// The contest file (TOML): alert rules ([[rule]]) and where alerts go ([[notify]]); without it no alerts
+    #[arg(long, env = "BENCHBOARD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Send one test message to the [[notify]] destination NAME of --config, say what it answered, and exit (0: taken)
+    #[arg(long, value_name = "NAME", requires = "config")]
+    pub test_notify: Option<String>,
 }
 
 impl ServeArgs {
@@ -87,7 +94,16 @@ impl ServeArgs {
                 "--request-timeout must be more than 0 seconds".into(),
             ));
         }
+        let alerts = match &self.config {
+            Some(path) => {
+                crate::config::load(path)
+                    .map_err(StartupError::Contest)?
+                    .alerts
+            }
+            None => Default::default(),
+        };
         Ok(Config {
+            alerts,
             host: self.host,
             port: self.port,
             data_dir: self.data_dir,
@@ -103,6 +119,7 @@ impl ServeArgs {
             websocket: !self.no_websocket,
             max_viewers: self.max_viewers,
             viewer_queue: DEFAULT_VIEWER_QUEUE,
+            ..Config::default()
         })
     }
 }
@@ -120,6 +137,9 @@ pub fn run(args: ServeArgs) -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    if let Some(name) = args.test_notify.clone() {
+        return test_notify(args, &name);
+    }
     let server = Server::bind(args.into_config()?)?;
     // The first line is the URL with the real port: scripts and tests read it.
     // Written without println!: a closed stdout (the reader went away) is no reason to
@@ -137,6 +157,36 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     server.run();
     let _ = writeln!(std::io::stdout(), "stopped");
     Ok(())
+}
+
+/// `--test-notify NAME`: one test message to the destination, and what it answered.
+fn test_notify(args: ServeArgs, name: &str) -> anyhow::Result<()> {
+    let board_url = format!(
+        "http://{}:{}/",
+        if args.host == "0.0.0.0" {
+            "127.0.0.1"
+        } else {
+            &args.host
+        },
+        args.port
+    );
+    let config = args.into_config()?;
+    let destinations = &config.alerts.destinations;
+    let Some(destination) = destinations.iter().find(|d| d.name == name) else {
+        let names: Vec<&str> = destinations.iter().map(|d| d.name.as_str()).collect();
+        anyhow::bail!("no [[notify]] is named {name:?} in the contest file (names: {names:?})");
+    };
+    let label = format!("{} ({})", destination.name, destination.kind.as_str());
+    match send_test(destination, &board_url, config.delivery.timeout) {
+        Ok(answer) => {
+            let _ = writeln!(
+                std::io::stdout(),
+                "{label}: test message delivered: {answer}"
+            );
+            Ok(())
+        }
+        Err(answer) => anyhow::bail!("{label}: test message not delivered: {answer}"),
+    }
 }
 
 #[cfg(test)]

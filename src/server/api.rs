@@ -35,10 +35,13 @@ pub(super) fn submit_report(app: &App, request: &mut Request) -> Result<Reply, A
     let report = Report::parse(&body)?;
     let stored = app.ingest(&id, &team_name, &body, report)?;
     log::info!("stored report {} of {}", stored.file_name, id);
-    Ok(Reply::json(
-        200,
-        &json!({"message": "Stats submitted successfully", "team_id": id.as_str()}),
-    ))
+    let mut answer = json!({"message": "Stats submitted successfully", "team_id": id.as_str()});
+    // Only when there are some: the answer to a plausible report stays byte for byte
+    // the original's.
+    if !stored.warnings.is_empty() {
+        answer["warnings"] = serde_json::to_value(&stored.warnings).expect("warnings serialize");
+    }
+    Ok(Reply::json(200, &answer))
 }
 
 /// Reads the body, refusing one over `limit` bytes without reading it all.
@@ -154,6 +157,12 @@ pub(super) fn export_csv(app: &App, id: &TeamId) -> Result<Reply, ApiError> {
         format!("attachment; filename=\"{id}-history.csv\""),
     ));
     Ok(reply)
+}
+
+/// `GET /api/alerts`: the rules, the alerts firing and pending, the last changes
+/// and the last delivery status of each destination.
+pub(super) fn alerts(app: &App) -> Reply {
+    json_reply(&app.alerts.answer())
 }
 
 /// `GET /api/teams`: every team on the board.

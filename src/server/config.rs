@@ -2,8 +2,10 @@
 //! ([`crate::cli::serve::ServeArgs`]) become one.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::alerts::{AlertSettings, Clock, SenderOptions, SystemClock};
 use crate::board::Timing;
 use crate::store::StoreError;
 
@@ -18,9 +20,15 @@ pub enum StartupError {
     /// The data directory cannot be created or read.
     #[error("{0} (check --data-dir)")]
     DataDir(StoreError),
+    /// The alert state file cannot be read.
+    #[error("{0} (check the permissions of the data directory)")]
+    AlertState(crate::alerts::persist::PersistError),
     /// Flags that contradict each other or are out of range.
     #[error("{0}")]
     Invalid(String),
+    /// The contest file (`--config`) is unreadable or breaks its rules.
+    #[error("{0} (fix it, or start without --config)")]
+    Contest(crate::config::ConfigError),
 }
 
 /// Checked server settings.
@@ -51,6 +59,13 @@ pub struct Config {
     /// Messages the hub keeps for viewers: one further behind counts as fallen behind
     /// and is dropped (not a flag: tests make it small).
     pub viewer_queue: usize,
+    /// Alert rules and their destinations (the contest file's `[[rule]]` and
+    /// `[[notify]]`); none by default.
+    pub alerts: AlertSettings,
+    /// The time the alerts see (not a flag: tests move a `ManualClock`).
+    pub clock: Arc<dyn Clock>,
+    /// How alerts are delivered (not a flag: tests shorten the timeouts).
+    pub delivery: SenderOptions,
 }
 
 impl Default for Config {
@@ -68,6 +83,9 @@ impl Default for Config {
             websocket: true,
             max_viewers: 1000,
             viewer_queue: DEFAULT_VIEWER_QUEUE,
+            alerts: AlertSettings::default(),
+            clock: Arc::new(SystemClock),
+            delivery: SenderOptions::default(),
         }
     }
 }

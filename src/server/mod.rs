@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 
 pub use config::{Config, StartupError};
 
+use crate::alerts::AlertService;
 use crate::board::LiveBoard;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
@@ -54,11 +55,14 @@ pub struct App {
     pub board: LiveBoard,
     /// The WebSocket writer threads and their viewers.
     pub viewers: ws::Viewers,
+    /// The alert rules, their state and their delivery.
+    pub alerts: AlertService,
 }
 
 impl App {
-    /// Opens the data directory and rebuilds the board from it.
-    pub fn open(config: Config) -> Result<App, StartupError> {
+    /// Opens the data directory, rebuilds the board from it and takes up the alerts'
+    /// state; `url` (the dashboard's) is linked from alert messages.
+    pub fn open(config: Config, url: &str) -> Result<App, StartupError> {
         let store =
             WritableStore::open(&config.data_dir, config.fsync).map_err(StartupError::DataDir)?;
         for warning in store.warnings() {
@@ -67,11 +71,21 @@ impl App {
         let hub = Hub::new(config.viewer_queue, config.max_viewers);
         let viewers = ws::Viewers::new(Arc::clone(&hub), config.request_timeout);
         let board = LiveBoard::from_store(&store, config.timing, config.max_teams, hub);
+        let alerts = AlertService::start(
+            &config.alerts,
+            Arc::clone(&config.clock),
+            &config.data_dir,
+            url,
+            config.delivery,
+        )
+        .map_err(StartupError::AlertState)?;
+        board.show_alerts(&[], &alerts.firing());
         Ok(App {
             config,
             store,
             board,
             viewers,
+            alerts,
         })
     }
 
@@ -86,8 +100,31 @@ impl App {
     ) -> Result<Arc<StoredReport>, StoreError> {
         let metrics = Metrics::of(&report);
         let stored = self.store.append(id, team_name, body, report, &metrics)?;
-        self.board.apply(Arc::clone(&stored), metrics);
+        if self.alerts.is_idle() {
+            self.board.apply(Arc::clone(&stored), metrics);
+        } else if self.board.apply(Arc::clone(&stored), metrics.clone()) {
+            // Rules judge a team by its latest report only (two of its reports may
+            // reach the board out of order).
+            let changes = self.alerts.observe(id, team_name, &metrics);
+            if !changes.is_empty() {
+                self.board.show_alerts(&changes, &self.alerts.firing());
+            }
+        }
         Ok(stored)
+    }
+
+    /// What time alone changes, about twice a second: teams turning inactive, `silent`
+    /// alerts and pending ones whose `for` passed; the alert state file is written
+    /// when something changed.
+    fn tick(&self) {
+        self.board.tick();
+        if !self.alerts.is_idle() {
+            let changes = self.alerts.tick(&self.board.activities());
+            if !changes.is_empty() {
+                self.board.show_alerts(&changes, &self.alerts.firing());
+            }
+            self.alerts.save();
+        }
     }
 }
 
@@ -126,13 +163,17 @@ impl Server {
             read_timeout: Some(config.request_timeout),
             write_timeout: Some(config.request_timeout),
         };
-        let app = App::open(config)?;
         let bind_error = |reason: String| StartupError::Bind {
             addr: addr.clone(),
             reason,
         };
+        // Bound first, so the alert messages can link the dashboard's real address.
         let listener = std::net::TcpListener::bind(&addr).map_err(|e| bind_error(e.to_string()))?;
         sockopt::set_nodelay(&listener).map_err(|e| bind_error(e.to_string()))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| bind_error(e.to_string()))?;
+        let app = App::open(config, &dashboard_url(local))?;
         let http = tiny_http::Server::from_listener_with_options(listener, None, options)
             .map_err(|e| bind_error(e.to_string()))?;
         Ok(Server {
@@ -152,13 +193,7 @@ impl Server {
 
     /// The dashboard's URL; `0.0.0.0` is shown as `127.0.0.1` so it can be opened.
     pub fn url(&self) -> String {
-        let addr = self.local_addr();
-        let host = if addr.ip().is_unspecified() {
-            "127.0.0.1".to_string()
-        } else {
-            addr.ip().to_string()
-        };
-        format!("http://{host}:{}/", addr.port())
+        dashboard_url(self.local_addr())
     }
 
     /// The shared state (store, board), e.g. for an in-process demo.
@@ -199,6 +234,7 @@ impl Server {
         self.app.viewers.join();
         ticker.thread().unpark();
         let _ = ticker.join();
+        self.app.alerts.save();
     }
 
     /// Answers the requests that were on their way when the shutdown came (headers
@@ -227,13 +263,23 @@ impl Server {
             .name("board-ticker".into())
             .spawn(move || {
                 while !stopping.load(Ordering::SeqCst) {
-                    app.board.tick();
+                    app.tick();
                     app.store.flush_latest();
                     std::thread::park_timeout(Duration::from_millis(500));
                 }
             })
             .expect("spawning the board ticker thread")
     }
+}
+
+/// The dashboard's URL at `addr`; `0.0.0.0` is shown as `127.0.0.1` so it can be opened.
+fn dashboard_url(addr: SocketAddr) -> String {
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        addr.ip().to_string()
+    };
+    format!("http://{host}:{}/", addr.port())
 }
 
 /// Answers a request; a bug that panics costs that request (tiny_http answers it 500

@@ -20,6 +20,7 @@ pub enum Endpoint {
     HistorySummary,
     HistorySeries,
     ExportCsv,
+    Alerts,
     Dashboard,
     HistoryPage,
     WebSocket,
@@ -70,6 +71,11 @@ pub const ROUTES: &[Route] = &[
         method: "GET",
         path: "/api/teams/{team_id}/export.csv",
         endpoint: Endpoint::ExportCsv,
+    },
+    Route {
+        method: "GET",
+        path: "/api/alerts",
+        endpoint: Endpoint::Alerts,
     },
     Route {
         method: "GET",
@@ -188,6 +194,7 @@ fn dispatch(
         Endpoint::HistorySummary => Ok(api::history_summary(app, &team_param()?)),
         Endpoint::HistorySeries => api::history_series(app, &team_param()?, query),
         Endpoint::ExportCsv => api::export_csv(app, &team_param()?),
+        Endpoint::Alerts => Ok(api::alerts(app)),
         Endpoint::Dashboard => Ok(pages::dashboard(app)),
         Endpoint::HistoryPage => Ok(pages::history_page(app, params[0])),
         Endpoint::Asset => Ok(pages::asset(params[0])),
