@@ -64,6 +64,23 @@ pub enum WarningCode {
     MoreWarnings,
 }
 
+impl WarningCode {
+    /// The code as serialized (`negative_count`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WarningCode::NegativeCount => "negative_count",
+            WarningCode::BeyondJsPrecision => "beyond_js_precision",
+            WarningCode::MoreDoneThanSent => "more_done_than_sent",
+            WarningCode::CounterWentDown => "counter_went_down",
+            WarningCode::BucketsDisagree => "buckets_disagree",
+            WarningCode::QpsDisagrees => "qps_disagrees",
+            WarningCode::AvgOutsideRange => "avg_outside_range",
+            WarningCode::P99BelowAverage => "p99_below_average",
+            WarningCode::MoreWarnings => "more_warnings",
+        }
+    }
+}
+
 /// One finding about one field of a report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Warning {
@@ -321,6 +338,17 @@ mod tests {
             .iter()
             .map(|w| (w.code, w.field.as_str()))
             .collect()
+    }
+
+    #[test]
+    fn codes_print_as_they_serialize() {
+        for code in [
+            WarningCode::NegativeCount,
+            WarningCode::P99BelowAverage,
+            WarningCode::MoreWarnings,
+        ] {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+        }
     }
 
     #[test]

@@ -85,6 +85,8 @@ impl Remote {
                 p99_latency: t.p99_latency,
                 data_loss_rate: t.data_loss_rate,
                 best: t.best,
+                run: t.run,
+                run_best: t.run_best,
             });
         }
         out.sort_by(|a, b| a.team_id.cmp(&b.team_id));
