@@ -9,7 +9,9 @@ use std::time::Duration;
 use super::parse::{parse_duration, parse_size};
 use crate::alerts::sender::send_test;
 use crate::board::Timing;
-use crate::server::config::{DEFAULT_VIEWER_QUEUE, MAX_THREADS, default_threads};
+use crate::server::config::{
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_VIEWER_QUEUE, MAX_THREADS, RESERVED_FILES, default_threads,
+};
 use crate::server::{Config, Server, StartupError};
 
 /// `benchboard-serve`'s command line.
@@ -45,9 +47,12 @@ pub struct ServeArgs {
     /// HTTP worker threads [default: 4 per core, at least 8]
     #[arg(long, env = "BENCHBOARD_THREADS")]
     pub threads: Option<usize>,
-    /// Seconds a client may take to send a request or read an answer before its connection is closed
+    /// Seconds a client may take to send a whole request (head and body), and to take each such span's share of an answer (at least 1 KiB/s); also how long an idle keep-alive connection stays open
     #[arg(long, env = "BENCHBOARD_REQUEST_TIMEOUT", default_value = "10", value_parser = parse_duration)]
     pub request_timeout: Duration,
+    /// Most client connections open at once; past it the oldest idle ones are closed, then new ones get 503 [default: 10000]
+    #[arg(long, env = "BENCHBOARD_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS, hide_default_value = true, long_help = max_connections_help())]
+    pub max_connections: usize,
     /// fsync each report before acknowledging it: survives a power loss, not only a crash (slower)
     #[arg(long, env = "BENCHBOARD_FSYNC")]
     pub fsync: bool,
@@ -89,6 +94,11 @@ impl ServeArgs {
                 "--threads {threads} is too many: at most {MAX_THREADS}"
             )));
         }
+        if self.max_connections == 0 {
+            return Err(StartupError::Invalid(
+                "--max-connections must be at least 1".into(),
+            ));
+        }
         if self.request_timeout.is_zero() {
             return Err(StartupError::Invalid(
                 "--request-timeout must be more than 0 seconds".into(),
@@ -115,13 +125,30 @@ impl ServeArgs {
             max_teams: self.max_teams,
             threads,
             request_timeout: self.request_timeout,
+            max_connections: self.max_connections,
             fsync: self.fsync,
             websocket: !self.no_websocket,
             max_viewers: self.max_viewers,
             viewer_queue: DEFAULT_VIEWER_QUEUE,
+            clock: crate::timefmt::now,
             ..Config::default()
         })
     }
+}
+
+/// `--max-connections --help`: the default, and how many connections this system's
+/// open-files limit allows (each connection takes one file descriptor).
+fn max_connections_help() -> String {
+    let allows = match tiny_http::open_files_hard_limit() {
+        Some(files) => format!(
+            "here the hard limit is {files} open files, so at most about {} connections",
+            files.saturating_sub(RESERVED_FILES)
+        ),
+        None => "here the hard limit is unlimited".to_string(),
+    };
+    format!(
+        "Most client connections open at once [default: {DEFAULT_MAX_CONNECTIONS}]. Past it the connections idle the longest (keep-alive, or silent since they opened) are closed first; if none is idle, a new connection gets a quick 503 JSON with Retry-After. Each connection takes a file descriptor: at start the server raises its soft open-files limit to the hard limit (ulimit -Hn, LimitNOFILE= in systemd); {allows} ({RESERVED_FILES} are kept for the server itself)."
+    )
 }
 
 /// Runs `benchboard-serve` until SIGINT/SIGTERM; a failure is one `Error: ...` line and exit 1.

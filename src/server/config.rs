@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::alerts::{AlertSettings, Clock, SenderOptions, SystemClock};
+use crate::alerts::{AlertSettings, Clock as AlertClock, SenderOptions, SystemClock};
 use crate::board::Timing;
 use crate::store::StoreError;
 
@@ -20,15 +20,15 @@ pub enum StartupError {
     /// The data directory cannot be created or read.
     #[error("{0} (check --data-dir)")]
     DataDir(StoreError),
-    /// The alert state file cannot be read.
-    #[error("{0} (check the permissions of the data directory)")]
-    AlertState(crate::alerts::persist::PersistError),
     /// Flags that contradict each other or are out of range.
     #[error("{0}")]
     Invalid(String),
     /// The contest file (`--config`) is unreadable or breaks its rules.
     #[error("{0} (fix it, or start without --config)")]
     Contest(crate::config::ConfigError),
+    /// The alert state file cannot be read.
+    #[error("{0} (check the permissions of the data directory)")]
+    AlertState(crate::alerts::persist::PersistError),
 }
 
 /// Checked server settings.
@@ -48,8 +48,11 @@ pub struct Config {
     pub max_teams: usize,
     /// HTTP worker threads.
     pub threads: usize,
-    /// Read/write timeout of every connection.
+    /// Deadline for a whole request (head and body); also the window of the minimum
+    /// answer rate and how long an idle keep-alive connection stays open.
     pub request_timeout: Duration,
+    /// Most client connections open at once (`--max-connections`).
+    pub max_connections: usize,
     /// fsync every report before acknowledging it.
     pub fsync: bool,
     /// Serve `/ws`; when off the page polls `/api/teams`.
@@ -59,11 +62,13 @@ pub struct Config {
     /// Messages the hub keeps for viewers: one further behind counts as fallen behind
     /// and is dropped (not a flag: tests make it small).
     pub viewer_queue: usize,
+    /// Where the store reads arrival times (not a flag: tests freeze it).
+    pub clock: crate::store::Clock,
     /// Alert rules and their destinations (the contest file's `[[rule]]` and
     /// `[[notify]]`); none by default.
     pub alerts: AlertSettings,
     /// The time the alerts see (not a flag: tests move a `ManualClock`).
-    pub clock: Arc<dyn Clock>,
+    pub alert_clock: Arc<dyn AlertClock>,
     /// How alerts are delivered (not a flag: tests shorten the timeouts).
     pub delivery: SenderOptions,
 }
@@ -79,12 +84,14 @@ impl Default for Config {
             max_teams: 6,
             threads: default_threads(),
             request_timeout: Duration::from_secs(10),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             fsync: false,
             websocket: true,
             max_viewers: 1000,
             viewer_queue: DEFAULT_VIEWER_QUEUE,
+            clock: crate::timefmt::now,
             alerts: AlertSettings::default(),
-            clock: Arc::new(SystemClock),
+            alert_clock: Arc::new(SystemClock),
             delivery: SenderOptions::default(),
         }
     }
@@ -97,6 +104,17 @@ impl Default for Config {
 /// for up to 50 ms between batches with 1,000 viewers) never falls out of it; only
 /// a stuck one does.
 pub const DEFAULT_VIEWER_QUEUE: usize = 4096;
+
+/// Most client connections by default (`--max-connections`).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+
+/// File descriptors the server keeps for itself (data files, pollers, pipes, logs):
+/// the connections it can hold are its open-files limit minus these.
+pub const RESERVED_FILES: u64 = 64;
+
+/// Slowest accepted reader of an answer, in bytes per second, over each
+/// `--request-timeout`.
+pub const MIN_SEND_RATE: u64 = 1024;
 
 /// Most HTTP worker threads (`--threads`).
 pub const MAX_THREADS: usize = 1024;

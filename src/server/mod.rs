@@ -63,8 +63,9 @@ impl App {
     /// Opens the data directory, rebuilds the board from it and takes up the alerts'
     /// state; `url` (the dashboard's) is linked from alert messages.
     pub fn open(config: Config, url: &str) -> Result<App, StartupError> {
-        let store =
-            WritableStore::open(&config.data_dir, config.fsync).map_err(StartupError::DataDir)?;
+        let store = WritableStore::open(&config.data_dir, config.fsync)
+            .map_err(StartupError::DataDir)?
+            .with_clock(config.clock);
         for warning in store.warnings() {
             log::warn!("{warning}");
         }
@@ -73,7 +74,7 @@ impl App {
         let board = LiveBoard::from_store(&store, config.timing, config.max_teams, hub);
         let alerts = AlertService::start(
             &config.alerts,
-            Arc::clone(&config.clock),
+            Arc::clone(&config.alert_clock),
             &config.data_dir,
             url,
             config.delivery,
@@ -159,22 +160,37 @@ impl Server {
     /// Opens the data directory, rebuilds the board and binds the address.
     pub fn bind(config: Config) -> Result<Server, StartupError> {
         let addr = format!("{}:{}", config.host, config.port);
+        let listener = std::net::TcpListener::bind(&addr).map_err(|e| StartupError::Bind {
+            addr,
+            reason: e.to_string(),
+        })?;
+        Server::bind_listener(config, listener)
+    }
+
+    /// [`Server::bind`] on a socket already listening (`config.host` and `config.port`
+    /// are not used): tests keep a port of their own from before the server exists.
+    pub fn bind_listener(
+        config: Config,
+        listener: std::net::TcpListener,
+    ) -> Result<Server, StartupError> {
+        let addr = listener
+            .local_addr()
+            .map_or_else(|_| "the given listener".to_string(), |a| a.to_string());
         let options = tiny_http::ConnectionOptions {
             read_timeout: Some(config.request_timeout),
             write_timeout: Some(config.request_timeout),
         };
+        let limits = http_limits(&config);
+        let url = listener
+            .local_addr()
+            .map_or_else(|_| format!("http://{addr}/"), dashboard_url);
+        let app = App::open(config, &url)?;
         let bind_error = |reason: String| StartupError::Bind {
             addr: addr.clone(),
             reason,
         };
-        // Bound first, so the alert messages can link the dashboard's real address.
-        let listener = std::net::TcpListener::bind(&addr).map_err(|e| bind_error(e.to_string()))?;
         sockopt::set_nodelay(&listener).map_err(|e| bind_error(e.to_string()))?;
-        let local = listener
-            .local_addr()
-            .map_err(|e| bind_error(e.to_string()))?;
-        let app = App::open(config, &dashboard_url(local))?;
-        let http = tiny_http::Server::from_listener_with_options(listener, None, options)
+        let http = tiny_http::Server::from_listener_with_limits(listener, options, limits)
             .map_err(|e| bind_error(e.to_string()))?;
         Ok(Server {
             app: Arc::new(app),
@@ -269,6 +285,33 @@ impl Server {
                 }
             })
             .expect("spawning the board ticker thread")
+    }
+}
+
+/// What the HTTP layer may hold per client: `--max-connections` (checked against the
+/// open-files limit, which is first raised to its hard limit), bodies up to
+/// `--max-body` read ahead without a worker thread, `--max-body` also for chunked bodies
+/// as sent (framing included), and the minimum answer rate.
+fn http_limits(config: &Config) -> tiny_http::Limits {
+    match tiny_http::raise_open_files_limit() {
+        Ok(files) => {
+            let room = files.saturating_sub(config::RESERVED_FILES);
+            if (config.max_connections as u64) > room {
+                log::warn!(
+                    "--max-connections {} is more than the {files} open files this process may have (room for about {room} connections); raise the limit (ulimit -n, LimitNOFILE=) or lower --max-connections",
+                    config.max_connections
+                );
+            }
+        }
+        Err(e) => log::warn!("cannot raise the open-files limit: {e}"),
+    }
+    let max_body = usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX);
+    tiny_http::Limits {
+        max_connections: config.max_connections,
+        preread_body: Some(max_body),
+        max_chunked_body: Some(config.max_body_bytes),
+        min_send_rate: config::MIN_SEND_RATE,
+        ..tiny_http::Limits::default()
     }
 }
 

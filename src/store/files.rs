@@ -49,6 +49,12 @@ pub(super) enum WrittenFile {
     Named(PathBuf),
 }
 
+thread_local! {
+    /// Set by unit tests on their thread to drive the `.tmp-*` fallback where the file
+    /// system has `O_TMPFILE`; always false outside them.
+    static FORCE_NAMED_TMP: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 impl WrittenFile {
     /// Writes `contents` to a new file in `dir` (synced when `fsync`).
     pub(super) fn write(
@@ -56,7 +62,9 @@ impl WrittenFile {
         contents: &[u8],
         fsync: bool,
     ) -> Result<WrittenFile, StoreError> {
-        if let Some(file) = write_unnamed(dir, contents, fsync)? {
+        if !FORCE_NAMED_TMP.get()
+            && let Some(file) = write_unnamed(dir, contents, fsync)?
+        {
             return Ok(WrittenFile::Unnamed(file));
         }
         static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -315,10 +323,84 @@ mod tests {
     fn an_unnamed_file_is_invisible_until_linked() {
         let dir = tempfile::tempdir().unwrap();
         let written = WrittenFile::write(dir.path(), b"{}", true).unwrap();
-        if matches!(written, WrittenFile::Unnamed(_)) {
-            assert!(names_in(dir.path()).is_empty());
-        }
+        assert!(
+            matches!(written, WrittenFile::Unnamed(_)),
+            "O_TMPFILE does not work in {} (the fallback has its own test)",
+            dir.path().display()
+        );
+        assert!(names_in(dir.path()).is_empty());
         let (name, _) = written.link(dir.path(), "20250801_100005_138", 0).unwrap();
         assert_eq!(names_in(dir.path()), [name]);
+    }
+
+    /// Appends `sent` to `store` as team `id`'s report, at `now`.
+    fn append_sent(
+        store: &crate::store::WritableStore,
+        id: &TeamId,
+        sent: u64,
+        now: chrono::DateTime<chrono::Local>,
+    ) {
+        let mut value: Value = serde_json::from_str(include_str!(
+            "../../tests/fixtures/valid/minimal-12-buckets.json"
+        ))
+        .unwrap();
+        value["totalSent"] = sent.into();
+        let body = serde_json::to_vec(&value).unwrap();
+        let report = crate::report::Report::parse(&body).unwrap();
+        let metrics = crate::metrics::Metrics::of(&report);
+        store
+            .append_at(id, "T", &body, report, &metrics, now)
+            .unwrap();
+    }
+
+    #[test]
+    fn append_through_a_named_temporary_file_keeps_every_report_and_leaves_no_tmp() {
+        FORCE_NAMED_TMP.set(true);
+        let dir = tempfile::tempdir().unwrap();
+        // While written, the file has only a `.tmp-*` name, which no reader takes for a report.
+        let written = WrittenFile::write(dir.path(), b"{}", false).unwrap();
+        assert!(matches!(written, WrittenFile::Named(_)));
+        let names = names_in(dir.path());
+        assert!(
+            names.len() == 1 && names[0].starts_with(TMP_PREFIX),
+            "{names:?}"
+        );
+        drop(written);
+        fs::remove_file(dir.path().join(&names[0])).unwrap();
+
+        let store = crate::store::WritableStore::open(dir.path(), true).unwrap();
+        let id = TeamId::parse("t1").unwrap();
+        let now = timefmt::now();
+        for sent in 1..=3 {
+            append_sent(&store, &id, sent, now);
+        }
+        store.flush_latest();
+        FORCE_NAMED_TMP.set(false);
+        let team_dir = dir.path().join("t1");
+        let stem = timefmt::file_stem(&now);
+        let files: Vec<String> = names_in(&team_dir)
+            .into_iter()
+            .filter(|n| n != super::super::INDEX_FILE)
+            .collect();
+        let mut expected = vec![
+            format!("{stem}.json"),
+            format!("{stem}_1.json"),
+            format!("{stem}_2.json"),
+            LATEST_FILE.to_string(),
+        ];
+        expected.sort();
+        assert_eq!(
+            files, expected,
+            "three reports and latest.json, no temporary file"
+        );
+        for (seq, sent) in [(0, 1), (1, 2), (2, 3)] {
+            let text = fs::read_to_string(team_dir.join(timefmt::file_name(&stem, seq))).unwrap();
+            let file: Value = serde_json::from_str(&text).expect("a complete report file");
+            assert_eq!(file["stats"]["totalSent"], sent);
+        }
+        drop(store);
+        let reopened = crate::store::Store::open(dir.path()).unwrap();
+        assert_eq!(reopened.report_count(&id), 3);
+        assert_eq!(reopened.latest(&id).unwrap().stats["totalSent"], 3);
     }
 }

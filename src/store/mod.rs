@@ -54,7 +54,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use files::read_report_file;
-pub use write::WritableStore;
+pub use write::{Clock, WritableStore};
 
 use crate::metrics::Metrics;
 use crate::report::Report;

@@ -23,7 +23,13 @@ pub struct WritableStore {
     store: Store,
     /// fsync each report file and its directory before acknowledging it.
     fsync: bool,
+    /// Where [`WritableStore::append`] reads the arrival time.
+    clock: Clock,
 }
+
+/// A source of arrival times: [`timefmt::now`], except in tests that need two reports
+/// in one millisecond for certain (a frozen clock).
+pub type Clock = fn() -> chrono::DateTime<chrono::Local>;
 
 impl Deref for WritableStore {
     type Target = Store;
@@ -40,7 +46,17 @@ impl WritableStore {
         let root = root.into();
         fs::create_dir_all(&root).map_err(|e| StoreError::write(&root, e))?;
         let store = super::load::open(root, true)?;
-        Ok(WritableStore { store, fsync })
+        Ok(WritableStore {
+            store,
+            fsync,
+            clock: timefmt::now,
+        })
+    }
+
+    /// The store reading arrival times from `clock` instead of the wall clock.
+    pub fn with_clock(mut self, clock: Clock) -> WritableStore {
+        self.clock = clock;
+        self
     }
 
     /// Stores a validated report: on return its file is complete under its final name
@@ -60,7 +76,7 @@ impl WritableStore {
         report: Report,
         metrics: &Metrics,
     ) -> Result<Arc<StoredReport>, StoreError> {
-        self.append_at(id, team_name, body, report, metrics, timefmt::now())
+        self.append_at(id, team_name, body, report, metrics, (self.clock)())
     }
 
     /// [`WritableStore::append`] with a given arrival time instead of the clock's: for
