@@ -21,6 +21,7 @@ fn valid_body(name: &str) -> Vec<u8> {
 
 /// Every file under `dir`, recursively (relative paths, sorted).
 fn all_files(dir: &Path) -> Vec<PathBuf> {
+    // The server's lock file is there from its start; any other file was written.
     fn walk(base: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
@@ -29,7 +30,7 @@ fn all_files(dir: &Path) -> Vec<PathBuf> {
             let path = entry.path();
             if path.is_dir() {
                 walk(base, &path, out);
-            } else {
+            } else if path != base.join(benchboard::store::LOCK_FILE) {
                 out.push(path.strip_prefix(base).unwrap().to_path_buf());
             }
         }

@@ -8,50 +8,10 @@ mod common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use common::tmpfs::Tmpfs;
 use common::{TestServer, fixture, report_files};
 use serde_json::Value;
-
-/// A tmpfs of `size` (`mount -o size=`) mounted on `at`; unmounted on drop.
-struct Tmpfs {
-    at: PathBuf,
-}
-
-impl Tmpfs {
-    fn mount(size: &str, at: &Path) -> Tmpfs {
-        std::fs::create_dir_all(at).unwrap();
-        mount(&["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"], at);
-        Tmpfs {
-            at: at.to_path_buf(),
-        }
-    }
-
-    fn remount(&self, mode: &str) {
-        mount(&["-o", &format!("remount,{mode}")], &self.at);
-    }
-}
-
-fn mount(args: &[&str], at: &Path) {
-    let output = Command::new("mount")
-        .args(args)
-        .arg(at)
-        .output()
-        .expect("running mount");
-    assert!(
-        output.status.success(),
-        "mount {args:?} {} failed (the storage tests mount a tmpfs and need root): {}",
-        at.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        // Lazy: a server thread may still hold a file open at this point.
-        let _ = Command::new("umount").arg("-l").arg(&self.at).status();
-    }
-}
 
 fn report() -> Vec<u8> {
     std::fs::read(fixture("valid/minimal-12-buckets.json")).unwrap()
@@ -104,7 +64,8 @@ fn a_full_disk_refuses_with_507_and_takes_the_report_once_space_is_back() {
     let temp = tempfile::tempdir().unwrap();
     let disk = Tmpfs::mount("1m", &temp.path().join("disk"));
     let data = disk.at.join("data");
-    let server = TestServer::start_on(data.clone(), |_| {});
+    // Off: the disk is to fill up during a write (--min-free-space would refuse first).
+    let server = TestServer::start_on(data.clone(), |c| c.min_free_bytes = 0);
     assert_eq!(server.post_for("t1", &report()).0, 200);
 
     let filler = fill(&disk.at);
@@ -135,8 +96,8 @@ fn a_read_only_disk_refuses_with_500_and_takes_the_report_once_writable() {
     let server = TestServer::start_on(data.clone(), |_| {});
     assert_eq!(server.post_for("t1", &report()).0, 200);
     // The team's directory is a file system of its own, turned read-only. (A whole
-    // data directory cannot be remounted read-only while the server holds its
-    // sidecar indexes open for writing: the kernel answers EBUSY.)
+    // data directory cannot be remounted read-only while the server holds its lock
+    // file open for writing: the kernel answers EBUSY.)
     let disk = Tmpfs::mount("1m", &data.join("frozen"));
     disk.remount("ro");
 

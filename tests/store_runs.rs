@@ -136,10 +136,13 @@ fn an_index_written_before_runs_existed_is_read_again_from_the_files() {
     assert_eq!(runs_and_warnings(&store), expected());
     drop(store);
     let rewritten = std::fs::read_to_string(&index).unwrap();
-    assert!(
-        rewritten.lines().all(|l| l.contains("\"e\":")),
-        "{rewritten}"
+    let mut lines = rewritten.lines();
+    assert_eq!(
+        lines.next(),
+        Some("{\"benchboard_index\":2}"),
+        "the version line"
     );
+    assert!(lines.all(|l| l.contains("\"e\":")), "{rewritten}");
 }
 
 #[test]

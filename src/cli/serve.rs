@@ -10,9 +10,11 @@ use super::parse::{parse_duration, parse_size};
 use crate::alerts::sender::send_test;
 use crate::board::Timing;
 use crate::server::config::{
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_VIEWER_QUEUE, MAX_THREADS, RESERVED_FILES, default_threads,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_TEAMS_KNOWN, DEFAULT_VIEWER_QUEUE, MAX_THREADS,
+    RESERVED_FILES, default_threads,
 };
 use crate::server::{Config, Server, StartupError};
+use crate::store::MAX_REPORT_BYTES;
 
 /// `benchboard-serve`'s command line.
 #[derive(Debug, Clone, clap::Parser)]
@@ -20,7 +22,7 @@ use crate::server::{Config, Server, StartupError};
     name = "benchboard-serve",
     version,
     about = "Live scoreboard for load tests: HTTP API, WebSocket push and dashboard on one port",
-    after_help = "Example:\n  benchboard-serve --port 8080 --data-dir ./data\n  curl -X POST http://localhost:8080/api/stats/report \\\n    -H 'Content-Type: application/json' -H 'X-Team-ID: team1' \\\n    -H 'X-Team-Name: %E7%AC%AC%E4%B8%80%E5%B0%8F%E7%BB%84' -d @report.json"
+    after_help = "Example:\n  benchboard-serve --port 8080 --data-dir ./data\n  curl -X POST http://localhost:8080/api/stats/report \\\n    -H 'Content-Type: application/json' -H 'X-Team-ID: team1' \\\n    -H 'X-Team-Name: %E7%AC%AC%E4%B8%80%E5%B0%8F%E7%BB%84' -d @report.json\n\nExit codes: 0 stopped by SIGINT/SIGTERM, 1 cannot start (the message says why), 2 bad usage or the data directory is in use by another benchboard-serve."
 )]
 pub struct ServeArgs {
     /// Address to listen on (0.0.0.0: every interface)
@@ -29,10 +31,10 @@ pub struct ServeArgs {
     /// Port to listen on; 0 picks a free port (the URL printed at start shows it)
     #[arg(long, short, env = "BENCHBOARD_PORT", default_value_t = 8080)]
     pub port: u16,
-    /// Directory of the stored reports, one sub-directory per team (created if missing)
+    /// Directory of the stored reports, one sub-directory per team (created if missing); locked while the server runs: one server per directory
     #[arg(long, env = "BENCHBOARD_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
-    /// Largest report body accepted; bigger ones get 413
+    /// Largest report body accepted (at most 16MiB); bigger ones get 413
     #[arg(long, env = "BENCHBOARD_MAX_BODY", default_value = "1MiB", value_parser = parse_size)]
     pub max_body: u64,
     /// Seconds without a report before a team shows as inactive
@@ -56,6 +58,12 @@ pub struct ServeArgs {
     /// fsync each report before acknowledging it: survives a power loss, not only a crash (slower)
     #[arg(long, env = "BENCHBOARD_FSYNC")]
     pub fsync: bool,
+    /// Most teams the server takes; a report of a new team past it gets 403 (final: clients must not retry), known teams keep reporting
+    #[arg(long, env = "BENCHBOARD_MAX_TEAMS_KNOWN", default_value_t = DEFAULT_MAX_TEAMS_KNOWN)]
+    pub max_teams_known: usize,
+    /// Space that must stay free on the data directory's file system: below it reports get 507 "disk almost full" (nothing is written) and /healthz says so, until space is freed; 0 turns the check off
+    #[arg(long, env = "BENCHBOARD_MIN_FREE_SPACE", default_value = "1GiB", value_parser = parse_size)]
+    pub min_free_space: u64,
     /// Turn the WebSocket push off; the dashboard then polls /api/teams
     #[arg(long, env = "BENCHBOARD_NO_WEBSOCKET")]
     pub no_websocket: bool,
@@ -84,14 +92,20 @@ impl ServeArgs {
             )));
         }
         let threads = self.threads.unwrap_or_else(default_threads);
-        if threads == 0 || self.max_teams == 0 {
+        if threads == 0 || self.max_teams == 0 || self.max_teams_known == 0 {
             return Err(StartupError::Invalid(
-                "--threads and --max-teams must be at least 1".into(),
+                "--threads, --max-teams and --max-teams-known must be at least 1".into(),
             ));
         }
         if threads > MAX_THREADS {
             return Err(StartupError::Invalid(format!(
                 "--threads {threads} is too many: at most {MAX_THREADS}"
+            )));
+        }
+        if self.max_body > MAX_REPORT_BYTES {
+            return Err(StartupError::Invalid(format!(
+                "--max-body {} is too large: at most {MAX_REPORT_BYTES} bytes (16MiB)",
+                self.max_body
             )));
         }
         if self.max_connections == 0 {
@@ -127,6 +141,8 @@ impl ServeArgs {
             request_timeout: self.request_timeout,
             max_connections: self.max_connections,
             fsync: self.fsync,
+            max_teams_known: self.max_teams_known,
+            min_free_bytes: self.min_free_space,
             websocket: !self.no_websocket,
             max_viewers: self.max_viewers,
             viewer_queue: DEFAULT_VIEWER_QUEUE,
@@ -151,14 +167,18 @@ fn max_connections_help() -> String {
     )
 }
 
-/// Runs `benchboard-serve` until SIGINT/SIGTERM; a failure is one `Error: ...` line and exit 1.
+/// Runs `benchboard-serve` until SIGINT/SIGTERM; a failure is one `Error: ...` line
+/// and exit 1, or 2 when another server holds the data directory.
 pub fn run(args: ServeArgs) -> ExitCode {
     crate::logging::init(args.log_level);
     match serve(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("Error: {e}");
-            ExitCode::FAILURE
+            let code = e
+                .downcast_ref::<StartupError>()
+                .map_or(1, StartupError::exit_code);
+            ExitCode::from(code)
         }
     }
 }

@@ -20,6 +20,9 @@ pub enum StartupError {
     /// The data directory cannot be created or read.
     #[error("{0} (check --data-dir)")]
     DataDir(StoreError),
+    /// Another server holds the data directory (exit code 2).
+    #[error("{0}")]
+    DataDirInUse(StoreError),
     /// Flags that contradict each other or are out of range.
     #[error("{0}")]
     Invalid(String),
@@ -29,6 +32,25 @@ pub enum StartupError {
     /// The alert state file cannot be read.
     #[error("{0} (check the permissions of the data directory)")]
     AlertState(crate::alerts::persist::PersistError),
+}
+
+impl StartupError {
+    /// The error of a data directory that cannot be opened.
+    pub fn data_dir(error: StoreError) -> StartupError {
+        match error {
+            StoreError::InUse { .. } => StartupError::DataDirInUse(error),
+            _ => StartupError::DataDir(error),
+        }
+    }
+
+    /// The exit code of `benchboard-serve`: 2 when another server holds the data
+    /// directory (so that a supervisor does not restart into the same refusal), else 1.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            StartupError::DataDirInUse(_) => 2,
+            _ => 1,
+        }
+    }
 }
 
 /// Checked server settings.
@@ -55,6 +77,12 @@ pub struct Config {
     pub max_connections: usize,
     /// fsync every report before acknowledging it.
     pub fsync: bool,
+    /// Most teams the store takes (`--max-teams-known`): a report of a new team past
+    /// it gets 403.
+    pub max_teams_known: usize,
+    /// Bytes that must stay free on the data directory's file system
+    /// (`--min-free-space`): below it reports get 507; 0 turns the check off.
+    pub min_free_bytes: u64,
     /// Serve `/ws`; when off the page polls `/api/teams`.
     pub websocket: bool,
     /// Most WebSocket viewers at once.
@@ -86,6 +114,8 @@ impl Default for Config {
             request_timeout: Duration::from_secs(10),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             fsync: false,
+            max_teams_known: DEFAULT_MAX_TEAMS_KNOWN,
+            min_free_bytes: DEFAULT_MIN_FREE_BYTES,
             websocket: true,
             max_viewers: 1000,
             viewer_queue: DEFAULT_VIEWER_QUEUE,
@@ -104,6 +134,12 @@ impl Default for Config {
 /// for up to 50 ms between batches with 1,000 viewers) never falls out of it; only
 /// a stuck one does.
 pub const DEFAULT_VIEWER_QUEUE: usize = 4096;
+
+/// Free space kept on the data directory's file system by default (`--min-free-space`).
+pub const DEFAULT_MIN_FREE_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// Most teams the store takes by default (`--max-teams-known`).
+pub const DEFAULT_MAX_TEAMS_KNOWN: usize = 10_000;
 
 /// Most client connections by default (`--max-connections`).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;

@@ -8,7 +8,8 @@
 //! [`Config`]; `sockopt` sets the TCP options of the listener and of viewers.
 //! [`App`] is what every handler shares: the store, the board and the viewers.
 //!
-//! [`Server::bind`] opens the data directory, rebuilds the board and binds the port;
+//! [`Server::bind`] binds the port, then opens the data directory (taking its lock:
+//! one server per directory) and rebuilds the board;
 //! [`Server::run`] serves until [`ShutdownHandle::shutdown`] is called, then finishes
 //! the requests already received and returns.
 //!
@@ -24,6 +25,7 @@
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod health;
 pub mod pages;
 pub mod reply;
 pub mod routes;
@@ -42,7 +44,7 @@ use crate::board::LiveBoard;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::report::Report;
-use crate::store::{StoreError, StoredReport, WritableStore};
+use crate::store::{StoreError, StoredReport, WritableStore, WriteLimits};
 use crate::team::TeamId;
 
 /// How long the connections must stay quiet before a shutdown completes.
@@ -63,8 +65,13 @@ impl App {
     /// Opens the data directory, rebuilds the board from it and takes up the alerts'
     /// state; `url` (the dashboard's) is linked from alert messages.
     pub fn open(config: Config, url: &str) -> Result<App, StartupError> {
+        let limits = WriteLimits {
+            max_teams: config.max_teams_known,
+            min_free_bytes: config.min_free_bytes,
+        };
         let store = WritableStore::open(&config.data_dir, config.fsync)
-            .map_err(StartupError::DataDir)?
+            .map_err(StartupError::data_dir)?
+            .with_limits(limits)
             .with_clock(config.clock);
         for warning in store.warnings() {
             log::warn!("{warning}");
@@ -100,7 +107,11 @@ impl App {
         report: Report,
     ) -> Result<Arc<StoredReport>, StoreError> {
         let metrics = Metrics::of(&report);
-        let stored = self.store.append(id, team_name, body, report, &metrics)?;
+        // The answer may reach anyone: it names paths inside the data directory only.
+        let stored = self
+            .store
+            .append(id, team_name, body, report, &metrics)
+            .map_err(|e| self.store.shown_error(e))?;
         if self.alerts.is_idle() {
             self.board.apply(Arc::clone(&stored), metrics);
         } else if self.board.apply(Arc::clone(&stored), metrics.clone()) {
@@ -157,7 +168,8 @@ impl ShutdownHandle {
 }
 
 impl Server {
-    /// Opens the data directory, rebuilds the board and binds the address.
+    /// Binds the address, then opens the data directory and rebuilds the board: a
+    /// server that cannot listen never touches the data directory.
     pub fn bind(config: Config) -> Result<Server, StartupError> {
         let addr = format!("{}:{}", config.host, config.port);
         let listener = std::net::TcpListener::bind(&addr).map_err(|e| StartupError::Bind {
@@ -184,12 +196,12 @@ impl Server {
         let url = listener
             .local_addr()
             .map_or_else(|_| format!("http://{addr}/"), dashboard_url);
-        let app = App::open(config, &url)?;
         let bind_error = |reason: String| StartupError::Bind {
             addr: addr.clone(),
             reason,
         };
         sockopt::set_nodelay(&listener).map_err(|e| bind_error(e.to_string()))?;
+        let app = App::open(config, &url)?;
         let http = tiny_http::Server::from_listener_with_limits(listener, options, limits)
             .map_err(|e| bind_error(e.to_string()))?;
         Ok(Server {

@@ -7,7 +7,7 @@ use tiny_http::Request;
 
 use super::error::ApiError;
 use super::reply::{Reply, send};
-use super::{App, api, pages, ws};
+use super::{App, api, health, pages, ws};
 use crate::team::TeamId;
 
 /// What a route leads to.
@@ -25,6 +25,7 @@ pub enum Endpoint {
     HistoryPage,
     WebSocket,
     Asset,
+    Health,
 }
 
 /// One route: method, path template (`{name}` matches one segment), endpoint.
@@ -96,6 +97,11 @@ pub const ROUTES: &[Route] = &[
         method: "GET",
         path: "/static/{file}",
         endpoint: Endpoint::Asset,
+    },
+    Route {
+        method: "GET",
+        path: "/healthz",
+        endpoint: Endpoint::Health,
     },
 ];
 
@@ -198,6 +204,7 @@ fn dispatch(
         Endpoint::Dashboard => Ok(pages::dashboard(app)),
         Endpoint::HistoryPage => Ok(pages::history_page(app, params[0])),
         Endpoint::Asset => Ok(pages::asset(params[0])),
+        Endpoint::Health => Ok(health::healthz(app)),
         Endpoint::WebSocket => unreachable!("WebSocket upgrades are handled before dispatch"),
     }
 }

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{LATEST_FILE, StoreError, StoredReport, TMP_PREFIX};
+use super::{LATEST_FILE, MAX_REPORT_FILE_BYTES, StoreError, StoredReport, TMP_PREFIX, regular};
 use crate::team::TeamId;
 use crate::timefmt;
 
@@ -184,8 +184,18 @@ pub(super) fn point_latest_at(dir: &Path, name: &str) -> Result<(), StoreError> 
     fs::rename(&tmp, &latest).map_err(|e| StoreError::write(&latest, e))
 }
 
+/// Writes `contents` to a new file at `path` (a temporary name), never through a
+/// symbolic link left there.
 pub(super) fn write_file(path: &Path, contents: &[u8], fsync: bool) -> Result<(), StoreError> {
-    let mut file = File::create(path).map_err(|e| StoreError::write(path, e))?;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| StoreError::write(path, e))?;
     let result = file
         .write_all(contents)
         .and_then(|_| if fsync { file.sync_data() } else { Ok(()) });
@@ -238,7 +248,8 @@ pub(super) fn split_name(name: &str) -> Option<(String, u32)> {
 
 /// Reads and checks one report file.
 pub fn read_report_file(path: &Path) -> Result<StoredReport, StoreError> {
-    let bytes = fs::read(path).map_err(|e| StoreError::read(path, e))?;
+    let bytes =
+        regular::read(path, MAX_REPORT_FILE_BYTES).map_err(|e| StoreError::read(path, e))?;
     let corrupt = |reason: String| StoreError::Corrupt {
         path: path.to_path_buf(),
         reason,
@@ -270,7 +281,11 @@ pub(super) fn repair_latest(dir: &Path, newest: &str) -> Result<(), StoreError> 
     use std::os::unix::fs::MetadataExt;
     let newest_path = dir.join(newest);
     let latest_path = dir.join(LATEST_FILE);
-    let same_file = match (fs::metadata(&newest_path), fs::metadata(&latest_path)) {
+    // Not followed: a `latest.json` that is a link (to anywhere) is replaced.
+    let same_file = match (
+        fs::symlink_metadata(&newest_path),
+        fs::symlink_metadata(&latest_path),
+    ) {
         (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
         _ => false,
     };
@@ -281,7 +296,8 @@ pub(super) fn repair_latest(dir: &Path, newest: &str) -> Result<(), StoreError> 
 }
 
 fn files_equal(a: &Path, b: &Path) -> bool {
-    matches!((fs::read(a), fs::read(b)), (Ok(x), Ok(y)) if x == y)
+    let read = |path| regular::read(path, MAX_REPORT_FILE_BYTES);
+    matches!((read(a), read(b)), (Ok(x), Ok(y)) if x == y)
 }
 
 #[cfg(test)]

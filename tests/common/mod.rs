@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod child;
+pub mod serve;
+pub mod tmpfs;
 
 #[allow(unused_imports)] // each test binary uses a part
 pub use child::{ClosedPort, Lines, PATIENCE, Running, lines_of};
