@@ -7,7 +7,12 @@
 //!
 //! ```text
 //! cargo bench --bench ingest -- --conns 64 --teams 6 --secs 10 --runs 3 [--fsync] [--threads N] [--dir DIR]
+//! cargo bench --bench ingest -- --conns 64 --teams 6 --secs 10 --runs 5 --rules 10
 //! ```
+//! With `--rules N` the runs come in pairs, one without a contest file and one with N
+//! alert rules (five fire on each team's first report, three stay pending, two never
+//! fire) and a webhook destination that accepts connections and never answers; it
+//! prints both medians and their ratio (issue 13: at least 95 %).
 //! The data directories of all runs are removed at the end, not between runs: on
 //! ext4 a burst of deletions makes inode allocation in the same block group slow
 //! for the next minutes (the kernel's `recently_deleted` check), which would
@@ -254,6 +259,11 @@ fn main() {
         .prefix("benchboard-ingest-")
         .tempdir_in(&base)
         .expect("temp dir");
+    let rules = arg("--rules", 0usize);
+    if rules > 0 {
+        compare_rules(rules, runs, (conns, teams, secs), &extra, temp.path());
+        return;
+    }
     let mut all = Vec::new();
     for i in 0..runs {
         let r = run(conns, teams, secs, &extra, temp.path(), Ending::Term);
@@ -286,5 +296,60 @@ fn print_run(label: &str, r: &RunResult) {
         r.errors,
         r.lost_files,
         r.lost_index
+    );
+}
+
+/// Ten rules over the derived metrics: five fire at once, three stay pending (`for`
+/// longer than a run), two never fire; `n` of them are used.
+const RULES: [(&str, &str); 10] = [
+    ("qps >= 0", "0"),
+    ("avg_latency >= 0", "0"),
+    ("p99_latency >= 0", "0"),
+    ("data_loss_rate >= 0", "0"),
+    ("sensorData_p99 >= 0", "0"),
+    ("verify_error_rate >= 0", "1h"),
+    ("high_priority_latency >= 0", "1h"),
+    ("query_p50 >= 0", "1h"),
+    ("qps < 0", "0"),
+    ("silent > 3600", "0"),
+];
+
+/// Pairs of runs without and with `n` rules whose webhook never answers.
+fn compare_rules(
+    n: usize,
+    runs: usize,
+    (conns, teams, secs): (usize, usize, f64),
+    extra: &[&str],
+    temp: &Path,
+) {
+    // Accepts connections (the kernel's backlog, then this thread) and never answers.
+    let hanging = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let url = format!("http://{}/hook", hanging.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let held: Vec<_> = hanging.incoming().flatten().collect();
+        drop(held);
+    });
+    let mut contest = String::new();
+    for (i, (when, hold)) in RULES.iter().cycle().take(n).enumerate() {
+        contest += &format!("[[rule]]\nname = \"rule {i}\"\nwhen = \"{when}\"\nfor = \"{hold}\"\n");
+    }
+    contest += &format!("[[notify]]\nname = \"hangs\"\nkind = \"webhook\"\nurl = \"{url}\"\n");
+    let file = temp.join("contest.toml");
+    std::fs::write(&file, contest).expect("the contest file is written");
+    let mut with_rules: Vec<&str> = extra.to_vec();
+    with_rules.extend(["--config", file.to_str().expect("a UTF-8 temp path")]);
+    let (mut none, mut some) = (Vec::new(), Vec::new());
+    for i in 0..runs {
+        let r = run(conns, teams, secs, extra, temp, Ending::Term);
+        print_run(&format!("run {} without rules", i + 1), &r);
+        none.push(r.per_second);
+        let r = run(conns, teams, secs, &with_rules, temp, Ending::Term);
+        print_run(&format!("run {} with {n} rules", i + 1), &r);
+        some.push(r.per_second);
+    }
+    let (none, some) = (median(&none), median(&some));
+    println!(
+        "median of {runs}: {none:.0} reports/s without rules, {some:.0} with {n} rules and a webhook that never answers: {:.1} %",
+        100.0 * some / none
     );
 }

@@ -8,7 +8,7 @@
 //! - [`persist`]: the state file in the data directory, so restarts keep it;
 //! - [`notify`]: the `[[notify]]` sections and each platform's message and signature;
 //! - [`sender`]: one thread that delivers, off the ingest path, with a bounded
-//!   queue, retries and each platform's rate limits.
+//!   queue, retries and each platform's rate limits ([`transport`]: the HTTP request);
 //!
 //! Time is read through [`clock::Clock`] so tests never sleep.
 
@@ -19,6 +19,7 @@ pub mod persist;
 pub mod rules;
 pub mod sender;
 pub mod service;
+pub mod transport;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{AlertEngine, Change, FiringAlert, Phase, TeamActivity};
