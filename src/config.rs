@@ -1,22 +1,34 @@
 //! The contest file (DESIGN §7): one TOML file given with `--config`.
 //!
-//! This is the minimal loader of the alert sections (issue 13): `[[rule]]` (see
+//! A minimal loader holding only the alert sections of issue 13: `[[rule]]` (see
 //! [`crate::alerts::rules`]) and `[[notify]]` (see [`crate::alerts::notify`]). The
-//! contest's other sections (teams and tokens, the schedule) join this loader.
-//! Anything the file holds beyond its known sections is an error, so a typo never
-//! goes unnoticed.
+//! sections themselves live in [`crate::alerts`] ([`AlertSections`] as written,
+//! [`AlertSections::check`] into [`AlertSettings`]); this file only reads the TOML.
+//! Its names follow the full loader of the trust issue (branch `integrate`:
+//! [`ContestFile::load`], [`ContestFile::parse`], [`RawFile`], [`ConfigError`]), so
+//! that merging into it means: two fields in its `RawFile` (`rules`, `notify`, as
+//! below), `alerts` in its `ContestFile`, and the one [`check_alerts`] call in its
+//! `parse`. Anything the file holds beyond its known sections is an error, so a typo
+//! never goes unnoticed.
 //!
-//! ```toml
-//! [[rule]]
-//! name = "P99 under 200 ms"
-//! when = "p99_latency > 200"
-//! for = "30s"
+//! ```
+//! let file = benchboard::config::ContestFile::parse(
+//!     "contest.toml".as_ref(),
+//!     r#"
+//!     [[rule]]
+//!     name = "P99 under 200 ms"
+//!     when = "p99_latency > 200"
+//!     for = "30s"
 //!
-//! [[notify]]
-//! name = "organisers"
-//! kind = "feishu"
-//! url = "https://open.feishu.cn/open-apis/bot/v2/hook/…"
-//! secret = "…"
+//!     [[notify]]
+//!     name = "organisers"
+//!     kind = "feishu"
+//!     url = "https://open.feishu.cn/open-apis/bot/v2/hook/x"
+//!     secret = "s"
+//!     "#,
+//! )
+//! .unwrap();
+//! assert_eq!(file.alerts.rules[0].name, "P99 under 200 ms");
 //! ```
 
 use std::io::Read;
@@ -26,12 +38,12 @@ use serde::Deserialize;
 
 use crate::alerts::notify::NotifyConfig;
 use crate::alerts::rules::RuleConfig;
-use crate::alerts::{AlertConfigError, AlertSections, AlertSettings};
+use crate::alerts::{AlertSections, AlertSettings};
 
 /// Largest contest file read; a bigger one is surely not a contest file.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
-/// Why the contest file is refused; each message names the file.
+/// Why a contest file cannot be used; the message names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file cannot be read.
@@ -40,78 +52,96 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    /// The file is larger than [`MAX_FILE_BYTES`].
-    #[error("the contest file {} is larger than 1 MiB", path.display())]
-    TooLarge { path: PathBuf },
-    /// It is not TOML, or a section has a field of the wrong type or an unknown one.
-    #[error("the contest file {} is not valid: {message}", path.display())]
-    Syntax { path: PathBuf, message: String },
-    /// A section breaks its rules.
-    #[error("the contest file {}: {source}", path.display())]
-    Alerts {
+    /// The file is too large, not valid TOML, has an unknown key or a value of the
+    /// wrong type, or breaks a rule of its section.
+    #[error("{}{}: {message}", path.display(), line.map(|l| format!(" line {l}")).unwrap_or_default())]
+    Invalid {
         path: PathBuf,
-        source: AlertConfigError,
+        line: Option<usize>,
+        message: String,
     },
 }
 
-/// The file as written.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The file as written: one field per section. Unknown sections and keys are errors.
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ContestFile {
+pub struct RawFile {
+    /// `[[rule]]` (issue 13).
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<RuleConfig>,
+    /// `[[notify]]` (issue 13).
     #[serde(default)]
-    rule: Vec<RuleConfig>,
-    #[serde(default)]
-    notify: Vec<NotifyConfig>,
+    pub notify: Vec<NotifyConfig>,
 }
 
-/// The checked contest settings.
+/// A checked contest file.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Contest {
+pub struct ContestFile {
+    pub path: PathBuf,
+    /// The alert rules and their destinations (issue 13).
     pub alerts: AlertSettings,
 }
 
-/// Reads and checks a contest file.
-pub fn load(path: &Path) -> Result<Contest, ConfigError> {
-    let read_error = |source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .map_err(read_error)?
-        .take(MAX_FILE_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(read_error)?;
-    if text.len() as u64 > MAX_FILE_BYTES {
-        return Err(ConfigError::TooLarge {
-            path: path.to_path_buf(),
-        });
-    }
-    parse(&text).map_err(|e| match e {
-        ParseError::Syntax(message) => ConfigError::Syntax {
-            path: path.to_path_buf(),
-            message,
-        },
-        ParseError::Alerts(source) => ConfigError::Alerts {
+impl ContestFile {
+    /// Reads and checks a contest file (at most [`MAX_FILE_BYTES`]).
+    pub fn load(path: &Path) -> Result<ContestFile, ConfigError> {
+        let read_error = |source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
-        },
-    })
+        };
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .map_err(read_error)?
+            .take(MAX_FILE_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(read_error)?;
+        if text.len() as u64 > MAX_FILE_BYTES {
+            return Err(invalid(path, None, "larger than 1 MiB: not a contest file"));
+        }
+        ContestFile::parse(path, &text)
+    }
+
+    /// Checks the text of a contest file (`path` is only used in messages).
+    pub fn parse(path: &Path, text: &str) -> Result<ContestFile, ConfigError> {
+        let raw: RawFile = toml::from_str(text).map_err(|e| toml_error(path, text, &e))?;
+        let alerts = check_alerts(path, raw.rules, raw.notify)?;
+        Ok(ContestFile {
+            path: path.to_path_buf(),
+            alerts,
+        })
+    }
 }
 
-enum ParseError {
-    Syntax(String),
-    Alerts(AlertConfigError),
+/// The alert sections, checked: the rules, then the destinations against them.
+pub fn check_alerts(
+    path: &Path,
+    rules: Vec<RuleConfig>,
+    notify: Vec<NotifyConfig>,
+) -> Result<AlertSettings, ConfigError> {
+    AlertSections { rules, notify }
+        .check()
+        .map_err(|e| invalid(path, None, &e.to_string()))
 }
 
-fn parse(text: &str) -> Result<Contest, ParseError> {
-    let file: ContestFile = toml::from_str(text).map_err(|e| ParseError::Syntax(e.to_string()))?;
-    let sections = AlertSections {
-        rules: file.rule,
-        notify: file.notify,
-    };
-    let alerts = sections.check().map_err(ParseError::Alerts)?;
-    Ok(Contest { alerts })
+fn invalid(path: &Path, line: Option<usize>, message: &str) -> ConfigError {
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        line,
+        message: message.to_string(),
+    }
+}
+
+/// A TOML or type error with the line it is on.
+fn toml_error(path: &Path, text: &str, error: &toml::de::Error) -> ConfigError {
+    let line = error.span().map(|span| {
+        let end = span.start.min(text.len());
+        text.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
+    });
+    invalid(path, line, error.message().trim())
 }
 
 #[cfg(test)]
@@ -131,7 +161,7 @@ mod tests {
             "[[rule]]\nname = \"P99\"\nwhen = \"p99_latency > 200\"\nfor = \"30s\"\n\
              [[notify]]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/hook\"\n",
         );
-        let contest = load(&path).unwrap();
+        let contest = ContestFile::load(&path).unwrap();
         assert_eq!(contest.alerts.rules.len(), 1);
         assert_eq!(contest.alerts.destinations[0].name, "webhook");
     }
@@ -139,24 +169,27 @@ mod tests {
     #[test]
     fn an_empty_file_is_the_open_mode() {
         let (_dir, path) = write("");
-        assert_eq!(load(&path).unwrap(), Contest::default());
+        let file = ContestFile::load(&path).unwrap();
+        assert_eq!(file.alerts, AlertSettings::default());
     }
 
     #[test]
     fn errors_name_the_file_and_what_is_wrong() {
         let (_dir, path) = write("[[rule]]\nname = \"r\"\nwhen = \"p99 > 1\"\n");
-        let error = load(&path).unwrap_err().to_string();
+        let error = ContestFile::load(&path).unwrap_err().to_string();
         assert!(
-            error.starts_with("the contest file ") && error.contains("unknown metric \"p99\""),
+            error.starts_with(&format!("{}: ", path.display()))
+                && error.contains("unknown metric \"p99\""),
             "{error}"
         );
         let (_dir, path) = write("[[rules]]\nname = \"r\"\n");
-        let error = load(&path).unwrap_err().to_string();
+        let error = ContestFile::load(&path).unwrap_err().to_string();
         assert!(
-            error.contains("is not valid") && error.contains("unknown field `rules`"),
+            error.starts_with(&format!("{} line 1: ", path.display()))
+                && error.contains("unknown field `rules`"),
             "{error}"
         );
-        let error = load(Path::new("/nonexistent/contest.toml"))
+        let error = ContestFile::load(Path::new("/nonexistent/contest.toml"))
             .unwrap_err()
             .to_string();
         assert!(

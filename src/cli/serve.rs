@@ -120,7 +120,7 @@ impl ServeArgs {
         }
         let alerts = match &self.config {
             Some(path) => {
-                crate::config::load(path)
+                crate::config::ContestFile::load(path)
                     .map_err(StartupError::Contest)?
                     .alerts
             }
