@@ -11,6 +11,7 @@ use benchboard::alerts::sender::{DeliveryState, SenderOptions, send_test};
 use benchboard::alerts::{AlertSections, AlertSender, Change, DeliveryStatus, Phase, Severity};
 use common::receiver::{Answer, Received, Receiver};
 use hmac::{KeyInit, Mac};
+use serde_json::{Value, json};
 
 fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
@@ -266,10 +267,15 @@ fn a_refused_request_is_not_retried_and_the_status_says_what_came_back() {
         statuses[0].answer.as_deref(),
         Some("HTTP 400 invalid_payload")
     );
-    assert!(
-        receiver.next_within(Duration::from_millis(500)).is_none(),
-        "a 400 is final"
-    );
+    // A 400 is final: the next message carries only the next change, no retry of it.
+    sender.send(&[change("next", Phase::Firing, 1.0)]);
+    let rules: Vec<Value> = receiver.next().json()["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["rule"].clone())
+        .collect();
+    assert_eq!(rules, [json!("next")], "a 400 is final");
 }
 
 #[test]

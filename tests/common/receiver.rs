@@ -107,11 +107,6 @@ impl Receiver {
             .recv_timeout(Duration::from_secs(60))
             .expect("the receiver got a request within 60 s")
     }
-
-    /// A request that arrived within `wait`, if any (to check that none came).
-    pub fn next_within(&self, wait: Duration) -> Option<Received> {
-        self.requests.recv_timeout(wait).ok()
-    }
 }
 
 impl Drop for Receiver {
