@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Conn, Serve, arg, flag, median, quantile, report_request};
+use common::{Conn, Serve, arg, cpu_seconds, flag, median, quantile, report_request};
 
 const REPORT: &[u8] = include_bytes!("../tests/fixtures/valid/full-13-buckets.json");
 
@@ -84,6 +84,9 @@ struct RunResult {
     errors: u64,
     lost_files: i64,
     lost_index: i64,
+    /// The server's CPU time (user + system) per report acknowledged, in µs: on a
+    /// shared machine steadier than reports/s.
+    cpu_us_per_report: f64,
 }
 
 /// `totalSent` -> file name of every complete report file in a team's directory.
@@ -195,6 +198,7 @@ fn run(
     let elapsed = start.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     let results: Vec<ConnResult> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let cpu = cpu_seconds(&serve.child.id().to_string());
     if ending == Ending::Term {
         let code = serve.stop();
         assert_eq!(code, Some(0), "server exit status");
@@ -232,6 +236,7 @@ fn run(
         errors: results.iter().map(|r| r.errors).sum(),
         lost_files,
         lost_index,
+        cpu_us_per_report: cpu * 1e6 / latencies.len().max(1) as f64,
     }
 }
 
@@ -287,7 +292,7 @@ fn main() {
 
 fn print_run(label: &str, r: &RunResult) {
     println!(
-        "{label}: {:.0} reports/s  p50 {:.2} ms  p99 {:.2} ms  max {:.1} ms  unserved connections {}  errors {}  lost (files) {}  lost (index) {}",
+        "{label}: {:.0} reports/s  p50 {:.2} ms  p99 {:.2} ms  max {:.1} ms  unserved connections {}  errors {}  lost (files) {}  lost (index) {}  server CPU {:.0} µs/report",
         r.per_second,
         r.p50_ms,
         r.p99_ms,
@@ -295,7 +300,8 @@ fn print_run(label: &str, r: &RunResult) {
         r.unserved_conns,
         r.errors,
         r.lost_files,
-        r.lost_index
+        r.lost_index,
+        r.cpu_us_per_report
     );
 }
 
@@ -342,14 +348,26 @@ fn compare_rules(
     for i in 0..runs {
         let r = run(conns, teams, secs, extra, temp, Ending::Term);
         print_run(&format!("run {} without rules", i + 1), &r);
-        none.push(r.per_second);
+        none.push(r);
         let r = run(conns, teams, secs, &with_rules, temp, Ending::Term);
         print_run(&format!("run {} with {n} rules", i + 1), &r);
-        some.push(r.per_second);
+        some.push(r);
     }
-    let (none, some) = (median(&none), median(&some));
+    let med = |runs: &[RunResult], f: fn(&RunResult) -> f64| {
+        median(&runs.iter().map(f).collect::<Vec<_>>())
+    };
+    let rate = (med(&none, |r| r.per_second), med(&some, |r| r.per_second));
+    let cpu = (
+        med(&none, |r| r.cpu_us_per_report),
+        med(&some, |r| r.cpu_us_per_report),
+    );
     println!(
-        "median of {runs}: {none:.0} reports/s without rules, {some:.0} with {n} rules and a webhook that never answers: {:.1} %",
-        100.0 * some / none
+        "median of {runs}: {:.0} reports/s without rules, {:.0} with {n} rules and a webhook that never answers: {:.1} %; server CPU {:.0} / {:.0} µs per report: {:.1} % of the throughput the CPU allows",
+        rate.0,
+        rate.1,
+        100.0 * rate.1 / rate.0,
+        cpu.0,
+        cpu.1,
+        100.0 * cpu.0 / cpu.1
     );
 }
