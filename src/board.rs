@@ -23,6 +23,9 @@ use crate::query::{self, BestRecords};
 use crate::store::{Store, StoredReport};
 use crate::team::TeamId;
 
+pub(crate) mod presentation;
+pub use presentation::Presentation;
+
 /// When teams turn inactive and leave the board.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Timing {
@@ -54,6 +57,11 @@ pub struct TeamState {
     pub alerts: Vec<FiringAlert>,
     /// What was last published about the team: (is_active, on_board).
     published: (bool, bool),
+    /// The name the board shows when not the one of its latest report: an
+    /// organiser's rename, or the contest file's name.
+    display_name: Option<String>,
+    /// Hidden by an organiser: left out of every public list and message.
+    hidden: bool,
 }
 
 impl TeamState {
@@ -68,7 +76,7 @@ impl TeamState {
         let latest = &self.latest;
         api::Team {
             team_id: Cow::Borrowed(latest.team_id.as_str()),
-            team_name: Cow::Borrowed(&latest.team_name),
+            team_name: Cow::Borrowed(self.display_name.as_deref().unwrap_or(&latest.team_name)),
             last_update: Cow::Borrowed(&latest.timestamp),
             is_active,
             on_board,
@@ -97,6 +105,8 @@ pub struct LiveBoard {
     teams: Mutex<BTreeMap<TeamId, TeamState>>,
     /// The newest alert changes, newest first; only locked under `teams`.
     recent_alerts: Mutex<VecDeque<Change>>,
+    /// Hidden teams and names (taken after `teams` when both are needed).
+    presentation: Mutex<Presentation>,
     /// The last `snapshot` message and the hub position it stands for: while nothing
     /// was published since, every new viewer shares it instead of a copy of its own.
     snapshot: Mutex<Option<(u64, Arc<str>)>>,
@@ -126,6 +136,8 @@ impl LiveBoard {
                 report_count: records.reports,
                 alerts: Vec::new(),
                 published: (false, false),
+                display_name: None,
+                hidden: false,
             };
             state.published = state.activity(now, &timing);
             teams.insert(id, state);
@@ -133,6 +145,7 @@ impl LiveBoard {
         LiveBoard {
             teams: Mutex::new(teams),
             recent_alerts: Mutex::new(VecDeque::new()),
+            presentation: Mutex::default(),
             snapshot: Mutex::new(None),
             timing,
             max_teams,
@@ -150,15 +163,20 @@ impl LiveBoard {
         let now = stored.at;
         let mut teams = self.teams.lock().expect("board lock poisoned");
         let state = match teams.entry(stored.team_id.clone()) {
-            std::collections::btree_map::Entry::Vacant(slot) => slot.insert(TeamState {
-                latest: Arc::clone(&stored),
-                metrics: metrics.clone(),
-                best: BestRecords::default(),
-                run_best: BestRecords::default(),
-                report_count: 0,
-                alerts: Vec::new(),
-                published: (true, true),
-            }),
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                let presentation = self.presentation.lock().expect("board lock poisoned");
+                slot.insert(TeamState {
+                    latest: Arc::clone(&stored),
+                    metrics: metrics.clone(),
+                    best: BestRecords::default(),
+                    run_best: BestRecords::default(),
+                    report_count: 0,
+                    alerts: Vec::new(),
+                    published: (true, true),
+                    display_name: presentation.name_of(&stored.team_id),
+                    hidden: presentation.is_hidden(&stored.team_id),
+                })
+            }
             std::collections::btree_map::Entry::Occupied(slot) => slot.into_mut(),
         };
         let (qps, latency, at) = (metrics.qps, metrics.avg_latency, &stored.timestamp);
@@ -175,6 +193,9 @@ impl LiveBoard {
         if latest {
             state.latest = stored;
             state.metrics = metrics;
+        }
+        if state.hidden {
+            return latest;
         }
         let message = WsMessage::TeamUpdate {
             team: Box::new(state.to_api(now, &self.timing)),
@@ -233,21 +254,29 @@ impl LiveBoard {
         let teams = self.teams.lock().expect("board lock poisoned");
         teams
             .values()
+            .filter(|t| !t.hidden)
             .map(|t| t.to_json(now, &self.timing))
             .collect()
     }
 
-    /// One team, or `None` when it never reported.
+    /// One team, or `None` when it never reported (or is hidden).
     pub fn team_json(&self, id: &TeamId) -> Option<Value> {
         let now = crate::timefmt::now().fixed_offset();
         let teams = self.teams.lock().expect("board lock poisoned");
-        teams.get(id).map(|t| t.to_json(now, &self.timing))
+        teams
+            .get(id)
+            .filter(|t| !t.hidden)
+            .map(|t| t.to_json(now, &self.timing))
     }
 
-    /// The team's display name, if it ever reported.
+    /// The team's display name, if it ever reported (and is not hidden).
     pub fn team_name(&self, id: &TeamId) -> Option<String> {
         let teams = self.teams.lock().expect("board lock poisoned");
-        teams.get(id).map(|t| t.latest.team_name.clone())
+        teams.get(id).filter(|t| !t.hidden).map(|t| {
+            t.display_name
+                .clone()
+                .unwrap_or_else(|| t.latest.team_name.clone())
+        })
     }
 
     /// The `snapshot` message and a subscription that continues right after it:
@@ -267,6 +296,7 @@ impl LiveBoard {
         let snapshot = WsMessage::Snapshot {
             teams: teams
                 .values()
+                .filter(|t| !t.hidden)
                 .map(|t| t.to_api(now, &self.timing))
                 .collect(),
             max_teams: self.max_teams,
@@ -294,6 +324,9 @@ impl LiveBoard {
             let activity = state.activity(now, &self.timing);
             if activity != state.published {
                 state.published = activity;
+                if state.hidden {
+                    continue;
+                }
                 let message = WsMessage::TeamStatus {
                     team_id: Cow::Borrowed(state.latest.team_id.as_str()),
                     is_active: activity.0,
@@ -316,13 +349,13 @@ fn arrival_order(stored: &StoredReport) -> Option<crate::timefmt::FileOrder> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::report::Report;
     use crate::store::WritableStore;
 
     /// A store on a temporary directory and a board over it.
-    fn board_on_a_fresh_store() -> (tempfile::TempDir, WritableStore, LiveBoard) {
+    pub(crate) fn board_on_a_fresh_store() -> (tempfile::TempDir, WritableStore, LiveBoard) {
         let dir = tempfile::tempdir().unwrap();
         let store = WritableStore::open(dir.path(), false).unwrap();
         let board = LiveBoard::from_store(&store, Timing::default(), 6, Hub::new(16, 4));
@@ -330,7 +363,11 @@ mod tests {
     }
 
     /// Stores a report of `team` with the given `totalSent` and completed QPS.
-    fn store_report(store: &WritableStore, team: &str, sent: u64) -> (Arc<StoredReport>, Metrics) {
+    pub(crate) fn store_report(
+        store: &WritableStore,
+        team: &str,
+        sent: u64,
+    ) -> (Arc<StoredReport>, Metrics) {
         let body = format!(
             r#"{{"totalElapsed":1,"totalSent":{sent},"totalOps":1,"totalErrors":0,"totalSaveDelayErrors":0,"pending":0,"operations":{{"sensorData":{{"operations":1,"errors":0}}}},"performanceMetrics":{{"avgSentQPS":1,"avgCompletedQPS":{sent},"errorRate":0}},"latencyAnalysis":{{"sensorData":{{"avg":1,"min":1,"max":1,"buckets":[1]}}}}}}"#
         );

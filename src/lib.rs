@@ -44,11 +44,16 @@ pub mod board;
 
 pub mod hub;
 
-pub mod config;
-
 pub mod alerts;
 
 pub mod server;
+
+// Who may report, administer and watch: the contest file, tokens, the organiser's actions.
+pub mod config;
+
+pub mod auth;
+
+pub mod admin;
 
 // What is stored, read back: the wire format, the questions, the exports, the CLI.
 pub mod api;
@@ -61,6 +66,8 @@ pub mod history;
 
 // Sending reports, and the tools around them; each binary's arguments and run.
 pub mod client;
+
+pub mod import;
 
 pub mod stop;
 

@@ -267,6 +267,12 @@
     holder.replaceChildren(svg);
   }
 
+  /** Drops what the page remembers of a team's past reports. */
+  function forget(id) {
+    sparks.delete(id);
+    seeded.delete(id);
+  }
+
   /** Fills a card's sparkline with the last minutes of its history (once per team and page). */
   const seeded = new Set();
   async function seedSpark(id) {
@@ -365,6 +371,9 @@
       applyAll(message.teams || []);
       renderAlerts();
     } else if (message.type === "team_update" && message.team) {
+      const before = teams.get(message.team.team_id);
+      // Fewer reports than before: an organiser trashed some; the sparkline starts over.
+      if (before && message.team.report_count < before.report_count) forget(message.team.team_id);
       teams.set(message.team.team_id, message.team);
       remember(message.team);
       render(message.team.team_id);
@@ -374,6 +383,11 @@
       const team = teams.get(message.change.team_id);
       if (team) { team.alerts = message.team_alerts || []; render(team.team_id); }
       renderAlerts();
+    } else if (message.type === "team_removed") {
+      // Hidden by an organiser, or every report in the trash.
+      teams.delete(message.team_id);
+      forget(message.team_id);
+      render();
     } else if (message.type === "team_status") {
       const team = teams.get(message.team_id);
       if (!team) return;

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::trust::LimitFlags;
 use crate::alerts::{AlertSettings, Clock as AlertClock, SenderOptions, SystemClock};
 use crate::board::Timing;
+use crate::config::ContestFile;
 use crate::store::StoreError;
 
 /// Why the server refuses to start; each message says what to change.
@@ -32,6 +34,9 @@ pub enum StartupError {
     /// The alert state file cannot be read.
     #[error("{0} (check the permissions of the data directory)")]
     AlertState(crate::alerts::persist::PersistError),
+    /// The admin state of the data directory (hidden teams, names) cannot be read.
+    #[error("{0}")]
+    AdminState(String),
 }
 
 impl StartupError {
@@ -64,6 +69,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: u64,
+    /// Largest accepted body of `POST /api/import/<format>` (a tool's output), in bytes.
+    pub max_import_body_bytes: u64,
     /// When teams turn inactive and leave the board.
     pub timing: Timing,
     /// Most team cards on the dashboard.
@@ -99,6 +106,10 @@ pub struct Config {
     pub alert_clock: Arc<dyn AlertClock>,
     /// How alerts are delivered (not a flag: tests shorten the timeouts).
     pub delivery: SenderOptions,
+    /// The contest file (`--config`): teams, tokens, limits; `None` is open mode.
+    pub contest: Option<ContestFile>,
+    /// The rate limits given as flags (they win over the contest file's).
+    pub limits: LimitFlags,
 }
 
 impl Default for Config {
@@ -108,6 +119,7 @@ impl Default for Config {
             port: 8080,
             data_dir: PathBuf::from("data"),
             max_body_bytes: 1024 * 1024,
+            max_import_body_bytes: DEFAULT_MAX_IMPORT_BODY,
             timing: Timing::default(),
             max_teams: 6,
             threads: default_threads(),
@@ -123,6 +135,8 @@ impl Default for Config {
             alerts: AlertSettings::default(),
             alert_clock: Arc::new(SystemClock),
             delivery: SenderOptions::default(),
+            contest: None,
+            limits: LimitFlags::default(),
         }
     }
 }
@@ -134,6 +148,9 @@ impl Default for Config {
 /// for up to 50 ms between batches with 1,000 viewers) never falls out of it; only
 /// a stuck one does.
 pub const DEFAULT_VIEWER_QUEUE: usize = 4096;
+
+/// Default `--max-import-body`: 8 MiB, as tools' outputs are larger than reports.
+pub const DEFAULT_MAX_IMPORT_BODY: u64 = 8 * 1024 * 1024;
 
 /// Free space kept on the data directory's file system by default (`--min-free-space`).
 pub const DEFAULT_MIN_FREE_BYTES: u64 = 1024 * 1024 * 1024;

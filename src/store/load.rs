@@ -224,13 +224,16 @@ fn latest_report(
     None
 }
 
-type FromFile = (IndexEntry, StoredReport, Option<String>, Option<Report>);
+pub(super) type FromFile = (IndexEntry, StoredReport, Option<String>, Option<Report>);
 
 /// The index entry of a report file (to rebuild the index): its metrics, run point and
 /// plausibility warnings against `previous`; also the report and its typed fields.
 /// A report the original accepted but today's schema refuses still belongs to the
 /// history ("loads unchanged"), with zero metrics and a warning line saying why.
-fn entry_from_file(path: &Path, previous: Option<&Report>) -> Result<FromFile, StoreError> {
+pub(super) fn entry_from_file(
+    path: &Path,
+    previous: Option<&Report>,
+) -> Result<FromFile, StoreError> {
     let stored = read_report_file(path)?;
     let (metrics, fields, warning) = match Report::fields_of(&stored.stats) {
         Ok(fields) => (Metrics::of(&fields), Some(fields), None),

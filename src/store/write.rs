@@ -12,6 +12,8 @@ use super::files::{self, WrittenFile};
 use super::lock::DirLock;
 use super::space::{self, DiskState};
 use super::{Headline, IndexEntry, LATEST_EVERY, Store, StoreError, StoredReport, TeamLog, index};
+use serde_json::Value;
+
 use crate::metrics::Metrics;
 use crate::report::Report;
 use crate::report::plausibility::{self, Warning};
@@ -125,8 +127,44 @@ impl WritableStore {
         id: &TeamId,
         team_name: &str,
         body: &[u8],
+        report: Report,
+        metrics: &Metrics,
+        now: chrono::DateTime<chrono::Local>,
+    ) -> Result<Arc<StoredReport>, StoreError> {
+        self.append_from(id, team_name, body, report, metrics, None, now)
+    }
+
+    /// [`WritableStore::append`] of a report converted from a load tool's output: the
+    /// file also carries `source` (`{"format", "tool_version", "sha256"}`).
+    pub fn append_imported(
+        &self,
+        id: &TeamId,
+        team_name: &str,
+        body: &[u8],
+        report: Report,
+        metrics: &Metrics,
+        source: &Value,
+    ) -> Result<Arc<StoredReport>, StoreError> {
+        self.append_from(
+            id,
+            team_name,
+            body,
+            report,
+            metrics,
+            Some(source),
+            (self.clock)(),
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn append_from(
+        &self,
+        id: &TeamId,
+        team_name: &str,
+        body: &[u8],
         mut report: Report,
         metrics: &Metrics,
+        source: Option<&Value>,
         now: chrono::DateTime<chrono::Local>,
     ) -> Result<Arc<StoredReport>, StoreError> {
         // Checked before anything is written, a new team's directory included.
@@ -138,7 +176,7 @@ impl WritableStore {
         // its name, so names still sort in arrival order.
         let at = now.fixed_offset();
         let timestamp = timefmt::format_timestamp(&at);
-        let contents = files::report_contents(id, team_name, &timestamp, body);
+        let contents = files::report_contents(id, team_name, &timestamp, source, body);
         let written = WrittenFile::write(&dir, &contents, self.fsync)?;
 
         let mut log = log.lock().expect("team lock poisoned");
@@ -202,7 +240,7 @@ impl WritableStore {
         }
     }
 
-    fn team_or_create(&self, id: &TeamId) -> Result<Arc<Mutex<TeamLog>>, StoreError> {
+    pub(super) fn team_or_create(&self, id: &TeamId) -> Result<Arc<Mutex<TeamLog>>, StoreError> {
         if let Some(log) = self.team(id) {
             return Ok(log);
         }
