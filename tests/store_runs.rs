@@ -161,3 +161,56 @@ fn the_originals_data_directory_gets_runs_and_its_warnings() {
         "{codes:?}"
     );
 }
+
+/// The team's report file names, oldest first.
+fn names(store: &Store) -> Vec<String> {
+    let entries = store.entries(&TeamId::parse("t1").unwrap());
+    entries.iter().map(|e| e.file_name.to_string()).collect()
+}
+
+#[test]
+fn a_trashed_report_counts_for_no_run_and_no_warning_and_a_restored_one_again() {
+    let temp = tempfile::tempdir().unwrap();
+    write_history(temp.path());
+    let store = WritableStore::open(temp.path(), false).unwrap();
+    let t1 = TeamId::parse("t1").unwrap();
+    let files = names(&store);
+    // Without the first report, the second one has nothing before it to go down from.
+    store.trash_report(&t1, &files[0]).unwrap();
+    let mut without_first = expected();
+    without_first.remove(0);
+    without_first[0].1.clear();
+    assert_eq!(runs_and_warnings(&store), without_first);
+    store.restore_report(&t1, &files[0]).unwrap();
+    assert_eq!(runs_and_warnings(&store), expected());
+
+    // A third run, then the second run's reports go: the third run becomes the second.
+    append(&store, &report(4.0, 400, 1));
+    assert_eq!(store.latest(&t1).unwrap().run, 3);
+    store.trash_report(&t1, &files[2]).unwrap();
+    store.trash_report(&t1, &files[3]).unwrap();
+    let runs: Vec<u32> = runs_and_warnings(&store)
+        .iter()
+        .map(|(run, _)| *run)
+        .collect();
+    assert_eq!(runs, [1, 1, 2]);
+    assert_eq!(store.latest(&t1).unwrap().run, 2);
+    // The next report is judged against the newest one left (1 error: it went down),
+    // not against a trashed one (which had more time: a new run, no such warning).
+    append(&store, &report(8.0, 800, 0));
+    assert_eq!(
+        runs_and_warnings(&store).last().unwrap(),
+        &(
+            2,
+            vec![(WarningCode::CounterWentDown, "totalErrors".into())]
+        )
+    );
+    drop(store);
+    // As the index says after a restart.
+    let store = Store::open(temp.path()).unwrap();
+    let runs: Vec<u32> = runs_and_warnings(&store)
+        .iter()
+        .map(|(run, _)| *run)
+        .collect();
+    assert_eq!(runs, [1, 1, 2, 2]);
+}
