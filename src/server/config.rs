@@ -28,9 +28,6 @@ pub enum StartupError {
     /// Flags that contradict each other or are out of range.
     #[error("{0}")]
     Invalid(String),
-    /// The contest file (`--config`) is unreadable or breaks its rules.
-    #[error("{0} (fix it, or start without --config)")]
-    Contest(crate::config::ConfigError),
     /// The alert state file cannot be read.
     #[error("{0} (check the permissions of the data directory)")]
     AlertState(crate::alerts::persist::PersistError),
