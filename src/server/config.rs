@@ -31,6 +31,9 @@ pub enum StartupError {
     /// The alert state file cannot be read.
     #[error("{0} (check the permissions of the data directory)")]
     AlertState(crate::alerts::persist::PersistError),
+    /// `--tls-cert` / `--tls-key` cannot be served with.
+    #[error("{0}")]
+    Tls(#[from] super::tls::TlsError),
     /// The admin state of the data directory (hidden teams, names) cannot be read.
     #[error("{0}")]
     AdminState(String),
@@ -46,10 +49,11 @@ impl StartupError {
     }
 
     /// The exit code of `benchboard-serve`: 2 when another server holds the data
-    /// directory (so that a supervisor does not restart into the same refusal), else 1.
+    /// directory (so that a supervisor does not restart into the same refusal) or
+    /// --tls-cert/--tls-key name unusable files (as for a usage error), else 1.
     pub fn exit_code(&self) -> u8 {
         match self {
-            StartupError::DataDirInUse(_) => 2,
+            StartupError::DataDirInUse(_) | StartupError::Tls(_) => 2,
             _ => 1,
         }
     }
@@ -91,6 +95,8 @@ pub struct Config {
     pub websocket: bool,
     /// Most WebSocket viewers at once.
     pub max_viewers: usize,
+    /// Serve HTTPS (and wss://) with these files; `None`: plain HTTP.
+    pub tls: Option<super::tls::TlsFiles>,
     /// Messages the hub keeps for viewers: one further behind counts as fallen behind
     /// and is dropped (not a flag: tests make it small).
     pub viewer_queue: usize,
@@ -127,6 +133,7 @@ impl Default for Config {
             min_free_bytes: DEFAULT_MIN_FREE_BYTES,
             websocket: true,
             max_viewers: 1000,
+            tls: None,
             viewer_queue: DEFAULT_VIEWER_QUEUE,
             clock: crate::timefmt::now,
             alerts: AlertSettings::default(),

@@ -33,6 +33,7 @@ pub mod pages;
 pub mod reply;
 pub mod routes;
 mod sockopt;
+pub mod tls;
 pub mod trust;
 pub mod ws;
 
@@ -263,17 +264,23 @@ impl Server {
             write_timeout: Some(config.request_timeout),
         };
         let limits = http_limits(&config);
-        let url = listener
-            .local_addr()
-            .map_or_else(|_| format!("http://{addr}/"), dashboard_url);
+        let tls = config.tls.as_ref().map(tls::load).transpose()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = listener.local_addr().map_or_else(
+            |_| format!("{scheme}://{addr}/"),
+            |a| dashboard_url(a, scheme),
+        );
         let bind_error = |reason: String| StartupError::Bind {
             addr: addr.clone(),
             reason,
         };
         sockopt::set_nodelay(&listener).map_err(|e| bind_error(e.to_string()))?;
         let app = App::open(config, &url)?;
-        let http = tiny_http::Server::from_listener_with_limits(listener, options, limits)
-            .map_err(|e| bind_error(e.to_string()))?;
+        let http = match tls {
+            Some(tls) => tiny_http::Server::from_listener_with_tls(listener, options, limits, tls),
+            None => tiny_http::Server::from_listener_with_limits(listener, options, limits),
+        }
+        .map_err(|e| bind_error(e.to_string()))?;
         Ok(Server {
             app: Arc::new(app),
             http: Arc::new(http),
@@ -289,9 +296,15 @@ impl Server {
             .expect("the server listens on TCP")
     }
 
-    /// The dashboard's URL; `0.0.0.0` is shown as `127.0.0.1` so it can be opened.
+    /// The dashboard's URL (`https://` with `--tls-cert`); `0.0.0.0` is shown as
+    /// `127.0.0.1` so it can be opened.
     pub fn url(&self) -> String {
-        dashboard_url(self.local_addr())
+        let scheme = if self.app.config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        dashboard_url(self.local_addr(), scheme)
     }
 
     /// The shared state (store, board), e.g. for an in-process demo.
@@ -398,13 +411,13 @@ fn http_limits(config: &Config) -> tiny_http::Limits {
 }
 
 /// The dashboard's URL at `addr`; `0.0.0.0` is shown as `127.0.0.1` so it can be opened.
-fn dashboard_url(addr: SocketAddr) -> String {
+fn dashboard_url(addr: SocketAddr, scheme: &str) -> String {
     let host = if addr.ip().is_unspecified() {
         "127.0.0.1".to_string()
     } else {
         addr.ip().to_string()
     };
-    format!("http://{host}:{}/", addr.port())
+    format!("{scheme}://{host}:{}/", addr.port())
 }
 
 /// Answers a request; a bug that panics costs that request (tiny_http answers it 500

@@ -3,9 +3,10 @@
 
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::Shutdown;
 use std::time::Instant;
 
+use tiny_http::UpgradedStream;
 use tungstenite::protocol::frame::coding::CloseCode;
 
 use super::frames::{Bytes, ClientFrames, close_frame};
@@ -16,8 +17,8 @@ const MAX_READS_PER_EVENT: usize = 16;
 
 /// A viewer handed from an HTTP worker to a writer thread.
 pub struct NewViewer {
-    /// The upgraded socket (blocking; the writer makes it non-blocking).
-    pub socket: TcpStream,
+    /// The upgraded connection, TCP or TLS (blocking; the writer makes it non-blocking).
+    pub socket: UpgradedStream,
     /// The `snapshot` message, sent first (shared by the viewers that join between
     /// two updates).
     pub snapshot: HubMessage,
@@ -27,7 +28,7 @@ pub struct NewViewer {
 
 /// One viewer, as a writer thread holds it.
 pub(super) struct Viewer {
-    pub(super) socket: TcpStream,
+    pub(super) socket: UpgradedStream,
     pub(super) subscription: Subscription,
     /// Frames still to write, with how much of each is written.
     pub(super) pending: VecDeque<(Bytes, usize)>,
@@ -52,7 +53,7 @@ pub(super) enum Status {
 
 impl Viewer {
     /// A viewer with nothing queued yet, at the cursor of `subscription`.
-    pub(super) fn new(socket: TcpStream, subscription: Subscription, now: Instant) -> Viewer {
+    pub(super) fn new(socket: UpgradedStream, subscription: Subscription, now: Instant) -> Viewer {
         Viewer {
             socket,
             subscription,
@@ -87,7 +88,8 @@ impl Viewer {
         self.closing = true;
     }
 
-    /// Writes what it can without blocking.
+    /// Writes what it can without blocking (for TLS, also the encrypted records still
+    /// queued in the session).
     pub(super) fn write_pending(&mut self, now: Instant) -> Status {
         while let Some((bytes, written)) = self.pending.front_mut() {
             match self.socket.write(&bytes[*written..]) {
@@ -104,11 +106,23 @@ impl Viewer {
                 Err(_) => return Status::Gone, // EPIPE, ECONNRESET: the viewer left
             }
         }
+        if self.pending.is_empty() && self.socket.has_unsent() {
+            match self.socket.flush() {
+                Ok(()) => self.last_progress = now,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Status::Open,
+                Err(_) => return Status::Gone,
+            }
+        }
         if self.closing && self.pending.is_empty() {
             let _ = self.socket.shutdown(Shutdown::Both);
             return Status::Gone;
         }
         Status::Open
+    }
+
+    /// Bytes wait to be written: frames, or (TLS) encrypted records.
+    pub(super) fn has_unsent(&self) -> bool {
+        !self.pending.is_empty() || self.socket.has_unsent()
     }
 
     /// Reads and discards what the client sent; its close frame or end of stream

@@ -315,7 +315,7 @@ impl Writer {
         if viewer.write_pending(now) == Status::Gone {
             return self.remove(key);
         }
-        let wants_write = !viewer.pending.is_empty();
+        let wants_write = viewer.has_unsent();
         if wants_write != viewer.wants_write {
             let interest = Event::new(key, true, wants_write);
             if self
@@ -379,7 +379,7 @@ impl Writer {
             let Some(viewer) = self.viewers[key].as_mut() else {
                 continue;
             };
-            if !viewer.pending.is_empty() {
+            if viewer.has_unsent() {
                 if now.duration_since(viewer.last_progress) >= self.stall_timeout {
                     log::debug!("WebSocket viewer dropped: its socket accepts nothing");
                     self.remove(key);
