@@ -7,7 +7,7 @@
 //! stays listed by `/api/teams`, with `is_active` and `on_board`.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,6 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset};
 use serde_json::Value;
 
+use crate::alerts::{Change, FiringAlert, TeamActivity};
 use crate::api::{self, WsMessage};
 use crate::hub::{Hub, SubscribeError, Subscription};
 use crate::metrics::Metrics;
@@ -49,7 +50,11 @@ pub struct TeamState {
     pub latest: Arc<StoredReport>,
     pub metrics: Metrics,
     pub best: BestRecords,
+    /// Best records within the latest report's run.
+    pub run_best: BestRecords,
     pub report_count: usize,
+    /// Alerts firing for the team.
+    pub alerts: Vec<FiringAlert>,
     /// What was last published about the team: (is_active, on_board).
     published: (bool, bool),
     /// The name the board shows when not the one of its latest report: an
@@ -65,7 +70,9 @@ impl From<TeamEntry> for TeamState {
             latest: entry.latest,
             metrics: entry.metrics,
             best: entry.records.best,
+            run_best: entry.records.run_best,
             report_count: entry.records.reports,
+            alerts: Vec::new(),
             published: (false, false),
             display_name: None,
             hidden: false,
@@ -97,6 +104,10 @@ impl TeamState {
             stats: Cow::Borrowed(&latest.stats),
             report_count: self.report_count,
             best: api::Best::from(&self.best),
+            run: latest.run,
+            run_best: api::Best::from(&self.run_best),
+            warnings: Cow::Borrowed(&latest.warnings),
+            alerts: Cow::Borrowed(&self.alerts),
         }
     }
 
@@ -108,6 +119,8 @@ impl TeamState {
 /// The board's state plus the hub that carries its events.
 pub struct LiveBoard {
     teams: Mutex<BTreeMap<TeamId, TeamState>>,
+    /// The newest alert changes, newest first; only locked under `teams`.
+    recent_alerts: Mutex<VecDeque<Change>>,
     /// Hidden teams and names (taken after `teams` when both are needed).
     presentation: Mutex<Presentation>,
     /// The last `snapshot` message and the hub position it stands for: while nothing
@@ -141,6 +154,7 @@ impl LiveBoard {
         }
         Ok(LiveBoard {
             teams: Mutex::new(teams),
+            recent_alerts: Mutex::new(VecDeque::new()),
             presentation: Mutex::default(),
             snapshot: Mutex::new(None),
             timing,
@@ -172,12 +186,13 @@ impl LiveBoard {
             .store(offset.num_milliseconds(), Ordering::Relaxed);
     }
 
-    /// Applies a stored report and publishes a `team_update` to every viewer.
+    /// Applies a stored report and publishes a `team_update` to every viewer; true
+    /// when it is the team's latest report.
     ///
     /// Reports of one team may be applied out of order (they are stored under the
     /// team's lock, applied under the board's): the latest report stays the one whose
     /// file name sorts last, since names are handed out in arrival order.
-    pub fn apply(&self, stored: Arc<StoredReport>, metrics: Metrics) {
+    pub fn apply(&self, stored: Arc<StoredReport>, metrics: Metrics) -> bool {
         let now = stored.at;
         let mut teams = self.teams.lock().expect("board lock poisoned");
         let state = match teams.entry(stored.team_id.clone()) {
@@ -187,7 +202,9 @@ impl LiveBoard {
                     latest: Arc::clone(&stored),
                     metrics: metrics.clone(),
                     best: BestRecords::default(),
+                    run_best: BestRecords::default(),
                     report_count: 0,
+                    alerts: Vec::new(),
                     published: (true, true),
                     display_name: presentation.name_of(&stored.team_id),
                     hidden: presentation.is_hidden(&stored.team_id),
@@ -195,17 +212,23 @@ impl LiveBoard {
             }
             std::collections::btree_map::Entry::Occupied(slot) => slot.into_mut(),
         };
-        state
-            .best
-            .update(metrics.qps, metrics.avg_latency, &stored.timestamp);
+        let (qps, latency, at) = (metrics.qps, metrics.avg_latency, &stored.timestamp);
+        state.best.update(qps, latency, at);
+        if stored.run > state.latest.run {
+            state.run_best = BestRecords::default();
+        }
+        if stored.run >= state.latest.run {
+            state.run_best.update(qps, latency, at);
+        }
         state.report_count += 1;
         state.published = (true, true);
-        if arrival_order(&stored) > arrival_order(&state.latest) {
+        let latest = arrival_order(&stored) > arrival_order(&state.latest);
+        if latest {
             state.latest = stored;
             state.metrics = metrics;
         }
         if state.hidden {
-            return;
+            return latest;
         }
         let message = WsMessage::TeamUpdate {
             team: Box::new(state.to_api(now, &self.timing)),
@@ -215,6 +238,47 @@ impl LiveBoard {
         // applied; keyed by team, so a viewer that is behind gets only the newest.
         self.hub
             .publish(Some(state.latest.team_id.as_str()), message.into());
+        latest || state.report_count == 1
+    }
+
+    /// Shows alert changes: each team's firing alerts become `firing`'s, and an
+    /// `alert` message per change goes to every viewer (never coalesced).
+    pub fn show_alerts(&self, changes: &[Change], firing: &[FiringAlert]) {
+        let mut teams = self.teams.lock().expect("board lock poisoned");
+        for state in teams.values_mut() {
+            let id = state.latest.team_id.as_str();
+            state.alerts = firing.iter().filter(|a| a.team_id == id).cloned().collect();
+        }
+        let mut recent = self.recent_alerts.lock().expect("alerts lock poisoned");
+        for change in changes {
+            recent.push_front(change.clone());
+            recent.truncate(api::RECENT_ALERTS);
+            let team_alerts = firing
+                .iter()
+                .filter(|a| a.team_id == change.team_id)
+                .cloned()
+                .collect();
+            let message = WsMessage::Alert {
+                change: change.clone(),
+                team_alerts,
+            };
+            self.hub.publish(None, message.to_text().into());
+        }
+    }
+
+    /// The teams on the board with their last report time, for the `silent` rules.
+    pub fn activities(&self) -> Vec<TeamActivity> {
+        let now = crate::timefmt::now().fixed_offset();
+        let teams = self.teams.lock().expect("board lock poisoned");
+        teams
+            .values()
+            .filter(|t| t.activity(now, &self.timing).1)
+            .map(|t| TeamActivity {
+                id: t.latest.team_id.clone(),
+                name: t.latest.team_name.clone(),
+                last_report: t.latest.at,
+            })
+            .collect()
     }
 
     /// Replaces a team's state whole (a store's feed does so after a long gap) and
@@ -229,6 +293,9 @@ impl LiveBoard {
         state.display_name = presentation.name_of(&id);
         state.hidden = presentation.is_hidden(&id);
         drop(presentation);
+        if let Some(old) = teams.get(&id) {
+            state.alerts = old.alerts.clone();
+        }
         let message = WsMessage::TeamUpdate {
             team: Box::new(state.to_api(now, &self.timing)),
         }
@@ -310,6 +377,13 @@ impl LiveBoard {
             inactive_after_secs: self.timing.inactive_after.as_secs(),
             evict_after_secs: self.timing.evict_after.as_secs(),
             storage_available: self.storage_available(),
+            alerts: self
+                .recent_alerts
+                .lock()
+                .expect("alerts lock poisoned")
+                .iter()
+                .cloned()
+                .collect(),
         };
         let snapshot: Arc<str> = snapshot.to_text().into();
         *cached = Some((subscription.cursor(), Arc::clone(&snapshot)));
@@ -376,7 +450,7 @@ pub(crate) mod tests {
         let metrics = Metrics::of(&report);
         let id = TeamId::parse(team).unwrap();
         let stored = store
-            .append(&id, "x", body.as_bytes(), report.value, &metrics)
+            .append(&id, "x", body.as_bytes(), report, &metrics)
             .unwrap();
         (stored, metrics)
     }

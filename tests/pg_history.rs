@@ -192,7 +192,7 @@ fn an_imported_report_keeps_its_source_through_migrate_and_export() {
     let id = benchboard::team::TeamId::parse("team1").unwrap();
     let from = serde_json::json!({"format": "jtl", "sha256": "ab12", "approximate": false});
     store
-        .append_imported(&id, "T", &body, report.value, &metrics, &from)
+        .append_imported(&id, "T", &body, report, &metrics, &from)
         .unwrap();
     drop(store);
     assert!(migrate(&source, &db.url()).contains("copied 1 reports"));

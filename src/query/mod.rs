@@ -15,6 +15,7 @@ pub use best::{BestRecords, Record, TeamRecords, records};
 pub use rows::{ReportRow, StoreRows, history_entry};
 
 use crate::api::{self, SeriesPoint};
+use crate::report::plausibility::Warning;
 use crate::store::{Headline, IndexEntry, Store, StoreError, StoredReport};
 use crate::team::TeamId;
 
@@ -50,12 +51,13 @@ pub fn page(
     offset: usize,
     limit: usize,
 ) -> (usize, Vec<Result<StoredReport, StoreError>>) {
+    type Named = (Box<str>, u32, Box<[Warning]>);
     let (total, names) = store.with_entries(id, |entries| {
-        let names = |newest_first: &mut dyn Iterator<Item = &IndexEntry>| -> Vec<Box<str>> {
+        let names = |newest_first: &mut dyn Iterator<Item = &IndexEntry>| -> Vec<Named> {
             newest_first
                 .skip(offset)
                 .take(limit)
-                .map(|e| e.file_name.clone())
+                .map(|e| (e.file_name.clone(), e.run, e.warnings.clone()))
                 .collect()
         };
         if range.is_all() {
@@ -67,7 +69,15 @@ pub fn page(
         }
     });
     let reader = store.reader();
-    let page = names.iter().map(|name| reader.read(id, name)).collect();
+    let page = names
+        .into_iter()
+        .map(|(name, run, warnings)| {
+            let mut stored = reader.read(id, &name)?;
+            stored.run = run;
+            stored.warnings = warnings.into_vec();
+            Ok(stored)
+        })
+        .collect();
     (total, page)
 }
 
@@ -91,17 +101,35 @@ pub fn summary(store: &Store, id: &TeamId) -> api::Summary {
 /// The team's history from `since_ms` (ms since the Unix epoch) on, folded into at
 /// most `points` points, from the index alone.
 pub fn series(store: &Store, id: &TeamId, since_ms: i64, points: usize) -> api::Series {
-    let (total, series) = store.with_entries(id, |entries| {
+    let (total, series, run_starts) = store.with_entries(id, |entries| {
         // Entries are oldest first, so the ones since `since_ms` are a tail.
         let first = entries.partition_point(|e| e.at.timestamp_millis() < since_ms);
-        (entries.len(), downsample(&entries[first..], points))
+        let tail = &entries[first..];
+        (entries.len(), downsample(tail, points), run_starts(tail))
     });
     api::Series {
         team_id: id.to_string(),
         total,
         points: series.len(),
         series,
+        run_starts,
     }
+}
+
+/// The first report of each run among `entries` (oldest first).
+pub fn run_starts(entries: &[IndexEntry]) -> Vec<api::RunStart> {
+    let mut starts = Vec::new();
+    let mut previous = None;
+    for entry in entries {
+        if previous != Some(entry.run) {
+            starts.push(api::RunStart {
+                run: entry.run,
+                t: entry.at.timestamp_millis(),
+            });
+            previous = Some(entry.run);
+        }
+    }
+    starts
 }
 
 /// Timestamp and headline numbers of each report within `range`, oldest first.
@@ -144,6 +172,7 @@ fn fold_stretch(stretch: &[IndexEntry]) -> SeriesPoint {
         avg_latency: mean(|h| h.avg_latency),
         p99_latency: heads.clone().map(|h| h.p99_latency).fold(0.0, f64::max),
         data_loss_rate: heads.map(|h| h.data_loss_rate).fold(0.0, f64::max),
+        run: stretch.last().map_or(0, |e| e.run),
     }
 }
 
@@ -165,6 +194,12 @@ mod tests {
                 p99_latency: p99,
                 data_loss_rate: 0.0,
             },
+            run_point: crate::runs::RunPoint {
+                total_elapsed_s: second as f64,
+                total_sent: second.into(),
+            },
+            run: 1,
+            warnings: Box::default(),
         }
     }
 

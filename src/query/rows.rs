@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::TimeRange;
 use crate::api;
 use crate::metrics::Metrics;
+use crate::report::plausibility::Warning;
 use crate::report::{Report, ValidationError};
 use crate::store::{ReportReader, Store, StoreError, StoredReport};
 use crate::team::TeamId;
@@ -28,6 +29,10 @@ pub struct ReportRow {
     /// when the source dropped it because only CSV is written).
     pub report: Report,
     pub metrics: Metrics,
+    /// The run (from 1) the report belongs to; 0 when the source does not know it.
+    pub run: u32,
+    /// Its plausibility warnings, as the store's index keeps them.
+    pub warnings: Vec<Warning>,
 }
 
 impl ReportRow {
@@ -46,13 +51,16 @@ impl ReportRow {
             timestamp,
             report,
             metrics,
+            run: 0,
+            warnings: Vec::new(),
         })
     }
 
     /// A row from a report as the store read it from `path`; a report that breaks the
     /// schema is [`StoreError::Corrupt`] here.
     pub fn from_stored(stored: StoredReport, path: PathBuf) -> Result<ReportRow, StoreError> {
-        ReportRow::new(
+        let (run, warnings) = (stored.run, stored.warnings);
+        let row = ReportRow::new(
             stored.team_id.as_str().to_string(),
             stored.team_name,
             stored.timestamp,
@@ -61,6 +69,11 @@ impl ReportRow {
         .map_err(|e| StoreError::Corrupt {
             path,
             reason: e.to_string(),
+        })?;
+        Ok(ReportRow {
+            run,
+            warnings,
+            ..row
         })
     }
 
@@ -72,6 +85,8 @@ impl ReportRow {
             timestamp: Cow::Borrowed(&self.timestamp),
             stats: Cow::Borrowed(&self.report.value),
             metrics: self.metrics.to_json(),
+            run: self.run,
+            warnings: Cow::Borrowed(&self.warnings),
         }
     }
 
@@ -90,16 +105,19 @@ pub fn history_entry(stored: &StoredReport) -> api::HistoryEntry<'_> {
         timestamp: Cow::Borrowed(&stored.timestamp),
         stats: Cow::Borrowed(&stored.stats),
         metrics: Metrics::of_stored(&stored.stats).0.to_json(),
+        run: stored.run,
+        warnings: Cow::Borrowed(&stored.warnings),
     }
 }
 
 /// Report files read per job of a [`StoreRows`] worker.
 pub const CHUNK_FILES: usize = 64;
 
-/// One job: a run of report files of one team, oldest first.
+/// One job: a stretch of report files of one team, oldest first, with each report's
+/// run and warnings from the index.
 struct Chunk {
     team: TeamId,
-    names: Vec<Box<str>>,
+    names: Vec<(Box<str>, u32, Box<[Warning]>)>,
     keep_stats: bool,
 }
 
@@ -130,11 +148,11 @@ impl StoreRows {
         let mut chunks = Vec::new();
         let mut total = 0;
         for id in teams {
-            let names: Vec<Box<str>> = store.with_entries(id, |entries| {
+            let names: Vec<(Box<str>, u32, Box<[Warning]>)> = store.with_entries(id, |entries| {
                 entries
                     .iter()
                     .filter(|e| range.contains(&e.at))
-                    .map(|e| e.file_name.clone())
+                    .map(|e| (e.file_name.clone(), e.run, e.warnings.clone()))
                     .collect()
             });
             total += names.len();
@@ -192,8 +210,10 @@ fn read_chunk(reader: &ReportReader, chunk: Chunk) -> ChunkRows {
     chunk
         .names
         .iter()
-        .map(|name| {
-            let stored = reader.read(&chunk.team, name)?;
+        .map(|(name, run, warnings)| {
+            let mut stored = reader.read(&chunk.team, name)?;
+            stored.run = *run;
+            stored.warnings = warnings.to_vec();
             let mut row = ReportRow::from_stored(stored, reader.path(&chunk.team, name))?;
             if !chunk.keep_stats {
                 row.report.value = Value::Null;

@@ -2,9 +2,11 @@
 //! ([`crate::cli::serve::ServeArgs`]) become one.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::trust::LimitFlags;
+use crate::alerts::{AlertSettings, Clock as AlertClock, SenderOptions, SystemClock};
 use crate::board::Timing;
 use crate::config::ContestFile;
 use crate::store::StoreError;
@@ -29,6 +31,9 @@ pub enum StartupError {
     /// Flags that contradict each other or are out of range.
     #[error("{0}")]
     Invalid(String),
+    /// The alert state file cannot be read.
+    #[error("{0} (check the permissions of the data directory)")]
+    AlertState(crate::alerts::persist::PersistError),
     /// `--tls-cert` / `--tls-key` cannot be served with.
     #[error("{0}")]
     Tls(#[from] super::tls::TlsError),
@@ -102,6 +107,13 @@ pub struct Config {
     pub viewer_queue: usize,
     /// Where the store reads arrival times (not a flag: tests freeze it).
     pub clock: crate::store::Clock,
+    /// Alert rules and their destinations (the contest file's `[[rule]]` and
+    /// `[[notify]]`); none by default.
+    pub alerts: AlertSettings,
+    /// The time the alerts see (not a flag: tests move a `ManualClock`).
+    pub alert_clock: Arc<dyn AlertClock>,
+    /// How alerts are delivered (not a flag: tests shorten the timeouts).
+    pub delivery: SenderOptions,
     /// The contest file (`--config`): teams, tokens, limits; `None` is open mode.
     pub contest: Option<ContestFile>,
     /// The rate limits given as flags (they win over the contest file's).
@@ -130,6 +142,9 @@ impl Default for Config {
             tls: None,
             viewer_queue: DEFAULT_VIEWER_QUEUE,
             clock: crate::timefmt::now,
+            alerts: AlertSettings::default(),
+            alert_clock: Arc::new(SystemClock),
+            delivery: SenderOptions::default(),
             contest: None,
             limits: LimitFlags::default(),
         }

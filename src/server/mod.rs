@@ -46,6 +46,7 @@ use std::time::{Duration, Instant};
 pub use config::{Config, StartupError};
 
 use crate::admin::{Action, Admin};
+use crate::alerts::AlertService;
 use crate::board::LiveBoard;
 use crate::config::ConfigError;
 use crate::hub::Hub;
@@ -66,6 +67,8 @@ pub struct App {
     pub board: Arc<LiveBoard>,
     /// The WebSocket writer threads and their viewers.
     pub viewers: ws::Viewers,
+    /// The alert rules, their state and their delivery.
+    pub alerts: AlertService,
     /// Who may report, administer and watch; the rate limits.
     pub trust: trust::Trust,
     /// The organiser's actions and their audit log.
@@ -75,12 +78,24 @@ pub struct App {
 }
 
 impl App {
-    /// Opens the store (waiting for a database that is not up yet) and rebuilds the
-    /// board from it.
-    pub fn open(config: Config) -> Result<App, StartupError> {
+    /// Opens the store (waiting for a database that is not up yet), rebuilds the
+    /// board from it and takes up the alerts' state; `url` (the dashboard's) is
+    /// linked from alert messages.
+    pub fn open(config: Config, url: &str) -> Result<App, StartupError> {
         let hub = Hub::new(config.viewer_queue, config.max_viewers);
         let viewers = ws::Viewers::new(Arc::clone(&hub), config.request_timeout);
         let opened = storage::open(&config, hub)?;
+        // With PostgreSQL the alerts' state is kept in memory only (no data directory).
+        let state_dir = opened.store.files().map(|files| files.root().to_path_buf());
+        let alerts = AlertService::start(
+            &config.alerts,
+            Arc::clone(&config.alert_clock),
+            state_dir.as_deref(),
+            url,
+            config.delivery,
+        )
+        .map_err(StartupError::AlertState)?;
+        opened.board.show_alerts(&[], &alerts.firing());
         let trust = trust::Trust::new(config.contest.as_ref(), config.limits);
         show_file_names(&opened.board, &trust);
         let admin = Admin::open(&*opened.store, &opened.board).map_err(StartupError::AdminState)?;
@@ -89,6 +104,7 @@ impl App {
             store: opened.store,
             board: opened.board,
             viewers,
+            alerts,
             trust,
             admin,
             _listener: opened.listener,
@@ -148,12 +164,38 @@ impl App {
         // The answer may reach anyone: it names paths inside the data directory only.
         let stored = self
             .store
-            .append(id, team_name, body, report.value, &metrics, source)
+            .append(id, team_name, body, report, &metrics, source)
             .map_err(|e| self.store.shown_error(e))?;
-        if !self.store.feeds_board() {
-            self.board.apply(Arc::clone(&stored), metrics);
+        // PostgreSQL puts every instance's reports on the board itself; the rules
+        // judge the reports this instance took.
+        let latest = if self.store.feeds_board() {
+            true
+        } else {
+            self.board.apply(Arc::clone(&stored), metrics.clone())
+        };
+        // Rules judge a team by its latest report only (two of its reports may reach
+        // the board out of order).
+        if latest && !self.alerts.is_idle() {
+            let changes = self.alerts.observe(id, team_name, &metrics);
+            if !changes.is_empty() {
+                self.board.show_alerts(&changes, &self.alerts.firing());
+            }
         }
         Ok(stored)
+    }
+
+    /// What time alone changes, about twice a second: teams turning inactive, `silent`
+    /// alerts and pending ones whose `for` passed; the alert state file is written
+    /// when something changed.
+    fn tick(&self) {
+        self.board.tick();
+        if !self.alerts.is_idle() {
+            let changes = self.alerts.tick(&self.board.activities());
+            if !changes.is_empty() {
+                self.board.show_alerts(&changes, &self.alerts.firing());
+            }
+            self.alerts.save();
+        }
     }
 }
 
@@ -224,12 +266,17 @@ impl Server {
         };
         let limits = http_limits(&config);
         let tls = config.tls.as_ref().map(tls::load).transpose()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = listener.local_addr().map_or_else(
+            |_| format!("{scheme}://{addr}/"),
+            |a| dashboard_url(a, scheme),
+        );
         let bind_error = |reason: String| StartupError::Bind {
             addr: addr.clone(),
             reason,
         };
         sockopt::set_nodelay(&listener).map_err(|e| bind_error(e.to_string()))?;
-        let app = App::open(config)?;
+        let app = App::open(config, &url)?;
         let http = match tls {
             Some(tls) => tiny_http::Server::from_listener_with_tls(listener, options, limits, tls),
             None => tiny_http::Server::from_listener_with_limits(listener, options, limits),
@@ -253,18 +300,12 @@ impl Server {
     /// The dashboard's URL (`https://` with `--tls-cert`); `0.0.0.0` is shown as
     /// `127.0.0.1` so it can be opened.
     pub fn url(&self) -> String {
-        let addr = self.local_addr();
-        let host = if addr.ip().is_unspecified() {
-            "127.0.0.1".to_string()
-        } else {
-            addr.ip().to_string()
-        };
         let scheme = if self.app.config.tls.is_some() {
             "https"
         } else {
             "http"
         };
-        format!("{scheme}://{host}:{}/", addr.port())
+        dashboard_url(self.local_addr(), scheme)
     }
 
     /// The shared state (store, board), e.g. for an in-process demo.
@@ -305,6 +346,7 @@ impl Server {
         self.app.viewers.join();
         ticker.thread().unpark();
         let _ = ticker.join();
+        self.app.alerts.save();
     }
 
     /// Answers the requests that were on their way when the shutdown came (headers
@@ -333,7 +375,7 @@ impl Server {
             .name("board-ticker".into())
             .spawn(move || {
                 while !stopping.load(Ordering::SeqCst) {
-                    app.board.tick();
+                    app.tick();
                     app.store.flush();
                     std::thread::park_timeout(Duration::from_millis(500));
                 }
@@ -367,6 +409,16 @@ fn http_limits(config: &Config) -> tiny_http::Limits {
         min_send_rate: config::MIN_SEND_RATE,
         ..tiny_http::Limits::default()
     }
+}
+
+/// The dashboard's URL at `addr`; `0.0.0.0` is shown as `127.0.0.1` so it can be opened.
+fn dashboard_url(addr: SocketAddr, scheme: &str) -> String {
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        addr.ip().to_string()
+    };
+    format!("{scheme}://{host}:{}/", addr.port())
 }
 
 /// Answers a request; a bug that panics costs that request (tiny_http answers it 500

@@ -22,6 +22,7 @@ pub enum Endpoint {
     HistorySummary,
     HistorySeries,
     ExportCsv,
+    Alerts,
     Dashboard,
     HistoryPage,
     WebSocket,
@@ -133,6 +134,7 @@ pub const ROUTES: &[Route] = &[
         Endpoint::ExportCsv,
         Reader,
     ),
+    route("GET", "/api/alerts", Endpoint::Alerts, Reader),
     route("GET", "/", Endpoint::Dashboard, Reader),
     route(
         "GET",
@@ -317,6 +319,7 @@ fn dispatch(
         Endpoint::HistorySummary => api::history_summary(app, &team_param()?),
         Endpoint::HistorySeries => api::history_series(app, &team_param()?, query),
         Endpoint::ExportCsv => api::export_csv(app, &team_param()?),
+        Endpoint::Alerts => Ok(api::alerts(app)),
         Endpoint::Dashboard => Ok(pages::dashboard(app)),
         Endpoint::HistoryPage => Ok(pages::history_page(app, params[0])),
         Endpoint::Asset => Ok(pages::asset(params[0])),

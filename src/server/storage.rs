@@ -68,7 +68,9 @@ fn feed_board(store: &PgStore, board: &Arc<LiveBoard>) -> Listener {
     store.listen(board.report_counts(), move |event| match event {
         FeedEvent::Report {
             stored, metrics, ..
-        } => fed.apply(stored, metrics),
+        } => {
+            fed.apply(stored, metrics);
+        }
         FeedEvent::Team(row) => fed.replace_team(TeamEntry::from(*row)),
         FeedEvent::Available(up) => fed.set_storage_available(up),
         FeedEvent::Clock(offset) => fed.set_clock_offset(offset),

@@ -18,6 +18,7 @@ use super::{DiskState, Headline, Store, StoreError, StoredReport, WritableStore}
 use crate::api;
 use crate::metrics::Metrics;
 use crate::query::{self, ReportRow, StoreRows, TeamRecords, TimeRange};
+use crate::report::Report;
 use crate::team::TeamId;
 
 /// A team as a store knows it: its newest report, that report's metrics and the
@@ -44,6 +45,8 @@ pub struct RawReport {
     pub stats: String,
     /// Where an imported report came from (JSON text, as in its file).
     pub source: Option<String>,
+    /// Its plausibility warnings as the store has them (none from a file alone).
+    pub warnings: Vec<crate::report::plausibility::Warning>,
 }
 
 /// Rows of every report of some teams in a range, team by team, oldest first.
@@ -109,14 +112,14 @@ pub trait ReadStore: Send + Sync {
 /// A store that also takes new reports (the server's).
 pub trait WriteStore: ReadStore {
     /// Stores a validated report; on return it is durable (its file complete, or
-    /// committed). `body` is kept verbatim, `stats` is the same report parsed;
+    /// committed). `body` is kept verbatim, `report` is the same report parsed;
     /// `source` says where an imported report came from (a load tool's output).
     fn append(
         &self,
         id: &TeamId,
         team_name: &str,
         body: &[u8],
-        stats: Value,
+        report: Report,
         metrics: &Metrics,
         source: Option<&Value>,
     ) -> Result<Arc<StoredReport>, StoreError>;
@@ -232,11 +235,17 @@ impl ReadStore for Store {
         for id in teams {
             let dir = self.team_dir(id);
             self.with_entries(id, |entries| {
-                files.extend(entries.iter().map(|e| dir.join(&*e.file_name)));
+                files.extend(
+                    entries
+                        .iter()
+                        .map(|e| (dir.join(&*e.file_name), e.warnings.to_vec())),
+                );
             });
         }
         let total = files.len();
-        let raw = files.into_iter().map(|path| read_raw(&path));
+        let raw = files
+            .into_iter()
+            .map(|(path, warnings)| read_raw(&path).map(|raw| RawReport { warnings, ..raw }));
         Ok((Box::new(raw), total))
     }
 }
@@ -251,6 +260,7 @@ fn read_raw(path: &Path) -> Result<RawReport, StoreError> {
         file_name: stored.file_name,
         stats,
         source,
+        warnings: Vec::new(),
     })
 }
 
@@ -332,13 +342,13 @@ impl WriteStore for WritableStore {
         id: &TeamId,
         team_name: &str,
         body: &[u8],
-        stats: Value,
+        report: Report,
         metrics: &Metrics,
         source: Option<&Value>,
     ) -> Result<Arc<StoredReport>, StoreError> {
         match source {
-            None => WritableStore::append(self, id, team_name, body, stats, metrics),
-            Some(source) => self.append_imported(id, team_name, body, stats, metrics, source),
+            None => WritableStore::append(self, id, team_name, body, report, metrics),
+            Some(source) => self.append_imported(id, team_name, body, report, metrics, source),
         }
     }
 

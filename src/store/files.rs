@@ -328,6 +328,8 @@ fn checked_report(
         at,
         file_name,
         stats,
+        run: 0,
+        warnings: Vec::new(),
     })
 }
 
@@ -421,7 +423,7 @@ mod tests {
         let report = crate::report::Report::parse(&body).unwrap();
         let metrics = crate::metrics::Metrics::of(&report);
         store
-            .append_at(id, "T", &body, report.value, &metrics, now)
+            .append_at(id, "T", &body, report, &metrics, now)
             .unwrap();
     }
 

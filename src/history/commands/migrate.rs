@@ -119,7 +119,7 @@ fn new_report(report: RawReport) -> NewReport {
         body: report.stats,
         stats,
         metrics,
-        warnings: Vec::new(),
+        warnings: report.warnings,
         arrival: Some(Arrival {
             timestamp: report.timestamp,
             at: report.at,

@@ -12,6 +12,7 @@ use super::{NewReport, PgError, PgReader, PgStore};
 use crate::api;
 use crate::metrics::Metrics;
 use crate::query::{BestRecords, RECENT_FILES, Record, ReportRow, TeamRecords, TimeRange};
+use crate::report::{Report, plausibility};
 use crate::store::backend::{RawReport, RawReports, ReadStore, Rows, TeamEntry, WriteStore};
 use crate::store::{Headline, StoreError, StoredReport};
 use crate::team::TeamId;
@@ -29,16 +30,21 @@ impl From<TeamRow> for TeamEntry {
         let record = |best: Option<(f64, String)>| {
             best.map(|(value, timestamp)| Record { value, timestamp })
         };
+        let best = BestRecords {
+            qps: record(row.best_qps),
+            latency: record(row.best_latency),
+        };
+        // Runs are not told apart in the database: the whole history is run 1.
         TeamEntry {
             records: TeamRecords {
                 reports: row.reports as usize,
                 first_report: row.first_timestamp,
                 last_report: Some(row.latest.timestamp.clone()),
                 latest: Headline::from(&metrics),
-                best: BestRecords {
-                    qps: record(row.best_qps),
-                    latency: record(row.best_latency),
-                },
+                run: 1,
+                run_reports: row.reports as usize,
+                run_best: best.clone(),
+                best,
             },
             latest: Arc::new(row.latest),
             metrics,
@@ -107,6 +113,7 @@ impl ReadStore for PgReader {
                 avg_latency: s.avg_latency_mean,
                 p99_latency: s.p99_latency_max,
                 data_loss_rate: s.data_loss_rate_max,
+                run: 1,
             })
             .collect();
         Ok(api::Series {
@@ -114,6 +121,7 @@ impl ReadStore for PgReader {
             total,
             points: series.len(),
             series,
+            run_starts: Vec::new(),
         })
     }
 
@@ -155,6 +163,11 @@ impl ReadStore for PgReader {
             })?;
             let mut row =
                 ReportRow::new(raw.team_id.to_string(), raw.team_name, raw.timestamp, stats)
+                    .map(|row| ReportRow {
+                        run: 1,
+                        warnings: raw.warnings,
+                        ..row
+                    })
                     .map_err(|e| PgError::Corrupt {
                         team: raw.team_id.to_string(),
                         seq: 0,
@@ -239,6 +252,7 @@ impl Iterator for Chunks {
                         file_name: stored.file_name,
                         stats,
                         source,
+                        warnings: stored.warnings,
                     }),
             );
         }
@@ -253,21 +267,26 @@ impl WriteStore for PgStore {
         id: &TeamId,
         team_name: &str,
         body: &[u8],
-        stats: Value,
+        report: Report,
         metrics: &Metrics,
         source: Option<&Value>,
     ) -> Result<Arc<StoredReport>, StoreError> {
         // A body that parsed as JSON is UTF-8 (serde_json checks it).
         let body = String::from_utf8_lossy(body).into_owned();
+        // Judged against the team's newest stored report, as the file store does (two
+        // instances storing the same team at once may each judge against the same one).
+        let previous =
+            PgReader::team(self, id)?.and_then(|row| Report::fields_of(&row.latest.stats).ok());
+        let warnings = plausibility::check(&report, previous.as_ref());
         let appended = PgStore::append(
             self,
             NewReport {
                 team_id: id.clone(),
                 team_name: team_name.to_string(),
                 body,
-                stats,
+                stats: report.value,
                 metrics: metrics.clone(),
-                warnings: Vec::new(),
+                warnings,
                 arrival: None,
                 source: source.map(Value::to_string),
             },

@@ -12,7 +12,8 @@ use crate::store::StoredReport;
 use crate::team::TeamId;
 
 /// The columns [`super::stored_from_row`] reads, in its order.
-pub const REPORT_COLUMNS: &str = "team_id, team_name, timestamp, at, file_name, seq, stats::text";
+pub const REPORT_COLUMNS: &str =
+    "team_id, team_name, timestamp, at, file_name, seq, stats::text, warnings::text";
 
 /// A report of [`PgReader::chunk`]: its seq, the report, its stats as sent and its
 /// `source` (an imported report's), both as JSON text.
@@ -54,14 +55,14 @@ const TEAM_COLUMNS: &str = "t.reports, t.first_timestamp, t.best_qps, t.best_qps
 
 fn team_from_row(row: &postgres::Row) -> Result<TeamRow, PgError> {
     let (_, latest) = stored_from_row(row)?;
-    let reports: i64 = row.get(7);
+    let reports: i64 = row.get(8);
     let pair = |v: Option<f64>, t: Option<String>| v.zip(t);
     Ok(TeamRow {
         reports: reports as u64,
         latest,
-        first_timestamp: row.get(8),
-        best_qps: pair(row.get(9), row.get(10)),
-        best_latency: pair(row.get(11), row.get(12)),
+        first_timestamp: row.get(9),
+        best_qps: pair(row.get(10), row.get(11)),
+        best_latency: pair(row.get(12), row.get(13)),
     })
 }
 
@@ -276,7 +277,7 @@ impl PgReader {
             rows.iter()
                 .map(|row| {
                     let (seq, stored) = stored_from_row(row)?;
-                    Ok((seq, stored, row.get::<_, String>(6), row.get(7)))
+                    Ok((seq, stored, row.get::<_, String>(6), row.get(8)))
                 })
                 .collect()
         })

@@ -93,7 +93,7 @@ impl Rows {
         self.p99.push(m.p99_latency);
         self.loss.push(m.data_loss_rate);
         self.warnings
-            .push(serde_json::to_string(&report.warnings).expect("strings serialize"));
+            .push(serde_json::to_string(&report.warnings).expect("warnings serialize"));
         self.stats.push(report.body.clone());
         self.sources.push(report.source.clone());
         Appended {
@@ -105,6 +105,8 @@ impl Rows {
                 at: row.at,
                 file_name: row.file_name,
                 stats: report.stats.clone(),
+                run: 1,
+                warnings: report.warnings.clone(),
             }),
         }
     }

@@ -47,7 +47,7 @@ pub struct NewReport {
     pub stats: Value,
     pub metrics: Metrics,
     /// Plausibility warnings about the report, one line each.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<crate::report::plausibility::Warning>,
     /// When and under which name; `None`: now, by the database's clock.
     pub arrival: Option<Arrival>,
     /// Where an imported report came from (JSON text), as its file says.
