@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::client_addr::{TrustedProxies, parse_trusted_proxy};
 use crate::board::Timing;
 use crate::store::StoreError;
 
@@ -51,6 +52,8 @@ pub struct Config {
     /// Messages the hub keeps for viewers: one further behind counts as fallen behind
     /// and is dropped (not a flag: tests make it small).
     pub viewer_queue: usize,
+    /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for Config {
@@ -68,6 +71,7 @@ impl Default for Config {
             websocket: true,
             max_viewers: 1000,
             viewer_queue: DEFAULT_VIEWER_QUEUE,
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -173,6 +177,9 @@ pub struct ServeArgs {
     /// What to log on stderr: error, warn (refused requests and errors), info (also every report), debug
     #[arg(long, env = "BENCHBOARD_LOG_LEVEL", default_value = "warn")]
     pub log_level: log::LevelFilter,
+    /// A proxy (address or CIDR network, repeatable) whose X-Forwarded-For names the client: per-address limits then count that address instead of the proxy's [default: none, X-Forwarded-For is ignored]
+    #[arg(long = "trusted-proxy", env = "BENCHBOARD_TRUSTED_PROXY", value_delimiter = ',', value_name = "ADDR|CIDR", value_parser = parse_trusted_proxy)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl ServeArgs {
@@ -217,6 +224,7 @@ impl ServeArgs {
             websocket: !self.no_websocket,
             max_viewers: self.max_viewers,
             viewer_queue: DEFAULT_VIEWER_QUEUE,
+            trusted_proxies: TrustedProxies::new(self.trusted_proxies),
         })
     }
 }

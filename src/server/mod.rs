@@ -22,6 +22,7 @@
 //! ```
 
 pub mod api;
+pub mod client_addr;
 pub mod config;
 pub mod error;
 pub mod pages;
