@@ -174,7 +174,7 @@ pub struct ServeArgs {
     /// Most WebSocket viewers at once; the next one is refused with a close reason
     #[arg(long, env = "BENCHBOARD_MAX_VIEWERS", default_value_t = 1000)]
     pub max_viewers: usize,
-    /// What to log on stderr: error, warn (refused requests and errors), info (also every report), debug
+    /// What to log on stderr: error, warn (refused requests, at most 10 lines a minute per client address, and errors), info (also every report), debug
     #[arg(long, env = "BENCHBOARD_LOG_LEVEL", default_value = "warn")]
     pub log_level: log::LevelFilter,
     /// A proxy (address or CIDR network, repeatable) whose X-Forwarded-For names the client: per-address limits then count that address instead of the proxy's [default: none, X-Forwarded-For is ignored]

@@ -26,6 +26,7 @@ pub mod client_addr;
 pub mod config;
 pub mod error;
 pub mod pages;
+pub mod refusals;
 pub mod reply;
 pub mod routes;
 mod sockopt;
@@ -55,6 +56,8 @@ pub struct App {
     pub board: LiveBoard,
     /// The WebSocket writer threads and their viewers.
     pub viewers: ws::Viewers,
+    /// Lines about refused requests, rate-limited per client address.
+    pub refusals: refusals::RefusalLog,
 }
 
 impl App {
@@ -68,7 +71,8 @@ impl App {
         )
         .map_err(StartupError::DataDir)?;
         for warning in store.warnings() {
-            log::warn!("{warning}");
+            // File names in a data directory are anybody's: escaped, never cut.
+            log::warn!("{}", crate::logging::escape(warning, usize::MAX));
         }
         let hub = Hub::new(config.viewer_queue, config.max_viewers);
         let viewers = ws::Viewers::new(Arc::clone(&hub), config.request_timeout);
@@ -78,6 +82,7 @@ impl App {
             store,
             board,
             viewers,
+            refusals: refusals::RefusalLog::default(),
         })
     }
 
@@ -207,6 +212,7 @@ impl Server {
         self.app.viewers.join();
         ticker.thread().unpark();
         let _ = ticker.join();
+        self.app.refusals.flush_all();
     }
 
     /// Answers the requests that were on their way when the shutdown came (headers
@@ -237,6 +243,7 @@ impl Server {
                 while !stopping.load(Ordering::SeqCst) {
                     app.board.tick();
                     app.store.flush_latest();
+                    app.refusals.flush_ended();
                     std::thread::park_timeout(Duration::from_millis(500));
                 }
             })
@@ -247,12 +254,14 @@ impl Server {
 /// Answers a request; a bug that panics costs that request (tiny_http answers it 500
 /// when it is dropped unanswered), never the worker, so the server keeps serving.
 fn handle_guarded(app: &App, request: tiny_http::Request) {
-    let url = request.url().to_string();
+    let url = crate::logging::clean(request.url());
+    let client = client_addr::client_address(&request, &app.config.trusted_proxies);
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         routes::handle(app, request)
     }));
     if outcome.is_err() {
-        log::error!("internal error while answering {url}; the request got a 500");
+        let line = format!("internal error while answering {url}; the request got a 500");
+        app.refusals.log(client, log::Level::Error, &line);
     }
 }
 

@@ -3,11 +3,15 @@
 //! the pages, the WebSocket upgrade), and turn an error into its answer in one place
 //! ([`ApiError::reply`]).
 
+use std::net::IpAddr;
+
 use tiny_http::Request;
 
+use super::client_addr::client_address;
 use super::error::ApiError;
-use super::reply::{Reply, send};
+use super::reply::{Reply, header, send};
 use super::{App, api, pages, ws};
+use crate::logging::clean;
 use crate::team::TeamId;
 
 /// What a route leads to.
@@ -163,13 +167,40 @@ pub fn handle(app: &App, mut request: Request) {
         Matched::Nothing => Ok(pages::not_found()),
     };
     let reply = result.unwrap_or_else(|error| {
-        match error.status() {
-            500.. => log::error!("{method} {path} -> {}: {error}", error.status()),
-            _ => log::warn!("{method} {path} -> {}: {error}", error.status()),
-        }
+        log_refused(app, &request, &method, path, &error);
         error.reply()
     });
     send(request, reply);
+}
+
+/// Logs a refused request: method, path, status, reason, client address and agent,
+/// each client-supplied part [`clean`]ed, at most a few lines per client address and
+/// minute (the rest are counted in one summary line).
+fn log_refused(app: &App, request: &Request, method: &str, path: &str, error: &ApiError) {
+    let client = client_address(request, &app.config.trusted_proxies);
+    let status = error.status();
+    let line = format!(
+        "{} {} -> {status}: {} ({})",
+        clean(method),
+        clean(path),
+        clean(&error.to_string()),
+        client_description(request, client),
+    );
+    let level = if status >= 500 {
+        log::Level::Error
+    } else {
+        log::Level::Warn
+    };
+    app.refusals.log(client, level, &line);
+}
+
+/// `client 192.0.2.1, agent "curl/8.5"` for a log line, the agent [`clean`]ed.
+pub(super) fn client_description(request: &Request, client: Option<IpAddr>) -> String {
+    let who = client.map_or_else(|| "client unknown".to_string(), |ip| format!("client {ip}"));
+    match header(request, "User-Agent") {
+        Some(agent) => format!("{who}, agent \"{}\"", clean(agent)),
+        None => who,
+    }
 }
 
 fn dispatch(

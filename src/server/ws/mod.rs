@@ -39,6 +39,7 @@ pub use viewer::NewViewer;
 pub use writer::{PING_INTERVAL, Viewers, WRITER_THREADS, send_interval};
 
 use super::App;
+use super::client_addr::client_address;
 use super::reply::{self, Reply, header};
 use super::sockopt;
 use frames::close_frame;
@@ -58,6 +59,8 @@ pub fn serve(app: &App, request: Request) {
     let key = header(&request, "Sec-WebSocket-Key")
         .expect("checked by check_handshake")
         .to_string();
+    let client = client_address(&request, &app.config.trusted_proxies);
+    let description = super::routes::client_description(&request, client);
     let subscribed = app.board.subscribe();
     let response = Response::empty(101)
         .with_header(Header::from_bytes("Connection", "Upgrade").expect("ASCII header"))
@@ -90,7 +93,11 @@ pub fn serve(app: &App, request: Request) {
             subscription,
         }),
         Err(refused) => {
-            log::warn!("GET /ws -> refused: {refused}");
+            app.refusals.log(
+                client,
+                log::Level::Warn,
+                &format!("GET /ws -> refused: {refused} ({description})"),
+            );
             refuse(socket, &refused.to_string());
         }
     }

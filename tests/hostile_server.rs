@@ -1,0 +1,226 @@
+//! The server's runtime against hostile clients, on the real `benchboard-serve`
+//! binary on port 0: what reaches its log, its operations endpoints, and that
+//! legitimate requests are answered during and after each attack.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{agent, fixture, report_files};
+
+const BIN: &str = env!("CARGO_BIN_EXE_benchboard-serve");
+
+/// A `benchboard-serve` child on a fresh data directory; killed on drop.
+struct Serve {
+    child: Child,
+    addr: SocketAddr,
+    base: String,
+    data_dir: std::path::PathBuf,
+    stderr: mpsc::Receiver<Vec<u8>>,
+    _temp: tempfile::TempDir,
+}
+
+impl Serve {
+    fn start(args: &[&str]) -> Serve {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let data_dir = temp.path().join("data");
+        let mut child = Command::new(BIN)
+            .args(["--host", "127.0.0.1", "--port", "0", "--threads", "4"])
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("benchboard-serve starts");
+        let stderr = raw_lines(child.stderr.take().expect("piped stderr"));
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut first = String::new();
+        stdout.read_line(&mut first).expect("first line");
+        let url = first
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no URL in {first:?}"))
+            .trim_end_matches('/')
+            .to_string();
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let addr = url.trim_start_matches("http://").parse().expect("address");
+        Serve {
+            child,
+            addr,
+            base: url,
+            data_dir,
+            stderr,
+            _temp: temp,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Posts the full fixture report for `team`; the status.
+    fn post(&self, team: &str) -> u16 {
+        let body = std::fs::read(fixture("valid/full-13-buckets.json")).unwrap();
+        agent()
+            .post(&self.url("/api/stats/report"))
+            .header("X-Team-ID", team)
+            .send(&body[..])
+            .expect("POST answered")
+            .status()
+            .as_u16()
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        let mut response = agent().get(&self.url(path)).call().expect("GET answered");
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        (response.status().as_u16(), body)
+    }
+
+    /// Stops the server with SIGINT and returns everything it wrote on stderr.
+    fn stop(mut self) -> Vec<Vec<u8>> {
+        let status = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut lines = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(line) => lines.push(line),
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => panic!("server did not stop"),
+            }
+        }
+        let exit = self.child.wait().expect("child exits");
+        assert!(exit.success(), "exit status {exit}");
+        lines
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Lines of a stream as raw bytes (a log line must be checked byte by byte).
+fn raw_lines(reader: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(reader);
+        loop {
+            let mut line = Vec::new();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// Sends raw bytes as one request on a fresh connection; the status of the answer
+/// (0 when the server closed without one).
+fn raw_request(addr: SocketAddr, request: &[u8]) -> u16 {
+    let mut stream = TcpStream::connect(addr).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    // The server may answer (and close) before reading a long request to its end.
+    let _ = stream.write_all(request);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let head = String::from_utf8_lossy(&answer[..answer.len().min(64)]).into_owned();
+    head.split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0)
+}
+
+fn text(lines: &[Vec<u8>]) -> String {
+    lines
+        .iter()
+        .map(|l| String::from_utf8_lossy(l).into_owned())
+        .collect()
+}
+
+#[test]
+fn control_characters_in_paths_and_headers_are_escaped_and_long_paths_cut_in_the_log() {
+    let serve = Serve::start(&["--log-level", "warn"]);
+    let escape_path = b"GET /api/\x1b[2J\x1b[31mred HTTP/1.1\r\nHost: x\r\n\
+        User-Agent: evil\x1b]0;owned\x07\r\nConnection: close\r\n\r\n";
+    assert_eq!(raw_request(serve.addr, escape_path), 404);
+    // A bare LF in the path: a forged second log line if it reached the log raw.
+    let lf_path =
+        b"GET /api/a\x1b[1A\nforged: 200 OK HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let status = raw_request(serve.addr, lf_path);
+    assert!((400..500).contains(&status), "status {status}");
+    let mut long = b"GET /api/".to_vec();
+    long.extend(std::iter::repeat_n(b'a', 256 * 1024));
+    long.extend_from_slice(b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let status = raw_request(serve.addr, &long);
+    assert!((400..500).contains(&status), "status {status}");
+    // Legitimate requests are answered during and after.
+    assert_eq!(serve.post("team1"), 200);
+    assert_eq!(serve.get("/api/teams").0, 200);
+    assert_eq!(report_files(&serve.data_dir, "team1").len(), 1);
+    let lines = serve.stop();
+    let log = text(&lines);
+    assert!(!log.contains('\u{1b}'), "raw ESC in the log:\n{log}");
+    assert!(!log.contains('\u{7}'), "raw BEL in the log:\n{log}");
+    for line in &lines {
+        assert!(line.len() <= 1024, "a log line of {} bytes", line.len());
+        assert!(!line.starts_with(b"forged"), "forged log line: {log}");
+    }
+    let total: usize = lines.iter().map(Vec::len).sum();
+    assert!(total < 8 * 1024, "{total} bytes of log for three requests");
+    assert!(
+        log.contains("GET /api/\\x1b[2J\\x1b[31mred -> 404")
+            && log.contains("agent \"evil\\x1b]0;owned\\x07\""),
+        "the escaped path and agent are logged:\n{log}"
+    );
+}
+
+#[test]
+fn refused_request_lines_are_rate_limited_per_client_address_with_one_summary() {
+    let serve = Serve::start(&["--log-level", "warn", "--trusted-proxy", "127.0.0.1"]);
+    let agent = agent();
+    for client in ["198.51.100.1", "198.51.100.2"] {
+        for _ in 0..25 {
+            let response = agent
+                .get(&serve.url("/api/nope"))
+                .header("X-Forwarded-For", client)
+                .call()
+                .expect("answered");
+            assert_eq!(response.status().as_u16(), 404);
+        }
+        assert_eq!(serve.post("team1"), 200);
+    }
+    assert_eq!(serve.get("/api/teams/team1").0, 200);
+    assert_eq!(report_files(&serve.data_dir, "team1").len(), 2);
+    let log = text(&serve.stop());
+    for client in ["198.51.100.1", "198.51.100.2"] {
+        let lines = log
+            .lines()
+            .filter(|l| l.contains("/api/nope -> 404") && l.contains(&format!("client {client}")))
+            .count();
+        assert_eq!(lines, 10, "lines about {client}:\n{log}");
+        let summaries = log
+            .lines()
+            .filter(|l| l.contains(&format!("client {client}: 15 lines suppressed")))
+            .count();
+        assert_eq!(summaries, 1, "one summary for {client}:\n{log}");
+    }
+}
