@@ -232,6 +232,11 @@ impl LiveBoard {
         teams.get(id).map(|t| t.to_json(now, &self.timing))
     }
 
+    /// Number of teams the board knows.
+    pub fn team_count(&self) -> usize {
+        self.teams.lock().expect("board lock poisoned").len()
+    }
+
     /// The team's display name, if it ever reported.
     pub fn team_name(&self, id: &TeamId) -> Option<String> {
         let teams = self.teams.lock().expect("board lock poisoned");

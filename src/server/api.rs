@@ -33,8 +33,10 @@ pub(super) fn submit_report(app: &App, request: &mut Request) -> Result<Reply, A
     )?;
     let team_name = team::decode_team_name(header(request, "X-Team-Name"), &id)?;
     let body = read_body(request, app.config.max_body_bytes)?;
+    let started = std::time::Instant::now();
     let report = Report::parse(&body)?;
     let stored = app.ingest(&id, &team_name, &body, report)?;
+    app.telemetry.report_accepted(body.len(), started.elapsed());
     log::info!("stored report {} of {}", stored.file_name, id);
     Ok(Reply::json(
         200,

@@ -25,11 +25,13 @@ pub mod api;
 pub mod client_addr;
 pub mod config;
 pub mod error;
+pub mod health;
 pub mod pages;
 pub mod refusals;
 pub mod reply;
 pub mod routes;
 mod sockopt;
+pub mod telemetry;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -58,6 +60,8 @@ pub struct App {
     pub viewers: ws::Viewers,
     /// Lines about refused requests, rate-limited per client address.
     pub refusals: refusals::RefusalLog,
+    /// The server's own counters, served at `/metrics`.
+    pub telemetry: telemetry::Telemetry,
 }
 
 impl App {
@@ -83,6 +87,7 @@ impl App {
             board,
             viewers,
             refusals: refusals::RefusalLog::default(),
+            telemetry: telemetry::Telemetry::new(),
         })
     }
 

@@ -10,7 +10,7 @@ use tiny_http::Request;
 use super::client_addr::client_address;
 use super::error::ApiError;
 use super::reply::{Reply, header, send};
-use super::{App, api, pages, ws};
+use super::{App, api, health, pages, telemetry, ws};
 use crate::logging::clean;
 use crate::team::TeamId;
 
@@ -28,6 +28,29 @@ pub enum Endpoint {
     HistoryPage,
     WebSocket,
     Asset,
+    Health,
+    Metrics,
+}
+
+impl Endpoint {
+    /// The endpoint's name in `/metrics` (`submit_report`, `teams`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Endpoint::SubmitReport => "submit_report",
+            Endpoint::Teams => "teams",
+            Endpoint::Team => "team",
+            Endpoint::History => "history",
+            Endpoint::HistorySummary => "history_summary",
+            Endpoint::HistorySeries => "history_series",
+            Endpoint::ExportCsv => "export_csv",
+            Endpoint::Dashboard => "dashboard",
+            Endpoint::HistoryPage => "history_page",
+            Endpoint::WebSocket => "websocket",
+            Endpoint::Asset => "asset",
+            Endpoint::Health => "healthz",
+            Endpoint::Metrics => "metrics",
+        }
+    }
 }
 
 /// One route: method, path template (`{name}` matches one segment), endpoint.
@@ -95,6 +118,16 @@ pub const ROUTES: &[Route] = &[
         path: "/static/{file}",
         endpoint: Endpoint::Asset,
     },
+    Route {
+        method: "GET",
+        path: "/healthz",
+        endpoint: Endpoint::Health,
+    },
+    Route {
+        method: "GET",
+        path: "/metrics",
+        endpoint: Endpoint::Metrics,
+    },
 ];
 
 /// How a path matched the routes.
@@ -150,11 +183,13 @@ pub fn handle(app: &App, mut request: Request) {
     }
     // HEAD is GET without the body (tiny_http leaves the body out), as Flask did.
     let route_method = if method == "HEAD" { "GET" } else { &method };
+    let mut endpoint = None;
     let result = match match_route(route_method, path) {
         Matched::Found(route, _) if route.endpoint == Endpoint::WebSocket => {
             return ws::serve(app, request);
         }
         Matched::Found(route, params) => {
+            endpoint = Some(route.endpoint);
             dispatch(app, route.endpoint, &params, query, &mut request)
         }
         Matched::WrongMethod(allow) => Err(ApiError::MethodNotAllowed {
@@ -167,9 +202,13 @@ pub fn handle(app: &App, mut request: Request) {
         Matched::Nothing => Ok(pages::not_found()),
     };
     let reply = result.unwrap_or_else(|error| {
+        if endpoint == Some(Endpoint::SubmitReport) {
+            app.telemetry.report_refused(&error);
+        }
         log_refused(app, &request, &method, path, &error);
         error.reply()
     });
+    app.telemetry.request_answered(endpoint, reply.status);
     send(request, reply);
 }
 
@@ -222,6 +261,8 @@ fn dispatch(
         Endpoint::Dashboard => Ok(pages::dashboard(app)),
         Endpoint::HistoryPage => Ok(pages::history_page(app, params[0])),
         Endpoint::Asset => Ok(pages::asset(params[0])),
+        Endpoint::Health => Ok(health::healthz(app)),
+        Endpoint::Metrics => Ok(telemetry::metrics(app, header(request, "Accept"))),
         Endpoint::WebSocket => unreachable!("WebSocket upgrades are handled before dispatch"),
     }
 }
