@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use benchboard::metrics::Metrics;
 use benchboard::report::Report;
-use benchboard::store::{INDEX_FILE, OpenMode, Store};
+use benchboard::store::{INDEX_FILE, WritableStore};
 use benchboard::team::TeamId;
 use common::{Conn, Serve, arg, count_report_files, get_request, median, quantile};
 use serde_json::{Value, json};
@@ -34,7 +34,7 @@ fn generate(data: &Path, teams: usize, reports: usize) -> Option<f64> {
     if have >= reports {
         return None;
     }
-    let store = Store::open(data, OpenMode::ReadWrite { fsync: false }).expect("store opens");
+    let store = WritableStore::open(data, false).expect("store opens");
     let template: Value = serde_json::from_slice(REPORT).unwrap();
     let started = Instant::now();
     let mut appended = 0usize;

@@ -10,14 +10,16 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, FixedOffset};
-use serde::Serialize;
-use serde_json::{Value, json};
+use std::borrow::Cow;
 
+use chrono::{DateTime, FixedOffset};
+use serde_json::Value;
+
+use crate::api::{self, WsMessage};
 use crate::hub::{Hub, SubscribeError, Subscription};
 use crate::metrics::Metrics;
-use crate::report::Report;
-use crate::store::{IndexEntry, Store, StoredReport};
+use crate::query::{self, BestRecords};
+use crate::store::{Store, StoredReport};
 use crate::team::TeamId;
 
 /// When teams turn inactive and leave the board.
@@ -34,54 +36,6 @@ impl Default for Timing {
         Timing {
             inactive_after: Duration::from_secs(300),
             evict_after: Duration::from_secs(600),
-        }
-    }
-}
-
-/// A best record and when it was set.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Record {
-    pub value: f64,
-    pub timestamp: String,
-}
-
-/// Best records of a team across its whole history.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct BestRecords {
-    /// Highest completed QPS.
-    pub qps: Option<Record>,
-    /// Lowest positive average latency, in ms.
-    pub latency: Option<Record>,
-}
-
-impl BestRecords {
-    /// The best records of a history (index entries, oldest first).
-    pub fn from_entries(entries: &[IndexEntry]) -> BestRecords {
-        let mut best = BestRecords::default();
-        for e in entries {
-            best.update(e.headline.qps, e.headline.avg_latency, &e.timestamp);
-        }
-        best
-    }
-
-    /// Takes one more report into account; ties keep the earlier record.
-    pub fn update(&mut self, qps: f64, avg_latency_ms: f64, timestamp: &str) {
-        if self.qps.as_ref().is_none_or(|best| qps > best.value) {
-            self.qps = Some(Record {
-                value: qps,
-                timestamp: timestamp.to_string(),
-            });
-        }
-        if avg_latency_ms > 0.0
-            && self
-                .latency
-                .as_ref()
-                .is_none_or(|best| avg_latency_ms < best.value)
-        {
-            self.latency = Some(Record {
-                value: avg_latency_ms,
-                timestamp: timestamp.to_string(),
-            });
         }
     }
 }
@@ -104,31 +58,28 @@ impl TeamState {
     }
 
     /// The team as `/api/teams` and the WebSocket messages show it.
-    pub fn to_json(&self, now: DateTime<FixedOffset>, timing: &Timing) -> Value {
+    pub fn to_api(&self, now: DateTime<FixedOffset>, timing: &Timing) -> api::Team<'_> {
         let (is_active, on_board) = self.activity(now, timing);
         let latest = &self.latest;
-        let record =
-            |r: &Option<Record>| r.as_ref().map(|r| (r.value, r.timestamp.clone())).unzip();
-        let (best_qps, best_qps_time) = record(&self.best.qps);
-        let (best_latency, best_latency_time) = record(&self.best.latency);
-        json!({
-            "team_id": latest.team_id.as_str(),
-            "team_name": latest.team_name,
-            "last_update": latest.timestamp,
-            "is_active": is_active,
-            "on_board": on_board,
-            "qps": self.metrics.qps,
-            "avg_latency": self.metrics.avg_latency,
-            "p99_latency": self.metrics.p99_latency,
-            "data_loss_rate": self.metrics.data_loss_rate,
-            "metrics": self.metrics.to_json(),
-            "stats": latest.stats,
-            "report_count": self.report_count,
-            "best_qps": best_qps,
-            "best_qps_time": best_qps_time,
-            "best_latency": best_latency,
-            "best_latency_time": best_latency_time,
-        })
+        api::Team {
+            team_id: Cow::Borrowed(latest.team_id.as_str()),
+            team_name: Cow::Borrowed(&latest.team_name),
+            last_update: Cow::Borrowed(&latest.timestamp),
+            is_active,
+            on_board,
+            qps: self.metrics.qps,
+            avg_latency: self.metrics.avg_latency,
+            p99_latency: self.metrics.p99_latency,
+            data_loss_rate: self.metrics.data_loss_rate,
+            metrics: self.metrics.to_json(),
+            stats: Cow::Borrowed(&latest.stats),
+            report_count: self.report_count,
+            best: api::Best::from(&self.best),
+        }
+    }
+
+    fn to_json(&self, now: DateTime<FixedOffset>, timing: &Timing) -> Value {
+        serde_json::to_value(self.to_api(now, timing)).expect("teams serialize")
     }
 }
 
@@ -154,12 +105,9 @@ impl LiveBoard {
                 continue;
             };
             // A latest report the original accepted but we would refuse still shows.
-            let metrics = Report::from_value(latest.stats.clone())
-                .map(|report| Metrics::of(&report))
-                .unwrap_or_default();
-            let (best, report_count) = store.with_entries(&id, |entries| {
-                (BestRecords::from_entries(entries), entries.len())
-            });
+            let metrics = Metrics::of_stored(&latest.stats).0;
+            let records = query::records(store, &id);
+            let (best, report_count) = (records.best, records.reports);
             let mut state = TeamState {
                 latest,
                 metrics,
@@ -206,13 +154,14 @@ impl LiveBoard {
             state.latest = stored;
             state.metrics = metrics;
         }
-        let message = json!({"type": "team_update", "team": state.to_json(now, &self.timing)});
+        let message = WsMessage::TeamUpdate {
+            team: Box::new(state.to_api(now, &self.timing)),
+        }
+        .to_text();
         // Published under the lock, so viewers get updates in the order they were
         // applied; keyed by team, so a viewer that is behind gets only the newest.
-        self.hub.publish(
-            Some(state.latest.team_id.as_str()),
-            message.to_string().into(),
-        );
+        self.hub
+            .publish(Some(state.latest.team_id.as_str()), message.into());
     }
 
     /// Every known team, as `/api/teams` lists them (by id).
@@ -257,18 +206,16 @@ impl LiveBoard {
         {
             return Ok((Arc::clone(snapshot), subscription));
         }
-        let list: Vec<Value> = teams
-            .values()
-            .map(|t| t.to_json(now, &self.timing))
-            .collect();
-        let snapshot = json!({
-            "type": "snapshot",
-            "teams": list,
-            "max_teams": self.max_teams,
-            "inactive_after_secs": self.timing.inactive_after.as_secs(),
-            "evict_after_secs": self.timing.evict_after.as_secs(),
-        });
-        let snapshot: Arc<str> = snapshot.to_string().into();
+        let snapshot = WsMessage::Snapshot {
+            teams: teams
+                .values()
+                .map(|t| t.to_api(now, &self.timing))
+                .collect(),
+            max_teams: self.max_teams,
+            inactive_after_secs: self.timing.inactive_after.as_secs(),
+            evict_after_secs: self.timing.evict_after.as_secs(),
+        };
+        let snapshot: Arc<str> = snapshot.to_text().into();
         *cached = Some((subscription.cursor(), Arc::clone(&snapshot)));
         Ok((snapshot, subscription))
     }
@@ -282,13 +229,12 @@ impl LiveBoard {
             let activity = state.activity(now, &self.timing);
             if activity != state.published {
                 state.published = activity;
-                let message = json!({
-                    "type": "team_status",
-                    "team_id": state.latest.team_id.as_str(),
-                    "is_active": activity.0,
-                    "on_board": activity.1,
-                });
-                self.hub.publish(None, message.to_string().into());
+                let message = WsMessage::TeamStatus {
+                    team_id: Cow::Borrowed(state.latest.team_id.as_str()),
+                    is_active: activity.0,
+                    on_board: activity.1,
+                };
+                self.hub.publish(None, message.to_text().into());
             }
         }
     }
@@ -304,113 +250,22 @@ fn arrival_order(stored: &StoredReport) -> Option<crate::timefmt::FileOrder> {
     crate::timefmt::parse_file_name(&stored.file_name)
 }
 
-/// One point of a downsampled history: the reports of one stretch of the history
-/// folded together.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SeriesPoint {
-    /// Time of the stretch's last report, in ms since the Unix epoch.
-    pub t: i64,
-    /// Time of the stretch's first report, in ms since the Unix epoch.
-    pub t_first: i64,
-    /// Reports folded into this point.
-    pub count: usize,
-    /// Mean completed QPS of the stretch.
-    pub qps: f64,
-    /// Lowest completed QPS of the stretch.
-    pub qps_min: f64,
-    /// Highest completed QPS of the stretch.
-    pub qps_max: f64,
-    /// Mean average latency of the stretch, in ms.
-    pub avg_latency: f64,
-    /// Highest P99 latency of the stretch, in ms (a spike must stay visible).
-    pub p99_latency: f64,
-    /// Highest failure rate of the stretch, in %.
-    pub data_loss_rate: f64,
-}
-
-/// Folds a history (oldest first) into at most `points` points of consecutive,
-/// equally many reports; a history no longer than `points` gives one point per report.
-pub fn downsample(entries: &[IndexEntry], points: usize) -> Vec<SeriesPoint> {
-    let points = points.max(1).min(entries.len());
-    (0..points)
-        .map(|i| {
-            let start = i * entries.len() / points;
-            let end = (i + 1) * entries.len() / points;
-            fold_stretch(&entries[start..end])
-        })
-        .collect()
-}
-
-fn fold_stretch(stretch: &[IndexEntry]) -> SeriesPoint {
-    let count = stretch.len();
-    let heads = stretch.iter().map(|e| &e.headline);
-    let mean = |value: fn(&crate::store::Headline) -> f64| {
-        stretch.iter().map(|e| value(&e.headline)).sum::<f64>() / count as f64
-    };
-    SeriesPoint {
-        t: stretch.last().map_or(0, |e| e.at.timestamp_millis()),
-        t_first: stretch.first().map_or(0, |e| e.at.timestamp_millis()),
-        count,
-        qps: mean(|h| h.qps),
-        qps_min: heads.clone().map(|h| h.qps).fold(f64::INFINITY, f64::min),
-        qps_max: heads.clone().map(|h| h.qps).fold(0.0, f64::max),
-        avg_latency: mean(|h| h.avg_latency),
-        p99_latency: heads.clone().map(|h| h.p99_latency).fold(0.0, f64::max),
-        data_loss_rate: heads.map(|h| h.data_loss_rate).fold(0.0, f64::max),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn best_records_keep_first_on_ties_and_ignore_zero_latency() {
-        let mut best = BestRecords::default();
-        best.update(10.0, 0.0, "t1");
-        best.update(10.0, 5.0, "t2");
-        best.update(9.0, 5.0, "t3");
-        best.update(11.0, 4.0, "t4");
-        assert_eq!(best.qps.as_ref().unwrap().timestamp, "t4");
-        assert_eq!(best.latency.as_ref().unwrap().value, 4.0);
-        let mut best = BestRecords::default();
-        best.update(10.0, 5.0, "a");
-        best.update(10.0, 5.0, "b");
-        assert_eq!(best.qps.unwrap().timestamp, "a");
-        assert_eq!(best.latency.unwrap().timestamp, "a");
-    }
-
-    fn entry(second: i64, qps: f64, p99: f64) -> IndexEntry {
-        let at = chrono::DateTime::from_timestamp(second, 0)
-            .unwrap()
-            .fixed_offset();
-        IndexEntry {
-            file_name: format!("{second}.json").into(),
-            timestamp: at.to_rfc3339().into(),
-            at,
-            headline: crate::store::Headline {
-                qps,
-                avg_latency: qps / 10.0,
-                p99_latency: p99,
-                data_loss_rate: 0.0,
-            },
-        }
-    }
+    use crate::report::Report;
+    use crate::store::WritableStore;
 
     /// A store on a temporary directory and a board over it.
-    fn board_on_a_fresh_store() -> (tempfile::TempDir, Store, LiveBoard) {
+    fn board_on_a_fresh_store() -> (tempfile::TempDir, WritableStore, LiveBoard) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(
-            dir.path(),
-            crate::store::OpenMode::ReadWrite { fsync: false },
-        )
-        .unwrap();
+        let store = WritableStore::open(dir.path(), false).unwrap();
         let board = LiveBoard::from_store(&store, Timing::default(), 6, Hub::new(16, 4));
         (dir, store, board)
     }
 
     /// Stores a report of `team` with the given `totalSent` and completed QPS.
-    fn store_report(store: &Store, team: &str, sent: u64) -> (Arc<StoredReport>, Metrics) {
+    fn store_report(store: &WritableStore, team: &str, sent: u64) -> (Arc<StoredReport>, Metrics) {
         let body = format!(
             r#"{{"totalElapsed":1,"totalSent":{sent},"totalOps":1,"totalErrors":0,"totalSaveDelayErrors":0,"pending":0,"operations":{{"sensorData":{{"operations":1,"errors":0}}}},"performanceMetrics":{{"avgSentQPS":1,"avgCompletedQPS":{sent},"errorRate":0}},"latencyAnalysis":{{"sensorData":{{"avg":1,"min":1,"max":1,"buckets":[1]}}}}}}"#
         );
@@ -478,26 +333,5 @@ mod tests {
         assert_eq!(team["qps"], 200.0);
         assert_eq!(team["report_count"], 2);
         assert_eq!(team["best_qps"], 200.0);
-    }
-
-    #[test]
-    fn downsample_folds_stretches_and_keeps_spikes() {
-        let entries: Vec<IndexEntry> = (0..10)
-            .map(|i| entry(i, i as f64, if i == 3 { 900.0 } else { 10.0 }))
-            .collect();
-        let series = downsample(&entries, 5);
-        assert_eq!(series.len(), 5);
-        assert_eq!(series.iter().map(|p| p.count).sum::<usize>(), 10);
-        assert_eq!(series[1].qps, 2.5);
-        assert_eq!((series[1].qps_min, series[1].qps_max), (2.0, 3.0));
-        assert_eq!(series[1].p99_latency, 900.0);
-        assert_eq!((series[4].t_first, series[4].t), (8000, 9000));
-    }
-
-    #[test]
-    fn downsample_keeps_short_histories_whole() {
-        let entries: Vec<IndexEntry> = (0..3).map(|i| entry(i, 1.0, 1.0)).collect();
-        assert_eq!(downsample(&entries, 500).len(), 3);
-        assert!(downsample(&[], 500).is_empty());
     }
 }

@@ -18,11 +18,10 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::RecvTimeoutError;
 
 use crate::client::{
-    Fleet, IntervalSpec, ReportSender, RetryPolicy, Schedule, StopSignal, simulated_teams,
-    start_fleet,
+    Fleet, IntervalSpec, ReportSender, RetryPolicy, Schedule, simulated_teams, start_fleet,
 };
-use crate::server::config::parse_duration;
 use crate::server::{Config, Server, StartupError};
+use crate::stop::StopSignal;
 use progress::{BarProgress, LineProgress, Progress, TeamTally};
 
 /// Why the demo cannot run.
@@ -42,41 +41,22 @@ pub enum DemoError {
     Client(#[from] crate::client::ClientError),
 }
 
-/// `benchboard-demo`'s command line.
-#[derive(Debug, Clone, clap::Parser)]
-#[command(
-    name = "benchboard-demo",
-    version,
-    about = "BenchBoard in one command: a server plus simulated teams, with live progress",
-    after_help = "Examples:\n  benchboard-demo                      # six teams until Ctrl-C; open the printed URL\n  benchboard-demo --duration 60s --port 8080\n  benchboard-demo --check --server http://localhost:8080   # quick test of a running server; exits 1 on any FAIL"
-)]
-pub struct DemoArgs {
-    /// Port of the demo's server; 0 picks a free one
-    #[arg(long, short, default_value_t = 0)]
+/// What to run: the demo's settings, as `benchboard-demo`'s flags give them.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Port of the demo's server; 0 picks a free one.
     pub port: u16,
-    /// Number of simulated teams
-    #[arg(long, default_value_t = 6)]
+    /// Number of simulated teams (1 to 100).
     pub teams: usize,
-    /// Seconds between two reports of a team: a range such as 2-5, or a value (jittered ±10%)
-    #[arg(long, default_value = "2-5")]
+    /// Wait between two reports of a team.
     pub interval: IntervalSpec,
-    /// Stop by itself after this long (60s, 5m, 90) [default: run until Ctrl-C]
-    #[arg(long, value_parser = parse_duration)]
+    /// Stop by itself after this long; `None` runs until stopped.
     pub duration: Option<Duration>,
-    /// Keep the temporary data directory at the end (its path is printed)
-    #[arg(long)]
+    /// Keep the temporary data directory at the end.
     pub keep: bool,
-    /// Store the reports in this directory (kept) instead of a temporary one
-    #[arg(long)]
+    /// Store the reports here (kept) instead of in a temporary directory.
     pub data_dir: Option<PathBuf>,
-    /// Run the quick test instead: send a few reports and read them back through every endpoint (on --server, the check's team stays in its data, named 自检小组)
-    #[arg(long)]
-    pub check: bool,
-    /// With --check: the server to test [default: a fresh in-process server]
-    #[arg(long, requires = "check")]
-    pub server: Option<String>,
-    /// Seed of the simulation: the same seed sends the same numbers [default: random]
-    #[arg(long)]
+    /// Seed of the simulation; `None` picks one at random.
     pub seed: Option<u64>,
 }
 
@@ -114,7 +94,7 @@ impl DataDir {
 }
 
 /// Runs the demo until `args.duration` is over or `stop` is raised; prints to stdout.
-pub fn run_demo(args: &DemoArgs, stop: &StopSignal) -> Result<DemoSummary, DemoError> {
+pub fn run_demo(args: &DemoOptions, stop: &StopSignal) -> Result<DemoSummary, DemoError> {
     if args.teams == 0 || args.teams > 100 {
         return Err(DemoError::Usage("--teams must be from 1 to 100".into()));
     }
@@ -147,7 +127,7 @@ pub fn run_demo(args: &DemoArgs, stop: &StopSignal) -> Result<DemoSummary, DemoE
     Ok(summary)
 }
 
-fn print_banner(args: &DemoArgs, server: &Server, data: &DataDir) {
+fn print_banner(args: &DemoOptions, server: &Server, data: &DataDir) {
     // The first line has the same shape as benchboard-serve's: scripts and tests read it.
     println!("BenchBoard listening on {}", server.url());
     println!("dashboard: {}  (open it in a browser)", server.url());
@@ -169,7 +149,7 @@ fn print_banner(args: &DemoArgs, server: &Server, data: &DataDir) {
 }
 
 /// Runs the simulated teams against `base` and shows their progress.
-fn run_fleet(args: &DemoArgs, base: &str, stop: &StopSignal) -> DemoSummary {
+fn run_fleet(args: &DemoOptions, base: &str, stop: &StopSignal) -> DemoSummary {
     let sender = ReportSender::new(base, Duration::from_secs(10))
         .expect("the demo server's own URL is a valid http:// URL");
     let seed = args.seed.unwrap_or_else(|| fastrand::u64(..));
@@ -267,24 +247,5 @@ fn finish_data_dir(data: DataDir, keep: bool) {
             }
         }
         DataDir::Given(path) => println!("data kept in {}", path.display()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::{CommandFactory, Parser};
-
-    #[test]
-    fn verify_cli() {
-        DemoArgs::command().debug_assert();
-    }
-
-    #[test]
-    fn server_flag_needs_check() {
-        assert!(DemoArgs::try_parse_from(["x", "--server", "http://127.0.0.1:1"]).is_err());
-        let args = DemoArgs::try_parse_from(["x", "--duration", "60s"]).unwrap();
-        assert_eq!(args.duration, Some(Duration::from_secs(60)));
-        assert_eq!(args.teams, 6);
     }
 }

@@ -1,7 +1,7 @@
 //! Generators of large, realistic histories for benchmarks and tests.
 //!
 //! [`write_history`] writes a data directory exactly as `benchboard-serve` does,
-//! through the store's own append path ([`Store::append_at`]): report files,
+//! through the store's own append path ([`WritableStore::append_at`]): report files,
 //! `latest.json` and the sidecar index. Only the clock is simulated, so a contest
 //! day of reports (one every 5 s per team) is written in seconds.
 //!
@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::metrics::Metrics;
 use crate::report::Report;
-use crate::store::{OpenMode, Store, StoreError};
+use crate::store::{StoreError, WritableStore};
 use crate::team::TeamId;
 
 /// Seconds between two reports of one simulated team (the original tools report every 5 s).
@@ -37,7 +37,7 @@ pub fn team_name(n: usize) -> String {
 /// team is dated 2025-08-01 09:00:00 local time + i · 5 s (+ a few ms per team).
 /// Teams are written in parallel, one thread each.
 pub fn write_history(dir: &Path, teams: usize, reports_per_team: usize) -> Result<(), StoreError> {
-    let store = Store::open(dir, OpenMode::ReadWrite { fsync: false })?;
+    let store = WritableStore::open(dir, false)?;
     std::thread::scope(|scope| {
         let handles: Vec<_> = (1..=teams)
             .map(|n| {
@@ -51,7 +51,7 @@ pub fn write_history(dir: &Path, teams: usize, reports_per_team: usize) -> Resul
     })
 }
 
-fn write_team(store: &Store, n: usize, reports: usize) -> Result<(), StoreError> {
+fn write_team(store: &WritableStore, n: usize, reports: usize) -> Result<(), StoreError> {
     let id = team_id(n);
     let name = team_name(n);
     let start = NaiveDate::from_ymd_opt(2025, 8, 1)
@@ -87,22 +87,11 @@ fn buckets(shape: &[f64; 13], total: u64) -> Vec<u64> {
     shape.iter().map(|s| (s * total as f64) as u64).collect()
 }
 
-/// The body of report `i` (0-based) of generated team `n`: cumulative stats after
-/// `(i + 1) · 5` s, with all four operation kinds, high-priority numbers and 13
-/// buckets, as a compact JSON body like the load-test tools send.
-pub fn report_body(n: usize, i: usize) -> Vec<u8> {
-    let seed = (n as u64) << 32 | i as u64;
-    let elapsed = ((i + 1) as f64) * REPORT_INTERVAL_S as f64;
-    let sent_qps = 400.0 + 120.0 * n as f64 + 50.0 * noise(seed);
-    let sent = (sent_qps * elapsed) as u64;
-    let pending = (sent / 200).min(500);
-    let lost = (sent as f64 * 0.002 * n as f64 * noise(seed ^ 1)) as u64;
-    let ops = sent.saturating_sub(pending).saturating_sub(lost);
-    let errors = lost / 2;
-    let avg = 4.0 + n as f64 * 1.5 + 3.0 * noise(seed ^ 2);
-    // A latency shape whose tail moves a little from report to report.
+/// The latency shape of report `seed`: shares of the 13 buckets, whose tail moves a
+/// little from report to report.
+fn latency_shape(seed: u64) -> [f64; 13] {
     let tail = 0.01 * noise(seed ^ 4);
-    let shape = [
+    [
         0.2 - tail,
         0.15,
         0.25,
@@ -116,22 +105,62 @@ pub fn report_body(n: usize, i: usize) -> Vec<u8> {
         0.003 + tail / 4.0,
         0.001 + tail / 8.0,
         0.001 + tail / 8.0,
-    ];
-    let kind = |share: f64, k: u64| {
-        let count = (ops as f64 * share) as u64;
+    ]
+}
+
+/// The numbers one report gives every operation kind.
+struct KindBase {
+    /// Completed operations, all kinds together.
+    ops: u64,
+    /// Errors, all kinds together.
+    errors: u64,
+    /// Average latency of the report, ms.
+    avg_ms: f64,
+    shape: [f64; 13],
+}
+
+impl KindBase {
+    /// `operations` and `latencyAnalysis` entries of kind number `k` with `share` of the operations.
+    fn kind(&self, share: f64, k: u64) -> (serde_json::Value, serde_json::Value) {
+        let count = (self.ops as f64 * share) as u64;
+        let avg = self.avg_ms;
         let dist = json!({
             "avg": avg * (1.0 + k as f64 * 0.3), "min": 0.4, "max": 900.0 + 40.0 * k as f64,
-            "buckets": buckets(&shape, count),
+            "buckets": buckets(&self.shape, count),
             "highPriorityCount": count / 10, "highPriorityAvg": avg * 0.7,
             "highPriorityMin": 0.3, "highPriorityMax": 400.0,
-            "highPriorityBuckets": buckets(&shape, count / 10),
+            "highPriorityBuckets": buckets(&self.shape, count / 10),
         });
-        (json!({"operations": count, "errors": errors / 4}), dist)
+        (
+            json!({"operations": count, "errors": self.errors / 4}),
+            dist,
+        )
+    }
+}
+
+/// The body of report `i` (0-based) of generated team `n`: cumulative stats after
+/// `(i + 1) · 5` s, with all four operation kinds, high-priority numbers and 13
+/// buckets, as a compact JSON body like the load-test tools send.
+pub fn report_body(n: usize, i: usize) -> Vec<u8> {
+    let seed = (n as u64) << 32 | i as u64;
+    let elapsed = ((i + 1) as f64) * REPORT_INTERVAL_S as f64;
+    let sent_qps = 400.0 + 120.0 * n as f64 + 50.0 * noise(seed);
+    let sent = (sent_qps * elapsed) as u64;
+    let pending = (sent / 200).min(500);
+    let lost = (sent as f64 * 0.002 * n as f64 * noise(seed ^ 1)) as u64;
+    let ops = sent.saturating_sub(pending).saturating_sub(lost);
+    let errors = lost / 2;
+    let avg = 4.0 + n as f64 * 1.5 + 3.0 * noise(seed ^ 2);
+    let base = KindBase {
+        ops,
+        errors,
+        avg_ms: avg,
+        shape: latency_shape(seed),
     };
-    let (sd_ops, sd_lat) = kind(0.55, 0);
-    let (rw_ops, rw_lat) = kind(0.2, 1);
-    let (batch_ops, batch_lat) = kind(0.15, 2);
-    let (query_ops, query_lat) = kind(0.1, 3);
+    let (sd_ops, sd_lat) = base.kind(0.55, 0);
+    let (rw_ops, rw_lat) = base.kind(0.2, 1);
+    let (batch_ops, batch_lat) = base.kind(0.15, 2);
+    let (query_ops, query_lat) = base.kind(0.1, 3);
     let body = json!({
         "totalElapsed": elapsed,
         "totalSent": sent,
@@ -171,7 +200,7 @@ mod tests {
     fn writes_a_history_the_store_reads_back() {
         let dir = tempfile::tempdir().unwrap();
         write_history(dir.path(), 2, 30).unwrap();
-        let store = Store::open(dir.path(), OpenMode::ReadOnly).unwrap();
+        let store = crate::store::Store::open(dir.path()).unwrap();
         assert_eq!(store.team_ids(), vec![team_id(1), team_id(2)]);
         assert_eq!(store.report_count(&team_id(2)), 30);
         assert!(store.warnings().is_empty());

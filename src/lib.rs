@@ -1,13 +1,18 @@
 //! BenchBoard: a live scoreboard for load tests.
 //!
 //! Teams POST their cumulative load-test stats to `benchboard-serve`; every report
-//! is validated ([`report`]), stored as one atomic file ([`store`]), turned into
-//! derived numbers ([`metrics`]), applied to the live team state ([`board`]) and
-//! fanned out to every open dashboard ([`hub`]). A report travels one way:
+//! is validated ([`report`]), turned into derived numbers ([`metrics`]), stored as
+//! one atomic file with those numbers in the index ([`store`]), applied to the live
+//! team state ([`board`]) and fanned out to every open dashboard ([`hub`],
+//! [`server`]). A report travels one way (`server::App::ingest`):
 //!
 //! ```text
-//! report (parse, validate) -> store (on disk, then ack) -> metrics -> board -> hub -> server::ws
+//! report (parse, validate) -> metrics -> store (on disk, then ack) -> board -> hub -> server::ws
 //! ```
+//!
+//! What is stored is read back through [`query`] (pages, summary, series, best
+//! records, every report in a range), written out by [`export`] and
+//! [`history`] (`benchboard-history`), in the JSON shapes of [`api`].
 //!
 //! Every step is a plain type or function that can be used without a socket:
 //!
@@ -23,18 +28,45 @@
 //! assert_eq!(metrics.data_loss_rate, 5.0);
 //! ```
 
-pub mod board;
-pub mod client;
-pub mod demo;
-pub mod export;
-pub mod generate;
-pub mod history;
-pub mod hub;
-pub mod logging;
-pub mod metrics;
+// A report's way, in order: parsed and checked, its numbers derived, stored, shown
+// live, fanned out to the viewers; the server ties the steps together.
 pub mod report;
-pub mod server;
-pub mod simulate;
-pub mod store;
+
 pub mod team;
+
+pub mod metrics;
+
+pub mod store;
+
+pub mod board;
+
+pub mod hub;
+
+pub mod server;
+
+// What is stored, read back: the wire format, the questions, the exports, the CLI.
+pub mod api;
+
+pub mod query;
+
+pub mod export;
+
+pub mod history;
+
+// Sending reports, and the tools around them; each binary's arguments and run.
+pub mod client;
+
+pub mod stop;
+
+pub mod simulate;
+
+pub mod generate;
+
+pub mod demo;
+
+pub mod cli;
+
+// Shared helpers.
+pub mod logging;
+
 pub mod timefmt;

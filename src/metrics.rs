@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::{BUCKET_COUNT, Report};
+use crate::report::{BUCKET_COUNT, Report, ValidationError};
 
 /// Upper bounds of the latency buckets in ms; the last (overflow) bucket is taken
 /// as 5000 + 5000, as the original does.
@@ -67,7 +67,19 @@ impl Metrics {
         }
     }
 
-    /// The four numbers of the original's `metrics` object, as JSON.
+    /// The metrics of stats as stored: a report the original tool accepted but today's
+    /// schema refuses still belongs to the history ("loads unchanged"), with zero
+    /// metrics; the error says why, for a warning.
+    pub fn of_stored(stats: &serde_json::Value) -> (Metrics, Option<ValidationError>) {
+        match Report::fields_of(stats) {
+            Ok(report) => (Metrics::of(&report), None),
+            Err(e) => (Metrics::default(), Some(e)),
+        }
+    }
+
+    /// The `metrics` object of the API: the original's four numbers (`avg_latency`,
+    /// `p99_latency`, `high_priority_latency`, `data_loss_rate`), then `qps` and the
+    /// `percentiles` per operation kind.
     pub fn to_json(&self) -> serde_json::Value {
         let percentiles: serde_json::Map<String, serde_json::Value> = self
             .percentiles

@@ -447,22 +447,42 @@ impl SimulatedTeam {
         self.verify_misses += round_randomly(completed as f64 * c.verify_miss_share, rng);
     }
 
+    /// The cumulative report as the load-test tools send it.
     fn to_json(&self) -> Value {
         let ops = self.total_ops();
         let errors = self.total_errors();
         // QPS follow the elapsed time as sent, so a reader can recompute them.
         let elapsed_s = round3(self.elapsed_s);
         let per_sec = |n: u64| round3(n as f64 / elapsed_s);
-        let pct = |part: u64, whole: u64| match whole {
-            0 => 0.0,
-            w => round3(part as f64 / w as f64 * 100.0),
-        };
         let mut all = Distribution::default();
         for kind in &self.kinds {
             all.merge(&kind.all);
         }
-        let sensor = &self.kinds[0];
-        let high_priority_total: u64 = self.kinds.iter().map(|k| k.high_priority).sum();
+        let (operations, latency) = self.kinds_json();
+        json!({
+            "totalElapsed": elapsed_s,
+            "totalSent": self.sent,
+            "totalOps": ops,
+            "totalErrors": errors,
+            "totalSaveDelayErrors": self.save_delay_errors,
+            "pending": self.pending,
+            "totalAvgLatency": round3(all.avg_ms()),
+            "highPriorityAvgDelayLatency": round3(self.kinds[0].high_priority_latency.avg_ms()),
+            "totalVerifyErrorRate": percent(self.verify_misses, ops),
+            "operations": operations,
+            "highPriorityStats": self.high_priority_json(ops),
+            "performanceMetrics": {
+                "avgSentQPS": per_sec(self.sent),
+                "avgCompletedQPS": per_sec(ops),
+                "errorRate": percent(errors, ops),
+            },
+            "latencyAnalysis": latency,
+        })
+    }
+
+    /// `operations` and `latencyAnalysis`: one entry per kind; `sensorData`'s latency
+    /// also has the high-priority fields.
+    fn kinds_json(&self) -> (Map<String, Value>, Map<String, Value>) {
         let mut operations = Map::new();
         let mut latency = Map::new();
         for (k, kind) in OPERATION_KINDS.iter().enumerate() {
@@ -481,32 +501,28 @@ impl SimulatedTeam {
             }
             latency.insert(kind.to_string(), Value::Object(dist));
         }
+        (operations, latency)
+    }
+
+    /// `highPriorityStats`: high-priority requests per kind and their share of `ops`.
+    fn high_priority_json(&self, ops: u64) -> Value {
+        let high_priority_total: u64 = self.kinds.iter().map(|k| k.high_priority).sum();
         json!({
-            "totalElapsed": elapsed_s,
-            "totalSent": self.sent,
-            "totalOps": ops,
-            "totalErrors": errors,
-            "totalSaveDelayErrors": self.save_delay_errors,
-            "pending": self.pending,
-            "totalAvgLatency": round3(all.avg_ms()),
-            "highPriorityAvgDelayLatency": round3(sensor.high_priority_latency.avg_ms()),
-            "totalVerifyErrorRate": pct(self.verify_misses, ops),
-            "operations": operations,
-            "highPriorityStats": {
-                "sensorDataCount": self.kinds[0].high_priority,
-                "sensorRWCount": self.kinds[1].high_priority,
-                "batchRWCount": self.kinds[2].high_priority,
-                "queryCount": self.kinds[3].high_priority,
-                "totalCount": high_priority_total,
-                "percentage": pct(high_priority_total, ops),
-            },
-            "performanceMetrics": {
-                "avgSentQPS": per_sec(self.sent),
-                "avgCompletedQPS": per_sec(ops),
-                "errorRate": pct(errors, ops),
-            },
-            "latencyAnalysis": latency,
+            "sensorDataCount": self.kinds[0].high_priority,
+            "sensorRWCount": self.kinds[1].high_priority,
+            "batchRWCount": self.kinds[2].high_priority,
+            "queryCount": self.kinds[3].high_priority,
+            "totalCount": high_priority_total,
+            "percentage": percent(high_priority_total, ops),
         })
+    }
+}
+
+/// `part` as a percentage of `whole`, rounded to 3 decimals; 0 when `whole` is 0.
+fn percent(part: u64, whole: u64) -> f64 {
+    match whole {
+        0 => 0.0,
+        w => round3(part as f64 / w as f64 * 100.0),
     }
 }
 

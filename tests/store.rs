@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use benchboard::metrics::Metrics;
 use benchboard::report::Report;
-use benchboard::store::{INDEX_FILE, OpenMode, Store};
+use benchboard::store::{INDEX_FILE, Store, WritableStore};
 use benchboard::team::TeamId;
 use common::{TestServer, copy_dir, fixture, ordered_report_files, report_files};
 use serde_json::{Value, json};
@@ -345,7 +345,7 @@ fn corrupt_and_foreign_files_are_skipped_with_a_warning() {
     std::fs::create_dir_all(data.join("not a team!")).unwrap();
     std::fs::create_dir_all(data.join("empty")).unwrap();
 
-    let store = Store::open(&data, OpenMode::ReadOnly).expect("opens despite bad files");
+    let store = Store::open(&data).expect("opens despite bad files");
     let warnings = store.warnings().join("\n");
     for name in [
         "20250801_100020_000.json",
@@ -383,12 +383,12 @@ fn read_only_opening_changes_no_file() {
     let data = temp.path().join("data");
     copy_dir(&fixture("original-data"), &data);
     std::fs::write(data.join("team1/.tmp-x"), b"x").unwrap();
-    let store = Store::open(&data, OpenMode::ReadOnly).unwrap();
+    let store = Store::open(&data).unwrap();
     assert_eq!(store.report_count(&TeamId::parse("team2").unwrap()), 3);
     assert!(data.join("team1/.tmp-x").exists());
     assert!(!sidecar(&data, "team1").exists());
     assert!(matches!(
-        Store::open(temp.path().join("missing"), OpenMode::ReadOnly),
+        Store::open(temp.path().join("missing")),
         Err(benchboard::store::StoreError::NoDataDir(_))
     ));
 }
@@ -396,7 +396,7 @@ fn read_only_opening_changes_no_file() {
 #[test]
 fn appends_in_one_millisecond_keep_every_report_in_arrival_order() {
     let temp = temp_dir();
-    let store = Store::open(temp.path(), OpenMode::ReadWrite { fsync: false }).unwrap();
+    let store = WritableStore::open(temp.path(), false).unwrap();
     let id = TeamId::parse("quick").unwrap();
     let base: Value =
         serde_json::from_slice(&std::fs::read(fixture("valid/minimal-12-buckets.json")).unwrap())
@@ -469,7 +469,7 @@ fn latest_json_is_the_newest_report_after_the_store_is_dropped() {
     let id = TeamId::parse("burst").unwrap();
     let body = std::fs::read(fixture("valid/minimal-12-buckets.json")).unwrap();
     {
-        let store = Store::open(temp.path(), OpenMode::ReadWrite { fsync: true }).unwrap();
+        let store = WritableStore::open(temp.path(), true).unwrap();
         for n in 0..20u64 {
             let mut value: Value = serde_json::from_slice(&body).unwrap();
             value["totalSent"] = json!(1000 + n);
@@ -487,7 +487,7 @@ fn latest_json_is_the_newest_report_after_the_store_is_dropped() {
     assert_eq!(latest["stats"]["totalSent"], 1019);
     assert_eq!(report_files(temp.path(), "burst").len(), 20);
     // Reopened, it loads the 20 reports from the sidecar.
-    let store = Store::open(temp.path(), OpenMode::ReadOnly).unwrap();
+    let store = Store::open(temp.path()).unwrap();
     assert_eq!(store.report_count(&id), 20);
     assert!(store.warnings().is_empty(), "{:?}", store.warnings());
 }

@@ -116,10 +116,31 @@ pub struct ExportArgs {
     pub range: RangeArgs,
     /// Output format [default: csv; json with --json]
     #[arg(long, value_enum)]
-    pub format: Option<Format>,
+    pub format: Option<FormatArg>,
     /// Write to this file (atomically: complete or not at all) instead of stdout
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+/// `--format` of `export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// One row per report, flattened columns with units in their names.
+    Csv,
+    /// One JSON array of history entries.
+    Json,
+    /// One history entry (a JSON object) per line.
+    Ndjson,
+}
+
+impl From<FormatArg> for Format {
+    fn from(arg: FormatArg) -> Format {
+        match arg {
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Json => Format::Json,
+            FormatArg::Ndjson => Format::Ndjson,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -18,10 +18,11 @@ use serde::Serialize;
 
 pub use cli::HistoryArgs;
 use cli::{Command, RangeArgs};
-use source::{Source, SummaryInfo};
+use source::Source;
 use table::Table;
 
-use crate::export::TimeRange;
+use crate::api;
+use crate::query::TimeRange;
 use crate::store::StoreError;
 use crate::team::TeamId;
 use crate::timefmt;
@@ -217,7 +218,7 @@ fn describe_range(range: &TimeRange) -> String {
 }
 
 /// The team's summary; an unknown team (no report) is "nothing found".
-fn known_team(source: &Source, id: &TeamId) -> Result<SummaryInfo, HistoryError> {
+fn known_team(source: &Source, id: &TeamId) -> Result<api::Summary, HistoryError> {
     let info = source.summary(id)?;
     if info.total_reports == 0 {
         return Err(HistoryError::NothingFound(format!(

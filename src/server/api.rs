@@ -9,15 +9,14 @@ use tiny_http::Request;
 use super::App;
 use super::error::ApiError;
 use super::reply::{Reply, header};
-use crate::board::downsample;
-use crate::export::{self, StoreRows, TimeRange};
-use crate::metrics::Metrics;
+use crate::api;
+use crate::export;
+use crate::query::{self, StoreRows, TimeRange};
 use crate::report::Report;
-use crate::store::StoredReport;
 use crate::team::{self, TeamError, TeamId};
 
 /// Largest `limit` of a history page.
-pub const MAX_HISTORY_LIMIT: usize = 1000;
+pub const MAX_HISTORY_LIMIT: usize = api::MAX_PAGE;
 
 pub(super) fn submit_report(app: &App, request: &mut Request) -> Result<Reply, ApiError> {
     // The patched tiny_http leaves out header values with raw non-ASCII bytes and lists them.
@@ -95,56 +94,29 @@ fn query_number(
         })
 }
 
-/// One history entry as the API shows it: the stored file plus its metrics.
-pub fn history_entry_json(stored: &StoredReport) -> Value {
-    // A report the original tool stored but today's schema refuses shows zero metrics.
-    let metrics = Report::fields_of(&stored.stats)
-        .map(|r| Metrics::of(&r))
-        .unwrap_or_default();
-    export::history_entry_json(
-        stored.team_id.as_str(),
-        &stored.team_name,
-        &stored.timestamp,
-        &stored.stats,
-        &metrics,
-    )
-}
-
 pub(super) fn history(app: &App, id: &TeamId, query: &str) -> Result<Reply, ApiError> {
     let limit = query_number(query, "limit", 10, 1, MAX_HISTORY_LIMIT)?;
     let offset = query_number(query, "offset", 0, 0, usize::MAX)?;
-    let (total, page) = app.store.history_page(id, offset, limit);
-    let history: Vec<Value> = page.iter().map(history_entry_json).collect();
-    Ok(Reply::json(
-        200,
-        &json!({
-            "team_id": id.as_str(),
-            "history": history,
-            "total": total,
-            "limit": limit,
-            "offset": offset,
-            "has_more": offset.saturating_add(limit) < total,
-        }),
-    ))
+    let (total, page) = query::page(&app.store, id, &TimeRange::default(), offset, limit);
+    // A file that vanished or is corrupt is left out of the page.
+    let page: Vec<_> = page.into_iter().filter_map(Result::ok).collect();
+    let answer = api::HistoryPage {
+        team_id: id.as_str().into(),
+        history: page.iter().map(query::history_entry).collect(),
+        total,
+        limit,
+        offset,
+        has_more: offset.saturating_add(limit) < total,
+    };
+    Ok(json_reply(&answer))
 }
 
 pub(super) fn history_summary(app: &App, id: &TeamId) -> Reply {
-    let info = app.store.history_info(id);
-    Reply::json(
-        200,
-        &json!({
-            "team_id": id.as_str(),
-            "total_reports": info.total_reports,
-            "first_report": info.first_report,
-            "last_report": info.last_report,
-            "data_directory": app.store.team_dir(id).display().to_string(),
-            "recent_files": info.recent_files,
-        }),
-    )
+    json_reply(&query::summary(&app.store, id))
 }
 
 /// Largest `points` of a history series.
-pub const MAX_SERIES_POINTS: usize = 5000;
+pub const MAX_SERIES_POINTS: usize = api::MAX_SERIES_POINTS;
 
 /// `GET /api/teams/<id>/history/series?points=500&since=<ms>`: the history (from
 /// `since`, ms since the Unix epoch, when given) downsampled from the in-memory
@@ -152,15 +124,15 @@ pub const MAX_SERIES_POINTS: usize = 5000;
 pub(super) fn history_series(app: &App, id: &TeamId, query: &str) -> Result<Reply, ApiError> {
     let points = query_number(query, "points", 500, 1, MAX_SERIES_POINTS)?;
     let since_ms = query_number(query, "since", 0, 0, i64::MAX as usize)? as i64;
-    let (total, series) = app.store.with_entries(id, |entries| {
-        // Entries are oldest first, so the ones since `since_ms` are a tail.
-        let first = entries.partition_point(|e| e.at.timestamp_millis() < since_ms);
-        (entries.len(), downsample(&entries[first..], points))
-    });
-    Ok(Reply::json(
+    Ok(json_reply(&query::series(&app.store, id, since_ms, points)))
+}
+
+/// A 200 answer with one of the API's structs.
+fn json_reply(answer: &impl serde::Serialize) -> Reply {
+    Reply::json(
         200,
-        &json!({"team_id": id.as_str(), "total": total, "points": series.len(), "series": series}),
-    ))
+        &serde_json::to_value(answer).expect("API answers serialize"),
+    )
 }
 
 /// The team's whole history as CSV (the columns of `benchboard-history export`), streamed.

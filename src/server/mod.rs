@@ -39,13 +39,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-pub use config::{Config, ServeArgs, StartupError};
+pub use config::{Config, StartupError};
 
 use crate::board::LiveBoard;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::report::Report;
-use crate::store::{OpenMode, Store, StoreError, StoredReport};
+use crate::store::{StoreError, StoredReport, WritableStore};
 use crate::team::TeamId;
 
 /// How long the connections must stay quiet before a shutdown completes.
@@ -54,7 +54,7 @@ const SHUTDOWN_QUIET: Duration = Duration::from_millis(200);
 /// Everything a request handler needs: the store, the board and the settings.
 pub struct App {
     pub config: Config,
-    pub store: Store,
+    pub store: WritableStore,
     pub board: LiveBoard,
     /// The WebSocket writer threads and their viewers.
     pub viewers: ws::Viewers,
@@ -67,13 +67,8 @@ pub struct App {
 impl App {
     /// Opens the data directory and rebuilds the board from it.
     pub fn open(config: Config) -> Result<App, StartupError> {
-        let store = Store::open(
-            &config.data_dir,
-            OpenMode::ReadWrite {
-                fsync: config.fsync,
-            },
-        )
-        .map_err(StartupError::DataDir)?;
+        let store =
+            WritableStore::open(&config.data_dir, config.fsync).map_err(StartupError::DataDir)?;
         for warning in store.warnings() {
             // File names in a data directory are anybody's: escaped, never cut.
             log::warn!("{}", crate::logging::escape(warning, usize::MAX));

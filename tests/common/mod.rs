@@ -95,7 +95,7 @@ impl TestServer {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
-    /// POSTs a report for `team_id` (named "Team <id>").
+    /// POSTs a report for `team_id` (no X-Team-Name: the server names it `Team-<id>`).
     pub fn post_for(&self, team_id: &str, body: &[u8]) -> (u16, Value) {
         self.post_report(&[("X-Team-ID", team_id)], body)
     }

@@ -30,8 +30,8 @@ pub fn rank(teams: &[TeamOverview], by: RankBy) -> Vec<Placing> {
         .iter()
         .map(|t| {
             let (value, time) = match by {
-                RankBy::Qps => (t.best_qps, t.best_qps_time.clone()),
-                RankBy::Latency => (t.best_latency, t.best_latency_time.clone()),
+                RankBy::Qps => (t.best.best_qps, t.best.best_qps_time.clone()),
+                RankBy::Latency => (t.best.best_latency, t.best.best_latency_time.clone()),
                 RankBy::FailureRate => (Some(t.data_loss_rate), t.last_report.clone()),
             };
             Placing {
@@ -122,10 +122,12 @@ mod tests {
             avg_latency: 0.0,
             p99_latency: 0.0,
             data_loss_rate: 0.0,
-            best_qps,
-            best_qps_time: best_qps.map(|_| at.to_string()),
-            best_latency: None,
-            best_latency_time: None,
+            best: crate::api::Best {
+                best_qps,
+                best_qps_time: best_qps.map(|_| at.to_string()),
+                best_latency: None,
+                best_latency_time: None,
+            },
         }
     }
 

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::export::{self, Format, TimeRange};
+use crate::export::{self, Format};
 use crate::history::cli::ExportArgs;
 use crate::history::source::{RowError, Source};
 use crate::history::{HistoryError, describe_range, known_team};
+use crate::query::TimeRange;
 use crate::team::TeamId;
 
 /// Exports running longer than this show a progress bar (on a terminal).
@@ -27,7 +28,7 @@ pub fn run(
     out: &mut impl Write,
 ) -> Result<(), HistoryError> {
     let format = match (args.format, json) {
-        (Some(format), _) => format,
+        (Some(format), _) => format.into(),
         (None, true) => Format::Json,
         (None, false) => Format::Csv,
     };
@@ -68,17 +69,22 @@ pub fn run(
         )));
     }
     if let Some(path) = &args.output {
-        let skipped_note = if skipped > 0 {
-            format!(" ({skipped} skipped)")
-        } else {
-            String::new()
-        };
-        eprintln!(
-            "exported {written} reports{skipped_note} to {}",
-            path.display()
-        );
+        eprintln!("{}", exported_note(written, skipped, path));
     }
     Ok(())
+}
+
+/// `exported N reports (K skipped) to FILE`.
+fn exported_note(written: usize, skipped: usize, path: &Path) -> String {
+    let skipped_note = if skipped > 0 {
+        format!(" ({skipped} skipped)")
+    } else {
+        String::new()
+    };
+    format!(
+        "exported {written} reports{skipped_note} to {}",
+        path.display()
+    )
 }
 
 /// The teams to export: those asked for (each must exist, duplicates dropped), or

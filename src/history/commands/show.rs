@@ -4,13 +4,13 @@ use std::io::Write;
 
 use serde_json::{Value, json};
 
-use crate::export::{ExportRow, TimeRange};
 use crate::history::cli::ShowArgs;
 use crate::history::source::Source;
 use crate::history::table::{Align, Table};
 use crate::history::{
     HistoryError, describe_range, fixed, known_team, show_time, write_json, write_table,
 };
+use crate::query::{ReportRow, TimeRange};
 use crate::team::TeamId;
 
 /// Runs the command, writing to `out`.
@@ -41,7 +41,7 @@ pub fn run(
         )));
     }
     if json {
-        let history: Vec<Value> = rows.iter().map(ExportRow::to_json).collect();
+        let history: Vec<Value> = rows.iter().map(ReportRow::to_json).collect();
         return write_json(
             out,
             &json!({
@@ -64,7 +64,7 @@ pub fn run(
     .map_err(HistoryError::Stdout)
 }
 
-fn reports_table(rows: &[ExportRow]) -> Table {
+fn reports_table(rows: &[ReportRow]) -> Table {
     let mut table = Table::new(&[
         ("TIME", Align::Left),
         ("QPS", Align::Right),

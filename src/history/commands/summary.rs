@@ -4,15 +4,17 @@ use std::io::{self, Write};
 
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::export::TimeRange;
+use crate::api;
 use crate::history::cli::SummaryArgs;
 use crate::history::source::Source;
 use crate::history::table::{self, Align, Table};
 use crate::history::{
     HistoryError, describe_range, fixed, known_team, show_opt_time, write_json, write_table,
 };
+use crate::query::TimeRange;
+use crate::store::Headline;
 use crate::team::TeamId;
 use crate::timefmt;
 
@@ -45,6 +47,43 @@ impl Spread {
     }
 }
 
+/// Min / median / max of the headline numbers of the reports in a range.
+struct InRange {
+    headlines: Vec<(String, Headline)>,
+    qps: Spread,
+    avg: Spread,
+    p99: Spread,
+}
+
+impl InRange {
+    /// `None` when the range holds no report.
+    fn of(headlines: Vec<(String, Headline)>) -> Option<InRange> {
+        let spread =
+            |get: fn(&Headline) -> f64| Spread::of(headlines.iter().map(|(_, h)| get(h)).collect());
+        Some(InRange {
+            qps: spread(|h| h.qps)?,
+            avg: spread(|h| h.avg_latency)?,
+            p99: spread(|h| h.p99_latency)?,
+            headlines,
+        })
+    }
+
+    fn to_json(&self, range: &TimeRange) -> Value {
+        let format_end =
+            |at: &Option<DateTime<FixedOffset>>| at.as_ref().map(timefmt::format_timestamp);
+        json!({
+            "since": format_end(&range.since),
+            "until": format_end(&range.until),
+            "reports": self.headlines.len(),
+            "first_report": self.headlines.first().map(|(t, _)| t),
+            "last_report": self.headlines.last().map(|(t, _)| t),
+            "qps": self.qps,
+            "avg_latency": self.avg,
+            "p99_latency": self.p99,
+        })
+    }
+}
+
 /// Runs the command, writing to `out`.
 pub fn run(
     source: &Source,
@@ -55,68 +94,60 @@ pub fn run(
     out: &mut impl Write,
 ) -> Result<(), HistoryError> {
     let info = known_team(source, id)?;
-    let headlines = source.headlines(id, range)?;
-    let spread = |get: fn(&crate::store::Headline) -> f64| {
-        Spread::of(headlines.iter().map(|(_, h)| get(h)).collect())
-    };
-    let (Some(qps), Some(avg), Some(p99)) = (
-        spread(|h| h.qps),
-        spread(|h| h.avg_latency),
-        spread(|h| h.p99_latency),
-    ) else {
+    let Some(in_range) = InRange::of(source.headlines(id, range)?) else {
         return Err(HistoryError::NothingFound(format!(
             "team {id} has no reports{}",
             describe_range(range)
         )));
     };
-    let format_end =
-        |at: &Option<DateTime<FixedOffset>>| at.as_ref().map(timefmt::format_timestamp);
-    let in_range = json!({
-        "since": format_end(&range.since),
-        "until": format_end(&range.until),
-        "reports": headlines.len(),
-        "first_report": headlines.first().map(|(t, _)| t),
-        "last_report": headlines.last().map(|(t, _)| t),
-        "qps": qps,
-        "avg_latency": avg,
-        "p99_latency": p99,
-    });
     if json {
         let mut value = serde_json::to_value(&info).expect("summaries serialize");
-        value["range"] = in_range;
+        value["range"] = in_range.to_json(range);
         return write_json(out, &value);
     }
-    let line = |out: &mut dyn Write, key: &str, value: &str| -> io::Result<()> {
-        writeln!(out, "{key:<16}{}", table::sanitize(value))
+    write_lines(out, &info, range, in_range.headlines.len()).map_err(HistoryError::Stdout)?;
+    write_table(out, &spread_table(&in_range))
+}
+
+/// The summary as `key value` lines, then an empty line.
+fn write_lines(
+    out: &mut impl Write,
+    info: &api::Summary,
+    range: &TimeRange,
+    in_range: usize,
+) -> io::Result<()> {
+    let mut line = |key: &str, value: &str| writeln!(out, "{key:<16}{}", table::sanitize(value));
+    line("team", &info.team_id)?;
+    line("reports", &info.total_reports.to_string())?;
+    line("first report", &show_opt_time(&info.first_report))?;
+    line("last report", &show_opt_time(&info.last_report))?;
+    line("data directory", &info.data_directory)?;
+    line("recent files", &info.recent_files.join(", "))?;
+    let range_text = describe_range(range);
+    let range_text = if range_text.is_empty() {
+        "all"
+    } else {
+        range_text.trim()
     };
-    let mut lines = || -> io::Result<()> {
-        line(out, "team", id.as_str())?;
-        line(out, "reports", &info.total_reports.to_string())?;
-        line(out, "first report", &show_opt_time(&info.first_report))?;
-        line(out, "last report", &show_opt_time(&info.last_report))?;
-        line(out, "data directory", &info.data_directory)?;
-        line(out, "recent files", &info.recent_files.join(", "))?;
-        let range_text = describe_range(range);
-        line(
-            out,
-            "range",
-            if range_text.is_empty() {
-                "all"
-            } else {
-                range_text.trim()
-            },
-        )?;
-        line(out, "in range", &format!("{} reports", headlines.len()))?;
-        writeln!(out)
-    };
-    lines().map_err(HistoryError::Stdout)?;
+    line("range", range_text)?;
+    line("in range", &format!("{in_range} reports"))?;
+    writeln!(out)
+}
+
+/// Min / median / max of QPS, average and P99 latency.
+fn spread_table(in_range: &InRange) -> Table {
     let mut table = Table::new(&[
         ("", Align::Left),
         ("MIN", Align::Right),
         ("MEDIAN", Align::Right),
         ("MAX", Align::Right),
     ]);
-    for (name, s, decimals) in [("QPS", qps, 1), ("AVG ms", avg, 2), ("P99 ms", p99, 2)] {
+    let rows = [
+        ("QPS", in_range.qps, 1),
+        ("AVG ms", in_range.avg, 2),
+        ("P99 ms", in_range.p99, 2),
+    ];
+    for (name, s, decimals) in rows {
         table.row(vec![
             name.to_string(),
             fixed(s.min, decimals),
@@ -124,7 +155,7 @@ pub fn run(
             fixed(s.max, decimals),
         ]);
     }
-    write_table(out, &table)
+    table
 }
 
 #[cfg(test)]

@@ -43,10 +43,10 @@ pub fn run(source: &Source, json: bool, out: &mut impl Write) -> Result<(), Hist
             fixed(t.avg_latency, 2),
             fixed(t.p99_latency, 2),
             fixed(t.data_loss_rate, 2),
-            opt_fixed(t.best_qps, 1),
-            show_opt_time(&t.best_qps_time),
-            opt_fixed(t.best_latency, 2),
-            show_opt_time(&t.best_latency_time),
+            opt_fixed(t.best.best_qps, 1),
+            show_opt_time(&t.best.best_qps_time),
+            opt_fixed(t.best.best_latency, 2),
+            show_opt_time(&t.best.best_latency_time),
         ]);
     }
     write_table(out, &table)

@@ -1,0 +1,156 @@
+//! The JSON contract of the HTTP API and the WebSocket (openapi.yaml), as serde
+//! structs: the server writes them, `benchboard-history --server` reads them back.
+//!
+//! Field order is part of the contract (the original's clients compare bytes in
+//! tests; serde_json keeps the order of the struct). Borrowed fields (`Cow`) let the
+//! server write a stored report's stats without copying them first; read back, they
+//! are owned.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Largest `limit` of a history page (`GET /api/teams/{id}/history`).
+pub const MAX_PAGE: usize = 1000;
+/// Largest `points` of a history series.
+pub const MAX_SERIES_POINTS: usize = 5000;
+
+/// One team as `/api/teams`, `/api/teams/{id}` and the WebSocket messages show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Team<'a> {
+    pub team_id: Cow<'a, str>,
+    pub team_name: Cow<'a, str>,
+    /// Timestamp of the latest report, as stored.
+    pub last_update: Cow<'a, str>,
+    pub is_active: bool,
+    pub on_board: bool,
+    /// Completed QPS of the latest report.
+    pub qps: f64,
+    /// Average latency of the latest report, in ms.
+    pub avg_latency: f64,
+    /// P99 latency of the latest report, in ms.
+    pub p99_latency: f64,
+    /// Failure rate of the latest report, in %.
+    pub data_loss_rate: f64,
+    /// The latest report's metrics object ([`crate::metrics::Metrics::to_json`]).
+    pub metrics: Value,
+    /// The latest report as the team sent it.
+    pub stats: Cow<'a, Value>,
+    pub report_count: usize,
+    #[serde(flatten)]
+    pub best: Best,
+}
+
+/// A team's best records, as the API and `benchboard-history teams` show them.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Best {
+    /// Highest completed QPS.
+    pub best_qps: Option<f64>,
+    pub best_qps_time: Option<String>,
+    /// Lowest positive average latency, in ms.
+    pub best_latency: Option<f64>,
+    pub best_latency_time: Option<String>,
+}
+
+/// One stored report as the history API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry<'a> {
+    pub team_id: Cow<'a, str>,
+    pub team_name: Cow<'a, str>,
+    /// The timestamp as stored (RFC 3339, or the original's naive local time).
+    pub timestamp: Cow<'a, str>,
+    /// The report as the team sent it.
+    pub stats: Cow<'a, Value>,
+    /// Its metrics object; a reader recomputes them from `stats` instead.
+    #[serde(skip_deserializing)]
+    pub metrics: Value,
+}
+
+/// One page of `GET /api/teams/{id}/history`, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryPage<'a> {
+    pub team_id: Cow<'a, str>,
+    pub history: Vec<HistoryEntry<'a>>,
+    /// Reports the team has in all.
+    pub total: usize,
+    pub limit: usize,
+    pub offset: usize,
+    pub has_more: bool,
+}
+
+/// `GET /api/teams/{id}/history/summary`: read from the index alone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub team_id: String,
+    pub total_reports: usize,
+    pub first_report: Option<String>,
+    pub last_report: Option<String>,
+    /// The team's directory as the server shows it (`data/team1`).
+    pub data_directory: String,
+    /// The 5 newest report file names, newest first.
+    pub recent_files: Vec<String>,
+}
+
+/// `GET /api/teams/{id}/history/series`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    pub team_id: String,
+    /// Reports the team has in all.
+    pub total: usize,
+    /// Points in `series`.
+    pub points: usize,
+    pub series: Vec<SeriesPoint>,
+}
+
+/// One point of a downsampled history: the reports of one stretch folded together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesPoint {
+    /// Time of the stretch's last report, in ms since the Unix epoch.
+    pub t: i64,
+    /// Time of the stretch's first report, in ms since the Unix epoch.
+    pub t_first: i64,
+    /// Reports folded into this point.
+    pub count: usize,
+    /// Mean completed QPS of the stretch.
+    pub qps: f64,
+    /// Lowest completed QPS of the stretch.
+    pub qps_min: f64,
+    /// Highest completed QPS of the stretch.
+    pub qps_max: f64,
+    /// Mean average latency of the stretch, in ms.
+    pub avg_latency: f64,
+    /// Highest P99 latency of the stretch, in ms (a spike must stay visible).
+    pub p99_latency: f64,
+    /// Highest failure rate of the stretch, in %.
+    pub data_loss_rate: f64,
+}
+
+/// A message of the `/ws` push, tagged by its `type`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum WsMessage<'a> {
+    /// The whole board, sent first on every connection.
+    Snapshot {
+        teams: Vec<Team<'a>>,
+        /// Most team cards the page shows (`--max-teams`).
+        max_teams: usize,
+        inactive_after_secs: u64,
+        evict_after_secs: u64,
+    },
+    /// A team reported.
+    TeamUpdate { team: Box<Team<'a>> },
+    /// A team turned inactive or left the board (or came back).
+    TeamStatus {
+        team_id: Cow<'a, str>,
+        is_active: bool,
+        on_board: bool,
+    },
+}
+
+impl WsMessage<'_> {
+    /// The message as sent in one text frame.
+    pub fn to_text(&self) -> String {
+        serde_json::to_string(self).expect("API messages serialize")
+    }
+}

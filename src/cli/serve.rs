@@ -1,0 +1,169 @@
+//! `benchboard-serve`'s command line: its arguments (each also read from a
+//! `BENCHBOARD_*` environment variable), their check into a [`Config`], and the run.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use super::parse::{parse_duration, parse_size};
+use crate::board::Timing;
+use crate::server::client_addr::{TrustedProxies, parse_trusted_proxy};
+use crate::server::config::{DEFAULT_VIEWER_QUEUE, MAX_THREADS, default_threads};
+use crate::server::{Config, Server, StartupError};
+
+/// `benchboard-serve`'s command line.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "benchboard-serve",
+    version,
+    about = "Live scoreboard for load tests: HTTP API, WebSocket push and dashboard on one port",
+    after_help = "Example:\n  benchboard-serve --port 8080 --data-dir ./data\n  curl -X POST http://localhost:8080/api/stats/report \\\n    -H 'Content-Type: application/json' -H 'X-Team-ID: team1' \\\n    -H 'X-Team-Name: %E7%AC%AC%E4%B8%80%E5%B0%8F%E7%BB%84' -d @report.json"
+)]
+pub struct ServeArgs {
+    /// Address to listen on (0.0.0.0: every interface)
+    #[arg(long, env = "BENCHBOARD_HOST", default_value = "0.0.0.0")]
+    pub host: String,
+    /// Port to listen on; 0 picks a free port (the URL printed at start shows it)
+    #[arg(long, short, env = "BENCHBOARD_PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// Directory of the stored reports, one sub-directory per team (created if missing)
+    #[arg(long, env = "BENCHBOARD_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Largest report body accepted; bigger ones get 413
+    #[arg(long, env = "BENCHBOARD_MAX_BODY", default_value = "1MiB", value_parser = parse_size)]
+    pub max_body: u64,
+    /// Seconds without a report before a team shows as inactive
+    #[arg(long, env = "BENCHBOARD_INACTIVE_AFTER", default_value = "300", value_parser = parse_duration)]
+    pub inactive_after: Duration,
+    /// Seconds without a report before a team leaves the board (its history stays)
+    #[arg(long, env = "BENCHBOARD_EVICT_AFTER", default_value = "600", value_parser = parse_duration)]
+    pub evict_after: Duration,
+    /// Most team cards on the dashboard
+    #[arg(long, env = "BENCHBOARD_MAX_TEAMS", default_value_t = 6)]
+    pub max_teams: usize,
+    /// HTTP worker threads [default: 4 per core, at least 8]
+    #[arg(long, env = "BENCHBOARD_THREADS")]
+    pub threads: Option<usize>,
+    /// Seconds a client may take to send a request or read an answer before its connection is closed
+    #[arg(long, env = "BENCHBOARD_REQUEST_TIMEOUT", default_value = "10", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// fsync each report before acknowledging it: survives a power loss, not only a crash (slower)
+    #[arg(long, env = "BENCHBOARD_FSYNC")]
+    pub fsync: bool,
+    /// Turn the WebSocket push off; the dashboard then polls /api/teams
+    #[arg(long, env = "BENCHBOARD_NO_WEBSOCKET")]
+    pub no_websocket: bool,
+    /// Most WebSocket viewers at once; the next one is refused with a close reason
+    #[arg(long, env = "BENCHBOARD_MAX_VIEWERS", default_value_t = 1000)]
+    pub max_viewers: usize,
+    /// What to log on stderr: error, warn (refused requests, at most 10 lines a minute per client address, and errors), info (also every report), debug
+    #[arg(long, env = "BENCHBOARD_LOG_LEVEL", default_value = "warn")]
+    pub log_level: log::LevelFilter,
+    /// A proxy (address or CIDR network, repeatable) whose X-Forwarded-For names the client: per-address limits then count that address instead of the proxy's [default: none, X-Forwarded-For is ignored]
+    #[arg(long = "trusted-proxy", env = "BENCHBOARD_TRUSTED_PROXY", value_delimiter = ',', value_name = "ADDR|CIDR", value_parser = parse_trusted_proxy)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+impl ServeArgs {
+    /// Checks the arguments and turns them into a [`Config`].
+    pub fn into_config(self) -> Result<Config, StartupError> {
+        if self.evict_after < self.inactive_after {
+            return Err(StartupError::Invalid(format!(
+                "--evict-after ({}s) must not be shorter than --inactive-after ({}s)",
+                self.evict_after.as_secs(),
+                self.inactive_after.as_secs()
+            )));
+        }
+        let threads = self.threads.unwrap_or_else(default_threads);
+        if threads == 0 || self.max_teams == 0 {
+            return Err(StartupError::Invalid(
+                "--threads and --max-teams must be at least 1".into(),
+            ));
+        }
+        if threads > MAX_THREADS {
+            return Err(StartupError::Invalid(format!(
+                "--threads {threads} is too many: at most {MAX_THREADS}"
+            )));
+        }
+        if self.request_timeout.is_zero() {
+            return Err(StartupError::Invalid(
+                "--request-timeout must be more than 0 seconds".into(),
+            ));
+        }
+        Ok(Config {
+            host: self.host,
+            port: self.port,
+            data_dir: self.data_dir,
+            max_body_bytes: self.max_body,
+            timing: Timing {
+                inactive_after: self.inactive_after,
+                evict_after: self.evict_after,
+            },
+            max_teams: self.max_teams,
+            threads,
+            request_timeout: self.request_timeout,
+            fsync: self.fsync,
+            websocket: !self.no_websocket,
+            max_viewers: self.max_viewers,
+            viewer_queue: DEFAULT_VIEWER_QUEUE,
+            trusted_proxies: TrustedProxies::new(self.trusted_proxies),
+        })
+    }
+}
+
+/// Runs `benchboard-serve` until SIGINT/SIGTERM; a failure is one `Error: ...` line and exit 1.
+pub fn run(args: ServeArgs) -> ExitCode {
+    crate::logging::init(args.log_level);
+    match serve(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let server = Server::bind(args.into_config()?)?;
+    // The first line is the URL with the real port: scripts and tests read it.
+    // Written without println!: a closed stdout (the reader went away) is no reason to
+    // stop serving or to panic at exit.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "BenchBoard listening on {}", server.url());
+    let _ = writeln!(
+        out,
+        "data directory: {}",
+        server.app().store.root().display()
+    );
+    let _ = out.flush();
+    let handle = server.shutdown_handle();
+    ctrlc::set_handler(move || handle.shutdown())?;
+    server.run();
+    let _ = writeln!(std::io::stdout(), "stopped");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, Parser};
+
+    #[test]
+    fn verify_cli() {
+        ServeArgs::command().debug_assert();
+    }
+
+    #[test]
+    fn refuses_evict_before_inactive() {
+        let args =
+            ServeArgs::try_parse_from(["x", "--inactive-after", "60", "--evict-after", "30"])
+                .unwrap();
+        assert!(
+            args.into_config()
+                .unwrap_err()
+                .to_string()
+                .contains("--evict-after")
+        );
+    }
+}

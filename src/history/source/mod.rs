@@ -1,0 +1,214 @@
+//! Where the history comes from: a data directory (the library's [`Store`], opened
+//! read-only) or a running server (its HTTP API, through ureq). Both answer the same
+//! questions with the same numbers: the server's come from the same store and the
+//! same metrics functions, and here every row's metrics are computed from its stats.
+
+mod remote;
+
+use std::path::Path;
+
+pub use remote::Remote;
+
+use super::HistoryError;
+use crate::api;
+use crate::query::{self, ReportRow, StoreRows, TimeRange};
+use crate::store::{Headline, Store};
+use crate::team::{self, TeamId};
+
+/// One team as `teams` lists it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TeamOverview {
+    pub team_id: String,
+    pub team_name: String,
+    pub reports: usize,
+    pub first_report: Option<String>,
+    pub last_report: Option<String>,
+    /// Completed QPS of the latest report.
+    pub qps: f64,
+    /// Average latency of the latest report, ms.
+    pub avg_latency: f64,
+    /// P99 latency of the latest report, ms.
+    pub p99_latency: f64,
+    /// Failure rate of the latest report, %.
+    pub data_loss_rate: f64,
+    #[serde(flatten)]
+    pub best: api::Best,
+}
+
+/// Why a row is missing from [`Rows`].
+#[derive(Debug)]
+pub enum RowError {
+    /// A report was skipped (a vanished or corrupt file): the warning to print.
+    Skip(String),
+    /// The source failed (the server went away): the export cannot go on.
+    Fatal(HistoryError),
+}
+
+impl std::fmt::Display for RowError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RowError::Skip(warning) => f.write_str(warning),
+            RowError::Fatal(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Rows of an export, oldest first per team.
+pub type Rows = Box<dyn Iterator<Item = Result<ReportRow, RowError>>>;
+
+/// A data directory or a running server.
+pub enum Source {
+    Local(Store),
+    Remote(Remote),
+}
+
+impl Source {
+    /// Opens the data directory, or checks the server's URL (it is asked nothing yet).
+    pub fn open(data_dir: &Path, server: Option<&str>) -> Result<Source, HistoryError> {
+        match server {
+            Some(url) => Ok(Source::Remote(Remote::new(url)?)),
+            None => {
+                let store = Store::open(data_dir)?;
+                for warning in store.warnings() {
+                    eprintln!("{warning}");
+                }
+                Ok(Source::Local(store))
+            }
+        }
+    }
+
+    /// Every team with at least one report, by id.
+    pub fn teams(&self) -> Result<Vec<TeamOverview>, HistoryError> {
+        match self {
+            Source::Local(store) => Ok(store
+                .team_ids()
+                .iter()
+                .map(|id| local_overview(store, id))
+                .collect()),
+            Source::Remote(remote) => remote.teams(),
+        }
+    }
+
+    /// The summary endpoint's numbers (0 reports for an unknown team).
+    pub fn summary(&self, id: &TeamId) -> Result<api::Summary, HistoryError> {
+        match self {
+            Source::Local(store) => Ok(query::summary(store, id)),
+            Source::Remote(remote) => remote.summary(id),
+        }
+    }
+
+    /// Timestamp and headline numbers of each report within `range`, oldest first.
+    pub fn headlines(
+        &self,
+        id: &TeamId,
+        range: &TimeRange,
+    ) -> Result<Vec<(String, Headline)>, HistoryError> {
+        match self {
+            Source::Local(store) => Ok(query::headlines(store, id, range)),
+            Source::Remote(_) => {
+                let mut out = Vec::new();
+                for row in self.rows(std::slice::from_ref(id), range)? {
+                    match row {
+                        Ok(row) => out.push((row.timestamp.clone(), Headline::from(&row.metrics))),
+                        Err(RowError::Skip(warning)) => eprintln!("{warning}"),
+                        Err(RowError::Fatal(e)) => return Err(e),
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// One page of the team's reports within `range`, newest first:
+    /// `(reports in range, page)`.
+    pub fn page(
+        &self,
+        id: &TeamId,
+        range: &TimeRange,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<ReportRow>), HistoryError> {
+        match self {
+            Source::Local(store) => Ok(local_page(store, id, range, offset, limit)),
+            Source::Remote(remote) if range.is_all() => remote.page(id, offset, limit),
+            Source::Remote(remote) => remote.page_in_range(id, range, offset, limit),
+        }
+    }
+
+    /// The reports of `teams` within `range`, team by team, oldest first; and how
+    /// many reports that is at most (for a progress bar).
+    pub fn rows(&self, teams: &[TeamId], range: &TimeRange) -> Result<Rows, HistoryError> {
+        Ok(self.rows_counted(teams, range, true)?.0)
+    }
+
+    /// [`Source::rows`] with the number of reports it covers, at most; with
+    /// `keep_stats` false the rows may lack `report.value` (enough for CSV).
+    pub fn rows_counted(
+        &self,
+        teams: &[TeamId],
+        range: &TimeRange,
+        keep_stats: bool,
+    ) -> Result<(Rows, usize), HistoryError> {
+        match self {
+            Source::Local(store) => {
+                let rows = StoreRows::new(store, teams, range, keep_stats);
+                let total = rows.total();
+                let rows = rows
+                    .map(|row| row.map_err(|e| RowError::Skip(format!("warning: skipping {e}"))));
+                Ok((Box::new(rows), total))
+            }
+            Source::Remote(remote) => {
+                let mut total = 0;
+                for id in teams {
+                    total += remote.page(id, 0, 1)?.0;
+                }
+                let rows = remote.rows(teams, range);
+                Ok((Box::new(rows), total))
+            }
+        }
+    }
+}
+
+fn local_overview(store: &Store, id: &TeamId) -> TeamOverview {
+    let team_name = store
+        .latest(id)
+        .map(|latest| latest.team_name.clone())
+        .unwrap_or_else(|| team::default_team_name(id));
+    let records = query::records(store, id);
+    TeamOverview {
+        team_id: id.to_string(),
+        team_name,
+        reports: records.reports,
+        first_report: records.first_report,
+        last_report: records.last_report,
+        qps: records.latest.qps,
+        avg_latency: records.latest.avg_latency,
+        p99_latency: records.latest.p99_latency,
+        data_loss_rate: records.latest.data_loss_rate,
+        best: api::Best::from(&records.best),
+    }
+}
+
+fn local_page(
+    store: &Store,
+    id: &TeamId,
+    range: &TimeRange,
+    offset: usize,
+    limit: usize,
+) -> (usize, Vec<ReportRow>) {
+    let (total, page) = query::page(store, id, range, offset, limit);
+    let reader = store.reader();
+    let rows = page
+        .into_iter()
+        .filter_map(|stored| {
+            stored
+                .and_then(|s| {
+                    let path = reader.path(id, &s.file_name);
+                    ReportRow::from_stored(s, path)
+                })
+                .map_err(|e| eprintln!("warning: skipping {e}"))
+                .ok()
+        })
+        .collect();
+    (total, rows)
+}

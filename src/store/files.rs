@@ -1,0 +1,322 @@
+//! Atomic files: a report is written complete under no name (`O_TMPFILE`, or a
+//! `.tmp-*` name where the file system lacks it) and then linked under its final
+//! name; `latest.json` is another name of the newest report, moved with a rename.
+//! Each name only ever points at a complete file.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{LATEST_FILE, StoreError, StoredReport, TMP_PREFIX};
+use crate::team::TeamId;
+use crate::timefmt;
+
+/// Group commit of a team directory's syncs: one `fsync` of the directory makes
+/// durable every name linked before it began, so reports that wait while a sync
+/// runs are covered by the next one instead of each paying its own.
+#[derive(Default)]
+pub(super) struct DirSync {
+    /// Names linked so far (the team lock orders them).
+    pub(super) linked: AtomicU64,
+    /// Names known to be durable.
+    synced: Mutex<u64>,
+}
+
+impl DirSync {
+    /// Returns once the `ticket`-th name linked in `dir` is durable.
+    pub(super) fn covers(&self, dir: &Path, ticket: u64) -> Result<(), StoreError> {
+        let mut synced = self.synced.lock().expect("dir sync lock poisoned");
+        if *synced >= ticket {
+            return Ok(());
+        }
+        let upto = self.linked.load(Ordering::SeqCst);
+        sync_dir(dir)?;
+        *synced = upto;
+        Ok(())
+    }
+}
+
+/// A complete report file not yet under its final name.
+pub(super) enum WrittenFile {
+    /// An `O_TMPFILE` file: no name at all until linked.
+    Unnamed(File),
+    /// A `.tmp-*` file (file systems without `O_TMPFILE`).
+    Named(PathBuf),
+}
+
+impl WrittenFile {
+    /// Writes `contents` to a new file in `dir` (synced when `fsync`).
+    pub(super) fn write(
+        dir: &Path,
+        contents: &[u8],
+        fsync: bool,
+    ) -> Result<WrittenFile, StoreError> {
+        if let Some(file) = write_unnamed(dir, contents, fsync)? {
+            return Ok(WrittenFile::Unnamed(file));
+        }
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let tmp = dir.join(format!("{TMP_PREFIX}{}-{n}", process_id()));
+        write_file(&tmp, contents, fsync)?;
+        Ok(WrittenFile::Named(tmp))
+    }
+
+    /// Gives the file the first free name `<stem>[_<seq>].json` from `seq` on;
+    /// returns the name and its sequence number.
+    pub(super) fn link(
+        self,
+        dir: &Path,
+        stem: &str,
+        seq: u32,
+    ) -> Result<(String, u32), StoreError> {
+        match self {
+            WrittenFile::Unnamed(file) => {
+                link_first_free(dir, stem, seq, |target| link_unnamed(&file, target))
+            }
+            WrittenFile::Named(tmp) => {
+                let linked = link_first_free(dir, stem, seq, |target| fs::hard_link(&tmp, target));
+                let _ = fs::remove_file(&tmp);
+                linked
+            }
+        }
+    }
+}
+
+/// Gives a complete file its name, trying `<stem>_<seq+1>` and on while taken.
+fn link_first_free(
+    dir: &Path,
+    stem: &str,
+    mut seq: u32,
+    link: impl Fn(&Path) -> io::Result<()>,
+) -> Result<(String, u32), StoreError> {
+    loop {
+        let name = timefmt::file_name(stem, seq);
+        let target = dir.join(&name);
+        match link(&target) {
+            Ok(()) => return Ok((name, seq)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => seq += 1,
+            Err(e) => return Err(StoreError::write(&target, e)),
+        }
+    }
+}
+
+/// Writes `contents` to a new file without a name in `dir` (`O_TMPFILE`): a crash
+/// leaves nothing behind. `Ok(None)` when the file system does not support it.
+fn write_unnamed(dir: &Path, contents: &[u8], fsync: bool) -> Result<Option<File>, StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let opened = OpenOptions::new()
+        .write(true)
+        .mode(0o644)
+        .custom_flags(libc::O_TMPFILE)
+        .open(dir);
+    let mut file = match opened {
+        Ok(file) => file,
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL)
+            ) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(StoreError::write(dir, e)),
+    };
+    file.write_all(contents)
+        .and_then(|_| if fsync { file.sync_data() } else { Ok(()) })
+        .map_err(|e| StoreError::write(dir, e))?;
+    Ok(Some(file))
+}
+
+/// Links an `O_TMPFILE` file under `target` (through `/proc/self/fd`, which needs no
+/// privilege, unlike `AT_EMPTY_PATH`).
+fn link_unnamed(file: &File, target: &Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let source = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd()))
+        .expect("no NUL in a /proc path");
+    let target = CString::new(target.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in a path"))?;
+    // SAFETY: two NUL-terminated paths that outlive the call.
+    let result = unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            source.as_ptr(),
+            libc::AT_FDCWD,
+            target.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// This process's id, asked of the kernel once.
+pub(super) fn process_id() -> u32 {
+    static ID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *ID.get_or_init(std::process::id)
+}
+
+/// Makes `latest.json` another name of the report file `name`, atomically.
+pub(super) fn point_latest_at(dir: &Path, name: &str) -> Result<(), StoreError> {
+    let tmp = dir.join(format!("{TMP_PREFIX}latest-{}", process_id()));
+    let _ = fs::remove_file(&tmp);
+    fs::hard_link(dir.join(name), &tmp)
+        .or_else(|_| fs::copy(dir.join(name), &tmp).map(|_| ()))
+        .map_err(|e| StoreError::write(&tmp, e))?;
+    let latest = dir.join(LATEST_FILE);
+    fs::rename(&tmp, &latest).map_err(|e| StoreError::write(&latest, e))
+}
+
+pub(super) fn write_file(path: &Path, contents: &[u8], fsync: bool) -> Result<(), StoreError> {
+    let mut file = File::create(path).map_err(|e| StoreError::write(path, e))?;
+    let result = file
+        .write_all(contents)
+        .and_then(|_| if fsync { file.sync_data() } else { Ok(()) });
+    if let Err(e) = result {
+        drop(file);
+        let _ = fs::remove_file(path);
+        return Err(StoreError::write(path, e));
+    }
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StoreError::write(dir, e))
+}
+
+/// The file layout of a stored report (field order as the original writes it).
+#[derive(Deserialize)]
+struct ReportFile {
+    team_id: String,
+    team_name: String,
+    timestamp: String,
+    stats: Value,
+}
+
+/// The contents of a report file: `team_id`, `team_name`, `timestamp`, then the
+/// report `body` verbatim as `stats` (the original's layout).
+pub(super) fn report_contents(
+    id: &TeamId,
+    team_name: &str,
+    timestamp: &str,
+    body: &[u8],
+) -> Vec<u8> {
+    let header =
+        serde_json::json!({"team_id": id.as_str(), "team_name": team_name, "timestamp": timestamp});
+    let mut contents = serde_json::to_vec(&header).expect("strings serialize");
+    contents.pop(); // the closing brace: the report follows as the last field
+    contents.extend_from_slice(b",\"stats\":");
+    contents.extend_from_slice(body);
+    contents.extend_from_slice(b"}\n");
+    contents
+}
+
+/// `(stem, seq)` of a report file name.
+pub(super) fn split_name(name: &str) -> Option<(String, u32)> {
+    let (_, seq) = timefmt::parse_file_name(name)?;
+    Some((name[..19].to_string(), seq))
+}
+
+/// Reads and checks one report file.
+pub fn read_report_file(path: &Path) -> Result<StoredReport, StoreError> {
+    let bytes = fs::read(path).map_err(|e| StoreError::read(path, e))?;
+    let corrupt = |reason: String| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let file: ReportFile = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    let team_id = TeamId::parse(&file.team_id).map_err(|e| corrupt(e.to_string()))?;
+    let at = timefmt::parse_timestamp(&file.timestamp)
+        .ok_or_else(|| corrupt(format!("bad timestamp {:?}", file.timestamp)))?;
+    let file_name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_string();
+    Ok(StoredReport {
+        team_id,
+        team_name: file.team_name,
+        timestamp: file.timestamp,
+        at,
+        file_name,
+        stats: file.stats,
+    })
+}
+
+/// Makes `latest.json` the newest report again if a crash left it behind (or the
+/// original tool wrote it as a copy that differs).
+pub(super) fn repair_latest(dir: &Path, newest: &str) -> Result<(), StoreError> {
+    use std::os::unix::fs::MetadataExt;
+    let newest_path = dir.join(newest);
+    let latest_path = dir.join(LATEST_FILE);
+    let same_file = match (fs::metadata(&newest_path), fs::metadata(&latest_path)) {
+        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+        _ => false,
+    };
+    if same_file || files_equal(&newest_path, &latest_path) {
+        return Ok(());
+    }
+    point_latest_at(dir, newest)
+}
+
+fn files_equal(a: &Path, b: &Path) -> bool {
+    matches!((fs::read(a), fs::read(b)), (Ok(x), Ok(y)) if x == y)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_named_temporary_file_gets_the_first_free_name_and_goes_away() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join(format!("{TMP_PREFIX}x"));
+        write_file(&tmp, b"one", false).unwrap();
+        let (name, seq) = WrittenFile::Named(tmp)
+            .link(dir.path(), "20250801_100005_138", 0)
+            .unwrap();
+        assert_eq!((name.as_str(), seq), ("20250801_100005_138.json", 0));
+        let tmp = dir.path().join(format!("{TMP_PREFIX}y"));
+        write_file(&tmp, b"two", false).unwrap();
+        let (name, seq) = WrittenFile::Named(tmp)
+            .link(dir.path(), "20250801_100005_138", 0)
+            .unwrap();
+        assert_eq!((name.as_str(), seq), ("20250801_100005_138_1.json", 1));
+        assert_eq!(
+            names_in(dir.path()),
+            ["20250801_100005_138.json", "20250801_100005_138_1.json"]
+        );
+        assert_eq!(fs::read(dir.path().join(&name)).unwrap(), b"two");
+    }
+
+    #[test]
+    fn an_unnamed_file_is_invisible_until_linked() {
+        let dir = tempfile::tempdir().unwrap();
+        let written = WrittenFile::write(dir.path(), b"{}", true).unwrap();
+        if matches!(written, WrittenFile::Unnamed(_)) {
+            assert!(names_in(dir.path()).is_empty());
+        }
+        let (name, _) = written.link(dir.path(), "20250801_100005_138", 0).unwrap();
+        assert_eq!(names_in(dir.path()), [name]);
+    }
+}

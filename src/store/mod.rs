@@ -1,0 +1,319 @@
+//! The file store (DESIGN §5): one JSON file per report, `latest.json` per team,
+//! and an in-memory index so that reads never list or parse a team's directory.
+//!
+//! ```text
+//! data/<team_id>/<YYYYMMDD_HHMMSS_fff>.json   one file per report (original's layout)
+//! data/<team_id>/latest.json                  the newest report
+//! data/<team_id>/.benchboard-index            our sidecar index, one line per report
+//! ```
+//!
+//! Writing a report costs one new file and one new name: the report is written to an
+//! unnamed file (`O_TMPFILE`; a `.tmp-*` name where the file system lacks it) and
+//! then linked under its final name (the link fails if the name is taken, which is
+//! how two reports in one millisecond both survive). `latest.json` is another name
+//! of the same file, moved with a rename; under a burst it is moved at most every
+//! [`LATEST_EVERY`] per team, and [`WritableStore::flush_latest`] (the server calls it about
+//! twice a second, and it runs on drop) catches up. Each name only ever points at a
+//! complete file, so neither a reader nor a crash sees half a report; after a crash
+//! `latest.json` is set right at the next start.
+//!
+//! The sidecar index holds, per report, its file name, timestamp and headline numbers.
+//! It is only a cache: at start-up it is checked against the directory listing and
+//! rebuilt from the report files for whatever it lacks.
+
+//!
+//! [`Store`] only reads: `benchboard-history` opens one and can change no file.
+//! [`WritableStore`] (the server) is a `Store` that also appends; it derefs to the
+//! `Store` for every read. The questions asked of a history (pages, summary, series,
+//! best records, every report in a range) are answered in [`crate::query`] from what
+//! a `Store` offers: the team ids, each team's index ([`Store::with_entries`]), its
+//! latest report and a [`ReportReader`].
+//!
+//! | file | holds |
+//! |---|---|
+//! | `mod.rs` | the types and the reading API |
+//! | `write.rs` | [`WritableStore`]: appending, `latest.json`, directory syncs |
+//! | `files.rs` | atomic files: `O_TMPFILE` or `.tmp-*`, links, `latest.json`, reading a report file |
+//! | `index.rs` | the sidecar format |
+//! | `load.rs` | the open-time scan and repair |
+
+mod files;
+mod index;
+mod load;
+mod write;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use files::read_report_file;
+pub use write::WritableStore;
+
+use crate::metrics::Metrics;
+use crate::team::TeamId;
+
+/// Name of the per-team file that always holds the newest report.
+pub const LATEST_FILE: &str = "latest.json";
+/// Name of the per-team sidecar index.
+pub const INDEX_FILE: &str = ".benchboard-index";
+/// Prefix of temporary files; leftovers are removed at start-up.
+pub const TMP_PREFIX: &str = ".tmp-";
+/// Under a burst of reports, `latest.json` of a team is moved at most this often;
+/// [`WritableStore::flush_latest`] brings it up to date.
+pub const LATEST_EVERY: Duration = Duration::from_millis(100);
+
+/// A failure of the file store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A file or directory could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+    /// A file or directory could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    /// The data directory is missing or not a directory (read-only opening).
+    #[error("data directory {} does not exist or is not a directory", .0.display())]
+    NoDataDir(PathBuf),
+    /// A stored file is not a report in the expected format.
+    #[error("{}: not a BenchBoard report file: {reason}", path.display())]
+    Corrupt { path: PathBuf, reason: String },
+}
+
+impl StoreError {
+    /// True when the disk is full (the API answers 507 then).
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::Write { source, .. } => source.kind() == io::ErrorKind::StorageFull,
+            _ => false,
+        }
+    }
+
+    pub(crate) fn write(path: &Path, source: io::Error) -> StoreError {
+        StoreError::Write {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub(crate) fn read(path: &Path, source: io::Error) -> StoreError {
+        StoreError::Read {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// The headline numbers of one report, kept in the index for every report.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Headline {
+    /// Completed requests per second.
+    #[serde(rename = "q")]
+    pub qps: f64,
+    /// Average latency in ms.
+    #[serde(rename = "a")]
+    pub avg_latency: f64,
+    /// 99th-percentile latency in ms.
+    #[serde(rename = "p")]
+    pub p99_latency: f64,
+    /// Failure rate in %.
+    #[serde(rename = "l")]
+    pub data_loss_rate: f64,
+}
+
+impl From<&Metrics> for Headline {
+    fn from(m: &Metrics) -> Headline {
+        Headline {
+            qps: m.qps,
+            avg_latency: m.avg_latency,
+            p99_latency: m.p99_latency,
+            data_loss_rate: m.data_loss_rate,
+        }
+    }
+}
+
+/// One report in the index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexEntry {
+    /// File name inside the team's directory.
+    pub file_name: Box<str>,
+    /// The timestamp as written in the file (the original's are naive local time).
+    pub timestamp: Box<str>,
+    /// The timestamp, parsed.
+    pub at: DateTime<FixedOffset>,
+    pub headline: Headline,
+}
+
+/// A stored report, as read back from (or just written to) its file.
+#[derive(Debug, Clone)]
+pub struct StoredReport {
+    pub team_id: TeamId,
+    pub team_name: String,
+    /// The timestamp as written in the file.
+    pub timestamp: String,
+    pub at: DateTime<FixedOffset>,
+    pub file_name: String,
+    /// The report as the team sent it.
+    pub stats: Value,
+}
+
+/// The reports of one team: its index and the open sidecar.
+struct TeamLog {
+    dir: PathBuf,
+    entries: Vec<IndexEntry>,
+    /// Stem and sequence of the newest name handed out, so that names only grow.
+    last_name: Option<(String, u32)>,
+    /// Append handle of the sidecar index (a [`WritableStore`]'s only).
+    index_file: Option<File>,
+    latest: Option<Arc<StoredReport>>,
+    /// When `latest.json` was last moved (a [`WritableStore`]'s only).
+    latest_moved: Option<Instant>,
+    /// The newest report's file name when `latest.json` still lags behind it.
+    latest_pending: Option<String>,
+    /// Shares directory syncs between concurrent reports (`--fsync`).
+    dir_sync: Arc<files::DirSync>,
+    /// Names given so far; a report's ticket for [`DirSync::covers`].
+    linked: u64,
+}
+
+impl TeamLog {
+    fn new(
+        dir: PathBuf,
+        entries: Vec<IndexEntry>,
+        latest: Option<StoredReport>,
+        index_file: Option<File>,
+    ) -> TeamLog {
+        let last_name = entries.last().and_then(|e| files::split_name(&e.file_name));
+        TeamLog {
+            dir,
+            entries,
+            last_name,
+            index_file,
+            latest: latest.map(Arc::new),
+            latest_moved: None,
+            latest_pending: None,
+            dir_sync: Arc::default(),
+            linked: 0,
+        }
+    }
+}
+
+/// The file store of one data directory, opened to read (see [`WritableStore`]).
+pub struct Store {
+    root: PathBuf,
+    teams: RwLock<BTreeMap<TeamId, Arc<Mutex<TeamLog>>>>,
+    /// Warnings met while opening (corrupt or foreign files), one line each.
+    warnings: Vec<String>,
+}
+
+impl Store {
+    /// Opens a data directory to read it: loads every team's index (from the report
+    /// files where the sidecar is missing or stale) and changes no file.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Store, StoreError> {
+        let root = root.into();
+        if !root.is_dir() {
+            return Err(StoreError::NoDataDir(root));
+        }
+        load::open(root, false)
+    }
+
+    /// The data directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Lines to print about files skipped while opening.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Every team with at least one report, by id.
+    pub fn team_ids(&self) -> Vec<TeamId> {
+        self.teams
+            .read()
+            .expect("store lock poisoned")
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    fn team(&self, id: &TeamId) -> Option<Arc<Mutex<TeamLog>>> {
+        self.teams
+            .read()
+            .expect("store lock poisoned")
+            .get(id)
+            .cloned()
+    }
+
+    /// The team's directory as shown to users (`data/team1`).
+    pub fn team_dir(&self, id: &TeamId) -> PathBuf {
+        self.root.join(id.as_str())
+    }
+
+    /// The team's newest report (without reading its file again), if any.
+    pub fn latest(&self, id: &TeamId) -> Option<Arc<StoredReport>> {
+        self.team(id)?
+            .lock()
+            .expect("team lock poisoned")
+            .latest
+            .clone()
+    }
+
+    /// Number of reports of a team (0 for an unknown team).
+    pub fn report_count(&self, id: &TeamId) -> usize {
+        self.team(id)
+            .map(|log| log.lock().expect("team lock poisoned").entries.len())
+            .unwrap_or(0)
+    }
+
+    /// A copy of the team's index entries, oldest first.
+    pub fn entries(&self, id: &TeamId) -> Vec<IndexEntry> {
+        self.team(id)
+            .map(|log| log.lock().expect("team lock poisoned").entries.clone())
+            .unwrap_or_default()
+    }
+
+    /// Calls `visit` with the team's index entries, oldest first, under the team's lock.
+    pub fn with_entries<T>(&self, id: &TeamId, visit: impl FnOnce(&[IndexEntry]) -> T) -> T {
+        match self.team(id) {
+            Some(log) => visit(&log.lock().expect("team lock poisoned").entries),
+            None => visit(&[]),
+        }
+    }
+
+    /// Reads reports by team and file name; cheap to clone, for other threads.
+    pub fn reader(&self) -> ReportReader {
+        ReportReader {
+            root: self.root.clone(),
+        }
+    }
+
+    /// Reads the report file behind an index entry.
+    pub fn read_entry(&self, id: &TeamId, entry: &IndexEntry) -> Result<StoredReport, StoreError> {
+        read_report_file(&self.team_dir(id).join(&*entry.file_name))
+    }
+}
+
+/// Reads stored reports by team and file name (see [`Store::reader`]).
+#[derive(Debug, Clone)]
+pub struct ReportReader {
+    root: PathBuf,
+}
+
+impl ReportReader {
+    /// Reads and checks the report file `name` of team `id`.
+    pub fn read(&self, id: &TeamId, name: &str) -> Result<StoredReport, StoreError> {
+        read_report_file(&self.path(id, name))
+    }
+
+    /// Where the report file `name` of team `id` is (for messages).
+    pub fn path(&self, id: &TeamId, name: &str) -> PathBuf {
+        self.root.join(id.as_str()).join(name)
+    }
+}
