@@ -6,6 +6,8 @@
 //! history stays on disk and it comes back with its next report. Every known team
 //! stays listed by `/api/teams`, with `is_active` and `on_board`.
 
+pub mod encoded;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,7 +15,6 @@ use std::time::Duration;
 use std::borrow::Cow;
 
 use chrono::{DateTime, FixedOffset};
-use serde_json::Value;
 
 use crate::api::{self, WsMessage};
 use crate::hub::{Hub, SubscribeError, Subscription};
@@ -21,6 +22,7 @@ use crate::metrics::Metrics;
 use crate::query::{self, BestRecords};
 use crate::store::{Store, StoredReport};
 use crate::team::TeamId;
+use encoded::{Encoded, EncodedTeam};
 
 /// When teams turn inactive and leave the board.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,9 +51,41 @@ pub struct TeamState {
     pub report_count: usize,
     /// What was last published about the team: (is_active, on_board).
     published: (bool, bool),
+    /// The entry as `/api/teams` shows it, serialised once per report.
+    encoded: EncodedTeam,
 }
 
 impl TeamState {
+    /// A team's state, its entry serialised.
+    fn new(
+        latest: Arc<StoredReport>,
+        metrics: Metrics,
+        best: BestRecords,
+        report_count: usize,
+    ) -> TeamState {
+        let mut state = TeamState {
+            latest,
+            metrics,
+            best,
+            report_count,
+            published: (true, true),
+            encoded: EncodedTeam::placeholder(),
+        };
+        state.encode();
+        state
+    }
+
+    /// Serialises the entry again (after a report changed it).
+    fn encode(&mut self) {
+        let now = self.latest.at;
+        self.encoded = EncodedTeam::encode(&self.to_api(now, &Timing::default()));
+    }
+
+    /// The entry as `/api/teams` shows it, with the activity flags of `now`.
+    fn shown(&self, now: DateTime<FixedOffset>, timing: &Timing) -> (&EncodedTeam, (bool, bool)) {
+        (&self.encoded, self.activity(now, timing))
+    }
+
     fn activity(&self, now: DateTime<FixedOffset>, timing: &Timing) -> (bool, bool) {
         let age = (now - self.latest.at).to_std().unwrap_or(Duration::ZERO);
         (age < timing.inactive_after, age < timing.evict_after)
@@ -77,10 +111,6 @@ impl TeamState {
             best: api::Best::from(&self.best),
         }
     }
-
-    fn to_json(&self, now: DateTime<FixedOffset>, timing: &Timing) -> Value {
-        serde_json::to_value(self.to_api(now, timing)).expect("teams serialize")
-    }
 }
 
 /// The board's state plus the hub that carries its events.
@@ -88,7 +118,7 @@ pub struct LiveBoard {
     teams: Mutex<BTreeMap<TeamId, TeamState>>,
     /// The last `snapshot` message and the hub position it stands for: while nothing
     /// was published since, every new viewer shares it instead of a copy of its own.
-    snapshot: Mutex<Option<(u64, Arc<str>)>>,
+    snapshot: Mutex<Option<(u64, Arc<Encoded>)>>,
     timing: Timing,
     /// Most team cards the page shows (`--max-teams`).
     pub max_teams: usize,
@@ -108,13 +138,7 @@ impl LiveBoard {
             let metrics = Metrics::of_stored(&latest.stats).0;
             let records = query::records(store, &id);
             let (best, report_count) = (records.best, records.reports);
-            let mut state = TeamState {
-                latest,
-                metrics,
-                best,
-                report_count,
-                published: (false, false),
-            };
+            let mut state = TeamState::new(latest, metrics, best, report_count);
             state.published = state.activity(now, &timing);
             teams.insert(id, state);
         }
@@ -136,13 +160,12 @@ impl LiveBoard {
         let now = stored.at;
         let mut teams = self.teams.lock().expect("board lock poisoned");
         let state = match teams.entry(stored.team_id.clone()) {
-            std::collections::btree_map::Entry::Vacant(slot) => slot.insert(TeamState {
-                latest: Arc::clone(&stored),
-                metrics: metrics.clone(),
-                best: BestRecords::default(),
-                report_count: 0,
-                published: (true, true),
-            }),
+            std::collections::btree_map::Entry::Vacant(slot) => slot.insert(TeamState::new(
+                Arc::clone(&stored),
+                metrics.clone(),
+                BestRecords::default(),
+                0,
+            )),
             std::collections::btree_map::Entry::Occupied(slot) => slot.into_mut(),
         };
         state
@@ -154,31 +177,38 @@ impl LiveBoard {
             state.latest = stored;
             state.metrics = metrics;
         }
-        let message = WsMessage::TeamUpdate {
-            team: Box::new(state.to_api(now, &self.timing)),
-        }
-        .to_text();
+        state.encode();
+        // The shape of WsMessage::TeamUpdate, around the entry's shared bytes.
+        let mut message = Encoded::new();
+        message.push_text("{\"type\":\"team_update\",\"team\":");
+        let (team, activity) = state.shown(now, &self.timing);
+        message.push_team(team, activity);
+        message.push_text("}");
+        let message = String::from_utf8(message.to_vec()).expect("JSON is UTF-8");
         // Published under the lock, so viewers get updates in the order they were
         // applied; keyed by team, so a viewer that is behind gets only the newest.
         self.hub
             .publish(Some(state.latest.team_id.as_str()), message.into());
     }
 
-    /// Every known team, as `/api/teams` lists them (by id).
-    pub fn teams_json(&self) -> Vec<Value> {
+    /// Every known team, as `/api/teams` lists them (by id): a JSON array made of
+    /// the teams' shared entries (a few pointers per team are copied under the lock).
+    pub fn teams_json(&self) -> Encoded {
         let now = crate::timefmt::now().fixed_offset();
         let teams = self.teams.lock().expect("board lock poisoned");
-        teams
-            .values()
-            .map(|t| t.to_json(now, &self.timing))
-            .collect()
+        Encoded::team_list(teams.values().map(|t| t.shown(now, &self.timing)))
     }
 
-    /// One team, or `None` when it never reported.
-    pub fn team_json(&self, id: &TeamId) -> Option<Value> {
+    /// One team's entry, or `None` when it never reported.
+    pub fn team_json(&self, id: &TeamId) -> Option<Encoded> {
         let now = crate::timefmt::now().fixed_offset();
         let teams = self.teams.lock().expect("board lock poisoned");
-        teams.get(id).map(|t| t.to_json(now, &self.timing))
+        teams.get(id).map(|t| {
+            let (team, activity) = t.shown(now, &self.timing);
+            let mut text = Encoded::new();
+            text.push_team(team, activity);
+            text
+        })
     }
 
     /// Number of teams the board knows.
@@ -194,7 +224,7 @@ impl LiveBoard {
 
     /// The `snapshot` message and a subscription that continues right after it:
     /// taken under one lock, so a viewer misses no update and sees none twice.
-    pub fn subscribe(&self) -> Result<(Arc<str>, Subscription), SubscribeError> {
+    pub fn subscribe(&self) -> Result<(Arc<Encoded>, Subscription), SubscribeError> {
         let now = crate::timefmt::now().fixed_offset();
         let teams = self.teams.lock().expect("board lock poisoned");
         let subscription = self.hub.subscribe()?;
@@ -206,16 +236,19 @@ impl LiveBoard {
         {
             return Ok((Arc::clone(snapshot), subscription));
         }
-        let snapshot = WsMessage::Snapshot {
-            teams: teams
-                .values()
-                .map(|t| t.to_api(now, &self.timing))
-                .collect(),
-            max_teams: self.max_teams,
-            inactive_after_secs: self.timing.inactive_after.as_secs(),
-            evict_after_secs: self.timing.evict_after.as_secs(),
-        };
-        let snapshot: Arc<str> = snapshot.to_text().into();
+        // The shape of WsMessage::Snapshot, around the teams' shared entries.
+        let mut snapshot = Encoded::new();
+        snapshot.push_text("{\"type\":\"snapshot\",\"teams\":");
+        snapshot.append(&Encoded::team_list(
+            teams.values().map(|t| t.shown(now, &self.timing)),
+        ));
+        snapshot.push_text(&format!(
+            ",\"max_teams\":{},\"inactive_after_secs\":{},\"evict_after_secs\":{}}}",
+            self.max_teams,
+            self.timing.inactive_after.as_secs(),
+            self.timing.evict_after.as_secs()
+        ));
+        let snapshot = Arc::new(snapshot);
         *cached = Some((subscription.cursor(), Arc::clone(&snapshot)));
         Ok((snapshot, subscription))
     }
@@ -290,7 +323,7 @@ mod tests {
         let updates: Vec<(String, u64)> = batch
             .iter()
             .map(|m| {
-                let v: Value = serde_json::from_str(m).unwrap();
+                let v: serde_json::Value = serde_json::from_str(m).unwrap();
                 let team = &v["team"];
                 (
                     team["team_id"].as_str().unwrap().to_string(),
@@ -314,6 +347,7 @@ mod tests {
         board.apply(stored, metrics);
         let (third, _c) = board.subscribe().unwrap();
         assert!(!Arc::ptr_eq(&first, &third));
+        let third = String::from_utf8(third.to_vec()).unwrap();
         assert!(third.contains("\"totalSent\":5"));
     }
 
@@ -329,6 +363,7 @@ mod tests {
             board.apply(report, metrics);
         }
         let team = board.team_json(&TeamId::parse("t").unwrap()).unwrap();
+        let team: serde_json::Value = serde_json::from_slice(&team.to_vec()).unwrap();
         assert_eq!(team["stats"]["totalSent"], 200);
         assert_eq!(team["qps"], 200.0);
         assert_eq!(team["report_count"], 2);

@@ -63,6 +63,17 @@ pub struct ServeArgs {
     /// A proxy (address or CIDR network, repeatable) whose X-Forwarded-For names the client: per-address limits then count that address instead of the proxy's [default: none, X-Forwarded-For is ignored]
     #[arg(long = "trusted-proxy", env = "BENCHBOARD_TRUSTED_PROXY", value_delimiter = ',', value_name = "ADDR|CIDR", value_parser = parse_trusted_proxy)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Most WebSocket viewers from one client address; the next one is closed with a reason [default: no limit; a room of phones often shares one address]
+    #[arg(long, env = "BENCHBOARD_MAX_VIEWERS_PER_IP", value_name = "N")]
+    pub max_viewers_per_ip: Option<usize>,
+    /// An origin (scheme://host[:port], repeatable) whose pages may open /ws; others get 403 [default: any origin]
+    #[arg(
+        long = "allowed-origin",
+        env = "BENCHBOARD_ALLOWED_ORIGIN",
+        value_delimiter = ',',
+        value_name = "ORIGIN"
+    )]
+    pub allowed_origins: Vec<String>,
 }
 
 impl ServeArgs {
@@ -86,6 +97,11 @@ impl ServeArgs {
                 "--threads {threads} is too many: at most {MAX_THREADS}"
             )));
         }
+        if self.max_viewers_per_ip == Some(0) {
+            return Err(StartupError::Invalid(
+                "--max-viewers-per-ip must be at least 1 (leave it out for no limit)".into(),
+            ));
+        }
         if self.request_timeout.is_zero() {
             return Err(StartupError::Invalid(
                 "--request-timeout must be more than 0 seconds".into(),
@@ -108,6 +124,13 @@ impl ServeArgs {
             max_viewers: self.max_viewers,
             viewer_queue: DEFAULT_VIEWER_QUEUE,
             trusted_proxies: TrustedProxies::new(self.trusted_proxies),
+            max_viewers_per_ip: self.max_viewers_per_ip,
+            viewer_min_read_rate: crate::server::ws::MIN_READ_BYTES_PER_SEC,
+            allowed_origins: self
+                .allowed_origins
+                .iter()
+                .map(|o| o.trim().trim_end_matches('/').to_string())
+                .collect(),
         })
     }
 }

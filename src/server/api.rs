@@ -3,7 +3,7 @@
 
 use std::io::Read;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use tiny_http::Request;
 
 use super::App;
@@ -67,7 +67,7 @@ fn read_body(request: &mut Request, limit: u64) -> Result<Vec<u8>, ApiError> {
 pub(super) fn team(app: &App, id: &TeamId) -> Result<Reply, ApiError> {
     app.board
         .team_json(id)
-        .map(|team| Reply::json(200, &team))
+        .map(|team| Reply::encoded(200, team))
         .ok_or_else(|| ApiError::NotFound("Team not found".into()))
 }
 
@@ -160,5 +160,5 @@ pub(super) fn export_csv(app: &App, id: &TeamId) -> Result<Reply, ApiError> {
 
 /// `GET /api/teams`: every team on the board.
 pub(super) fn teams(app: &App) -> Reply {
-    Reply::json(200, &Value::Array(app.board.teams_json()))
+    Reply::encoded(200, app.board.teams_json())
 }

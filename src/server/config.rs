@@ -54,6 +54,14 @@ pub struct Config {
     pub viewer_queue: usize,
     /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
     pub trusted_proxies: TrustedProxies,
+    /// Most WebSocket viewers per client address (`--max-viewers-per-ip`); `None`: no limit.
+    pub max_viewers_per_ip: Option<usize>,
+    /// Least bytes a second a viewer with frames waiting must take, on average over
+    /// `request_timeout`; a slower one is closed (not a flag: tests change it).
+    pub viewer_min_read_rate: u64,
+    /// Origins whose pages may open `/ws` (`--allowed-origin`, without a trailing
+    /// slash); empty: any.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for Config {
@@ -72,6 +80,9 @@ impl Default for Config {
             max_viewers: 1000,
             viewer_queue: DEFAULT_VIEWER_QUEUE,
             trusted_proxies: TrustedProxies::default(),
+            max_viewers_per_ip: None,
+            viewer_min_read_rate: crate::server::ws::MIN_READ_BYTES_PER_SEC,
+            allowed_origins: Vec::new(),
         }
     }
 }

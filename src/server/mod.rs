@@ -61,7 +61,7 @@ pub struct App {
     /// Lines about refused requests, rate-limited per client address.
     pub refusals: refusals::RefusalLog,
     /// The server's own counters, served at `/metrics`.
-    pub telemetry: telemetry::Telemetry,
+    pub telemetry: Arc<telemetry::Telemetry>,
 }
 
 impl App {
@@ -74,7 +74,13 @@ impl App {
             log::warn!("{}", crate::logging::escape(warning, usize::MAX));
         }
         let hub = Hub::new(config.viewer_queue, config.max_viewers);
-        let viewers = ws::Viewers::new(Arc::clone(&hub), config.request_timeout);
+        let telemetry = Arc::new(telemetry::Telemetry::new());
+        let viewers = ws::Viewers::new(
+            Arc::clone(&hub),
+            (config.request_timeout, config.viewer_min_read_rate),
+            ws::AddressSlots::new(config.max_viewers_per_ip),
+            Arc::clone(&telemetry),
+        );
         let board = LiveBoard::from_store(&store, config.timing, config.max_teams, hub);
         Ok(App {
             config,
@@ -82,7 +88,7 @@ impl App {
             board,
             viewers,
             refusals: refusals::RefusalLog::default(),
-            telemetry: telemetry::Telemetry::new(),
+            telemetry,
         })
     }
 
