@@ -224,3 +224,124 @@ fn refused_request_lines_are_rate_limited_per_client_address_with_one_summary() 
         assert_eq!(summaries, 1, "one summary for {client}:\n{log}");
     }
 }
+
+/// A valid report padded with an unknown field to `bytes` in all.
+fn padded_report(bytes: usize) -> Vec<u8> {
+    let mut value: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture("valid/full-13-buckets.json")).unwrap())
+            .unwrap();
+    let base = serde_json::to_vec(&value).unwrap().len();
+    value["padding"] = serde_json::Value::String("x".repeat(bytes - base - 14));
+    let body = serde_json::to_vec(&value).unwrap();
+    assert!(body.len() <= bytes, "{} > {bytes}", body.len());
+    body
+}
+
+/// Peak resident memory of a process (`VmHWM`), in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .expect("VmHWM");
+    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024
+}
+
+#[test]
+fn resident_memory_stays_bounded_under_padded_reports_history_readers_and_stuck_viewers() {
+    // Default flags: --max-body 64KiB, 8+ workers.
+    let serve = Serve::start(&[]);
+    let body = padded_report(64 * 1024);
+    assert_eq!(
+        agent()
+            .post(&serve.url("/api/stats/report"))
+            .header("X-Team-ID", "big")
+            .send(&padded_report(64 * 1024 + 1024)[..])
+            .unwrap()
+            .status()
+            .as_u16(),
+        413,
+        "the default --max-body is 64 KiB"
+    );
+    let post = |team: &str| {
+        agent()
+            .post(&serve.url("/api/stats/report"))
+            .header("X-Team-ID", team)
+            .send(&body[..])
+            .expect("POST answered")
+            .status()
+            .as_u16()
+    };
+    // Twenty teams with max-size reports; one of them with a history of 1,000.
+    for team in 0..20 {
+        assert_eq!(post(&format!("team{team}")), 200);
+    }
+    for _ in 1..1000 {
+        assert_eq!(post("team0"), 200);
+    }
+    // Stuck viewers, each joining after a new report (each with its own snapshot).
+    let mut stuck = Vec::new();
+    for i in 0..50 {
+        let mut socket = TcpStream::connect(serve.addr).unwrap();
+        socket
+            .write_all(
+                b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            )
+            .unwrap();
+        stuck.push(socket);
+        assert_eq!(post(&format!("team{}", i % 20)), 200);
+    }
+    // Readers of the whole 1,000-report page (64 MB each) while a team keeps reporting.
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let url = serve.url("/api/teams/team0/history?limit=1000");
+            std::thread::spawn(move || {
+                // A debug build reads and writes 64 MB slowly on a shared machine.
+                let patient: ureq::Agent = ureq::Agent::config_builder()
+                    .timeout_global(Some(Duration::from_secs(600)))
+                    .build()
+                    .into();
+                let mut response = patient.get(&url).call().expect("history answered");
+                let mut length = 0u64;
+                let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
+                let mut buffer = vec![0u8; 64 * 1024];
+                loop {
+                    let n = reader.read(&mut buffer).expect("history read");
+                    if n == 0 {
+                        break length;
+                    }
+                    length += n as u64;
+                }
+            })
+        })
+        .collect();
+    for i in 0..40 {
+        assert_eq!(post("legit"), 200, "report {i} during the attack");
+        assert_eq!(serve.get("/api/teams").0, 200);
+    }
+    for reader in readers {
+        let length = reader.join().expect("reader thread");
+        assert!(
+            length > 60_000_000,
+            "a whole page of 1,000 reports: {length} bytes"
+        );
+    }
+    let (status, page) = serve.get("/api/teams/team0/history?limit=3&offset=997");
+    assert_eq!(status, 200);
+    let page: serde_json::Value = serde_json::from_str(&page).unwrap();
+    assert_eq!(page["total"], 1003);
+    assert_eq!(page["history"].as_array().unwrap().len(), 3);
+    let peak = peak_rss(serve.child.id());
+    eprintln!("peak resident memory: {} MiB", peak / (1024 * 1024));
+    assert!(
+        peak <= 256 * 1024 * 1024,
+        "peak resident memory {} MiB",
+        peak / (1024 * 1024)
+    );
+    drop(stuck);
+    assert_eq!(report_files(&serve.data_dir, "team0").len(), 1003);
+    assert_eq!(report_files(&serve.data_dir, "legit").len(), 40);
+    serve.stop();
+}

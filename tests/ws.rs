@@ -226,6 +226,7 @@ fn posted_report_reaches_two_viewers_as_team_update_after_it_is_on_disk() {
 #[test]
 fn viewer_that_stops_reading_is_dropped_while_ingest_and_another_viewer_carry_on() {
     let server = Running::start(|c| {
+        c.max_body_bytes = 1024 * 1024;
         c.viewer_queue = 2;
         // Long enough that the stuck write is not cut short before the test reads again.
         c.request_timeout = Duration::from_secs(120);
@@ -420,7 +421,10 @@ fn a_malformed_upgrade_gets_a_json_error_naming_the_header() {
 
 #[test]
 fn a_viewer_that_accepts_nothing_for_the_request_timeout_is_dropped() {
-    let server = Running::start(|c| c.request_timeout = Duration::from_secs(1));
+    let server = Running::start(|c| {
+        c.request_timeout = Duration::from_secs(1);
+        c.max_body_bytes = 1024 * 1024;
+    });
     let mut stuck = server.connect();
     assert_eq!(next_json(&mut stuck)["type"], "snapshot");
     // Never read again: a few large updates fill the socket buffers, then the writer
@@ -504,6 +508,7 @@ fn a_viewer_below_the_minimum_read_rate_is_closed_with_a_reason_and_frees_its_sl
     // and the kernel (TCP_USER_TIMEOUT) cut without a reason.
     let server = Running::start(|c| {
         c.request_timeout = Duration::from_secs(3);
+        c.max_body_bytes = 1024 * 1024;
         c.viewer_min_read_rate = 1024 * 1024;
         c.max_viewers = 2;
     });
@@ -563,6 +568,7 @@ fn a_viewer_that_reads_a_byte_now_and_then_loses_its_slot() {
     use std::io::Read;
     let server = Running::start(|c| {
         c.request_timeout = Duration::from_secs(2);
+        c.max_body_bytes = 1024 * 1024;
         c.max_viewers = 1;
     });
     fill_the_board(&server);

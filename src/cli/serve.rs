@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::parse::{parse_duration, parse_size};
 use crate::board::Timing;
 use crate::server::client_addr::{TrustedProxies, parse_trusted_proxy};
-use crate::server::config::{DEFAULT_VIEWER_QUEUE, MAX_THREADS, default_threads};
+use crate::server::config::{DEFAULT_VIEWER_QUEUE, MAX_MAX_BODY, MAX_THREADS, default_threads};
 use crate::server::{Config, Server, StartupError};
 
 /// `benchboard-serve`'s command line.
@@ -30,8 +30,8 @@ pub struct ServeArgs {
     /// Directory of the stored reports, one sub-directory per team (created if missing)
     #[arg(long, env = "BENCHBOARD_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
-    /// Largest report body accepted; bigger ones get 413
-    #[arg(long, env = "BENCHBOARD_MAX_BODY", default_value = "1MiB", value_parser = parse_size)]
+    /// Largest report body accepted, at most 16MiB; bigger ones get 413 (a real report is 1-3 KiB)
+    #[arg(long, env = "BENCHBOARD_MAX_BODY", default_value = "64KiB", value_parser = parse_size)]
     pub max_body: u64,
     /// Seconds without a report before a team shows as inactive
     #[arg(long, env = "BENCHBOARD_INACTIVE_AFTER", default_value = "300", value_parser = parse_duration)]
@@ -95,6 +95,12 @@ impl ServeArgs {
         if threads > MAX_THREADS {
             return Err(StartupError::Invalid(format!(
                 "--threads {threads} is too many: at most {MAX_THREADS}"
+            )));
+        }
+        if self.max_body == 0 || self.max_body > MAX_MAX_BODY {
+            return Err(StartupError::Invalid(format!(
+                "--max-body {} is out of range: from 1 byte to 16MiB",
+                self.max_body
             )));
         }
         if self.max_viewers_per_ip == Some(0) {

@@ -50,7 +50,22 @@ pub fn page(
     offset: usize,
     limit: usize,
 ) -> (usize, Vec<Result<StoredReport, StoreError>>) {
-    let (total, names) = store.with_entries(id, |entries| {
+    let (total, names) = page_names(store, id, range, offset, limit);
+    let reader = store.reader();
+    let page = names.iter().map(|name| reader.read(id, name)).collect();
+    (total, page)
+}
+
+/// The file names of one page (see [`page`]), newest first, without reading a file:
+/// for an answer that reads them one at a time as it is sent.
+pub fn page_names(
+    store: &Store,
+    id: &TeamId,
+    range: &TimeRange,
+    offset: usize,
+    limit: usize,
+) -> (usize, Vec<Box<str>>) {
+    store.with_entries(id, |entries| {
         let names = |newest_first: &mut dyn Iterator<Item = &IndexEntry>| -> Vec<Box<str>> {
             newest_first
                 .skip(offset)
@@ -65,10 +80,7 @@ pub fn page(
             let in_range = || entries.iter().rev().filter(|e| range.contains(&e.at));
             (in_range().count(), names(&mut in_range()))
         }
-    });
-    let reader = store.reader();
-    let page = names.iter().map(|name| reader.read(id, name)).collect();
-    (total, page)
+    })
 }
 
 /// The history summary of a team, from the index alone (0 reports for an unknown team).

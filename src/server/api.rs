@@ -9,6 +9,7 @@ use tiny_http::Request;
 use super::App;
 use super::error::ApiError;
 use super::reply::{Reply, header};
+use super::stream::HistoryStream;
 use crate::api;
 use crate::export;
 use crate::query::{self, StoreRows, TimeRange};
@@ -97,18 +98,19 @@ fn query_number(
 pub(super) fn history(app: &App, id: &TeamId, query: &str) -> Result<Reply, ApiError> {
     let limit = query_number(query, "limit", 10, 1, MAX_HISTORY_LIMIT)?;
     let offset = query_number(query, "offset", 0, 0, usize::MAX)?;
-    let (total, page) = query::page(&app.store, id, &TimeRange::default(), offset, limit);
-    // A file that vanished or is corrupt is left out of the page.
-    let page: Vec<_> = page.into_iter().filter_map(Result::ok).collect();
-    let answer = api::HistoryPage {
-        team_id: id.as_str().into(),
-        history: page.iter().map(query::history_entry).collect(),
-        total,
-        limit,
-        offset,
-        has_more: offset.saturating_add(limit) < total,
-    };
-    Ok(json_reply(&answer))
+    let (total, names) = query::page_names(&app.store, id, &TimeRange::default(), offset, limit);
+    // Streamed: read file by file as it is sent (a vanished or corrupt one is left out).
+    let stream = HistoryStream::new(
+        app.store.reader(),
+        id.clone(),
+        names,
+        (total, limit, offset),
+    );
+    Ok(Reply::streamed(
+        200,
+        "application/json; charset=utf-8",
+        Box::new(stream),
+    ))
 }
 
 pub(super) fn history_summary(app: &App, id: &TeamId) -> Reply {

@@ -70,7 +70,7 @@ impl Default for Config {
             host: "0.0.0.0".into(),
             port: 8080,
             data_dir: PathBuf::from("data"),
-            max_body_bytes: 1024 * 1024,
+            max_body_bytes: DEFAULT_MAX_BODY,
             timing: Timing::default(),
             max_teams: 6,
             threads: default_threads(),
@@ -94,6 +94,12 @@ impl Default for Config {
 /// for up to 50 ms between batches with 1,000 viewers) never falls out of it; only
 /// a stuck one does.
 pub const DEFAULT_VIEWER_QUEUE: usize = 4096;
+
+/// Largest report body by default (`--max-body`): a real report is 1–3 KiB, and
+/// every team's latest one is kept in memory and sent to every viewer.
+pub const DEFAULT_MAX_BODY: u64 = 64 * 1024;
+/// Largest `--max-body` allowed.
+pub const MAX_MAX_BODY: u64 = 16 * 1024 * 1024;
 
 /// Most HTTP worker threads (`--threads`).
 pub const MAX_THREADS: usize = 1024;

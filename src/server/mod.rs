@@ -31,6 +31,7 @@ pub mod refusals;
 pub mod reply;
 pub mod routes;
 mod sockopt;
+pub mod stream;
 pub mod telemetry;
 pub mod ws;
 
