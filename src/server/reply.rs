@@ -108,13 +108,15 @@ pub fn send(request: Request, reply: Reply) {
         // Without a length tiny_http sends it chunked as the stream yields it.
         Some(stream) => send_response(
             request,
+            // A known length is sent as Content-Length, however large.
             Response::new(
                 reply.status.into(),
                 Vec::new(),
                 stream,
                 reply.stream_length,
                 None,
-            ),
+            )
+            .with_chunked_threshold(usize::MAX),
             reply.content_type,
             &reply.headers,
         ),
