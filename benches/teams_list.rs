@@ -60,7 +60,10 @@ fn main() {
             "GET {path}: median {:.3} ms, p99 {:.3} ms ({bytes} bytes; runs' medians {:?})",
             median(&medians),
             median(&p99s),
-            medians.iter().map(|m| format!("{m:.3}")).collect::<Vec<_>>(),
+            medians
+                .iter()
+                .map(|m| format!("{m:.3}"))
+                .collect::<Vec<_>>(),
         );
     }
     println!("server RSS {:.1} MiB", serve.rss_mib());

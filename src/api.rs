@@ -86,7 +86,8 @@ pub struct Summary {
     pub total_reports: usize,
     pub first_report: Option<String>,
     pub last_report: Option<String>,
-    /// The team's directory as the server shows it (`data/team1`).
+    /// The team's directory relative to the data directory's parent (`data/team1`), as
+    /// the original showed it; never the server's absolute path.
     pub data_directory: String,
     /// The 5 newest report file names, newest first.
     pub recent_files: Vec<String>,

@@ -25,7 +25,7 @@ pub fn clean(text: &str) -> String {
 
 /// [`clean`] with another length limit, in characters of the escaped text.
 pub fn escape(text: &str, max_chars: usize) -> String {
-    let mut out = String::with_capacity(text.len().min(max_chars + 32));
+    let mut out = String::with_capacity(text.len().min(max_chars.saturating_add(32)));
     let mut shown = 0;
     for (at, c) in text.char_indices() {
         let before = out.len();
@@ -91,5 +91,15 @@ mod tests {
         );
         let escaped = clean(&"\u{1b}".repeat(1000));
         assert!(escaped.chars().count() < MAX_LOGGED_CHARS + 32, "{escaped}");
+    }
+
+    #[test]
+    fn escapes_without_a_limit() {
+        // The store's start-up warnings are escaped uncut (they once overflowed here).
+        let long = format!("{}\u{1b}", "c".repeat(1000));
+        assert_eq!(
+            escape(&long, usize::MAX),
+            format!("{}\\x1b", "c".repeat(1000))
+        );
     }
 }

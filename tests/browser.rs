@@ -318,12 +318,16 @@ fn dashboard_shows_a_live_update_and_a_hostile_name_as_text() {
     );
 
     // A new team reports while the page is open: its card appears through the push.
+    page.eval("performance.setResourceTimingBufferSize(100000)");
+    let polls_before = page.eval(TEAMS_FETCHES);
+    let posted = Instant::now();
     post(&server, "hostile", HOSTILE, &report(3456.7, 4.25, 30.0));
     page.wait_for(
         "the hostile team's card",
         "!!document.querySelector('.card[data-team-id=\"hostile\"]')",
         Duration::from_secs(10),
     );
+    assert_pushed(&mut page, posted, &polls_before);
     let card = page.eval(&card_js("hostile"));
     assert_eq!(card["name"], HOSTILE, "the name shows as text");
     assert_eq!(card["qps"], "3,457");
@@ -335,12 +339,14 @@ fn dashboard_shows_a_live_update_and_a_hostile_name_as_text() {
         "the fastest team leads the ranking"
     );
     // An existing team's numbers change in place.
+    let posted = Instant::now();
     post(&server, "team2", "第二小组", &report(2500.0, 9.5, 240.0));
     page.wait_for(
         "team2's new QPS",
         "document.querySelector('.card[data-team-id=\"team2\"] [data-field=qps]').textContent === '2,500'",
         Duration::from_secs(10),
     );
+    assert_pushed(&mut page, posted, &polls_before);
     // Six teams fill the board: the limit of --max-teams (default 6).
     post(&server, "team6", "第六小组", &report(300.0, 80.0, 30.0));
     post(&server, "team7", "第七小组", &report(200.0, 90.0, 30.0));
@@ -367,6 +373,42 @@ fn dashboard_shows_a_live_update_and_a_hostile_name_as_text() {
     );
     page.set_viewport(1920, 1080, false, false);
     page.screenshot("dashboard-1920x1080-en");
+
+    // A click on a card opens its team's history page.
+    page.wait_for(
+        "team2's card after the reload",
+        "!!document.querySelector('.card[data-team-id=\"team2\"] .card-link')",
+        Duration::from_secs(20),
+    );
+    page.eval("document.querySelector('.card[data-team-id=\"team2\"] .card-link').click()");
+    page.wait_for(
+        "team2's history page",
+        "location.pathname === '/team/team2/history' && document.readyState === 'complete' && document.title.includes('第二小组')",
+        Duration::from_secs(20),
+    );
+}
+
+/// JavaScript: how many times the page fetched `/api/teams` (what polling does).
+const TEAMS_FETCHES: &str = "performance.getEntriesByType('resource').filter(e => new URL(e.name).pathname === '/api/teams').length";
+
+/// The update shown since `posted` came over the WebSocket: the page still says
+/// live, fetched `/api/teams` no more often than before, and showed it well within
+/// the 3 s the page polls at (a polled update could take up to that).
+fn assert_pushed(page: &mut Page, posted: Instant, polls_before: &Value) {
+    let shown_after = posted.elapsed();
+    assert_eq!(
+        page.eval("document.getElementById('conn').dataset.state"),
+        "live"
+    );
+    assert_eq!(
+        &page.eval(TEAMS_FETCHES),
+        polls_before,
+        "the page polled /api/teams"
+    );
+    assert!(
+        shown_after < Duration::from_millis(2000),
+        "shown {shown_after:?} after the report: not pushed"
+    );
 }
 
 #[test]

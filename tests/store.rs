@@ -401,13 +401,14 @@ fn appends_in_one_millisecond_keep_every_report_in_arrival_order() {
     let base: Value =
         serde_json::from_slice(&std::fs::read(fixture("valid/minimal-12-buckets.json")).unwrap())
             .unwrap();
-    // Four writers at once (so that some land in one millisecond even on a slow
-    // machine); writer t sends totalSent = 1000 * (t + 1) + i, i = 0, 1, ...
+    // Four writers at once, all at one arrival time (one millisecond for certain);
+    // writer t sends totalSent = 1000 * (t + 1) + i, i = 0, 1, ...
+    let at = benchboard::timefmt::now();
     let writers = 4u64;
     let per_writer = 75u64;
     std::thread::scope(|scope| {
         for t in 0..writers {
-            let (store, id, base) = (&store, &id, &base);
+            let (store, id, base, at) = (&store, &id, &base, at);
             scope.spawn(move || {
                 for i in 0..per_writer {
                     let mut value = base.clone();
@@ -416,7 +417,7 @@ fn appends_in_one_millisecond_keep_every_report_in_arrival_order() {
                     let report = Report::parse(&body).unwrap();
                     let metrics = Metrics::of(&report);
                     store
-                        .append(id, "Quick", &body, report.value, &metrics)
+                        .append_at(id, "Quick", &body, report.value, &metrics, at)
                         .unwrap();
                 }
             });
@@ -424,11 +425,13 @@ fn appends_in_one_millisecond_keep_every_report_in_arrival_order() {
     });
     let files = ordered_report_files(temp.path(), "quick");
     assert_eq!(files.len() as u64, writers * per_writer);
-    assert!(
-        files
-            .iter()
-            .any(|f| f.len() > "20250801_100005_138.json".len()),
-        "no two appends in one millisecond"
+    let stem = benchboard::timefmt::file_stem(&at);
+    let expected: Vec<String> = (0..(writers * per_writer) as u32)
+        .map(|seq| benchboard::timefmt::file_name(&stem, seq))
+        .collect();
+    assert_eq!(
+        files, expected,
+        "one millisecond, numbered in arrival order"
     );
     // The index is in file-name order, and each writer's reports are in the order
     // it sent them.

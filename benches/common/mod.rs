@@ -65,6 +65,12 @@ impl Serve {
             .unwrap_or(f64::NAN)
     }
 
+    /// kill -9: no clean-up at all; waits for the process to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// SIGTERM, then waits (bounded) for the exit; returns the exit code.
     pub fn stop(&mut self) -> Option<i32> {
         let _ = Command::new("kill")

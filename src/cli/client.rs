@@ -93,6 +93,7 @@ pub fn run(args: ClientArgs) -> std::process::ExitCode {
         // --timeout): past a short grace the process ends, as "stopped with Ctrl-C".
         std::thread::spawn(|| {
             std::thread::sleep(Duration::from_millis(500));
+            println!("stopped: the request in flight was abandoned");
             std::process::exit(0);
         });
     };
@@ -169,7 +170,10 @@ fn send_file(
             );
             ClientExit::Done
         }
-        Err(DeliveryError::Stopped) => ClientExit::Done,
+        Err(DeliveryError::Stopped) => {
+            println!("stopped: report {} not delivered", path.display());
+            ClientExit::Done
+        }
         Err(e) => {
             eprintln!("{team_id}: {e}");
             ClientExit::Failed

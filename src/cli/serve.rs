@@ -9,8 +9,12 @@ use std::time::Duration;
 use super::parse::{parse_duration, parse_size};
 use crate::board::Timing;
 use crate::server::client_addr::{TrustedProxies, parse_trusted_proxy};
-use crate::server::config::{DEFAULT_VIEWER_QUEUE, MAX_MAX_BODY, MAX_THREADS, default_threads};
+use crate::server::config::{
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_TEAMS_KNOWN, DEFAULT_VIEWER_QUEUE, MAX_THREADS,
+    RESERVED_FILES, default_threads,
+};
 use crate::server::{Config, Server, StartupError};
+use crate::store::MAX_REPORT_BYTES;
 
 /// `benchboard-serve`'s command line.
 #[derive(Debug, Clone, clap::Parser)]
@@ -18,7 +22,7 @@ use crate::server::{Config, Server, StartupError};
     name = "benchboard-serve",
     version,
     about = "Live scoreboard for load tests: HTTP API, WebSocket push and dashboard on one port",
-    after_help = "Example:\n  benchboard-serve --port 8080 --data-dir ./data\n  curl -X POST http://localhost:8080/api/stats/report \\\n    -H 'Content-Type: application/json' -H 'X-Team-ID: team1' \\\n    -H 'X-Team-Name: %E7%AC%AC%E4%B8%80%E5%B0%8F%E7%BB%84' -d @report.json"
+    after_help = "Example:\n  benchboard-serve --port 8080 --data-dir ./data\n  curl -X POST http://localhost:8080/api/stats/report \\\n    -H 'Content-Type: application/json' -H 'X-Team-ID: team1' \\\n    -H 'X-Team-Name: %E7%AC%AC%E4%B8%80%E5%B0%8F%E7%BB%84' -d @report.json\n\nExit codes: 0 stopped by SIGINT/SIGTERM, 1 cannot start (the message says why), 2 bad usage or the data directory is in use by another benchboard-serve."
 )]
 pub struct ServeArgs {
     /// Address to listen on (0.0.0.0: every interface)
@@ -27,7 +31,7 @@ pub struct ServeArgs {
     /// Port to listen on; 0 picks a free port (the URL printed at start shows it)
     #[arg(long, short, env = "BENCHBOARD_PORT", default_value_t = 8080)]
     pub port: u16,
-    /// Directory of the stored reports, one sub-directory per team (created if missing)
+    /// Directory of the stored reports, one sub-directory per team (created if missing); locked while the server runs: one server per directory
     #[arg(long, env = "BENCHBOARD_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
     /// Largest report body accepted, at most 16MiB; bigger ones get 413 (a real report is 1-3 KiB)
@@ -45,12 +49,21 @@ pub struct ServeArgs {
     /// HTTP worker threads [default: 4 per core, at least 8]
     #[arg(long, env = "BENCHBOARD_THREADS")]
     pub threads: Option<usize>,
-    /// Seconds a client may take to send a request or read an answer before its connection is closed
+    /// Seconds a client may take to send a whole request (head and body), and to take each such span's share of an answer (at least 1 KiB/s); also how long an idle keep-alive connection stays open
     #[arg(long, env = "BENCHBOARD_REQUEST_TIMEOUT", default_value = "10", value_parser = parse_duration)]
     pub request_timeout: Duration,
+    /// Most client connections open at once; past it the oldest idle ones are closed, then new ones get 503 [default: 10000]
+    #[arg(long, env = "BENCHBOARD_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS, hide_default_value = true, long_help = max_connections_help())]
+    pub max_connections: usize,
     /// fsync each report before acknowledging it: survives a power loss, not only a crash (slower)
     #[arg(long, env = "BENCHBOARD_FSYNC")]
     pub fsync: bool,
+    /// Most teams the server takes; a report of a new team past it gets 403 (final: clients must not retry), known teams keep reporting
+    #[arg(long, env = "BENCHBOARD_MAX_TEAMS_KNOWN", default_value_t = DEFAULT_MAX_TEAMS_KNOWN)]
+    pub max_teams_known: usize,
+    /// Space that must stay free on the data directory's file system: below it reports get 507 "disk almost full" (nothing is written) and /healthz says so, until space is freed; 0 turns the check off
+    #[arg(long, env = "BENCHBOARD_MIN_FREE_SPACE", default_value = "1GiB", value_parser = parse_size)]
+    pub min_free_space: u64,
     /// Turn the WebSocket push off; the dashboard then polls /api/teams
     #[arg(long, env = "BENCHBOARD_NO_WEBSOCKET")]
     pub no_websocket: bool,
@@ -87,9 +100,9 @@ impl ServeArgs {
             )));
         }
         let threads = self.threads.unwrap_or_else(default_threads);
-        if threads == 0 || self.max_teams == 0 {
+        if threads == 0 || self.max_teams == 0 || self.max_teams_known == 0 {
             return Err(StartupError::Invalid(
-                "--threads and --max-teams must be at least 1".into(),
+                "--threads, --max-teams and --max-teams-known must be at least 1".into(),
             ));
         }
         if threads > MAX_THREADS {
@@ -97,15 +110,20 @@ impl ServeArgs {
                 "--threads {threads} is too many: at most {MAX_THREADS}"
             )));
         }
-        if self.max_body == 0 || self.max_body > MAX_MAX_BODY {
+        if self.max_body == 0 || self.max_body > MAX_REPORT_BYTES {
             return Err(StartupError::Invalid(format!(
-                "--max-body {} is out of range: from 1 byte to 16MiB",
+                "--max-body {} is out of range: from 1 byte to {MAX_REPORT_BYTES} bytes (16MiB)",
                 self.max_body
             )));
         }
         if self.max_viewers_per_ip == Some(0) {
             return Err(StartupError::Invalid(
                 "--max-viewers-per-ip must be at least 1 (leave it out for no limit)".into(),
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err(StartupError::Invalid(
+                "--max-connections must be at least 1".into(),
             ));
         }
         if self.request_timeout.is_zero() {
@@ -125,7 +143,10 @@ impl ServeArgs {
             max_teams: self.max_teams,
             threads,
             request_timeout: self.request_timeout,
+            max_connections: self.max_connections,
             fsync: self.fsync,
+            max_teams_known: self.max_teams_known,
+            min_free_bytes: self.min_free_space,
             websocket: !self.no_websocket,
             max_viewers: self.max_viewers,
             viewer_queue: DEFAULT_VIEWER_QUEUE,
@@ -137,18 +158,38 @@ impl ServeArgs {
                 .iter()
                 .map(|o| o.trim().trim_end_matches('/').to_string())
                 .collect(),
+            clock: crate::timefmt::now,
         })
     }
 }
 
-/// Runs `benchboard-serve` until SIGINT/SIGTERM; a failure is one `Error: ...` line and exit 1.
+/// `--max-connections --help`: the default, and how many connections this system's
+/// open-files limit allows (each connection takes one file descriptor).
+fn max_connections_help() -> String {
+    let allows = match tiny_http::open_files_hard_limit() {
+        Some(files) => format!(
+            "here the hard limit is {files} open files, so at most about {} connections",
+            files.saturating_sub(RESERVED_FILES)
+        ),
+        None => "here the hard limit is unlimited".to_string(),
+    };
+    format!(
+        "Most client connections open at once [default: {DEFAULT_MAX_CONNECTIONS}]. Past it the connections idle the longest (keep-alive, or silent since they opened) are closed first; if none is idle, a new connection gets a quick 503 JSON with Retry-After. Each connection takes a file descriptor: at start the server raises its soft open-files limit to the hard limit (ulimit -Hn, LimitNOFILE= in systemd); {allows} ({RESERVED_FILES} are kept for the server itself)."
+    )
+}
+
+/// Runs `benchboard-serve` until SIGINT/SIGTERM; a failure is one `Error: ...` line
+/// and exit 1, or 2 when another server holds the data directory.
 pub fn run(args: ServeArgs) -> ExitCode {
     crate::logging::init(args.log_level);
     match serve(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("Error: {e}");
-            ExitCode::FAILURE
+            let code = e
+                .downcast_ref::<StartupError>()
+                .map_or(1, StartupError::exit_code);
+            ExitCode::from(code)
         }
     }
 }

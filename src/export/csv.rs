@@ -248,11 +248,11 @@ pub fn stream(rows: StoreRows) -> io::Result<io::PipeReader> {
     Ok(reader)
 }
 
-/// Text as a spreadsheet shows it: a cell that starts with `=`, `+`, `-` or `@`
-/// would be run as a formula (CSV injection), so it gets a leading `'`. Only team
-/// names can start so (ids and timestamps cannot).
+/// Text as a spreadsheet shows it: a cell that starts with `=`, `+`, `-`, `@`, a tab
+/// or a carriage return would be run as a formula (CSV injection, OWASP), so it gets
+/// a leading `'`. Team names and team ids (`-x` is a valid id) can start so.
 pub fn spreadsheet_safe(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.starts_with(['=', '+', '-', '@']) {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{text}").into()
     } else {
         text.into()
@@ -286,6 +286,9 @@ mod tests {
             "{second_line}"
         );
         assert_eq!(spreadsheet_safe("第一小组"), "第一小组");
+        for risky in ["+1", "-x", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(spreadsheet_safe(risky), format!("'{risky}"));
+        }
     }
 
     #[test]

@@ -90,7 +90,7 @@ pub fn summary(store: &Store, id: &TeamId) -> api::Summary {
         total_reports: entries.len(),
         first_report: entries.first().map(|e| e.timestamp.to_string()),
         last_report: entries.last().map(|e| e.timestamp.to_string()),
-        data_directory: store.team_dir(id).display().to_string(),
+        data_directory: store.shown_team_dir(id),
         recent_files: entries
             .iter()
             .rev()

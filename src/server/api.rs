@@ -57,6 +57,13 @@ fn read_body(request: &mut Request, limit: u64) -> Result<Vec<u8>, ApiError> {
         .read_to_end(&mut body)
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => ApiError::Timeout,
+            // a chunked body over the limit as sent, framing included
+            _ if e
+                .get_ref()
+                .is_some_and(|inner| inner.is::<tiny_http::BodyTooLarge>()) =>
+            {
+                ApiError::TooLarge { limit }
+            }
             _ => ApiError::BadRequest(format!("could not read the request body: {e}")),
         })?;
     if body.len() as u64 > limit {

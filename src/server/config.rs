@@ -19,9 +19,31 @@ pub enum StartupError {
     /// The data directory cannot be created or read.
     #[error("{0} (check --data-dir)")]
     DataDir(StoreError),
+    /// Another server holds the data directory (exit code 2).
+    #[error("{0}")]
+    DataDirInUse(StoreError),
     /// Flags that contradict each other or are out of range.
     #[error("{0}")]
     Invalid(String),
+}
+
+impl StartupError {
+    /// The error of a data directory that cannot be opened.
+    pub fn data_dir(error: StoreError) -> StartupError {
+        match error {
+            StoreError::InUse { .. } => StartupError::DataDirInUse(error),
+            _ => StartupError::DataDir(error),
+        }
+    }
+
+    /// The exit code of `benchboard-serve`: 2 when another server holds the data
+    /// directory (so that a supervisor does not restart into the same refusal), else 1.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            StartupError::DataDirInUse(_) => 2,
+            _ => 1,
+        }
+    }
 }
 
 /// Checked server settings.
@@ -41,10 +63,19 @@ pub struct Config {
     pub max_teams: usize,
     /// HTTP worker threads.
     pub threads: usize,
-    /// Read/write timeout of every connection.
+    /// Deadline for a whole request (head and body); also the window of the minimum
+    /// answer rate and how long an idle keep-alive connection stays open.
     pub request_timeout: Duration,
+    /// Most client connections open at once (`--max-connections`).
+    pub max_connections: usize,
     /// fsync every report before acknowledging it.
     pub fsync: bool,
+    /// Most teams the store takes (`--max-teams-known`): a report of a new team past
+    /// it gets 403.
+    pub max_teams_known: usize,
+    /// Bytes that must stay free on the data directory's file system
+    /// (`--min-free-space`): below it reports get 507; 0 turns the check off.
+    pub min_free_bytes: u64,
     /// Serve `/ws`; when off the page polls `/api/teams`.
     pub websocket: bool,
     /// Most WebSocket viewers at once.
@@ -62,6 +93,8 @@ pub struct Config {
     /// Origins whose pages may open `/ws` (`--allowed-origin`, without a trailing
     /// slash); empty: any.
     pub allowed_origins: Vec<String>,
+    /// Where the store reads arrival times (not a flag: tests freeze it).
+    pub clock: crate::store::Clock,
 }
 
 impl Default for Config {
@@ -75,7 +108,10 @@ impl Default for Config {
             max_teams: 6,
             threads: default_threads(),
             request_timeout: Duration::from_secs(10),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             fsync: false,
+            max_teams_known: DEFAULT_MAX_TEAMS_KNOWN,
+            min_free_bytes: DEFAULT_MIN_FREE_BYTES,
             websocket: true,
             max_viewers: 1000,
             viewer_queue: DEFAULT_VIEWER_QUEUE,
@@ -83,6 +119,7 @@ impl Default for Config {
             max_viewers_per_ip: None,
             viewer_min_read_rate: crate::server::ws::MIN_READ_BYTES_PER_SEC,
             allowed_origins: Vec::new(),
+            clock: crate::timefmt::now,
         }
     }
 }
@@ -98,8 +135,23 @@ pub const DEFAULT_VIEWER_QUEUE: usize = 4096;
 /// Largest report body by default (`--max-body`): a real report is 1–3 KiB, and
 /// every team's latest one is kept in memory and sent to every viewer.
 pub const DEFAULT_MAX_BODY: u64 = 64 * 1024;
-/// Largest `--max-body` allowed.
-pub const MAX_MAX_BODY: u64 = 16 * 1024 * 1024;
+
+/// Free space kept on the data directory's file system by default (`--min-free-space`).
+pub const DEFAULT_MIN_FREE_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// Most teams the store takes by default (`--max-teams-known`).
+pub const DEFAULT_MAX_TEAMS_KNOWN: usize = 10_000;
+
+/// Most client connections by default (`--max-connections`).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+
+/// File descriptors the server keeps for itself (data files, pollers, pipes, logs):
+/// the connections it can hold are its open-files limit minus these.
+pub const RESERVED_FILES: u64 = 64;
+
+/// Slowest accepted reader of an answer, in bytes per second, over each
+/// `--request-timeout`.
+pub const MIN_SEND_RATE: u64 = 1024;
 
 /// Most HTTP worker threads (`--threads`).
 pub const MAX_THREADS: usize = 1024;

@@ -50,6 +50,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) | ApiError::Invalid(_) | ApiError::Team(_) => 400,
             ApiError::NotFound(_) => 404,
+            ApiError::Storage(StoreError::TooManyTeams { .. }) => 403,
             ApiError::MethodNotAllowed { .. } => 405,
             ApiError::Timeout => 408,
             ApiError::TooLarge { .. } => 413,

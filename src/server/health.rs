@@ -1,15 +1,18 @@
-//! `GET /healthz`: a cheap liveness answer for a supervisor or a load balancer. It
-//! reads no file and takes no lock for longer than a counter read.
+//! `GET /healthz`: a cheap liveness answer for a supervisor or a load balancer, with
+//! the data directory's free space against `--min-free-space`. It reads no file (one
+//! `statvfs`) and takes no lock for longer than a counter read.
 
 use serde::Serialize;
 
 use super::App;
 use super::reply::Reply;
+use crate::store::DiskState;
 
 /// What `/healthz` answers (200, JSON).
 #[derive(Debug, Serialize)]
 pub struct Health {
-    /// `"ok"`: the server answers requests.
+    /// `"ok"`: the server answers requests and takes reports; `"degraded"`: it
+    /// answers, but refuses reports with 507 until space is freed (`disk.full`).
     pub status: &'static str,
     /// The server's version.
     pub version: &'static str,
@@ -17,22 +20,24 @@ pub struct Health {
     pub uptime_secs: u64,
     /// WebSocket viewers connected now.
     pub viewers: usize,
-    // The store's state goes here: the free space of the data directory against
-    // `--min-free-space` ("disk": {"free_bytes", "min_free_bytes", "full"}), with
-    // `status` "degraded" while reports are refused with 507.
+    /// The data directory's free space against `--min-free-space`.
+    pub disk: DiskState,
 }
 
 /// The server's health now.
 pub fn health(app: &App) -> Health {
+    let disk = app.store.disk_state();
     Health {
-        status: "ok",
+        status: if disk.full { "degraded" } else { "ok" },
         version: env!("CARGO_PKG_VERSION"),
         uptime_secs: app.telemetry.uptime().as_secs(),
         viewers: app.board.hub().len(),
+        disk,
     }
 }
 
-/// `GET /healthz`.
+/// `GET /healthz`: 200 while the server answers, also when degraded (a restart would
+/// not free any space).
 pub(super) fn healthz(app: &App) -> Reply {
     let body = serde_json::to_value(health(app)).expect("Health serializes");
     Reply::json(200, &body)

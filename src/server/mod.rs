@@ -8,7 +8,8 @@
 //! [`Config`]; `sockopt` sets the TCP options of the listener and of viewers.
 //! [`App`] is what every handler shares: the store, the board and the viewers.
 //!
-//! [`Server::bind`] opens the data directory, rebuilds the board and binds the port;
+//! [`Server::bind`] binds the port, then opens the data directory (taking its lock:
+//! one server per directory) and rebuilds the board;
 //! [`Server::run`] serves until [`ShutdownHandle::shutdown`] is called, then finishes
 //! the requests already received and returns.
 //!
@@ -46,7 +47,7 @@ use crate::board::LiveBoard;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::report::Report;
-use crate::store::{StoreError, StoredReport, WritableStore};
+use crate::store::{StoreError, StoredReport, WritableStore, WriteLimits};
 use crate::team::TeamId;
 
 /// How long the connections must stay quiet before a shutdown completes.
@@ -68,8 +69,14 @@ pub struct App {
 impl App {
     /// Opens the data directory and rebuilds the board from it.
     pub fn open(config: Config) -> Result<App, StartupError> {
-        let store =
-            WritableStore::open(&config.data_dir, config.fsync).map_err(StartupError::DataDir)?;
+        let limits = WriteLimits {
+            max_teams: config.max_teams_known,
+            min_free_bytes: config.min_free_bytes,
+        };
+        let store = WritableStore::open(&config.data_dir, config.fsync)
+            .map_err(StartupError::data_dir)?
+            .with_limits(limits)
+            .with_clock(config.clock);
         for warning in store.warnings() {
             // File names in a data directory are anybody's: escaped, never cut.
             log::warn!("{}", crate::logging::escape(warning, usize::MAX));
@@ -103,9 +110,11 @@ impl App {
         report: Report,
     ) -> Result<Arc<StoredReport>, StoreError> {
         let metrics = Metrics::of(&report);
+        // The answer may reach anyone: it names paths inside the data directory only.
         let stored = self
             .store
-            .append(id, team_name, body, report.value, &metrics)?;
+            .append(id, team_name, body, report.value, &metrics)
+            .map_err(|e| self.store.shown_error(e))?;
         self.board.apply(Arc::clone(&stored), metrics);
         Ok(stored)
     }
@@ -139,21 +148,38 @@ impl ShutdownHandle {
 }
 
 impl Server {
-    /// Opens the data directory, rebuilds the board and binds the address.
+    /// Binds the address, then opens the data directory and rebuilds the board: a
+    /// server that cannot listen never touches the data directory.
     pub fn bind(config: Config) -> Result<Server, StartupError> {
         let addr = format!("{}:{}", config.host, config.port);
+        let listener = std::net::TcpListener::bind(&addr).map_err(|e| StartupError::Bind {
+            addr,
+            reason: e.to_string(),
+        })?;
+        Server::bind_listener(config, listener)
+    }
+
+    /// [`Server::bind`] on a socket already listening (`config.host` and `config.port`
+    /// are not used): tests keep a port of their own from before the server exists.
+    pub fn bind_listener(
+        config: Config,
+        listener: std::net::TcpListener,
+    ) -> Result<Server, StartupError> {
+        let addr = listener
+            .local_addr()
+            .map_or_else(|_| "the given listener".to_string(), |a| a.to_string());
         let options = tiny_http::ConnectionOptions {
             read_timeout: Some(config.request_timeout),
             write_timeout: Some(config.request_timeout),
         };
-        let app = App::open(config)?;
+        let limits = http_limits(&config);
         let bind_error = |reason: String| StartupError::Bind {
             addr: addr.clone(),
             reason,
         };
-        let listener = std::net::TcpListener::bind(&addr).map_err(|e| bind_error(e.to_string()))?;
         sockopt::set_nodelay(&listener).map_err(|e| bind_error(e.to_string()))?;
-        let http = tiny_http::Server::from_listener_with_options(listener, None, options)
+        let app = App::open(config)?;
+        let http = tiny_http::Server::from_listener_with_limits(listener, options, limits)
             .map_err(|e| bind_error(e.to_string()))?;
         Ok(Server {
             app: Arc::new(app),
@@ -255,6 +281,33 @@ impl Server {
                 }
             })
             .expect("spawning the board ticker thread")
+    }
+}
+
+/// What the HTTP layer may hold per client: `--max-connections` (checked against the
+/// open-files limit, which is first raised to its hard limit), bodies up to
+/// `--max-body` read ahead without a worker thread, `--max-body` also for chunked bodies
+/// as sent (framing included), and the minimum answer rate.
+fn http_limits(config: &Config) -> tiny_http::Limits {
+    match tiny_http::raise_open_files_limit() {
+        Ok(files) => {
+            let room = files.saturating_sub(config::RESERVED_FILES);
+            if (config.max_connections as u64) > room {
+                log::warn!(
+                    "--max-connections {} is more than the {files} open files this process may have (room for about {room} connections); raise the limit (ulimit -n, LimitNOFILE=) or lower --max-connections",
+                    config.max_connections
+                );
+            }
+        }
+        Err(e) => log::warn!("cannot raise the open-files limit: {e}"),
+    }
+    let max_body = usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX);
+    tiny_http::Limits {
+        max_connections: config.max_connections,
+        preread_body: Some(max_body),
+        max_chunked_body: Some(config.max_body_bytes),
+        min_send_rate: config::MIN_SEND_RATE,
+        ..tiny_http::Limits::default()
     }
 }
 

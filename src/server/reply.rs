@@ -129,7 +129,7 @@ pub fn send(request: Request, reply: Reply) {
     }
 }
 
-fn send_response<R: Read>(
+fn send_response<R: Read + Send + 'static>(
     request: Request,
     mut response: Response<R>,
     content_type: &str,
@@ -145,6 +145,8 @@ fn send_response<R: Read>(
     for (name, value) in headers {
         add(name, value);
     }
-    // A client that went away is not an error of ours.
-    let _ = request.respond(response);
+    // Never waits for the client: what the socket does not take at once, tiny_http's
+    // writer thread sends (a slow reader of a large answer holds no worker). A client
+    // that went away is not an error of ours.
+    let _ = request.respond_detached(response);
 }

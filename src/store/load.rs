@@ -83,19 +83,18 @@ fn load_team(dir: &Path, writable: bool) -> LoadResult {
     let (mut by_name, index_clean) = index::read(dir, &report_names);
     let missing = missing_names(&report_names, &by_name);
     let newest_read = read_missing(dir, &missing, &mut by_name, &mut warnings);
-    let entries = in_file_order(by_name, &report_names);
-    let latest = latest_report(dir, &entries, newest_read, &mut warnings);
-    let mut index_file = None;
+    let mut entries = in_file_order(by_name, &report_names);
+    let listed = entries.len();
+    let latest = latest_report(dir, &mut entries, newest_read, &mut warnings);
     if writable {
-        if !index_clean || !missing.is_empty() {
+        if !index_clean || !missing.is_empty() || entries.len() < listed {
             index::rewrite(dir, &entries)?;
         }
         if let Some(newest) = entries.last() {
             repair_latest(dir, &newest.file_name)?;
         }
-        index_file = Some(index::open_for_append(dir)?);
     }
-    let log = TeamLog::new(dir.to_path_buf(), entries, latest, index_file);
+    let log = TeamLog::new(dir.to_path_buf(), entries, latest, writable);
     Ok((log, warnings))
 }
 
@@ -177,10 +176,13 @@ fn in_file_order(
     ordered.into_iter().map(|(_, e)| e).collect()
 }
 
-/// The newest report, read from its file unless it is the one just parsed.
+/// The newest readable report, read from its file unless it is the one just parsed.
+/// Newest entries whose file cannot be read (empty or torn after a power loss without
+/// `--fsync`, or gone) leave the index, one warning each, so that the team still shows
+/// with its newest readable report and its counts match the reports it can serve.
 fn latest_report(
     dir: &Path,
-    entries: &[IndexEntry],
+    entries: &mut Vec<IndexEntry>,
     newest_read: Option<StoredReport>,
     warnings: &mut Vec<String>,
 ) -> Option<StoredReport> {
@@ -188,9 +190,18 @@ fn latest_report(
     if let Some(stored) = newest_read.filter(|s| *s.file_name == *newest.file_name) {
         return Some(stored);
     }
-    read_report_file(&dir.join(&*newest.file_name))
-        .map_err(|e| warnings.push(format!("warning: {e}")))
-        .ok()
+    while let Some(newest) = entries.last() {
+        match read_report_file(&dir.join(&*newest.file_name)) {
+            Ok(stored) => return Some(stored),
+            Err(e) => {
+                warnings.push(format!(
+                    "warning: skipping {e}; the team's newest readable report is shown instead"
+                ));
+                entries.pop();
+            }
+        }
+    }
+    None
 }
 
 /// The index entry of a report file, computing its metrics (used to rebuild the index).

@@ -1,8 +1,9 @@
 //! [`WritableStore`]: the server's store, which also appends reports.
 
 use std::fs;
+use std::io;
 use std::ops::Deref;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -10,6 +11,8 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::files::{self, WrittenFile};
+use super::lock::DirLock;
+use super::space::{self, DiskState};
 use super::{Headline, IndexEntry, LATEST_EVERY, Store, StoreError, StoredReport, TeamLog, index};
 use crate::metrics::Metrics;
 use crate::team::TeamId;
@@ -22,7 +25,37 @@ pub struct WritableStore {
     store: Store,
     /// fsync each report file and its directory before acknowledging it.
     fsync: bool,
+    limits: WriteLimits,
+    /// Where [`WritableStore::append`] reads the arrival time.
+    clock: Clock,
+    /// Held for the store's life; dropped last, after `latest.json` is caught up.
+    _lock: DirLock,
 }
+
+/// What a [`WritableStore`] refuses to grow past; none by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteLimits {
+    /// Most teams: a report of a new team past it is refused
+    /// ([`StoreError::TooManyTeams`]).
+    pub max_teams: usize,
+    /// Bytes that must stay free on the data directory's file system: below it a
+    /// report is refused before anything is written ([`StoreError::DiskAlmostFull`]);
+    /// 0 turns the check off.
+    pub min_free_bytes: u64,
+}
+
+impl Default for WriteLimits {
+    fn default() -> WriteLimits {
+        WriteLimits {
+            max_teams: usize::MAX,
+            min_free_bytes: 0,
+        }
+    }
+}
+
+/// A source of arrival times: [`timefmt::now`], except in tests that need two reports
+/// in one millisecond for certain (a frozen clock).
+pub type Clock = fn() -> chrono::DateTime<chrono::Local>;
 
 impl Deref for WritableStore {
     type Target = Store;
@@ -35,11 +68,32 @@ impl Deref for WritableStore {
 impl WritableStore {
     /// Opens (creating it if needed) a data directory to read and append; with
     /// `fsync`, every report file and its directory are synced before `append` returns.
+    /// Its lock is taken first: [`StoreError::InUse`], with nothing touched, while
+    /// another process has it open to write.
     pub fn open(root: impl Into<PathBuf>, fsync: bool) -> Result<WritableStore, StoreError> {
         let root = root.into();
         fs::create_dir_all(&root).map_err(|e| StoreError::write(&root, e))?;
+        let lock = DirLock::take(&root)?;
         let store = super::load::open(root, true)?;
-        Ok(WritableStore { store, fsync })
+        Ok(WritableStore {
+            store,
+            fsync,
+            limits: WriteLimits::default(),
+            clock: timefmt::now,
+            _lock: lock,
+        })
+    }
+
+    /// The store with these limits instead of none.
+    pub fn with_limits(mut self, limits: WriteLimits) -> WritableStore {
+        self.limits = limits;
+        self
+    }
+
+    /// The store reading arrival times from `clock` instead of the wall clock.
+    pub fn with_clock(mut self, clock: Clock) -> WritableStore {
+        self.clock = clock;
+        self
     }
 
     /// Stores a validated report: on return its file is complete under its final name
@@ -58,7 +112,7 @@ impl WritableStore {
         stats: Value,
         metrics: &Metrics,
     ) -> Result<Arc<StoredReport>, StoreError> {
-        self.append_at(id, team_name, body, stats, metrics, timefmt::now())
+        self.append_at(id, team_name, body, stats, metrics, (self.clock)())
     }
 
     /// [`WritableStore::append`] with a given arrival time instead of the clock's: for
@@ -73,6 +127,8 @@ impl WritableStore {
         metrics: &Metrics,
         now: chrono::DateTime<chrono::Local>,
     ) -> Result<Arc<StoredReport>, StoreError> {
+        // Checked before anything is written, a new team's directory included.
+        self.check_free_space()?;
         let log = self.team_or_create(id)?;
         let dir = self.team_dir(id);
         // The file is written (and synced) before taking the team's lock, so that
@@ -108,6 +164,33 @@ impl WritableStore {
         Ok(stored)
     }
 
+    /// The free space of the data directory against `min_free_bytes`, now.
+    pub fn disk_state(&self) -> DiskState {
+        let min_free_bytes = self.limits.min_free_bytes;
+        let free_bytes = space::free_bytes(self.root()).ok();
+        DiskState {
+            free_bytes,
+            min_free_bytes,
+            full: free_bytes.is_some_and(|free| free < min_free_bytes),
+        }
+    }
+
+    /// [`StoreError::DiskAlmostFull`] while less than `min_free_bytes` is free. A file
+    /// system that cannot say is written to (its writes still fail cleanly when full).
+    fn check_free_space(&self) -> Result<(), StoreError> {
+        let min_free_bytes = self.limits.min_free_bytes;
+        if min_free_bytes == 0 {
+            return Ok(());
+        }
+        match space::free_bytes(self.root()) {
+            Ok(free_bytes) if free_bytes < min_free_bytes => Err(StoreError::DiskAlmostFull {
+                free_bytes,
+                min_free_bytes,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     fn team_or_create(&self, id: &TeamId) -> Result<Arc<Mutex<TeamLog>>, StoreError> {
         if let Some(log) = self.team(id) {
             return Ok(log);
@@ -116,15 +199,15 @@ impl WritableStore {
         if let Some(log) = teams.get(id) {
             return Ok(Arc::clone(log));
         }
+        // Counted under the write lock: concurrent new teams cannot pass it together.
+        if teams.len() >= self.limits.max_teams {
+            return Err(StoreError::TooManyTeams {
+                limit: self.limits.max_teams,
+            });
+        }
         let dir = self.team_dir(id);
-        fs::create_dir_all(&dir).map_err(|e| StoreError::write(&dir, e))?;
-        let index_file = index::open_for_append(&dir)?;
-        let log = Arc::new(Mutex::new(TeamLog::new(
-            dir,
-            Vec::new(),
-            None,
-            Some(index_file),
-        )));
+        create_team_dir(&dir)?;
+        let log = Arc::new(Mutex::new(TeamLog::new(dir, Vec::new(), None, true)));
         teams.insert(id.clone(), Arc::clone(&log));
         Ok(log)
     }
@@ -178,13 +261,10 @@ impl TeamLog {
     /// appended to only costs a rebuild at the next start (the report file itself is
     /// complete), so that is logged, not returned.
     fn record(&mut self, entry: IndexEntry) {
-        if let Some(file) = self.index_file.as_mut()
-            && let Err(e) = index::append_line(file, &entry)
+        if self.appends_index
+            && let Err(e) = index::append(&self.dir, &entry)
         {
-            eprintln!(
-                "warning: cannot append to {}: {e}; it will be rebuilt at the next start",
-                index::path(&self.dir).display()
-            );
+            log::warn!("{e}; the index will be rebuilt at the next start");
         }
         self.entries.push(entry);
     }
@@ -200,6 +280,23 @@ impl TeamLog {
             log::warn!("{e}; latest.json will be set right at the next start");
         }
     }
+}
+
+/// Creates a team's directory; one that is a symbolic link is refused (opening the
+/// store skips those too), so that no report is written outside the data directory.
+fn create_team_dir(dir: &Path) -> Result<(), StoreError> {
+    fs::create_dir_all(dir).map_err(|e| StoreError::write(dir, e))?;
+    let meta = fs::symlink_metadata(dir).map_err(|e| StoreError::write(dir, e))?;
+    if meta.is_dir() {
+        return Ok(());
+    }
+    Err(StoreError::write(
+        dir,
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "a symbolic link, not a directory of this data directory: not followed",
+        ),
+    ))
 }
 
 /// The next file name after `last`: the stem of now, or — when the clock has not

@@ -1,6 +1,14 @@
 //! Test support: a real server on 127.0.0.1:0 with a temporary data directory,
-//! stopped in `Drop`, and small HTTP helpers (ureq, errors as values).
+//! stopped in `Drop`, small HTTP helpers (ureq, errors as values), and (in `child`)
+//! the harness for the binaries run as child processes.
 #![allow(dead_code)]
+
+pub mod child;
+pub mod serve;
+pub mod tmpfs;
+
+#[allow(unused_imports)] // each test binary uses a part
+pub use child::{ClosedPort, Lines, PATIENCE, Running, lines_of};
 
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
@@ -43,6 +51,27 @@ impl TestServer {
 
     /// A server on an existing data directory (kept after the test).
     pub fn start_on(data_dir: PathBuf, adjust: impl FnOnce(&mut Config)) -> TestServer {
+        TestServer::start_with_listener(data_dir, None, adjust)
+    }
+
+    /// A server on a fresh temporary data directory, listening on `port` (held by the
+    /// test until now, so that nothing else took it).
+    pub fn start_on_port(port: ClosedPort) -> TestServer {
+        let temp = tempfile::Builder::new()
+            .prefix("benchboard-test-")
+            .tempdir()
+            .expect("temp dir");
+        let data_dir = temp.path().join("data");
+        let mut server = TestServer::start_with_listener(data_dir, Some(port.listen()), |_| {});
+        server._temp = Some(temp);
+        server
+    }
+
+    fn start_with_listener(
+        data_dir: PathBuf,
+        listener: Option<std::net::TcpListener>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestServer {
         let mut config = Config {
             host: "127.0.0.1".into(),
             port: 0,
@@ -51,7 +80,11 @@ impl TestServer {
             ..Config::default()
         };
         adjust(&mut config);
-        let server = Server::bind(config).expect("server starts");
+        let server = match listener {
+            Some(listener) => Server::bind_listener(config, listener),
+            None => Server::bind(config),
+        }
+        .expect("server starts");
         let base = format!("http://{}", server.local_addr());
         let handle = server.shutdown_handle();
         let thread = std::thread::spawn(move || server.run());
@@ -168,13 +201,4 @@ pub fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), target).unwrap();
         }
     }
-}
-
-/// Sends SIGINT (Ctrl-C) to a child process.
-pub fn interrupt(child: &std::process::Child) {
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("running kill");
-    assert!(status.success(), "kill -INT failed");
 }

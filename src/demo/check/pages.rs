@@ -19,6 +19,9 @@ impl Checker {
     pub(super) fn assets(&mut self) -> Result<String, String> {
         let page = self.get("/")?;
         let assets = linked_assets(&page.body);
+        if assets.is_empty() {
+            return Err("the dashboard links no script or style sheet".into());
+        }
         for asset in &assets {
             let answer = self.get(asset)?;
             answer

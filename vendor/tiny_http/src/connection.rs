@@ -1,7 +1,14 @@
 //! Abstractions of Tcp and Unix socket types
 
+//!
+//! BenchBoard patch: this fork is Unix-only (it polls sockets and reads them with
+//! `MSG_DONTWAIT`), so the `cfg(unix)` branches below are always taken.
+
+use rustix::net::{RecvFlags, SendFlags};
+use std::os::fd::{AsFd, BorrowedFd};
 #[cfg(unix)]
 use std::os::unix::net as unix_net;
+use std::time::Duration;
 use std::{
     net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs},
     path::PathBuf,
@@ -32,6 +39,23 @@ impl Listener {
         }
     }
 }
+impl Listener {
+    pub(crate) fn set_nonblocking(&self) -> std::io::Result<()> {
+        match self {
+            Self::Tcp(l) => l.set_nonblocking(true),
+            #[cfg(unix)]
+            Self::Unix(l) => l.set_nonblocking(true),
+        }
+    }
+}
+impl AsFd for Listener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Self::Tcp(l) => l.as_fd(),
+            Self::Unix(l) => l.as_fd(),
+        }
+    }
+}
 impl From<TcpListener> for Listener {
     fn from(s: TcpListener) -> Self {
         Self::Tcp(s)
@@ -51,42 +75,7 @@ pub(crate) enum Connection {
     #[cfg(unix)]
     Unix(unix_net::UnixStream),
 }
-impl std::io::Read for Connection {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Self::Tcp(s) => s.read(buf),
-            #[cfg(unix)]
-            Self::Unix(s) => s.read(buf),
-        }
-    }
-}
-impl std::io::Write for Connection {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Self::Tcp(s) => s.write(buf),
-            #[cfg(unix)]
-            Self::Unix(s) => s.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Self::Tcp(s) => s.flush(),
-            #[cfg(unix)]
-            Self::Unix(s) => s.flush(),
-        }
-    }
-}
 impl Connection {
-    /// Gets the peer's address. Some for TCP, None for Unix sockets.
-    pub(crate) fn peer_addr(&mut self) -> std::io::Result<Option<SocketAddr>> {
-        match self {
-            Self::Tcp(s) => s.peer_addr().map(Some),
-            #[cfg(unix)]
-            Self::Unix(_) => Ok(None),
-        }
-    }
-
     pub(crate) fn shutdown(&self, how: Shutdown) -> std::io::Result<()> {
         match self {
             Self::Tcp(s) => s.shutdown(how),
@@ -95,36 +84,94 @@ impl Connection {
         }
     }
 
-    /// Sets the read and write timeouts of the underlying socket.
-    ///
-    /// Socket options are shared by every handle of the socket (`try_clone`), so this
-    /// applies to everything built on top of this connection, including upgraded streams.
-    pub(crate) fn set_timeouts(
-        &self,
-        read: Option<std::time::Duration>,
-        write: Option<std::time::Duration>,
-    ) -> std::io::Result<()> {
+    /// `SO_RCVTIMEO`: bounds every blocking read of this socket (all its handles).
+    pub(crate) fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()> {
         match self {
-            Self::Tcp(s) => {
-                s.set_read_timeout(read)?;
-                s.set_write_timeout(write)
-            }
+            Self::Tcp(s) => s.set_read_timeout(timeout),
             #[cfg(unix)]
-            Self::Unix(s) => {
-                s.set_read_timeout(read)?;
-                s.set_write_timeout(write)
-            }
+            Self::Unix(s) => s.set_read_timeout(timeout),
         }
     }
 
-    pub(crate) fn try_clone(&self) -> std::io::Result<Self> {
+    /// `SO_SNDTIMEO`: bounds every blocking write of this socket (all its handles).
+    pub(crate) fn set_write_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()> {
         match self {
-            Self::Tcp(s) => s.try_clone().map(Self::from),
+            Self::Tcp(s) => s.set_write_timeout(timeout),
             #[cfg(unix)]
-            Self::Unix(s) => s.try_clone().map(Self::from),
+            Self::Unix(s) => s.set_write_timeout(timeout),
+        }
+    }
+
+    /// Reads what is there without waiting (`MSG_DONTWAIT`); the socket itself stays in
+    /// blocking mode, so blocking readers and writers of the same socket are not disturbed.
+    pub(crate) fn recv_now(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        recv_with(self.as_fd(), buf, RecvFlags::DONTWAIT)
+    }
+
+    /// Blocking read, bounded by the socket's read timeout (`WouldBlock` when it fires).
+    pub(crate) fn recv_blocking(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        recv_with(self.as_fd(), buf, RecvFlags::empty())
+    }
+
+    /// Writes what fits without waiting (`MSG_DONTWAIT`), never raising `SIGPIPE`.
+    pub(crate) fn send_now(&self, buf: &[u8]) -> std::io::Result<usize> {
+        send_with(self.as_fd(), buf, SendFlags::DONTWAIT | no_sigpipe())
+    }
+
+    /// Blocking write, bounded by the socket's write timeout (`WouldBlock` when it fires).
+    pub(crate) fn send_blocking(&self, buf: &[u8]) -> std::io::Result<usize> {
+        send_with(self.as_fd(), buf, no_sigpipe())
+    }
+
+    /// A second handle of a TCP socket (for `Request::upgrade_tcp`); `None` for a Unix socket.
+    pub(crate) fn try_clone_tcp(&self) -> Option<std::io::Result<TcpStream>> {
+        match self {
+            Self::Tcp(s) => Some(s.try_clone()),
+            #[cfg(unix)]
+            Self::Unix(_) => None,
         }
     }
 }
+
+impl AsFd for Connection {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Self::Tcp(s) => s.as_fd(),
+            Self::Unix(s) => s.as_fd(),
+        }
+    }
+}
+
+fn recv_with(fd: BorrowedFd<'_>, buf: &mut [u8], flags: RecvFlags) -> std::io::Result<usize> {
+    loop {
+        match rustix::net::recv(fd, &mut *buf, flags) {
+            Ok((n, _)) => return Ok(n),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn send_with(fd: BorrowedFd<'_>, buf: &[u8], flags: SendFlags) -> std::io::Result<usize> {
+    loop {
+        match rustix::net::send(fd, buf, flags) {
+            Ok(n) => return Ok(n),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+fn no_sigpipe() -> SendFlags {
+    SendFlags::NOSIGNAL
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+fn no_sigpipe() -> SendFlags {
+    SendFlags::empty()
+}
+
 impl From<TcpStream> for Connection {
     fn from(s: TcpStream) -> Self {
         Self::Tcp(s)

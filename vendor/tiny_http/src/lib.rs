@@ -87,27 +87,23 @@
 //! # let response = tiny_http::Response::from_file(File::open(&Path::new("image.png")).unwrap());
 //! let _ = request.respond(response);
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![deny(rust_2018_idioms)]
 #![allow(clippy::match_like_matches_macro)]
 
-#[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-use zeroize::Zeroizing;
-
 use std::error::Error;
 use std::io::Error as IoError;
-use std::io::ErrorKind as IoErrorKind;
 use std::io::Result as IoResult;
-use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::net::ToSocketAddrs;
 use std::sync::atomic::AtomicBool;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use client::ClientConnection;
-use connection::Connection;
+use polling::Poller;
+
 use util::MessagesQueue;
 
 pub use common::{HTTPVersion, Header, HeaderField, Method, StatusCode};
@@ -116,27 +112,42 @@ pub use request::{ReadWrite, Request, UpgradeTcpError};
 pub use response::{Response, ResponseBox};
 pub use test::TestRequest;
 
-mod client;
 mod common;
+mod conn;
 mod connection;
+mod head;
+mod reactor;
 mod request;
 mod response;
-mod ssl;
+mod sender;
 mod test;
 mod util;
 
 /// The main class of this library.
 ///
-/// Destroying this object will immediately close the listening socket and the reading
-///  part of all the client's connections. Requests that have already been returned by
+/// Destroying this object will immediately close the listening socket and stop reading
+///  from the clients' connections. Requests that have already been returned by
 ///  the `recv()` function will not close and the responses will be transferred to the client.
+///
+/// BenchBoard patch: a server runs exactly two threads of its own, whatever the number of
+/// connections: a *reactor* that accepts connections and reads request heads (and small
+/// bodies, see [`Limits::preread_body`]) without blocking, and a *writer* that finishes
+/// responses a client does not take at once (see [`Request::respond_detached`]). An idle
+/// keep-alive connection, or a client trickling its request, costs no thread; only a
+/// complete request reaches [`Server::recv`].
 pub struct Server {
     // should be false as long as the server exists
-    // when set to true, all the subtasks will close within a few hundreds ms
+    // when set to true, the reactor thread stops
     close: Arc<AtomicBool>,
+
+    // wakes the reactor thread up
+    poller: Arc<Poller>,
 
     // queue for messages received by child threads
     messages: Arc<MessagesQueue<Message>>,
+
+    // shared with the connections
+    shared: Arc<conn::Shared>,
 
     // result of TcpListener::local_addr()
     listening_addr: ListenAddr,
@@ -176,38 +187,27 @@ pub struct ServerConfig {
     /// The addresses to try to listen to.
     pub addr: ConfigListenAddr,
 
-    /// If `Some`, then the server will use SSL to encode the communications.
+    /// Must be `None`: this patched tiny_http has no TLS (BenchBoard patch; terminate TLS
+    /// in a reverse proxy).
     pub ssl: Option<SslConfig>,
 }
 
-/// Options applied to every accepted client connection.
+/// Time limits applied to every client connection.
 ///
-/// `Default` gives upstream tiny_http's behaviour: no timeouts at all.
-///
-/// The timeouts are set on the accepted socket itself before tiny_http wraps it, so they
-/// apply to everything done with the connection: reading the request line and headers,
-/// reading a request body through [`Request::as_reader`], writing responses, and the stream
-/// returned by [`Request::upgrade`] (e.g. a WebSocket). They are per I/O operation
-/// (`SO_RCVTIMEO` / `SO_SNDTIMEO`), not a deadline for a whole request.
-///
-/// When the read timeout fires:
-/// - while waiting for a new request on an idle keep-alive connection, the connection is
-///   closed silently;
-/// - in the middle of a request line or of the headers, tiny_http answers
-///   `408 Request Timeout` and closes the connection. The read timeout also bounds the
-///   whole request head (request line + headers) once its first byte has arrived, so a
-///   client trickling bytes cannot keep a connection forever (checked between reads, so the
-///   effective limit is at most twice the read timeout);
-/// - while the application reads a body, the read returns an error (`WouldBlock` or
-///   `TimedOut` depending on the platform) and the connection is closed after the response.
-///
-/// When the write timeout fires, [`Request::respond`] returns the error and the connection is
-/// closed.
+/// `Default` gives upstream tiny_http's behaviour: no time limits at all.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ConnectionOptions {
-    /// Timeout of every read from a client socket. `None` = block forever.
+    /// The request timeout (BenchBoard patch: a deadline per request, no longer a timeout
+    /// per read). A request's head and body must have arrived within this time of its first
+    /// byte: a head still incomplete then is answered `408`; a body the application reads
+    /// fails with `ErrorKind::TimedOut`. It is also how long an idle keep-alive connection
+    /// (or a new one that sends nothing) is kept, and the per-read timeout of an upgraded
+    /// stream. `None` = no limit.
     pub read_timeout: Option<Duration>,
-    /// Timeout of every write to a client socket. `None` = block forever.
+    /// The window of the minimum send rate (BenchBoard patch): in every window of this
+    /// length, a client must take at least `Limits::min_send_rate` × this many bytes of its
+    /// response, else it is cut off (and `Request::respond` returns an error). Also the
+    /// per-write timeout of an upgraded stream. `None` = no limit.
     pub write_timeout: Option<Duration>,
 }
 
@@ -220,7 +220,100 @@ impl ConnectionOptions {
     }
 }
 
-/// Configuration of the server for SSL.
+/// Bounds on what clients can make the server hold (BenchBoard patch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most client connections open at once, idle ones included (each costs one file
+    /// descriptor). Past it, the connection idle for the longest time is closed to make
+    /// room; if none is idle, a new connection is answered `503` with `Retry-After: 5` and
+    /// closed. Default 10,000.
+    pub max_connections: usize,
+    /// Request bodies up to this many bytes on the wire (`Content-Length`, or chunked) are
+    /// read by the reactor before the request is handed over, within the request timeout
+    /// and without holding a thread, so that a client trickling its body holds no
+    /// application thread either (all such bodies together take at most 32 MiB; past that,
+    /// the application reads them). Larger bodies, and those with `Expect: 100-continue`,
+    /// are read by the application through [`Request::as_reader`]. `None` (default):
+    /// upstream's behaviour, `Content-Length` bodies up to 1 KiB.
+    pub preread_body: Option<usize>,
+    /// Largest chunked request body on the wire, chunk framing included; reading more
+    /// fails with an error whose inner error is a [`BodyTooLarge`]. (A `Content-Length` body
+    /// is checked by the application against [`Request::body_length`].) Default: none.
+    pub max_chunked_body: Option<u64>,
+    /// Slowest acceptable reader of a response, in bytes per second, measured over each
+    /// window of [`ConnectionOptions::write_timeout`]. Default 1024.
+    pub min_send_rate: u64,
+    /// Lingering close: after the last answer on a connection the server closes, what the
+    /// client still sends (e.g. the rest of a body refused with 413) is read and discarded
+    /// for at most this long, so that the client reads the answer instead of a connection
+    /// reset. Default 5 s; zero closes at once.
+    pub linger_time: Duration,
+    /// Most bytes discarded during a lingering close. Default 16 MiB.
+    pub linger_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_connections: 10_000,
+            preread_body: None,
+            max_chunked_body: None,
+            min_send_rate: 1024,
+            linger_time: Duration::from_secs(5),
+            linger_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+impl Limits {
+    fn validate(&self) -> Result<(), Box<dyn Error + Send + Sync + 'static>> {
+        if self.max_connections == 0 {
+            return Err("max_connections must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// The error inside the `io::Error` of a request body read that went past
+/// [`Limits::max_chunked_body`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyTooLarge {
+    /// The limit, in bytes on the wire.
+    pub limit: u64,
+}
+
+impl std::fmt::Display for BodyTooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the chunked request body is larger than {} bytes on the wire",
+            self.limit
+        )
+    }
+}
+
+impl Error for BodyTooLarge {}
+
+/// Raises the process's soft limit of open files (`RLIMIT_NOFILE`) to its hard limit,
+/// since every client connection takes a file descriptor (BenchBoard patch). Returns the
+/// soft limit now in force.
+pub fn raise_open_files_limit() -> IoResult<u64> {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        limit.current = limit.maximum;
+        setrlimit(Resource::Nofile, limit)?;
+    }
+    Ok(getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX))
+}
+
+/// The hard limit of open files (`RLIMIT_NOFILE`) of this process, which
+/// [`raise_open_files_limit`] raises the soft limit to; `None` if unlimited.
+pub fn open_files_hard_limit() -> Option<u64> {
+    rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum
+}
+
+/// Configuration of the server for SSL. Not supported by this patched tiny_http.
 #[derive(Debug, Clone)]
 pub struct SslConfig {
     /// Contains the public certificate to send to clients.
@@ -242,8 +335,7 @@ impl Server {
         })
     }
 
-    /// Same as [`Server::http`], with options applied to every accepted connection
-    /// (read/write timeouts).
+    /// Same as [`Server::http`], with time limits for every connection.
     #[inline]
     pub fn http_with_options<A>(
         addr: A,
@@ -259,22 +351,6 @@ impl Server {
             },
             options,
         )
-    }
-
-    /// Shortcut for an HTTPS server on a specific address.
-    #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-    #[inline]
-    pub fn https<A>(
-        addr: A,
-        config: SslConfig,
-    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>>
-    where
-        A: ToSocketAddrs,
-    {
-        Server::new(ServerConfig {
-            addr: ConfigListenAddr::from_socket_addrs(addr)?,
-            ssl: Some(config),
-        })
     }
 
     #[cfg(unix)]
@@ -294,7 +370,7 @@ impl Server {
         Self::new_with_options(config, ConnectionOptions::default())
     }
 
-    /// Same as [`Server::new`], with options applied to every accepted connection.
+    /// Same as [`Server::new`], with time limits for every connection.
     pub fn new_with_options(
         config: ServerConfig,
         options: ConnectionOptions,
@@ -315,158 +391,66 @@ impl Server {
         Self::from_listener_with_options(listener, ssl_config, ConnectionOptions::default())
     }
 
-    /// Same as [`Server::from_listener`], with options applied to every accepted connection.
+    /// Same as [`Server::from_listener`], with time limits for every connection.
     pub fn from_listener_with_options<L: Into<Listener>>(
         listener: L,
         ssl_config: Option<SslConfig>,
         options: ConnectionOptions,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
+        if ssl_config.is_some() {
+            return Err(
+                "this tiny_http has no TLS support; terminate TLS in a reverse proxy".into(),
+            );
+        }
+        Self::from_listener_with_limits(listener, options, Limits::default())
+    }
+
+    /// Builds a server on `listener` with time limits and bounds for every connection
+    /// (BenchBoard patch). Fails if the server's two threads cannot be started.
+    pub fn from_listener_with_limits<L: Into<Listener>>(
+        listener: L,
+        options: ConnectionOptions,
+        limits: Limits,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         options.validate()?;
+        limits.validate()?;
         let listener = listener.into();
-        // building the "close" variable
-        let close_trigger = Arc::new(AtomicBool::new(false));
+        let local_addr = listener.local_addr()?;
+        log::debug!("Server listening on {}", local_addr);
 
-        // building the TcpListener
-        let (server, local_addr) = {
-            let local_addr = listener.local_addr()?;
-            log::debug!("Server listening on {}", local_addr);
-            (listener, local_addr)
-        };
-
-        // building the SSL capabilities
-        #[cfg(all(feature = "ssl-openssl", feature = "ssl-rustls"))]
-        compile_error!(
-            "Features 'ssl-openssl' and 'ssl-rustls' must not be enabled at the same time"
-        );
-        #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
-        type SslContext = ();
-        #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-        type SslContext = crate::ssl::SslContextImpl;
-        let ssl: Option<SslContext> = {
-            match ssl_config {
-                #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-                Some(config) => Some(SslContext::from_pem(
-                    config.certificate,
-                    Zeroizing::new(config.private_key),
-                )?),
-                #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
-                Some(_) => return Err(
-                    "Building a server with SSL requires enabling the `ssl` feature in tiny-http"
-                        .into(),
-                ),
-                None => None,
-            }
-        };
-
-        // creating a task where server.accept() is continuously called
-        // and ClientConnection objects are pushed in the messages queue
+        let close = Arc::new(AtomicBool::new(false));
         let messages = MessagesQueue::with_capacity(8);
+        let reactor_poller = Arc::new(Poller::new()?);
+        let sender_poller = Arc::new(Poller::new()?);
+        let (reactor_tx, reactor_rx) = mpsc::channel();
+        let (sender_tx, sender_rx) = mpsc::channel();
+        let shared = Arc::new(conn::Shared::new(
+            options,
+            limits,
+            conn::Link::new(reactor_tx, Arc::clone(&reactor_poller)),
+            conn::Link::new(sender_tx, Arc::clone(&sender_poller)),
+        ));
+        let reactor = reactor::Reactor::new(
+            Arc::clone(&reactor_poller),
+            listener,
+            Arc::clone(&shared),
+            Arc::clone(&messages),
+            reactor_rx,
+            Arc::clone(&close),
+        )?;
+        let sender = sender::Sender::new(sender_poller, sender_rx);
+        thread::Builder::new()
+            .name("http-writer".into())
+            .spawn(move || sender.run())?;
+        thread::Builder::new()
+            .name("http-reactor".into())
+            .spawn(move || reactor.run())?;
 
-        let inside_close_trigger = close_trigger.clone();
-        let inside_messages = messages.clone();
-        thread::spawn(move || {
-            // a tasks pool is used to dispatch the connections into threads
-            let tasks_pool = util::TaskPool::new();
-
-            log::debug!("Running accept thread");
-            while !inside_close_trigger.load(Relaxed) {
-                let new_client = match server.accept() {
-                    Ok((sock, _)) => {
-                        use util::RefinedTcpStream;
-
-                        // Timeouts go on the socket itself, before anything (including the
-                        // TLS handshake) reads from it; every clone of the socket shares them.
-                        if let Err(e) =
-                            sock.set_timeouts(options.read_timeout, options.write_timeout)
-                        {
-                            log::warn!("Dropping new client, cannot set its timeouts: {}", e);
-                            continue;
-                        }
-
-                        let refined = match ssl {
-                            None => RefinedTcpStream::new(sock),
-                            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-                            Some(ref ssl) => {
-                                // trying to apply SSL over the connection
-                                // if an error occurs, we just close the socket and resume listening
-                                let sock = match ssl.accept(sock) {
-                                    Ok(s) => s,
-                                    Err(_) => continue,
-                                };
-
-                                RefinedTcpStream::new(sock)
-                            }
-                            #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
-                            Some(ref _ssl) => unreachable!(),
-                        };
-                        let (read_closable, write_closable) = match refined {
-                            Ok(pair) => pair,
-                            Err(e) => {
-                                // e.g. out of file descriptors: drop this client, keep serving
-                                log::warn!("Dropping new client: {}", e);
-                                continue;
-                            }
-                        };
-
-                        Ok(ClientConnection::new(
-                            write_closable,
-                            read_closable,
-                            options.read_timeout,
-                        ))
-                    }
-                    Err(e) if inside_close_trigger.load(Relaxed) => {
-                        log::debug!("Accept error while shutting down: {}", e);
-                        break;
-                    }
-                    Err(e) if !is_fatal_accept_error(&e) => {
-                        // Errors that concern a single connection attempt (or a temporary
-                        // shortage of resources such as EMFILE) must not stop the server.
-                        log::warn!("Error accepting new client (retrying): {}", e);
-                        if !is_per_connection_accept_error(&e) {
-                            // avoid spinning while the condition persists
-                            thread::sleep(Duration::from_millis(10));
-                        }
-                        continue;
-                    }
-                    Err(e) => Err(e),
-                };
-
-                match new_client {
-                    Ok(client) => {
-                        let messages = inside_messages.clone();
-                        let mut client = Some(client);
-                        tasks_pool.spawn(Box::new(move || {
-                            if let Some(client) = client.take() {
-                                // Synchronization is needed for HTTPS requests to avoid a deadlock
-                                if client.secure() {
-                                    let (sender, receiver) = mpsc::channel();
-                                    for rq in client {
-                                        messages.push(rq.with_notify_sender(sender.clone()).into());
-                                        receiver.recv().unwrap();
-                                    }
-                                } else {
-                                    for rq in client {
-                                        messages.push(rq.into());
-                                    }
-                                }
-                            }
-                        }));
-                    }
-
-                    Err(e) => {
-                        log::error!("Error accepting new client: {}", e);
-                        inside_messages.push(e.into());
-                        break;
-                    }
-                }
-            }
-            log::debug!("Terminating accept thread");
-        });
-
-        // result
         Ok(Server {
+            close,
+            poller: reactor_poller,
             messages,
-            close: close_trigger,
+            shared,
             listening_addr: local_addr,
         })
     }
@@ -487,8 +471,7 @@ impl Server {
 
     /// Returns the number of clients currently connected to the server.
     pub fn num_connections(&self) -> usize {
-        unimplemented!()
-        //self.requests_receiver.lock().len()
+        self.shared.open.load(SeqCst)
     }
 
     /// Blocks until an HTTP request has been submitted and returns it.
@@ -496,7 +479,7 @@ impl Server {
         match self.messages.pop() {
             Some(Message::Error(err)) => Err(err),
             Some(Message::NewRequest(rq)) => Ok(rq),
-            None => Err(IoError::new(IoErrorKind::Other, "thread unblocked")),
+            None => Err(IoError::other("thread unblocked")),
         }
     }
 
@@ -526,39 +509,6 @@ impl Server {
     }
 }
 
-/// `accept()` errors caused by one connection attempt (the listener itself is fine).
-fn is_per_connection_accept_error(e: &IoError) -> bool {
-    matches!(
-        e.kind(),
-        IoErrorKind::ConnectionAborted
-            | IoErrorKind::ConnectionReset
-            | IoErrorKind::ConnectionRefused
-            | IoErrorKind::Interrupted
-            | IoErrorKind::WouldBlock
-            | IoErrorKind::TimedOut
-    )
-}
-
-/// `accept()` errors meaning that the listening socket itself is unusable. Upstream tiny_http
-/// stopped accepting on *any* error (including EMFILE or ECONNABORTED); now only these do.
-fn is_fatal_accept_error(e: &IoError) -> bool {
-    if is_per_connection_accept_error(e) {
-        return false;
-    }
-    if e.kind() == IoErrorKind::InvalidInput {
-        return true;
-    }
-    // EBADF, EFAULT, EINVAL (same values on Linux, macOS and the BSDs)
-    #[cfg(unix)]
-    let fatal = [9, 14, 22];
-    // WSAEBADF, WSAEFAULT, WSAEINVAL, WSAENOTSOCK
-    #[cfg(windows)]
-    let fatal = [10009, 10014, 10022, 10038];
-    #[cfg(not(any(unix, windows)))]
-    let fatal: [i32; 0] = [];
-    e.raw_os_error().map_or(false, |code| fatal.contains(&code))
-}
-
 impl Iterator for IncomingRequests<'_> {
     type Item = Request;
     fn next(&mut self) -> Option<Request> {
@@ -568,20 +518,8 @@ impl Iterator for IncomingRequests<'_> {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        self.close.store(true, Relaxed);
-        // Connect briefly to ourselves to unblock the accept thread
-        let maybe_stream = match &self.listening_addr {
-            ListenAddr::IP(addr) => TcpStream::connect(addr).map(Connection::from),
-            #[cfg(unix)]
-            ListenAddr::Unix(addr) => {
-                // TODO: use connect_addr when its stabilized.
-                let path = addr.as_pathname().unwrap();
-                std::os::unix::net::UnixStream::connect(path).map(Connection::from)
-            }
-        };
-        if let Ok(stream) = maybe_stream {
-            let _ = stream.shutdown(Shutdown::Both);
-        }
+        self.close.store(true, SeqCst);
+        let _ = self.poller.notify();
 
         #[cfg(unix)]
         if let ListenAddr::Unix(addr) = &self.listening_addr {

@@ -1,18 +1,17 @@
 use std::io::Error as IoError;
-use std::io::{self, Cursor, ErrorKind, Read, Write};
+use std::io::{self, BufWriter, ErrorKind, Read, Write};
 
+use std::convert::TryFrom;
 use std::fmt;
 use std::net::{SocketAddr, TcpStream};
-use std::str::FromStr;
-
-use std::sync::mpsc::Sender;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::util::{
-    BodyTracker, ConnectionState, EqualReader, FusedReader, Handover, TrackedBody,
-};
+use crate::conn::{BodyStatus, Charge, Conn, Outgoing, RateWriter, StreamBody};
+use crate::head::{BodyFraming, Framing, Head};
+use crate::reactor::Incoming;
+use crate::util::CustomStream;
 use crate::{HTTPVersion, Header, HeaderField, Method, Response, StatusCode};
-use chunked_transfer::Decoder;
 
 /// Represents an HTTP request made by a client.
 ///
@@ -52,10 +51,10 @@ use chunked_transfer::Decoder;
 /// If you want to build fake requests to test your server, use [`TestRequest`](crate::test::TestRequest).
 pub struct Request {
     // where to read the body from
-    data_reader: Option<Box<dyn Read + Send + 'static>>,
+    data_reader: Option<Body>,
 
-    // if this writer is empty, then the request has been answered
-    response_writer: Option<Box<dyn Write + Send + 'static>>,
+    // where the response goes
+    wire: Wire,
 
     remote_addr: Option<SocketAddr>,
 
@@ -78,25 +77,49 @@ pub struct Request {
     // true if a `100 Continue` response must be sent when `as_reader()` is called
     must_send_continue: bool,
 
-    // If Some, a message must be sent after responding
-    notify_when_responded: Option<Sender<()>>,
-
-    // state of the client connection this request was read from (None for `TestRequest`)
-    connection: Option<Arc<ConnectionState>>,
-
     // how much of the body is still unread on the socket (None if nothing is left on the
-    // socket: no body, a small body already buffered, or `Connection: upgrade`)
-    body_tracker: Option<Arc<BodyTracker>>,
+    // socket: no body, or a body read ahead by tiny_http)
+    body_status: Option<Arc<BodyStatus>>,
 
-    // a clone of the plain TCP socket, for `upgrade_tcp` (only for `Connection: upgrade`)
-    handover: Option<Handover>,
+    // room a body read ahead takes in tiny_http's read-ahead budget
+    _charge: Option<Charge>,
+
+    // `Connection: upgrade`: the rest of the connection belongs to the application
+    is_upgrade: bool,
+}
+
+/// Where a request's response goes.
+enum Wire {
+    /// A [`TestRequest`](crate::TestRequest): nowhere (`None` once answered).
+    Test(Option<Box<dyn Write + Send + 'static>>),
+    /// A client connection; `seq` is the request's place in the order of responses.
+    Conn {
+        conn: Arc<Conn>,
+        seq: u64,
+        answered: bool,
+    },
+}
+
+/// A request body.
+enum Body {
+    Boxed(Box<dyn Read + Send + 'static>),
+    Stream(StreamBody),
+}
+
+impl Read for Body {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Body::Boxed(r) => r.read(buf),
+            Body::Stream(s) => s.read(buf),
+        }
+    }
 }
 
 /// Why [`Request::upgrade_tcp`] could not hand the socket over.
 pub enum UpgradeTcpError<R> {
-    /// The connection is not plain TCP (TLS, a Unix socket) or its socket could not be
-    /// duplicated: nothing was written; the request and the response are given back, e.g.
-    /// for [`Request::upgrade`].
+    /// The connection is not plain TCP (a Unix socket, a `TestRequest`) or its socket could
+    /// not be duplicated: nothing was written; the request and the response are given
+    /// back, e.g. for [`Request::upgrade`].
     NotPlainTcp(Box<Request>, Response<R>),
     /// Writing the response failed: the client is gone.
     Io(IoError),
@@ -111,224 +134,83 @@ impl<R> std::fmt::Debug for UpgradeTcpError<R> {
     }
 }
 
-struct NotifyOnDrop<R> {
-    sender: Sender<()>,
-    inner: R,
-}
-
-impl<R: Read> Read for NotifyOnDrop<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf)
-    }
-}
-impl<R: Write> Write for NotifyOnDrop<R> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.write(buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-impl<R> Drop for NotifyOnDrop<R> {
-    fn drop(&mut self) {
-        self.sender.send(()).unwrap();
-    }
-}
-
-/// Error that can happen when building a `Request` object.
-#[derive(Debug)]
-pub enum RequestCreationError {
-    /// The client sent an `Expect` header that was not recognized by tiny-http.
-    ExpectationFailed,
-
-    /// The `Content-Length` header is not a number (BenchBoard patch: it used to be
-    /// ignored, leaving the body on the connection to be read as the next request).
-    InvalidContentLength,
-
-    /// The `Transfer-Encoding` does not end with `chunked`, the only coding tiny-http
-    /// decodes (BenchBoard patch: the body used to be read as chunked anyway).
-    UnsupportedTransferEncoding,
-
-    /// Error while reading data from the socket during the creation of the `Request`.
-    CreationIoError(IoError),
-}
-
-impl From<IoError> for RequestCreationError {
-    fn from(err: IoError) -> RequestCreationError {
-        RequestCreationError::CreationIoError(err)
-    }
-}
-
-/// Builds a new request.
-///
-/// After the request line and headers have been read from the socket, a new `Request` object
-/// is built.
-///
-/// You must pass a `Read` that will allow the `Request` object to read from the incoming data.
-/// It is the responsibility of the `Request` to read only the data of the request and not further.
-///
-/// The `Write` object will be used by the `Request` to write the response.
-///
-/// `connection` is the state of the client connection the request was read from; `None`
-/// (e.g. for `TestRequest`) disables the tracking of unread bodies.
-#[allow(clippy::too_many_arguments)]
-pub fn new_request<R, W>(
-    secure: bool,
-    method: Method,
-    path: String,
-    version: HTTPVersion,
-    headers: Vec<Header>,
-    remote_addr: Option<SocketAddr>,
-    mut source_data: R,
-    writer: W,
-    connection: Option<Arc<ConnectionState>>,
-) -> Result<Request, RequestCreationError>
-where
-    R: Read + Send + 'static,
-    W: Write + Send + 'static,
-{
-    // finding the transfer-encoding header
-    let transfer_encoding = headers
-        .iter()
-        .find(|h: &&Header| h.field.equiv("Transfer-Encoding"))
-        .map(|h| h.value.clone());
-
-    // only `chunked` can be decoded; any other final coding cannot be framed (RFC 7230 3.3.3)
-    if let Some(ref coding) = transfer_encoding {
-        let last = coding.as_str().rsplit(',').next().unwrap_or("").trim();
-        if !last.eq_ignore_ascii_case("chunked") {
-            return Err(RequestCreationError::UnsupportedTransferEncoding);
-        }
-    }
-
-    // finding the content-length header
-    let content_length = if transfer_encoding.is_some() {
-        // if transfer-encoding is specified, the Content-Length
-        // header must be ignored (RFC2616 #4.4)
-        None
-    } else {
-        // digits only (`+5` is not a length), and several headers must agree
-        // (RFC 7230 3.3.2): anything else would frame the body ambiguously
-        let mut lengths = headers
-            .iter()
-            .filter(|h: &&Header| h.field.equiv("Content-Length"))
-            .map(|h| h.value.as_str().trim());
-        match lengths.next() {
-            None => None,
-            Some(first) => {
-                let digits = !first.is_empty() && first.bytes().all(|b| b.is_ascii_digit());
-                match (digits, FromStr::from_str(first)) {
-                    (true, Ok(length)) if lengths.all(|other| other == first) => Some(length),
-                    _ => return Err(RequestCreationError::InvalidContentLength),
-                }
-            }
-        }
-    };
-
-    // true if the client sent a `Expect: 100-continue` header
-    let expects_continue = {
-        match headers
-            .iter()
-            .find(|h: &&Header| h.field.equiv("Expect"))
-            .map(|h| h.value.as_str())
-        {
-            None => false,
-            Some(v) if v.eq_ignore_ascii_case("100-continue") => true,
-            _ => return Err(RequestCreationError::ExpectationFailed),
-        }
-    };
-
-    // true if the client sent a `Connection: upgrade` header
-    let connection_upgrade = {
-        match headers
-            .iter()
-            .find(|h: &&Header| h.field.equiv("Connection"))
-            .map(|h| h.value.as_str())
-        {
-            Some(v) if v.to_ascii_lowercase().contains("upgrade") => true,
-            _ => false,
-        }
-    };
-
-    // a body that is still (partly) on the socket is read through a `TrackedBody`, so that
-    // whatever the application leaves unread can be skipped or can close the connection
-    let mut body_tracker = None;
-    let mut track = |reader: Box<dyn Read + Send + 'static>, length: Option<usize>| match connection
-    {
-        Some(ref connection) => {
-            let tracker = BodyTracker::new(connection.clone(), length);
-            body_tracker = Some(tracker.clone());
-            Box::new(TrackedBody::new(reader, tracker)) as Box<dyn Read + Send + 'static>
-        }
-        None => reader,
-    };
-
-    // we wrap `source_data` around a reading whose nature depends on the transfer-encoding and
-    // content-length headers
-    let reader = if connection_upgrade {
-        // if we have a `Connection: upgrade`, always keeping the whole reader
-        Box::new(source_data) as Box<dyn Read + Send + 'static>
-    } else if let Some(content_length) = content_length {
-        if content_length == 0 {
-            Box::new(io::empty()) as Box<dyn Read + Send + 'static>
-        } else if content_length <= 1024 && !expects_continue {
-            // if the content-length is small enough, we just read everything into a buffer
-
-            let mut buffer = vec![0; content_length];
-            let mut offset = 0;
-
-            while offset != content_length {
-                let read = source_data.read(&mut buffer[offset..])?;
-                if read == 0 {
-                    // the socket returned EOF, but we were before the expected content-length
-                    // aborting
-                    let info = "Connection has been closed before we received enough data";
-                    let err = IoError::new(ErrorKind::ConnectionAborted, info);
-                    return Err(RequestCreationError::CreationIoError(err));
-                }
-
-                offset += read;
-            }
-
-            Box::new(Cursor::new(buffer)) as Box<dyn Read + Send + 'static>
-        } else {
-            let data_reader = EqualReader::new(source_data, content_length);
-            track(
-                Box::new(FusedReader::new(data_reader)),
-                Some(content_length),
-            )
-        }
-    } else if transfer_encoding.is_some() {
-        // if a transfer-encoding was specified, then "chunked" is ALWAYS applied
-        // over the message (RFC2616 #3.6)
-        track(Box::new(FusedReader::new(Decoder::new(source_data))), None)
-    } else {
-        // if we have neither a Content-Length nor a Transfer-Encoding,
-        // assuming that we have no data
-        // TODO: could also be multipart/byteranges
-        Box::new(io::empty()) as Box<dyn Read + Send + 'static>
-    };
-
-    Ok(Request {
-        data_reader: Some(reader),
-        response_writer: Some(Box::new(writer) as Box<dyn Write + Send + 'static>),
-        remote_addr,
-        secure,
-        method,
-        path,
-        http_version: version,
-        headers,
-        non_ascii_headers: Vec::new(),
-        body_length: content_length,
-        must_send_continue: expects_continue,
-        notify_when_responded: None,
-        connection,
-        body_tracker,
-        handover: None,
-    })
-}
+/// Size of the buffer of blocking writers (`respond`, `into_writer`, `upgrade`).
+const WRITE_BUFFER: usize = 16 * 1024;
 
 impl Request {
+    /// A request read from a client connection by the reactor.
+    pub(crate) fn from_connection(
+        conn: Arc<Conn>,
+        seq: u64,
+        head: Head,
+        framing: Framing,
+        body: Incoming,
+    ) -> Request {
+        let (data_reader, body_status, charge) = match body {
+            Incoming::Whole(reader, charge) => (Body::Boxed(reader), None, charge),
+            Incoming::Streamed(stream, status) => (Body::Stream(stream), Some(status), None),
+        };
+        let body_length = match framing.body {
+            BodyFraming::Length(n) => usize::try_from(n).ok(),
+            _ => None,
+        };
+        Request {
+            data_reader: Some(data_reader),
+            remote_addr: conn.remote_addr,
+            wire: Wire::Conn {
+                conn,
+                seq,
+                answered: false,
+            },
+            secure: false,
+            method: head.method,
+            path: head.path,
+            http_version: head.version,
+            headers: head.headers,
+            non_ascii_headers: head.non_ascii_headers,
+            body_length,
+            must_send_continue: framing.expect_continue,
+            body_status,
+            _charge: charge,
+            is_upgrade: framing.body == BodyFraming::Upgrade,
+        }
+    }
+
+    /// A fake request whose response goes nowhere (see [`TestRequest`](crate::TestRequest)).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn for_test(
+        secure: bool,
+        method: Method,
+        path: String,
+        http_version: HTTPVersion,
+        headers: Vec<Header>,
+        non_ascii_headers: Vec<HeaderField>,
+        remote_addr: SocketAddr,
+        body: &'static [u8],
+    ) -> Request {
+        let body_length = headers
+            .iter()
+            .find(|h| h.field.equiv("Content-Length"))
+            .and_then(|h| h.value.as_str().trim().parse::<usize>().ok());
+        let body = &body[..body_length.unwrap_or(0).min(body.len())];
+        Request {
+            data_reader: Some(Body::Boxed(Box::new(body))),
+            wire: Wire::Test(Some(Box::new(io::sink()))),
+            remote_addr: Some(remote_addr),
+            secure,
+            method,
+            path,
+            http_version,
+            headers,
+            non_ascii_headers,
+            body_length,
+            must_send_continue: false,
+            body_status: None,
+            _charge: None,
+            is_upgrade: false,
+        }
+    }
+
     /// Returns true if the request was made through HTTPS.
     #[inline]
     pub fn secure(&self) -> bool {
@@ -413,43 +295,44 @@ impl Request {
         protocol: &str,
         response: Response<R>,
     ) -> Box<dyn ReadWrite + Send> {
-        use crate::util::CustomStream;
-
+        self.mark_unsent_continue();
+        let reader = self.data_reader.take().expect("the body reader is there");
+        let mut writer: Box<dyn Write + Send> = match self.wire {
+            Wire::Test(ref mut writer) => writer.take().expect("not answered yet"),
+            Wire::Conn {
+                ref conn,
+                seq,
+                ref mut answered,
+            } => {
+                *answered = true;
+                Box::new(TurnWriter::new(Arc::clone(conn), seq, true))
+            }
+        };
         response
             .raw_print(
-                self.response_writer.as_mut().unwrap().by_ref(),
+                writer.by_ref(),
                 self.http_version.clone(),
                 &self.headers,
                 false,
                 Some(protocol),
             )
             .ok(); // TODO: unused result
-
-        self.response_writer.as_mut().unwrap().flush().ok(); // TODO: unused result
-
-        let stream = CustomStream::new(self.extract_reader_impl(), self.extract_writer_impl());
-        if let Some(sender) = self.notify_when_responded.take() {
-            let stream = NotifyOnDrop {
-                sender,
-                inner: stream,
-            };
-            Box::new(stream) as Box<dyn ReadWrite + Send>
-        } else {
-            Box::new(stream) as Box<dyn ReadWrite + Send>
-        }
+        writer.flush().ok(); // TODO: unused result
+        Box::new(CustomStream::new(reader, writer))
     }
 
     /// Like [`Request::upgrade`], but hands over the connection's own
     /// [`std::net::TcpStream`]: writes `response` (with `Upgrade: <protocol>`), flushes it,
-    /// and gives the socket to the application, which can then make it non-blocking, poll
-    /// it, or split it with `try_clone`. tiny_http lets go of the connection: its
-    /// connection thread ends without shutting the socket down, and the socket is closed
-    /// when the application drops the returned stream. The socket keeps the timeouts set by
-    /// [`ConnectionOptions`](crate::ConnectionOptions).
+    /// and gives a handle of the socket to the application, which can then make it
+    /// non-blocking, poll it, or split it with `try_clone`. tiny_http lets go of the
+    /// connection without shutting the socket down; it is closed when the application
+    /// drops the returned stream. The socket keeps the timeouts of
+    /// [`ConnectionOptions`](crate::ConnectionOptions) as per-read and per-write timeouts.
     ///
-    /// Only for a plain-TCP request with a `Connection: upgrade` header; otherwise (TLS, a
-    /// Unix socket, or no file descriptor left to duplicate the socket) nothing is written
-    /// and [`UpgradeTcpError::NotPlainTcp`] gives the request and the response back.
+    /// Only for a plain-TCP request with a `Connection: upgrade` header; otherwise (a Unix
+    /// socket, a `TestRequest`, or no file descriptor left to duplicate the socket) nothing
+    /// is written and [`UpgradeTcpError::NotPlainTcp`] gives the request and the response
+    /// back.
     ///
     /// Bytes the client sent after its request head and before the response (which a
     /// WebSocket client must not do) may already be in tiny_http's buffer and are lost.
@@ -458,38 +341,52 @@ impl Request {
         protocol: &str,
         response: Response<R>,
     ) -> Result<TcpStream, UpgradeTcpError<R>> {
-        let handover = match self.handover.take() {
-            Some(handover) => handover,
-            None => return Err(UpgradeTcpError::NotPlainTcp(Box::new(self), response)),
+        let upgrade = self.is_upgrade;
+        let (conn, seq, socket) = match self.wire {
+            Wire::Conn { ref conn, seq, .. } if upgrade => match conn.socket.try_clone_tcp() {
+                Some(Ok(socket)) => (Arc::clone(conn), seq, socket),
+                _ => return Err(UpgradeTcpError::NotPlainTcp(Box::new(self), response)),
+            },
+            _ => return Err(UpgradeTcpError::NotPlainTcp(Box::new(self), response)),
         };
-        let mut writer = self.extract_writer_impl();
+        if let Wire::Conn {
+            ref mut answered, ..
+        } = self.wire
+        {
+            *answered = true;
+        }
+        if !conn.wait_turn(seq) {
+            conn.skip_turn();
+            let gone = IoError::new(ErrorKind::BrokenPipe, "the connection is closed");
+            return Err(UpgradeTcpError::Io(gone));
+        }
+        let mut writer = BufWriter::with_capacity(WRITE_BUFFER, conn.rate_writer());
         let written = response
             .raw_print(
-                writer.by_ref(),
+                &mut writer,
                 self.http_version.clone(),
                 &self.headers,
                 false,
                 Some(protocol),
             )
             .and_then(|()| writer.flush());
+        drop(writer);
         if let Err(e) = written {
-            // tiny_http's handles shut the socket down as usual when they are dropped
-            if let Some(ref connection) = self.connection {
-                connection.close();
-            }
-            drop(writer);
-            if let Some(sender) = self.notify_when_responded.take() {
-                sender.send(()).ok();
-            }
+            conn.fail(seq);
             return Err(UpgradeTcpError::Io(e));
         }
-        let socket = handover.detach();
-        // the connection thread sees no more requests (`Connection: upgrade`) and ends
-        drop(writer);
-        drop(self.data_reader.take());
-        if let Some(sender) = self.notify_when_responded.take() {
-            sender.send(()).ok();
+        let options = conn.shared.options;
+        let timeouts = socket
+            .set_read_timeout(options.read_timeout)
+            .and_then(|()| socket.set_write_timeout(options.write_timeout));
+        if let Err(e) = timeouts {
+            conn.fail(seq);
+            return Err(UpgradeTcpError::Io(e));
         }
+        // from now on, tiny_http closes only its own descriptor of the socket
+        conn.detached.store(true, Ordering::SeqCst);
+        conn.end_turn_and_continue(seq, true, false);
+        drop(self.data_reader.take());
         Ok(socket)
     }
 
@@ -517,23 +414,38 @@ impl Request {
     ///
     /// If the client sent a `Expect: 100-continue` header with the request, calling this
     ///  function will send back a `100 Continue` response.
+    ///
+    /// BenchBoard patch: a body that is still on the socket is read with blocking reads
+    /// bounded by the request's deadline (`ConnectionOptions::read_timeout` from the first
+    /// byte of the request); past it, a read fails with `ErrorKind::TimedOut`. A chunked
+    /// body larger on the wire than `Limits::max_chunked_body` fails with an error whose
+    /// inner error is a [`BodyTooLarge`](crate::BodyTooLarge).
     #[inline]
     pub fn as_reader(&mut self) -> &mut dyn Read {
         if self.must_send_continue {
-            let msg = Response::new_empty(StatusCode(100));
-            msg.raw_print(
-                self.response_writer.as_mut().unwrap().by_ref(),
-                self.http_version.clone(),
-                &self.headers,
-                true,
-                None,
-            )
-            .ok();
-            self.response_writer.as_mut().unwrap().flush().ok();
             self.must_send_continue = false;
+            let continue_ = Response::new_empty(StatusCode(100));
+            match self.wire {
+                Wire::Test(Some(ref mut writer)) => {
+                    let _ = continue_.raw_print(writer, self.http_version.clone(), &[], true, None);
+                }
+                Wire::Test(None) => (),
+                Wire::Conn { ref conn, seq, .. } => {
+                    if conn.wait_turn(seq) {
+                        let mut writer = conn.rate_writer();
+                        let version = self.http_version.clone();
+                        if continue_
+                            .raw_print(&mut writer, version, &[], true, None)
+                            .is_err()
+                        {
+                            conn.closing.store(true, Ordering::SeqCst);
+                        }
+                        conn.pause_turn();
+                    }
+                }
+            }
         }
-
-        self.data_reader.as_mut().unwrap()
+        self.data_reader.as_mut().expect("the body reader is there")
     }
 
     /// Turns the `Request` into a writer.
@@ -552,64 +464,35 @@ impl Request {
     /// `Connection: close` header added by tiny_http: add one yourself).
     #[inline]
     pub fn into_writer(mut self) -> Box<dyn Write + Send + 'static> {
-        if self.must_close_connection() {
-            if let Some(ref connection) = self.connection {
-                connection.close();
+        self.mark_unsent_continue();
+        let close = self.must_close_connection();
+        match self.wire {
+            Wire::Test(ref mut writer) => writer.take().expect("not answered yet"),
+            Wire::Conn {
+                ref conn,
+                seq,
+                ref mut answered,
+            } => {
+                *answered = true;
+                Box::new(TurnWriter::new(Arc::clone(conn), seq, close))
             }
         }
-        let writer = self.extract_writer_impl();
-        if let Some(sender) = self.notify_when_responded.take() {
-            let writer = NotifyOnDrop {
-                sender,
-                inner: writer,
-            };
-            Box::new(writer) as Box<dyn Write + Send + 'static>
-        } else {
-            writer
-        }
-    }
-
-    /// Extract the response `Writer` object from the Request, dropping this `Writer` has the same side effects
-    /// as the object returned by `into_writer` above.
-    ///
-    /// This may only be called once on a single request.
-    fn extract_writer_impl(&mut self) -> Box<dyn Write + Send + 'static> {
-        use std::mem;
-
-        assert!(self.response_writer.is_some());
-
-        let mut writer = None;
-        mem::swap(&mut self.response_writer, &mut writer);
-        writer.unwrap()
-    }
-
-    /// Extract the body `Reader` object from the Request.
-    ///
-    /// This may only be called once on a single request.
-    fn extract_reader_impl(&mut self) -> Box<dyn Read + Send + 'static> {
-        use std::mem;
-
-        assert!(self.data_reader.is_some());
-
-        let mut reader = None;
-        mem::swap(&mut self.data_reader, &mut reader);
-        reader.unwrap()
     }
 
     /// True if the connection cannot be used for another request after this one: the
-    /// application left more than `util::MAX_SKIP` bytes of the body unread (or a chunked
-    /// body unfinished, or a body whose reading failed), it did not read the body of an
+    /// application left more than 64 KiB of the body unread (or a chunked body unfinished,
+    /// or a body whose reading failed), it did not read the body of an
     /// `Expect: 100-continue` request (the client waits for a `100 Continue` that will never
     /// come), or the connection is already closing.
     fn must_close_connection(&self) -> bool {
-        let connection = match self.connection {
-            Some(ref connection) => connection,
-            None => return false,
+        let conn = match self.wire {
+            Wire::Conn { ref conn, .. } => conn,
+            Wire::Test(_) => return false,
         };
-        if connection.is_closing() {
+        if conn.is_closing() {
             return true;
         }
-        match self.body_tracker {
+        match self.body_status {
             Some(ref body) => {
                 body.forces_close() || (self.must_send_continue && body.unread() != Some(0))
             }
@@ -617,10 +500,14 @@ impl Request {
         }
     }
 
-    /// Attaches the socket clone used by [`Request::upgrade_tcp`].
-    pub(crate) fn with_handover(mut self, handover: Option<Handover>) -> Request {
-        self.handover = handover;
-        self
+    /// The client was never asked for the body it announced: where the next request would
+    /// start is unknown.
+    fn mark_unsent_continue(&mut self) {
+        if self.must_send_continue {
+            if let Some(Body::Stream(ref mut stream)) = self.data_reader {
+                stream.unsent_continue = true;
+            }
+        }
     }
 
     /// Sends a response to this request.
@@ -628,55 +515,132 @@ impl Request {
     /// The application does not need to read the body first. If it left a large part of it
     /// unread (more than 64 KiB, e.g. when answering `413 Payload Too Large` to a request
     /// announcing a huge `Content-Length`), the response is sent with `Connection: close`
-    /// and the connection is shut down afterwards; the unread bytes are never read. A
-    /// smaller remainder is skipped (read and discarded by the connection's own thread, not
-    /// the caller's) so that the connection can be kept alive.
+    /// and the connection is closed afterwards, after reading and discarding what the
+    /// client still sends for a bounded time and size (lingering close, so that the client
+    /// reads the answer instead of a reset). A smaller remainder is skipped (read and
+    /// discarded by tiny_http's reactor, not the caller's thread) so that the connection
+    /// can be kept alive.
+    ///
+    /// This call blocks until the response is written (after the responses to earlier
+    /// pipelined requests of the same connection). With a
+    /// [`write_timeout`](crate::ConnectionOptions::write_timeout), a client that takes the
+    /// response slower than [`Limits::min_send_rate`](crate::Limits::min_send_rate) is cut
+    /// off and this returns an error. [`Request::respond_detached`] never blocks.
     #[inline]
     pub fn respond<R>(mut self, response: Response<R>) -> Result<(), IoError>
     where
         R: Read,
     {
-        let res = self.respond_impl(response);
-        if let Some(sender) = self.notify_when_responded.take() {
-            sender.send(()).unwrap();
-        }
-        res
-    }
-
-    fn respond_impl<R>(&mut self, response: Response<R>) -> Result<(), IoError>
-    where
-        R: Read,
-    {
-        let mut writer = self.extract_writer_impl();
-
-        let do_not_send_body = self.method == Method::Head;
-
-        let response = if self.must_close_connection() {
-            if let Some(ref connection) = self.connection {
-                connection.close();
+        self.mark_unsent_continue();
+        let close = self.must_close_connection();
+        let (conn, seq) = match self.wire {
+            Wire::Test(ref mut writer) => {
+                let mut writer = writer.take().expect("not answered yet");
+                let result = response
+                    .raw_print(
+                        writer.by_ref(),
+                        self.http_version.clone(),
+                        &self.headers,
+                        self.method == Method::Head,
+                        None,
+                    )
+                    .and_then(|()| writer.flush());
+                return Self::ignore_client_closing_errors(result);
             }
+            Wire::Conn {
+                ref conn,
+                seq,
+                ref mut answered,
+            } => {
+                *answered = true;
+                (Arc::clone(conn), seq)
+            }
+        };
+        let response = if close {
             response.with_connection_close()
         } else {
             response
         };
-
+        if !conn.wait_turn(seq) {
+            conn.skip_turn();
+            return Ok(()); // the client is gone
+        }
+        let mut writer = BufWriter::with_capacity(WRITE_BUFFER, conn.rate_writer());
         let result = response
             .raw_print(
-                writer.by_ref(),
+                &mut writer,
                 self.http_version.clone(),
                 &self.headers,
-                do_not_send_body,
+                self.method == Method::Head,
                 None,
             )
             .and_then(|()| writer.flush());
-        if result.is_err() {
-            // a partly written response (e.g. write timeout) leaves the connection unusable
-            if let Some(ref connection) = self.connection {
-                connection.close();
-            }
+        drop(writer);
+        match result {
+            Ok(()) => conn.end_turn_and_continue(seq, close, false),
+            Err(_) => conn.fail(seq),
         }
-
         Self::ignore_client_closing_errors(result)
+    }
+
+    /// Like [`Request::respond`], but never waits for the client (BenchBoard patch): the
+    /// response is written right away as far as the socket takes it without blocking, and
+    /// tiny_http's writer thread finishes the rest (after the responses to earlier pipelined
+    /// requests of the same connection). A client that takes it slower than
+    /// [`Limits::min_send_rate`](crate::Limits::min_send_rate) (over each
+    /// [`write_timeout`](crate::ConnectionOptions::write_timeout)) is cut off. So a slow
+    /// reader of a large answer holds none of the application's threads.
+    ///
+    /// The body is read on tiny_http's writer thread, a piece at a time when the client has
+    /// room for it: it must not block for long (a file, a buffer, a computation are fine).
+    ///
+    /// Returns an error only if preparing the response failed (e.g. reading a body of
+    /// unknown length for an HTTP/1.0 client, which needs a `Content-Length`).
+    pub fn respond_detached<R>(mut self, response: Response<R>) -> Result<(), IoError>
+    where
+        R: Read + Send + 'static,
+    {
+        if let Wire::Test(_) = self.wire {
+            return self.respond(response);
+        }
+        self.mark_unsent_continue();
+        let close = self.must_close_connection();
+        let (conn, seq) = match self.wire {
+            Wire::Conn {
+                ref conn,
+                seq,
+                ref mut answered,
+            } => {
+                *answered = true;
+                (Arc::clone(conn), seq)
+            }
+            Wire::Test(_) => unreachable!("handled above"),
+        };
+        let response = if close {
+            response.with_connection_close()
+        } else {
+            response
+        };
+        let prepared = response.prepare(
+            self.http_version.clone(),
+            &self.headers,
+            self.method == Method::Head,
+            None,
+        );
+        let (out, result) = match prepared {
+            Ok(prepared) => {
+                let body = Some(prepared.body.boxed());
+                let out = Outgoing::new(&conn.shared, seq, prepared.head, body, close);
+                (out, Ok(()))
+            }
+            // nothing can be sent: close the connection in this request's turn
+            Err(e) => (
+                Outgoing::new(&conn.shared, seq, Vec::new(), None, true),
+                Err(e),
+            ),
+        };
+        conn.send_detached(out);
+        result
     }
 
     fn ignore_client_closing_errors(result: io::Result<()>) -> io::Result<()> {
@@ -687,16 +651,6 @@ impl Request {
             ErrorKind::ConnectionReset => Ok(()),
             _ => Err(err),
         })
-    }
-
-    pub(crate) fn with_non_ascii_headers(mut self, fields: Vec<HeaderField>) -> Self {
-        self.non_ascii_headers = fields;
-        self
-    }
-
-    pub(crate) fn with_notify_sender(mut self, sender: Sender<()>) -> Self {
-        self.notify_when_responded = Some(sender);
-        self
     }
 }
 
@@ -712,11 +666,115 @@ impl fmt::Debug for Request {
 
 impl Drop for Request {
     fn drop(&mut self) {
-        if self.response_writer.is_some() {
-            let response = Response::empty(500);
-            let _ = self.respond_impl(response); // ignoring any potential error
-            if let Some(sender) = self.notify_when_responded.take() {
-                sender.send(()).unwrap();
+        let unanswered = match self.wire {
+            Wire::Test(ref writer) => writer.is_some(),
+            Wire::Conn { answered, .. } => !answered,
+        };
+        if unanswered {
+            let request = std::mem::replace(self, placeholder());
+            let _ = request.respond_detached(Response::empty(500)); // ignoring any error
+        }
+    }
+}
+
+/// What a dropped request leaves in its place while its 500 goes out.
+fn placeholder() -> Request {
+    Request {
+        data_reader: None,
+        wire: Wire::Test(None),
+        remote_addr: None,
+        secure: false,
+        method: Method::Get,
+        path: String::new(),
+        http_version: HTTPVersion(1, 1),
+        headers: Vec::new(),
+        non_ascii_headers: Vec::new(),
+        body_length: None,
+        must_send_continue: false,
+        body_status: None,
+        _charge: None,
+        is_upgrade: false,
+    }
+}
+
+/// The raw writer of `into_writer` and `upgrade`: waits for the request's turn at the first
+/// write, ends it when dropped.
+struct TurnWriter {
+    conn: Arc<Conn>,
+    seq: u64,
+    close: bool,
+    state: TurnState,
+}
+
+enum TurnState {
+    Waiting,
+    Writing(BufWriter<RateWriter>),
+    Failed,
+    /// The connection was broken before the turn came: nothing is written.
+    Skipped,
+}
+
+impl TurnWriter {
+    fn new(conn: Arc<Conn>, seq: u64, close: bool) -> TurnWriter {
+        TurnWriter {
+            conn,
+            seq,
+            close,
+            state: TurnState::Waiting,
+        }
+    }
+
+    fn writer(&mut self) -> io::Result<&mut BufWriter<RateWriter>> {
+        if let TurnState::Waiting = self.state {
+            self.state = if self.conn.wait_turn(self.seq) {
+                let writer = self.conn.rate_writer();
+                TurnState::Writing(BufWriter::with_capacity(WRITE_BUFFER, writer))
+            } else {
+                self.conn.skip_turn();
+                TurnState::Skipped
+            };
+        }
+        match self.state {
+            TurnState::Writing(ref mut writer) => Ok(writer),
+            _ => Err(IoError::new(
+                ErrorKind::BrokenPipe,
+                "the connection is closed",
+            )),
+        }
+    }
+
+    fn failed<T>(&mut self, result: io::Result<T>) -> io::Result<T> {
+        if result.is_err() {
+            if let TurnState::Writing(_) = self.state {
+                self.state = TurnState::Failed;
+                self.conn.fail(self.seq);
+            }
+        }
+        result
+    }
+}
+
+impl Write for TurnWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let result = self.writer().and_then(|w| w.write(buf));
+        self.failed(result)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let result = self.writer().and_then(|w| w.flush());
+        self.failed(result)
+    }
+}
+
+impl Drop for TurnWriter {
+    fn drop(&mut self) {
+        let _ = self.writer();
+        if let TurnState::Writing(ref mut writer) = self.state {
+            let flushed = writer.flush().is_ok();
+            if flushed {
+                self.conn.end_turn_and_continue(self.seq, self.close, false);
+            } else {
+                self.conn.fail(self.seq);
             }
         }
     }

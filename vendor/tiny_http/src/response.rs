@@ -70,6 +70,122 @@ impl FromStr for TransferEncoding {
     }
 }
 
+/// A response ready for the wire: see [`Response::prepare`].
+pub(crate) struct Prepared<R> {
+    /// Status line and headers, with the final empty line.
+    pub(crate) head: Vec<u8>,
+    pub(crate) body: OutBody<R>,
+}
+
+/// The body of a response as it goes on the wire, produced piece by piece.
+pub(crate) struct OutBody<R> {
+    source: BodySource<R>,
+    framing: OutFraming,
+}
+
+/// The body of a response, as given or buffered (HTTP/1.0 needs a length).
+enum BodySource<R> {
+    Reader(R),
+    Buffered(Cursor<Vec<u8>>),
+}
+
+impl<R: Read> Read for BodySource<R> {
+    fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {
+        match self {
+            BodySource::Reader(r) => r.read(buf),
+            BodySource::Buffered(c) => c.read(buf),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OutFraming {
+    /// `Content-Length`: this many bytes are still to be sent.
+    Identity(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// Nothing (more) to send.
+    Done,
+}
+
+/// Largest piece of a body read at once.
+const PIECE: usize = 16 * 1024;
+
+impl<R: Read> OutBody<R> {
+    /// Appends the next piece of the framed body to `out`; appends nothing once the body
+    /// is complete. A body shorter than its `Content-Length` is an error (the connection
+    /// cannot be used any more).
+    pub(crate) fn fill(&mut self, out: &mut Vec<u8>) -> IoResult<()> {
+        match self.framing {
+            OutFraming::Done => Ok(()),
+            OutFraming::Identity(0) => {
+                self.framing = OutFraming::Done;
+                Ok(())
+            }
+            OutFraming::Identity(left) => {
+                let want = (left.min(PIECE as u64)) as usize;
+                let n = read_into(&mut self.source, out, want)?;
+                if n == 0 {
+                    self.framing = OutFraming::Done;
+                    let msg = "the response body is shorter than its Content-Length";
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, msg));
+                }
+                self.framing = OutFraming::Identity(left - n as u64);
+                Ok(())
+            }
+            OutFraming::Chunked => {
+                let start = out.len();
+                out.extend_from_slice(b"0000\r\n");
+                let n = read_into(&mut self.source, out, PIECE - 8)?;
+                if n == 0 {
+                    out.truncate(start);
+                    out.extend_from_slice(b"0\r\n\r\n");
+                    self.framing = OutFraming::Done;
+                    return Ok(());
+                }
+                let size = format!("{:04X}", n);
+                out[start..start + 4].copy_from_slice(size.as_bytes());
+                out.extend_from_slice(b"\r\n");
+                Ok(())
+            }
+        }
+    }
+
+    /// The boxed form, for tiny_http's writer thread.
+    pub(crate) fn boxed(self) -> OutBody<Box<dyn Read + Send>>
+    where
+        R: Send + 'static,
+    {
+        let source = match self.source {
+            BodySource::Reader(r) => BodySource::Reader(Box::new(r) as Box<dyn Read + Send>),
+            BodySource::Buffered(c) => BodySource::Buffered(c),
+        };
+        OutBody {
+            source,
+            framing: self.framing,
+        }
+    }
+}
+
+/// Reads up to `want` bytes at the end of `out` (one successful read).
+fn read_into<R: Read>(source: &mut R, out: &mut Vec<u8>, want: usize) -> IoResult<usize> {
+    let start = out.len();
+    out.resize(start + want, 0);
+    loop {
+        match source.read(&mut out[start..]) {
+            Ok(n) => {
+                out.truncate(start + n);
+                return Ok(n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                out.truncate(start);
+                return Err(e);
+            }
+        }
+    }
+}
+
 /// Builds a Date: header with the current date.
 fn build_date_header() -> Header {
     let d = HttpDate::from(SystemTime::now());
@@ -174,7 +290,7 @@ fn choose_transfer_encoding(
     // if we don't have a Content-Length, or if the Content-Length is too big, using chunks writer
     if entity_length
         .as_ref()
-        .map_or(true, |val| *val >= chunked_threshold)
+        .is_none_or(|val| *val >= chunked_threshold)
     {
         return TransferEncoding::Chunked;
     }
@@ -332,13 +448,37 @@ where
     ///
     /// Note: does not flush the writer.
     pub fn raw_print<W: Write>(
-        mut self,
+        self,
         mut writer: W,
         http_version: HTTPVersion,
         request_headers: &[Header],
         do_not_send_body: bool,
         upgrade: Option<&str>,
     ) -> IoResult<()> {
+        let mut prepared =
+            self.prepare(http_version, request_headers, do_not_send_body, upgrade)?;
+        writer.write_all(&prepared.head)?;
+        let mut piece = Vec::new();
+        loop {
+            piece.clear();
+            prepared.body.fill(&mut piece)?;
+            if piece.is_empty() {
+                return Ok(());
+            }
+            writer.write_all(&piece)?;
+        }
+    }
+
+    /// Turns the response into the bytes of its head and a source of the framed body
+    /// (BenchBoard patch: so that a body can also be sent piece by piece, without
+    /// blocking, by tiny_http's writer thread).
+    pub(crate) fn prepare(
+        mut self,
+        http_version: HTTPVersion,
+        request_headers: &[Header],
+        do_not_send_body: bool,
+        upgrade: Option<&str>,
+    ) -> IoResult<Prepared<R>> {
         let mut transfer_encoding = Some(choose_transfer_encoding(
             self.status_code,
             request_headers,
@@ -377,17 +517,16 @@ where
         // if the transfer encoding is identity, the content length must be known ; therefore if
         // we don't know it, we buffer the entire response first here
         // while this is an expensive operation, it is only ever needed for clients using HTTP 1.0
-        let (mut reader, data_length): (Box<dyn Read>, _) =
-            match (self.data_length, transfer_encoding) {
-                (Some(l), _) => (Box::new(self.reader), Some(l)),
-                (None, Some(TransferEncoding::Identity)) => {
-                    let mut buf = Vec::new();
-                    self.reader.read_to_end(&mut buf)?;
-                    let l = buf.len();
-                    (Box::new(Cursor::new(buf)), Some(l))
-                }
-                _ => (Box::new(self.reader), None),
-            };
+        let (reader, data_length) = match (self.data_length, transfer_encoding) {
+            (Some(l), _) => (BodySource::Reader(self.reader), Some(l)),
+            (None, Some(TransferEncoding::Identity)) => {
+                let mut buf = Vec::new();
+                self.reader.read_to_end(&mut buf)?;
+                let l = buf.len();
+                (BodySource::Buffered(Cursor::new(buf)), Some(l))
+            }
+            _ => (BodySource::Reader(self.reader), None),
+        };
 
         // checking whether to ignore the body of the response
         let do_not_send_body = do_not_send_body
@@ -404,9 +543,7 @@ where
                 .push(Header::from_bytes(&b"Transfer-Encoding"[..], &b"chunked"[..]).unwrap()),
 
             Some(TransferEncoding::Identity) => {
-                assert!(data_length.is_some());
-                let data_length = data_length.unwrap();
-
+                let data_length = data_length.expect("identity responses have a length");
                 self.headers.push(
                     Header::from_bytes(
                         &b"Content-Length"[..],
@@ -419,38 +556,24 @@ where
             _ => (),
         };
 
-        // sending headers
-        write_message_header(
-            writer.by_ref(),
-            &http_version,
-            &self.status_code,
-            &self.headers,
-        )?;
+        let mut head = Vec::with_capacity(256);
+        write_message_header(&mut head, &http_version, &self.status_code, &self.headers)?;
 
-        // sending the body
-        if !do_not_send_body {
-            match transfer_encoding {
-                Some(TransferEncoding::Chunked) => {
-                    use chunked_transfer::Encoder;
-
-                    let mut writer = Encoder::new(writer);
-                    io::copy(&mut reader, &mut writer)?;
-                }
-
-                Some(TransferEncoding::Identity) => {
-                    assert!(data_length.is_some());
-                    let data_length = data_length.unwrap();
-
-                    if data_length >= 1 {
-                        io::copy(&mut reader, &mut writer)?;
-                    }
-                }
-
-                _ => (),
+        let framing = match transfer_encoding {
+            _ if do_not_send_body => OutFraming::Done,
+            Some(TransferEncoding::Chunked) => OutFraming::Chunked,
+            Some(TransferEncoding::Identity) => {
+                OutFraming::Identity(data_length.unwrap_or(0) as u64)
             }
-        }
-
-        Ok(())
+            None => OutFraming::Done,
+        };
+        Ok(Prepared {
+            head,
+            body: OutBody {
+                source: reader,
+                framing,
+            },
+        })
     }
 
     /// Adds `Connection: close` (which `with_header` refuses to set).

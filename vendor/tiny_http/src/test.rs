@@ -1,4 +1,4 @@
-use crate::{request::new_request, HTTPVersion, Header, HeaderField, Method, Request};
+use crate::{HTTPVersion, Header, HeaderField, Method, Request};
 use ascii::AsciiString;
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -65,19 +65,16 @@ impl From<TestRequest> for Request {
                 value: AsciiString::from_ascii(mock.body.len().to_string()).unwrap(),
             });
         }
-        new_request(
+        Request::for_test(
             mock.secure,
             mock.method,
             mock.path,
             mock.http_version,
             mock.headers,
-            Some(mock.remote_addr),
+            mock.non_ascii_headers,
+            mock.remote_addr,
             mock.body.as_bytes(),
-            std::io::sink(),
-            None,
         )
-        .unwrap()
-        .with_non_ascii_headers(mock.non_ascii_headers)
     }
 }
 
