@@ -52,6 +52,13 @@ pub fn escape(text: &str, max_chars: usize) -> String {
     out
 }
 
+/// Writes `line` on stderr as one line, escaped as [`escape`] does but uncut: for the
+/// warnings of the command-line tools, which name files of a data directory (whose
+/// names anyone with write access chose) and quote what a server sent.
+pub fn eprint_line(line: &str) {
+    eprintln!("{}", escape(line, usize::MAX));
+}
+
 /// C1 controls (a terminal takes U+009B as CSI), bidirectional overrides and line
 /// separators: they reorder or split what an operator reads.
 fn is_unsafe_in_a_terminal(c: char) -> bool {

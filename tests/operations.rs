@@ -79,6 +79,31 @@ fn healthz_answers_cheap_json() {
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
     assert!(body["uptime_secs"].is_u64());
     assert_eq!(body["viewers"], 0);
+    assert_eq!(body["disk"]["full"], false);
+    assert!(body["disk"]["min_free_bytes"].is_u64());
+}
+
+#[test]
+fn metrics_count_open_connections() {
+    let server = TestServer::start();
+    let idle: Vec<_> = (0..5)
+        .map(|_| std::net::TcpStream::connect(server.base.trim_start_matches("http://")).unwrap())
+        .collect();
+    // The reactor counts a connection once it has accepted it: poll with a deadline.
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    loop {
+        let (_, text) = scrape(&server, "text/plain");
+        let exposition = openmetrics_parser::prometheus::parse_prometheus(&text).unwrap();
+        let open = value(&exposition, "benchboard_open_connections", &[]);
+        if open >= idle.len() as f64 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{open} open connections counted with {} idle ones held",
+            idle.len()
+        );
+    }
 }
 
 #[test]

@@ -181,9 +181,15 @@ impl Server {
         let app = App::open(config)?;
         let http = tiny_http::Server::from_listener_with_limits(listener, options, limits)
             .map_err(|e| bind_error(e.to_string()))?;
+        let http = Arc::new(http);
+        // Weak: the metrics must not keep the listener open after the server is dropped.
+        let counted = Arc::downgrade(&http);
+        app.telemetry.count_connections_with(Box::new(move || {
+            counted.upgrade().map_or(0, |http| http.num_connections())
+        }));
         Ok(Server {
             app: Arc::new(app),
-            http: Arc::new(http),
+            http,
             stopping: Arc::new(AtomicBool::new(false)),
         })
     }

@@ -70,7 +70,7 @@ impl Source {
             None => {
                 let store = Store::open(data_dir)?;
                 for warning in store.warnings() {
-                    eprintln!("{warning}");
+                    crate::logging::eprint_line(&warning);
                 }
                 Ok(Source::Local(store))
             }
@@ -110,7 +110,7 @@ impl Source {
                 for row in self.rows(std::slice::from_ref(id), range)? {
                     match row {
                         Ok(row) => out.push((row.timestamp.clone(), Headline::from(&row.metrics))),
-                        Err(RowError::Skip(warning)) => eprintln!("{warning}"),
+                        Err(RowError::Skip(warning)) => crate::logging::eprint_line(&warning),
                         Err(RowError::Fatal(e)) => return Err(e),
                     }
                 }
