@@ -70,7 +70,7 @@ impl Source {
             None => {
                 let store = Store::open(data_dir)?;
                 for warning in store.warnings() {
-                    crate::logging::eprint_line(&warning);
+                    crate::logging::eprint_line(warning);
                 }
                 Ok(Source::Local(store))
             }
