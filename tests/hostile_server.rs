@@ -345,3 +345,54 @@ fn resident_memory_stays_bounded_under_padded_reports_history_readers_and_stuck_
     assert_eq!(report_files(&serve.data_dir, "legit").len(), 40);
     serve.stop();
 }
+
+/// Threads of a process now (from /proc).
+fn threads(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("Threads:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn stuck_downloads_of_export_csv_take_no_thread_and_no_worker() {
+    // 4 workers (Serve's --threads): 40 stuck downloads would hold them all ten times over.
+    let serve = Serve::start(&[]);
+    for _ in 0..300 {
+        assert_eq!(serve.post("hist"), 200);
+    }
+    let before = threads(serve.child.id());
+    let stuck: Vec<TcpStream> = (0..40)
+        .map(|_| {
+            let socket = TcpStream::connect(serve.addr).unwrap();
+            // A phone on a bad link: the kernel takes little of the answer.
+            socket2::SockRef::from(&socket)
+                .set_recv_buffer_size(4096)
+                .unwrap();
+            let mut socket = socket;
+            socket
+                .write_all(b"GET /api/teams/hist/export.csv HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            // Its answer has started, then it reads no more.
+            socket.set_read_timeout(Some(common::PATIENCE)).unwrap();
+            let mut first = [0u8; 12];
+            socket.read_exact(&mut first).unwrap();
+            assert_eq!(&first, b"HTTP/1.1 200");
+            socket
+        })
+        .collect();
+    let during = threads(serve.child.id());
+    assert!(
+        during <= before + 2,
+        "{before} threads before, {during} with 40 stuck downloads"
+    );
+    for i in 0..20 {
+        assert_eq!(serve.post("legit"), 200, "report {i} during the attack");
+        assert_eq!(serve.get("/api/teams").0, 200);
+    }
+    let (status, csv) = serve.get("/api/teams/hist/export.csv");
+    assert_eq!(status, 200);
+    assert_eq!(csv.lines().count(), 301, "a header and 300 rows");
+    drop(stuck);
+    assert_eq!(report_files(&serve.data_dir, "hist").len(), 300);
+    serve.stop();
+}

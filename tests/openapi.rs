@@ -298,7 +298,7 @@ const UPGRADE: &str =
 const LAYER: [u16; 5] = [408, 414, 431, 501, 503];
 
 /// Statuses the server gives somewhere but that this test does not provoke, and why.
-const NOT_PROVOKED: [(&str, &str, &str); 6] = [
+const NOT_PROVOKED: [(&str, &str, &str); 5] = [
     (
         "/api/stats/report",
         "403",
@@ -313,11 +313,6 @@ const NOT_PROVOKED: [(&str, &str, &str); 6] = [
         "/api/stats/report",
         "500",
         "read-only disk: tests/storage_failure.rs",
-    ),
-    (
-        "/api/teams/{team_id}/export.csv",
-        "500",
-        "no thread or pipe for the export",
     ),
     (
         "/ws",

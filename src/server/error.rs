@@ -32,13 +32,6 @@ pub enum ApiError {
     /// The body is larger than `--max-body`.
     #[error("request body larger than the limit of {limit} bytes (--max-body)")]
     TooLarge { limit: u64 },
-    /// The CSV export of a team could not be started: no pipe or no thread for the
-    /// reader of its history (the server is out of file descriptors or threads).
-    #[error("cannot start the CSV export of {team}: {source}; try again")]
-    ExportStart {
-        team: String,
-        source: std::io::Error,
-    },
     /// Writing the report failed; nothing was acknowledged.
     #[error("{0}")]
     Storage(#[from] StoreError),
@@ -55,7 +48,7 @@ impl ApiError {
             ApiError::Timeout => 408,
             ApiError::TooLarge { .. } => 413,
             ApiError::Storage(e) if e.is_disk_full() => 507,
-            ApiError::Storage(_) | ApiError::ExportStart { .. } => 500,
+            ApiError::Storage(_) => 500,
         }
     }
 
