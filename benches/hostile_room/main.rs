@@ -13,7 +13,7 @@
 //! second), 200 slowloris bodies (`Content-Length: 5000`, a byte a second), 200 slow
 //! readers of a 2,000-report export.csv and 200 of `history?limit=1000` (256 B/s
 //! each, 4 KiB receive buffers), 50 oversized heads and 50 endless chunk-size lines
-//! (64 KiB every 20 ms each), 20 teams posting reports padded to just under
+//! (64 KiB every 100 ms each), 20 teams posting reports padded to just under
 //! `--max-body` once a second each, and 10,000 new team ids posted one after another.
 //! Every connection the server ends is opened again at once.
 
@@ -136,7 +136,7 @@ impl Attack {
     fn start(addr: &str, scale: f64, stop: &Arc<AtomicBool>) -> Attack {
         let n = |full: usize| ((full as f64 * scale).round() as usize).max(1);
         let second = Duration::from_secs(1);
-        let fast = Duration::from_millis(20);
+        let fast = Duration::from_millis(100);
         let size = |name: &str, full: usize| if wanted(name) { n(full) } else { 0 };
         let swarm = |name, full, behaviour, tick| {
             Swarm::start(
