@@ -173,23 +173,25 @@ pub fn padded_reporters(
             .map(|i| report_request(&format!("pad{i}"), &body))
             .collect();
         let mut conns: Vec<_> = (0..count).map(|_| Conn::open(&addr).ok()).collect();
-        let (mut stored, mut other) = (0u64, 0u64);
+        let mut outcomes = std::collections::BTreeMap::<String, u64>::new();
         while !stop.load(Ordering::Relaxed) {
             let next = Instant::now() + Duration::from_secs(1);
             for (conn, request) in conns.iter_mut().zip(&requests) {
-                match conn.as_mut().map(|c| c.exchange(request)) {
-                    Some(Ok((200, _))) => stored += 1,
-                    _ => {
-                        other += 1;
-                        *conn = Conn::open(&addr).ok();
-                    }
+                let outcome = match conn.as_mut().map(|c| c.exchange(request)) {
+                    Some(Ok((status, _))) => status.to_string(),
+                    Some(Err(e)) => e.kind().to_string(),
+                    None => "not connected".to_string(),
+                };
+                if outcome != "200" {
+                    *conn = Conn::open(&addr).ok();
                 }
+                *outcomes.entry(outcome).or_default() += 1;
             }
             if let Some(wait) = next.checked_duration_since(Instant::now()) {
                 std::thread::sleep(wait);
             }
         }
-        format!("{count} padded reporters ({bytes} bytes a report): {stored} stored, {other} not")
+        format!("{count} padded reporters ({bytes} bytes a report): {outcomes:?}")
     })
 }
 

@@ -95,12 +95,10 @@ fn run(
 ) {
     let mut sockets: Vec<Socket> = Vec::with_capacity(size);
     let mut buffer = vec![0u8; 64 * 1024];
-    // Open them a hundred a tick at most, so that the ramp is not one burst.
+    // A tenth of them a tick, so that the ramp is not one burst.
+    let per_tick = size.div_ceil(10).max(1);
     while !stop.load(Ordering::Relaxed) {
-        while sockets.len() < size && sockets.len() % 100 != 99 {
-            sockets.push(open(addr, behaviour, counts));
-        }
-        if sockets.len() < size {
+        for _ in 0..per_tick.min(size - sockets.len()) {
             sockets.push(open(addr, behaviour, counts));
         }
         for socket in &mut sockets {

@@ -178,6 +178,7 @@ impl Server {
             reason,
         };
         sockopt::set_nodelay(&listener).map_err(|e| bind_error(e.to_string()))?;
+        sockopt::bound_send_buffers(&listener).map_err(|e| bind_error(e.to_string()))?;
         let app = App::open(config)?;
         let http = tiny_http::Server::from_listener_with_limits(listener, options, limits)
             .map_err(|e| bind_error(e.to_string()))?;

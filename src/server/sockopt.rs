@@ -23,18 +23,19 @@ pub fn give_up_on_silent_peer(socket: &TcpStream, timeout: Duration) {
     }
 }
 
-/// Bytes the kernel may hold for one viewer's socket (`SO_SNDBUF`; Linux doubles
-/// it for its own bookkeeping). Without a bound it grows to several MiB per viewer;
-/// with 256 KiB a viewer on a 100 ms link still gets over 2 MB/s, and what a stuck
-/// viewer has not taken waits in the writer, where the read rate is watched.
-pub const VIEWER_SEND_BUFFER: usize = 256 * 1024;
+/// Bytes the kernel may hold for one connection's unsent answer (`SO_SNDBUF`; Linux
+/// doubles it for its own bookkeeping). Without a bound it grows to 4 MiB per
+/// connection, so that a slow reader of a history page or an export (or a stuck
+/// viewer) has its whole answer taken off the server's hands into kernel memory,
+/// where no minimum rate watches it: 400 such readers held 460 MiB of the machine's
+/// memory. With 256 KiB a client on a 100 ms link still gets over 2 MB/s, and what
+/// a slow one has not taken waits in the server, where its read rate is watched.
+pub const SEND_BUFFER: usize = 256 * 1024;
 
-/// Bounds the kernel's send buffer of a viewer's socket to [`VIEWER_SEND_BUFFER`];
-/// failing to set it only costs memory; it is logged.
-pub fn bound_send_buffer(socket: &TcpStream) {
-    if let Err(e) = SockRef::from(socket).set_send_buffer_size(VIEWER_SEND_BUFFER) {
-        log::debug!("SO_SNDBUF not set: {e}");
-    }
+/// Bounds the send buffer of every connection the listener accepts to
+/// [`SEND_BUFFER`] (Linux copies `SO_SNDBUF` from the listening socket).
+pub fn bound_send_buffers(listener: &TcpListener) -> std::io::Result<()> {
+    SockRef::from(listener).set_send_buffer_size(SEND_BUFFER)
 }
 
 /// Bytes written to `socket` that the peer has not acknowledged yet (`SIOCOUTQ`):
@@ -54,12 +55,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn accepted_connections_get_nodelay_and_the_user_timeout() {
+    fn accepted_connections_get_nodelay_a_bounded_send_buffer_and_the_user_timeout() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         set_nodelay(&listener).unwrap();
+        bound_send_buffers(&listener).unwrap();
         let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (accepted, _) = listener.accept().unwrap();
         assert!(SockRef::from(&accepted).tcp_nodelay().unwrap());
+        // Linux reports the doubled size.
+        assert_eq!(
+            SockRef::from(&accepted).send_buffer_size().unwrap(),
+            2 * SEND_BUFFER
+        );
         give_up_on_silent_peer(&accepted, Duration::from_millis(2500));
         assert_eq!(
             SockRef::from(&accepted).tcp_user_timeout().unwrap(),

@@ -115,7 +115,6 @@ pub fn serve(app: &App, request: Request) {
     // writer's rate rule first, which closes it with a reason; the kernel cuts a
     // window shut that long (or a vanished peer) without one.
     sockopt::give_up_on_silent_peer(&socket, app.config.request_timeout * 2);
-    sockopt::bound_send_buffer(&socket);
     match subscribed {
         Ok(((snapshot, subscription), slot)) => app.viewers.add(NewViewer {
             socket,
