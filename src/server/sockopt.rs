@@ -28,9 +28,10 @@ pub fn give_up_on_silent_peer(socket: &TcpStream, timeout: Duration) {
 /// connection, so that a slow reader of a history page or an export (or a stuck
 /// viewer) has its whole answer taken off the server's hands into kernel memory,
 /// where no minimum rate watches it: 400 such readers held 460 MiB of the machine's
-/// memory. With 256 KiB a client on a 100 ms link still gets over 2 MB/s, and what
-/// a slow one has not taken waits in the server, where its read rate is watched.
-pub const SEND_BUFFER: usize = 256 * 1024;
+/// memory. With 128 KiB (256 KiB as Linux counts) a client on a 100 ms link still
+/// gets over 1 MB/s, one on the room's LAN far more, and what a slow one has not
+/// taken waits in the server, where its read rate is watched.
+pub const SEND_BUFFER: usize = 128 * 1024;
 
 /// Bounds the send buffer of every connection the listener accepts to
 /// [`SEND_BUFFER`] (Linux copies `SO_SNDBUF` from the listening socket).
