@@ -113,15 +113,7 @@ fn run(
 }
 
 fn open(addr: &str, behaviour: &Behaviour, counts: &Counts) -> Socket {
-    let stream = TcpStream::connect(addr).and_then(|s| {
-        if let Behaviour::SlowRead { .. } = behaviour {
-            // A small receive buffer, as a phone on a bad link has: the kernel cannot
-            // take the whole answer off the server's hands.
-            socket2::SockRef::from(&s).set_recv_buffer_size(4096)?;
-        }
-        s.set_nonblocking(true)?;
-        Ok(s)
-    });
+    let stream = connect(addr, matches!(behaviour, Behaviour::SlowRead { .. }));
     let pending = match behaviour {
         Behaviour::Idle => Vec::new(),
         Behaviour::Drip { start, .. } => start.clone(),
@@ -144,6 +136,24 @@ fn open(addr: &str, behaviour: &Behaviour, counts: &Counts) -> Socket {
             }
         }
     }
+}
+
+/// A non-blocking connection; `small_window`: with a 4 KiB receive buffer, as a phone
+/// on a bad link has, so that the kernel cannot take a whole answer off the server's
+/// hands (set before connecting: the window is agreed on then).
+fn connect(addr: &str, small_window: bool) -> std::io::Result<TcpStream> {
+    let addr: std::net::SocketAddr = addr.parse().map_err(std::io::Error::other)?;
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    if small_window {
+        socket.set_recv_buffer_size(4096)?;
+    }
+    socket.connect(&addr.into())?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
 }
 
 /// One tick of one connection; false when the server has ended it.
