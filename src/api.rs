@@ -147,6 +147,11 @@ pub enum WsMessage<'a> {
         is_active: bool,
         on_board: bool,
     },
+    /// A team left the public board: hidden by an organiser, or every report of it
+    /// moved to the trash.
+    TeamRemoved { team_id: Cow<'a, str> },
+    /// An organiser's action: its audit entry without the client address.
+    AdminAction { entry: Value },
 }
 
 impl WsMessage<'_> {

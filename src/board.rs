@@ -24,6 +24,9 @@ use crate::store::{Store, StoredReport};
 use crate::team::TeamId;
 use encoded::{Encoded, EncodedTeam};
 
+pub(crate) mod presentation;
+pub use presentation::Presentation;
+
 /// When teams turn inactive and leave the board.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Timing {
@@ -53,6 +56,11 @@ pub struct TeamState {
     published: (bool, bool),
     /// The entry as `/api/teams` shows it, serialised once per report.
     encoded: EncodedTeam,
+    /// The name the board shows when not the one of its latest report: an
+    /// organiser's rename, or the contest file's name.
+    display_name: Option<String>,
+    /// Hidden by an organiser: left out of every public list and message.
+    hidden: bool,
 }
 
 impl TeamState {
@@ -62,6 +70,8 @@ impl TeamState {
         metrics: Metrics,
         best: BestRecords,
         report_count: usize,
+        display_name: Option<String>,
+        hidden: bool,
     ) -> TeamState {
         let mut state = TeamState {
             latest,
@@ -70,15 +80,28 @@ impl TeamState {
             report_count,
             published: (true, true),
             encoded: EncodedTeam::placeholder(),
+            display_name,
+            hidden,
         };
         state.encode();
         state
     }
 
-    /// Serialises the entry again (after a report changed it).
+    /// Serialises the entry again (after a report, a rename or a refresh changed it).
     fn encode(&mut self) {
         let now = self.latest.at;
         self.encoded = EncodedTeam::encode(&self.to_api(now, &Timing::default()));
+    }
+
+    /// The `team_update` message of the team (the shape of WsMessage::TeamUpdate,
+    /// around the entry's shared bytes).
+    fn update_message(&self, now: DateTime<FixedOffset>, timing: &Timing) -> String {
+        let mut message = Encoded::new();
+        message.push_text("{\"type\":\"team_update\",\"team\":");
+        let (team, activity) = self.shown(now, timing);
+        message.push_team(team, activity);
+        message.push_text("}");
+        String::from_utf8(message.to_vec()).expect("JSON is UTF-8")
     }
 
     /// The entry as `/api/teams` shows it, with the activity flags of `now`.
@@ -97,7 +120,7 @@ impl TeamState {
         let latest = &self.latest;
         api::Team {
             team_id: Cow::Borrowed(latest.team_id.as_str()),
-            team_name: Cow::Borrowed(&latest.team_name),
+            team_name: Cow::Borrowed(self.display_name.as_deref().unwrap_or(&latest.team_name)),
             last_update: Cow::Borrowed(&latest.timestamp),
             is_active,
             on_board,
@@ -111,11 +134,18 @@ impl TeamState {
             best: api::Best::from(&self.best),
         }
     }
+
+    /// [`TeamState::to_api`] as a JSON value (the admin page's list).
+    fn to_json(&self, now: DateTime<FixedOffset>, timing: &Timing) -> serde_json::Value {
+        serde_json::to_value(self.to_api(now, timing)).expect("teams serialize")
+    }
 }
 
 /// The board's state plus the hub that carries its events.
 pub struct LiveBoard {
     teams: Mutex<BTreeMap<TeamId, TeamState>>,
+    /// Hidden teams and names (taken after `teams` when both are needed).
+    presentation: Mutex<Presentation>,
     /// The last `snapshot` message and the hub position it stands for: while nothing
     /// was published since, every new viewer shares it instead of a copy of its own.
     snapshot: Mutex<Option<(u64, Arc<Encoded>)>>,
@@ -138,12 +168,13 @@ impl LiveBoard {
             let metrics = Metrics::of_stored(&latest.stats).0;
             let records = query::records(store, &id);
             let (best, report_count) = (records.best, records.reports);
-            let mut state = TeamState::new(latest, metrics, best, report_count);
+            let mut state = TeamState::new(latest, metrics, best, report_count, None, false);
             state.published = state.activity(now, &timing);
             teams.insert(id, state);
         }
         LiveBoard {
             teams: Mutex::new(teams),
+            presentation: Mutex::default(),
             snapshot: Mutex::new(None),
             timing,
             max_teams,
@@ -160,12 +191,17 @@ impl LiveBoard {
         let now = stored.at;
         let mut teams = self.teams.lock().expect("board lock poisoned");
         let state = match teams.entry(stored.team_id.clone()) {
-            std::collections::btree_map::Entry::Vacant(slot) => slot.insert(TeamState::new(
-                Arc::clone(&stored),
-                metrics.clone(),
-                BestRecords::default(),
-                0,
-            )),
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                let presentation = self.presentation.lock().expect("board lock poisoned");
+                slot.insert(TeamState::new(
+                    Arc::clone(&stored),
+                    metrics.clone(),
+                    BestRecords::default(),
+                    0,
+                    presentation.name_of(&stored.team_id),
+                    presentation.is_hidden(&stored.team_id),
+                ))
+            }
             std::collections::btree_map::Entry::Occupied(slot) => slot.into_mut(),
         };
         state
@@ -178,13 +214,10 @@ impl LiveBoard {
             state.metrics = metrics;
         }
         state.encode();
-        // The shape of WsMessage::TeamUpdate, around the entry's shared bytes.
-        let mut message = Encoded::new();
-        message.push_text("{\"type\":\"team_update\",\"team\":");
-        let (team, activity) = state.shown(now, &self.timing);
-        message.push_team(team, activity);
-        message.push_text("}");
-        let message = String::from_utf8(message.to_vec()).expect("JSON is UTF-8");
+        if state.hidden {
+            return;
+        }
+        let message = state.update_message(now, &self.timing);
         // Published under the lock, so viewers get updates in the order they were
         // applied; keyed by team, so a viewer that is behind gets only the newest.
         self.hub
@@ -196,14 +229,19 @@ impl LiveBoard {
     pub fn teams_json(&self) -> Encoded {
         let now = crate::timefmt::now().fixed_offset();
         let teams = self.teams.lock().expect("board lock poisoned");
-        Encoded::team_list(teams.values().map(|t| t.shown(now, &self.timing)))
+        Encoded::team_list(
+            teams
+                .values()
+                .filter(|t| !t.hidden)
+                .map(|t| t.shown(now, &self.timing)),
+        )
     }
 
-    /// One team's entry, or `None` when it never reported.
+    /// One team's entry, or `None` when it never reported (or is hidden).
     pub fn team_json(&self, id: &TeamId) -> Option<Encoded> {
         let now = crate::timefmt::now().fixed_offset();
         let teams = self.teams.lock().expect("board lock poisoned");
-        teams.get(id).map(|t| {
+        teams.get(id).filter(|t| !t.hidden).map(|t| {
             let (team, activity) = t.shown(now, &self.timing);
             let mut text = Encoded::new();
             text.push_team(team, activity);
@@ -211,15 +249,19 @@ impl LiveBoard {
         })
     }
 
-    /// Number of teams the board knows.
+    /// Number of teams the board knows (hidden ones too).
     pub fn team_count(&self) -> usize {
         self.teams.lock().expect("board lock poisoned").len()
     }
 
-    /// The team's display name, if it ever reported.
+    /// The team's display name, if it ever reported (and is not hidden).
     pub fn team_name(&self, id: &TeamId) -> Option<String> {
         let teams = self.teams.lock().expect("board lock poisoned");
-        teams.get(id).map(|t| t.latest.team_name.clone())
+        teams.get(id).filter(|t| !t.hidden).map(|t| {
+            t.display_name
+                .clone()
+                .unwrap_or_else(|| t.latest.team_name.clone())
+        })
     }
 
     /// The `snapshot` message and a subscription that continues right after it:
@@ -240,7 +282,10 @@ impl LiveBoard {
         let mut snapshot = Encoded::new();
         snapshot.push_text("{\"type\":\"snapshot\",\"teams\":");
         snapshot.append(&Encoded::team_list(
-            teams.values().map(|t| t.shown(now, &self.timing)),
+            teams
+                .values()
+                .filter(|t| !t.hidden)
+                .map(|t| t.shown(now, &self.timing)),
         ));
         snapshot.push_text(&format!(
             ",\"max_teams\":{},\"inactive_after_secs\":{},\"evict_after_secs\":{}}}",
@@ -262,6 +307,9 @@ impl LiveBoard {
             let activity = state.activity(now, &self.timing);
             if activity != state.published {
                 state.published = activity;
+                if state.hidden {
+                    continue;
+                }
                 let message = WsMessage::TeamStatus {
                     team_id: Cow::Borrowed(state.latest.team_id.as_str()),
                     is_active: activity.0,
@@ -284,13 +332,13 @@ fn arrival_order(stored: &StoredReport) -> Option<crate::timefmt::FileOrder> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::report::Report;
     use crate::store::WritableStore;
 
     /// A store on a temporary directory and a board over it.
-    fn board_on_a_fresh_store() -> (tempfile::TempDir, WritableStore, LiveBoard) {
+    pub(crate) fn board_on_a_fresh_store() -> (tempfile::TempDir, WritableStore, LiveBoard) {
         let dir = tempfile::tempdir().unwrap();
         let store = WritableStore::open(dir.path(), false).unwrap();
         let board = LiveBoard::from_store(&store, Timing::default(), 6, Hub::new(16, 4));
@@ -298,7 +346,11 @@ mod tests {
     }
 
     /// Stores a report of `team` with the given `totalSent` and completed QPS.
-    fn store_report(store: &WritableStore, team: &str, sent: u64) -> (Arc<StoredReport>, Metrics) {
+    pub(crate) fn store_report(
+        store: &WritableStore,
+        team: &str,
+        sent: u64,
+    ) -> (Arc<StoredReport>, Metrics) {
         let body = format!(
             r#"{{"totalElapsed":1,"totalSent":{sent},"totalOps":1,"totalErrors":0,"totalSaveDelayErrors":0,"pending":0,"operations":{{"sensorData":{{"operations":1,"errors":0}}}},"performanceMetrics":{{"avgSentQPS":1,"avgCompletedQPS":{sent},"errorRate":0}},"latencyAnalysis":{{"sensorData":{{"avg":1,"min":1,"max":1,"buckets":[1]}}}}}}"#
         );

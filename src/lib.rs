@@ -44,6 +44,13 @@ pub mod hub;
 
 pub mod server;
 
+// Who may report, administer and watch: the contest file, tokens, the organiser's actions.
+pub mod config;
+
+pub mod auth;
+
+pub mod admin;
+
 // What is stored, read back: the wire format, the questions, the exports, the CLI.
 pub mod api;
 
@@ -55,6 +62,8 @@ pub mod history;
 
 // Sending reports, and the tools around them; each binary's arguments and run.
 pub mod client;
+
+pub mod import;
 
 pub mod stop;
 

@@ -254,6 +254,12 @@
     holder.replaceChildren(svg);
   }
 
+  /** Drops what the page remembers of a team's past reports. */
+  function forget(id) {
+    sparks.delete(id);
+    seeded.delete(id);
+  }
+
   /** Fills a card's sparkline with the last minutes of its history (once per team and page). */
   const seeded = new Set();
   async function seedSpark(id) {
@@ -355,9 +361,17 @@
       if (Number.isInteger(message.max_teams) && message.max_teams > 0) maxTeams = message.max_teams;
       applyAll(message.teams || []);
     } else if (message.type === "team_update" && message.team) {
+      const before = teams.get(message.team.team_id);
+      // Fewer reports than before: an organiser trashed some; the sparkline starts over.
+      if (before && message.team.report_count < before.report_count) forget(message.team.team_id);
       teams.set(message.team.team_id, message.team);
       remember(message.team);
       scheduleRender(message.team.team_id);
+    } else if (message.type === "team_removed") {
+      // Hidden by an organiser, or every report in the trash.
+      teams.delete(message.team_id);
+      forget(message.team_id);
+      scheduleRender();
     } else if (message.type === "team_status") {
       const team = teams.get(message.team_id);
       if (!team) return;

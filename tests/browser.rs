@@ -567,3 +567,143 @@ fn dashboard_with_1000_teams_draws_the_top_of_the_ranking_and_keeps_up_with_a_bu
     );
     page.screenshot("dashboard-1000-teams-after-burst");
 }
+
+/// A server whose contest file has an admin token (and no teams: open mode).
+fn server_with_admin(token: &str) -> TestServer {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let path = dir.join("contest.toml");
+    std::fs::write(&path, format!("[admin]\ntoken = \"{token}\"\n")).unwrap();
+    let contest = benchboard::config::ContestFile::load(&path).unwrap();
+    TestServer::start_on(dir.join("data"), |config| config.contest = Some(contest))
+}
+
+/// JavaScript: the text of a card, or null when it is not on the board.
+fn card_text_js(id: &str) -> String {
+    format!("((document.querySelector('.card[data-team-id=\"{id}\"]') || {{}}).innerText || null)")
+}
+
+/// JavaScript: the QPS shown on a card.
+fn card_qps_js(id: &str) -> String {
+    format!("document.querySelector('.card[data-team-id=\"{id}\"] [data-field=qps]').textContent")
+}
+
+#[test]
+fn admin_page_hides_trashes_and_restores_and_the_board_follows_live() {
+    const ADMIN: &str = "admin-browser-token-0123456789";
+    let server = server_with_admin(ADMIN);
+    seed_teams(&server);
+    post(&server, "hostile", HOSTILE, &report(100.0, 30.0, 60.0));
+    let board_browser = Browser::launch(&server.url("/"));
+    let mut board = board_browser.page();
+    board.set_viewport(1920, 1080, false, false);
+    board.navigate(&server.url("/"));
+    board.wait_for(
+        "the board to go live",
+        "document.getElementById('conn').dataset.state === 'live' && document.querySelectorAll('.card').length === 6",
+        Duration::from_secs(20),
+    );
+
+    let admin_browser = Browser::launch(&server.url("/admin"));
+    let mut admin = admin_browser.page();
+    admin.set_viewport(1600, 1000, false, false);
+    admin.navigate(&server.url("/admin"));
+    admin.wait_for(
+        "the login form",
+        "!document.getElementById('login').hidden",
+        Duration::from_secs(10),
+    );
+    // A wrong token first: refused, the form stays.
+    admin.eval("document.getElementById('token').value = 'wrong-token-value'; document.getElementById('login-form').requestSubmit(); true");
+    admin.wait_for(
+        "the refusal",
+        "document.getElementById('login-error').textContent === '令牌不正确'",
+        Duration::from_secs(10),
+    );
+    admin.eval(&format!(
+        "document.getElementById('token').value = '{ADMIN}'; document.getElementById('login-form').requestSubmit(); true"
+    ));
+    admin.wait_for(
+        "every team in the admin list",
+        "document.querySelectorAll('#teams tbody tr').length === 6",
+        Duration::from_secs(10),
+    );
+    assert_eq!(
+        admin.eval("sessionStorage.getItem('benchboard.admin_token')"),
+        ADMIN
+    );
+    assert!(
+        !admin
+            .eval("location.href")
+            .as_str()
+            .unwrap()
+            .contains(ADMIN)
+    );
+    assert_eq!(admin.eval("document.querySelectorAll('img').length"), 0);
+    let hostile_row =
+        admin.eval("document.querySelector('tr[data-team=\"hostile\"] td.team').textContent");
+    assert_eq!(hostile_row, HOSTILE, "a hostile name shows as text");
+
+    // Hide team2: its card leaves the board at once, the admin list still shows it.
+    admin.eval("document.querySelector('tr[data-team=\"team2\"] button.toggle').click(); true");
+    board.wait_for(
+        "team2's card to go",
+        &format!("{} === null", card_text_js("team2")),
+        Duration::from_secs(10),
+    );
+    admin.wait_for(
+        "team2 marked hidden",
+        "document.querySelector('tr[data-team=\"team2\"]').classList.contains('hidden-team')",
+        Duration::from_secs(10),
+    );
+    board.screenshot("board-after-hide-1920x1080");
+
+    // Trash team1's newest (and best) report: the board's card changes at once.
+    let before = board.eval(&card_qps_js("team1"));
+    assert_eq!(before, "1,672", "the newest of three rounds");
+    admin.eval(
+        "document.querySelector('tr[data-team=\"team1\"] button.open-reports').click(); true",
+    );
+    admin.wait_for(
+        "team1's reports",
+        "document.querySelectorAll('#reports tbody tr').length === 3",
+        Duration::from_secs(10),
+    );
+    admin.eval("document.querySelector('#reports tbody tr button.trash-one').click(); true");
+    admin.wait_for(
+        "the report in the trash",
+        "document.querySelectorAll('#trash tbody tr[data-file]').length === 1",
+        Duration::from_secs(10),
+    );
+    board.wait_for(
+        "team1's card without the trashed report",
+        &format!("{} === '1,596'", card_qps_js("team1")),
+        Duration::from_secs(10),
+    );
+    assert_eq!(server.get_json("/api/teams/team1").1["report_count"], 2);
+    admin.screenshot("admin-1600x1000");
+
+    // Restore it: the card is as before.
+    admin.eval("document.querySelector('#trash tbody tr[data-file] button.restore').click(); true");
+    admin.wait_for(
+        "an empty trash",
+        "document.querySelectorAll('#trash tbody tr[data-file]').length === 0",
+        Duration::from_secs(10),
+    );
+    board.wait_for(
+        "team1's card as before",
+        &format!("{} === '1,672'", card_qps_js("team1")),
+        Duration::from_secs(10),
+    );
+    admin.wait_for(
+        "the audit log of the three actions",
+        "document.querySelectorAll('#audit li').length === 3 && document.querySelector('#audit li .what').textContent === '恢复'",
+        Duration::from_secs(10),
+    );
+    admin.eval("document.getElementById('lang').click(); true");
+    admin.wait_for(
+        "the admin page in English",
+        "document.title === 'BenchBoard - Admin'",
+        Duration::from_secs(5),
+    );
+    admin.screenshot("admin-1600x1000-en");
+}

@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use benchboard::metrics::BUCKET_UPPER_MS;
@@ -18,20 +16,7 @@ const CLIENT: &str = env!("CARGO_BIN_EXE_benchboard-client");
 
 /// Runs the client to completion ([`PATIENCE`] at most) with `stdin` as input.
 fn client(args: &[&str], stdin: &[u8]) -> std::process::Output {
-    let mut running = Running::spawn(Command::new(CLIENT).args(args).stdin(Stdio::piped()));
-    running
-        .child
-        .stdin
-        .take()
-        .expect("stdin is piped")
-        .write_all(stdin)
-        .expect("writing the client's stdin");
-    let status = running.finish(PATIENCE);
-    std::process::Output {
-        status,
-        stdout: running.stdout.text().into_bytes(),
-        stderr: running.stderr.text().into_bytes(),
-    }
+    common::run_to_end(CLIENT, args, stdin)
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -114,7 +99,8 @@ fn bad_usage_exits_2() {
         &["--teams", "0"],
         &["--interval", "soon"],
         &["--team-id", "../etc"],
-        &["--server", "https://example.org"],
+        &["--server", "ftp://example.org"],
+        &["--token", "a", "--tokens", "t.txt"],
         &["--file", "r.json", "--teams", "3"],
         &["--no-such-flag"],
     ] {

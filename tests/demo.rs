@@ -192,6 +192,71 @@ fn check_passes_against_an_in_process_server() {
 }
 
 #[test]
+fn secure_check_shows_an_unauthenticated_post_refused() {
+    let output = Command::new(DEMO)
+        .args(["--check", "--secure"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("checking a registered server"), "{stdout}");
+    assert_eq!(stdout.matches("PASS ").count(), CHECKS + 1, "{stdout}");
+    assert!(
+        stdout.contains("PASS  POST /api/stats/report: without a token 401"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn secure_demo_reports_with_a_token_per_team_and_a_client_can_use_its_tokens_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let args = [
+        "--duration",
+        "1s",
+        "--interval",
+        "0.3",
+        "--teams",
+        "2",
+        "--secure",
+    ];
+    let mut demo = start_demo(
+        &[&args[..], &["--data-dir", data.to_str().unwrap()]].concat(),
+        tmp.path(),
+    );
+    assert!(demo.finish(PATIENCE).success());
+    assert!(
+        demo.stdout
+            .seen
+            .iter()
+            .any(|l| l.starts_with("registered mode: contest file")),
+        "{:#?}",
+        demo.stdout.seen
+    );
+    assert!(!report_files(&data, "team1").is_empty());
+    let contest = std::fs::read_to_string(tmp.path().join("contest.toml")).unwrap();
+    let tokens = std::fs::read_to_string(tmp.path().join("tokens.txt")).unwrap();
+    let team1_token = tokens
+        .lines()
+        .find_map(|l| l.strip_prefix("team1 "))
+        .unwrap();
+    assert!(
+        !contest.contains(team1_token),
+        "only digests in the contest file"
+    );
+    // The same contest file serves a real server; the client reads the tokens file.
+    let serve = Command::new(env!("CARGO_BIN_EXE_benchboard-serve"))
+        .args([
+            "--check-config",
+            tmp.path().join("contest.toml").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let described = String::from_utf8_lossy(&serve.stdout);
+    assert!(described.contains("registered: 2 team(s)"), "{described}");
+}
+
+#[test]
 fn check_passes_against_a_good_server() {
     let server = TestServer::start();
     let output = Command::new(DEMO)

@@ -2,6 +2,8 @@
 //! it gives for them, and the shapes of its real answers.
 
 mod common;
+#[path = "openapi/registered.rs"]
+mod registered;
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -298,9 +300,14 @@ const UPGRADE: &str =
 const LAYER: [u16; 5] = [408, 414, 431, 501, 503];
 
 /// Statuses the server gives somewhere but that this test does not provoke, and why.
-const NOT_PROVOKED: [(&str, &str, &str); 5] = [
+const NOT_PROVOKED: [(&str, &str, &str); 8] = [
     (
         "/api/stats/report",
+        "403",
+        "a new team past --max-teams-known: tests/serve_limits.rs",
+    ),
+    (
+        "/api/import/{format}",
         "403",
         "a new team past --max-teams-known: tests/serve_limits.rs",
     ),
@@ -313,6 +320,16 @@ const NOT_PROVOKED: [(&str, &str, &str); 5] = [
         "/api/stats/report",
         "500",
         "read-only disk: tests/storage_failure.rs",
+    ),
+    (
+        "/api/import/{format}",
+        "507",
+        "below --min-free-space: tests/serve_limits.rs; full disk: the store of /api/stats/report, tests/storage_failure.rs",
+    ),
+    (
+        "/api/import/{format}",
+        "500",
+        "the store of /api/stats/report: tests/storage_failure.rs",
     ),
     (
         "/ws",
@@ -331,6 +348,7 @@ fn every_status_the_server_gives_for_a_route_is_in_openapi() {
     let spec = spec_json();
     let server = TestServer::start_with(|c| {
         c.max_body_bytes = 4096;
+        c.max_import_body_bytes = 16384;
         c.request_timeout = Duration::from_secs(1);
     });
     let push_off = TestServer::start_with(|c| c.websocket = false);
@@ -346,6 +364,14 @@ fn every_status_the_server_gives_for_a_route_is_in_openapi() {
     let get = |path: &str, headers: &str| {
         format!("GET {path} HTTP/1.1\r\nHost: t\r\n{headers}Connection: close\r\n\r\n")
     };
+    let jtl =
+        String::from_utf8(std::fs::read(fixture("import/jmeter/default.jtl")).unwrap()).unwrap();
+    let import = |format: &str, body: &str| {
+        format!(
+            "POST /api/import/{format} HTTP/1.1\r\nHost: t\r\nX-Team-ID: tool\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    };
     let stalled = "POST /api/stats/report HTTP/1.1\r\nHost: t\r\nX-Team-ID: t1\r\nContent-Length: 2000\r\n\r\n{".to_string();
     let too_large = post("X-Team-ID: t1\r\n", &"x".repeat(5000));
     let cases: Vec<(&str, &str, String, u16)> = vec![
@@ -356,6 +382,11 @@ fn every_status_the_server_gives_for_a_route_is_in_openapi() {
         ("/api/stats/report", "post", too_large, 413),
         ("/api/stats/report", "post", "POST /api/stats/report HTTP/1.1\r\nHost: t\r\nX-Team-ID: t1\r\nTransfer-Encoding: gzip\r\nConnection: close\r\n\r\n".into(), 501),
         ("/api/stats/report", "get", get("/api/stats/report", ""), 405),
+        ("/api/import/{format}", "post", import("jtl", &jtl), 200),
+        ("/api/import/{format}", "post", import("oha", &jtl), 400),
+        ("/api/import/{format}", "post", import("nmon", &jtl), 404),
+        ("/api/import/{format}", "post", import("jtl", &"x".repeat(20_000)), 413),
+        ("/api/import/{format}", "get", get("/api/import/jtl", ""), 405),
         ("/api/teams", "get", get("/api/teams", ""), 200),
         ("/api/teams", "post", post_to("/api/teams"), 405),
         ("/api/teams/{team_id}", "get", get("/api/teams/team1", ""), 200),
@@ -397,7 +428,7 @@ fn every_status_the_server_gives_for_a_route_is_in_openapi() {
         ("/api/teams", "get", get("/api/teams", &format!("X-Big: {}\r\n", "x".repeat(100_000))), 431),
         ("/api/teams", "get", get("/api/teams", "Transfer-Encoding: gzip\r\n"), 501),
     ];
-    let mut provoked = std::collections::BTreeSet::new();
+    let mut provoked = BTreeSet::new();
     for (template, method, request, want) in &cases {
         let got = raw_status(&server, request);
         assert_eq!(got, *want, "{method} {template}: {request:?}");
@@ -431,6 +462,7 @@ fn every_status_the_server_gives_for_a_route_is_in_openapi() {
     );
     assert_listed(&spec, "/ws", "get", 404);
     provoked.insert(("/ws".into(), "404".into()));
+    registered::provoke(&spec, &mut provoked);
     for (template, status, _why) in NOT_PROVOKED {
         assert_listed(&spec, template, "get", status.parse().unwrap());
         provoked.insert((template.into(), status.into()));

@@ -27,7 +27,7 @@ fn the_systemd_units_command_line_is_accepted_by_benchboard_serve() {
     assert!(words[0].ends_with("/benchboard-serve"), "{words:?}");
     let args = ServeArgs::try_parse_from(&words).expect("benchboard-serve takes the unit's flags");
     let data_dir = args.data_dir.clone();
-    args.into_config().expect("the unit's flags check out");
+    args.into_config(None).expect("the unit's flags check out");
     // The data directory lies in the StateDirectory= that systemd creates for User=.
     let state = format!("/var/lib/{}", one("StateDirectory"));
     assert!(

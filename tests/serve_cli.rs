@@ -258,6 +258,12 @@ fn logs_one_line_per_refused_request_and_nothing_per_accepted_report() {
     assert_eq!(serve.wait_exit(), Some(0));
     // stderr is complete once the reader thread has seen its end.
     let lines = serve.stderr_lines();
+    // Open mode (no contest file) says so once at start.
+    assert!(
+        lines[0].starts_with("warning: open mode: anyone can report as any team"),
+        "{lines:?}"
+    );
+    let lines = &lines[1..];
     let refused: Vec<&String> = lines.iter().filter(|l| l.contains("X-Team-ID")).collect();
     assert_eq!(refused.len(), 1, "stderr: {lines:?}");
     assert!(

@@ -24,6 +24,11 @@ fn temp_dir() -> tempfile::TempDir {
         .unwrap()
 }
 
+/// A real JMeter JTL (tests/fixtures/import), to import.
+fn jtl_output() -> Vec<u8> {
+    std::fs::read(common::fixture("import/jmeter/default.jtl")).unwrap()
+}
+
 fn history_total(base: &str, team: &str) -> Value {
     let (status, history) = get_json(base, &format!("/api/teams/{team}/history?limit=5"));
     assert_eq!(status, 200, "{team}: {history}");
@@ -86,6 +91,17 @@ fn a_new_team_past_max_teams_known_gets_a_final_403_and_nothing_is_stored() {
     );
     assert!(error.contains("do not retry"), "{error}");
     assert!(!data.join("t4").exists(), "nothing stored for t4");
+    // A tool's output goes through the same store and limit.
+    let (status, answer) = server.import_for("t4", "jtl", &jtl_output());
+    assert_eq!(status, 403, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("--max-teams-known")
+    );
+    assert!(!data.join("t4").exists(), "nothing imported for t4");
+    assert_eq!(server.import_for("t2", "jtl", &jtl_output()).0, 200);
     assert_eq!(
         server.post_for("t1", &valid_report()).0,
         200,
@@ -134,6 +150,14 @@ fn below_min_free_space_reports_get_507_untouched_and_resume_by_themselves() {
         let error = answer["error"].as_str().expect("a JSON error");
         assert!(error.starts_with("disk almost full"), "{error}");
         assert!(error.contains("--min-free-space 4.0 MiB"), "{error}");
+        let (status, answer) = server.import_for(team, "jtl", &jtl_output());
+        assert_eq!(status, 507, "import of {team}: {answer}");
+        assert!(
+            answer["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("disk almost full")
+        );
     }
     assert_eq!(
         serve::snapshot(&data),

@@ -149,6 +149,12 @@ pub struct Encoded {
 }
 
 impl Encoded {
+    /// The text parsed back (tests look into answers this way).
+    #[cfg(test)]
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.to_vec()).expect("Encoded is JSON")
+    }
+
     /// An empty text, to be added to.
     pub fn new() -> Encoded {
         Encoded::default()

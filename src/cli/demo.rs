@@ -15,7 +15,7 @@ use crate::stop::StopSignal;
     name = "benchboard-demo",
     version,
     about = "BenchBoard in one command: a server plus simulated teams, with live progress",
-    after_help = "Examples:\n  benchboard-demo                      # six teams until Ctrl-C; open the printed URL\n  benchboard-demo --duration 60s --port 8080\n  benchboard-demo --check --server http://localhost:8080   # quick test of a running server; exits 1 on any FAIL"
+    after_help = "Examples:\n  benchboard-demo                      # six teams until Ctrl-C; open the printed URL\n  benchboard-demo --duration 60s --port 8080\n  benchboard-demo --check --server http://localhost:8080   # quick test of a running server; exits 1 on any FAIL\n  benchboard-demo --secure             # registered mode: a token per team, the admin page at /admin"
 )]
 pub struct DemoArgs {
     /// Port of the demo's server; 0 picks a free one
@@ -45,6 +45,11 @@ pub struct DemoArgs {
     /// Seed of the simulation: the same seed sends the same numbers [default: random]
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Registered mode: write a contest file with a random token per team (beside the data
+    /// directory, with a tokens file for benchboard-client --tokens) and report with them;
+    /// with --check, also check that a report without a token is refused
+    #[arg(long, conflicts_with = "server")]
+    pub secure: bool,
 }
 
 impl DemoArgs {
@@ -58,6 +63,7 @@ impl DemoArgs {
             keep: self.keep,
             data_dir: self.data_dir.clone(),
             seed: self.seed,
+            secure: self.secure,
         }
     }
 }
@@ -76,7 +82,8 @@ pub fn run(args: DemoArgs) -> ExitCode {
 
 fn try_run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     if args.check {
-        let outcome = check::run_check(args.server.as_deref(), &mut std::io::stdout())?;
+        let outcome =
+            check::run_check(args.server.as_deref(), args.secure, &mut std::io::stdout())?;
         return Ok(if outcome.all_passed() {
             ExitCode::SUCCESS
         } else {

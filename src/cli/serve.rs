@@ -1,20 +1,30 @@
 //! `benchboard-serve`'s command line: its arguments (each also read from a
-//! `BENCHBOARD_*` environment variable), their check into a [`Config`], and the run.
+//! `BENCHBOARD_*` environment variable, or from the contest file's `[server]`
+//! section: a flag wins over the file), their check into a [`Config`], the run, and
+//! the `token` and `--check-config` commands.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::path::Path;
+
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches};
+
 use super::parse::{parse_duration, parse_size};
 use crate::board::Timing;
+use crate::config::{ContestFile, LogLevel, NewToken, Seconds, ServerSection, Size, TokenFor};
 use crate::server::client_addr::{TrustedProxies, parse_trusted_proxy};
 use crate::server::config::{
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_TEAMS_KNOWN, DEFAULT_VIEWER_QUEUE, MAX_THREADS,
     RESERVED_FILES, default_threads,
 };
+use crate::server::trust::LimitFlags;
 use crate::server::{Config, Server, StartupError};
 use crate::store::MAX_REPORT_BYTES;
+use crate::team::TeamId;
 
 /// `benchboard-serve`'s command line.
 #[derive(Debug, Clone, clap::Parser)]
@@ -22,9 +32,28 @@ use crate::store::MAX_REPORT_BYTES;
     name = "benchboard-serve",
     version,
     about = "Live scoreboard for load tests: HTTP API, WebSocket push and dashboard on one port",
-    after_help = "Example:\n  benchboard-serve --port 8080 --data-dir ./data\n  curl -X POST http://localhost:8080/api/stats/report \\\n    -H 'Content-Type: application/json' -H 'X-Team-ID: team1' \\\n    -H 'X-Team-Name: %E7%AC%AC%E4%B8%80%E5%B0%8F%E7%BB%84' -d @report.json\n\nExit codes: 0 stopped by SIGINT/SIGTERM, 1 cannot start (the message says why), 2 bad usage or the data directory is in use by another benchboard-serve."
+    after_help = "Examples:\n  benchboard-serve --port 8080 --data-dir ./data\n  curl -X POST http://localhost:8080/api/stats/report \\\n    -H 'Content-Type: application/json' -H 'X-Team-ID: team1' \\\n    -H 'X-Team-Name: %E7%AC%AC%E4%B8%80%E5%B0%8F%E7%BB%84' -d @report.json\n  benchboard-serve token team1 --name 第一小组 >> contest.toml\n  benchboard-serve --check-config contest.toml\n  benchboard-serve --config contest.toml   # behind a TLS reverse proxy (README)\n\nExit codes: 0 stopped by SIGINT/SIGTERM, 1 cannot start or a wrong contest file (the message says why), 2 bad usage or the data directory is in use by another benchboard-serve.",
+    args_conflicts_with_subcommands = true
 )]
 pub struct ServeArgs {
+    #[command(subcommand)]
+    pub command: Option<ServeCommand>,
+    /// The contest file (TOML): registered teams and their tokens, the admin token, a
+    /// private board's viewer token, and any flag as a [server] key (a flag wins);
+    /// re-read on SIGHUP and POST /api/admin/reload. Without it: open mode
+    #[arg(long, env = "BENCHBOARD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Check a contest file, say what the server would do with it, and exit (1 if it is wrong)
+    #[arg(long, value_name = "FILE")]
+    pub check_config: Option<PathBuf>,
+    /// Reports a registered team may send per second, in bursts of twice that; 0 = no limit
+    /// (over it: 429 with Retry-After). Open mode has no limit [default: 20]
+    #[arg(long, env = "BENCHBOARD_MAX_REPORT_RATE", value_name = "N")]
+    pub max_report_rate: Option<u32>,
+    /// Failed authentications a client address may have per minute before it gets 429; 0 = no
+    /// limit [default: 10]
+    #[arg(long, env = "BENCHBOARD_MAX_AUTH_FAILURES", value_name = "N")]
+    pub max_auth_failures: Option<u32>,
     /// Address to listen on (0.0.0.0: every interface)
     #[arg(long, env = "BENCHBOARD_HOST", default_value = "0.0.0.0")]
     pub host: String,
@@ -37,6 +66,9 @@ pub struct ServeArgs {
     /// Largest report body accepted, at most 16MiB; bigger ones get 413 (a real report is 1-3 KiB)
     #[arg(long, env = "BENCHBOARD_MAX_BODY", default_value = "64KiB", value_parser = parse_size)]
     pub max_body: u64,
+    /// Largest load-tool output accepted by POST /api/import/<format>; bigger ones get 413
+    #[arg(long, env = "BENCHBOARD_MAX_IMPORT_BODY", default_value = "8MiB", value_parser = parse_size)]
+    pub max_import_body: u64,
     /// Seconds without a report before a team shows as inactive
     #[arg(long, env = "BENCHBOARD_INACTIVE_AFTER", default_value = "300", value_parser = parse_duration)]
     pub inactive_after: Duration,
@@ -89,9 +121,91 @@ pub struct ServeArgs {
     pub allowed_origins: Vec<String>,
 }
 
+/// `benchboard-serve`'s commands besides serving.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ServeCommand {
+    /// Make a new random token: the token on stderr (hand it to the team), the
+    /// contest-file lines that register it on stdout (only its SHA-256), for `>> contest.toml`
+    Token(TokenArgs),
+}
+
+/// `benchboard-serve token`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(group = clap::ArgGroup::new("holder").required(true).args(["team_id", "admin", "viewers"]))]
+pub struct TokenArgs {
+    /// The team's id (its [[team]] entry)
+    pub team_id: Option<String>,
+    /// The team's name on the board [default: Team-<id>]
+    #[arg(long, requires = "team_id")]
+    pub name: Option<String>,
+    /// A token for the [admin] section instead (the admin API and /admin)
+    #[arg(long, conflicts_with = "team_id")]
+    pub admin: bool,
+    /// A token for the [viewers] section instead (a private board)
+    #[arg(long, conflicts_with_all = ["team_id", "admin"])]
+    pub viewers: bool,
+}
+
+impl TokenArgs {
+    /// The command's output: the line that shows the token (for stderr) and the
+    /// section for the contest file (for stdout).
+    pub fn render(&self) -> Result<(String, String), String> {
+        let holder = match &self.team_id {
+            Some(id) => TokenFor::Team {
+                id: TeamId::parse(id).map_err(|e| format!("{id:?}: {e}"))?,
+                name: self.name.clone(),
+            },
+            None if self.admin => TokenFor::Admin,
+            None => TokenFor::Viewers,
+        };
+        if let Some(name) = &self.name {
+            crate::team::check_team_name(name)
+                .map_err(|e| e.to_string().replace("X-Team-Name", "--name"))?;
+        }
+        let new = NewToken::new(&holder);
+        Ok((new.note(&holder), new.section))
+    }
+}
+
 impl ServeArgs {
+    /// Takes every `[server]` key of the contest file for which no flag (nor its
+    /// environment variable) was given: `given(id)` says which were.
+    pub fn fill_from(&mut self, file: &ServerSection, given: &dyn Fn(&str) -> bool) {
+        macro_rules! fill {
+            ($($key:ident => $value:expr),* $(,)?) => {$(
+                if let Some(value) = &file.$key {
+                    if !given(stringify!($key)) {
+                        #[allow(clippy::redundant_closure_call)]
+                        { self.$key = $value(value.clone()); }
+                    }
+                }
+            )*};
+        }
+        fill!(
+            host => |v| v,
+            port => |v| v,
+            data_dir => |v| v,
+            max_body => |v: Size| v.0,
+            max_import_body => |v: Size| v.0,
+            inactive_after => |v: Seconds| v.0,
+            evict_after => |v: Seconds| v.0,
+            max_teams => |v| v,
+            threads => Some,
+            request_timeout => |v: Seconds| v.0,
+            max_connections => |v| v,
+            max_teams_known => |v| v,
+            min_free_space => |v: Size| v.0,
+            fsync => |v| v,
+            no_websocket => |v| v,
+            max_viewers => |v| v,
+            log_level => |v: LogLevel| v.0,
+            max_report_rate => Some,
+            max_auth_failures => Some,
+        );
+    }
+
     /// Checks the arguments and turns them into a [`Config`].
-    pub fn into_config(self) -> Result<Config, StartupError> {
+    pub fn into_config(self, contest: Option<ContestFile>) -> Result<Config, StartupError> {
         if self.evict_after < self.inactive_after {
             return Err(StartupError::Invalid(format!(
                 "--evict-after ({}s) must not be shorter than --inactive-after ({}s)",
@@ -136,6 +250,7 @@ impl ServeArgs {
             port: self.port,
             data_dir: self.data_dir,
             max_body_bytes: self.max_body,
+            max_import_body_bytes: self.max_import_body,
             timing: Timing {
                 inactive_after: self.inactive_after,
                 evict_after: self.evict_after,
@@ -159,6 +274,11 @@ impl ServeArgs {
                 .map(|o| o.trim().trim_end_matches('/').to_string())
                 .collect(),
             clock: crate::timefmt::now,
+            contest,
+            limits: LimitFlags {
+                max_report_rate: self.max_report_rate,
+                max_auth_failures: self.max_auth_failures,
+            },
         })
     }
 }
@@ -178,11 +298,42 @@ fn max_connections_help() -> String {
     )
 }
 
-/// Runs `benchboard-serve` until SIGINT/SIGTERM; a failure is one `Error: ...` line
-/// and exit 1, or 2 when another server holds the data directory.
-pub fn run(args: ServeArgs) -> ExitCode {
-    crate::logging::init(args.log_level);
-    match serve(args) {
+/// `benchboard-serve` from the process's arguments: keeps track of which flags were
+/// given, so that the contest file fills in only the others.
+pub fn main() -> ExitCode {
+    let matches = ServeArgs::command().get_matches();
+    let args = match ServeArgs::from_arg_matches(&matches) {
+        Ok(args) => args,
+        Err(e) => e.exit(),
+    };
+    let given = |id: &str| {
+        matches!(
+            matches
+                .try_get_raw(id)
+                .ok()
+                .flatten()
+                .and(matches.value_source(id)),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        )
+    };
+    run(args, &given)
+}
+
+/// Runs `benchboard-serve` (or one of its commands); a failure is one `Error: ...`
+/// line and exit 1, or 2 when another server holds the data directory.
+pub fn run(args: ServeArgs, given: &dyn Fn(&str) -> bool) -> ExitCode {
+    let outcome = match (&args.command, &args.check_config) {
+        (Some(ServeCommand::Token(token)), _) => token
+            .render()
+            .map(|(note, section)| {
+                eprint!("{note}");
+                print!("{section}");
+            })
+            .map_err(anyhow::Error::msg),
+        (None, Some(path)) => check_config(path).map_err(anyhow::Error::msg),
+        (None, None) => serve(args, given),
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("Error: {e}");
@@ -194,8 +345,29 @@ pub fn run(args: ServeArgs) -> ExitCode {
     }
 }
 
-fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let server = Server::bind(args.into_config()?)?;
+/// `--check-config FILE`: what the server would do with it, or what is wrong.
+fn check_config(path: &Path) -> Result<(), String> {
+    let file = ContestFile::load(path).map_err(|e| e.to_string())?;
+    print!("{}", file.describe());
+    Ok(())
+}
+
+fn serve(mut args: ServeArgs, given: &dyn Fn(&str) -> bool) -> anyhow::Result<()> {
+    let contest = match &args.config {
+        Some(path) => Some(ContestFile::load(path)?),
+        None => None,
+    };
+    if let Some(file) = &contest {
+        args.fill_from(&file.server, given);
+    }
+    crate::logging::init(args.log_level);
+    let config = args.into_config(contest)?;
+    let warnings = start_warnings(&config);
+    let server = Server::bind(config)?;
+    // Only once the server holds its port and data directory: a refusal is one line.
+    for warning in warnings {
+        eprintln!("{warning}");
+    }
     // The first line is the URL with the real port: scripts and tests read it.
     // Written without println!: a closed stdout (the reader went away) is no reason to
     // stop serving or to panic at exit.
@@ -209,8 +381,53 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let _ = out.flush();
     let handle = server.shutdown_handle();
     ctrlc::set_handler(move || handle.shutdown())?;
+    reload_on_sighup(std::sync::Arc::clone(server.app()))?;
     server.run();
     let _ = writeln!(std::io::stdout(), "stopped");
+    Ok(())
+}
+
+/// The lines an operator must see at start: open mode, tokens in clear, the file's
+/// warnings.
+fn start_warnings(config: &Config) -> Vec<String> {
+    let access = config.contest.as_ref().map(|c| &c.access);
+    let mut lines = Vec::new();
+    if access.is_none_or(|a| a.is_open()) {
+        lines.push("warning: open mode: anyone can report as any team (list [[team]] entries with tokens in a --config file to stop that)".to_string());
+    }
+    if access.is_some_and(|a| a.has_tokens()) {
+        lines.push("warning: tokens travel in clear over HTTP: unless the clients reach this server only through a TLS reverse proxy (README: nginx), anyone on the network can read them".to_string());
+    }
+    lines.extend(
+        config
+            .contest
+            .iter()
+            .flat_map(|c| c.warnings.iter().cloned()),
+    );
+    lines
+}
+
+/// Re-reads the contest file on every SIGHUP; a bad file is refused with its reason
+/// on stderr and the old settings stay.
+fn reload_on_sighup(app: std::sync::Arc<crate::server::App>) -> anyhow::Result<()> {
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP])?;
+    std::thread::Builder::new()
+        .name("sighup".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                match app.reload("SIGHUP") {
+                    Ok(reloaded) => {
+                        eprintln!("contest file reloaded");
+                        for line in reloaded.warnings.iter().chain(&reloaded.restart_needed) {
+                            eprintln!("{line}");
+                        }
+                    }
+                    Err(e) => eprintln!(
+                        "error: contest file not reloaded, the settings stay as they were: {e}"
+                    ),
+                }
+            }
+        })?;
     Ok(())
 }
 
@@ -224,13 +441,32 @@ mod tests {
         ServeArgs::command().debug_assert();
     }
 
+    /// Every flag of the server is also a `[server]` key of the contest file.
+    #[test]
+    fn every_flag_is_a_server_key() {
+        let command = ServeArgs::command();
+        let flags = command
+            .get_arguments()
+            .filter(|arg| arg.get_long().is_some())
+            .map(|arg| arg.get_id().as_str())
+            .filter(|id| !matches!(*id, "help" | "version" | "config" | "check_config"));
+        for id in flags {
+            let text = format!("[server]\n{id} = 0\n");
+            let error = toml::from_str::<crate::config::RawFile>(&text)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(!error.contains("unknown field"), "--{id}: {error}");
+        }
+    }
+
     #[test]
     fn refuses_evict_before_inactive() {
         let args =
             ServeArgs::try_parse_from(["x", "--inactive-after", "60", "--evict-after", "30"])
                 .unwrap();
         assert!(
-            args.into_config()
+            args.into_config(None)
                 .unwrap_err()
                 .to_string()
                 .contains("--evict-after")

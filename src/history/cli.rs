@@ -21,6 +21,15 @@ pub struct HistoryArgs {
     #[arg(long, global = true, value_name = "URL")]
     pub server: Option<String>,
 
+    /// The viewer token of a private board (with --server; sent as Authorization: Bearer)
+    #[arg(
+        long,
+        global = true,
+        env = "BENCHBOARD_VIEWER_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+
     /// Print JSON for scripts instead of a table
     #[arg(long, global = true)]
     pub json: bool,

@@ -134,21 +134,21 @@ pub fn execute(args: &HistoryArgs, out: &mut impl Write) -> Result<(), HistoryEr
     // Arguments are checked before the data is touched.
     match &args.command {
         Command::Teams => {
-            let source = Source::open(&data_dir, args.server.as_deref())?;
+            let source = Source::open(&data_dir, args.server.as_deref(), args.token.as_deref())?;
             commands::teams::run(&source, args.json, out)
         }
         Command::Show(a) => {
             let (id, range) = (parse_team(&a.team)?, parse_range(&a.range)?);
-            let source = Source::open(&data_dir, args.server.as_deref())?;
+            let source = Source::open(&data_dir, args.server.as_deref(), args.token.as_deref())?;
             commands::show::run(&source, &id, &range, a, args.json, out)
         }
         Command::Summary(a) => {
             let (id, range) = (parse_team(&a.team)?, parse_range(&a.range)?);
-            let source = Source::open(&data_dir, args.server.as_deref())?;
+            let source = Source::open(&data_dir, args.server.as_deref(), args.token.as_deref())?;
             commands::summary::run(&source, &id, &range, a, args.json, out)
         }
         Command::Best(a) => {
-            let source = Source::open(&data_dir, args.server.as_deref())?;
+            let source = Source::open(&data_dir, args.server.as_deref(), args.token.as_deref())?;
             commands::best::run(&source, a, args.json, out)
         }
         Command::Export(a) => {
@@ -158,7 +158,7 @@ pub fn execute(args: &HistoryArgs, out: &mut impl Write) -> Result<(), HistoryEr
                 .iter()
                 .map(|t| parse_team(t))
                 .collect::<Result<Vec<_>, _>>()?;
-            let source = Source::open(&data_dir, args.server.as_deref())?;
+            let source = Source::open(&data_dir, args.server.as_deref(), args.token.as_deref())?;
             commands::export::run(&source, &ids, &range, a, args.json, out)
         }
     }

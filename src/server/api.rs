@@ -20,18 +20,7 @@ use crate::team::{self, TeamError, TeamId};
 pub const MAX_HISTORY_LIMIT: usize = api::MAX_PAGE;
 
 pub(super) fn submit_report(app: &App, request: &mut Request) -> Result<Reply, ApiError> {
-    // The patched tiny_http leaves out header values with raw non-ASCII bytes and lists them.
-    if let Some(field) = request.non_ascii_headers().first() {
-        return Err(ApiError::BadRequest(format!(
-            "{field}: header values must be ASCII; percent-encode the name as UTF-8 (for example urllib.parse.quote(name))"
-        )));
-    }
-    let id = TeamId::parse(
-        header(request, "X-Team-ID")
-            .ok_or(TeamError::MissingId)?
-            .trim(),
-    )?;
-    let team_name = team::decode_team_name(header(request, "X-Team-Name"), &id)?;
+    let (id, team_name) = team_of(app, request)?;
     let body = read_body(request, app.config.max_body_bytes)?;
     let started = std::time::Instant::now();
     let report = Report::parse(&body)?;
@@ -44,8 +33,31 @@ pub(super) fn submit_report(app: &App, request: &mut Request) -> Result<Reply, A
     ))
 }
 
+/// The team a report is for: `X-Team-ID` and, in registered mode once its token is
+/// checked, the contest file's name; in open mode the decoded `X-Team-Name`.
+pub(super) fn team_of(app: &App, request: &Request) -> Result<(TeamId, String), ApiError> {
+    // The patched tiny_http leaves out header values with raw non-ASCII bytes and lists them.
+    if let Some(field) = request.non_ascii_headers().first() {
+        return Err(ApiError::BadRequest(format!(
+            "{field}: header values must be ASCII; percent-encode the name as UTF-8 (for example urllib.parse.quote(name))"
+        )));
+    }
+    let id = TeamId::parse(
+        header(request, "X-Team-ID")
+            .ok_or(TeamError::MissingId)?
+            .trim(),
+    )?;
+    // Registered mode: the token is checked before the body is read, and the name
+    // comes from the contest file (a sent X-Team-Name is ignored).
+    let team_name = match app.trust.check_report(request, &id)? {
+        Some(registered) => registered.name,
+        None => team::decode_team_name(header(request, "X-Team-Name"), &id)?,
+    };
+    Ok((id, team_name))
+}
+
 /// Reads the body, refusing one over `limit` bytes without reading it all.
-fn read_body(request: &mut Request, limit: u64) -> Result<Vec<u8>, ApiError> {
+pub(super) fn read_body(request: &mut Request, limit: u64) -> Result<Vec<u8>, ApiError> {
     let declared = request.body_length().map(|n| n as u64);
     if declared.is_some_and(|n| n > limit) {
         return Err(ApiError::TooLarge { limit });
@@ -80,7 +92,7 @@ pub(super) fn team(app: &App, id: &TeamId) -> Result<Reply, ApiError> {
 }
 
 /// A query parameter as a number in a range, or its default when absent.
-fn query_number(
+pub(super) fn query_number(
     query: &str,
     name: &str,
     default: usize,

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::client_addr::TrustedProxies;
+use super::trust::LimitFlags;
 use crate::board::Timing;
+use crate::config::ContestFile;
 use crate::store::StoreError;
 
 /// Why the server refuses to start; each message says what to change.
@@ -25,6 +27,9 @@ pub enum StartupError {
     /// Flags that contradict each other or are out of range.
     #[error("{0}")]
     Invalid(String),
+    /// The admin state of the data directory (hidden teams, names) cannot be read.
+    #[error("{0}")]
+    AdminState(String),
 }
 
 impl StartupError {
@@ -57,6 +62,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: u64,
+    /// Largest accepted body of `POST /api/import/<format>` (a tool's output), in bytes.
+    pub max_import_body_bytes: u64,
     /// When teams turn inactive and leave the board.
     pub timing: Timing,
     /// Most team cards on the dashboard.
@@ -95,6 +102,10 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Where the store reads arrival times (not a flag: tests freeze it).
     pub clock: crate::store::Clock,
+    /// The contest file (`--config`): teams, tokens, limits; `None` is open mode.
+    pub contest: Option<ContestFile>,
+    /// The rate limits given as flags (they win over the contest file's).
+    pub limits: LimitFlags,
 }
 
 impl Default for Config {
@@ -104,6 +115,7 @@ impl Default for Config {
             port: 8080,
             data_dir: PathBuf::from("data"),
             max_body_bytes: DEFAULT_MAX_BODY,
+            max_import_body_bytes: DEFAULT_MAX_IMPORT_BODY,
             timing: Timing::default(),
             max_teams: 6,
             threads: default_threads(),
@@ -120,6 +132,8 @@ impl Default for Config {
             viewer_min_read_rate: crate::server::ws::MIN_READ_BYTES_PER_SEC,
             allowed_origins: Vec::new(),
             clock: crate::timefmt::now,
+            contest: None,
+            limits: LimitFlags::default(),
         }
     }
 }
@@ -135,6 +149,8 @@ pub const DEFAULT_VIEWER_QUEUE: usize = 4096;
 /// Largest report body by default (`--max-body`): a real report is 1–3 KiB, and
 /// every team's latest one is kept in memory and sent to every viewer.
 pub const DEFAULT_MAX_BODY: u64 = 64 * 1024;
+/// Default `--max-import-body`: 8 MiB, as tools' outputs are larger than reports.
+pub const DEFAULT_MAX_IMPORT_BODY: u64 = 8 * 1024 * 1024;
 
 /// Free space kept on the data directory's file system by default (`--min-free-space`).
 pub const DEFAULT_MIN_FREE_BYTES: u64 = 1024 * 1024 * 1024;

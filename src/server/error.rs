@@ -4,8 +4,13 @@
 use serde_json::json;
 
 use super::reply::Reply;
+use super::trust::Refusal;
+use crate::admin::AdminError;
+use crate::config::ConfigError;
+use crate::import::ImportError;
 use crate::report::ValidationError;
 use crate::store::StoreError;
+use crate::store::TrashError;
 use crate::team::TeamError;
 
 /// What a request handler can fail with; each variant has one status.
@@ -32,23 +37,49 @@ pub enum ApiError {
     /// The body is larger than `--max-body`.
     #[error("request body larger than the limit of {limit} bytes (--max-body)")]
     TooLarge { limit: u64 },
+    /// A tool's output is not the format named, or not complete.
+    #[error("{0}")]
+    Import(#[from] ImportError),
+    /// A tool's output is larger than `--max-import-body`.
+    #[error(
+        "request body larger than the limit of {limit} bytes (--max-import-body); convert on the client instead: benchboard-client push --format FORMAT FILE"
+    )]
+    ImportTooLarge { limit: u64 },
     /// Writing the report failed; nothing was acknowledged.
     #[error("{0}")]
     Storage(#[from] StoreError),
+    /// No token, a token that does not fit, or over a rate limit (401, 403, 429).
+    #[error("{0}")]
+    Refused(#[from] Refusal),
+    /// An organiser's action failed.
+    #[error("{0}")]
+    Admin(#[from] AdminError),
+    /// The contest file could not be reloaded; the old settings stay.
+    #[error("the contest file was not reloaded, the settings stay as they were: {0}")]
+    Reload(#[from] ConfigError),
 }
 
 impl ApiError {
     /// The HTTP status of this error.
     pub fn status(&self) -> u16 {
         match self {
-            ApiError::BadRequest(_) | ApiError::Invalid(_) | ApiError::Team(_) => 400,
+            ApiError::BadRequest(_)
+            | ApiError::Invalid(_)
+            | ApiError::Team(_)
+            | ApiError::Import(_) => 400,
             ApiError::NotFound(_) => 404,
             ApiError::Storage(StoreError::TooManyTeams { .. }) => 403,
             ApiError::MethodNotAllowed { .. } => 405,
             ApiError::Timeout => 408,
-            ApiError::TooLarge { .. } => 413,
+            ApiError::TooLarge { .. } | ApiError::ImportTooLarge { .. } => 413,
             ApiError::Storage(e) if e.is_disk_full() => 507,
             ApiError::Storage(_) => 500,
+            ApiError::Refused(refusal) => refusal.status(),
+            ApiError::Admin(AdminError::BadRequest(_)) => 400,
+            ApiError::Admin(AdminError::NotFound(_)) => 404,
+            ApiError::Admin(AdminError::Trash(TrashError::AlreadyThere(_))) => 409,
+            ApiError::Admin(_) => 500,
+            ApiError::Reload(_) => 422,
         }
     }
 
@@ -58,6 +89,9 @@ impl ApiError {
         let mut reply = Reply::json(self.status(), &json!({"error": self.to_string()}));
         if let ApiError::MethodNotAllowed { allow, .. } = self {
             reply.headers.push(("Allow", allow.clone()));
+        }
+        if let ApiError::Refused(refusal) = self {
+            reply.headers.extend(refusal.headers());
         }
         reply
     }

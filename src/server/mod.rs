@@ -22,11 +22,14 @@
 //! handle.shutdown();
 //! ```
 
+pub mod admin_api;
 pub mod api;
 pub mod client_addr;
 pub mod config;
 pub mod error;
 pub mod health;
+mod import;
+pub mod login;
 pub mod pages;
 pub mod refusals;
 pub mod reply;
@@ -34,6 +37,7 @@ pub mod routes;
 mod sockopt;
 pub mod stream;
 pub mod telemetry;
+pub mod trust;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -43,7 +47,9 @@ use std::time::{Duration, Instant};
 
 pub use config::{Config, StartupError};
 
+use crate::admin::{Action, Admin};
 use crate::board::LiveBoard;
+use crate::config::ConfigError;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::report::Report;
@@ -64,6 +70,10 @@ pub struct App {
     pub refusals: refusals::RefusalLog,
     /// The server's own counters, served at `/metrics`.
     pub telemetry: Arc<telemetry::Telemetry>,
+    /// Who may report, administer and watch; the rate limits.
+    pub trust: trust::Trust,
+    /// The organiser's actions and their audit log.
+    pub admin: Admin,
 }
 
 impl App {
@@ -90,6 +100,10 @@ impl App {
             Arc::clone(&telemetry),
         );
         let board = LiveBoard::from_store(&store, config.timing, config.max_teams, hub);
+        let trust = trust::Trust::new(config.contest.as_ref(), config.limits)
+            .with_trusted_proxies(config.trusted_proxies.clone());
+        show_file_names(&board, &trust);
+        let admin = Admin::open(store.root(), &board).map_err(StartupError::AdminState)?;
         Ok(App {
             config,
             store,
@@ -97,7 +111,24 @@ impl App {
             viewers,
             refusals: refusals::RefusalLog::default(),
             telemetry,
+            trust,
+            admin,
         })
+    }
+
+    /// Reads the contest file again (SIGHUP, `POST /api/admin/reload`): its teams,
+    /// tokens, names and limits take effect at once, without dropping a viewer or a
+    /// report; a file that does not pass its checks changes nothing. Audited.
+    pub fn reload(&self, from: &str) -> Result<trust::Reloaded, ConfigError> {
+        let reloaded = self.trust.reload()?;
+        show_file_names(&self.board, &self.trust);
+        if let Err(e) = self
+            .admin
+            .perform(&self.store, &self.board, Action::Reload, from)
+        {
+            log::error!("the reload was not audited: {e}");
+        }
+        Ok(reloaded)
     }
 
     /// Stores a validated report, then shows it on the board: a viewer never sees a
@@ -109,15 +140,58 @@ impl App {
         body: &[u8],
         report: Report,
     ) -> Result<Arc<StoredReport>, StoreError> {
+        self.ingest_from(id, team_name, body, report, None)
+    }
+
+    /// [`App::ingest`] of a report converted from a load tool's output; the stored file
+    /// also carries `source`. The same store, limits and errors as a POSTed report.
+    pub fn ingest_imported(
+        &self,
+        id: &TeamId,
+        team_name: &str,
+        body: &[u8],
+        report: Report,
+        source: &serde_json::Value,
+    ) -> Result<Arc<StoredReport>, StoreError> {
+        self.ingest_from(id, team_name, body, report, Some(source))
+    }
+
+    fn ingest_from(
+        &self,
+        id: &TeamId,
+        team_name: &str,
+        body: &[u8],
+        report: Report,
+        source: Option<&serde_json::Value>,
+    ) -> Result<Arc<StoredReport>, StoreError> {
         let metrics = Metrics::of(&report);
+        let appended = match source {
+            None => self
+                .store
+                .append(id, team_name, body, report.value, &metrics),
+            Some(source) => {
+                self.store
+                    .append_imported(id, team_name, body, report.value, &metrics, source)
+            }
+        };
         // The answer may reach anyone: it names paths inside the data directory only.
-        let stored = self
-            .store
-            .append(id, team_name, body, report.value, &metrics)
-            .map_err(|e| self.store.shown_error(e))?;
+        let stored = appended.map_err(|e| self.store.shown_error(e))?;
         self.board.apply(Arc::clone(&stored), metrics);
         Ok(stored)
     }
+}
+
+/// Puts the contest file's team names on the board.
+fn show_file_names(board: &LiveBoard, trust: &trust::Trust) {
+    let mut presentation = board.presentation();
+    presentation.file_names = trust
+        .state()
+        .access
+        .teams
+        .values()
+        .map(|team| (team.id.to_string(), team.name.clone()))
+        .collect();
+    board.set_presentation(presentation);
 }
 
 /// A bound server, ready to [`run`](Server::run).

@@ -10,7 +10,8 @@ use tiny_http::{Header, Request, Response};
 use crate::board::encoded::Encoded;
 
 /// Headers a browser may send cross-origin, as the original allowed.
-pub const CORS_ALLOW_HEADERS: &str = "Content-Type, X-Team-ID, X-Team-Name, Authorization";
+pub const CORS_ALLOW_HEADERS: &str =
+    "Content-Type, X-Team-ID, X-Team-Name, X-Team-Token, Authorization";
 /// Methods a browser may use cross-origin.
 pub const CORS_ALLOW_METHODS: &str = "GET, POST, OPTIONS";
 

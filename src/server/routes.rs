@@ -10,7 +10,8 @@ use tiny_http::Request;
 use super::client_addr::client_address;
 use super::error::ApiError;
 use super::reply::{Reply, header, send};
-use super::{App, api, health, pages, telemetry, ws};
+use super::trust::Refusal;
+use super::{App, admin_api, api, health, import, login, pages, telemetry, ws};
 use crate::logging::clean;
 use crate::team::TeamId;
 
@@ -18,6 +19,7 @@ use crate::team::TeamId;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
     SubmitReport,
+    ImportReport,
     Teams,
     Team,
     History,
@@ -28,6 +30,13 @@ pub enum Endpoint {
     HistoryPage,
     WebSocket,
     Asset,
+    /// The private board's login form (`POST`) and its logout.
+    Login,
+    Logout,
+    AdminPage,
+    /// Everything under `/api/admin/` (see [`super::admin_api`]).
+    Admin(AdminEndpoint),
+    /// `GET /healthz`: public even on a private board (probes carry no token).
     Health,
     Metrics,
 }
@@ -37,6 +46,7 @@ impl Endpoint {
     pub fn name(self) -> &'static str {
         match self {
             Endpoint::SubmitReport => "submit_report",
+            Endpoint::ImportReport => "import_report",
             Endpoint::Teams => "teams",
             Endpoint::Team => "team",
             Endpoint::History => "history",
@@ -47,87 +57,184 @@ impl Endpoint {
             Endpoint::HistoryPage => "history_page",
             Endpoint::WebSocket => "websocket",
             Endpoint::Asset => "asset",
+            Endpoint::Login => "login",
+            Endpoint::Logout => "logout",
+            Endpoint::AdminPage => "admin_page",
+            Endpoint::Admin(_) => "admin",
             Endpoint::Health => "healthz",
             Endpoint::Metrics => "metrics",
         }
     }
 }
 
-/// One route: method, path template (`{name}` matches one segment), endpoint.
+/// The admin API's endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminEndpoint {
+    Teams,
+    Reports,
+    Hide,
+    Show,
+    Rename,
+    Reset,
+    TrashReport,
+    Restore,
+    Trash,
+    Audit,
+    ResetAll,
+    Reload,
+}
+
+/// Who may use a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guard {
+    /// Anyone: the login form, the admin page's files, the static assets.
+    Public,
+    /// Anyone on a public board; with the viewer token on a private one.
+    Reader,
+    /// A team with its token in registered mode (checked by the handler, which
+    /// knows the team).
+    Team,
+    /// The admin token.
+    Admin,
+}
+
+/// One route: method, path template (`{name}` matches one segment), endpoint, guard.
 #[derive(Debug, Clone, Copy)]
 pub struct Route {
     pub method: &'static str,
     pub path: &'static str,
     pub endpoint: Endpoint,
+    pub guard: Guard,
 }
+
+const fn route(
+    method: &'static str,
+    path: &'static str,
+    endpoint: Endpoint,
+    guard: Guard,
+) -> Route {
+    Route {
+        method,
+        path,
+        endpoint,
+        guard,
+    }
+}
+
+use AdminEndpoint as A;
+use Guard::{Admin, Public, Reader};
 
 /// Every route the server answers; `openapi.yaml` must list exactly these.
 pub const ROUTES: &[Route] = &[
-    Route {
-        method: "POST",
-        path: "/api/stats/report",
-        endpoint: Endpoint::SubmitReport,
-    },
-    Route {
-        method: "GET",
-        path: "/api/teams",
-        endpoint: Endpoint::Teams,
-    },
-    Route {
-        method: "GET",
-        path: "/api/teams/{team_id}",
-        endpoint: Endpoint::Team,
-    },
-    Route {
-        method: "GET",
-        path: "/api/teams/{team_id}/history",
-        endpoint: Endpoint::History,
-    },
-    Route {
-        method: "GET",
-        path: "/api/teams/{team_id}/history/summary",
-        endpoint: Endpoint::HistorySummary,
-    },
-    Route {
-        method: "GET",
-        path: "/api/teams/{team_id}/history/series",
-        endpoint: Endpoint::HistorySeries,
-    },
-    Route {
-        method: "GET",
-        path: "/api/teams/{team_id}/export.csv",
-        endpoint: Endpoint::ExportCsv,
-    },
-    Route {
-        method: "GET",
-        path: "/",
-        endpoint: Endpoint::Dashboard,
-    },
-    Route {
-        method: "GET",
-        path: "/team/{team_id}/history",
-        endpoint: Endpoint::HistoryPage,
-    },
-    Route {
-        method: "GET",
-        path: "/ws",
-        endpoint: Endpoint::WebSocket,
-    },
-    Route {
-        method: "GET",
-        path: "/static/{file}",
-        endpoint: Endpoint::Asset,
-    },
-    Route {
-        method: "GET",
-        path: "/healthz",
-        endpoint: Endpoint::Health,
-    },
-    Route {
-        method: "GET",
-        path: "/metrics",
-        endpoint: Endpoint::Metrics,
-    },
+    route(
+        "POST",
+        "/api/stats/report",
+        Endpoint::SubmitReport,
+        Guard::Team,
+    ),
+    route(
+        "POST",
+        "/api/import/{format}",
+        Endpoint::ImportReport,
+        Guard::Team,
+    ),
+    route("GET", "/api/teams", Endpoint::Teams, Reader),
+    route("GET", "/api/teams/{team_id}", Endpoint::Team, Reader),
+    route(
+        "GET",
+        "/api/teams/{team_id}/history",
+        Endpoint::History,
+        Reader,
+    ),
+    route(
+        "GET",
+        "/api/teams/{team_id}/history/summary",
+        Endpoint::HistorySummary,
+        Reader,
+    ),
+    route(
+        "GET",
+        "/api/teams/{team_id}/history/series",
+        Endpoint::HistorySeries,
+        Reader,
+    ),
+    route(
+        "GET",
+        "/api/teams/{team_id}/export.csv",
+        Endpoint::ExportCsv,
+        Reader,
+    ),
+    route("GET", "/", Endpoint::Dashboard, Reader),
+    route(
+        "GET",
+        "/team/{team_id}/history",
+        Endpoint::HistoryPage,
+        Reader,
+    ),
+    route("GET", "/ws", Endpoint::WebSocket, Reader),
+    route("GET", "/static/{file}", Endpoint::Asset, Public),
+    route("GET", "/healthz", Endpoint::Health, Public),
+    route("POST", "/login", Endpoint::Login, Public),
+    route("POST", "/logout", Endpoint::Logout, Public),
+    route("GET", "/admin", Endpoint::AdminPage, Public),
+    route("GET", "/api/admin/teams", Endpoint::Admin(A::Teams), Admin),
+    route(
+        "GET",
+        "/api/admin/teams/{team_id}/reports",
+        Endpoint::Admin(A::Reports),
+        Admin,
+    ),
+    route(
+        "POST",
+        "/api/admin/teams/{team_id}/hide",
+        Endpoint::Admin(A::Hide),
+        Admin,
+    ),
+    route(
+        "POST",
+        "/api/admin/teams/{team_id}/show",
+        Endpoint::Admin(A::Show),
+        Admin,
+    ),
+    route(
+        "POST",
+        "/api/admin/teams/{team_id}/rename",
+        Endpoint::Admin(A::Rename),
+        Admin,
+    ),
+    route(
+        "POST",
+        "/api/admin/teams/{team_id}/reset",
+        Endpoint::Admin(A::Reset),
+        Admin,
+    ),
+    route(
+        "POST",
+        "/api/admin/teams/{team_id}/reports/{file}/trash",
+        Endpoint::Admin(A::TrashReport),
+        Admin,
+    ),
+    route(
+        "POST",
+        "/api/admin/trash/{team_id}/{file}/restore",
+        Endpoint::Admin(A::Restore),
+        Admin,
+    ),
+    route("GET", "/api/admin/trash", Endpoint::Admin(A::Trash), Admin),
+    route("GET", "/api/admin/audit", Endpoint::Admin(A::Audit), Admin),
+    route(
+        "POST",
+        "/api/admin/reset-all",
+        Endpoint::Admin(A::ResetAll),
+        Admin,
+    ),
+    route(
+        "POST",
+        "/api/admin/reload",
+        Endpoint::Admin(A::Reload),
+        Admin,
+    ),
+    route("GET", "/metrics", Endpoint::Metrics, Public),
 ];
 
 /// How a path matched the routes.
@@ -190,7 +297,12 @@ pub fn handle(app: &App, mut request: Request) {
         }
         Matched::Found(route, params) => {
             endpoint = Some(route.endpoint);
-            dispatch(app, route.endpoint, &params, query, &mut request)
+            match guard(app, route, &request) {
+                Ok(()) => dispatch(app, route.endpoint, &params, query, &mut request),
+                // A browser that opens a page of a private board gets the login form.
+                Err(refusal) if is_page(route.endpoint) => Ok(login::page(path, &refusal)),
+                Err(refusal) => Err(refusal.into()),
+            }
         }
         Matched::WrongMethod(allow) => Err(ApiError::MethodNotAllowed {
             method: method.clone(),
@@ -242,6 +354,19 @@ pub(super) fn client_description(request: &Request, client: Option<IpAddr>) -> S
     }
 }
 
+/// Checks who may use the route (a team's token is checked by its handler).
+fn guard(app: &App, route: &Route, request: &Request) -> Result<(), Refusal> {
+    match route.guard {
+        Guard::Public | Guard::Team => Ok(()),
+        Guard::Reader => app.trust.check_viewer(request),
+        Guard::Admin => app.trust.check_admin(request),
+    }
+}
+
+fn is_page(endpoint: Endpoint) -> bool {
+    matches!(endpoint, Endpoint::Dashboard | Endpoint::HistoryPage)
+}
+
 fn dispatch(
     app: &App,
     endpoint: Endpoint,
@@ -252,6 +377,7 @@ fn dispatch(
     let team_param = || -> Result<TeamId, ApiError> { Ok(TeamId::parse(params[0])?) };
     match endpoint {
         Endpoint::SubmitReport => api::submit_report(app, request),
+        Endpoint::ImportReport => import::submit_import(app, params[0], query, request),
         Endpoint::Teams => Ok(api::teams(app)),
         Endpoint::Team => api::team(app, &team_param()?),
         Endpoint::History => api::history(app, &team_param()?, query),
@@ -261,6 +387,10 @@ fn dispatch(
         Endpoint::Dashboard => Ok(pages::dashboard(app)),
         Endpoint::HistoryPage => Ok(pages::history_page(app, params[0])),
         Endpoint::Asset => Ok(pages::asset(params[0])),
+        Endpoint::Login => login::submit(app, request),
+        Endpoint::Logout => Ok(login::logout()),
+        Endpoint::AdminPage => Ok(pages::admin_page()),
+        Endpoint::Admin(admin) => admin_api::dispatch(app, admin, params, query, request),
         Endpoint::Health => Ok(health::healthz(app)),
         Endpoint::Metrics => Ok(telemetry::metrics(app, header(request, "Accept"))),
         Endpoint::WebSocket => unreachable!("WebSocket upgrades are handled before dispatch"),

@@ -223,15 +223,20 @@ struct ReportFile {
 }
 
 /// The contents of a report file: `team_id`, `team_name`, `timestamp`, then the
-/// report `body` verbatim as `stats` (the original's layout).
+/// report `body` verbatim as `stats` (the original's layout). An imported report also
+/// says where it came from (`source`, before `stats`; readers ignore what they do not know).
 pub(super) fn report_contents(
     id: &TeamId,
     team_name: &str,
     timestamp: &str,
+    source: Option<&Value>,
     body: &[u8],
 ) -> Vec<u8> {
-    let header =
+    let mut header =
         serde_json::json!({"team_id": id.as_str(), "team_name": team_name, "timestamp": timestamp});
+    if let Some(source) = source {
+        header["source"] = source.clone();
+    }
     let mut contents = serde_json::to_vec(&header).expect("strings serialize");
     contents.pop(); // the closing brace: the report follows as the last field
     contents.extend_from_slice(b",\"stats\":");

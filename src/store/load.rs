@@ -205,7 +205,9 @@ fn latest_report(
 }
 
 /// The index entry of a report file, computing its metrics (used to rebuild the index).
-fn entry_from_file(path: &Path) -> Result<(IndexEntry, StoredReport, Option<String>), StoreError> {
+pub(super) fn entry_from_file(
+    path: &Path,
+) -> Result<(IndexEntry, StoredReport, Option<String>), StoreError> {
     let stored = read_report_file(path)?;
     let (metrics, broken) = Metrics::of_stored(&stored.stats);
     let warning = broken.map(|e| {

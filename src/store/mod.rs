@@ -46,6 +46,7 @@ mod load;
 mod lock;
 mod regular;
 mod space;
+mod trash;
 mod write;
 
 use std::collections::BTreeMap;
@@ -61,6 +62,7 @@ use serde_json::Value;
 pub use files::read_report_file;
 pub use index::INDEX_VERSION;
 pub use space::DiskState;
+pub use trash::{TRASH_DIR, TrashError, TrashedReport};
 pub use write::{Clock, WritableStore, WriteLimits};
 
 use crate::metrics::Metrics;
@@ -276,13 +278,15 @@ impl Store {
         &self.warnings
     }
 
-    /// Every team with at least one report, by id.
+    /// Every team with at least one report, by id (a team whose reports all went to
+    /// the trash is left out).
     pub fn team_ids(&self) -> Vec<TeamId> {
         self.teams
             .read()
             .expect("store lock poisoned")
-            .keys()
-            .cloned()
+            .iter()
+            .filter(|(_, log)| !log.lock().expect("team lock poisoned").entries.is_empty())
+            .map(|(id, _)| id.clone())
             .collect()
     }
 

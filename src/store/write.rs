@@ -127,6 +127,42 @@ impl WritableStore {
         metrics: &Metrics,
         now: chrono::DateTime<chrono::Local>,
     ) -> Result<Arc<StoredReport>, StoreError> {
+        self.append_from(id, team_name, body, stats, metrics, None, now)
+    }
+
+    /// [`WritableStore::append`] of a report converted from a load tool's output: the
+    /// file also carries `source` (`{"format", "tool_version", "sha256"}`).
+    pub fn append_imported(
+        &self,
+        id: &TeamId,
+        team_name: &str,
+        body: &[u8],
+        stats: Value,
+        metrics: &Metrics,
+        source: &Value,
+    ) -> Result<Arc<StoredReport>, StoreError> {
+        self.append_from(
+            id,
+            team_name,
+            body,
+            stats,
+            metrics,
+            Some(source),
+            (self.clock)(),
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn append_from(
+        &self,
+        id: &TeamId,
+        team_name: &str,
+        body: &[u8],
+        stats: Value,
+        metrics: &Metrics,
+        source: Option<&Value>,
+        now: chrono::DateTime<chrono::Local>,
+    ) -> Result<Arc<StoredReport>, StoreError> {
         // Checked before anything is written, a new team's directory included.
         self.check_free_space()?;
         let log = self.team_or_create(id)?;
@@ -136,7 +172,7 @@ impl WritableStore {
         // its name, so names still sort in arrival order.
         let at = now.fixed_offset();
         let timestamp = timefmt::format_timestamp(&at);
-        let contents = files::report_contents(id, team_name, &timestamp, body);
+        let contents = files::report_contents(id, team_name, &timestamp, source, body);
         let written = WrittenFile::write(&dir, &contents, self.fsync)?;
 
         let mut log = log.lock().expect("team lock poisoned");
@@ -191,7 +227,7 @@ impl WritableStore {
         }
     }
 
-    fn team_or_create(&self, id: &TeamId) -> Result<Arc<Mutex<TeamLog>>, StoreError> {
+    pub(super) fn team_or_create(&self, id: &TeamId) -> Result<Arc<Mutex<TeamLog>>, StoreError> {
         if let Some(log) = self.team(id) {
             return Ok(log);
         }

@@ -182,6 +182,25 @@ impl Drop for Running {
     }
 }
 
+/// Runs `program args...` to its end ([`PATIENCE`] at most) with `stdin` as input.
+pub fn run_to_end(program: &str, args: &[&str], stdin: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut running = Running::spawn(Command::new(program).args(args).stdin(Stdio::piped()));
+    running
+        .child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(stdin)
+        .expect("writing the child's stdin");
+    let status = running.finish(PATIENCE);
+    std::process::Output {
+        status,
+        stdout: running.stdout.text().into_bytes(),
+        stderr: running.stderr.text().into_bytes(),
+    }
+}
+
 /// A port on 127.0.0.1 held by a socket that is bound but not listening: connecting
 /// is refused, and no other test can take the port while this lives.
 pub struct ClosedPort {

@@ -4,11 +4,13 @@
 #![allow(dead_code)]
 
 pub mod child;
+pub mod contest;
+pub mod imported;
 pub mod serve;
 pub mod tmpfs;
 
 #[allow(unused_imports)] // each test binary uses a part
-pub use child::{ClosedPort, Lines, PATIENCE, Running, lines_of};
+pub use child::{ClosedPort, Lines, PATIENCE, Running, lines_of, run_to_end};
 
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
@@ -118,14 +120,26 @@ impl TestServer {
 
     /// POSTs a report with the given headers -> (status, body as JSON).
     pub fn post_report(&self, headers: &[(&str, &str)], body: &[u8]) -> (u16, Value) {
-        let mut request = agent()
-            .post(&self.url("/api/stats/report"))
-            .header("Content-Type", "application/json");
+        let mut with_type = vec![("Content-Type", "application/json")];
+        with_type.extend_from_slice(headers);
+        self.post_to("/api/stats/report", &with_type, body)
+    }
+
+    /// POSTs `body` to `path` with the given headers -> (status, body as JSON or
+    /// `Value::Null`).
+    pub fn post_to(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Value) {
+        let mut request = agent().post(&self.url(path));
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
         let (status, text) = read(request.send(body).expect("POST reaches the server"));
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// POSTs a tool's output to `/api/import/<format>` for `team_id`.
+    pub fn import_for(&self, team_id: &str, format: &str, body: &[u8]) -> (u16, Value) {
+        let path = format!("/api/import/{format}");
+        self.post_to(&path, &[("X-Team-ID", team_id)], body)
     }
 
     /// POSTs a report for `team_id` (no X-Team-Name: the server names it `Team-<id>`).

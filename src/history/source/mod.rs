@@ -64,9 +64,14 @@ pub enum Source {
 
 impl Source {
     /// Opens the data directory, or checks the server's URL (it is asked nothing yet).
-    pub fn open(data_dir: &Path, server: Option<&str>) -> Result<Source, HistoryError> {
+    /// `token` is a private board's viewer token, for a server.
+    pub fn open(
+        data_dir: &Path,
+        server: Option<&str>,
+        token: Option<&str>,
+    ) -> Result<Source, HistoryError> {
         match server {
-            Some(url) => Ok(Source::Remote(Remote::new(url)?)),
+            Some(url) => Ok(Source::Remote(Remote::new(url, token)?)),
             None => {
                 let store = Store::open(data_dir)?;
                 for warning in store.warnings() {

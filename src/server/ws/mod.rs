@@ -70,6 +70,9 @@ pub fn serve(app: &App, request: Request) {
         app.refusals.log(client, log::Level::Warn, &line);
         return respond_plain(request, reply);
     }
+    if let Err(refusal) = app.trust.check_viewer(&request) {
+        return respond_plain(request, super::error::ApiError::from(refusal).reply());
+    }
     if let Err(reply) = check_handshake(&request) {
         return respond_plain(request, reply);
     }

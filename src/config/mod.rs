@@ -1,0 +1,258 @@
+//! The contest file (TOML, `benchboard-serve --config contest.toml`): every server
+//! flag (section `[server]`; flags win over the file), the admin token (`[admin]`),
+//! the registered teams (`[[team]]`) and the viewer token of a private board
+//! (`[viewers]`). Other features add their sections here, each as one serde struct
+//! plus its checks, listed in [`RawFile`].
+//!
+//! A file that cannot be used is refused as a whole with one [`ConfigError`] naming
+//! the file, the line and the key; what is doubtful but usable (a short token) is a
+//! warning. Tokens are hashed as soon as the file is read: only their SHA-256
+//! digests are kept, and no message ever shows a token or a digest.
+//!
+//! | file | what |
+//! |---|---|
+//! | `mod.rs` | the file as a whole: loading, line numbers in errors, `--check-config`'s description |
+//! | `server.rs` | `[server]` and the value types shared with the flags |
+//! | `teams.rs` | `[admin]`, `[[team]]`, `[viewers]` and their checks |
+//! | `token.rs` | `benchboard-serve token` |
+//!
+//! Reloading (SIGHUP, `POST /api/admin/reload`) is [`crate::server::trust::Trust::reload`].
+//!
+//! ```
+//! let file = benchboard::config::ContestFile::parse(
+//!     "contest.toml".as_ref(),
+//!     r#"
+//!     [server]
+//!     port = 9000
+//!     [[team]]
+//!     id = "team1"
+//!     name = "第一小组"
+//!     token = "0123456789abcdef-team1"
+//!     "#,
+//! )
+//! .unwrap();
+//! assert!(!file.access.is_open());
+//! assert!(file.describe().contains("第一小组"));
+//! ```
+
+mod server;
+mod teams;
+mod token;
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::auth::Access;
+pub use server::{LogLevel, Seconds, ServerSection, Size};
+use teams::check_access;
+pub use teams::{SecretSection, TeamSection};
+pub use token::{NewToken, TokenFor};
+
+/// Why a contest file cannot be used; the message names the file, line and key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read the contest file {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, has an unknown key or a value of the wrong type,
+    /// or breaks a rule of its section.
+    #[error("{}{}: {message}", path.display(), line.map(|l| format!(" line {l}")).unwrap_or_default())]
+    Invalid {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
+}
+
+/// The file as written: one field per section. Unknown sections and keys are errors.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFile {
+    #[serde(default)]
+    pub server: ServerSection,
+    pub admin: Option<Spanned<SecretSection>>,
+    #[serde(default, rename = "team")]
+    pub teams: Vec<Spanned<TeamSection>>,
+    pub viewers: Option<Spanned<SecretSection>>,
+}
+
+/// A checked contest file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContestFile {
+    pub path: PathBuf,
+    pub server: ServerSection,
+    pub access: Access,
+    /// Doubtful but usable settings, one line each (file and line included).
+    pub warnings: Vec<String>,
+}
+
+/// Where in the file a check is: turns byte offsets into line numbers for errors.
+struct Source<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn line_of(&self, span: &Range<usize>) -> usize {
+        let end = span.start.min(self.text.len());
+        self.text.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
+    }
+
+    /// A TOML or type error, with the key of its line when the message lacks it
+    /// (`port: invalid type: string "eighty", expected u16`).
+    fn toml_error(&self, error: &toml::de::Error) -> ConfigError {
+        let message = error.message().trim();
+        let Some(span) = error.span() else {
+            return ConfigError::Invalid {
+                path: self.path.to_path_buf(),
+                line: None,
+                message: message.to_string(),
+            };
+        };
+        let line_start = self.text[..span.start.min(self.text.len())]
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
+        let key = self.text[line_start..]
+            .lines()
+            .next()
+            .and_then(|line| line.split_once('='))
+            .map(|(key, _)| key.trim().trim_matches('"'))
+            .filter(|key| !key.is_empty() && !message.contains(&format!("`{key}`")));
+        match key {
+            Some(key) => self.error(&span, format!("{key}: {message}")),
+            None => self.error(&span, message),
+        }
+    }
+
+    fn error(&self, span: &Range<usize>, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            line: Some(self.line_of(span)),
+            message: message.into(),
+        }
+    }
+
+    fn warning(&self, span: &Range<usize>, message: &str) -> String {
+        format!(
+            "warning: {} line {}: {message}",
+            self.path.display(),
+            self.line_of(span)
+        )
+    }
+}
+
+impl ContestFile {
+    /// Reads and checks a contest file.
+    pub fn load(path: &Path) -> Result<ContestFile, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        ContestFile::parse(path, &text)
+    }
+
+    /// Checks the text of a contest file (`path` is only used in messages).
+    pub fn parse(path: &Path, text: &str) -> Result<ContestFile, ConfigError> {
+        let source = Source { path, text };
+        let raw: RawFile = toml::from_str(text).map_err(|e| source.toml_error(&e))?;
+        let mut warnings = Vec::new();
+        let server = raw.server.clone();
+        let access = check_access(&raw, &source, &mut warnings)?;
+        Ok(ContestFile {
+            path: path.to_path_buf(),
+            server,
+            access,
+            warnings,
+        })
+    }
+
+    /// What the server would do with this file, for `--check-config`: the mode, the
+    /// teams, the admin API, the board's privacy, the limits and the `[server]` keys.
+    pub fn describe(&self) -> String {
+        let mut out = format!("contest file {}: valid\n", self.path.display());
+        let access = &self.access;
+        if access.is_open() {
+            out.push_str("mode: open (no [[team]]): anyone can report as any team\n");
+        } else {
+            out.push_str(&format!(
+                "mode: registered: {} team(s) may report, each with its own token:\n",
+                access.teams.len()
+            ));
+            for team in access.teams.values() {
+                out.push_str(&format!("  {}  {}\n", team.id, team.name));
+            }
+        }
+        out.push_str(match access.admin {
+            Some(_) => "admin API: on (/api/admin/ and the page /admin, with the admin token)\n",
+            None => "admin API: off (no [admin] section)\n",
+        });
+        out.push_str(match access.viewers {
+            Some(_) => {
+                "board: private: every read needs the viewer token (Bearer or the login form)\n"
+            }
+            None => "board: public: anyone may read it\n",
+        });
+        out.push_str(&self.describe_limits());
+        out.push_str(&self.describe_server_keys());
+        for warning in &self.warnings {
+            out.push_str(warning);
+            out.push('\n');
+        }
+        out
+    }
+
+    fn describe_limits(&self) -> String {
+        let mut out = String::new();
+        if !self.access.is_open() {
+            let rate = self
+                .server
+                .max_report_rate
+                .unwrap_or(crate::auth::DEFAULT_MAX_REPORT_RATE);
+            out.push_str(&match rate {
+                0 => "report rate: unlimited (max_report_rate = 0)\n".to_string(),
+                rate => format!(
+                    "report rate: at most {rate} per second per team, bursts of {}\n",
+                    rate.saturating_mul(2)
+                ),
+            });
+        }
+        if self.access.has_tokens() {
+            let failures = self
+                .server
+                .max_auth_failures
+                .unwrap_or(crate::auth::DEFAULT_MAX_AUTH_FAILURES_PER_MIN);
+            out.push_str(&format!(
+                "failed authentications: at most {failures} a minute per client address\n"
+            ));
+            out.push_str(
+                "TLS: tokens travel in clear unless clients reach the server through a TLS reverse proxy (README: nginx)\n",
+            );
+        }
+        out
+    }
+
+    fn describe_server_keys(&self) -> String {
+        let shown = toml::to_string(&self.server.set_keys()).unwrap_or_default();
+        if shown.trim().is_empty() {
+            return String::new();
+        }
+        let mut out = "[server] settings (a flag given on the command line wins):\n".to_string();
+        for line in shown.lines() {
+            out.push_str(&format!("  {line}\n"));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests;

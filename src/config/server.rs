@@ -1,0 +1,141 @@
+//! `[server]`: every flag of `benchboard-serve` as a key, and the value types the
+//! file shares with the flags (durations, sizes, log levels).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// `[server]`: a key for every `benchboard-serve` flag, named like the flag
+/// (`--data-dir` is `data_dir`); a flag given on the command line (or its
+/// `BENCHBOARD_*` variable) wins over the file.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub data_dir: Option<PathBuf>,
+    pub max_body: Option<Size>,
+    pub max_import_body: Option<Size>,
+    pub inactive_after: Option<Seconds>,
+    pub evict_after: Option<Seconds>,
+    pub max_teams: Option<usize>,
+    pub threads: Option<usize>,
+    pub request_timeout: Option<Seconds>,
+    pub fsync: Option<bool>,
+    pub no_websocket: Option<bool>,
+    pub max_viewers: Option<usize>,
+    pub max_connections: Option<usize>,
+    pub max_teams_known: Option<usize>,
+    pub min_free_space: Option<Size>,
+    pub log_level: Option<LogLevel>,
+    pub max_report_rate: Option<u32>,
+    pub max_auth_failures: Option<u32>,
+}
+
+impl ServerSection {
+    /// The keys that are set, with their values (to show them, or to compare two
+    /// versions of the file).
+    pub fn set_keys(&self) -> toml::Table {
+        toml::Table::try_from(ServerKeys(self)).unwrap_or_default()
+    }
+}
+
+/// The `[server]` keys that are set, for [`ContestFile::describe`].
+struct ServerKeys<'a>(&'a ServerSection);
+
+impl serde::Serialize for ServerKeys<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let s = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        macro_rules! entry {
+            ($key:ident, $shown:expr) => {
+                if let Some(value) = &s.$key {
+                    map.serialize_entry(stringify!($key), &$shown(value))?;
+                }
+            };
+        }
+        entry!(host, |v: &String| v.clone());
+        entry!(port, |v: &u16| *v);
+        entry!(data_dir, |v: &PathBuf| v.display().to_string());
+        entry!(max_body, |v: &Size| v.0);
+        entry!(max_import_body, |v: &Size| v.0);
+        entry!(inactive_after, |v: &Seconds| v.0.as_secs_f64());
+        entry!(evict_after, |v: &Seconds| v.0.as_secs_f64());
+        entry!(max_teams, |v: &usize| *v as u64);
+        entry!(threads, |v: &usize| *v as u64);
+        entry!(request_timeout, |v: &Seconds| v.0.as_secs_f64());
+        entry!(fsync, |v: &bool| *v);
+        entry!(no_websocket, |v: &bool| *v);
+        entry!(max_viewers, |v: &usize| *v as u64);
+        entry!(max_connections, |v: &usize| *v as u64);
+        entry!(max_teams_known, |v: &usize| *v as u64);
+        entry!(min_free_space, |v: &Size| v.0);
+        entry!(log_level, |v: &LogLevel| v.0.to_string().to_lowercase());
+        entry!(max_report_rate, |v: &u32| *v);
+        entry!(max_auth_failures, |v: &u32| *v);
+        map.end()
+    }
+}
+
+/// A duration in the file: seconds (`300`, `0.5`) or a string with a unit (`"5m"`),
+/// as the flags take it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Seconds(pub Duration);
+
+/// A size in the file: bytes (`1048576`) or a string with a unit (`"1MiB"`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Size(pub u64);
+
+/// A log level in the file: `"error"`, `"warn"`, `"info"`, `"debug"`, ….
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LogLevel(pub log::LevelFilter);
+
+impl<'de> Deserialize<'de> for Seconds {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Seconds, D::Error> {
+        let text = match NumberOrText::deserialize(deserializer)? {
+            NumberOrText::Integer(n) => n.to_string(),
+            NumberOrText::Float(x) => x.to_string(),
+            NumberOrText::Text(text) => text,
+        };
+        crate::cli::parse::parse_duration(&text)
+            .map(Seconds)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Size, D::Error> {
+        match NumberOrText::deserialize(deserializer)? {
+            NumberOrText::Integer(n) => u64::try_from(n)
+                .map(Size)
+                .map_err(|_| serde::de::Error::custom("a size must not be negative")),
+            NumberOrText::Float(_) => Err(serde::de::Error::custom(
+                "a size is a whole number of bytes or a string such as \"1MiB\"",
+            )),
+            NumberOrText::Text(text) => crate::cli::parse::parse_size(&text)
+                .map(Size)
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for LogLevel {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<LogLevel, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map(LogLevel).map_err(|_| {
+            serde::de::Error::custom(format!(
+                "{text:?} is not a log level: off, error, warn, info, debug or trace"
+            ))
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged, expecting = "a number or a string with a unit")]
+enum NumberOrText {
+    Integer(i64),
+    Float(f64),
+    Text(String),
+}
