@@ -15,7 +15,9 @@ use clap::{CommandFactory, FromArgMatches};
 
 use super::parse::{parse_duration, parse_size};
 use crate::board::Timing;
-use crate::config::{ContestFile, LogLevel, NewToken, Seconds, ServerSection, Size, TokenFor};
+use crate::config::{
+    ContestFile, LogLevel, NewToken, ProxyNet, Seconds, ServerSection, Size, TokenFor,
+};
 use crate::server::client_addr::{TrustedProxies, parse_trusted_proxy};
 use crate::server::config::{
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_TEAMS_KNOWN, DEFAULT_VIEWER_QUEUE, MAX_THREADS,
@@ -201,6 +203,9 @@ impl ServeArgs {
             log_level => |v: LogLevel| v.0,
             max_report_rate => Some,
             max_auth_failures => Some,
+            trusted_proxies => |v: Vec<ProxyNet>| v.into_iter().map(|p| p.0).collect(),
+            max_viewers_per_ip => Some,
+            allowed_origins => |v| v,
         );
     }
 

@@ -46,7 +46,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::auth::Access;
-pub use server::{LogLevel, Seconds, ServerSection, Size};
+pub use server::{LogLevel, ProxyNet, Seconds, ServerSection, Size};
 use teams::check_access;
 pub use teams::{SecretSection, TeamSection};
 pub use token::{NewToken, TokenFor};
