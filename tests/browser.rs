@@ -48,6 +48,11 @@ struct Browser {
 
 impl Browser {
     fn launch(url: &str) -> Browser {
+        Browser::launch_with(url, &[])
+    }
+
+    /// Chromium with `extra` flags too, e.g. to accept a test's self-signed certificate.
+    fn launch_with(url: &str, extra: &[&str]) -> Browser {
         let profile = tempfile::Builder::new()
             .prefix("benchboard-chromium-")
             .tempdir()
@@ -66,6 +71,7 @@ impl Browser {
                 "--remote-debugging-port=0",
                 "--window-size=1920,1080",
             ])
+            .args(extra)
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg(url)
             .stdout(Stdio::null())
@@ -409,6 +415,33 @@ fn assert_pushed(page: &mut Page, posted: Instant, polls_before: &Value) {
         shown_after < Duration::from_millis(2000),
         "shown {shown_after:?} after the report: not pushed"
     );
+}
+
+#[test]
+fn dashboard_over_https_goes_live_on_wss() {
+    let server = common::tls::Https::start(Duration::from_secs(10));
+    assert_eq!(server.post_report("tls1"), 200);
+    let url = server.url("/");
+    // the certificate is the test's own, made a moment ago
+    let browser = Browser::launch_with(&url, &["--ignore-certificate-errors"]);
+    let mut page = browser.page();
+    page.navigate(&url);
+    page.wait_for(
+        "the wss:// push to go live",
+        "document.getElementById('conn').dataset.state === 'live' && document.querySelectorAll('.card').length === 1",
+        Duration::from_secs(20),
+    );
+    assert_eq!(page.eval("location.protocol"), "https:");
+    page.eval("performance.setResourceTimingBufferSize(100000)");
+    let polls_before = page.eval(TEAMS_FETCHES);
+    let posted = Instant::now();
+    assert_eq!(server.post_report("tls2"), 200);
+    page.wait_for(
+        "the second team's card",
+        "!!document.querySelector('.card[data-team-id=\"tls2\"]')",
+        Duration::from_secs(10),
+    );
+    assert_pushed(&mut page, posted, &polls_before);
 }
 
 #[test]

@@ -100,6 +100,12 @@ fn bad_usage_exits_2() {
         &["--interval", "soon"],
         &["--team-id", "../etc"],
         &["--server", "ftp://example.org"],
+        &[
+            "--server",
+            "https://127.0.0.1:9",
+            "--ca-cert",
+            "/no/such/ca.pem",
+        ],
         &["--token", "a", "--tokens", "t.txt"],
         &["--file", "r.json", "--teams", "3"],
         &["--no-such-flag"],

@@ -606,7 +606,11 @@ fn past_max_connections_the_oldest_idle_go_first_then_503() {
         );
         stream.write_all(head.as_bytes()).unwrap();
         stream.write_all(&body).unwrap();
-        read_answer(&mut stream).unwrap()
+        let answer = read_answer(&mut stream).unwrap();
+        // the server's end of the answer: it is done with the connection, which now
+        // only lingers (and counts as idle) until it sees this side close
+        read_until_closed(&mut stream);
+        answer
     };
     // MAX connections that send nothing, then a legitimate one: the oldest idle is closed
     let mut idle: Vec<TcpStream> = (0..MAX).map(|_| connect(server.addr)).collect();

@@ -22,7 +22,7 @@ use crate::team;
 /// Why `benchboard-client` cannot start (exit code 2).
 #[derive(Debug, thiserror::Error)]
 pub enum ClientUsageError {
-    /// `--server` is not a plain `http://host:port` URL.
+    /// `--server` is not an http(s) URL, or `--ca-cert` is unusable.
     #[error(transparent)]
     Server(#[from] ClientError),
     /// A flag is out of range or contradicts another.
@@ -83,6 +83,9 @@ pub struct ClientArgs {
     /// Seconds a request may take before it counts as failed
     #[arg(long, global = true, default_value = "10", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// For an https:// server: trust only the CA certificate(s) in this PEM file (like curl --cacert) [default: the Mozilla roots built in]
+    #[arg(long, env = "BENCHBOARD_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// Seed of the simulation: the same seed sends the same numbers [default: random]
     #[arg(long)]
     pub seed: Option<u64>,
@@ -155,6 +158,9 @@ fn try_run_client(args: ClientArgs, stop: &StopSignal) -> Result<ClientExit, Cli
         return Err(ClientUsageError::Usage(
             "--max-attempts must be at least 1".to_string(),
         ));
+    }
+    if let Some(path) = &args.ca_cert {
+        crate::client::trust_only_ca_file(path)?;
     }
     let sender = ReportSender::new(&args.server, args.timeout)?.with_tokens(tokens_of(&args)?);
     if let Some(command) = &args.command {

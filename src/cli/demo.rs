@@ -39,9 +39,17 @@ pub struct DemoArgs {
     /// Run the quick test instead: send a few reports and read them back through every endpoint (on --server, the check's team stays in its data, named 自检小组)
     #[arg(long)]
     pub check: bool,
-    /// With --check: the server to test [default: a fresh in-process server]
+    /// With --check: the server to test, http:// or https:// [default: a fresh in-process server]
     #[arg(long, requires = "check")]
     pub server: Option<String>,
+    /// With --check --server https://...: trust only the CA certificate(s) in this PEM file (like curl --cacert) [default: the Mozilla roots built in]
+    #[arg(
+        long,
+        env = "BENCHBOARD_CA_CERT",
+        value_name = "FILE",
+        requires = "server"
+    )]
+    pub ca_cert: Option<PathBuf>,
     /// Seed of the simulation: the same seed sends the same numbers [default: random]
     #[arg(long)]
     pub seed: Option<u64>,
@@ -82,6 +90,9 @@ pub fn run(args: DemoArgs) -> ExitCode {
 
 fn try_run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     if args.check {
+        if let Some(path) = &args.ca_cert {
+            crate::client::trust_only_ca_file(path)?;
+        }
         let outcome =
             check::run_check(args.server.as_deref(), args.secure, &mut std::io::stdout())?;
         return Ok(if outcome.all_passed() {

@@ -23,6 +23,7 @@ use crate::server::config::{
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_TEAMS_KNOWN, DEFAULT_VIEWER_QUEUE, MAX_THREADS,
     RESERVED_FILES, default_threads,
 };
+use crate::server::tls::TlsFiles;
 use crate::server::trust::LimitFlags;
 use crate::server::{Config, Server, StartupError};
 use crate::store::MAX_REPORT_BYTES;
@@ -104,6 +105,22 @@ pub struct ServeArgs {
     /// Most WebSocket viewers at once; the next one is refused with a close reason
     #[arg(long, env = "BENCHBOARD_MAX_VIEWERS", default_value_t = 1000)]
     pub max_viewers: usize,
+    /// Serve HTTPS (and wss:// for /ws) with this PEM certificate chain, the server's certificate first; needs --tls-key
+    #[arg(
+        long,
+        env = "BENCHBOARD_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert (PKCS#8, PKCS#1 RSA or SEC1 EC); needs --tls-cert
+    #[arg(
+        long,
+        env = "BENCHBOARD_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
     /// What to log on stderr: error, warn (refused requests, at most 10 lines a minute per client address, and errors), info (also every report), debug
     #[arg(long, env = "BENCHBOARD_LOG_LEVEL", default_value = "warn")]
     pub log_level: log::LevelFilter,
@@ -206,6 +223,8 @@ impl ServeArgs {
             trusted_proxies => |v: Vec<ProxyNet>| v.into_iter().map(|p| p.0).collect(),
             max_viewers_per_ip => Some,
             allowed_origins => |v| v,
+            tls_cert => Some,
+            tls_key => Some,
         );
     }
 
@@ -269,6 +288,10 @@ impl ServeArgs {
             min_free_bytes: self.min_free_space,
             websocket: !self.no_websocket,
             max_viewers: self.max_viewers,
+            tls: match (self.tls_cert, self.tls_key) {
+                (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+                _ => None,
+            },
             viewer_queue: DEFAULT_VIEWER_QUEUE,
             trusted_proxies: TrustedProxies::new(self.trusted_proxies),
             max_viewers_per_ip: self.max_viewers_per_ip,
@@ -325,7 +348,8 @@ pub fn main() -> ExitCode {
 }
 
 /// Runs `benchboard-serve` (or one of its commands); a failure is one `Error: ...`
-/// line and exit 1, or 2 when another server holds the data directory.
+/// line and exit 1, or 2 when another server holds the data directory or --tls-cert/--tls-key
+/// are unusable.
 pub fn run(args: ServeArgs, given: &dyn Fn(&str) -> bool) -> ExitCode {
     let outcome = match (&args.command, &args.check_config) {
         (Some(ServeCommand::Token(token)), _) => token
@@ -353,6 +377,7 @@ pub fn run(args: ServeArgs, given: &dyn Fn(&str) -> bool) -> ExitCode {
 /// `--check-config FILE`: what the server would do with it, or what is wrong.
 fn check_config(path: &Path) -> Result<(), String> {
     let file = ContestFile::load(path).map_err(|e| e.to_string())?;
+    file.check_tls().map_err(|e| e.to_string())?;
     print!("{}", file.describe());
     Ok(())
 }
@@ -392,16 +417,16 @@ fn serve(mut args: ServeArgs, given: &dyn Fn(&str) -> bool) -> anyhow::Result<()
     Ok(())
 }
 
-/// The lines an operator must see at start: open mode, tokens in clear, the file's
-/// warnings.
+/// The lines an operator must see at start: open mode, tokens in clear (with tokens
+/// and no --tls-cert), the file's warnings.
 fn start_warnings(config: &Config) -> Vec<String> {
     let access = config.contest.as_ref().map(|c| &c.access);
     let mut lines = Vec::new();
     if access.is_none_or(|a| a.is_open()) {
         lines.push("warning: open mode: anyone can report as any team (list [[team]] entries with tokens in a --config file to stop that)".to_string());
     }
-    if access.is_some_and(|a| a.has_tokens()) {
-        lines.push("warning: tokens travel in clear over HTTP: unless the clients reach this server only through a TLS reverse proxy (README: nginx), anyone on the network can read them".to_string());
+    if access.is_some_and(|a| a.has_tokens()) && config.tls.is_none() {
+        lines.push("warning: tokens travel in clear over HTTP: unless --tls-cert/--tls-key (tls_cert/tls_key in [server]) are set or the clients reach this server only through a TLS reverse proxy (README: nginx), anyone on the network can read them".to_string());
     }
     lines.extend(
         config
@@ -437,44 +462,4 @@ fn reload_on_sighup(app: std::sync::Arc<crate::server::App>) -> anyhow::Result<(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::{CommandFactory, Parser};
-
-    #[test]
-    fn verify_cli() {
-        ServeArgs::command().debug_assert();
-    }
-
-    /// Every flag of the server is also a `[server]` key of the contest file.
-    #[test]
-    fn every_flag_is_a_server_key() {
-        let command = ServeArgs::command();
-        let flags = command
-            .get_arguments()
-            .filter(|arg| arg.get_long().is_some())
-            .map(|arg| arg.get_id().as_str())
-            .filter(|id| !matches!(*id, "help" | "version" | "config" | "check_config"));
-        for id in flags {
-            let text = format!("[server]\n{id} = 0\n");
-            let error = toml::from_str::<crate::config::RawFile>(&text)
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default();
-            assert!(!error.contains("unknown field"), "--{id}: {error}");
-        }
-    }
-
-    #[test]
-    fn refuses_evict_before_inactive() {
-        let args =
-            ServeArgs::try_parse_from(["x", "--inactive-after", "60", "--evict-after", "30"])
-                .unwrap();
-        assert!(
-            args.into_config(None)
-                .unwrap_err()
-                .to_string()
-                .contains("--evict-after")
-        );
-    }
-}
+mod tests;

@@ -23,11 +23,13 @@ pub fn normalize_server(url: &str) -> Result<String, ClientError> {
     Ok(format!("{scheme}://{rest}"))
 }
 
-/// An HTTP agent that returns 4xx/5xx as responses and gives up after `timeout`.
+/// An HTTP agent that returns 4xx/5xx as responses and gives up after `timeout`;
+/// https:// servers are checked against the roots of [`super::tls`].
 pub fn http_agent(timeout: Duration) -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(timeout))
+        .tls_config(super::tls::ureq_tls_config())
         .build()
         .into()
 }

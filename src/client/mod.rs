@@ -17,6 +17,7 @@ pub mod fleet;
 pub mod http;
 pub mod retry;
 pub mod sender;
+pub mod tls;
 pub mod watch;
 
 pub use fleet::{
@@ -25,6 +26,7 @@ pub use fleet::{
 pub use http::{error_message, http_agent, normalize_server};
 pub use retry::{Backoff, DeliveryError, RetryPolicy, send_with_retry};
 pub use sender::{ReportSender, SendError, Tokens};
+pub use tls::{rustls_client_config, trust_only_ca_file};
 
 /// The server of the original tools' examples.
 pub const DEFAULT_SERVER: &str = "http://localhost:8080";
@@ -37,4 +39,7 @@ pub enum ClientError {
         "--server {0:?} is not an http:// or https:// URL; write it as http://HOST:PORT or https://HOST:PORT"
     )]
     BadServer(String),
+    /// The `--ca-cert` file cannot be read or holds no PEM certificate.
+    #[error("--ca-cert {path}: {reason}")]
+    CaCert { path: String, reason: String },
 }

@@ -142,6 +142,18 @@ impl Source<'_> {
         }
     }
 
+    /// The line where `key = …` is written (the first one), for keys without a span.
+    fn line_of_key(&self, key: &str) -> Option<usize> {
+        self.text
+            .lines()
+            .position(|line| {
+                line.trim_start()
+                    .strip_prefix(key)
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+            })
+            .map(|index| index + 1)
+    }
+
     fn warning(&self, span: &Range<usize>, message: &str) -> String {
         format!(
             "warning: {} line {}: {message}",
@@ -151,7 +163,36 @@ impl Source<'_> {
     }
 }
 
+/// `tls_cert` and `tls_key`: both or neither.
+fn check_tls_keys(server: &ServerSection, source: &Source) -> Result<(), ConfigError> {
+    let (set, missing) = match (&server.tls_cert, &server.tls_key) {
+        (Some(_), None) => ("tls_cert", "tls_key"),
+        (None, Some(_)) => ("tls_key", "tls_cert"),
+        _ => return Ok(()),
+    };
+    Err(ConfigError::Invalid {
+        path: source.path.to_path_buf(),
+        line: source.line_of_key(set),
+        message: format!("{set}: [server] needs {missing} too (HTTPS takes both or neither)"),
+    })
+}
+
 impl ContestFile {
+    /// Reads the `[server]` HTTPS files (`tls_cert`, `tls_key`) as the server would
+    /// at start, for `--check-config`: a file that cannot be served with is an error.
+    pub fn check_tls(&self) -> Result<(), ConfigError> {
+        let Some(files) = self.server.tls_files() else {
+            return Ok(());
+        };
+        crate::server::tls::load(&files)
+            .map(|_| ())
+            .map_err(|e| ConfigError::Invalid {
+                path: self.path.clone(),
+                line: None,
+                message: format!("[server] tls_cert/tls_key cannot be served with: {e}"),
+            })
+    }
+
     /// Reads and checks a contest file.
     pub fn load(path: &Path) -> Result<ContestFile, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -166,7 +207,9 @@ impl ContestFile {
         let source = Source { path, text };
         let raw: RawFile = toml::from_str(text).map_err(|e| source.toml_error(&e))?;
         let mut warnings = Vec::new();
-        let server = raw.server.clone();
+        let mut server = raw.server.clone();
+        check_tls_keys(&server, &source)?;
+        server.resolve_paths(path.parent().unwrap_or(Path::new("")));
         let access = check_access(&raw, &source, &mut warnings)?;
         Ok(ContestFile {
             path: path.to_path_buf(),
@@ -234,9 +277,17 @@ impl ContestFile {
             out.push_str(&format!(
                 "failed authentications: at most {failures} a minute per client address\n"
             ));
-            out.push_str(
-                "TLS: tokens travel in clear unless clients reach the server through a TLS reverse proxy (README: nginx)\n",
-            );
+        }
+        match self.server.tls_files() {
+            Some(files) => out.push_str(&format!(
+                "TLS: HTTPS (and wss:// for /ws) with {} and {} (a --tls-cert/--tls-key flag wins)\n",
+                files.cert.display(),
+                files.key.display()
+            )),
+            None if self.access.has_tokens() => out.push_str(
+                "TLS: tokens travel in clear unless tls_cert/tls_key are set or clients reach the server through a TLS reverse proxy (README: nginx)\n",
+            ),
+            None => {}
         }
         out
     }

@@ -36,6 +36,10 @@ pub struct ServerSection {
     pub max_viewers_per_ip: Option<usize>,
     /// `--allowed-origin`, as a list: `allowed_origins = ["https://board.example"]`.
     pub allowed_origins: Option<Vec<String>>,
+    /// As `--tls-cert`; a relative path is taken from the contest file's directory.
+    pub tls_cert: Option<PathBuf>,
+    /// As `--tls-key`; a relative path is taken from the contest file's directory.
+    pub tls_key: Option<PathBuf>,
 }
 
 impl ServerSection {
@@ -43,6 +47,26 @@ impl ServerSection {
     /// versions of the file).
     pub fn set_keys(&self) -> toml::Table {
         toml::Table::try_from(ServerKeys(self)).unwrap_or_default()
+    }
+
+    /// The HTTPS files (`tls_cert` and `tls_key`), when both are set.
+    pub fn tls_files(&self) -> Option<crate::server::tls::TlsFiles> {
+        Some(crate::server::tls::TlsFiles {
+            cert: self.tls_cert.clone()?,
+            key: self.tls_key.clone()?,
+        })
+    }
+
+    /// Takes relative `tls_cert`/`tls_key` paths from `dir` (the contest file's).
+    pub(super) fn resolve_paths(&mut self, dir: &std::path::Path) {
+        for path in [&mut self.tls_cert, &mut self.tls_key]
+            .into_iter()
+            .flatten()
+        {
+            if path.is_relative() {
+                *path = dir.join(&*path);
+            }
+        }
     }
 }
 
@@ -86,6 +110,8 @@ impl serde::Serialize for ServerKeys<'_> {
             .collect::<Vec<_>>());
         entry!(max_viewers_per_ip, |v: &usize| *v as u64);
         entry!(allowed_origins, |v: &Vec<String>| v.clone());
+        entry!(tls_cert, |v: &PathBuf| v.display().to_string());
+        entry!(tls_key, |v: &PathBuf| v.display().to_string());
         map.end()
     }
 }

@@ -284,3 +284,29 @@ fn type_errors_name_the_key() {
         "{message}"
     );
 }
+
+#[test]
+fn tls_paths_are_taken_from_the_files_directory_both_or_neither() {
+    let text = "[server]\ntls_cert = \"cert.pem\"\ntls_key = \"/etc/ssl/key.pem\"\n";
+    let file = ContestFile::parse(Path::new("/srv/contest/contest.toml"), text).unwrap();
+    let files = file.server.tls_files().unwrap();
+    assert_eq!(files.cert, Path::new("/srv/contest/cert.pem"));
+    assert_eq!(files.key, Path::new("/etc/ssl/key.pem"));
+    assert!(file.describe().contains("TLS: HTTPS"));
+    let half = error_of("[server]\nport = 1\n\ntls_cert = \"cert.pem\"\n");
+    assert_eq!(
+        half,
+        "contest.toml line 4: tls_cert: [server] needs tls_key too (HTTPS takes both or neither)"
+    );
+    let unreadable = parse("[server]\ntls_cert = \"/no/cert.pem\"\ntls_key = \"/no/key.pem\"\n")
+        .unwrap()
+        .check_tls()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        unreadable.starts_with(
+            "contest.toml: [server] tls_cert/tls_key cannot be served with: --tls-cert /no/cert.pem: cannot read it"
+        ),
+        "{unreadable}"
+    );
+}

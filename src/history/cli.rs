@@ -17,10 +17,13 @@ pub struct HistoryArgs {
     #[arg(long, global = true, value_name = "DIR", conflicts_with = "server")]
     pub data_dir: Option<PathBuf>,
 
-    /// Query a running server instead, e.g. http://127.0.0.1:8080
+    /// Query a running server instead, e.g. http://127.0.0.1:8080 or https://scores.example
     #[arg(long, global = true, value_name = "URL")]
     pub server: Option<String>,
 
+    /// With an https:// --server: trust only the CA certificate(s) in this PEM file (like curl --cacert) [default: the Mozilla roots built in]
+    #[arg(long, global = true, env = "BENCHBOARD_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// The viewer token of a private board (with --server; sent as Authorization: Bearer)
     #[arg(
         long,

@@ -131,6 +131,9 @@ pub fn execute(args: &HistoryArgs, out: &mut impl Write) -> Result<(), HistoryEr
         .data_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    if let Some(path) = &args.ca_cert {
+        crate::client::trust_only_ca_file(path).map_err(|e| HistoryError::Usage(e.to_string()))?;
+    }
     // Arguments are checked before the data is touched.
     match &args.command {
         Command::Teams => {

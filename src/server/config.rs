@@ -27,6 +27,9 @@ pub enum StartupError {
     /// Flags that contradict each other or are out of range.
     #[error("{0}")]
     Invalid(String),
+    /// `--tls-cert` / `--tls-key` cannot be served with.
+    #[error("{0}")]
+    Tls(#[from] super::tls::TlsError),
     /// The admin state of the data directory (hidden teams, names) cannot be read.
     #[error("{0}")]
     AdminState(String),
@@ -42,10 +45,11 @@ impl StartupError {
     }
 
     /// The exit code of `benchboard-serve`: 2 when another server holds the data
-    /// directory (so that a supervisor does not restart into the same refusal), else 1.
+    /// directory (so that a supervisor does not restart into the same refusal) or
+    /// --tls-cert/--tls-key name unusable files (as for a usage error), else 1.
     pub fn exit_code(&self) -> u8 {
         match self {
-            StartupError::DataDirInUse(_) => 2,
+            StartupError::DataDirInUse(_) | StartupError::Tls(_) => 2,
             _ => 1,
         }
     }
@@ -87,6 +91,8 @@ pub struct Config {
     pub websocket: bool,
     /// Most WebSocket viewers at once.
     pub max_viewers: usize,
+    /// Serve HTTPS (and wss://) with these files; `None`: plain HTTP.
+    pub tls: Option<super::tls::TlsFiles>,
     /// Messages the hub keeps for viewers: one further behind counts as fallen behind
     /// and is dropped (not a flag: tests make it small).
     pub viewer_queue: usize,
@@ -126,6 +132,7 @@ impl Default for Config {
             min_free_bytes: DEFAULT_MIN_FREE_BYTES,
             websocket: true,
             max_viewers: 1000,
+            tls: None,
             viewer_queue: DEFAULT_VIEWER_QUEUE,
             trusted_proxies: TrustedProxies::default(),
             max_viewers_per_ip: None,

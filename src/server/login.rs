@@ -1,7 +1,8 @@
 //! The private board's login (`[viewers]` in the contest file): a page that asks a
 //! browser for the viewer token, and the form's `POST /login`, which sets the one
-//! cookie BenchBoard uses (HttpOnly, SameSite=Strict, Secure behind a TLS proxy; its
-//! value is derived from the token, never the token: see `trust::CookieKey`). Scripts
+//! cookie BenchBoard uses (HttpOnly, SameSite=Strict, Secure over HTTPS, direct or
+//! behind a TLS proxy; its value is derived from the token, never the token: see
+//! `trust::CookieKey`). Scripts
 //! send the token as `Authorization: Bearer` instead. The cookie opens reads only:
 //! no write endpoint looks at it.
 
@@ -73,11 +74,13 @@ pub fn submit(app: &App, request: &mut Request) -> Result<Reply, ApiError> {
     }
 }
 
-/// True when a TLS reverse proxy says the browser talks HTTPS: the cookie is then
-/// `Secure` (a forged header only makes it stricter).
+/// True when the browser talks HTTPS: to this server directly (`--tls-cert`), or to a
+/// TLS reverse proxy that says so in `X-Forwarded-Proto`. The cookie is then `Secure`
+/// (a forged header only makes it stricter).
 fn behind_https(request: &Request) -> bool {
-    super::reply::header(request, "X-Forwarded-Proto")
-        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+    request.secure()
+        || super::reply::header(request, "X-Forwarded-Proto")
+            .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
 }
 
 /// `POST /logout`: removes the cookie.

@@ -37,6 +37,7 @@ pub mod routes;
 mod sockopt;
 pub mod stream;
 pub mod telemetry;
+pub mod tls;
 pub mod trust;
 pub mod ws;
 
@@ -247,6 +248,7 @@ impl Server {
             write_timeout: Some(config.request_timeout),
         };
         let limits = http_limits(&config);
+        let tls = config.tls.as_ref().map(tls::load).transpose()?;
         let bind_error = |reason: String| StartupError::Bind {
             addr: addr.clone(),
             reason,
@@ -254,8 +256,11 @@ impl Server {
         sockopt::set_nodelay(&listener).map_err(|e| bind_error(e.to_string()))?;
         sockopt::bound_send_buffers(&listener).map_err(|e| bind_error(e.to_string()))?;
         let app = App::open(config)?;
-        let http = tiny_http::Server::from_listener_with_limits(listener, options, limits)
-            .map_err(|e| bind_error(e.to_string()))?;
+        let http = match tls {
+            Some(tls) => tiny_http::Server::from_listener_with_tls(listener, options, limits, tls),
+            None => tiny_http::Server::from_listener_with_limits(listener, options, limits),
+        }
+        .map_err(|e| bind_error(e.to_string()))?;
         let http = Arc::new(http);
         // Weak: the metrics must not keep the listener open after the server is dropped.
         let counted = Arc::downgrade(&http);
@@ -277,7 +282,8 @@ impl Server {
             .expect("the server listens on TCP")
     }
 
-    /// The dashboard's URL; `0.0.0.0` is shown as `127.0.0.1` so it can be opened.
+    /// The dashboard's URL (`https://` with `--tls-cert`); `0.0.0.0` is shown as
+    /// `127.0.0.1` so it can be opened.
     pub fn url(&self) -> String {
         let addr = self.local_addr();
         let host = if addr.ip().is_unspecified() {
@@ -285,7 +291,12 @@ impl Server {
         } else {
             addr.ip().to_string()
         };
-        format!("http://{host}:{}/", addr.port())
+        let scheme = if self.app.config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{host}:{}/", addr.port())
     }
 
     /// The shared state (store, board), e.g. for an in-process demo.

@@ -7,6 +7,7 @@ pub mod child;
 pub mod contest;
 pub mod imported;
 pub mod serve;
+pub mod tls;
 pub mod tmpfs;
 
 #[allow(unused_imports)] // each test binary uses a part

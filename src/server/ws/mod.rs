@@ -1,8 +1,9 @@
 //! `GET /ws`: upgrade to a WebSocket, send a `snapshot`, then forward board events.
 //!
 //! The HTTP worker answers the handshake, takes the snapshot and a hub cursor under
-//! the board lock, takes the plain TCP socket over from tiny_http
-//! ([`tiny_http::Request::upgrade_tcp`]) and hands all three to a writer thread.
+//! the board lock, takes the connection over from tiny_http
+//! ([`tiny_http::Request::upgrade_stream`]: the TCP socket, or for HTTPS the TLS
+//! stream over it, so `wss://` works the same) and hands all three to a writer thread.
 //! [`WRITER_THREADS`] writer threads serve every viewer: each owns its viewers'
 //! non-blocking sockets and waits on a poller (epoll) that the hub wakes when
 //! something is published.
@@ -38,10 +39,10 @@ mod viewer;
 mod writer;
 
 use std::io::Write;
-use std::net::{Shutdown, TcpStream};
+use std::net::Shutdown;
 
 use serde_json::json;
-use tiny_http::{Header, Request, Response, UpgradeTcpError};
+use tiny_http::{Header, Request, Response, UpgradeTcpError, UpgradedStream};
 use tungstenite::protocol::frame::coding::CloseCode;
 
 pub use slots::{AddressSlot, AddressSlots};
@@ -100,12 +101,12 @@ pub fn serve(app: &App, request: Request) {
             )
             .expect("base64 is ASCII"),
         );
-    let socket = match request.upgrade_tcp("websocket", response) {
+    let socket = match request.upgrade_stream("websocket", response) {
         Ok(socket) => socket,
         Err(UpgradeTcpError::NotPlainTcp(request, _)) => {
             let reply = Reply::json(
                 500,
-                &json!({"error": "the WebSocket push needs a plain TCP connection"}),
+                &json!({"error": "the WebSocket push needs a TCP connection"}),
             );
             return respond_plain(*request, reply);
         }
@@ -117,7 +118,7 @@ pub fn serve(app: &App, request: Request) {
     // Twice the timeout: a viewer that takes a little but too little must meet the
     // writer's rate rule first, which closes it with a reason; the kernel cuts a
     // window shut that long (or a vanished peer) without one.
-    sockopt::give_up_on_silent_peer(&socket, app.config.request_timeout * 2);
+    sockopt::give_up_on_silent_peer(socket.tcp(), app.config.request_timeout * 2);
     match subscribed {
         Ok(((snapshot, subscription), slot)) => app.viewers.add(NewViewer {
             socket,
@@ -208,7 +209,7 @@ fn respond_plain(request: Request, reply: Reply) {
 
 /// Sends a close frame on a freshly upgraded (still blocking, write-timed-out)
 /// socket and closes it.
-fn refuse(mut socket: TcpStream, reason: &str) {
+fn refuse(mut socket: UpgradedStream, reason: &str) {
     let _ = socket.write_all(&close_frame(CloseCode::Again, reason));
     let _ = socket.shutdown(Shutdown::Write);
 }

@@ -3,10 +3,11 @@
 
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::Shutdown;
 use std::sync::Arc;
 use std::time::Instant;
 
+use tiny_http::UpgradedStream;
 use tungstenite::protocol::frame::coding::CloseCode;
 
 use super::frames::{Bytes, ClientFrames, close_frame, outgoing};
@@ -20,8 +21,8 @@ const MAX_SLICES_PER_WRITE: usize = 64;
 
 /// A viewer handed from an HTTP worker to a writer thread.
 pub struct NewViewer {
-    /// The upgraded socket (blocking; the writer makes it non-blocking).
-    pub socket: TcpStream,
+    /// The upgraded connection, TCP or TLS (blocking; the writer makes it non-blocking).
+    pub socket: UpgradedStream,
     /// The `snapshot` message, sent first (shared by the viewers that join between
     /// two updates; made of the teams' shared entries).
     pub snapshot: Arc<Encoded>,
@@ -33,7 +34,7 @@ pub struct NewViewer {
 
 /// One viewer, as a writer thread holds it.
 pub(super) struct Viewer {
-    pub(super) socket: TcpStream,
+    pub(super) socket: UpgradedStream,
     pub(super) subscription: Subscription,
     /// Frames still to write, with how much of each is written.
     pub(super) pending: VecDeque<(Bytes, usize)>,
@@ -72,7 +73,7 @@ pub(super) enum Status {
 impl Viewer {
     /// A viewer with nothing queued yet, at the cursor of `subscription`.
     pub(super) fn new(
-        socket: TcpStream,
+        socket: UpgradedStream,
         subscription: Subscription,
         slot: Option<super::AddressSlot>,
         now: Instant,
@@ -98,7 +99,7 @@ impl Viewer {
     /// only bytes the kernel accepted: its buffers hide a slow reader for a long
     /// time); taking something counts as progress.
     pub(super) fn note_delivery(&mut self, now: Instant) {
-        let queued = super::super::sockopt::unacknowledged_bytes(&self.socket).unwrap_or(0);
+        let queued = super::super::sockopt::unacknowledged_bytes(self.socket.tcp()).unwrap_or(0);
         let delivered = self.written_total.saturating_sub(queued);
         if delivered > self.delivered {
             self.delivered = delivered;
@@ -152,7 +153,8 @@ impl Viewer {
         self.closing_since = Some(now);
     }
 
-    /// Writes what it can without blocking.
+    /// Writes what it can without blocking (for TLS, also the encrypted records still
+    /// queued in the session).
     pub(super) fn write_pending(&mut self, now: Instant) -> Status {
         while let Some((bytes, written)) = self.pending.front_mut() {
             let slices = bytes.slices_from(*written, MAX_SLICES_PER_WRITE);
@@ -174,11 +176,23 @@ impl Viewer {
                 Err(_) => return Status::Gone, // EPIPE, ECONNRESET: the viewer left
             }
         }
+        if self.pending.is_empty() && self.socket.has_unsent() {
+            match self.socket.flush() {
+                Ok(()) => self.last_progress = now,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Status::Open,
+                Err(_) => return Status::Gone,
+            }
+        }
         if self.closing && self.pending.is_empty() {
             let _ = self.socket.shutdown(Shutdown::Both);
             return Status::Gone;
         }
         Status::Open
+    }
+
+    /// Bytes wait to be written: frames, or (TLS) encrypted records.
+    pub(super) fn has_unsent(&self) -> bool {
+        !self.pending.is_empty() || self.socket.has_unsent()
     }
 
     /// Reads and discards what the client sent; its close frame or end of stream

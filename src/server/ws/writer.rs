@@ -359,7 +359,7 @@ impl Writer {
                 return self.remove(key);
             }
         }
-        let wants_write = !viewer.pending.is_empty();
+        let wants_write = viewer.has_unsent();
         if wants_write != viewer.wants_write {
             let interest = Event::new(key, true, wants_write);
             if self
@@ -433,7 +433,7 @@ impl Writer {
             let closing_too_long = viewer
                 .closing_since
                 .is_some_and(|since| now.duration_since(since) >= self.stall_timeout);
-            if !viewer.pending.is_empty() {
+            if viewer.has_unsent() {
                 if now.duration_since(viewer.last_progress) >= self.stall_timeout
                     || closing_too_long
                 {
