@@ -8,7 +8,7 @@
 
 pub mod encoded;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,6 +16,7 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, FixedOffset};
 
+use crate::alerts::{Change, FiringAlert, TeamActivity};
 use crate::api::{self, WsMessage};
 use crate::hub::{Hub, SubscribeError, Subscription};
 use crate::metrics::Metrics;
@@ -51,7 +52,11 @@ pub struct TeamState {
     pub latest: Arc<StoredReport>,
     pub metrics: Metrics,
     pub best: BestRecords,
+    /// Best records within the latest report's run.
+    pub run_best: BestRecords,
     pub report_count: usize,
+    /// Alerts firing for the team.
+    pub alerts: Vec<FiringAlert>,
     /// What was last published about the team: (is_active, on_board).
     published: (bool, bool),
     /// The entry as `/api/teams` shows it, serialised once per report.
@@ -68,7 +73,7 @@ impl TeamState {
     fn new(
         latest: Arc<StoredReport>,
         metrics: Metrics,
-        best: BestRecords,
+        (best, run_best): (BestRecords, BestRecords),
         report_count: usize,
         display_name: Option<String>,
         hidden: bool,
@@ -77,7 +82,9 @@ impl TeamState {
             latest,
             metrics,
             best,
+            run_best,
             report_count,
+            alerts: Vec::new(),
             published: (true, true),
             encoded: EncodedTeam::placeholder(),
             display_name,
@@ -132,6 +139,10 @@ impl TeamState {
             stats: Cow::Borrowed(&latest.stats),
             report_count: self.report_count,
             best: api::Best::from(&self.best),
+            run: latest.run,
+            run_best: api::Best::from(&self.run_best),
+            warnings: Cow::Borrowed(&latest.warnings),
+            alerts: Cow::Borrowed(&self.alerts),
         }
     }
 
@@ -144,6 +155,8 @@ impl TeamState {
 /// The board's state plus the hub that carries its events.
 pub struct LiveBoard {
     teams: Mutex<BTreeMap<TeamId, TeamState>>,
+    /// The newest alert changes, newest first; only locked under `teams`.
+    recent_alerts: Mutex<VecDeque<Change>>,
     /// Hidden teams and names (taken after `teams` when both are needed).
     presentation: Mutex<Presentation>,
     /// The last `snapshot` message and the hub position it stands for: while nothing
@@ -167,13 +180,20 @@ impl LiveBoard {
             // A latest report the original accepted but we would refuse still shows.
             let metrics = Metrics::of_stored(&latest.stats).0;
             let records = query::records(store, &id);
-            let (best, report_count) = (records.best, records.reports);
-            let mut state = TeamState::new(latest, metrics, best, report_count, None, false);
+            let mut state = TeamState::new(
+                latest,
+                metrics,
+                (records.best, records.run_best),
+                records.reports,
+                None,
+                false,
+            );
             state.published = state.activity(now, &timing);
             teams.insert(id, state);
         }
         LiveBoard {
             teams: Mutex::new(teams),
+            recent_alerts: Mutex::new(VecDeque::new()),
             presentation: Mutex::default(),
             snapshot: Mutex::new(None),
             timing,
@@ -182,12 +202,13 @@ impl LiveBoard {
         }
     }
 
-    /// Applies a stored report and publishes a `team_update` to every viewer.
+    /// Applies a stored report and publishes a `team_update` to every viewer; true
+    /// when it is the team's latest report.
     ///
     /// Reports of one team may be applied out of order (they are stored under the
     /// team's lock, applied under the board's): the latest report stays the one whose
     /// file name sorts last, since names are handed out in arrival order.
-    pub fn apply(&self, stored: Arc<StoredReport>, metrics: Metrics) {
+    pub fn apply(&self, stored: Arc<StoredReport>, metrics: Metrics) -> bool {
         let now = stored.at;
         let mut teams = self.teams.lock().expect("board lock poisoned");
         let state = match teams.entry(stored.team_id.clone()) {
@@ -196,7 +217,7 @@ impl LiveBoard {
                 slot.insert(TeamState::new(
                     Arc::clone(&stored),
                     metrics.clone(),
-                    BestRecords::default(),
+                    (BestRecords::default(), BestRecords::default()),
                     0,
                     presentation.name_of(&stored.team_id),
                     presentation.is_hidden(&stored.team_id),
@@ -204,24 +225,77 @@ impl LiveBoard {
             }
             std::collections::btree_map::Entry::Occupied(slot) => slot.into_mut(),
         };
-        state
-            .best
-            .update(metrics.qps, metrics.avg_latency, &stored.timestamp);
+        let (qps, latency, at) = (metrics.qps, metrics.avg_latency, &stored.timestamp);
+        state.best.update(qps, latency, at);
+        if stored.run > state.latest.run {
+            state.run_best = BestRecords::default();
+        }
+        if stored.run >= state.latest.run {
+            state.run_best.update(qps, latency, at);
+        }
         state.report_count += 1;
         state.published = (true, true);
-        if arrival_order(&stored) > arrival_order(&state.latest) {
+        let latest = arrival_order(&stored) > arrival_order(&state.latest);
+        if latest {
             state.latest = stored;
             state.metrics = metrics;
         }
         state.encode();
         if state.hidden {
-            return;
+            return latest;
         }
         let message = state.update_message(now, &self.timing);
         // Published under the lock, so viewers get updates in the order they were
         // applied; keyed by team, so a viewer that is behind gets only the newest.
         self.hub
             .publish(Some(state.latest.team_id.as_str()), message.into());
+        latest || state.report_count == 1
+    }
+
+    /// Shows alert changes: each team's firing alerts become `firing`'s, and an
+    /// `alert` message per change goes to every viewer (never coalesced).
+    pub fn show_alerts(&self, changes: &[Change], firing: &[FiringAlert]) {
+        let mut teams = self.teams.lock().expect("board lock poisoned");
+        for state in teams.values_mut() {
+            let id = state.latest.team_id.as_str();
+            let alerts: Vec<FiringAlert> =
+                firing.iter().filter(|a| a.team_id == id).cloned().collect();
+            if alerts != state.alerts {
+                // The shared entry carries the alerts: serialised again when they change.
+                state.alerts = alerts;
+                state.encode();
+            }
+        }
+        let mut recent = self.recent_alerts.lock().expect("alerts lock poisoned");
+        for change in changes {
+            recent.push_front(change.clone());
+            recent.truncate(api::RECENT_ALERTS);
+            let team_alerts = firing
+                .iter()
+                .filter(|a| a.team_id == change.team_id)
+                .cloned()
+                .collect();
+            let message = WsMessage::Alert {
+                change: change.clone(),
+                team_alerts,
+            };
+            self.hub.publish(None, message.to_text().into());
+        }
+    }
+
+    /// The teams on the board with their last report time, for the `silent` rules.
+    pub fn activities(&self) -> Vec<TeamActivity> {
+        let now = crate::timefmt::now().fixed_offset();
+        let teams = self.teams.lock().expect("board lock poisoned");
+        teams
+            .values()
+            .filter(|t| t.activity(now, &self.timing).1)
+            .map(|t| TeamActivity {
+                id: t.latest.team_id.clone(),
+                name: t.latest.team_name.clone(),
+                last_report: t.latest.at,
+            })
+            .collect()
     }
 
     /// Every known team, as `/api/teams` lists them (by id): a JSON array made of
@@ -288,11 +362,18 @@ impl LiveBoard {
                 .map(|t| t.shown(now, &self.timing)),
         ));
         snapshot.push_text(&format!(
-            ",\"max_teams\":{},\"inactive_after_secs\":{},\"evict_after_secs\":{}}}",
+            ",\"max_teams\":{},\"inactive_after_secs\":{},\"evict_after_secs\":{}",
             self.max_teams,
             self.timing.inactive_after.as_secs(),
             self.timing.evict_after.as_secs()
         ));
+        let recent = self.recent_alerts.lock().expect("alerts lock poisoned");
+        let alerts: Vec<&Change> = recent.iter().collect();
+        snapshot.push_text(&format!(
+            ",\"alerts\":{}}}",
+            serde_json::to_string(&alerts).expect("alerts serialize")
+        ));
+        drop(recent);
         let snapshot = Arc::new(snapshot);
         *cached = Some((subscription.cursor(), Arc::clone(&snapshot)));
         Ok((snapshot, subscription))
@@ -358,7 +439,7 @@ pub(crate) mod tests {
         let metrics = Metrics::of(&report);
         let id = TeamId::parse(team).unwrap();
         let stored = store
-            .append(&id, "x", body.as_bytes(), report.value, &metrics)
+            .append(&id, "x", body.as_bytes(), report, &metrics)
             .unwrap();
         (stored, metrics)
     }

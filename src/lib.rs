@@ -32,6 +32,8 @@
 // live, fanned out to the viewers; the server ties the steps together.
 pub mod report;
 
+pub mod runs;
+
 pub mod team;
 
 pub mod metrics;
@@ -41,6 +43,8 @@ pub mod store;
 pub mod board;
 
 pub mod hub;
+
+pub mod alerts;
 
 pub mod server;
 

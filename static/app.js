@@ -29,6 +29,9 @@
       dur: (h, m, s) => (h ? `${h}时${m}分${s}秒` : m ? `${m}分${s}秒` : `${s}秒`),
       switch_to: "English", locale: "zh-CN", none: "—",
       more: (shown, total) => `显示更多（已显示 ${shown} / 共 ${total} 队）`,
+      alerts: "告警", no_alerts: "暂无告警", run: "运行轮次",
+      phase_ok: "正常", phase_pending: "待定", phase_firing: "触发", phase_resolved: "恢复",
+      severity_warning: "警告", severity_critical: "严重",
     },
     en: {
       title: "Load-test scoreboard", page_title: "BenchBoard - Load-test scoreboard", cards: "Teams", ranking: "Live ranking",
@@ -43,6 +46,9 @@
       dur: (h, m, s) => (h ? `${h}h ${m}m ${s}s` : m ? `${m}m ${s}s` : `${s}s`),
       switch_to: "中文", locale: "en-US", none: "—",
       more: (shown, total) => `Show more (${shown} of ${total} teams)`,
+      alerts: "Alerts", no_alerts: "No alerts", run: "Run",
+      phase_ok: "OK", phase_pending: "Pending", phase_firing: "Firing", phase_resolved: "Resolved",
+      severity_warning: "warning", severity_critical: "critical",
     },
   };
 
@@ -56,6 +62,7 @@
   const cardNodes = new Map(); // team_id -> card element
   let previousRanks = new Map();
   let rankingRows = RANKING_STEP;
+  let alertChanges = []; // newest first, as the snapshot and /api/alerts give them
   let maxTeams = Number(body.dataset.maxTeams) || 6;
 
   // ---- formatting --------------------------------------------------------
@@ -135,8 +142,26 @@
     ["pending", (x) => [fmtInt(x.stats?.pending), ""]],
     ["best_qps", (x) => [fmtQps(x.best_qps), ""], null, (x) => x.best_qps_time],
     ["best_latency", (x) => [fmtMs(x.best_latency), "ms"], null, (x) => x.best_latency_time],
+    ["run", (x) => [isNum(x.run) && x.run > 0 ? `#${x.run}` : t("none"), ""]],
     ["last_update", (x) => [fmtTime(x.last_update), ""], null, null, true],
   ];
+
+  /** The card's warning badge (tooltip: every warning) and its alert outline and rule names. */
+  function showTrouble(card, team) {
+    const warnings = window.BenchBoardWarnings.list(team.warnings);
+    const badge = card.querySelector(".warn-badge");
+    badge.hidden = warnings.length === 0;
+    badge.textContent = `⚠ ${warnings.length}`;
+    badge.title = window.BenchBoardWarnings.tooltip(warnings, lang);
+    badge.setAttribute("aria-label", badge.title);
+    const alerts = Array.isArray(team.alerts) ? team.alerts : [];
+    card.classList.toggle("alerting", alerts.length > 0);
+    card.classList.toggle("critical", alerts.some((a) => a.severity === "critical"));
+    const rules = card.querySelector(".alert-rules");
+    rules.hidden = alerts.length === 0;
+    rules.textContent = alerts.length ? `▲ ${alerts.map((a) => a.rule).join(" · ")}` : "";
+    rules.title = rules.textContent;
+  }
 
   function makeCard(id) {
     const card = document.getElementById("card-template").content.firstElementChild.cloneNode(true);
@@ -163,6 +188,7 @@
     const badge = card.querySelector(".badge");
     badge.textContent = team.is_active ? t("active") : t("inactive");
     badge.classList.toggle("off", !team.is_active);
+    showTrouble(card, team);
     show(card.querySelector('[data-field="qps"]'), fmtQps(team.qps), "", allowFlash);
     show(card.querySelector('[data-field="p99"]'), fmtMs(team.p99_latency), "ms", allowFlash);
     for (const [key, valueOf, isBad, timeOf, ago] of STAT_ROWS) {
@@ -343,6 +369,26 @@
     if (document.hidden) setTimeout(draw, 250); else requestAnimationFrame(draw);
   }
 
+  // ---- alerts --------------------------------------------------------------
+  const fmtValue = (v) => (isNum(v) ? num(v, Math.abs(v) < 10 ? 2 : 1) : t("none"));
+  function renderAlerts() {
+    const items = alertChanges.slice(0, 50).map((c) => {
+      const item = el("li", `${c.to}${c.severity === "critical" ? " critical" : ""}`);
+      item.append(
+        el("span", "when", fmtTime(c.at)),
+        el("span", "phase", t(`phase_${c.to}`) || c.to),
+        el("span", "team", String(c.team_name)),
+        el("span", "rule", String(c.rule)),
+        el("span", "value", `${c.condition} · ${fmtValue(c.value)}`),
+        el("span", "severity", t(`severity_${c.severity}`) || ""),
+      );
+      item.title = `${c.team_name} (${c.team_id})`;
+      return item;
+    });
+    document.getElementById("alert-list").replaceChildren(...items);
+    document.getElementById("no-alerts").hidden = items.length > 0;
+  }
+
   // ---- applying server data ----------------------------------------------
   function applyAll(list) {
     const ids = new Set();
@@ -359,7 +405,9 @@
   function handleMessage(message) {
     if (message.type === "snapshot") {
       if (Number.isInteger(message.max_teams) && message.max_teams > 0) maxTeams = message.max_teams;
+      alertChanges = Array.isArray(message.alerts) ? message.alerts : [];
       applyAll(message.teams || []);
+      renderAlerts();
     } else if (message.type === "team_update" && message.team) {
       const before = teams.get(message.team.team_id);
       // Fewer reports than before: an organiser trashed some; the sparkline starts over.
@@ -367,6 +415,12 @@
       teams.set(message.team.team_id, message.team);
       remember(message.team);
       scheduleRender(message.team.team_id);
+    } else if (message.type === "alert" && message.change) {
+      alertChanges.unshift(message.change);
+      alertChanges.length = Math.min(alertChanges.length, 50);
+      const team = teams.get(message.change.team_id);
+      if (team) { team.alerts = message.team_alerts || []; scheduleRender(team.team_id); }
+      renderAlerts();
     } else if (message.type === "team_removed") {
       // Hidden by an organiser, or every report in the trash.
       teams.delete(message.team_id);
@@ -399,6 +453,11 @@
       const list = await response.json();
       conn.offline = false;
       if (conn.pollTimer !== null) applyAll(Array.isArray(list) ? list : []);
+      const alerts = await fetch("/api/alerts", { cache: "no-store" });
+      if (alerts.ok && conn.pollTimer !== null) {
+        alertChanges = ((await alerts.json()).changes || []).slice(0, 50);
+        renderAlerts();
+      }
     } catch (_) {
       conn.offline = true;
     }
@@ -466,6 +525,7 @@
     for (const node of document.querySelectorAll("[data-shown]")) delete node.dataset.shown;
     showMode();
     render();
+    renderAlerts();
   }
   document.getElementById("lang").addEventListener("click", () => {
     lang = lang === "zh" ? "en" : "zh";

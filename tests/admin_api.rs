@@ -278,3 +278,40 @@ fn reload_takes_a_good_file_and_refuses_a_bad_one_keeping_the_old() {
     // What was stored before the reload is still there.
     assert_eq!(server.get_json("/api/teams/team1").1["report_count"], 1);
 }
+
+#[test]
+fn reload_checks_the_alert_sections_and_says_they_need_a_restart() {
+    let rule = "\n[[rule]]\nname = \"slow\"\nwhen = \"avg_latency > 100\"\n";
+    let (server, path) = registered(rule, |config| {
+        config.alerts = config.contest.as_ref().unwrap().alerts.clone();
+    });
+    let rules = |server: &TestServer| server.get_json("/api/alerts").1["rules"].clone();
+    assert_eq!(rules(&server)[0]["name"], "slow");
+
+    // A wrong rule refuses the whole file, as any wrong section does.
+    let wrong = "\n[[rule]]\nname = \"slow\"\nwhen = \"p99 > 1\"\n";
+    std::fs::write(&path, contest_text(wrong)).unwrap();
+    let refused = admin(&server, "POST", "/api/admin/reload", None);
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    let message = refused.json()["error"].as_str().unwrap().to_string();
+    assert!(message.contains("unknown metric \"p99\""), "{message}");
+
+    // New rules and receivers are checked, listed as needing a restart, not applied.
+    let changed = "\n[[rule]]\nname = \"faster\"\nwhen = \"avg_latency > 50\"\n\
+                   [[notify]]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/hook\"\n";
+    std::fs::write(&path, contest_text(changed)).unwrap();
+    let reloaded = admin(&server, "POST", "/api/admin/reload", None);
+    assert_eq!(reloaded.status, 200, "{}", reloaded.body);
+    assert_eq!(
+        reloaded.json()["restart_needed"],
+        json!(["[[rule]]", "[[notify]]"])
+    );
+    assert_eq!(rules(&server).as_array().unwrap().len(), 1);
+    assert_eq!(rules(&server)[0]["name"], "slow");
+    assert_eq!(server.get_json("/api/alerts").1["deliveries"], json!([]));
+
+    // The same alert sections as at the start: nothing waits for a restart.
+    std::fs::write(&path, contest_text(rule)).unwrap();
+    let reloaded = admin(&server, "POST", "/api/admin/reload", None);
+    assert_eq!(reloaded.json()["restart_needed"], json!([]));
+}

@@ -252,15 +252,26 @@ impl Page {
     }
 }
 
-/// A valid report with the given completed QPS, average latency (ms) and elapsed time (s).
+/// A valid report with the given completed QPS, average latency (ms) and elapsed time
+/// (s); its counts agree with them (completed = QPS · elapsed), so it is plausible.
 fn report(qps: f64, avg_latency_ms: f64, elapsed_s: f64) -> Vec<u8> {
     let mut value: Value =
         serde_json::from_slice(&std::fs::read(fixture("valid/full-13-buckets.json")).unwrap())
             .unwrap();
+    let completed = (qps * elapsed_s).round() as i64;
+    value["totalOps"] = json!(completed);
+    value["totalSent"] = json!(completed + 150);
     value["performanceMetrics"]["avgCompletedQPS"] = json!(qps);
     value["performanceMetrics"]["avgSentQPS"] = json!(qps * 1.02);
     value["totalAvgLatency"] = json!(avg_latency_ms);
     value["totalElapsed"] = json!(elapsed_s);
+    serde_json::to_vec(&value).unwrap()
+}
+
+/// The report with `totalErrors: -5`, as the original tool's system test sends it.
+fn negative_errors(body: Vec<u8>) -> Vec<u8> {
+    let mut value: Value = serde_json::from_slice(&body).unwrap();
+    value["totalErrors"] = json!(-5);
     serde_json::to_vec(&value).unwrap()
 }
 
@@ -489,7 +500,8 @@ fn dashboard_falls_back_to_polling_when_the_server_refuses_the_websocket() {
 fn history_page_shows_summary_chart_histogram_and_pages_of_reports() {
     let server = TestServer::start();
     for i in 0..45 {
-        let qps = 1000.0 + (i as f64 * 0.7).sin() * 200.0 + i as f64 * 10.0;
+        // Completed requests (QPS · elapsed) only grow: one run.
+        let qps = 1000.0 + (i as f64 * 0.7).sin() * 50.0 + i as f64 * 10.0;
         post(
             &server,
             "team1",
@@ -599,6 +611,143 @@ fn dashboard_with_1000_teams_draws_the_top_of_the_ranking_and_keeps_up_with_a_bu
         Duration::from_secs(10),
     );
     page.screenshot("dashboard-1000-teams-after-burst");
+}
+
+#[test]
+fn a_firing_alert_outlines_its_card_and_heads_the_alert_list_and_warnings_have_a_badge() {
+    let rules = "[[rule]]\nname = \"平均延迟超过 100 ms\"\nwhen = \"avg_latency > 100\"\nseverity = \"critical\"\n";
+    let settings = toml::from_str::<benchboard::alerts::AlertSections>(rules)
+        .unwrap()
+        .check()
+        .unwrap();
+    let server = TestServer::start_with(move |c| c.alerts = settings);
+    seed_teams(&server);
+    let browser = Browser::launch(&server.url("/"));
+    let mut page = browser.page();
+    page.set_viewport(1920, 1080, false, false);
+    page.navigate(&server.url("/"));
+    page.wait_for(
+        "the WebSocket to go live",
+        "document.getElementById('conn').dataset.state === 'live' && document.querySelectorAll('.card').length === 5",
+        Duration::from_secs(20),
+    );
+    assert_eq!(
+        page.eval("document.querySelectorAll('.card.alerting').length"),
+        0
+    );
+    assert_eq!(
+        page.eval("document.getElementById('no-alerts').hidden"),
+        false
+    );
+
+    // team4 slows down: the rule fires, pushed over /ws to the open page.
+    post(
+        &server,
+        "team4",
+        "第四小组 · 数据库优化",
+        &report(700.0, 250.0, 240.0),
+    );
+    page.wait_for(
+        "team4's card outlined with the rule's name",
+        "(() => { const c = document.querySelector('.card[data-team-id=\"team4\"]'); \
+         return c.classList.contains('alerting') && c.classList.contains('critical') && \
+         c.querySelector('.alert-rules').textContent.includes('平均延迟超过 100 ms'); })()",
+        Duration::from_secs(10),
+    );
+    let first = page.eval("document.querySelector('#alert-list li').innerText");
+    let first = first.as_str().unwrap();
+    assert!(
+        first.contains("触发")
+            && first.contains("第四小组")
+            && first.contains("平均延迟超过 100 ms"),
+        "{first}"
+    );
+    assert_eq!(
+        page.eval("document.querySelectorAll('.card.alerting').length"),
+        1
+    );
+
+    // team2 sends the original suite's negative count: a badge whose tooltip says why.
+    post(
+        &server,
+        "team2",
+        "第二小组",
+        &negative_errors(report(990.0, 25.0, 240.0)),
+    );
+    page.wait_for(
+        "team2's warning badge",
+        "!document.querySelector('.card[data-team-id=\"team2\"] .warn-badge').hidden",
+        Duration::from_secs(10),
+    );
+    let tooltip =
+        page.eval("document.querySelector('.card[data-team-id=\"team2\"] .warn-badge').title");
+    // -5 after 150 in the same run: the counter also went down.
+    assert_eq!(
+        tooltip,
+        "数据可疑\ntotalErrors：计数为负数\ntotalErrors：累计计数比本轮上一次上报时变小了"
+    );
+    page.screenshot("dashboard-alert-1920x1080-light");
+    page.set_viewport(390, 844, true, true);
+    page.screenshot("dashboard-alert-390x844-dark");
+
+    // Resolved: the outline goes, the list says so first.
+    post(
+        &server,
+        "team4",
+        "第四小组 · 数据库优化",
+        &report(720.0, 40.0, 250.0),
+    );
+    page.wait_for(
+        "team4's alert resolved",
+        "!document.querySelector('.card[data-team-id=\"team4\"]').classList.contains('alerting') && \
+         document.querySelector('#alert-list li').classList.contains('resolved')",
+        Duration::from_secs(10),
+    );
+}
+
+#[test]
+fn history_page_marks_runs_in_the_chart_and_the_table_and_shows_warnings() {
+    let server = TestServer::start();
+    for (qps, elapsed) in [
+        (1000.0, 10.0),
+        (1100.0, 20.0),
+        (1200.0, 30.0),
+        (500.0, 5.0),
+        (600.0, 10.0),
+    ] {
+        post(&server, "team1", "第一小组", &report(qps, 12.0, elapsed));
+    }
+    post(
+        &server,
+        "team1",
+        "第一小组",
+        &negative_errors(report(700.0, 12.0, 15.0)),
+    );
+    let url = server.url("/team/team1/history");
+    let browser = Browser::launch(&url);
+    let mut page = browser.page();
+    page.set_viewport(1920, 1080, false, false);
+    page.navigate(&url);
+    page.wait_for(
+        "the history with a run boundary",
+        "document.querySelectorAll('#history tbody tr').length === 6 && document.querySelectorAll('#chart line.run-start').length === 1",
+        Duration::from_secs(20),
+    );
+    let runs = page.eval("[...document.querySelectorAll('#history tbody tr')].map((r) => r.cells[1].textContent).join(' ')");
+    assert_eq!(runs, "#2 #2 #2 #1 #1 #1");
+    assert_eq!(
+        page.eval("document.querySelector('#history tbody tr .warn-cell').textContent"),
+        "⚠ 2"
+    );
+    assert_eq!(
+        page.eval("document.getElementById('run-number').textContent"),
+        "#2"
+    );
+    assert_eq!(
+        page.eval("document.getElementById('run-best-qps').textContent"),
+        "700.0"
+    );
+    page.screenshot("history-runs-1920x1080-light");
 }
 
 /// A server whose contest file has an admin token (and no teams: open mode).

@@ -200,3 +200,35 @@ fn import_bodies_have_their_own_limit() {
     );
     assert!(!server.data_dir.join("big").exists());
 }
+
+#[test]
+fn an_import_gets_the_plausibility_checks_of_a_report() {
+    let server = TestServer::start();
+    // A report of the same run a moment before, with far more errors than the tool saw.
+    let mut before: Value =
+        serde_json::from_slice(&std::fs::read(fixture("valid/minimal-12-buckets.json")).unwrap())
+            .unwrap();
+    before["totalElapsed"] = 0.001.into();
+    before["totalSent"] = 1.into();
+    before["totalOps"] = 1.into();
+    before["pending"] = 0.into();
+    before["totalErrors"] = 1_000_000.into();
+    let (status, _) = server.post_for("team1", &serde_json::to_vec(&before).unwrap());
+    assert_eq!(status, 200);
+    let jtl = tool_output("jmeter/default.jtl");
+    let (status, answer) = server.post_to("/api/import/jtl", &[("X-Team-ID", "team1")], &jtl);
+    assert_eq!(status, 200, "{answer}");
+    let warnings = answer["warnings"].as_array().expect("warnings listed");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w["code"] == "counter_went_down" && w["field"] == "totalErrors"),
+        "{answer}"
+    );
+    // As the history gives it.
+    let (_, history) = server.get_json("/api/teams/team1/history?limit=1");
+    assert_eq!(
+        history["history"][0]["warnings"], answer["warnings"],
+        "{history}"
+    );
+}

@@ -203,7 +203,20 @@ fn assert_valid(validator: &jsonschema::Validator, value: &Value, what: &str) {
 #[test]
 fn real_answers_validate_against_the_schemas() {
     let spec = spec_json();
-    let server = TestServer::start_with(|c| c.timing.inactive_after = Duration::from_secs(1));
+    // A rule that fires on any report, delivered to a webhook that answers 200.
+    let receiver = common::receiver::Receiver::replying(200, "ok");
+    let contest = format!(
+        "[[rule]]\nname = \"any\"\nwhen = \"qps >= 0\"\n[[notify]]\nkind = \"webhook\"\nurl = \"{}/hook\"\n",
+        receiver.base
+    );
+    let alerts = toml::from_str::<benchboard::alerts::AlertSections>(&contest)
+        .unwrap()
+        .check()
+        .unwrap();
+    let server = TestServer::start_with(move |c| {
+        c.timing.inactive_after = Duration::from_secs(1);
+        c.alerts = alerts;
+    });
     let (mut viewer, _) = tungstenite::connect(format!(
         "{}/ws",
         server.base.replacen("http://", "ws://", 1)
@@ -249,6 +262,7 @@ fn real_answers_validate_against_the_schemas() {
             "/api/teams/team1/history/series?points=10",
         ),
         ("/healthz", "/healthz"),
+        ("/api/alerts", "/api/alerts"),
     ];
     for (template, path) in answers {
         let check = validator(&spec, answer_schema(&spec, template, "get", "200"));
@@ -262,10 +276,10 @@ fn real_answers_validate_against_the_schemas() {
         "a 404",
     );
 
-    // WebSocket: the snapshot, an update per report, a status change.
+    // WebSocket: the snapshot, an update per report, an alert, a status change.
     let messages = validator(&spec, answer_schema(&spec, "/ws", "get", "101"));
     let mut seen = std::collections::BTreeSet::new();
-    while seen.len() < 3 {
+    while seen.len() < 4 {
         let message = match viewer.read().expect("the next message") {
             tungstenite::Message::Text(text) => serde_json::from_str::<Value>(&text).unwrap(),
             _ => continue,
@@ -418,6 +432,8 @@ fn every_status_the_server_gives_for_a_route_is_in_openapi() {
         ("/healthz", "post", post_to("/healthz"), 405),
         ("/metrics", "get", get("/metrics", ""), 200),
         ("/metrics", "post", post_to("/metrics"), 405),
+        ("/api/alerts", "get", get("/api/alerts", ""), 200),
+        ("/api/alerts", "post", post_to("/api/alerts"), 405),
         ("/ws", "get", get("/ws", &format!("{UPGRADE}Sec-WebSocket-Version: 13\r\n")), 101),
         ("/ws", "get", get("/ws", "Sec-WebSocket-Version: 13\r\n"), 400),
         ("/ws", "get", get("/ws", &format!("{UPGRADE}Sec-WebSocket-Version: 8\r\n")), 426),

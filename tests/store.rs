@@ -417,7 +417,7 @@ fn appends_in_one_millisecond_keep_every_report_in_arrival_order() {
                     let report = Report::parse(&body).unwrap();
                     let metrics = Metrics::of(&report);
                     store
-                        .append_at(id, "Quick", &body, report.value, &metrics, at)
+                        .append_at(id, "Quick", &body, report, &metrics, at)
                         .unwrap();
                 }
             });
@@ -480,7 +480,7 @@ fn latest_json_is_the_newest_report_after_the_store_is_dropped() {
             let report = Report::parse(&bytes).unwrap();
             let metrics = Metrics::of(&report);
             store
-                .append(&id, "Burst", &bytes, report.value, &metrics)
+                .append(&id, "Burst", &bytes, report, &metrics)
                 .unwrap();
         }
     }

@@ -211,6 +211,17 @@ pub fn count_report_files(dir: &Path) -> usize {
         .unwrap_or(0)
 }
 
+/// CPU seconds (user + system) a process has used so far.
+pub fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/<pid>/stat");
+    let fields: Vec<&str> = stat[stat.rfind(')').expect("comm ends") + 2..]
+        .split_whitespace()
+        .collect();
+    let ticks: f64 =
+        fields[11].parse::<f64>().unwrap_or(0.0) + fields[12].parse::<f64>().unwrap_or(0.0);
+    ticks / 100.0 // USER_HZ is 100 on Linux
+}
+
 /// A run's figures: wall time, CPU time (user + system) and peak resident size in KiB.
 pub struct Measured {
     pub wall: Duration,

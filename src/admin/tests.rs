@@ -31,6 +31,12 @@ fn id(text: &str) -> TeamId {
     TeamId::parse(text).unwrap()
 }
 
+const MINIMAL: &[u8] = include_bytes!("../../tests/fixtures/valid/minimal-12-buckets.json");
+
+fn minimal() -> crate::report::Report {
+    crate::report::Report::parse(MINIMAL).unwrap()
+}
+
 fn report(f: &Fixture, team: &str, qps: f64) -> String {
     let metrics = Metrics {
         qps,
@@ -38,7 +44,7 @@ fn report(f: &Fixture, team: &str, qps: f64) -> String {
     };
     let stored = f
         .store
-        .append(&id(team), "T", b"{}", json!({}), &metrics)
+        .append(&id(team), "T", MINIMAL, minimal(), &metrics)
         .unwrap();
     f.board.apply(std::sync::Arc::clone(&stored), metrics);
     stored.file_name.clone()

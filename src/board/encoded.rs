@@ -304,6 +304,10 @@ mod tests {
             stats: Cow::Owned(json!({"is_active": true, "x": "\"is_active\":false"})),
             report_count: 1,
             best: api::Best::default(),
+            run: 2,
+            run_best: api::Best::default(),
+            warnings: Cow::Owned(Vec::new()),
+            alerts: Cow::Owned(Vec::new()),
         }
     }
 

@@ -93,14 +93,14 @@ impl LiveBoard {
         };
         let metrics = Metrics::of_stored(&latest.stats).0;
         let records = crate::query::records(store, id);
-        let (best, report_count) = (records.best, records.reports);
+        let (best, run_best, report_count) = (records.best, records.run_best, records.reports);
         let now = crate::timefmt::now().fixed_offset();
         let presentation = self.presentation.lock().expect("board lock poisoned");
         let state = teams.entry(id.clone()).or_insert_with(|| {
             TeamState::new(
                 Arc::clone(&latest),
                 metrics.clone(),
-                BestRecords::default(),
+                (BestRecords::default(), BestRecords::default()),
                 0,
                 presentation.name_of(id),
                 presentation.is_hidden(id),
@@ -110,6 +110,7 @@ impl LiveBoard {
         state.latest = latest;
         state.metrics = metrics;
         state.best = best;
+        state.run_best = run_best;
         state.report_count = report_count;
         state.published = state.activity(now, &self.timing);
         state.encode();

@@ -14,6 +14,7 @@ use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches};
 
 use super::parse::{parse_duration, parse_size};
+use crate::alerts::sender::send_test;
 use crate::board::Timing;
 use crate::config::{
     ContestFile, LogLevel, NewToken, ProxyNet, Seconds, ServerSection, Size, TokenFor,
@@ -42,8 +43,9 @@ pub struct ServeArgs {
     #[command(subcommand)]
     pub command: Option<ServeCommand>,
     /// The contest file (TOML): registered teams and their tokens, the admin token, a
-    /// private board's viewer token, and any flag as a [server] key (a flag wins);
-    /// re-read on SIGHUP and POST /api/admin/reload. Without it: open mode
+    /// private board's viewer token, alert rules ([[rule]]) and where alerts go
+    /// ([[notify]]), and any flag as a [server] key (a flag wins); re-read on SIGHUP and
+    /// POST /api/admin/reload. Without it: open mode, no alerts
     #[arg(long, env = "BENCHBOARD_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Check a contest file, say what the server would do with it, and exit (1 if it is wrong)
@@ -138,6 +140,9 @@ pub struct ServeArgs {
         value_name = "ORIGIN"
     )]
     pub allowed_origins: Vec<String>,
+    /// Send one test message to the [[notify]] destination NAME of --config, say what it answered, and exit (0: taken)
+    #[arg(long, value_name = "NAME", requires = "config")]
+    pub test_notify: Option<String>,
 }
 
 /// `benchboard-serve`'s commands besides serving.
@@ -269,7 +274,12 @@ impl ServeArgs {
                 "--request-timeout must be more than 0 seconds".into(),
             ));
         }
+        let alerts = contest
+            .as_ref()
+            .map(|file| file.alerts.clone())
+            .unwrap_or_default();
         Ok(Config {
+            alerts,
             host: self.host,
             port: self.port,
             data_dir: self.data_dir,
@@ -307,6 +317,7 @@ impl ServeArgs {
                 max_report_rate: self.max_report_rate,
                 max_auth_failures: self.max_auth_failures,
             },
+            ..Config::default()
         })
     }
 }
@@ -391,6 +402,10 @@ fn serve(mut args: ServeArgs, given: &dyn Fn(&str) -> bool) -> anyhow::Result<()
         args.fill_from(&file.server, given);
     }
     crate::logging::init(args.log_level);
+    if let Some(name) = args.test_notify.clone() {
+        let board_url = board_url(&args);
+        return test_notify(args.into_config(contest)?, &name, &board_url);
+    }
     let config = args.into_config(contest)?;
     let warnings = start_warnings(&config);
     let server = Server::bind(config)?;
@@ -415,6 +430,40 @@ fn serve(mut args: ServeArgs, given: &dyn Fn(&str) -> bool) -> anyhow::Result<()
     server.run();
     let _ = writeln!(std::io::stdout(), "stopped");
     Ok(())
+}
+
+/// The board's URL as the messages link it when the destination has no `board_url`.
+fn board_url(args: &ServeArgs) -> String {
+    let host = match args.host.as_str() {
+        "0.0.0.0" => "127.0.0.1",
+        host => host,
+    };
+    let scheme = if args.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    format!("{scheme}://{host}:{}/", args.port)
+}
+
+/// `--test-notify NAME`: one test message to the destination, and what it answered.
+fn test_notify(config: Config, name: &str, board_url: &str) -> anyhow::Result<()> {
+    let destinations = &config.alerts.destinations;
+    let Some(destination) = destinations.iter().find(|d| d.name == name) else {
+        let names: Vec<&str> = destinations.iter().map(|d| d.name.as_str()).collect();
+        anyhow::bail!("no [[notify]] is named {name:?} in the contest file (names: {names:?})");
+    };
+    let label = format!("{} ({})", destination.name, destination.kind.as_str());
+    match send_test(destination, board_url, config.delivery.timeout) {
+        Ok(answer) => {
+            let _ = writeln!(
+                std::io::stdout(),
+                "{label}: test message delivered: {answer}"
+            );
+            Ok(())
+        }
+        Err(answer) => anyhow::bail!("{label}: test message not delivered: {answer}"),
+    }
 }
 
 /// The lines an operator must see at start: open mode, tokens in clear (with tokens

@@ -1,8 +1,9 @@
 //! The contest file (TOML, `benchboard-serve --config contest.toml`): every server
 //! flag (section `[server]`; flags win over the file), the admin token (`[admin]`),
 //! the registered teams (`[[team]]`) and the viewer token of a private board
-//! (`[viewers]`). Other features add their sections here, each as one serde struct
-//! plus its checks, listed in [`RawFile`].
+//! (`[viewers]`), the alert rules (`[[rule]]`) and their destinations (`[[notify]]`).
+//! Other features add their sections here, each as one serde struct plus its checks,
+//! listed in [`RawFile`].
 //!
 //! A file that cannot be used is refused as a whole with one [`ConfigError`] naming
 //! the file, the line and the key; what is doubtful but usable (a short token) is a
@@ -15,8 +16,11 @@
 //! | `server.rs` | `[server]` and the value types shared with the flags |
 //! | `teams.rs` | `[admin]`, `[[team]]`, `[viewers]` and their checks |
 //! | `token.rs` | `benchboard-serve token` |
+//! | [`crate::alerts`] | `[[rule]]` ([`crate::alerts::rules`]) and `[[notify]]` ([`crate::alerts::notify`]) |
 //!
-//! Reloading (SIGHUP, `POST /api/admin/reload`) is [`crate::server::trust::Trust::reload`].
+//! Reloading (SIGHUP, `POST /api/admin/reload`) is [`crate::server::trust::Trust::reload`]:
+//! the trust sections and limits at once; changed alert sections only at the next
+//! start (the reload checks them and lists them in `restart_needed`).
 //!
 //! ```
 //! let file = benchboard::config::ContestFile::parse(
@@ -45,6 +49,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::alerts::notify::NotifyConfig;
+use crate::alerts::rules::{RuleConfig, TeamFilter};
+use crate::alerts::{AlertSections, AlertSettings};
 use crate::auth::Access;
 pub use server::{LogLevel, ProxyNet, Seconds, ServerSection, Size};
 use teams::check_access;
@@ -80,6 +87,12 @@ pub struct RawFile {
     #[serde(default, rename = "team")]
     pub teams: Vec<Spanned<TeamSection>>,
     pub viewers: Option<Spanned<SecretSection>>,
+    /// `[[rule]]`: alert rules.
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<RuleConfig>,
+    /// `[[notify]]`: where alerts go.
+    #[serde(default)]
+    pub notify: Vec<NotifyConfig>,
 }
 
 /// A checked contest file.
@@ -88,6 +101,8 @@ pub struct ContestFile {
     pub path: PathBuf,
     pub server: ServerSection,
     pub access: Access,
+    /// The alert rules and their destinations.
+    pub alerts: AlertSettings,
     /// Doubtful but usable settings, one line each (file and line included).
     pub warnings: Vec<String>,
 }
@@ -211,10 +226,12 @@ impl ContestFile {
         check_tls_keys(&server, &source)?;
         server.resolve_paths(path.parent().unwrap_or(Path::new("")));
         let access = check_access(&raw, &source, &mut warnings)?;
+        let alerts = check_alerts(path, raw.rules, raw.notify)?;
         Ok(ContestFile {
             path: path.to_path_buf(),
             server,
             access,
+            alerts,
             warnings,
         })
     }
@@ -246,6 +263,7 @@ impl ContestFile {
             None => "board: public: anyone may read it\n",
         });
         out.push_str(&self.describe_limits());
+        out.push_str(&describe_alerts(&self.alerts));
         out.push_str(&self.describe_server_keys());
         for warning in &self.warnings {
             out.push_str(warning);
@@ -303,6 +321,67 @@ impl ContestFile {
         }
         out
     }
+}
+
+/// The alert sections, checked: the rules, then the destinations against them.
+pub fn check_alerts(
+    path: &Path,
+    rules: Vec<RuleConfig>,
+    notify: Vec<NotifyConfig>,
+) -> Result<AlertSettings, ConfigError> {
+    AlertSections { rules, notify }
+        .check()
+        .map_err(|e| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line: None,
+            message: e.to_string(),
+        })
+}
+
+/// `--check-config`'s lines on the rules and the destinations (never a URL or secret:
+/// a webhook URL is a credential).
+fn describe_alerts(alerts: &AlertSettings) -> String {
+    if alerts.rules.is_empty() {
+        return "alerts: none (no [[rule]])\n".to_string();
+    }
+    let mut out = format!("alerts: {} rule(s):\n", alerts.rules.len());
+    for rule in &alerts.rules {
+        let teams = match &rule.teams {
+            TeamFilter::All => "every team".to_string(),
+            TeamFilter::Only(ids) => ids
+                .iter()
+                .map(|id| id.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        out.push_str(&format!(
+            "  {:?}: {} for {}s, {}, {}\n",
+            rule.name,
+            rule.condition,
+            rule.hold_for.as_secs_f64(),
+            teams,
+            rule.severity.as_str()
+        ));
+    }
+    match alerts.destinations.len() {
+        0 => out.push_str("alert destinations: none (no [[notify]]): shown on the board only\n"),
+        n => out.push_str(&format!("alert destinations: {n}:\n")),
+    }
+    for d in &alerts.destinations {
+        // The host only: a webhook's path and query are its credential.
+        let host = d.url.split('/').nth(2).unwrap_or("?");
+        let rules = d
+            .rules
+            .as_ref()
+            .map_or("every rule".to_string(), |r| r.join(", "));
+        let signed = if d.secret.is_some() { ", signed" } else { "" };
+        out.push_str(&format!(
+            "  {:?}: {} to {host}{signed}, {rules}\n",
+            d.name,
+            d.kind.as_str()
+        ));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -286,6 +286,50 @@ fn type_errors_name_the_key() {
 }
 
 #[test]
+fn rules_and_receivers_are_read_and_described_without_urls_or_secrets() {
+    let file = parse(
+        "[[rule]]\nname = \"P99\"\nwhen = \"p99_latency > 200\"\nfor = \"30s\"\nteams = [\"team1\"]\n\
+         [[notify]]\nname = \"organisers\"\nkind = \"feishu\"\n\
+         url = \"https://open.feishu.cn/open-apis/bot/v2/hook/hook-token-123\"\nsecret = \"sign-secret-456\"\n",
+    )
+    .unwrap();
+    assert_eq!(file.alerts.rules[0].name, "P99");
+    assert_eq!(file.alerts.destinations[0].name, "organisers");
+    let described = file.describe();
+    assert!(
+        described
+            .contains("alerts: 1 rule(s):\n  \"P99\": p99_latency > 200 for 30s, team1, warning\n")
+            && described.contains("\"organisers\": feishu to open.feishu.cn, signed, every rule"),
+        "{described}"
+    );
+    assert!(!described.contains("hook-token-123") && !described.contains("sign-secret-456"));
+    assert!(
+        parse("")
+            .unwrap()
+            .describe()
+            .contains("alerts: none (no [[rule]])")
+    );
+}
+
+#[test]
+fn a_wrong_alert_section_names_the_file_and_what_is_wrong() {
+    let error = error_of("[[rule]]\nname = \"r\"\nwhen = \"p99 > 1\"\n");
+    assert!(
+        error.starts_with("contest.toml: ") && error.contains("unknown metric \"p99\""),
+        "{error}"
+    );
+    let error = error_of("[[rules]]\nname = \"r\"\n");
+    assert!(
+        error.starts_with("contest.toml line 1: ") && error.contains("unknown field `rules`"),
+        "{error}"
+    );
+    let error = error_of(
+        "[[notify]]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\nrules = [\"none\"]\n",
+    );
+    assert!(error.contains("none"), "{error}");
+}
+
+#[test]
 fn tls_paths_are_taken_from_the_files_directory_both_or_neither() {
     let text = "[server]\ntls_cert = \"cert.pem\"\ntls_key = \"/etc/ssl/key.pem\"\n";
     let file = ContestFile::parse(Path::new("/srv/contest/contest.toml"), text).unwrap();

@@ -10,7 +10,8 @@ use crate::report::{BUCKET_COUNT, LatencyDistribution, OPERATION_KINDS};
 /// One cell of a row.
 enum Cell<'a> {
     Text(&'a str),
-    Count(u64),
+    Owned(String),
+    Count(crate::report::Count),
     Number(f64),
     Empty,
 }
@@ -36,20 +37,6 @@ fn column(
         name: name.into(),
         get: Box::new(get),
     }
-}
-
-/// Column names of an operation kind: `sensorData` -> `sensor_data`.
-fn snake(kind: &str) -> String {
-    let mut out = String::new();
-    for c in kind.chars() {
-        if c.is_ascii_uppercase() {
-            out.push('_');
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out.replace("_r_w", "_rw")
 }
 
 /// Names of the latency bucket columns, from the bucket bounds: `le_1ms` ..
@@ -118,7 +105,7 @@ fn columns() -> Vec<Column> {
         }),
     ];
     for kind in OPERATION_KINDS {
-        let name = snake(kind);
+        let name = crate::report::kind_snake_name(kind);
         let ops = move |r: &ReportRow| {
             r.report
                 .operations
@@ -136,6 +123,7 @@ fn columns() -> Vec<Column> {
     for kind in OPERATION_KINDS {
         latency_columns(&mut cols, kind);
     }
+    run_columns(&mut cols);
     cols
 }
 
@@ -148,7 +136,7 @@ fn dist_of<'r>(r: &'r ReportRow, kind: &str) -> Option<&'r LatencyDistribution> 
 }
 
 fn latency_columns(cols: &mut Vec<Column>, kind: &'static str) {
-    let name = snake(kind);
+    let name = crate::report::kind_snake_name(kind);
     let pct = move |r: &ReportRow| {
         r.metrics
             .percentiles
@@ -192,6 +180,20 @@ fn latency_columns(cols: &mut Vec<Column>, kind: &'static str) {
     }
 }
 
+/// The last two columns: the report's run, and its plausibility warnings as
+/// `code:field` pairs separated by `; ` (empty without any).
+fn run_columns(cols: &mut Vec<Column>) {
+    cols.push(column("run", |r| Cell::Count(r.run.into())));
+    cols.push(column("warnings", |r| {
+        let pairs: Vec<String> = r
+            .warnings
+            .iter()
+            .map(|w| format!("{}:{}", w.code.as_str(), w.field))
+            .collect();
+        Cell::Owned(pairs.join("; "))
+    }));
+}
+
 /// The header: every column name, in order.
 pub fn header() -> Vec<String> {
     columns().into_iter().map(|c| c.name).collect()
@@ -203,7 +205,8 @@ pub fn header() -> Vec<String> {
 /// (`elapsed_s`, `sent`, `completed`, ..., `*_pct`, `*_ms`), the derived metrics
 /// (`completed_qps`, `failure_rate_pct`, `avg_latency_ms`, `p99_latency_ms`,
 /// `high_priority_latency_ms`), then per operation kind its counts, latency
-/// distribution, percentiles and buckets. Absent values are empty cells.
+/// distribution, percentiles and buckets, and last the `run` and the `warnings`.
+/// Absent values are empty cells.
 pub fn write(w: impl io::Write, rows: impl Iterator<Item = ReportRow>) -> io::Result<usize> {
     let columns = columns();
     let mut out = ::csv::WriterBuilder::new()
@@ -237,6 +240,7 @@ fn write_row<W: io::Write>(
     for col in columns {
         match (col.get)(row) {
             Cell::Text(t) => out.write_field(spreadsheet_safe(t).as_ref()),
+            Cell::Owned(t) => out.write_field(spreadsheet_safe(&t).as_ref()),
             Cell::Count(n) => out.write_field(numbers.int_text.format(n)),
             Cell::Number(x) => out.write_field(numbers.float_text.format(x)),
             Cell::Empty => out.write_field(""),
@@ -358,7 +362,8 @@ mod tests {
     fn csv_header_is_stable_and_absent_kinds_are_empty_cells() {
         let header = header();
         assert_eq!(&header[..3], ["team_id", "team_name", "timestamp"]);
-        assert_eq!(header.len(), 22 + 4 * 2 + 4 * (9 + 13));
+        assert_eq!(header.len(), 22 + 4 * 2 + 4 * (9 + 13) + 2);
+        assert_eq!(&header[header.len() - 2..], ["run", "warnings"]);
         let mut out = Vec::new();
         assert_eq!(write(&mut out, std::iter::once(minimal_row())).unwrap(), 1);
         let mut reader = ::csv::Reader::from_reader(out.as_slice());

@@ -116,6 +116,9 @@ pub struct BestArgs {
     /// What to rank by; ties go to the team that got there first
     #[arg(long, value_enum, default_value_t = RankBy::Qps)]
     pub by: RankBy,
+    /// Rank by the best records of each team's current run (its tool's last restart on) instead of its whole history
+    #[arg(long)]
+    pub current_run: bool,
 }
 
 /// `export`.

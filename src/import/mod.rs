@@ -333,9 +333,13 @@ fn read_up_to(
     Ok(buffer.len() < limit)
 }
 
+/// The largest count taken from a tool's output: 2^53, the largest integer every
+/// JSON reader (and the board's JavaScript) holds exactly.
+pub const IMPORTED_COUNT_LIMIT: u64 = crate::report::plausibility::JS_EXACT_LIMIT as u64;
+
 /// A count from a tool's number: a non-negative integer up to 2^53.
 fn count_from_f64(number: f64) -> Result<u64, String> {
-    if number >= 0.0 && number.fract() == 0.0 && number <= crate::report::MAX_COUNT as f64 {
+    if number >= 0.0 && number.fract() == 0.0 && number <= IMPORTED_COUNT_LIMIT as f64 {
         Ok(number as u64)
     } else {
         Err(format!(

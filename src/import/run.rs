@@ -167,7 +167,7 @@ impl ToolRun {
         let errors = self.tally.errors();
         let sent = ops
             .saturating_add(self.pending)
-            .min(crate::report::MAX_COUNT);
+            .min(crate::import::IMPORTED_COUNT_LIMIT);
         let elapsed_s = if self.elapsed_s.is_finite() {
             self.elapsed_s.max(0.0)
         } else {

@@ -15,7 +15,8 @@ pub use best::{BestRecords, Record, TeamRecords, records};
 pub use rows::{ReportRow, StoreRows, history_entry};
 
 use crate::api::{self, SeriesPoint};
-use crate::store::{Headline, IndexEntry, Store, StoreError, StoredReport};
+use crate::report::plausibility::Warning;
+use crate::store::{Headline, IndexEntry, ReportReader, Store, StoreError, StoredReport};
 use crate::team::TeamId;
 
 /// How many of the newest report file names the summary lists.
@@ -52,8 +53,36 @@ pub fn page(
 ) -> (usize, Vec<Result<StoredReport, StoreError>>) {
     let (total, names) = page_names(store, id, range, offset, limit);
     let reader = store.reader();
-    let page = names.iter().map(|name| reader.read(id, name)).collect();
+    let page = names.iter().map(|named| named.read(&reader, id)).collect();
     (total, page)
+}
+
+/// A report's file name with what the index knows of it beyond the file: its run
+/// and plausibility warnings.
+#[derive(Debug, Clone)]
+pub struct Named {
+    pub name: Box<str>,
+    pub run: u32,
+    pub warnings: Box<[Warning]>,
+}
+
+impl Named {
+    /// The name and the index's judgement of one entry.
+    pub fn of(entry: &IndexEntry) -> Named {
+        Named {
+            name: entry.file_name.clone(),
+            run: entry.run,
+            warnings: entry.warnings.clone(),
+        }
+    }
+
+    /// Reads the report, with its run and warnings from the index.
+    pub fn read(&self, reader: &ReportReader, id: &TeamId) -> Result<StoredReport, StoreError> {
+        let mut stored = reader.read(id, &self.name)?;
+        stored.run = self.run;
+        stored.warnings = self.warnings.to_vec();
+        Ok(stored)
+    }
 }
 
 /// The file names of one page (see [`page`]), newest first, without reading a file:
@@ -64,13 +93,13 @@ pub fn page_names(
     range: &TimeRange,
     offset: usize,
     limit: usize,
-) -> (usize, Vec<Box<str>>) {
+) -> (usize, Vec<Named>) {
     store.with_entries(id, |entries| {
-        let names = |newest_first: &mut dyn Iterator<Item = &IndexEntry>| -> Vec<Box<str>> {
+        let names = |newest_first: &mut dyn Iterator<Item = &IndexEntry>| -> Vec<Named> {
             newest_first
                 .skip(offset)
                 .take(limit)
-                .map(|e| e.file_name.clone())
+                .map(Named::of)
                 .collect()
         };
         if range.is_all() {
@@ -103,17 +132,35 @@ pub fn summary(store: &Store, id: &TeamId) -> api::Summary {
 /// The team's history from `since_ms` (ms since the Unix epoch) on, folded into at
 /// most `points` points, from the index alone.
 pub fn series(store: &Store, id: &TeamId, since_ms: i64, points: usize) -> api::Series {
-    let (total, series) = store.with_entries(id, |entries| {
+    let (total, series, run_starts) = store.with_entries(id, |entries| {
         // Entries are oldest first, so the ones since `since_ms` are a tail.
         let first = entries.partition_point(|e| e.at.timestamp_millis() < since_ms);
-        (entries.len(), downsample(&entries[first..], points))
+        let tail = &entries[first..];
+        (entries.len(), downsample(tail, points), run_starts(tail))
     });
     api::Series {
         team_id: id.to_string(),
         total,
         points: series.len(),
         series,
+        run_starts,
     }
+}
+
+/// The first report of each run among `entries` (oldest first).
+pub fn run_starts(entries: &[IndexEntry]) -> Vec<api::RunStart> {
+    let mut starts = Vec::new();
+    let mut previous = None;
+    for entry in entries {
+        if previous != Some(entry.run) {
+            starts.push(api::RunStart {
+                run: entry.run,
+                t: entry.at.timestamp_millis(),
+            });
+            previous = Some(entry.run);
+        }
+    }
+    starts
 }
 
 /// Timestamp and headline numbers of each report within `range`, oldest first.
@@ -156,6 +203,7 @@ fn fold_stretch(stretch: &[IndexEntry]) -> SeriesPoint {
         avg_latency: mean(|h| h.avg_latency),
         p99_latency: heads.clone().map(|h| h.p99_latency).fold(0.0, f64::max),
         data_loss_rate: heads.map(|h| h.data_loss_rate).fold(0.0, f64::max),
+        run: stretch.last().map_or(0, |e| e.run),
     }
 }
 
@@ -177,6 +225,12 @@ mod tests {
                 p99_latency: p99,
                 data_loss_rate: 0.0,
             },
+            run_point: crate::runs::RunPoint {
+                total_elapsed_s: second as f64,
+                total_sent: second.into(),
+            },
+            run: 1,
+            warnings: Box::default(),
         }
     }
 

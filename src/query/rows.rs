@@ -10,9 +10,10 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender, bounded};
 use serde_json::Value;
 
-use super::TimeRange;
+use super::{Named, TimeRange};
 use crate::api;
 use crate::metrics::Metrics;
+use crate::report::plausibility::Warning;
 use crate::report::{Report, ValidationError};
 use crate::store::{ReportReader, Store, StoreError, StoredReport};
 use crate::team::TeamId;
@@ -29,6 +30,10 @@ pub struct ReportRow {
     /// when the source dropped it because only CSV is written).
     pub report: Report,
     pub metrics: Metrics,
+    /// The run (from 1) the report belongs to; 0 when the source does not know it.
+    pub run: u32,
+    /// Its plausibility warnings, as the store's index keeps them.
+    pub warnings: Vec<Warning>,
 }
 
 impl ReportRow {
@@ -47,13 +52,16 @@ impl ReportRow {
             timestamp,
             report,
             metrics,
+            run: 0,
+            warnings: Vec::new(),
         })
     }
 
     /// A row from a report as the store read it from `path`; a report that breaks the
     /// schema is [`StoreError::Corrupt`] here.
     pub fn from_stored(stored: StoredReport, path: PathBuf) -> Result<ReportRow, StoreError> {
-        ReportRow::new(
+        let (run, warnings) = (stored.run, stored.warnings);
+        let row = ReportRow::new(
             stored.team_id.as_str().to_string(),
             stored.team_name,
             stored.timestamp,
@@ -62,6 +70,11 @@ impl ReportRow {
         .map_err(|e| StoreError::Corrupt {
             path,
             reason: e.to_string(),
+        })?;
+        Ok(ReportRow {
+            run,
+            warnings,
+            ..row
         })
     }
 
@@ -73,6 +86,8 @@ impl ReportRow {
             timestamp: Cow::Borrowed(&self.timestamp),
             stats: Cow::Borrowed(&self.report.value),
             metrics: self.metrics.to_json(),
+            run: self.run,
+            warnings: Cow::Borrowed(&self.warnings),
         }
     }
 
@@ -91,16 +106,19 @@ pub fn history_entry(stored: &StoredReport) -> api::HistoryEntry<'_> {
         timestamp: Cow::Borrowed(&stored.timestamp),
         stats: Cow::Borrowed(&stored.stats),
         metrics: Metrics::of_stored(&stored.stats).0.to_json(),
+        run: stored.run,
+        warnings: Cow::Borrowed(&stored.warnings),
     }
 }
 
 /// Report files read per job of a [`StoreRows`] worker.
 pub const CHUNK_FILES: usize = 64;
 
-/// One job: a run of report files of one team, oldest first.
+/// One job: a stretch of report files of one team, oldest first, with each report's
+/// run and warnings from the index.
 struct Chunk {
     team: TeamId,
-    names: Vec<Box<str>>,
+    names: Vec<Named>,
     keep_stats: bool,
 }
 
@@ -220,11 +238,11 @@ fn chunks(
     let mut chunks = Vec::new();
     let mut total = 0;
     for id in teams {
-        let names: Vec<Box<str>> = store.with_entries(id, |entries| {
+        let names: Vec<Named> = store.with_entries(id, |entries| {
             entries
                 .iter()
                 .filter(|e| range.contains(&e.at))
-                .map(|e| e.file_name.clone())
+                .map(Named::of)
                 .collect()
         });
         total += names.len();
@@ -243,18 +261,18 @@ fn read_chunk(reader: &ReportReader, chunk: Chunk) -> ChunkRows {
     chunk
         .names
         .iter()
-        .map(|name| read_row(reader, &chunk.team, name, chunk.keep_stats))
+        .map(|named| read_row(reader, &chunk.team, named, chunk.keep_stats))
         .collect()
 }
 
 fn read_row(
     reader: &ReportReader,
     team: &TeamId,
-    name: &str,
+    named: &Named,
     keep_stats: bool,
 ) -> Result<ReportRow, StoreError> {
-    let stored = reader.read(team, name)?;
-    let mut row = ReportRow::from_stored(stored, reader.path(team, name))?;
+    let stored = named.read(reader, team)?;
+    let mut row = ReportRow::from_stored(stored, reader.path(team, &named.name))?;
     if !keep_stats {
         row.report.value = Value::Null;
     }
@@ -279,11 +297,11 @@ impl Iterator for StoreRows {
                 }
                 Source::Here { reader, chunks } => {
                     let chunk = chunks.front_mut()?;
-                    let Some(name) = chunk.names.pop() else {
+                    let Some(named) = chunk.names.pop() else {
                         chunks.pop_front();
                         continue;
                     };
-                    return Some(read_row(reader, &chunk.team, &name, chunk.keep_stats));
+                    return Some(read_row(reader, &chunk.team, &named, chunk.keep_stats));
                 }
             }
         }

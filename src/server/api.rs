@@ -3,7 +3,7 @@
 
 use std::io::Read;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use tiny_http::Request;
 
 use super::App;
@@ -27,10 +27,17 @@ pub(super) fn submit_report(app: &App, request: &mut Request) -> Result<Reply, A
     let stored = app.ingest(&id, &team_name, &body, report)?;
     app.telemetry.report_accepted(body.len(), started.elapsed());
     log::info!("stored report {} of {}", stored.file_name, id);
-    Ok(Reply::json(
-        200,
-        &json!({"message": "Stats submitted successfully", "team_id": id.as_str()}),
-    ))
+    let mut answer = json!({"message": "Stats submitted successfully", "team_id": id.as_str()});
+    with_warnings(&mut answer, &stored);
+    Ok(Reply::json(200, &answer))
+}
+
+/// Adds the report's plausibility warnings to an answer, only when there are some: the
+/// answer to a plausible report stays byte for byte the original's.
+pub(super) fn with_warnings(answer: &mut Value, stored: &crate::store::StoredReport) {
+    if !stored.warnings.is_empty() {
+        answer["warnings"] = serde_json::to_value(&stored.warnings).expect("warnings serialize");
+    }
 }
 
 /// The team a report is for: `X-Team-ID` and, in registered mode once its token is
@@ -176,6 +183,12 @@ pub(super) fn export_csv(app: &App, id: &TeamId) -> Result<Reply, ApiError> {
         format!("attachment; filename=\"{id}-history.csv\""),
     ));
     Ok(reply)
+}
+
+/// `GET /api/alerts`: the rules, the alerts firing and pending, the last changes
+/// and the last delivery status of each destination.
+pub(super) fn alerts(app: &App) -> Reply {
+    json_reply(&app.alerts.answer())
 }
 
 /// `GET /api/teams`: every team on the board.

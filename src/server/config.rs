@@ -2,10 +2,12 @@
 //! ([`crate::cli::serve::ServeArgs`]) become one.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::client_addr::TrustedProxies;
 use super::trust::LimitFlags;
+use crate::alerts::{AlertSettings, Clock as AlertClock, SenderOptions, SystemClock};
 use crate::board::Timing;
 use crate::config::ContestFile;
 use crate::store::StoreError;
@@ -27,6 +29,9 @@ pub enum StartupError {
     /// Flags that contradict each other or are out of range.
     #[error("{0}")]
     Invalid(String),
+    /// The alert state file cannot be read.
+    #[error("{0} (check the permissions of the data directory)")]
+    AlertState(crate::alerts::persist::PersistError),
     /// `--tls-cert` / `--tls-key` cannot be served with.
     #[error("{0}")]
     Tls(#[from] super::tls::TlsError),
@@ -108,6 +113,13 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Where the store reads arrival times (not a flag: tests freeze it).
     pub clock: crate::store::Clock,
+    /// Alert rules and their destinations (the contest file's `[[rule]]` and
+    /// `[[notify]]`); none by default.
+    pub alerts: AlertSettings,
+    /// The time the alerts see (not a flag: tests move a `ManualClock`).
+    pub alert_clock: Arc<dyn AlertClock>,
+    /// How alerts are delivered (not a flag: tests shorten the timeouts).
+    pub delivery: SenderOptions,
     /// The contest file (`--config`): teams, tokens, limits; `None` is open mode.
     pub contest: Option<ContestFile>,
     /// The rate limits given as flags (they win over the contest file's).
@@ -139,6 +151,9 @@ impl Default for Config {
             viewer_min_read_rate: crate::server::ws::MIN_READ_BYTES_PER_SEC,
             allowed_origins: Vec::new(),
             clock: crate::timefmt::now,
+            alerts: AlertSettings::default(),
+            alert_clock: Arc::new(SystemClock),
+            delivery: SenderOptions::default(),
             contest: None,
             limits: LimitFlags::default(),
         }

@@ -49,15 +49,15 @@ pub(super) fn submit_import(
         id,
         converted.format
     );
-    Ok(Reply::json(
-        200,
-        &json!({
-            "message": "Stats submitted successfully",
-            "team_id": id.as_str(),
-            "format": converted.format.name(),
-            "approximate": converted.approximate,
-        }),
-    ))
+    let mut answer = json!({
+        "message": "Stats submitted successfully",
+        "team_id": id.as_str(),
+        "format": converted.format.name(),
+        "approximate": converted.approximate,
+    });
+    // The same plausibility checks as a POSTed report.
+    super::api::with_warnings(&mut answer, &stored);
+    Ok(Reply::json(200, &answer))
 }
 
 /// `{"format", "tool_version" (when the output says it), "sha256"}` of what was sent.

@@ -49,6 +49,7 @@ use std::time::{Duration, Instant};
 pub use config::{Config, StartupError};
 
 use crate::admin::{Action, Admin};
+use crate::alerts::AlertService;
 use crate::board::LiveBoard;
 use crate::config::ConfigError;
 use crate::hub::Hub;
@@ -71,6 +72,8 @@ pub struct App {
     pub refusals: refusals::RefusalLog,
     /// The server's own counters, served at `/metrics`.
     pub telemetry: Arc<telemetry::Telemetry>,
+    /// The alert rules, their state and their delivery.
+    pub alerts: AlertService,
     /// Who may report, administer and watch; the rate limits.
     pub trust: trust::Trust,
     /// The organiser's actions and their audit log.
@@ -78,8 +81,9 @@ pub struct App {
 }
 
 impl App {
-    /// Opens the data directory and rebuilds the board from it.
-    pub fn open(config: Config) -> Result<App, StartupError> {
+    /// Opens the data directory, rebuilds the board from it and takes up the alerts'
+    /// state; `url` (the dashboard's) is linked from alert messages.
+    pub fn open(config: Config, url: &str) -> Result<App, StartupError> {
         let limits = WriteLimits {
             max_teams: config.max_teams_known,
             min_free_bytes: config.min_free_bytes,
@@ -101,6 +105,15 @@ impl App {
             Arc::clone(&telemetry),
         );
         let board = LiveBoard::from_store(&store, config.timing, config.max_teams, hub);
+        let alerts = AlertService::start(
+            &config.alerts,
+            Arc::clone(&config.alert_clock),
+            &config.data_dir,
+            url,
+            config.delivery,
+        )
+        .map_err(StartupError::AlertState)?;
+        board.show_alerts(&[], &alerts.firing());
         let trust = trust::Trust::new(config.contest.as_ref(), config.limits)
             .with_trusted_proxies(config.trusted_proxies.clone());
         show_file_names(&board, &trust);
@@ -112,6 +125,7 @@ impl App {
             viewers,
             refusals: refusals::RefusalLog::default(),
             telemetry,
+            alerts,
             trust,
             admin,
         })
@@ -167,18 +181,38 @@ impl App {
     ) -> Result<Arc<StoredReport>, StoreError> {
         let metrics = Metrics::of(&report);
         let appended = match source {
-            None => self
+            None => self.store.append(id, team_name, body, report, &metrics),
+            Some(source) => self
                 .store
-                .append(id, team_name, body, report.value, &metrics),
-            Some(source) => {
-                self.store
-                    .append_imported(id, team_name, body, report.value, &metrics, source)
-            }
+                .append_imported(id, team_name, body, report, &metrics, source),
         };
         // The answer may reach anyone: it names paths inside the data directory only.
         let stored = appended.map_err(|e| self.store.shown_error(e))?;
-        self.board.apply(Arc::clone(&stored), metrics);
+        if self.alerts.is_idle() {
+            self.board.apply(Arc::clone(&stored), metrics);
+        } else if self.board.apply(Arc::clone(&stored), metrics.clone()) {
+            // Rules judge a team by its latest report only (two of its reports may
+            // reach the board out of order).
+            let changes = self.alerts.observe(id, team_name, &metrics);
+            if !changes.is_empty() {
+                self.board.show_alerts(&changes, &self.alerts.firing());
+            }
+        }
         Ok(stored)
+    }
+
+    /// What time alone changes, about twice a second: teams turning inactive, `silent`
+    /// alerts and pending ones whose `for` passed; the alert state file is written
+    /// when something changed.
+    fn tick(&self) {
+        self.board.tick();
+        if !self.alerts.is_idle() {
+            let changes = self.alerts.tick(&self.board.activities());
+            if !changes.is_empty() {
+                self.board.show_alerts(&changes, &self.alerts.firing());
+            }
+            self.alerts.save();
+        }
     }
 }
 
@@ -249,13 +283,18 @@ impl Server {
         };
         let limits = http_limits(&config);
         let tls = config.tls.as_ref().map(tls::load).transpose()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = listener.local_addr().map_or_else(
+            |_| format!("{scheme}://{addr}/"),
+            |a| dashboard_url(a, scheme),
+        );
         let bind_error = |reason: String| StartupError::Bind {
             addr: addr.clone(),
             reason,
         };
         sockopt::set_nodelay(&listener).map_err(|e| bind_error(e.to_string()))?;
         sockopt::bound_send_buffers(&listener).map_err(|e| bind_error(e.to_string()))?;
-        let app = App::open(config)?;
+        let app = App::open(config, &url)?;
         let http = match tls {
             Some(tls) => tiny_http::Server::from_listener_with_tls(listener, options, limits, tls),
             None => tiny_http::Server::from_listener_with_limits(listener, options, limits),
@@ -285,18 +324,12 @@ impl Server {
     /// The dashboard's URL (`https://` with `--tls-cert`); `0.0.0.0` is shown as
     /// `127.0.0.1` so it can be opened.
     pub fn url(&self) -> String {
-        let addr = self.local_addr();
-        let host = if addr.ip().is_unspecified() {
-            "127.0.0.1".to_string()
-        } else {
-            addr.ip().to_string()
-        };
         let scheme = if self.app.config.tls.is_some() {
             "https"
         } else {
             "http"
         };
-        format!("{scheme}://{host}:{}/", addr.port())
+        dashboard_url(self.local_addr(), scheme)
     }
 
     /// The shared state (store, board), e.g. for an in-process demo.
@@ -338,6 +371,7 @@ impl Server {
         ticker.thread().unpark();
         let _ = ticker.join();
         self.app.refusals.flush_all();
+        self.app.alerts.save();
     }
 
     /// Answers the requests that were on their way when the shutdown came (headers
@@ -366,7 +400,7 @@ impl Server {
             .name("board-ticker".into())
             .spawn(move || {
                 while !stopping.load(Ordering::SeqCst) {
-                    app.board.tick();
+                    app.tick();
                     app.store.flush_latest();
                     app.refusals.flush_ended();
                     std::thread::park_timeout(Duration::from_millis(500));
@@ -401,6 +435,16 @@ fn http_limits(config: &Config) -> tiny_http::Limits {
         min_send_rate: config::MIN_SEND_RATE,
         ..tiny_http::Limits::default()
     }
+}
+
+/// The dashboard's URL at `addr`; `0.0.0.0` is shown as `127.0.0.1` so it can be opened.
+fn dashboard_url(addr: SocketAddr, scheme: &str) -> String {
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        addr.ip().to_string()
+    };
+    format!("{scheme}://{host}:{}/", addr.port())
 }
 
 /// Answers a request; a bug that panics costs that request (tiny_http answers it 500

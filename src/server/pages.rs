@@ -14,6 +14,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../static/style.css"),
     ),
     (
+        "warnings.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/warnings.js"),
+    ),
+    (
         "app.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/app.js"),

@@ -14,7 +14,7 @@ use crate::team::TeamId;
 pub struct HistoryStream {
     reader: ReportReader,
     team: TeamId,
-    names: VecDeque<Box<str>>,
+    names: VecDeque<query::Named>,
     /// Bytes produced and not yet read.
     buffer: Vec<u8>,
     at: usize,
@@ -28,7 +28,7 @@ impl HistoryStream {
     pub fn new(
         reader: ReportReader,
         team: TeamId,
-        names: Vec<Box<str>>,
+        names: Vec<query::Named>,
         (total, limit, offset): (usize, usize, usize),
     ) -> HistoryStream {
         let head = format!(
@@ -54,8 +54,8 @@ impl HistoryStream {
     fn refill(&mut self) -> bool {
         self.buffer.clear();
         self.at = 0;
-        while let Some(name) = self.names.pop_front() {
-            let Ok(stored) = self.reader.read(&self.team, &name) else {
+        while let Some(named) = self.names.pop_front() {
+            let Ok(stored) = named.read(&self.reader, &self.team) else {
                 continue;
             };
             if !self.first {

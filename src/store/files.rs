@@ -275,6 +275,8 @@ pub fn read_report_file(path: &Path) -> Result<StoredReport, StoreError> {
         at,
         file_name,
         stats: file.stats,
+        run: 0,
+        warnings: Vec::new(),
     })
 }
 
@@ -368,7 +370,7 @@ mod tests {
         let report = crate::report::Report::parse(&body).unwrap();
         let metrics = crate::metrics::Metrics::of(&report);
         store
-            .append_at(id, "T", &body, report.value, &metrics, now)
+            .append_at(id, "T", &body, report, &metrics, now)
             .unwrap();
     }
 

@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 use super::files::{process_id, write_file};
 use super::regular;
 use super::{Headline, INDEX_FILE, IndexEntry, StoreError, TMP_PREFIX};
+use crate::report::Count;
+use crate::report::plausibility::Warning;
+use crate::runs::RunPoint;
 use crate::timefmt;
 
 /// Version of the sidecar format; change it whenever a line's meaning changes.
@@ -27,12 +30,20 @@ fn header() -> String {
 }
 
 /// The sidecar line of one report (short keys: a history has millions of lines).
+/// `e` and `s` are `totalElapsed` and `totalSent` (the runs are numbered from them);
+/// `w`, the plausibility warnings, is left out when there are none. A line without
+/// `e` and `s` (written before runs existed) counts as another version: the report
+/// is read again from its file.
 #[derive(Serialize, Deserialize)]
 struct IndexLine<'a> {
     f: Cow<'a, str>,
     t: Cow<'a, str>,
     #[serde(flatten)]
     h: Headline,
+    e: f64,
+    s: Count,
+    #[serde(default, skip_serializing_if = "<[Warning]>::is_empty")]
+    w: Cow<'a, [Warning]>,
 }
 
 impl IndexLine<'_> {
@@ -42,6 +53,9 @@ impl IndexLine<'_> {
             f: Cow::Borrowed(&entry.file_name),
             t: Cow::Borrowed(&entry.timestamp),
             h: entry.headline,
+            e: entry.run_point.total_elapsed_s,
+            s: entry.run_point.total_sent,
+            w: Cow::Borrowed(&entry.warnings),
         };
         let mut bytes = serde_json::to_vec(&line).expect("index line serializes");
         bytes.push(b'\n');
@@ -57,6 +71,12 @@ impl IndexLine<'_> {
             timestamp: line.t.into(),
             at,
             headline: line.h,
+            run_point: RunPoint {
+                total_elapsed_s: line.e,
+                total_sent: line.s,
+            },
+            run: 0,
+            warnings: line.w.into_owned().into_boxed_slice(),
         })
     }
 }

@@ -66,6 +66,9 @@ pub use trash::{TRASH_DIR, TrashError, TrashedReport};
 pub use write::{Clock, WritableStore, WriteLimits};
 
 use crate::metrics::Metrics;
+use crate::report::Report;
+use crate::report::plausibility::Warning;
+use crate::runs::RunPoint;
 use crate::team::TeamId;
 
 /// Name of the per-team file that always holds the newest report.
@@ -192,6 +195,12 @@ pub struct IndexEntry {
     /// The timestamp, parsed.
     pub at: DateTime<FixedOffset>,
     pub headline: Headline,
+    /// `totalElapsed` and `totalSent`, which tell the team's runs apart.
+    pub run_point: RunPoint,
+    /// The run (from 1) the report belongs to; numbered in memory, not stored.
+    pub run: u32,
+    /// The report's plausibility warnings (empty for almost every report).
+    pub warnings: Box<[Warning]>,
 }
 
 /// A stored report, as read back from (or just written to) its file.
@@ -205,6 +214,10 @@ pub struct StoredReport {
     pub file_name: String,
     /// The report as the team sent it.
     pub stats: Value,
+    /// The run it belongs to and its plausibility warnings, as the index has them
+    /// (0 and none for a report read from its file alone: see [`Store::read_entry`]).
+    pub run: u32,
+    pub warnings: Vec<Warning>,
 }
 
 /// The reports of one team: its index and the open sidecar.
@@ -217,6 +230,9 @@ struct TeamLog {
     /// sidecar is opened per line, so that no team holds a file descriptor.
     appends_index: bool,
     latest: Option<Arc<StoredReport>>,
+    /// The typed fields of the latest report (no `value`): the "previous report" of
+    /// the plausibility checks of the next one.
+    latest_fields: Option<Report>,
     /// When `latest.json` was last moved (a [`WritableStore`]'s only).
     latest_moved: Option<Instant>,
     /// The newest report's file name when `latest.json` still lags behind it.
@@ -235,12 +251,16 @@ impl TeamLog {
         appends_index: bool,
     ) -> TeamLog {
         let last_name = entries.last().and_then(|e| files::split_name(&e.file_name));
+        let latest_fields = latest
+            .as_ref()
+            .and_then(|l| Report::fields_of(&l.stats).ok());
         TeamLog {
             dir,
             entries,
             last_name,
             appends_index,
             latest: latest.map(Arc::new),
+            latest_fields,
             latest_moved: None,
             latest_pending: None,
             dir_sync: Arc::default(),
@@ -388,9 +408,12 @@ impl Store {
         }
     }
 
-    /// Reads the report file behind an index entry.
+    /// Reads the report file behind an index entry, with the entry's run and warnings.
     pub fn read_entry(&self, id: &TeamId, entry: &IndexEntry) -> Result<StoredReport, StoreError> {
-        read_report_file(&self.team_dir(id).join(&*entry.file_name))
+        let mut stored = read_report_file(&self.team_dir(id).join(&*entry.file_name))?;
+        stored.run = entry.run;
+        stored.warnings = entry.warnings.to_vec();
+        Ok(stored)
     }
 }
 

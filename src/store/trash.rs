@@ -13,12 +13,15 @@
 
 use std::fs;
 use std::io;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::files::{point_latest_at, read_report_file};
 use super::load::entry_from_file;
 use super::{LATEST_FILE, Store, StoreError, TeamLog, WritableStore, index};
+use crate::report::Report;
+use crate::runs::RunCounter;
 use crate::team::TeamId;
 use crate::timefmt;
 
@@ -80,7 +83,8 @@ impl WritableStore {
             .ok_or_else(|| not_in_history(id, file_name))?;
         self.move_to_trash(id, &log.dir, file_name)?;
         log.entries.remove(position);
-        self.after_change(&mut log)?;
+        // The next report was judged against the trashed one.
+        self.after_change(&mut log, position..position + 1)?;
         Ok(())
     }
 
@@ -98,7 +102,7 @@ impl WritableStore {
             Ok::<_, TrashError>(())
         });
         log.entries.drain(..moved);
-        self.after_change(&mut log)?;
+        self.after_change(&mut log, 0..1)?;
         result.map(|()| moved)
     }
 
@@ -113,7 +117,7 @@ impl WritableStore {
                 place: "in the trash",
             });
         }
-        let (entry, _, _) = entry_from_file(&from)?;
+        let (entry, ..) = entry_from_file(&from, None)?;
         let log = self.team_or_create(id)?;
         let mut log = log.lock().expect("team lock poisoned");
         move_file(&from, &log.dir.join(file_name))?;
@@ -130,7 +134,8 @@ impl WritableStore {
         if order > last {
             log.last_name = super::files::split_name(file_name);
         }
-        self.after_change(&mut log)?;
+        // The restored report and the next one are judged against their new previous.
+        self.after_change(&mut log, at..at + 2)?;
         Ok(())
     }
 
@@ -140,16 +145,27 @@ impl WritableStore {
         move_file(&dir.join(file_name), &trash.join(file_name))
     }
 
-    /// Sets the index, `latest.json` and the latest report right after the team's
-    /// reports changed (under its lock).
-    fn after_change(&self, log: &mut TeamLog) -> Result<(), StoreError> {
+    /// Sets the runs, the plausibility warnings of the entries in `rejudge` (those
+    /// whose previous report changed), the index, `latest.json` and the latest report
+    /// right after the team's reports changed (under its lock): a trashed report
+    /// counts for no run, best record or warning.
+    fn after_change(&self, log: &mut TeamLog, rejudge: Range<usize>) -> Result<(), StoreError> {
+        rejudge_warnings(log, rejudge);
+        let mut runs = RunCounter::new();
+        for entry in &mut log.entries {
+            entry.run = runs.next(entry.run_point);
+        }
         index::rewrite(&log.dir, &log.entries)?;
         log.latest_pending = None;
         match log.entries.last() {
             Some(newest) => {
-                let newest = newest.file_name.to_string();
-                point_latest_at(&log.dir, &newest)?;
-                log.latest = Some(Arc::new(read_report_file(&log.dir.join(&newest))?));
+                let name = newest.file_name.to_string();
+                point_latest_at(&log.dir, &name)?;
+                let mut latest = read_report_file(&log.dir.join(&name))?;
+                latest.run = newest.run;
+                latest.warnings = newest.warnings.to_vec();
+                log.latest_fields = Report::fields_of(&latest.stats).ok();
+                log.latest = Some(Arc::new(latest));
             }
             None => {
                 // Only another name of a report that is now in the trash.
@@ -160,9 +176,32 @@ impl WritableStore {
                     Err(e) => return Err(StoreError::write(&latest, e)),
                 }
                 log.latest = None;
+                log.latest_fields = None;
             }
         }
         Ok(())
+    }
+}
+
+/// Judges the plausibility of the entries in `range` again, each against the report
+/// now just before it (a file that cannot be read keeps its warnings).
+fn rejudge_warnings(log: &mut TeamLog, range: Range<usize>) {
+    let end = range.end.min(log.entries.len());
+    let fields_at = |log: &TeamLog, i: usize| {
+        read_report_file(&log.dir.join(&*log.entries[i].file_name))
+            .ok()
+            .and_then(|stored| Report::fields_of(&stored.stats).ok())
+    };
+    let mut previous = range.start.checked_sub(1).and_then(|i| fields_at(log, i));
+    for i in range.start..end {
+        let path = log.dir.join(&*log.entries[i].file_name);
+        match entry_from_file(&path, previous.as_ref()) {
+            Ok((entry, _, _, fields)) => {
+                log.entries[i].warnings = entry.warnings;
+                previous = fields;
+            }
+            Err(_) => previous = None,
+        }
     }
 }
 
@@ -244,14 +283,19 @@ mod tests {
                 qps: *q,
                 ..Default::default()
             };
-            let body = format!("{{\"n\":{i}}}");
-            let value: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let mut value: serde_json::Value = serde_json::from_str(include_str!(
+                "../../tests/fixtures/valid/minimal-12-buckets.json"
+            ))
+            .unwrap();
+            value["n"] = i.into();
+            let body = serde_json::to_string(&value).unwrap();
+            let report = crate::report::Report::parse(body.as_bytes()).unwrap();
             store
                 .append_at(
                     &id,
                     "T",
                     body.as_bytes(),
-                    value,
+                    report,
                     &metrics,
                     base + chrono::Duration::milliseconds(i as i64 * 10),
                 )
@@ -328,8 +372,15 @@ mod tests {
         // The team reports again: the store takes it as before.
         let store2 = store;
         let metrics = crate::metrics::Metrics::default();
+        let body = include_bytes!("../../tests/fixtures/valid/minimal-12-buckets.json");
         store2
-            .append(&id, "T", b"{}", serde_json::json!({}), &metrics)
+            .append(
+                &id,
+                "T",
+                body,
+                crate::report::Report::parse(body).unwrap(),
+                &metrics,
+            )
             .unwrap();
         assert_eq!(store2.report_count(&id), 1);
         drop(store2);

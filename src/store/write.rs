@@ -8,13 +8,16 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use serde_json::Value;
-
 use super::files::{self, WrittenFile};
 use super::lock::DirLock;
 use super::space::{self, DiskState};
 use super::{Headline, IndexEntry, LATEST_EVERY, Store, StoreError, StoredReport, TeamLog, index};
+use serde_json::Value;
+
 use crate::metrics::Metrics;
+use crate::report::Report;
+use crate::report::plausibility::{self, Warning};
+use crate::runs::{RunPoint, starts_new_run};
 use crate::team::TeamId;
 use crate::timefmt;
 
@@ -100,19 +103,20 @@ impl WritableStore {
     /// (and synced, with `fsync`). `latest.json` points at it too, except in a burst of
     /// one team, when it is moved at most every [`LATEST_EVERY`] and caught up by
     /// [`WritableStore::flush_latest`]. Names are handed out under the team's lock, so
-    /// they sort in arrival order.
+    /// they sort in arrival order, and the report's run and plausibility warnings are
+    /// judged there against the report stored just before it.
     ///
-    /// `body` is written verbatim as the file's `stats`; `stats` is the same report,
-    /// parsed, kept in memory as the team's latest.
+    /// `body` is written verbatim as the file's `stats`; `report.value` is the same
+    /// report, parsed, kept in memory as the team's latest.
     pub fn append(
         &self,
         id: &TeamId,
         team_name: &str,
         body: &[u8],
-        stats: Value,
+        report: Report,
         metrics: &Metrics,
     ) -> Result<Arc<StoredReport>, StoreError> {
-        self.append_at(id, team_name, body, stats, metrics, (self.clock)())
+        self.append_at(id, team_name, body, report, metrics, (self.clock)())
     }
 
     /// [`WritableStore::append`] with a given arrival time instead of the clock's: for
@@ -123,11 +127,11 @@ impl WritableStore {
         id: &TeamId,
         team_name: &str,
         body: &[u8],
-        stats: Value,
+        report: Report,
         metrics: &Metrics,
         now: chrono::DateTime<chrono::Local>,
     ) -> Result<Arc<StoredReport>, StoreError> {
-        self.append_from(id, team_name, body, stats, metrics, None, now)
+        self.append_from(id, team_name, body, report, metrics, None, now)
     }
 
     /// [`WritableStore::append`] of a report converted from a load tool's output: the
@@ -137,7 +141,7 @@ impl WritableStore {
         id: &TeamId,
         team_name: &str,
         body: &[u8],
-        stats: Value,
+        report: Report,
         metrics: &Metrics,
         source: &Value,
     ) -> Result<Arc<StoredReport>, StoreError> {
@@ -145,7 +149,7 @@ impl WritableStore {
             id,
             team_name,
             body,
-            stats,
+            report,
             metrics,
             Some(source),
             (self.clock)(),
@@ -158,7 +162,7 @@ impl WritableStore {
         id: &TeamId,
         team_name: &str,
         body: &[u8],
-        stats: Value,
+        mut report: Report,
         metrics: &Metrics,
         source: Option<&Value>,
         now: chrono::DateTime<chrono::Local>,
@@ -177,12 +181,19 @@ impl WritableStore {
 
         let mut log = log.lock().expect("team lock poisoned");
         let (file_name, ticket) = log.link(written, &timefmt::file_stem(&now))?;
+        let run_point = RunPoint::of(&report);
+        let (run, warnings) = log.judge(&report, run_point);
         log.record(IndexEntry {
             file_name: file_name.clone().into(),
             timestamp: timestamp.clone().into(),
             at,
             headline: Headline::from(metrics),
+            run_point,
+            run,
+            warnings: warnings.clone().into_boxed_slice(),
         });
+        let stats = std::mem::take(&mut report.value);
+        log.latest_fields = Some(report);
         let stored = Arc::new(StoredReport {
             team_id: id.clone(),
             team_name: team_name.to_string(),
@@ -190,6 +201,8 @@ impl WritableStore {
             at,
             file_name,
             stats,
+            run,
+            warnings,
         });
         log.latest = Some(Arc::clone(&stored));
         let dir_sync = Arc::clone(&log.dir_sync);
@@ -274,6 +287,20 @@ impl Drop for WritableStore {
 }
 
 impl TeamLog {
+    /// The run of the next report (a new one when its elapsed time or sent count
+    /// went down) and its plausibility warnings against the latest report.
+    fn judge(&self, report: &Report, point: RunPoint) -> (u32, Vec<Warning>) {
+        let run = match self.entries.last() {
+            None => 1,
+            Some(last) if starts_new_run(last.run_point, point) => last.run + 1,
+            Some(last) => last.run,
+        };
+        (
+            run,
+            plausibility::check(report, self.latest_fields.as_ref()),
+        )
+    }
+
     /// Gives a written report file its name (the next after the last one handed out)
     /// and moves `latest.json` to it unless it moved less than [`LATEST_EVERY`] ago;
     /// returns the name and the file's ticket for [`files::DirSync::covers`].

@@ -13,6 +13,8 @@ pub mod tmpfs;
 #[allow(unused_imports)] // each test binary uses a part
 pub use child::{ClosedPort, Lines, PATIENCE, Running, lines_of, run_to_end};
 
+pub mod receiver;
+
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 

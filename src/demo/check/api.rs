@@ -26,7 +26,7 @@ impl Checker {
 
     pub(super) fn post_invalid(&mut self) -> Result<String, String> {
         let mut report = self.last_sent()?.clone();
-        report["latencyAnalysis"]["sensorData"]["buckets"][3] = Value::from(-1);
+        report["latencyAnalysis"]["sensorData"]["buckets"][3] = Value::from("x");
         let answer = self.post(&self.team_headers(), report.to_string().as_bytes())?;
         answer.expect_status(400)?;
         let error = answer.json()?["error"]

@@ -33,6 +33,9 @@ pub struct TeamOverview {
     pub data_loss_rate: f64,
     #[serde(flatten)]
     pub best: api::Best,
+    /// The current run (from 1) and its best records.
+    pub run: u32,
+    pub run_best: api::Best,
 }
 
 /// Why a row is missing from [`Rows`].
@@ -190,6 +193,8 @@ fn local_overview(store: &Store, id: &TeamId) -> TeamOverview {
         avg_latency: records.latest.avg_latency,
         p99_latency: records.latest.p99_latency,
         data_loss_rate: records.latest.data_loss_rate,
+        run: records.run,
+        run_best: api::Best::from(&records.run_best),
         best: api::Best::from(&records.best),
     }
 }

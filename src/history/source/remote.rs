@@ -89,6 +89,8 @@ impl Remote {
                 p99_latency: t.p99_latency,
                 data_loss_rate: t.data_loss_rate,
                 best: t.best,
+                run: t.run,
+                run_best: t.run_best,
             });
         }
         out.sort_by(|a, b| a.team_id.cmp(&b.team_id));
@@ -185,13 +187,19 @@ fn entry_in_range(entry: &Entry, range: &TimeRange) -> bool {
 /// The row of an API entry; a report that fails validation is skipped with a warning.
 fn checked_row(entry: Entry) -> Result<ReportRow, RowError> {
     let what = format!("report of {} at {}", entry.team_id, entry.timestamp);
-    ReportRow::new(
+    let (run, warnings) = (entry.run, entry.warnings.into_owned());
+    let row = ReportRow::new(
         entry.team_id.into_owned(),
         entry.team_name.into_owned(),
         entry.timestamp.into_owned(),
         entry.stats.into_owned(),
     )
-    .map_err(|e| RowError::Skip(format!("warning: skipping {what}: {e}")))
+    .map_err(|e| RowError::Skip(format!("warning: skipping {what}: {e}")))?;
+    Ok(ReportRow {
+        run,
+        warnings,
+        ..row
+    })
 }
 
 fn to_row(entry: Entry) -> Option<ReportRow> {

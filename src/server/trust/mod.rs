@@ -16,6 +16,7 @@ use std::time::Instant;
 
 use tiny_http::Request;
 
+use crate::alerts::AlertSettings;
 use crate::auth::{
     Access, DEFAULT_MAX_AUTH_FAILURES_PER_MIN, DEFAULT_MAX_REPORT_RATE, Denied, RateLimiter,
     RegisteredTeam, RetryAfter, auth_failure_limiter, report_rate_limiter,
@@ -102,6 +103,8 @@ pub struct TrustState {
     pub limits: Limits,
     /// The `[server]` section as read, to tell at a reload what needs a restart.
     pub server: ServerSection,
+    /// The alert sections the server started with (they change only at a restart).
+    pub alerts: AlertSettings,
 }
 
 /// What a reload did.
@@ -165,9 +168,18 @@ impl Trust {
             });
         };
         let file = ContestFile::load(path)?;
-        let new = TrustState::of(Some(&file), self.flags);
+        let mut new = TrustState::of(Some(&file), self.flags);
         let mut state = self.state.write().expect("trust lock poisoned");
-        let restart_needed = restart_needed(&state.server, &new.server);
+        let mut restart_needed = restart_needed(&state.server, &new.server);
+        // Alert state is per (rule, team) and the sender's lanes per destination:
+        // changed sections are checked now but apply at the next start.
+        if new.alerts.rules != state.alerts.rules {
+            restart_needed.push("[[rule]]".to_string());
+        }
+        if new.alerts.destinations != state.alerts.destinations {
+            restart_needed.push("[[notify]]".to_string());
+        }
+        new.alerts = state.alerts.clone();
         if new.limits.max_report_rate != state.limits.max_report_rate {
             *self.report_limiter.lock().expect("limiter lock poisoned") =
                 report_rate_limiter(new.limits.max_report_rate);
@@ -299,6 +311,7 @@ impl TrustState {
     fn of(file: Option<&ContestFile>, flags: LimitFlags) -> TrustState {
         let access = file.map(|f| f.access.clone()).unwrap_or_default();
         let server = file.map(|f| f.server.clone()).unwrap_or_default();
+        let alerts = file.map(|f| f.alerts.clone()).unwrap_or_default();
         // Ids cost nothing in open mode, so a per-team limit would stop nobody there.
         let max_report_rate = if access.is_open() {
             0
@@ -319,6 +332,7 @@ impl TrustState {
                 max_auth_failures,
             },
             server,
+            alerts,
         }
     }
 }
