@@ -6,7 +6,7 @@
 //! `/metrics` is public, so it carries only the server's own counts and latencies:
 //! no team id, name or number is ever a label or a value.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -32,6 +32,11 @@ struct ReasonLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     endpoint: &'static str,
     code: u16,
@@ -52,6 +57,10 @@ pub struct Telemetry {
     stored_bytes: Counter,
     store_errors: Family<ReasonLabels, Counter>,
     viewers_dropped: Family<ReasonLabels, Counter>,
+    /// Alert messages, by result (`delivered`, `failed`): brought up to the alert
+    /// sender's own counts when scraped, under the lock (two scrapes add once).
+    alert_notifications: Family<ResultLabels, Counter>,
+    alert_notifications_sync: Mutex<()>,
     open_connections: Gauge,
     viewers: Gauge,
     teams_known: Gauge,
@@ -80,6 +89,8 @@ impl Telemetry {
             stored_bytes: Counter::default(),
             store_errors: Family::default(),
             viewers_dropped: Family::default(),
+            alert_notifications: Family::default(),
+            alert_notifications_sync: Mutex::new(()),
             open_connections: Gauge::default(),
             viewers: Gauge::default(),
             teams_known: Gauge::default(),
@@ -131,6 +142,11 @@ impl Telemetry {
             "viewers_dropped",
             "WebSocket viewers the server closed, by reason (fell_behind, too_slow, stalled)",
             self.viewers_dropped.clone(),
+        );
+        r.register(
+            "alert_notifications",
+            "Alert messages taken by their destinations or given up on, by result (delivered, failed)",
+            self.alert_notifications.clone(),
         );
         r.register(
             "open_connections",
@@ -227,8 +243,24 @@ impl Telemetry {
         self.started.elapsed()
     }
 
-    /// The exposition: gauges read now, counters as they stand.
-    pub fn encode(&self, viewers: usize, teams_known: usize) -> String {
+    /// Brings the alert message counters up to the sender's totals (delivered, failed).
+    fn count_notifications(&self, (delivered, failed): (u64, u64)) {
+        let _sync = self
+            .alert_notifications_sync
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for (result, total) in [("delivered", delivered), ("failed", failed)] {
+            let counter = self
+                .alert_notifications
+                .get_or_create(&ResultLabels { result });
+            counter.inc_by(total.saturating_sub(counter.get()));
+        }
+    }
+
+    /// The exposition: gauges read now, counters as they stand; `notifications` are
+    /// the alert sender's (delivered, failed) totals.
+    pub fn encode(&self, viewers: usize, teams_known: usize, notifications: (u64, u64)) -> String {
+        self.count_notifications(notifications);
         if let Some(count) = self.connection_count.get() {
             self.open_connections.set(count() as i64);
         }
@@ -247,9 +279,11 @@ impl Telemetry {
 /// `GET /metrics`: OpenMetrics when the `Accept` header asks for it, else the
 /// Prometheus text format 0.0.4.
 pub(super) fn metrics(app: &App, accept: Option<&str>) -> Reply {
-    let text = app
-        .telemetry
-        .encode(app.board.hub().len(), app.board.team_count());
+    let text = app.telemetry.encode(
+        app.board.hub().len(),
+        app.board.team_count(),
+        app.alerts.delivery_totals(),
+    );
     if accept.is_some_and(|a| a.contains("application/openmetrics-text")) {
         Reply::bytes(200, OPENMETRICS, text.into_bytes())
     } else {
