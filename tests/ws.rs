@@ -236,9 +236,12 @@ fn viewer_that_stops_reading_is_dropped_while_ingest_and_another_viewer_carry_on
     let mut fast = server.connect();
     assert_eq!(next_json(&mut fast)["type"], "snapshot");
     let reports: u64 = 60;
-    // Updates that queue up for a viewer may be coalesced (newest per team), so the
-    // reading viewer must see the report counts rise to the last one. The thread hands
-    // the viewer back, so that it stays connected to the end.
+    // The reading viewer says what it has seen, and each report waits for the one
+    // before it to reach that viewer: however slowly the machine runs this test, the
+    // reading viewer is never more than one update behind (the hub keeps 2), while
+    // the viewer that does not read falls further behind with every report. The
+    // thread hands the viewer back, so that it stays connected to the end.
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel::<u64>();
     let reader = std::thread::spawn(move || {
         let mut seen = 0;
         while seen < reports {
@@ -247,6 +250,7 @@ fn viewer_that_stops_reading_is_dropped_while_ingest_and_another_viewer_carry_on
                     let count = m["team"]["report_count"].as_u64().expect("report_count");
                     assert!(count > seen, "updates arrive in order");
                     seen = count;
+                    let _ = seen_tx.send(seen);
                 }
                 Got::Json(_) => {}
                 Got::Closed(reason) => panic!("the reading viewer was closed: {reason}"),
@@ -256,8 +260,15 @@ fn viewer_that_stops_reading_is_dropped_while_ingest_and_another_viewer_carry_on
     });
     // 60 updates of ~400 KB: more than the socket buffers of the viewer that does not read.
     let body = padded_report(400 * 1024);
-    for _ in 0..reports {
+    for sent in 1..=reports {
         assert_eq!(server.post("team1", None, &body), 200);
+        loop {
+            match seen_rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(seen) if seen >= sent => break,
+                Ok(_) => {}
+                Err(e) => panic!("the reading viewer did not see report {sent}: {e}"),
+            }
+        }
     }
     let (seen, _fast) = reader.join().expect("reader thread");
     assert_eq!(seen, reports);
