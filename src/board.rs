@@ -6,6 +6,8 @@
 //! history stays on disk and it comes back with its next report. Every known team
 //! stays listed by `/api/teams`, with `is_active` and `on_board`.
 
+pub mod encoded;
+
 use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -13,7 +15,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset};
-use serde_json::Value;
 
 use crate::alerts::{Change, FiringAlert, TeamActivity};
 use crate::api::{self, WsMessage};
@@ -22,6 +23,7 @@ use crate::metrics::Metrics;
 use crate::query::BestRecords;
 use crate::store::{ReadStore, StoreError, StoredReport, TeamEntry};
 use crate::team::TeamId;
+use encoded::{Encoded, EncodedTeam};
 
 pub(crate) mod presentation;
 pub use presentation::Presentation;
@@ -57,6 +59,8 @@ pub struct TeamState {
     pub alerts: Vec<FiringAlert>,
     /// What was last published about the team: (is_active, on_board).
     published: (bool, bool),
+    /// The entry as `/api/teams` shows it, serialised once per report.
+    encoded: EncodedTeam,
     /// The name the board shows when not the one of its latest report: an
     /// organiser's rename, or the contest file's name.
     display_name: Option<String>,
@@ -66,21 +70,66 @@ pub struct TeamState {
 
 impl From<TeamEntry> for TeamState {
     fn from(entry: TeamEntry) -> TeamState {
-        TeamState {
-            latest: entry.latest,
-            metrics: entry.metrics,
-            best: entry.records.best,
-            run_best: entry.records.run_best,
-            report_count: entry.records.reports,
-            alerts: Vec::new(),
-            published: (false, false),
-            display_name: None,
-            hidden: false,
-        }
+        let records = entry.records;
+        TeamState::new(
+            entry.latest,
+            entry.metrics,
+            (records.best, records.run_best),
+            records.reports,
+            None,
+            false,
+        )
     }
 }
 
 impl TeamState {
+    /// A team's state, its entry serialised.
+    fn new(
+        latest: Arc<StoredReport>,
+        metrics: Metrics,
+        (best, run_best): (BestRecords, BestRecords),
+        report_count: usize,
+        display_name: Option<String>,
+        hidden: bool,
+    ) -> TeamState {
+        let mut state = TeamState {
+            latest,
+            metrics,
+            best,
+            run_best,
+            report_count,
+            alerts: Vec::new(),
+            published: (true, true),
+            encoded: EncodedTeam::placeholder(),
+            display_name,
+            hidden,
+        };
+        state.encode();
+        state
+    }
+
+    /// Serialises the entry again (after a report, a rename or a refresh changed it).
+    fn encode(&mut self) {
+        let now = self.latest.at;
+        self.encoded = EncodedTeam::encode(&self.to_api(now, &Timing::default()));
+    }
+
+    /// The `team_update` message of the team (the shape of WsMessage::TeamUpdate,
+    /// around the entry's shared bytes).
+    fn update_message(&self, now: DateTime<FixedOffset>, timing: &Timing) -> String {
+        let mut message = Encoded::new();
+        message.push_text("{\"type\":\"team_update\",\"team\":");
+        let (team, activity) = self.shown(now, timing);
+        message.push_team(team, activity);
+        message.push_text("}");
+        String::from_utf8(message.to_vec()).expect("JSON is UTF-8")
+    }
+
+    /// The entry as `/api/teams` shows it, with the activity flags of `now`.
+    fn shown(&self, now: DateTime<FixedOffset>, timing: &Timing) -> (&EncodedTeam, (bool, bool)) {
+        (&self.encoded, self.activity(now, timing))
+    }
+
     fn activity(&self, now: DateTime<FixedOffset>, timing: &Timing) -> (bool, bool) {
         let age = (now - self.latest.at).to_std().unwrap_or(Duration::ZERO);
         (age < timing.inactive_after, age < timing.evict_after)
@@ -111,7 +160,8 @@ impl TeamState {
         }
     }
 
-    fn to_json(&self, now: DateTime<FixedOffset>, timing: &Timing) -> Value {
+    /// [`TeamState::to_api`] as a JSON value (the admin page's list).
+    fn to_json(&self, now: DateTime<FixedOffset>, timing: &Timing) -> serde_json::Value {
         serde_json::to_value(self.to_api(now, timing)).expect("teams serialize")
     }
 }
@@ -125,7 +175,7 @@ pub struct LiveBoard {
     presentation: Mutex<Presentation>,
     /// The last `snapshot` message and the hub position it stands for: while nothing
     /// was published since, every new viewer shares it instead of a copy of its own.
-    snapshot: Mutex<Option<(u64, Arc<str>)>>,
+    snapshot: Mutex<Option<(u64, Arc<Encoded>)>>,
     timing: Timing,
     /// Most team cards the page shows (`--max-teams`).
     pub max_teams: usize,
@@ -198,17 +248,14 @@ impl LiveBoard {
         let state = match teams.entry(stored.team_id.clone()) {
             std::collections::btree_map::Entry::Vacant(slot) => {
                 let presentation = self.presentation.lock().expect("board lock poisoned");
-                slot.insert(TeamState {
-                    latest: Arc::clone(&stored),
-                    metrics: metrics.clone(),
-                    best: BestRecords::default(),
-                    run_best: BestRecords::default(),
-                    report_count: 0,
-                    alerts: Vec::new(),
-                    published: (true, true),
-                    display_name: presentation.name_of(&stored.team_id),
-                    hidden: presentation.is_hidden(&stored.team_id),
-                })
+                slot.insert(TeamState::new(
+                    Arc::clone(&stored),
+                    metrics.clone(),
+                    (BestRecords::default(), BestRecords::default()),
+                    0,
+                    presentation.name_of(&stored.team_id),
+                    presentation.is_hidden(&stored.team_id),
+                ))
             }
             std::collections::btree_map::Entry::Occupied(slot) => slot.into_mut(),
         };
@@ -227,13 +274,11 @@ impl LiveBoard {
             state.latest = stored;
             state.metrics = metrics;
         }
+        state.encode();
         if state.hidden {
             return latest;
         }
-        let message = WsMessage::TeamUpdate {
-            team: Box::new(state.to_api(now, &self.timing)),
-        }
-        .to_text();
+        let message = state.update_message(now, &self.timing);
         // Published under the lock, so viewers get updates in the order they were
         // applied; keyed by team, so a viewer that is behind gets only the newest.
         self.hub
@@ -247,7 +292,13 @@ impl LiveBoard {
         let mut teams = self.teams.lock().expect("board lock poisoned");
         for state in teams.values_mut() {
             let id = state.latest.team_id.as_str();
-            state.alerts = firing.iter().filter(|a| a.team_id == id).cloned().collect();
+            let alerts: Vec<FiringAlert> =
+                firing.iter().filter(|a| a.team_id == id).cloned().collect();
+            if alerts != state.alerts {
+                // The shared entry carries the alerts: serialised again when they change.
+                state.alerts = alerts;
+                state.encode();
+            }
         }
         let mut recent = self.recent_alerts.lock().expect("alerts lock poisoned");
         for change in changes {
@@ -296,10 +347,8 @@ impl LiveBoard {
         if let Some(old) = teams.get(&id) {
             state.alerts = old.alerts.clone();
         }
-        let message = WsMessage::TeamUpdate {
-            team: Box::new(state.to_api(now, &self.timing)),
-        }
-        .to_text();
+        state.encode();
+        let message = state.update_message(now, &self.timing);
         let hidden = state.hidden;
         teams.insert(id.clone(), state);
         if !hidden {
@@ -322,25 +371,34 @@ impl LiveBoard {
         self.storage_available.load(Ordering::SeqCst)
     }
 
-    /// Every known team, as `/api/teams` lists them (by id).
-    pub fn teams_json(&self) -> Vec<Value> {
+    /// Every known team, as `/api/teams` lists them (by id): a JSON array made of
+    /// the teams' shared entries (a few pointers per team are copied under the lock).
+    pub fn teams_json(&self) -> Encoded {
         let now = self.now();
         let teams = self.teams.lock().expect("board lock poisoned");
-        teams
-            .values()
-            .filter(|t| !t.hidden)
-            .map(|t| t.to_json(now, &self.timing))
-            .collect()
+        Encoded::team_list(
+            teams
+                .values()
+                .filter(|t| !t.hidden)
+                .map(|t| t.shown(now, &self.timing)),
+        )
     }
 
-    /// One team, or `None` when it never reported (or is hidden).
-    pub fn team_json(&self, id: &TeamId) -> Option<Value> {
+    /// One team's entry, or `None` when it never reported (or is hidden).
+    pub fn team_json(&self, id: &TeamId) -> Option<Encoded> {
         let now = self.now();
         let teams = self.teams.lock().expect("board lock poisoned");
-        teams
-            .get(id)
-            .filter(|t| !t.hidden)
-            .map(|t| t.to_json(now, &self.timing))
+        teams.get(id).filter(|t| !t.hidden).map(|t| {
+            let (team, activity) = t.shown(now, &self.timing);
+            let mut text = Encoded::new();
+            text.push_team(team, activity);
+            text
+        })
+    }
+
+    /// Number of teams the board knows (hidden ones too).
+    pub fn team_count(&self) -> usize {
+        self.teams.lock().expect("board lock poisoned").len()
     }
 
     /// The team's display name, if it ever reported (and is not hidden).
@@ -355,7 +413,7 @@ impl LiveBoard {
 
     /// The `snapshot` message and a subscription that continues right after it:
     /// taken under one lock, so a viewer misses no update and sees none twice.
-    pub fn subscribe(&self) -> Result<(Arc<str>, Subscription), SubscribeError> {
+    pub fn subscribe(&self) -> Result<(Arc<Encoded>, Subscription), SubscribeError> {
         let now = self.now();
         let teams = self.teams.lock().expect("board lock poisoned");
         let subscription = self.hub.subscribe()?;
@@ -367,25 +425,30 @@ impl LiveBoard {
         {
             return Ok((Arc::clone(snapshot), subscription));
         }
-        let snapshot = WsMessage::Snapshot {
-            teams: teams
+        // The shape of WsMessage::Snapshot, around the teams' shared entries.
+        let mut snapshot = Encoded::new();
+        snapshot.push_text("{\"type\":\"snapshot\",\"teams\":");
+        snapshot.append(&Encoded::team_list(
+            teams
                 .values()
                 .filter(|t| !t.hidden)
-                .map(|t| t.to_api(now, &self.timing))
-                .collect(),
-            max_teams: self.max_teams,
-            inactive_after_secs: self.timing.inactive_after.as_secs(),
-            evict_after_secs: self.timing.evict_after.as_secs(),
-            storage_available: self.storage_available(),
-            alerts: self
-                .recent_alerts
-                .lock()
-                .expect("alerts lock poisoned")
-                .iter()
-                .cloned()
-                .collect(),
-        };
-        let snapshot: Arc<str> = snapshot.to_text().into();
+                .map(|t| t.shown(now, &self.timing)),
+        ));
+        snapshot.push_text(&format!(
+            ",\"max_teams\":{},\"inactive_after_secs\":{},\"evict_after_secs\":{},\"storage_available\":{}",
+            self.max_teams,
+            self.timing.inactive_after.as_secs(),
+            self.timing.evict_after.as_secs(),
+            self.storage_available()
+        ));
+        let recent = self.recent_alerts.lock().expect("alerts lock poisoned");
+        let alerts: Vec<&Change> = recent.iter().collect();
+        snapshot.push_text(&format!(
+            ",\"alerts\":{}}}",
+            serde_json::to_string(&alerts).expect("alerts serialize")
+        ));
+        drop(recent);
+        let snapshot = Arc::new(snapshot);
         *cached = Some((subscription.cursor(), Arc::clone(&snapshot)));
         Ok((snapshot, subscription))
     }
@@ -424,91 +487,4 @@ fn arrival_order(stored: &StoredReport) -> Option<crate::timefmt::FileOrder> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-    use crate::report::Report;
-    use crate::store::WritableStore;
-
-    /// A store on a temporary directory and a board over it.
-    pub(crate) fn board_on_a_fresh_store() -> (tempfile::TempDir, WritableStore, LiveBoard) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = WritableStore::open(dir.path(), false).unwrap();
-        let board = LiveBoard::from_store(&store, Timing::default(), 6, Hub::new(16, 4)).unwrap();
-        (dir, store, board)
-    }
-
-    /// Stores a report of `team` with the given `totalSent` and completed QPS.
-    pub(crate) fn store_report(
-        store: &WritableStore,
-        team: &str,
-        sent: u64,
-    ) -> (Arc<StoredReport>, Metrics) {
-        let body = format!(
-            r#"{{"totalElapsed":1,"totalSent":{sent},"totalOps":1,"totalErrors":0,"totalSaveDelayErrors":0,"pending":0,"operations":{{"sensorData":{{"operations":1,"errors":0}}}},"performanceMetrics":{{"avgSentQPS":1,"avgCompletedQPS":{sent},"errorRate":0}},"latencyAnalysis":{{"sensorData":{{"avg":1,"min":1,"max":1,"buckets":[1]}}}}}}"#
-        );
-        let report = Report::parse(body.as_bytes()).unwrap();
-        let metrics = Metrics::of(&report);
-        let id = TeamId::parse(team).unwrap();
-        let stored = store
-            .append(&id, "x", body.as_bytes(), report, &metrics)
-            .unwrap();
-        (stored, metrics)
-    }
-
-    #[test]
-    fn a_viewer_behind_gets_only_the_newest_update_of_each_team() {
-        let (_dir, store, board) = board_on_a_fresh_store();
-        let (_, subscription) = board.subscribe().unwrap();
-        for team in ["team-7", "team-8", "team-7"] {
-            let (stored, metrics) = store_report(&store, team, 1);
-            board.apply(stored, metrics);
-        }
-        let (batch, _) = board.hub().batch_after(subscription.cursor()).unwrap();
-        let updates: Vec<(String, u64)> = batch
-            .iter()
-            .map(|m| {
-                let v: Value = serde_json::from_str(m).unwrap();
-                let team = &v["team"];
-                (
-                    team["team_id"].as_str().unwrap().to_string(),
-                    team["report_count"].as_u64().unwrap(),
-                )
-            })
-            .collect();
-        assert_eq!(
-            updates,
-            [("team-8".to_string(), 1), ("team-7".to_string(), 2)]
-        );
-    }
-
-    #[test]
-    fn viewers_joining_between_two_updates_share_one_snapshot() {
-        let (_dir, store, board) = board_on_a_fresh_store();
-        let (first, _a) = board.subscribe().unwrap();
-        let (second, _b) = board.subscribe().unwrap();
-        assert!(Arc::ptr_eq(&first, &second));
-        let (stored, metrics) = store_report(&store, "t", 5);
-        board.apply(stored, metrics);
-        let (third, _c) = board.subscribe().unwrap();
-        assert!(!Arc::ptr_eq(&first, &third));
-        assert!(third.contains("\"totalSent\":5"));
-    }
-
-    #[test]
-    fn reports_applied_out_of_order_leave_the_newest_as_latest() {
-        let (_dir, store, board) = board_on_a_fresh_store();
-        let stored: Vec<_> = [100, 200]
-            .iter()
-            .map(|&sent| store_report(&store, "t", sent))
-            .collect();
-        // The second report is applied first, as a race between two workers may do.
-        for (report, metrics) in stored.into_iter().rev() {
-            board.apply(report, metrics);
-        }
-        let team = board.team_json(&TeamId::parse("t").unwrap()).unwrap();
-        assert_eq!(team["stats"]["totalSent"], 200);
-        assert_eq!(team["qps"], 200.0);
-        assert_eq!(team["report_count"], 2);
-        assert_eq!(team["best_qps"], 200.0);
-    }
-}
+pub(crate) mod tests;

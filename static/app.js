@@ -11,6 +11,9 @@
   const SPARK_MAX_POINTS = 600;
   const BACKOFF_MAX_MS = 30000;
   const LANG_KEY = "benchboard.lang";
+  // Ranking rows drawn at first and per "show more": with 1,000 teams the page draws
+  // the top of the ranking, not 1,000 rows per update.
+  const RANKING_STEP = 50;
 
   const I18N = {
     zh: {
@@ -26,6 +29,7 @@
       ago_s: (n) => `${n} 秒前`, ago_m: (n) => `${n} 分钟前`, ago_h: (n) => `${n} 小时前`,
       dur: (h, m, s) => (h ? `${h}时${m}分${s}秒` : m ? `${m}分${s}秒` : `${s}秒`),
       switch_to: "English", locale: "zh-CN", none: "—",
+      more: (shown, total) => `显示更多（已显示 ${shown} / 共 ${total} 队）`,
       alerts: "告警", no_alerts: "暂无告警", run: "运行轮次",
       phase_ok: "正常", phase_pending: "待定", phase_firing: "触发", phase_resolved: "恢复",
       severity_warning: "警告", severity_critical: "严重",
@@ -43,6 +47,7 @@
       ago_s: (n) => `${n}s ago`, ago_m: (n) => `${n} min ago`, ago_h: (n) => `${n} h ago`,
       dur: (h, m, s) => (h ? `${h}h ${m}m ${s}s` : m ? `${m}m ${s}s` : `${s}s`),
       switch_to: "中文", locale: "en-US", none: "—",
+      more: (shown, total) => `Show more (${shown} of ${total} teams)`,
       alerts: "Alerts", no_alerts: "No alerts", run: "Run",
       phase_ok: "OK", phase_pending: "Pending", phase_firing: "Firing", phase_resolved: "Resolved",
       severity_warning: "warning", severity_critical: "critical",
@@ -58,12 +63,19 @@
   const sparks = new Map(); // team_id -> [{at, qps, p99, key}]
   const cardNodes = new Map(); // team_id -> card element
   let previousRanks = new Map();
+  let rankingRows = RANKING_STEP;
   let alertChanges = []; // newest first, as the snapshot and /api/alerts give them
   let maxTeams = Number(body.dataset.maxTeams) || 6;
 
   // ---- formatting --------------------------------------------------------
-  const num = (v, digits) =>
-    new Intl.NumberFormat(t("locale"), { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(v);
+  const formats = new Map(); // "locale|digits" -> Intl.NumberFormat (slow to make)
+  const num = (v, digits) => {
+    const key = `${t("locale")}|${digits}`;
+    if (!formats.has(key)) {
+      formats.set(key, new Intl.NumberFormat(t("locale"), { minimumFractionDigits: digits, maximumFractionDigits: digits }));
+    }
+    return formats.get(key).format(v);
+  };
   const isNum = (v) => typeof v === "number" && Number.isFinite(v);
   const fmtQps = (v) => (isNum(v) ? num(v, v >= 1000 ? 0 : 1) : t("none"));
   const fmtMs = (v) => (isNum(v) ? num(v, v < 10 ? 2 : v < 100 ? 1 : 0) : t("none"));
@@ -207,7 +219,8 @@
     return onBoard.slice(0, maxTeams).sort((a, b) => (a.team_id < b.team_id ? -1 : 1));
   }
 
-  function renderCards(changedId) {
+  /** Cards of the teams in `changed` (a Set; undefined: all) may flash. */
+  function renderCards(changed) {
     const container = document.getElementById("cards");
     const shown = cardTeams();
     const keep = new Set(shown.map((x) => x.team_id));
@@ -219,7 +232,7 @@
       const fresh = !card;
       if (fresh) { card = makeCard(team.team_id); cardNodes.set(team.team_id, card); seedSpark(team.team_id); }
       container.appendChild(card); // keeps id order
-      updateCard(card, team, !fresh && (changedId === undefined || changedId === team.team_id));
+      updateCard(card, team, !fresh && (changed === undefined || changed.has(team.team_id)));
     }
     document.getElementById("empty").hidden = shown.length > 0;
   }
@@ -297,13 +310,14 @@
   }
 
   // ---- ranking -----------------------------------------------------------
+  /** The top `rankingRows` teams as rows; the rest on demand ("show more"). */
   function renderRanking() {
     const ranked = [...teams.values()].sort(
       (a, b) => (b.qps - a.qps) || (a.avg_latency - b.avg_latency) || (a.team_id < b.team_id ? -1 : 1));
     const tbody = document.querySelector("#ranking tbody");
     const ranks = new Map();
-    const rows = ranked.map((team, i) => {
-      ranks.set(team.team_id, i + 1);
+    ranked.forEach((team, i) => ranks.set(team.team_id, i + 1));
+    const rows = ranked.slice(0, rankingRows).map((team, i) => {
       const row = el("tr", team.is_active ? "" : "inactive");
       row.dataset.teamId = team.team_id;
       const before = previousRanks.get(team.team_id);
@@ -326,6 +340,35 @@
     });
     tbody.replaceChildren(...rows);
     previousRanks = ranks;
+    const more = document.getElementById("ranking-more");
+    more.hidden = ranked.length <= rows.length;
+    more.textContent = t("more")(rows.length, ranked.length);
+  }
+  document.getElementById("ranking-more").addEventListener("click", () => {
+    rankingRows += RANKING_STEP;
+    renderRanking();
+  });
+
+  function render(changed) {
+    renderCards(changed);
+    renderRanking();
+  }
+
+  // Updates arrive one per report (hundreds a second with many teams): they are drawn
+  // together, at most once per frame, never one full redraw each.
+  let pendingRender = null; // Set of changed team ids, or "all"
+  function scheduleRender(changedId) {
+    const first = pendingRender === null;
+    if (changedId === undefined || pendingRender === "all") pendingRender = "all";
+    else (pendingRender ??= new Set()).add(changedId);
+    if (!first) return;
+    const draw = () => {
+      const changed = pendingRender === "all" ? undefined : pendingRender;
+      pendingRender = null;
+      render(changed);
+    };
+    // A hidden page gets no animation frames: draw on a timer then.
+    if (document.hidden) setTimeout(draw, 250); else requestAnimationFrame(draw);
   }
 
   // ---- alerts --------------------------------------------------------------
@@ -348,11 +391,6 @@
     document.getElementById("no-alerts").hidden = items.length > 0;
   }
 
-  function render(changedId) {
-    renderCards(changedId);
-    renderRanking();
-  }
-
   // ---- applying server data ----------------------------------------------
   function applyAll(list) {
     const ids = new Set();
@@ -363,7 +401,7 @@
       ids.add(team.team_id);
     }
     for (const id of [...teams.keys()]) if (!ids.has(id)) teams.delete(id);
-    render();
+    scheduleRender();
   }
 
   // The store (a database) went away: the board stays as it was, with a notice.
@@ -386,24 +424,24 @@
       if (before && message.team.report_count < before.report_count) forget(message.team.team_id);
       teams.set(message.team.team_id, message.team);
       remember(message.team);
-      render(message.team.team_id);
+      scheduleRender(message.team.team_id);
     } else if (message.type === "alert" && message.change) {
       alertChanges.unshift(message.change);
       alertChanges.length = Math.min(alertChanges.length, 50);
       const team = teams.get(message.change.team_id);
-      if (team) { team.alerts = message.team_alerts || []; render(team.team_id); }
+      if (team) { team.alerts = message.team_alerts || []; scheduleRender(team.team_id); }
       renderAlerts();
     } else if (message.type === "team_removed") {
       // Hidden by an organiser, or every report in the trash.
       teams.delete(message.team_id);
       forget(message.team_id);
-      render();
+      scheduleRender();
     } else if (message.type === "team_status") {
       const team = teams.get(message.team_id);
       if (!team) return;
       team.is_active = Boolean(message.is_active);
       team.on_board = Boolean(message.on_board);
-      render(message.team_id);
+      scheduleRender(message.team_id);
     }
   }
 

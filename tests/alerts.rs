@@ -120,6 +120,23 @@ fn a_rule_with_for_goes_pending_then_fires_when_the_clock_moves_and_resolves() {
     let deliveries = wait_for_alerts(&server, |a| a["deliveries"][0]["delivered"] == 2);
     assert_eq!(deliveries["deliveries"][0]["state"], "delivered");
     assert_eq!(deliveries["deliveries"][0]["answer"], "HTTP 200 ok");
+    let (_, team) = server.get_json("/api/teams/team1");
+    assert_eq!(
+        team["alerts"],
+        serde_json::json!([]),
+        "the card knows it ended"
+    );
+    let metrics = common::agent()
+        .get(&server.url("/metrics"))
+        .call()
+        .expect("/metrics answered")
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(
+        metrics.contains("benchboard_alert_notifications_total{result=\"delivered\"} 2"),
+        "{metrics}"
+    );
 }
 
 #[test]

@@ -337,3 +337,29 @@ fn no_absolute_server_path_reaches_the_summary_the_history_page_or_an_error() {
     let (_, summary) = server.get_json("/api/teams/t1/history/summary");
     assert_eq!(summary["data_directory"], "data/t1", "{summary}");
 }
+
+#[test]
+fn file_names_with_control_characters_reach_stderr_escaped() {
+    let (_temp, data) = data_with_reports(1);
+    // A name that would clear the operator's terminal and forge a second line.
+    std::fs::write(data.join("t1/\u{1b}[2Jx\nerror: forged"), b"{}").unwrap();
+    let output = history_bounded(&data, &["teams"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("\\x1b[2Jx\\nerror: forged"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+
+    let mut server = ServeChild::start(&mut serve_command(&data));
+    let warnings = server.stderr_so_far(std::time::Duration::from_secs(2));
+    let about_it: Vec<_> = warnings
+        .iter()
+        .filter(|l| l.contains("x\\nerror"))
+        .collect();
+    assert_eq!(about_it.len(), 1, "{warnings:#?}");
+    assert!(
+        warnings.iter().all(|l| !l.contains('\u{1b}')),
+        "{warnings:#?}"
+    );
+    assert_eq!(server.get_json("/api/teams/t1").0, 200);
+}

@@ -346,14 +346,14 @@ const NOT_PROVOKED: [(&str, &str, &str); 8] = [
         "the store of /api/stats/report: tests/storage_failure.rs",
     ),
     (
-        "/api/teams/{team_id}/export.csv",
-        "500",
-        "no thread or pipe for the export",
-    ),
-    (
         "/ws",
         "500",
         "a connection that is not plain TCP (TLS is not served)",
+    ),
+    (
+        "/ws",
+        "403",
+        "a page of an origin that is not an --allowed-origin: tests/ws.rs",
     ),
 ];
 
@@ -430,6 +430,8 @@ fn every_status_the_server_gives_for_a_route_is_in_openapi() {
         ("/static/{file}", "post", post_to("/static/app.js"), 405),
         ("/healthz", "get", get("/healthz", ""), 200),
         ("/healthz", "post", post_to("/healthz"), 405),
+        ("/metrics", "get", get("/metrics", ""), 200),
+        ("/metrics", "post", post_to("/metrics"), 405),
         ("/api/alerts", "get", get("/api/alerts", ""), 200),
         ("/api/alerts", "post", post_to("/api/alerts"), 405),
         ("/ws", "get", get("/ws", &format!("{UPGRADE}Sec-WebSocket-Version: 13\r\n")), 101),

@@ -155,7 +155,11 @@ fn try_report(server: &Https) -> bool {
 
 #[test]
 fn a_wss_viewer_that_stops_reading_is_dropped_and_others_carry_on() {
-    let server = Https::start(Duration::from_secs(1));
+    // ~900 KiB updates: past the default --max-body (64 KiB).
+    let server = Https::start_with(|c| {
+        c.request_timeout = Duration::from_secs(1);
+        c.max_body_bytes = 2 * 1024 * 1024;
+    });
     let viewers = || server.get_json("/healthz").1["viewers"].as_u64();
     let (mut stuck, mut calm) = (server.viewer(), server.viewer());
     for viewer in [&mut stuck, &mut calm] {

@@ -88,6 +88,18 @@ impl AlertService {
         }
     }
 
+    /// Alert messages taken by their destinations and given up on, all destinations
+    /// together (for `/metrics`).
+    pub fn delivery_totals(&self) -> (u64, u64) {
+        let statuses = self.sender.as_ref().map(AlertSender::statuses);
+        statuses
+            .unwrap_or_default()
+            .iter()
+            .fold((0, 0), |(taken, failed), s| {
+                (taken + s.delivered, failed + s.failed)
+            })
+    }
+
     /// `GET /api/alerts`.
     pub fn answer(&self) -> api::Alerts {
         let rules = self

@@ -72,6 +72,7 @@ impl LiveBoard {
             let was_hidden = state.hidden;
             state.display_name = name;
             state.hidden = hidden;
+            state.encode();
             match (was_hidden, hidden) {
                 (true, true) => {}
                 (false, true) => self.publish_removed(id),
@@ -95,16 +96,15 @@ impl LiveBoard {
         let (best, run_best, report_count) = (records.best, records.run_best, records.reports);
         let now = crate::timefmt::now().fixed_offset();
         let presentation = self.presentation.lock().expect("board lock poisoned");
-        let state = teams.entry(id.clone()).or_insert_with(|| TeamState {
-            latest: Arc::clone(&latest),
-            metrics: metrics.clone(),
-            best: BestRecords::default(),
-            run_best: BestRecords::default(),
-            report_count: 0,
-            alerts: Vec::new(),
-            published: (false, false),
-            display_name: presentation.name_of(id),
-            hidden: presentation.is_hidden(id),
+        let state = teams.entry(id.clone()).or_insert_with(|| {
+            TeamState::new(
+                Arc::clone(&latest),
+                metrics.clone(),
+                (BestRecords::default(), BestRecords::default()),
+                0,
+                presentation.name_of(id),
+                presentation.is_hidden(id),
+            )
         });
         drop(presentation);
         state.latest = latest;
@@ -113,6 +113,7 @@ impl LiveBoard {
         state.run_best = run_best;
         state.report_count = report_count;
         state.published = state.activity(now, &self.timing);
+        state.encode();
         if !state.hidden {
             self.publish_update(state, now);
         }
@@ -135,13 +136,9 @@ impl LiveBoard {
     }
 
     fn publish_update(&self, state: &TeamState, now: chrono::DateTime<chrono::FixedOffset>) {
-        let message = WsMessage::TeamUpdate {
-            team: Box::new(state.to_api(now, &self.timing)),
-        };
-        self.hub.publish(
-            Some(state.latest.team_id.as_str()),
-            message.to_text().into(),
-        );
+        let message = state.update_message(now, &self.timing);
+        self.hub
+            .publish(Some(state.latest.team_id.as_str()), message.into());
     }
 
     fn publish_removed(&self, id: &TeamId) {
@@ -187,10 +184,14 @@ pub(crate) mod tests {
         };
         board.set_presentation(hide);
         assert_eq!(messages(&board, &mut viewer)[0]["type"], "team_removed");
-        assert!(board.teams_json().is_empty());
+        assert!(board.teams_json().to_json().as_array().unwrap().is_empty());
         assert!(board.team_json(&team("t1")).is_none());
         assert!(board.team_name(&team("t1")).is_none());
-        assert!(!board.subscribe().unwrap().0.contains("t1"));
+        assert!(
+            !String::from_utf8(board.subscribe().unwrap().0.to_vec())
+                .unwrap()
+                .contains("t1")
+        );
         assert_eq!(board.admin_teams_json()[0]["hidden"], true);
         // Reports of a hidden team are kept but not pushed.
         let (stored, metrics) = store_report(&store, "t1", 6);
@@ -200,7 +201,7 @@ pub(crate) mod tests {
         let shown = messages(&board, &mut viewer);
         assert_eq!(shown[0]["type"], "team_update");
         assert_eq!(shown[0]["team"]["report_count"], 2);
-        assert_eq!(board.teams_json().len(), 1);
+        assert_eq!(board.teams_json().to_json().as_array().unwrap().len(), 1);
     }
 
     #[test]
@@ -217,7 +218,7 @@ pub(crate) mod tests {
         assert_eq!(board.team_name(&team("t1")).unwrap(), "第一小组");
         presentation.renamed.insert("t1".into(), "Renamed".into());
         board.set_presentation(presentation);
-        assert_eq!(board.teams_json()[0]["team_name"], "Renamed");
+        assert_eq!(board.teams_json().to_json()[0]["team_name"], "Renamed");
         // A team's first report after a rename shows the new name at once.
         let (stored, metrics) = store_report(&store, "t2", 1);
         let mut presentation = board.presentation();
@@ -257,7 +258,10 @@ pub(crate) mod tests {
             let (stored, metrics) = store_report(&store, "t1", sent);
             board.apply(stored, metrics);
         }
-        assert_eq!(board.team_json(&team("t1")).unwrap()["best_qps"], 900.0);
+        assert_eq!(
+            board.team_json(&team("t1")).unwrap().to_json()["best_qps"],
+            900.0
+        );
         let best = store.entries(&team("t1"))[1].file_name.to_string();
         store.trash_report(&team("t1"), &best).unwrap();
         let (_, mut viewer) = board.subscribe().unwrap();
@@ -268,9 +272,12 @@ pub(crate) mod tests {
         store.trash_team(&team("t1")).unwrap();
         board.refresh_team(&store, &team("t1"));
         assert_eq!(messages(&board, &mut viewer)[0]["type"], "team_removed");
-        assert!(board.teams_json().is_empty());
+        assert!(board.teams_json().to_json().as_array().unwrap().is_empty());
         store.restore_report(&team("t1"), &best).unwrap();
         board.refresh_team(&store, &team("t1"));
-        assert_eq!(board.team_json(&team("t1")).unwrap()["best_qps"], 900.0);
+        assert_eq!(
+            board.team_json(&team("t1")).unwrap().to_json()["best_qps"],
+            900.0
+        );
     }
 }

@@ -17,8 +17,9 @@ use super::parse::{parse_duration, parse_size};
 use crate::alerts::sender::send_test;
 use crate::board::Timing;
 use crate::config::{
-    ContestFile, LogLevel, NewToken, Seconds, ServerSection, Size, StoreUrl, TokenFor,
+    ContestFile, LogLevel, NewToken, ProxyNet, Seconds, ServerSection, Size, StoreUrl, TokenFor,
 };
+use crate::server::client_addr::{TrustedProxies, parse_trusted_proxy};
 use crate::server::config::{
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_TEAMS_KNOWN, DEFAULT_VIEWER_QUEUE, MAX_THREADS,
     RESERVED_FILES, default_threads,
@@ -76,8 +77,8 @@ pub struct ServeArgs {
         value_parser = parse_store_url
     )]
     pub store: Option<String>,
-    /// Largest report body accepted (at most 16MiB); bigger ones get 413
-    #[arg(long, env = "BENCHBOARD_MAX_BODY", default_value = "1MiB", value_parser = parse_size)]
+    /// Largest report body accepted, at most 16MiB; bigger ones get 413 (a real report is 1-3 KiB)
+    #[arg(long, env = "BENCHBOARD_MAX_BODY", default_value = "64KiB", value_parser = parse_size)]
     pub max_body: u64,
     /// Largest load-tool output accepted by POST /api/import/<format>; bigger ones get 413
     #[arg(long, env = "BENCHBOARD_MAX_IMPORT_BODY", default_value = "8MiB", value_parser = parse_size)]
@@ -131,9 +132,23 @@ pub struct ServeArgs {
         requires = "tls_cert"
     )]
     pub tls_key: Option<PathBuf>,
-    /// What to log on stderr: error, warn (refused requests and errors), info (also every report), debug
+    /// What to log on stderr: error, warn (refused requests, at most 10 lines a minute per client address, and errors), info (also every report), debug
     #[arg(long, env = "BENCHBOARD_LOG_LEVEL", default_value = "warn")]
     pub log_level: log::LevelFilter,
+    /// A proxy (address or CIDR network, repeatable) whose X-Forwarded-For names the client: per-address limits then count that address instead of the proxy's [default: none, X-Forwarded-For is ignored]
+    #[arg(long = "trusted-proxy", env = "BENCHBOARD_TRUSTED_PROXY", value_delimiter = ',', value_name = "ADDR|CIDR", value_parser = parse_trusted_proxy)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Most WebSocket viewers from one client address; the next one is closed with a reason [default: no limit; a room of phones often shares one address]
+    #[arg(long, env = "BENCHBOARD_MAX_VIEWERS_PER_IP", value_name = "N")]
+    pub max_viewers_per_ip: Option<usize>,
+    /// An origin (scheme://host[:port], repeatable) whose pages may open /ws; others get 403 [default: any origin]
+    #[arg(
+        long = "allowed-origin",
+        env = "BENCHBOARD_ALLOWED_ORIGIN",
+        value_delimiter = ',',
+        value_name = "ORIGIN"
+    )]
+    pub allowed_origins: Vec<String>,
     /// Send one test message to the [[notify]] destination NAME of --config, say what it answered, and exit (0: taken)
     #[arg(long, value_name = "NAME", requires = "config")]
     pub test_notify: Option<String>,
@@ -220,6 +235,9 @@ impl ServeArgs {
             log_level => |v: LogLevel| v.0,
             max_report_rate => Some,
             max_auth_failures => Some,
+            trusted_proxies => |v: Vec<ProxyNet>| v.into_iter().map(|p| p.0).collect(),
+            max_viewers_per_ip => Some,
+            allowed_origins => |v| v,
             tls_cert => Some,
             tls_key => Some,
         );
@@ -245,11 +263,16 @@ impl ServeArgs {
                 "--threads {threads} is too many: at most {MAX_THREADS}"
             )));
         }
-        if self.max_body > MAX_REPORT_BYTES {
+        if self.max_body == 0 || self.max_body > MAX_REPORT_BYTES {
             return Err(StartupError::Invalid(format!(
-                "--max-body {} is too large: at most {MAX_REPORT_BYTES} bytes (16MiB)",
+                "--max-body {} is out of range: from 1 byte to {MAX_REPORT_BYTES} bytes (16MiB)",
                 self.max_body
             )));
+        }
+        if self.max_viewers_per_ip == Some(0) {
+            return Err(StartupError::Invalid(
+                "--max-viewers-per-ip must be at least 1 (leave it out for no limit)".into(),
+            ));
         }
         if self.max_connections == 0 {
             return Err(StartupError::Invalid(
@@ -291,6 +314,14 @@ impl ServeArgs {
                 _ => None,
             },
             viewer_queue: DEFAULT_VIEWER_QUEUE,
+            trusted_proxies: TrustedProxies::new(self.trusted_proxies),
+            max_viewers_per_ip: self.max_viewers_per_ip,
+            viewer_min_read_rate: crate::server::ws::MIN_READ_BYTES_PER_SEC,
+            allowed_origins: self
+                .allowed_origins
+                .iter()
+                .map(|o| o.trim().trim_end_matches('/').to_string())
+                .collect(),
             clock: crate::timefmt::now,
             contest,
             limits: LimitFlags {

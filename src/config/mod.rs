@@ -53,7 +53,7 @@ use crate::alerts::notify::NotifyConfig;
 use crate::alerts::rules::{RuleConfig, TeamFilter};
 use crate::alerts::{AlertSections, AlertSettings};
 use crate::auth::Access;
-pub use server::{LogLevel, Seconds, ServerSection, Size, StoreUrl};
+pub use server::{LogLevel, ProxyNet, Seconds, ServerSection, Size, StoreUrl};
 use teams::check_access;
 pub use teams::{SecretSection, TeamSection};
 pub use token::{NewToken, TokenFor};

@@ -32,6 +32,11 @@ pub struct ServerSection {
     pub log_level: Option<LogLevel>,
     pub max_report_rate: Option<u32>,
     pub max_auth_failures: Option<u32>,
+    /// `--trusted-proxy`, as a list: `trusted_proxies = ["10.0.0.1", "10.1.0.0/16"]`.
+    pub trusted_proxies: Option<Vec<ProxyNet>>,
+    pub max_viewers_per_ip: Option<usize>,
+    /// `--allowed-origin`, as a list: `allowed_origins = ["https://board.example"]`.
+    pub allowed_origins: Option<Vec<String>>,
     /// As `--tls-cert`; a relative path is taken from the contest file's directory.
     pub tls_cert: Option<PathBuf>,
     /// As `--tls-key`; a relative path is taken from the contest file's directory.
@@ -101,6 +106,12 @@ impl serde::Serialize for ServerKeys<'_> {
         entry!(log_level, |v: &LogLevel| v.0.to_string().to_lowercase());
         entry!(max_report_rate, |v: &u32| *v);
         entry!(max_auth_failures, |v: &u32| *v);
+        entry!(trusted_proxies, |v: &Vec<ProxyNet>| v
+            .iter()
+            .map(|p| p.0.to_string())
+            .collect::<Vec<_>>());
+        entry!(max_viewers_per_ip, |v: &usize| *v as u64);
+        entry!(allowed_origins, |v: &Vec<String>| v.clone());
         entry!(tls_cert, |v: &PathBuf| v.display().to_string());
         entry!(tls_key, |v: &PathBuf| v.display().to_string());
         map.end()
@@ -173,6 +184,19 @@ impl<'de> Deserialize<'de> for Size {
                 .map(Size)
                 .map_err(serde::de::Error::custom),
         }
+    }
+}
+
+/// A `--trusted-proxy` in the file: an address or a CIDR network, as the flag takes it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProxyNet(pub ipnet::IpNet);
+
+impl<'de> Deserialize<'de> for ProxyNet {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<ProxyNet, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        crate::server::client_addr::parse_trusted_proxy(&text)
+            .map(ProxyNet)
+            .map_err(serde::de::Error::custom)
     }
 }
 

@@ -4,7 +4,7 @@
 use std::io;
 
 use crate::metrics::BUCKET_UPPER_MS;
-use crate::query::ReportRow;
+use crate::query::{ReportRow, StoreRows};
 use crate::report::{BUCKET_COUNT, LatencyDistribution, OPERATION_KINDS};
 
 /// One cell of a row.
@@ -214,22 +214,10 @@ pub fn write(w: impl io::Write, rows: impl Iterator<Item = ReportRow>) -> io::Re
         .from_writer(w);
     out.write_record(columns.iter().map(|c| c.name.as_str()))
         .map_err(into_io)?;
-    // ryu / itoa: number formatting is a good part of the writer's time.
-    let mut float_text = ryu::Buffer::new();
-    let mut int_text = itoa::Buffer::new();
+    let mut numbers = Numbers::default();
     let mut count = 0;
     for row in rows {
-        for col in &columns {
-            match (col.get)(&row) {
-                Cell::Text(t) => out.write_field(spreadsheet_safe(t).as_ref()),
-                Cell::Owned(t) => out.write_field(spreadsheet_safe(&t).as_ref()),
-                Cell::Count(n) => out.write_field(int_text.format(n)),
-                Cell::Number(x) => out.write_field(float_text.format(x)),
-                Cell::Empty => out.write_field(""),
-            }
-            .map_err(into_io)?;
-        }
-        out.write_record(None::<&[u8]>).map_err(into_io)?;
+        write_row(&mut out, &columns, &row, &mut numbers)?;
         count += 1;
     }
     out.flush()?;
@@ -250,6 +238,97 @@ pub fn stream(rows: crate::store::backend::Rows) -> io::Result<io::PipeReader> {
             let _ = write(writer, rows);
         })?;
     Ok(reader)
+}
+
+/// ryu / itoa buffers: number formatting is a good part of the writer's time.
+#[derive(Default)]
+struct Numbers {
+    float_text: ryu::Buffer,
+    int_text: itoa::Buffer,
+}
+
+fn write_row<W: io::Write>(
+    out: &mut ::csv::Writer<W>,
+    columns: &[Column],
+    row: &ReportRow,
+    numbers: &mut Numbers,
+) -> io::Result<()> {
+    for col in columns {
+        match (col.get)(row) {
+            Cell::Text(t) => out.write_field(spreadsheet_safe(t).as_ref()),
+            Cell::Owned(t) => out.write_field(spreadsheet_safe(&t).as_ref()),
+            Cell::Count(n) => out.write_field(numbers.int_text.format(n)),
+            Cell::Number(x) => out.write_field(numbers.float_text.format(x)),
+            Cell::Empty => out.write_field(""),
+        }
+        .map_err(into_io)?;
+    }
+    out.write_record(None::<&[u8]>).map_err(into_io)
+}
+
+/// Bytes of CSV a [`CsvReader`] formats ahead at most (a row is 1–2 KiB).
+const READ_AHEAD: usize = 16 * 1024;
+
+/// The CSV of `rows` (header included) as a [`io::Read`] that formats the next rows
+/// only when asked: a server sends it at the pace its client takes it, with no thread
+/// of its own and at most [`READ_AHEAD`] bytes in memory. Rows that cannot be read
+/// are skipped with a warning.
+pub struct CsvReader {
+    rows: StoreRows,
+    columns: Vec<Column>,
+    numbers: Numbers,
+    buffer: Vec<u8>,
+    at: usize,
+}
+
+impl CsvReader {
+    /// The CSV of `rows` (best read one file at a time: [`StoreRows::one_by_one`]).
+    pub fn new(rows: StoreRows) -> CsvReader {
+        let columns = columns();
+        let mut buffer = Vec::new();
+        {
+            let mut out = ::csv::Writer::from_writer(&mut buffer);
+            out.write_record(columns.iter().map(|c| c.name.as_str()))
+                .expect("writing to memory cannot fail");
+        }
+        CsvReader {
+            rows,
+            columns,
+            numbers: Numbers::default(),
+            buffer,
+            at: 0,
+        }
+    }
+
+    /// Formats rows until [`READ_AHEAD`] bytes wait or the rows end.
+    fn refill(&mut self) -> io::Result<()> {
+        self.buffer.clear();
+        self.at = 0;
+        let mut out = ::csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(&mut self.buffer);
+        while out.get_ref().len() < READ_AHEAD {
+            match self.rows.next() {
+                Some(Ok(row)) => write_row(&mut out, &self.columns, &row, &mut self.numbers)?,
+                Some(Err(e)) => log::warn!("export: skipping {e}"),
+                None => break,
+            }
+            out.flush()?;
+        }
+        out.flush()
+    }
+}
+
+impl io::Read for CsvReader {
+    fn read(&mut self, into: &mut [u8]) -> io::Result<usize> {
+        if self.at == self.buffer.len() {
+            self.refill()?;
+        }
+        let n = into.len().min(self.buffer.len() - self.at);
+        into[..n].copy_from_slice(&self.buffer[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 /// Text as a spreadsheet shows it: a cell that starts with `=`, `+`, `-`, `@`, a tab

@@ -87,7 +87,7 @@ pub fn run(args: &HistoryArgs) -> ExitStatus {
         Err(e) => {
             let status = e.exit_status();
             if status != ExitStatus::Ok {
-                eprintln!("error: {e}");
+                crate::logging::eprint_line(&format!("error: {e}"));
             }
             status
         }

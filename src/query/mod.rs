@@ -16,7 +16,7 @@ pub use rows::{ReportRow, StoreRows, history_entry};
 
 use crate::api::{self, SeriesPoint};
 use crate::report::plausibility::Warning;
-use crate::store::{Headline, IndexEntry, Store, StoreError, StoredReport};
+use crate::store::{Headline, IndexEntry, ReportReader, Store, StoreError, StoredReport};
 use crate::team::TeamId;
 
 /// How many of the newest report file names the summary lists.
@@ -51,13 +51,55 @@ pub fn page(
     offset: usize,
     limit: usize,
 ) -> (usize, Vec<Result<StoredReport, StoreError>>) {
-    type Named = (Box<str>, u32, Box<[Warning]>);
-    let (total, names) = store.with_entries(id, |entries| {
+    let (total, names) = page_names(store, id, range, offset, limit);
+    let reader = store.reader();
+    let page = names.iter().map(|named| named.read(&reader, id)).collect();
+    (total, page)
+}
+
+/// A report's file name with what the index knows of it beyond the file: its run
+/// and plausibility warnings.
+#[derive(Debug, Clone)]
+pub struct Named {
+    pub name: Box<str>,
+    pub run: u32,
+    pub warnings: Box<[Warning]>,
+}
+
+impl Named {
+    /// The name and the index's judgement of one entry.
+    pub fn of(entry: &IndexEntry) -> Named {
+        Named {
+            name: entry.file_name.clone(),
+            run: entry.run,
+            warnings: entry.warnings.clone(),
+        }
+    }
+
+    /// Reads the report, with its run and warnings from the index.
+    pub fn read(&self, reader: &ReportReader, id: &TeamId) -> Result<StoredReport, StoreError> {
+        let mut stored = reader.read(id, &self.name)?;
+        stored.run = self.run;
+        stored.warnings = self.warnings.to_vec();
+        Ok(stored)
+    }
+}
+
+/// The file names of one page (see [`page`]), newest first, without reading a file:
+/// for an answer that reads them one at a time as it is sent.
+pub fn page_names(
+    store: &Store,
+    id: &TeamId,
+    range: &TimeRange,
+    offset: usize,
+    limit: usize,
+) -> (usize, Vec<Named>) {
+    store.with_entries(id, |entries| {
         let names = |newest_first: &mut dyn Iterator<Item = &IndexEntry>| -> Vec<Named> {
             newest_first
                 .skip(offset)
                 .take(limit)
-                .map(|e| (e.file_name.clone(), e.run, e.warnings.clone()))
+                .map(Named::of)
                 .collect()
         };
         if range.is_all() {
@@ -67,18 +109,7 @@ pub fn page(
             let in_range = || entries.iter().rev().filter(|e| range.contains(&e.at));
             (in_range().count(), names(&mut in_range()))
         }
-    });
-    let reader = store.reader();
-    let page = names
-        .into_iter()
-        .map(|(name, run, warnings)| {
-            let mut stored = reader.read(id, &name)?;
-            stored.run = run;
-            stored.warnings = warnings.into_vec();
-            Ok(stored)
-        })
-        .collect();
-    (total, page)
+    })
 }
 
 /// The history summary of a team, from the index alone (0 reports for an unknown team).

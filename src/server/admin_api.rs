@@ -12,7 +12,6 @@ use super::api::{query_number, read_body};
 use super::error::ApiError;
 use super::reply::Reply;
 use super::routes::AdminEndpoint;
-use super::trust::client_addr;
 use crate::admin::{Action, AdminError, MAX_AUDIT_ENTRIES, RESET_ALL_CONFIRMATION};
 use crate::store::WritableStore;
 use crate::team::TeamId;
@@ -55,7 +54,7 @@ pub(super) fn dispatch(
             Action::ResetAll
         }
     };
-    let from = address(request);
+    let from = address(app, request);
     let detail = app.admin.perform(&*app.store, &app.board, action, &from)?;
     Ok(Reply::json(
         200,
@@ -130,7 +129,7 @@ fn reports(app: &App, id: &TeamId, query: &str) -> Result<Reply, ApiError> {
 }
 
 fn reload(app: &App, request: &Request) -> Result<Reply, ApiError> {
-    let reloaded = app.reload(&address(request))?;
+    let reloaded = app.reload(&address(app, request))?;
     Ok(Reply::json(
         200,
         &json!({
@@ -181,6 +180,8 @@ fn files(app: &App) -> Result<&WritableStore, ApiError> {
         .ok_or_else(|| ApiError::Admin(AdminError::NotOnThisStore(app.store.describe())))
 }
 
-fn address(request: &Request) -> String {
-    client_addr(request).map_or_else(|| "unknown".to_string(), |ip| ip.to_string())
+fn address(app: &App, request: &Request) -> String {
+    app.trust
+        .client(request)
+        .map_or_else(|| "unknown".to_string(), |ip| ip.to_string())
 }

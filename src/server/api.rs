@@ -9,9 +9,10 @@ use tiny_http::Request;
 use super::App;
 use super::error::ApiError;
 use super::reply::{Reply, header};
+use super::stream::HistoryStream;
 use crate::api;
 use crate::export;
-use crate::query::{self, TimeRange};
+use crate::query::{self, StoreRows, TimeRange};
 use crate::report::Report;
 use crate::team::{self, TeamError, TeamId};
 
@@ -21,8 +22,10 @@ pub const MAX_HISTORY_LIMIT: usize = api::MAX_PAGE;
 pub(super) fn submit_report(app: &App, request: &mut Request) -> Result<Reply, ApiError> {
     let (id, team_name) = team_of(app, request)?;
     let body = read_body(request, app.config.max_body_bytes)?;
+    let started = std::time::Instant::now();
     let report = Report::parse(&body)?;
     let stored = app.ingest(&id, &team_name, &body, report)?;
+    app.telemetry.report_accepted(body.len(), started.elapsed());
     log::info!("stored report {} of {}", stored.file_name, id);
     let mut answer = json!({"message": "Stats submitted successfully", "team_id": id.as_str()});
     with_warnings(&mut answer, &stored);
@@ -91,7 +94,7 @@ pub(super) fn read_body(request: &mut Request, limit: u64) -> Result<Vec<u8>, Ap
 pub(super) fn team(app: &App, id: &TeamId) -> Result<Reply, ApiError> {
     app.board
         .team_json(id)
-        .map(|team| Reply::json(200, &team))
+        .map(|team| Reply::encoded(200, team))
         .ok_or_else(|| ApiError::NotFound("Team not found".into()))
 }
 
@@ -121,6 +124,16 @@ pub(super) fn query_number(
 pub(super) fn history(app: &App, id: &TeamId, query: &str) -> Result<Reply, ApiError> {
     let limit = query_number(query, "limit", 10, 1, MAX_HISTORY_LIMIT)?;
     let offset = query_number(query, "offset", 0, 0, usize::MAX)?;
+    if let Some(files) = app.store.files() {
+        let (total, names) = query::page_names(files, id, &TimeRange::default(), offset, limit);
+        // Streamed: read file by file as it is sent (a vanished or corrupt one is left out).
+        let stream = HistoryStream::new(files.reader(), id.clone(), names, (total, limit, offset));
+        return Ok(Reply::streamed(
+            200,
+            "application/json; charset=utf-8",
+            Box::new(stream),
+        ));
+    }
     let (total, page) = app.store.page(id, &TimeRange::default(), offset, limit)?;
     // A file that vanished or is corrupt is left out of the page.
     let page: Vec<_> = page.into_iter().filter_map(Result::ok).collect();
@@ -164,14 +177,30 @@ pub(super) fn export_csv(app: &App, id: &TeamId) -> Result<Reply, ApiError> {
     if app.store.report_count(id)? == 0 {
         return Err(ApiError::NotFound("Team not found".into()));
     }
-    let (rows, _) = app
-        .store
-        .rows(std::slice::from_ref(id), &TimeRange::default(), false)?;
-    let reader = export::csv::stream(rows).map_err(|source| ApiError::ExportStart {
-        team: id.to_string(),
-        source,
-    })?;
-    let mut reply = Reply::streamed(200, "text/csv; charset=utf-8", Box::new(reader));
+    let reader: Box<dyn std::io::Read + Send> = if let Some(files) = app.store.files() {
+        // One file read per row asked for, on the thread that sends the answer: a slow
+        // download holds no thread and nothing read ahead (hundreds may run at once).
+        let rows = StoreRows::one_by_one(
+            files,
+            std::slice::from_ref(id),
+            &TimeRange::default(),
+            false,
+        );
+        let reader = export::csv::CsvReader::new(rows);
+        Box::new(reader)
+    } else {
+        // The database's rows are fetched by a thread of its own, so no query waits
+        // on the thread that sends answers.
+        let (rows, _) = app
+            .store
+            .rows(std::slice::from_ref(id), &TimeRange::default(), false)?;
+        let reader = export::csv::stream(rows).map_err(|source| ApiError::ExportStart {
+            team: id.to_string(),
+            source,
+        })?;
+        Box::new(reader)
+    };
+    let mut reply = Reply::streamed(200, "text/csv; charset=utf-8", reader);
     reply.headers.push((
         "Content-Disposition",
         format!("attachment; filename=\"{id}-history.csv\""),
@@ -187,5 +216,5 @@ pub(super) fn alerts(app: &App) -> Reply {
 
 /// `GET /api/teams`: every team on the board.
 pub(super) fn teams(app: &App) -> Reply {
-    Reply::json(200, &Value::Array(app.board.teams_json()))
+    Reply::encoded(200, app.board.teams_json())
 }

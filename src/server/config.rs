@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::client_addr::TrustedProxies;
 use super::trust::LimitFlags;
 use crate::alerts::{AlertSettings, Clock as AlertClock, SenderOptions, SystemClock};
 use crate::board::Timing;
@@ -105,6 +106,16 @@ pub struct Config {
     /// Messages the hub keeps for viewers: one further behind counts as fallen behind
     /// and is dropped (not a flag: tests make it small).
     pub viewer_queue: usize,
+    /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
+    pub trusted_proxies: TrustedProxies,
+    /// Most WebSocket viewers per client address (`--max-viewers-per-ip`); `None`: no limit.
+    pub max_viewers_per_ip: Option<usize>,
+    /// Least bytes a second a viewer with frames waiting must take, on average over
+    /// `request_timeout`; a slower one is closed (not a flag: tests change it).
+    pub viewer_min_read_rate: u64,
+    /// Origins whose pages may open `/ws` (`--allowed-origin`, without a trailing
+    /// slash); empty: any.
+    pub allowed_origins: Vec<String>,
     /// Where the store reads arrival times (not a flag: tests freeze it).
     pub clock: crate::store::Clock,
     /// Alert rules and their destinations (the contest file's `[[rule]]` and
@@ -127,7 +138,7 @@ impl Default for Config {
             port: 8080,
             data_dir: PathBuf::from("data"),
             store_url: None,
-            max_body_bytes: 1024 * 1024,
+            max_body_bytes: DEFAULT_MAX_BODY,
             max_import_body_bytes: DEFAULT_MAX_IMPORT_BODY,
             timing: Timing::default(),
             max_teams: 6,
@@ -141,6 +152,10 @@ impl Default for Config {
             max_viewers: 1000,
             tls: None,
             viewer_queue: DEFAULT_VIEWER_QUEUE,
+            trusted_proxies: TrustedProxies::default(),
+            max_viewers_per_ip: None,
+            viewer_min_read_rate: crate::server::ws::MIN_READ_BYTES_PER_SEC,
+            allowed_origins: Vec::new(),
             clock: crate::timefmt::now,
             alerts: AlertSettings::default(),
             alert_clock: Arc::new(SystemClock),
@@ -159,6 +174,9 @@ impl Default for Config {
 /// a stuck one does.
 pub const DEFAULT_VIEWER_QUEUE: usize = 4096;
 
+/// Largest report body by default (`--max-body`): a real report is 1–3 KiB, and
+/// every team's latest one is kept in memory and sent to every viewer.
+pub const DEFAULT_MAX_BODY: u64 = 64 * 1024;
 /// Default `--max-import-body`: 8 MiB, as tools' outputs are larger than reports.
 pub const DEFAULT_MAX_IMPORT_BODY: u64 = 8 * 1024 * 1024;
 

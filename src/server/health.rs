@@ -18,6 +18,8 @@ pub struct Health {
     pub status: &'static str,
     /// The server's version.
     pub version: &'static str,
+    /// Seconds since the server started.
+    pub uptime_secs: u64,
     /// WebSocket viewers connected now.
     pub viewers: usize,
     /// The data directory's free space against `--min-free-space` (with PostgreSQL:
@@ -39,6 +41,7 @@ pub fn health(app: &App) -> Health {
             "ok"
         },
         version: env!("CARGO_PKG_VERSION"),
+        uptime_secs: app.telemetry.uptime().as_secs(),
         viewers: app.board.hub().len(),
         disk,
         storage_available,

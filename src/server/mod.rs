@@ -24,16 +24,20 @@
 
 pub mod admin_api;
 pub mod api;
+pub mod client_addr;
 pub mod config;
 pub mod error;
 pub mod health;
 mod import;
 pub mod login;
 pub mod pages;
+pub mod refusals;
 pub mod reply;
 pub mod routes;
 mod sockopt;
 mod storage;
+pub mod stream;
+pub mod telemetry;
 pub mod tls;
 pub mod trust;
 pub mod ws;
@@ -67,6 +71,10 @@ pub struct App {
     pub board: Arc<LiveBoard>,
     /// The WebSocket writer threads and their viewers.
     pub viewers: ws::Viewers,
+    /// Lines about refused requests, rate-limited per client address.
+    pub refusals: refusals::RefusalLog,
+    /// The server's own counters, served at `/metrics`.
+    pub telemetry: Arc<telemetry::Telemetry>,
     /// The alert rules, their state and their delivery.
     pub alerts: AlertService,
     /// Who may report, administer and watch; the rate limits.
@@ -83,7 +91,13 @@ impl App {
     /// linked from alert messages.
     pub fn open(config: Config, url: &str) -> Result<App, StartupError> {
         let hub = Hub::new(config.viewer_queue, config.max_viewers);
-        let viewers = ws::Viewers::new(Arc::clone(&hub), config.request_timeout);
+        let telemetry = Arc::new(telemetry::Telemetry::new());
+        let viewers = ws::Viewers::new(
+            Arc::clone(&hub),
+            (config.request_timeout, config.viewer_min_read_rate),
+            ws::AddressSlots::new(config.max_viewers_per_ip),
+            Arc::clone(&telemetry),
+        );
         let opened = storage::open(&config, hub)?;
         // With PostgreSQL the alerts' state is kept in memory only (no data directory).
         let state_dir = opened.store.files().map(|files| files.root().to_path_buf());
@@ -96,7 +110,8 @@ impl App {
         )
         .map_err(StartupError::AlertState)?;
         opened.board.show_alerts(&[], &alerts.firing());
-        let trust = trust::Trust::new(config.contest.as_ref(), config.limits);
+        let trust = trust::Trust::new(config.contest.as_ref(), config.limits)
+            .with_trusted_proxies(config.trusted_proxies.clone());
         show_file_names(&opened.board, &trust);
         let admin = Admin::open(&*opened.store, &opened.board).map_err(StartupError::AdminState)?;
         Ok(App {
@@ -104,6 +119,8 @@ impl App {
             store: opened.store,
             board: opened.board,
             viewers,
+            refusals: refusals::RefusalLog::default(),
+            telemetry,
             alerts,
             trust,
             admin,
@@ -276,15 +293,22 @@ impl Server {
             reason,
         };
         sockopt::set_nodelay(&listener).map_err(|e| bind_error(e.to_string()))?;
+        sockopt::bound_send_buffers(&listener).map_err(|e| bind_error(e.to_string()))?;
         let app = App::open(config, &url)?;
         let http = match tls {
             Some(tls) => tiny_http::Server::from_listener_with_tls(listener, options, limits, tls),
             None => tiny_http::Server::from_listener_with_limits(listener, options, limits),
         }
         .map_err(|e| bind_error(e.to_string()))?;
+        let http = Arc::new(http);
+        // Weak: the metrics must not keep the listener open after the server is dropped.
+        let counted = Arc::downgrade(&http);
+        app.telemetry.count_connections_with(Box::new(move || {
+            counted.upgrade().map_or(0, |http| http.num_connections())
+        }));
         Ok(Server {
             app: Arc::new(app),
-            http: Arc::new(http),
+            http,
             stopping: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -346,6 +370,7 @@ impl Server {
         self.app.viewers.join();
         ticker.thread().unpark();
         let _ = ticker.join();
+        self.app.refusals.flush_all();
         self.app.alerts.save();
     }
 
@@ -377,6 +402,7 @@ impl Server {
                 while !stopping.load(Ordering::SeqCst) {
                     app.tick();
                     app.store.flush();
+                    app.refusals.flush_ended();
                     std::thread::park_timeout(Duration::from_millis(500));
                 }
             })
@@ -424,12 +450,14 @@ fn dashboard_url(addr: SocketAddr, scheme: &str) -> String {
 /// Answers a request; a bug that panics costs that request (tiny_http answers it 500
 /// when it is dropped unanswered), never the worker, so the server keeps serving.
 fn handle_guarded(app: &App, request: tiny_http::Request) {
-    let url = request.url().to_string();
+    let url = crate::logging::clean(request.url());
+    let client = client_addr::client_address(&request, &app.config.trusted_proxies);
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         routes::handle(app, request)
     }));
     if outcome.is_err() {
-        log::error!("internal error while answering {url}; the request got a 500");
+        let line = format!("internal error while answering {url}; the request got a 500");
+        app.refusals.log(client, log::Level::Error, &line);
     }
 }
 

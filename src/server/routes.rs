@@ -3,12 +3,16 @@
 //! the pages, the WebSocket upgrade), and turn an error into its answer in one place
 //! ([`ApiError::reply`]).
 
+use std::net::IpAddr;
+
 use tiny_http::Request;
 
+use super::client_addr::client_address;
 use super::error::ApiError;
-use super::reply::{Reply, send};
+use super::reply::{Reply, header, send};
 use super::trust::Refusal;
-use super::{App, admin_api, api, health, import, login, pages, ws};
+use super::{App, admin_api, api, health, import, login, pages, telemetry, ws};
+use crate::logging::clean;
 use crate::team::TeamId;
 
 /// What a route leads to.
@@ -35,6 +39,34 @@ pub enum Endpoint {
     Admin(AdminEndpoint),
     /// `GET /healthz`: public even on a private board (probes carry no token).
     Health,
+    Metrics,
+}
+
+impl Endpoint {
+    /// The endpoint's name in `/metrics` (`submit_report`, `teams`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Endpoint::SubmitReport => "submit_report",
+            Endpoint::ImportReport => "import_report",
+            Endpoint::Teams => "teams",
+            Endpoint::Team => "team",
+            Endpoint::History => "history",
+            Endpoint::HistorySummary => "history_summary",
+            Endpoint::HistorySeries => "history_series",
+            Endpoint::ExportCsv => "export_csv",
+            Endpoint::Alerts => "alerts",
+            Endpoint::Dashboard => "dashboard",
+            Endpoint::HistoryPage => "history_page",
+            Endpoint::WebSocket => "websocket",
+            Endpoint::Asset => "asset",
+            Endpoint::Login => "login",
+            Endpoint::Logout => "logout",
+            Endpoint::AdminPage => "admin_page",
+            Endpoint::Admin(_) => "admin",
+            Endpoint::Health => "healthz",
+            Endpoint::Metrics => "metrics",
+        }
+    }
 }
 
 /// The admin API's endpoints.
@@ -205,6 +237,7 @@ pub const ROUTES: &[Route] = &[
         Endpoint::Admin(A::Reload),
         Admin,
     ),
+    route("GET", "/metrics", Endpoint::Metrics, Public),
 ];
 
 /// How a path matched the routes.
@@ -260,16 +293,20 @@ pub fn handle(app: &App, mut request: Request) {
     }
     // HEAD is GET without the body (tiny_http leaves the body out), as Flask did.
     let route_method = if method == "HEAD" { "GET" } else { &method };
+    let mut endpoint = None;
     let result = match match_route(route_method, path) {
         Matched::Found(route, _) if route.endpoint == Endpoint::WebSocket => {
             return ws::serve(app, request);
         }
-        Matched::Found(route, params) => match guard(app, route, &request) {
-            Ok(()) => dispatch(app, route.endpoint, &params, query, &mut request),
-            // A browser that opens a page of a private board gets the login form.
-            Err(refusal) if is_page(route.endpoint) => Ok(login::page(path, &refusal)),
-            Err(refusal) => Err(refusal.into()),
-        },
+        Matched::Found(route, params) => {
+            endpoint = Some(route.endpoint);
+            match guard(app, route, &request) {
+                Ok(()) => dispatch(app, route.endpoint, &params, query, &mut request),
+                // A browser that opens a page of a private board gets the login form.
+                Err(refusal) if is_page(route.endpoint) => Ok(login::page(path, &refusal)),
+                Err(refusal) => Err(refusal.into()),
+            }
+        }
         Matched::WrongMethod(allow) => Err(ApiError::MethodNotAllowed {
             method: method.clone(),
             allow,
@@ -280,13 +317,45 @@ pub fn handle(app: &App, mut request: Request) {
         Matched::Nothing => Ok(pages::not_found()),
     };
     let reply = result.unwrap_or_else(|error| {
-        match error.status() {
-            500.. => log::error!("{method} {path} -> {}: {error}", error.status()),
-            _ => log::warn!("{method} {path} -> {}: {error}", error.status()),
+        if endpoint == Some(Endpoint::SubmitReport) {
+            app.telemetry.report_refused(&error);
         }
+        app.telemetry.store_error(&error);
+        log_refused(app, &request, &method, path, &error);
         error.reply()
     });
+    app.telemetry.request_answered(endpoint, reply.status);
     send(request, reply);
+}
+
+/// Logs a refused request: method, path, status, reason, client address and agent,
+/// each client-supplied part [`clean`]ed, at most a few lines per client address and
+/// minute (the rest are counted in one summary line).
+fn log_refused(app: &App, request: &Request, method: &str, path: &str, error: &ApiError) {
+    let client = client_address(request, &app.config.trusted_proxies);
+    let status = error.status();
+    let line = format!(
+        "{} {} -> {status}: {} ({})",
+        clean(method),
+        clean(path),
+        clean(&error.to_string()),
+        client_description(request, client),
+    );
+    let level = if status >= 500 {
+        log::Level::Error
+    } else {
+        log::Level::Warn
+    };
+    app.refusals.log(client, level, &line);
+}
+
+/// `client 192.0.2.1, agent "curl/8.5"` for a log line, the agent [`clean`]ed.
+pub(super) fn client_description(request: &Request, client: Option<IpAddr>) -> String {
+    let who = client.map_or_else(|| "client unknown".to_string(), |ip| format!("client {ip}"));
+    match header(request, "User-Agent") {
+        Some(agent) => format!("{who}, agent \"{}\"", clean(agent)),
+        None => who,
+    }
 }
 
 /// Checks who may use the route (a team's token is checked by its handler).
@@ -328,6 +397,7 @@ fn dispatch(
         Endpoint::AdminPage => Ok(pages::admin_page()),
         Endpoint::Admin(admin) => admin_api::dispatch(app, admin, params, query, request),
         Endpoint::Health => Ok(health::healthz(app)),
+        Endpoint::Metrics => Ok(telemetry::metrics(app, header(request, "Accept"))),
         Endpoint::WebSocket => unreachable!("WebSocket upgrades are handled before dispatch"),
     }
 }

@@ -32,7 +32,8 @@ pub(super) fn open(config: &Config, hub: Arc<Hub>) -> Result<Opened, StartupErro
             .with_limits(limits)
             .with_clock(config.clock);
         for warning in store.warnings() {
-            log::warn!("{warning}");
+            // File names in a data directory are anybody's: escaped, never cut.
+            log::warn!("{}", crate::logging::escape(warning, usize::MAX));
         }
         let board = LiveBoard::from_store(&store, config.timing, config.max_teams, hub)
             .map_err(StartupError::DataDir)?;

@@ -46,7 +46,7 @@ pub fn run(
         .map_while(|row| match row {
             Ok(row) => Some(Some(row)),
             Err(RowError::Skip(warning)) => {
-                eprintln!("{warning}");
+                crate::logging::eprint_line(&warning);
                 skipped += 1;
                 Some(None)
             }

@@ -86,7 +86,7 @@ impl Source {
         }
         let store = Store::open(data_dir)?;
         for warning in store.warnings() {
-            eprintln!("{warning}");
+            crate::logging::eprint_line(warning);
         }
         Ok(Source::Local(Box::new(store)))
     }
@@ -128,7 +128,7 @@ impl Source {
                 for row in self.rows(std::slice::from_ref(id), range)? {
                     match row {
                         Ok(row) => out.push((row.timestamp.clone(), Headline::from(&row.metrics))),
-                        Err(RowError::Skip(warning)) => eprintln!("{warning}"),
+                        Err(RowError::Skip(warning)) => crate::logging::eprint_line(&warning),
                         Err(RowError::Fatal(e)) => return Err(e),
                     }
                 }

@@ -203,7 +203,9 @@ fn checked_row(entry: Entry) -> Result<ReportRow, RowError> {
 }
 
 fn to_row(entry: Entry) -> Option<ReportRow> {
-    checked_row(entry).map_err(|e| eprintln!("{e}")).ok()
+    checked_row(entry)
+        .map_err(|e| crate::logging::eprint_line(&e.to_string()))
+        .ok()
 }
 
 /// Where a [`RemoteRows`] is in one team's history.

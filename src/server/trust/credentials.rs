@@ -8,7 +8,6 @@
 //! browsers to log in again.
 
 use std::borrow::Cow;
-use std::net::IpAddr;
 
 use tiny_http::Request;
 
@@ -46,13 +45,6 @@ pub(super) fn cookie<'a>(request: &'a Request, name: &str) -> Option<Cow<'a, str
                 .decode_utf8()
                 .ok()
         })
-}
-
-/// The client's address for the per-address limits: the peer of the connection.
-/// The one place that says which address a request comes from (a trusted proxy's
-/// `X-Forwarded-For` would be read here).
-pub fn client_addr(request: &Request) -> Option<IpAddr> {
-    request.remote_addr().map(|addr| addr.ip())
 }
 
 /// The random key the viewers' cookie values are derived under (one per server

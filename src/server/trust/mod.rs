@@ -8,6 +8,7 @@
 
 mod credentials;
 
+use super::client_addr::{TrustedProxies, client_address};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -22,9 +23,7 @@ use crate::auth::{
 };
 use crate::config::{ConfigError, ContestFile, ServerSection};
 use crate::team::TeamId;
-pub use credentials::{
-    CookieKey, VIEWER_COOKIE, bearer, cleared_viewer_cookie, client_addr, viewer_cookie,
-};
+pub use credentials::{CookieKey, VIEWER_COOKIE, bearer, cleared_viewer_cookie, viewer_cookie};
 use credentials::{cookie, header};
 
 /// Why a request was refused by the trust checks; each has one status.
@@ -93,6 +92,8 @@ pub struct Trust {
     report_limiter: Mutex<RateLimiter<TeamId>>,
     failure_limiter: Mutex<RateLimiter<IpAddr>>,
     cookie_key: CookieKey,
+    /// Whose `X-Forwarded-For` names the client (`--trusted-proxy`).
+    trusted_proxies: TrustedProxies,
 }
 
 /// One version of the contest file's settings.
@@ -127,7 +128,21 @@ impl Trust {
             failure_limiter: Mutex::new(auth_failure_limiter(state.limits.max_auth_failures)),
             state: RwLock::new(Arc::new(state)),
             cookie_key: CookieKey::new(),
+            trusted_proxies: TrustedProxies::default(),
         }
+    }
+
+    /// Counts per-address limits behind these proxies (`--trusted-proxy`): the client
+    /// is then the address their `X-Forwarded-For` names.
+    pub fn with_trusted_proxies(mut self, proxies: TrustedProxies) -> Trust {
+        self.trusted_proxies = proxies;
+        self
+    }
+
+    /// The client address of `request` for the per-address limits (one function for
+    /// every limit: [`client_address`]).
+    pub fn client(&self, request: &Request) -> Option<IpAddr> {
+        client_address(request, &self.trusted_proxies)
     }
 
     /// The settings in force.
@@ -191,7 +206,7 @@ impl Trust {
         if state.access.is_open() {
             return Ok(None);
         }
-        let client = client_addr(request);
+        let client = self.client(request);
         self.not_locked_out(client)?;
         let presented = bearer(request).or_else(|| header(request, "X-Team-Token"));
         let team = state
@@ -212,7 +227,7 @@ impl Trust {
 
     /// May this request use the admin API?
     pub fn check_admin(&self, request: &Request) -> Result<(), Refusal> {
-        let client = client_addr(request);
+        let client = self.client(request);
         self.not_locked_out(client)?;
         let state = self.state();
         state
@@ -230,7 +245,7 @@ impl Trust {
         let Some(viewers) = state.access.viewers.as_ref() else {
             return Ok(());
         };
-        let client = client_addr(request);
+        let client = self.client(request);
         self.not_locked_out(client)?;
         if let Some(token) = bearer(request) {
             return state
@@ -253,7 +268,7 @@ impl Trust {
 
     /// Checks a token typed into the private board's login form.
     pub fn check_viewer_token(&self, request: &Request, token: &str) -> Result<(), Refusal> {
-        let client = client_addr(request);
+        let client = self.client(request);
         self.not_locked_out(client)?;
         self.state()
             .access
