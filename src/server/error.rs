@@ -85,7 +85,8 @@ impl ApiError {
             ApiError::TooLarge { .. } | ApiError::ImportTooLarge { .. } => 413,
             ApiError::Storage(e) if e.is_disk_full() => 507,
             ApiError::Storage(e) if e.is_unavailable() => 503,
-            ApiError::Storage(_) | ApiError::ExportStart { .. } => 500,
+            ApiError::ExportStart { .. } => 503,
+            ApiError::Storage(_) => 500,
             ApiError::Refused(refusal) => refusal.status(),
             ApiError::Admin(AdminError::BadRequest(_)) => 400,
             ApiError::Admin(AdminError::NotFound(_)) => 404,
@@ -116,6 +117,11 @@ impl ApiError {
         }
         if let ApiError::Refused(refusal) = self {
             reply.headers.extend(refusal.headers());
+        }
+        if let ApiError::ExportStart { .. } = self {
+            reply
+                .headers
+                .push(("Retry-After", RETRY_AFTER.as_secs().to_string()));
         }
         reply
     }
