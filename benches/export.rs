@@ -8,48 +8,19 @@
 //! process writing `-o FILE`; its wall time and peak RSS (wait4) are printed, then
 //! the medians.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+use common::run_measured;
 
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// A run's figures: wall time, CPU time (user + system) and peak resident size in KiB.
-struct Measured {
-    wall: Duration,
-    cpu: Duration,
-    peak_kib: u64,
-}
-
-/// Runs a command and measures it.
-// The child is reaped by wait4 (which also gives its rusage), not by Child::wait.
-#[allow(clippy::zombie_processes)]
-fn run_measured(command: &mut Command) -> Measured {
-    let start = Instant::now();
-    let child = command.spawn().expect("the history binary starts");
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: rusage is plain old data, zero is a valid value; wait4 fills it in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: pid is our child, not yet waited for; the pointers are valid.
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let elapsed = start.elapsed();
-    assert_eq!(waited, pid, "wait4 failed");
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "export failed with status {status}"
-    );
-    let seconds = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    Measured {
-        wall: elapsed,
-        cpu: seconds(usage.ru_utime) + seconds(usage.ru_stime),
-        peak_kib: usage.ru_maxrss as u64,
-    }
 }
 
 /// Lines and bytes of a file, read in pieces: this process stays small, so the

@@ -54,7 +54,7 @@ fn generate(data: &Path, teams: usize, reports: usize) -> Option<f64> {
             let report = Report::parse(&body).expect("generated report is valid");
             let metrics = Metrics::of(&report);
             store
-                .append(&id, &name, &body, report.value, &metrics)
+                .append(&id, &name, &body, report, &metrics)
                 .expect("append");
             appended += 1;
         }

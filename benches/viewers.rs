@@ -9,6 +9,10 @@
 //! Run: `cargo bench --bench viewers` (each scenario `BENCH_RUNS` times, default 3;
 //! medians are printed at the end). Needs about 2,200 open files: `ulimit -n 4096`.
 
+mod common;
+
+use common::cpu_seconds;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -107,17 +111,6 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// CPU seconds (user + system) a process has used so far.
-fn cpu_seconds(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/<pid>/stat");
-    let fields: Vec<&str> = stat[stat.rfind(')').expect("comm ends") + 2..]
-        .split_whitespace()
-        .collect();
-    let ticks: f64 =
-        fields[11].parse::<f64>().unwrap_or(0.0) + fields[12].parse::<f64>().unwrap_or(0.0);
-    ticks / 100.0 // USER_HZ is 100 on Linux
 }
 
 fn agent() -> ureq::Agent {

@@ -11,6 +11,9 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::alerts::{Change, DeliveryStatus, FiringAlert, Severity};
+use crate::report::plausibility::Warning;
+
 /// Largest `limit` of a history page (`GET /api/teams/{id}/history`).
 pub const MAX_PAGE: usize = 1000;
 /// Largest `points` of a history series.
@@ -40,6 +43,19 @@ pub struct Team<'a> {
     pub report_count: usize,
     #[serde(flatten)]
     pub best: Best,
+    /// The team's current run (from 1): a drop in `totalElapsed` or `totalSent`
+    /// starts a new one.
+    #[serde(default)]
+    pub run: u32,
+    /// Best records within the current run.
+    #[serde(default)]
+    pub run_best: Best,
+    /// Plausibility warnings of the latest report.
+    #[serde(default)]
+    pub warnings: Cow<'a, [Warning]>,
+    /// Alerts firing for the team now.
+    #[serde(default)]
+    pub alerts: Cow<'a, [FiringAlert]>,
 }
 
 /// A team's best records, as the API and `benchboard-history teams` show them.
@@ -65,6 +81,13 @@ pub struct HistoryEntry<'a> {
     /// Its metrics object; a reader recomputes them from `stats` instead.
     #[serde(skip_deserializing)]
     pub metrics: Value,
+    /// The team's run (from 1) the report belongs to: a drop in `totalElapsed` or
+    /// `totalSent` starts a new one. 0 from a server that does not know runs.
+    #[serde(default)]
+    pub run: u32,
+    /// The report's plausibility warnings (usually none).
+    #[serde(default)]
+    pub warnings: Cow<'a, [Warning]>,
 }
 
 /// One page of `GET /api/teams/{id}/history`, newest first.
@@ -86,7 +109,8 @@ pub struct Summary {
     pub total_reports: usize,
     pub first_report: Option<String>,
     pub last_report: Option<String>,
-    /// The team's directory as the server shows it (`data/team1`).
+    /// The team's directory relative to the data directory's parent (`data/team1`), as
+    /// the original showed it; never the server's absolute path.
     pub data_directory: String,
     /// The 5 newest report file names, newest first.
     pub recent_files: Vec<String>,
@@ -101,6 +125,17 @@ pub struct Series {
     /// Points in `series`.
     pub points: usize,
     pub series: Vec<SeriesPoint>,
+    /// Where each run in the range begins (its first report), oldest first.
+    #[serde(default)]
+    pub run_starts: Vec<RunStart>,
+}
+
+/// The first report of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RunStart {
+    pub run: u32,
+    /// Its time, in ms since the Unix epoch.
+    pub t: i64,
 }
 
 /// One point of a downsampled history: the reports of one stretch folded together.
@@ -124,6 +159,9 @@ pub struct SeriesPoint {
     pub p99_latency: f64,
     /// Highest failure rate of the stretch, in %.
     pub data_loss_rate: f64,
+    /// The run of the stretch's last report.
+    #[serde(default)]
+    pub run: u32,
 }
 
 /// A message of the `/ws` push, tagged by its `type`.
@@ -137,6 +175,13 @@ pub enum WsMessage<'a> {
         max_teams: usize,
         inactive_after_secs: u64,
         evict_after_secs: u64,
+        /// False while the store (a database) is unreachable: the board is the last
+        /// one known, and the page says so.
+        #[serde(default = "available")]
+        storage_available: bool,
+        /// The newest alert changes, newest first (at most [`RECENT_ALERTS`]).
+        #[serde(default)]
+        alerts: Vec<Change>,
     },
     /// A team reported.
     TeamUpdate { team: Box<Team<'a>> },
@@ -146,6 +191,53 @@ pub enum WsMessage<'a> {
         is_active: bool,
         on_board: bool,
     },
+    /// The store (a database) went away or came back; reports wait meanwhile.
+    Storage { available: bool },
+    /// A team left the public board: hidden by an organiser, or every report of it
+    /// moved to the trash.
+    TeamRemoved { team_id: Cow<'a, str> },
+    /// An organiser's action: its audit entry without the client address.
+    AdminAction { entry: Value },
+    /// An alert changed state (pending, firing, resolved, back to ok).
+    Alert {
+        change: Change,
+        /// The alerts firing for the change's team after it.
+        team_alerts: Vec<FiringAlert>,
+    },
+}
+
+/// Alert changes the snapshot carries for the board's alert list.
+pub const RECENT_ALERTS: usize = 50;
+
+/// One rule as `GET /api/alerts` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleInfo {
+    pub name: String,
+    /// The condition, e.g. `p99_latency > 200`.
+    pub when: String,
+    /// How long it must hold before it fires, in seconds.
+    pub for_secs: f64,
+    /// `["*"]` or the team ids.
+    pub teams: Vec<String>,
+    pub severity: Severity,
+}
+
+/// `GET /api/alerts`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alerts {
+    pub rules: Vec<RuleInfo>,
+    /// Firing now, oldest first.
+    pub firing: Vec<FiringAlert>,
+    /// Holding, not yet for the rule's `for`.
+    pub pending: Vec<FiringAlert>,
+    /// The last changes, newest first (at most 500).
+    pub changes: Vec<Change>,
+    /// The last delivery status of each `[[notify]]` destination.
+    pub deliveries: Vec<DeliveryStatus>,
+}
+
+fn available() -> bool {
+    true
 }
 
 impl WsMessage<'_> {

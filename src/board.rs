@@ -6,21 +6,27 @@
 //! history stays on disk and it comes back with its next report. Every known team
 //! stays listed by `/api/teams`, with `is_active` and `on_board`.
 
-use std::collections::BTreeMap;
+pub mod encoded;
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use std::borrow::Cow;
-
 use chrono::{DateTime, FixedOffset};
-use serde_json::Value;
 
+use crate::alerts::{Change, FiringAlert, TeamActivity};
 use crate::api::{self, WsMessage};
 use crate::hub::{Hub, SubscribeError, Subscription};
 use crate::metrics::Metrics;
-use crate::query::{self, BestRecords};
-use crate::store::{Store, StoredReport};
+use crate::query::BestRecords;
+use crate::store::{ReadStore, StoreError, StoredReport, TeamEntry};
 use crate::team::TeamId;
+use encoded::{Encoded, EncodedTeam};
+
+pub(crate) mod presentation;
+pub use presentation::Presentation;
 
 /// When teams turn inactive and leave the board.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,12 +52,84 @@ pub struct TeamState {
     pub latest: Arc<StoredReport>,
     pub metrics: Metrics,
     pub best: BestRecords,
+    /// Best records within the latest report's run.
+    pub run_best: BestRecords,
     pub report_count: usize,
+    /// Alerts firing for the team.
+    pub alerts: Vec<FiringAlert>,
     /// What was last published about the team: (is_active, on_board).
     published: (bool, bool),
+    /// The entry as `/api/teams` shows it, serialised once per report.
+    encoded: EncodedTeam,
+    /// The name the board shows when not the one of its latest report: an
+    /// organiser's rename, or the contest file's name.
+    display_name: Option<String>,
+    /// Hidden by an organiser: left out of every public list and message.
+    hidden: bool,
+}
+
+impl From<TeamEntry> for TeamState {
+    fn from(entry: TeamEntry) -> TeamState {
+        let records = entry.records;
+        TeamState::new(
+            entry.latest,
+            entry.metrics,
+            (records.best, records.run_best),
+            records.reports,
+            None,
+            false,
+        )
+    }
 }
 
 impl TeamState {
+    /// A team's state, its entry serialised.
+    fn new(
+        latest: Arc<StoredReport>,
+        metrics: Metrics,
+        (best, run_best): (BestRecords, BestRecords),
+        report_count: usize,
+        display_name: Option<String>,
+        hidden: bool,
+    ) -> TeamState {
+        let mut state = TeamState {
+            latest,
+            metrics,
+            best,
+            run_best,
+            report_count,
+            alerts: Vec::new(),
+            published: (true, true),
+            encoded: EncodedTeam::placeholder(),
+            display_name,
+            hidden,
+        };
+        state.encode();
+        state
+    }
+
+    /// Serialises the entry again (after a report, a rename or a refresh changed it).
+    fn encode(&mut self) {
+        let now = self.latest.at;
+        self.encoded = EncodedTeam::encode(&self.to_api(now, &Timing::default()));
+    }
+
+    /// The `team_update` message of the team (the shape of WsMessage::TeamUpdate,
+    /// around the entry's shared bytes).
+    fn update_message(&self, now: DateTime<FixedOffset>, timing: &Timing) -> String {
+        let mut message = Encoded::new();
+        message.push_text("{\"type\":\"team_update\",\"team\":");
+        let (team, activity) = self.shown(now, timing);
+        message.push_team(team, activity);
+        message.push_text("}");
+        String::from_utf8(message.to_vec()).expect("JSON is UTF-8")
+    }
+
+    /// The entry as `/api/teams` shows it, with the activity flags of `now`.
+    fn shown(&self, now: DateTime<FixedOffset>, timing: &Timing) -> (&EncodedTeam, (bool, bool)) {
+        (&self.encoded, self.activity(now, timing))
+    }
+
     fn activity(&self, now: DateTime<FixedOffset>, timing: &Timing) -> (bool, bool) {
         let age = (now - self.latest.at).to_std().unwrap_or(Duration::ZERO);
         (age < timing.inactive_after, age < timing.evict_after)
@@ -63,7 +141,7 @@ impl TeamState {
         let latest = &self.latest;
         api::Team {
             team_id: Cow::Borrowed(latest.team_id.as_str()),
-            team_name: Cow::Borrowed(&latest.team_name),
+            team_name: Cow::Borrowed(self.display_name.as_deref().unwrap_or(&latest.team_name)),
             last_update: Cow::Borrowed(&latest.timestamp),
             is_active,
             on_board,
@@ -75,10 +153,15 @@ impl TeamState {
             stats: Cow::Borrowed(&latest.stats),
             report_count: self.report_count,
             best: api::Best::from(&self.best),
+            run: latest.run,
+            run_best: api::Best::from(&self.run_best),
+            warnings: Cow::Borrowed(&latest.warnings),
+            alerts: Cow::Borrowed(&self.alerts),
         }
     }
 
-    fn to_json(&self, now: DateTime<FixedOffset>, timing: &Timing) -> Value {
+    /// [`TeamState::to_api`] as a JSON value (the admin page's list).
+    fn to_json(&self, now: DateTime<FixedOffset>, timing: &Timing) -> serde_json::Value {
         serde_json::to_value(self.to_api(now, timing)).expect("teams serialize")
     }
 }
@@ -86,111 +169,252 @@ impl TeamState {
 /// The board's state plus the hub that carries its events.
 pub struct LiveBoard {
     teams: Mutex<BTreeMap<TeamId, TeamState>>,
+    /// The newest alert changes, newest first; only locked under `teams`.
+    recent_alerts: Mutex<VecDeque<Change>>,
+    /// Hidden teams and names (taken after `teams` when both are needed).
+    presentation: Mutex<Presentation>,
     /// The last `snapshot` message and the hub position it stands for: while nothing
     /// was published since, every new viewer shares it instead of a copy of its own.
-    snapshot: Mutex<Option<(u64, Arc<str>)>>,
+    snapshot: Mutex<Option<(u64, Arc<Encoded>)>>,
     timing: Timing,
     /// Most team cards the page shows (`--max-teams`).
     pub max_teams: usize,
     hub: Arc<Hub>,
+    /// False while the store (a database) is unreachable: viewers see a notice.
+    storage_available: AtomicBool,
+    /// The store's clock minus ours, in ms: activity is judged by the store's time,
+    /// so that several instances sharing a database agree.
+    clock_offset_ms: AtomicI64,
 }
 
 impl LiveBoard {
     /// Builds the board from what the store holds: latest reports and best records.
-    pub fn from_store(store: &Store, timing: Timing, max_teams: usize, hub: Arc<Hub>) -> LiveBoard {
+    pub fn from_store(
+        store: &dyn ReadStore,
+        timing: Timing,
+        max_teams: usize,
+        hub: Arc<Hub>,
+    ) -> Result<LiveBoard, StoreError> {
         let now = crate::timefmt::now().fixed_offset();
         let mut teams = BTreeMap::new();
-        for id in store.team_ids() {
-            let Some(latest) = store.latest(&id) else {
-                continue;
-            };
-            // A latest report the original accepted but we would refuse still shows.
-            let metrics = Metrics::of_stored(&latest.stats).0;
-            let records = query::records(store, &id);
-            let (best, report_count) = (records.best, records.reports);
-            let mut state = TeamState {
-                latest,
-                metrics,
-                best,
-                report_count,
-                published: (false, false),
-            };
+        for entry in store.teams()? {
+            let mut state = TeamState::from(entry);
             state.published = state.activity(now, &timing);
-            teams.insert(id, state);
+            teams.insert(state.latest.team_id.clone(), state);
         }
-        LiveBoard {
+        Ok(LiveBoard {
             teams: Mutex::new(teams),
+            recent_alerts: Mutex::new(VecDeque::new()),
+            presentation: Mutex::default(),
             snapshot: Mutex::new(None),
             timing,
             max_teams,
             hub,
-        }
+            storage_available: AtomicBool::new(true),
+            clock_offset_ms: AtomicI64::new(0),
+        })
     }
 
-    /// Applies a stored report and publishes a `team_update` to every viewer.
+    /// Each team's report count, the point from which a store's feed continues.
+    pub fn report_counts(&self) -> Vec<(TeamId, u64)> {
+        let teams = self.teams.lock().expect("board lock poisoned");
+        teams
+            .iter()
+            .map(|(id, t)| (id.clone(), t.report_count as u64))
+            .collect()
+    }
+
+    /// Now, by the store's clock.
+    fn now(&self) -> DateTime<FixedOffset> {
+        let offset = chrono::TimeDelta::milliseconds(self.clock_offset_ms.load(Ordering::Relaxed));
+        crate::timefmt::now().fixed_offset() + offset
+    }
+
+    /// Sets how far the store's clock is ahead of ours.
+    pub fn set_clock_offset(&self, offset: chrono::TimeDelta) {
+        self.clock_offset_ms
+            .store(offset.num_milliseconds(), Ordering::Relaxed);
+    }
+
+    /// Applies a stored report and publishes a `team_update` to every viewer; true
+    /// when it is the team's latest report.
     ///
     /// Reports of one team may be applied out of order (they are stored under the
     /// team's lock, applied under the board's): the latest report stays the one whose
     /// file name sorts last, since names are handed out in arrival order.
-    pub fn apply(&self, stored: Arc<StoredReport>, metrics: Metrics) {
+    pub fn apply(&self, stored: Arc<StoredReport>, metrics: Metrics) -> bool {
         let now = stored.at;
         let mut teams = self.teams.lock().expect("board lock poisoned");
         let state = match teams.entry(stored.team_id.clone()) {
-            std::collections::btree_map::Entry::Vacant(slot) => slot.insert(TeamState {
-                latest: Arc::clone(&stored),
-                metrics: metrics.clone(),
-                best: BestRecords::default(),
-                report_count: 0,
-                published: (true, true),
-            }),
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                let presentation = self.presentation.lock().expect("board lock poisoned");
+                slot.insert(TeamState::new(
+                    Arc::clone(&stored),
+                    metrics.clone(),
+                    (BestRecords::default(), BestRecords::default()),
+                    0,
+                    presentation.name_of(&stored.team_id),
+                    presentation.is_hidden(&stored.team_id),
+                ))
+            }
             std::collections::btree_map::Entry::Occupied(slot) => slot.into_mut(),
         };
-        state
-            .best
-            .update(metrics.qps, metrics.avg_latency, &stored.timestamp);
+        let (qps, latency, at) = (metrics.qps, metrics.avg_latency, &stored.timestamp);
+        state.best.update(qps, latency, at);
+        if stored.run > state.latest.run {
+            state.run_best = BestRecords::default();
+        }
+        if stored.run >= state.latest.run {
+            state.run_best.update(qps, latency, at);
+        }
         state.report_count += 1;
         state.published = (true, true);
-        if arrival_order(&stored) > arrival_order(&state.latest) {
+        let latest = arrival_order(&stored) > arrival_order(&state.latest);
+        if latest {
             state.latest = stored;
             state.metrics = metrics;
         }
-        let message = WsMessage::TeamUpdate {
-            team: Box::new(state.to_api(now, &self.timing)),
+        state.encode();
+        if state.hidden {
+            return latest;
         }
-        .to_text();
+        let message = state.update_message(now, &self.timing);
         // Published under the lock, so viewers get updates in the order they were
         // applied; keyed by team, so a viewer that is behind gets only the newest.
         self.hub
             .publish(Some(state.latest.team_id.as_str()), message.into());
+        latest || state.report_count == 1
     }
 
-    /// Every known team, as `/api/teams` lists them (by id).
-    pub fn teams_json(&self) -> Vec<Value> {
+    /// Shows alert changes: each team's firing alerts become `firing`'s, and an
+    /// `alert` message per change goes to every viewer (never coalesced).
+    pub fn show_alerts(&self, changes: &[Change], firing: &[FiringAlert]) {
+        let mut teams = self.teams.lock().expect("board lock poisoned");
+        for state in teams.values_mut() {
+            let id = state.latest.team_id.as_str();
+            let alerts: Vec<FiringAlert> =
+                firing.iter().filter(|a| a.team_id == id).cloned().collect();
+            if alerts != state.alerts {
+                // The shared entry carries the alerts: serialised again when they change.
+                state.alerts = alerts;
+                state.encode();
+            }
+        }
+        let mut recent = self.recent_alerts.lock().expect("alerts lock poisoned");
+        for change in changes {
+            recent.push_front(change.clone());
+            recent.truncate(api::RECENT_ALERTS);
+            let team_alerts = firing
+                .iter()
+                .filter(|a| a.team_id == change.team_id)
+                .cloned()
+                .collect();
+            let message = WsMessage::Alert {
+                change: change.clone(),
+                team_alerts,
+            };
+            self.hub.publish(None, message.to_text().into());
+        }
+    }
+
+    /// The teams on the board with their last report time, for the `silent` rules.
+    pub fn activities(&self) -> Vec<TeamActivity> {
         let now = crate::timefmt::now().fixed_offset();
         let teams = self.teams.lock().expect("board lock poisoned");
         teams
             .values()
-            .map(|t| t.to_json(now, &self.timing))
+            .filter(|t| t.activity(now, &self.timing).1)
+            .map(|t| TeamActivity {
+                id: t.latest.team_id.clone(),
+                name: t.latest.team_name.clone(),
+                last_report: t.latest.at,
+            })
             .collect()
     }
 
-    /// One team, or `None` when it never reported.
-    pub fn team_json(&self, id: &TeamId) -> Option<Value> {
-        let now = crate::timefmt::now().fixed_offset();
-        let teams = self.teams.lock().expect("board lock poisoned");
-        teams.get(id).map(|t| t.to_json(now, &self.timing))
+    /// Replaces a team's state whole (a store's feed does so after a long gap) and
+    /// publishes a `team_update`.
+    pub fn replace_team(&self, entry: TeamEntry) {
+        let now = self.now();
+        let mut teams = self.teams.lock().expect("board lock poisoned");
+        let mut state = TeamState::from(entry);
+        state.published = (true, true);
+        let id = state.latest.team_id.clone();
+        let presentation = self.presentation.lock().expect("board lock poisoned");
+        state.display_name = presentation.name_of(&id);
+        state.hidden = presentation.is_hidden(&id);
+        drop(presentation);
+        if let Some(old) = teams.get(&id) {
+            state.alerts = old.alerts.clone();
+        }
+        state.encode();
+        let message = state.update_message(now, &self.timing);
+        let hidden = state.hidden;
+        teams.insert(id.clone(), state);
+        if !hidden {
+            self.hub.publish(Some(id.as_str()), message.into());
+        }
     }
 
-    /// The team's display name, if it ever reported.
+    /// Tells viewers that the store went away (they keep the last board and show a
+    /// notice) or came back; publishes a `storage` message when that changes.
+    pub fn set_storage_available(&self, available: bool) {
+        let _teams = self.teams.lock().expect("board lock poisoned");
+        if self.storage_available.swap(available, Ordering::SeqCst) != available {
+            let message = WsMessage::Storage { available };
+            self.hub.publish(None, message.to_text().into());
+        }
+    }
+
+    /// False while the store is unreachable.
+    pub fn storage_available(&self) -> bool {
+        self.storage_available.load(Ordering::SeqCst)
+    }
+
+    /// Every known team, as `/api/teams` lists them (by id): a JSON array made of
+    /// the teams' shared entries (a few pointers per team are copied under the lock).
+    pub fn teams_json(&self) -> Encoded {
+        let now = self.now();
+        let teams = self.teams.lock().expect("board lock poisoned");
+        Encoded::team_list(
+            teams
+                .values()
+                .filter(|t| !t.hidden)
+                .map(|t| t.shown(now, &self.timing)),
+        )
+    }
+
+    /// One team's entry, or `None` when it never reported (or is hidden).
+    pub fn team_json(&self, id: &TeamId) -> Option<Encoded> {
+        let now = self.now();
+        let teams = self.teams.lock().expect("board lock poisoned");
+        teams.get(id).filter(|t| !t.hidden).map(|t| {
+            let (team, activity) = t.shown(now, &self.timing);
+            let mut text = Encoded::new();
+            text.push_team(team, activity);
+            text
+        })
+    }
+
+    /// Number of teams the board knows (hidden ones too).
+    pub fn team_count(&self) -> usize {
+        self.teams.lock().expect("board lock poisoned").len()
+    }
+
+    /// The team's display name, if it ever reported (and is not hidden).
     pub fn team_name(&self, id: &TeamId) -> Option<String> {
         let teams = self.teams.lock().expect("board lock poisoned");
-        teams.get(id).map(|t| t.latest.team_name.clone())
+        teams.get(id).filter(|t| !t.hidden).map(|t| {
+            t.display_name
+                .clone()
+                .unwrap_or_else(|| t.latest.team_name.clone())
+        })
     }
 
     /// The `snapshot` message and a subscription that continues right after it:
     /// taken under one lock, so a viewer misses no update and sees none twice.
-    pub fn subscribe(&self) -> Result<(Arc<str>, Subscription), SubscribeError> {
-        let now = crate::timefmt::now().fixed_offset();
+    pub fn subscribe(&self) -> Result<(Arc<Encoded>, Subscription), SubscribeError> {
+        let now = self.now();
         let teams = self.teams.lock().expect("board lock poisoned");
         let subscription = self.hub.subscribe()?;
         // Every change of the board is published under this lock, so an unchanged hub
@@ -201,16 +425,30 @@ impl LiveBoard {
         {
             return Ok((Arc::clone(snapshot), subscription));
         }
-        let snapshot = WsMessage::Snapshot {
-            teams: teams
+        // The shape of WsMessage::Snapshot, around the teams' shared entries.
+        let mut snapshot = Encoded::new();
+        snapshot.push_text("{\"type\":\"snapshot\",\"teams\":");
+        snapshot.append(&Encoded::team_list(
+            teams
                 .values()
-                .map(|t| t.to_api(now, &self.timing))
-                .collect(),
-            max_teams: self.max_teams,
-            inactive_after_secs: self.timing.inactive_after.as_secs(),
-            evict_after_secs: self.timing.evict_after.as_secs(),
-        };
-        let snapshot: Arc<str> = snapshot.to_text().into();
+                .filter(|t| !t.hidden)
+                .map(|t| t.shown(now, &self.timing)),
+        ));
+        snapshot.push_text(&format!(
+            ",\"max_teams\":{},\"inactive_after_secs\":{},\"evict_after_secs\":{},\"storage_available\":{}",
+            self.max_teams,
+            self.timing.inactive_after.as_secs(),
+            self.timing.evict_after.as_secs(),
+            self.storage_available()
+        ));
+        let recent = self.recent_alerts.lock().expect("alerts lock poisoned");
+        let alerts: Vec<&Change> = recent.iter().collect();
+        snapshot.push_text(&format!(
+            ",\"alerts\":{}}}",
+            serde_json::to_string(&alerts).expect("alerts serialize")
+        ));
+        drop(recent);
+        let snapshot = Arc::new(snapshot);
         *cached = Some((subscription.cursor(), Arc::clone(&snapshot)));
         Ok((snapshot, subscription))
     }
@@ -218,12 +456,15 @@ impl LiveBoard {
     /// Publishes a `team_status` for each team whose activity changed since the last
     /// call (turned inactive, or left the board). Called about once a second.
     pub fn tick(&self) {
-        let now = crate::timefmt::now().fixed_offset();
+        let now = self.now();
         let mut teams = self.teams.lock().expect("board lock poisoned");
         for state in teams.values_mut() {
             let activity = state.activity(now, &self.timing);
             if activity != state.published {
                 state.published = activity;
+                if state.hidden {
+                    continue;
+                }
                 let message = WsMessage::TeamStatus {
                     team_id: Cow::Borrowed(state.latest.team_id.as_str()),
                     is_active: activity.0,
@@ -246,87 +487,4 @@ fn arrival_order(stored: &StoredReport) -> Option<crate::timefmt::FileOrder> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::report::Report;
-    use crate::store::WritableStore;
-
-    /// A store on a temporary directory and a board over it.
-    fn board_on_a_fresh_store() -> (tempfile::TempDir, WritableStore, LiveBoard) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = WritableStore::open(dir.path(), false).unwrap();
-        let board = LiveBoard::from_store(&store, Timing::default(), 6, Hub::new(16, 4));
-        (dir, store, board)
-    }
-
-    /// Stores a report of `team` with the given `totalSent` and completed QPS.
-    fn store_report(store: &WritableStore, team: &str, sent: u64) -> (Arc<StoredReport>, Metrics) {
-        let body = format!(
-            r#"{{"totalElapsed":1,"totalSent":{sent},"totalOps":1,"totalErrors":0,"totalSaveDelayErrors":0,"pending":0,"operations":{{"sensorData":{{"operations":1,"errors":0}}}},"performanceMetrics":{{"avgSentQPS":1,"avgCompletedQPS":{sent},"errorRate":0}},"latencyAnalysis":{{"sensorData":{{"avg":1,"min":1,"max":1,"buckets":[1]}}}}}}"#
-        );
-        let report = Report::parse(body.as_bytes()).unwrap();
-        let metrics = Metrics::of(&report);
-        let id = TeamId::parse(team).unwrap();
-        let stored = store
-            .append(&id, "x", body.as_bytes(), report.value, &metrics)
-            .unwrap();
-        (stored, metrics)
-    }
-
-    #[test]
-    fn a_viewer_behind_gets_only_the_newest_update_of_each_team() {
-        let (_dir, store, board) = board_on_a_fresh_store();
-        let (_, subscription) = board.subscribe().unwrap();
-        for team in ["team-7", "team-8", "team-7"] {
-            let (stored, metrics) = store_report(&store, team, 1);
-            board.apply(stored, metrics);
-        }
-        let (batch, _) = board.hub().batch_after(subscription.cursor()).unwrap();
-        let updates: Vec<(String, u64)> = batch
-            .iter()
-            .map(|m| {
-                let v: Value = serde_json::from_str(m).unwrap();
-                let team = &v["team"];
-                (
-                    team["team_id"].as_str().unwrap().to_string(),
-                    team["report_count"].as_u64().unwrap(),
-                )
-            })
-            .collect();
-        assert_eq!(
-            updates,
-            [("team-8".to_string(), 1), ("team-7".to_string(), 2)]
-        );
-    }
-
-    #[test]
-    fn viewers_joining_between_two_updates_share_one_snapshot() {
-        let (_dir, store, board) = board_on_a_fresh_store();
-        let (first, _a) = board.subscribe().unwrap();
-        let (second, _b) = board.subscribe().unwrap();
-        assert!(Arc::ptr_eq(&first, &second));
-        let (stored, metrics) = store_report(&store, "t", 5);
-        board.apply(stored, metrics);
-        let (third, _c) = board.subscribe().unwrap();
-        assert!(!Arc::ptr_eq(&first, &third));
-        assert!(third.contains("\"totalSent\":5"));
-    }
-
-    #[test]
-    fn reports_applied_out_of_order_leave_the_newest_as_latest() {
-        let (_dir, store, board) = board_on_a_fresh_store();
-        let stored: Vec<_> = [100, 200]
-            .iter()
-            .map(|&sent| store_report(&store, "t", sent))
-            .collect();
-        // The second report is applied first, as a race between two workers may do.
-        for (report, metrics) in stored.into_iter().rev() {
-            board.apply(report, metrics);
-        }
-        let team = board.team_json(&TeamId::parse("t").unwrap()).unwrap();
-        assert_eq!(team["stats"]["totalSent"], 200);
-        assert_eq!(team["qps"], 200.0);
-        assert_eq!(team["report_count"], 2);
-        assert_eq!(team["best_qps"], 200.0);
-    }
-}
+pub(crate) mod tests;

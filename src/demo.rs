@@ -9,18 +9,20 @@
 
 pub mod check;
 pub mod progress;
+pub mod secure;
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::RecvTimeoutError;
 
 use crate::client::{
-    Fleet, IntervalSpec, ReportSender, RetryPolicy, Schedule, simulated_teams, start_fleet,
+    Fleet, IntervalSpec, ReportSender, RetryPolicy, Schedule, Tokens, simulated_teams, start_fleet,
 };
 use crate::server::{Config, Server, StartupError};
+use crate::simulate::SimulatedTeam;
 use crate::stop::StopSignal;
 use progress::{BarProgress, LineProgress, Progress, TeamTally};
 
@@ -58,6 +60,8 @@ pub struct DemoOptions {
     pub data_dir: Option<PathBuf>,
     /// Seed of the simulation; `None` picks one at random.
     pub seed: Option<u64>,
+    /// Registered mode: a contest file with a token per team ([`secure`]).
+    pub secure: bool,
 }
 
 /// What a demo did, for the closing summary.
@@ -107,18 +111,29 @@ pub fn run_demo(args: &DemoOptions, stop: &StopSignal) -> Result<DemoSummary, De
                 .map_err(DemoError::TempDir)?,
         ),
     };
+    let seed = args.seed.unwrap_or_else(|| fastrand::u64(..));
+    let teams = simulated_teams(args.teams, "team", None, seed);
+    let secure = match args.secure {
+        true => Some(secure_contest(&data, &teams)?),
+        false => None,
+    };
     let server = Server::bind(Config {
         host: "127.0.0.1".into(),
         port: args.port,
         data_dir: data.path(),
+        contest: secure.as_ref().map(|s| s.file.clone()),
         ..Config::default()
     })?;
     print_banner(args, &server, &data);
+    if let Some(secure) = &secure {
+        print_secure(secure, &server.url());
+    }
     let base = server.url();
     let shutdown = server.shutdown_handle();
     let server_thread = std::thread::spawn(move || server.run());
 
-    let summary = run_fleet(args, &base, stop);
+    let tokens = secure.map_or(Tokens::None, |s| Tokens::PerTeam(s.tokens));
+    let summary = run_fleet(args, &base, teams, tokens, stop);
 
     shutdown.shutdown();
     let _ = server_thread.join();
@@ -148,12 +163,44 @@ fn print_banner(args: &DemoOptions, server: &Server, data: &DataDir) {
     );
 }
 
+/// Writes the `--secure` contest file beside the data directory.
+fn secure_contest(
+    data: &DataDir,
+    teams: &[SimulatedTeam],
+) -> Result<secure::SecureContest, DemoError> {
+    let data_path = data.path();
+    let dir = data_path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(DemoError::TempDir)?;
+    let ids: Vec<(String, String)> = teams
+        .iter()
+        .map(|t| (t.id.clone(), t.name.clone()))
+        .collect();
+    secure::write_secure_contest(dir, &ids).map_err(DemoError::Usage)
+}
+
+fn print_secure(secure: &secure::SecureContest, url: &str) {
+    println!(
+        "registered mode: contest file {} (token digests only); team tokens in {}",
+        secure.contest_path.display(),
+        secure.tokens_path.display()
+    );
+    println!(
+        "admin page: {url}admin  admin token: {}",
+        secure.admin_token
+    );
+}
+
 /// Runs the simulated teams against `base` and shows their progress.
-fn run_fleet(args: &DemoOptions, base: &str, stop: &StopSignal) -> DemoSummary {
+fn run_fleet(
+    args: &DemoOptions,
+    base: &str,
+    teams: Vec<SimulatedTeam>,
+    tokens: Tokens,
+    stop: &StopSignal,
+) -> DemoSummary {
     let sender = ReportSender::new(base, Duration::from_secs(10))
-        .expect("the demo server's own URL is a valid http:// URL");
-    let seed = args.seed.unwrap_or_else(|| fastrand::u64(..));
-    let teams = simulated_teams(args.teams, "team", None, seed);
+        .expect("the demo server's own URL is a valid http:// URL")
+        .with_tokens(tokens);
     let schedule = Schedule {
         interval: args.interval,
         count: None,

@@ -68,7 +68,7 @@ fn write_team(store: &WritableStore, n: usize, reports: usize) -> Result<(), Sto
         let at = start
             + Duration::seconds(REPORT_INTERVAL_S * i as i64)
             + Duration::milliseconds(n as i64 * 37);
-        store.append_at(&id, &name, &body, report.value, &metrics, at)?;
+        store.append_at(&id, &name, &body, report, &metrics, at)?;
     }
     Ok(())
 }

@@ -32,6 +32,8 @@
 // live, fanned out to the viewers; the server ties the steps together.
 pub mod report;
 
+pub mod runs;
+
 pub mod team;
 
 pub mod metrics;
@@ -42,9 +44,18 @@ pub mod board;
 
 pub mod hub;
 
+pub mod alerts;
+
 pub mod contest;
 
 pub mod server;
+
+// Who may report, administer and watch: the contest file, tokens, the organiser's actions.
+pub mod config;
+
+pub mod auth;
+
+pub mod admin;
 
 // What is stored, read back: the wire format, the questions, the exports, the CLI.
 pub mod api;
@@ -57,6 +68,8 @@ pub mod history;
 
 // Sending reports, and the tools around them; each binary's arguments and run.
 pub mod client;
+
+pub mod import;
 
 pub mod stop;
 

@@ -1,8 +1,12 @@
 //! Derived numbers of a report (DESIGN §3): pure functions, equal to the original tool's.
+//!
+//! Counts are whatever integers the tool sent (negative ones too, up to 64 bits), so
+//! sums are taken in [`Count`] (`i128`, which cannot overflow on a report's dozen
+//! counts) and every result is clamped as DESIGN §3 says.
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::{BUCKET_COUNT, Report, ValidationError};
+use crate::report::{BUCKET_COUNT, Count, Report, ValidationError};
 
 /// Upper bounds of the latency buckets in ms; the last (overflow) bucket is taken
 /// as 5000 + 5000, as the original does.
@@ -115,7 +119,7 @@ pub fn avg_latency_ms(report: &Report) -> f64 {
     let sensor = report.sensor_data_latency();
     let avg = match report.total_avg_latency_ms {
         Some(avg) => avg,
-        None if sensor.buckets.iter().sum::<u64>() > 0 => sensor.avg_ms,
+        None if sensor.buckets.iter().sum::<Count>() > 0 => sensor.avg_ms,
         None => 0.0,
     };
     clamp(avg, MAX_LATENCY_MS)
@@ -135,31 +139,34 @@ pub fn high_priority_latency_ms(report: &Report) -> f64 {
     clamp(latency, MAX_LATENCY_MS)
 }
 
-/// Failure rate in %: max(0, sent − completed − pending) / sent · 100, 0 when nothing was sent.
-pub fn data_loss_rate_pct(total_sent: u64, total_ops: u64, pending: u64) -> f64 {
-    if total_sent == 0 {
+/// Failure rate in %: max(0, sent − completed − pending) / sent · 100, clamped to
+/// [0, 100]; 0 when nothing (or a negative number) was sent.
+pub fn data_loss_rate_pct(total_sent: Count, total_ops: Count, pending: Count) -> f64 {
+    if total_sent <= 0 {
         return 0.0;
     }
-    let lost = total_sent.saturating_sub(total_ops).saturating_sub(pending);
+    // Three 64-bit values: their difference fits an i128 with room to spare.
+    let lost = (total_sent - total_ops - pending).max(0);
     clamp(lost as f64 / total_sent as f64 * 100.0, 100.0)
 }
 
 /// 99th-percentile latency in ms, interpolated inside its bucket, capped at 10 000 ms.
-pub fn p99_latency_ms(buckets: &[u64; BUCKET_COUNT]) -> f64 {
+pub fn p99_latency_ms(buckets: &[Count; BUCKET_COUNT]) -> f64 {
     percentile_ms(buckets, 0.99)
 }
 
 /// The `quantile` (0..1) latency in ms from bucket counts, by the original's rule:
 /// walk the cumulative count to the first bucket that reaches `quantile · total`;
 /// the first bucket gives 1 ms, any other interpolates linearly between its lower
-/// and upper bound. 0 when there are no counts; at most 10 000 ms.
-pub fn percentile_ms(buckets: &[u64; BUCKET_COUNT], quantile: f64) -> f64 {
-    let total: u64 = buckets.iter().sum();
-    if total == 0 {
+/// and upper bound. 0 when the counts sum to 0 or less (negative buckets can make
+/// it so: there is no distribution to read); within [1, 10 000] ms otherwise.
+pub fn percentile_ms(buckets: &[Count; BUCKET_COUNT], quantile: f64) -> f64 {
+    let total: Count = buckets.iter().sum();
+    if total <= 0 {
         return 0.0;
     }
     let target = quantile * total as f64;
-    let mut before = 0u64;
+    let mut before: Count = 0;
     for (i, &count) in buckets.iter().enumerate() {
         let cumulative = before + count;
         if cumulative as f64 >= target {
@@ -168,7 +175,10 @@ pub fn percentile_ms(buckets: &[u64; BUCKET_COUNT], quantile: f64) -> f64 {
             }
             let lower = BUCKET_UPPER_MS[i - 1];
             let upper = BUCKET_UPPER_MS[i];
-            let fraction = (target - before as f64) / count as f64;
+            // `before` fell short of the target and `cumulative` reaches it, so
+            // `count` > 0 here even among negative buckets; the clamp keeps the
+            // result inside the bucket whatever rounding does.
+            let fraction = ((target - before as f64) / count as f64).clamp(0.0, 1.0);
             return (lower + fraction * (upper - lower)).min(BUCKET_UPPER_MS[BUCKET_COUNT - 1]);
         }
         before = cumulative;
@@ -180,7 +190,7 @@ pub fn percentile_ms(buckets: &[u64; BUCKET_COUNT], quantile: f64) -> f64 {
 mod tests {
     use super::*;
 
-    fn buckets(counts: &[u64]) -> [u64; BUCKET_COUNT] {
+    fn buckets(counts: &[Count]) -> [Count; BUCKET_COUNT] {
         let mut out = [0; BUCKET_COUNT];
         out[..counts.len()].copy_from_slice(counts);
         out
@@ -214,6 +224,32 @@ mod tests {
         assert_eq!(data_loss_rate_pct(100, 90, 20), 0.0);
         assert_eq!(data_loss_rate_pct(0, 0, 0), 0.0);
         assert_eq!(data_loss_rate_pct(200, 150, 0), 25.0);
+    }
+
+    #[test]
+    fn loss_rate_of_extreme_counts_stays_in_range() {
+        let max = Count::from(u64::MAX);
+        let min = Count::from(i64::MIN);
+        assert_eq!(data_loss_rate_pct(max, min, min), 100.0);
+        assert_eq!(data_loss_rate_pct(max, max, max), 0.0);
+        assert_eq!(data_loss_rate_pct(min, 0, 0), 0.0);
+        assert_eq!(data_loss_rate_pct(1000, -5, 0), 100.0);
+    }
+
+    #[test]
+    fn percentiles_of_negative_and_huge_buckets_stay_in_range() {
+        assert_eq!(percentile_ms(&buckets(&[-10, 5]), 0.99), 0.0);
+        let max = Count::from(u64::MAX);
+        for counts in [
+            vec![max; BUCKET_COUNT],
+            vec![-3, 10, -2, 7, max, -1],
+            vec![Count::from(i64::MIN), max, max],
+        ] {
+            for q in [0.5, 0.9, 0.99, 0.999] {
+                let p = percentile_ms(&buckets(&counts), q);
+                assert!((1.0..=10_000.0).contains(&p), "{counts:?} {q}: {p}");
+            }
+        }
     }
 
     #[test]

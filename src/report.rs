@@ -2,10 +2,17 @@
 //!
 //! A report is checked field by field; the first rule it breaks becomes a
 //! [`ValidationError`] whose message starts with the field path, e.g.
-//! `latencyAnalysis.sensorData.buckets[3]: expected a non-negative integer, found -1`.
+//! `latencyAnalysis.sensorData.buckets[3]: expected an integer, found "x"`.
 //! The body's bytes are kept as sent, so unknown extra fields are stored verbatim.
+//!
+//! Like the original tool, a report whose shape is right is accepted even when its
+//! numbers are implausible (a negative count, a count beyond 2^53): those are judged
+//! afterwards, as warnings, by [`plausibility`]. Booleans and numbers sent as
+//! strings are refused on purpose (the original took them as they came).
 
 use serde_json::{Map, Value};
+
+pub mod plausibility;
 
 /// Deepest JSON nesting a report may have; deeper bodies are refused before parsing.
 pub const MAX_DEPTH: usize = 64;
@@ -15,6 +22,21 @@ pub const BUCKET_COUNT: usize = 13;
 
 /// Operation kinds a report may carry, in display order; `sensorData` is required.
 pub const OPERATION_KINDS: [&str; 4] = ["sensorData", "sensorRW", "batchRW", "query"];
+
+/// An operation kind in snake case, as CSV columns and rule metrics name it:
+/// `sensorData` → `sensor_data`, `batchRW` → `batch_rw`.
+pub fn kind_snake_name(kind: &str) -> String {
+    let mut out = String::new();
+    for c in kind.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out.replace("_r_w", "_rw")
+}
 
 /// Why a report body was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -49,21 +71,31 @@ impl ValidationError {
     }
 }
 
+/// A count as sent: any integer from `i64::MIN` to `u64::MAX` (the original stored
+/// whatever integer it got). An `i128` holds the whole range, and sums of a handful
+/// of them cannot overflow.
+pub type Count = i128;
+
 /// Counts of one operation kind.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct OperationCounts {
-    pub operations: u64,
-    pub errors: u64,
+    pub operations: Count,
+    pub errors: Count,
 }
 
 /// The high-priority block (`highPriorityStats`).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct HighPriorityStats {
-    pub sensor_data_count: u64,
-    pub total_count: u64,
+    pub sensor_data_count: Count,
+    pub total_count: Count,
     /// Share of high-priority requests, in %.
     pub percentage: f64,
+    /// The optional counts, as sent: `sensorRWCount`, `batchRWCount`, `queryCount`.
+    pub other_counts: [Option<Count>; 3],
 }
+
+/// Names of [`HighPriorityStats::other_counts`], in order.
+pub const HIGH_PRIORITY_OTHER_COUNTS: [&str; 3] = ["sensorRWCount", "batchRWCount", "queryCount"];
 
 /// `performanceMetrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -81,20 +113,22 @@ pub struct LatencyDistribution {
     pub min_ms: f64,
     pub max_ms: f64,
     /// Counts per bucket, always [`BUCKET_COUNT`] long (missing trailing buckets are 0).
-    pub buckets: [u64; BUCKET_COUNT],
-    pub high_priority_count: Option<u64>,
+    pub buckets: [Count; BUCKET_COUNT],
+    pub high_priority_count: Option<Count>,
     pub high_priority_avg_ms: Option<f64>,
+    /// `highPriorityBuckets` when sent: the counts and how many were sent.
+    pub high_priority_buckets: Option<([Count; BUCKET_COUNT], usize)>,
 }
 
 /// A validated report: the typed fields the metrics need, plus the body as sent.
 #[derive(Debug, Clone)]
 pub struct Report {
     pub total_elapsed_s: f64,
-    pub total_sent: u64,
-    pub total_ops: u64,
-    pub total_errors: u64,
-    pub total_save_delay_errors: u64,
-    pub pending: u64,
+    pub total_sent: Count,
+    pub total_ops: Count,
+    pub total_errors: Count,
+    pub total_save_delay_errors: Count,
+    pub pending: Count,
     pub total_avg_latency_ms: Option<f64>,
     pub high_priority_avg_delay_latency_ms: Option<f64>,
     /// % of completed writes not found on disk 3 s later.
@@ -202,20 +236,28 @@ fn parse_counts(o: &Obj<'_>) -> Result<OperationCounts, ValidationError> {
 }
 
 fn parse_high_priority(o: &Obj<'_>) -> Result<HighPriorityStats, ValidationError> {
-    for optional in ["sensorRWCount", "batchRWCount", "queryCount"] {
-        o.opt_count(optional)?;
+    let mut other_counts = [None; 3];
+    for (count, name) in other_counts.iter_mut().zip(HIGH_PRIORITY_OTHER_COUNTS) {
+        *count = o.opt_count(name)?;
     }
     Ok(HighPriorityStats {
         sensor_data_count: o.req_count("sensorDataCount")?,
         total_count: o.req_count("totalCount")?,
         percentage: o.req_number("percentage")?,
+        other_counts,
     })
 }
 
 fn parse_distribution(o: &Obj<'_>) -> Result<LatencyDistribution, ValidationError> {
     o.opt_number("highPriorityMin")?;
     o.opt_number("highPriorityMax")?;
-    o.opt_buckets("highPriorityBuckets")?;
+    let high_priority_buckets = o.opt_buckets("highPriorityBuckets")?.map(|buckets| {
+        let sent = o
+            .get("highPriorityBuckets")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        (buckets, sent)
+    });
     Ok(LatencyDistribution {
         avg_ms: o.req_number("avg")?,
         min_ms: o.req_number("min")?,
@@ -225,6 +267,7 @@ fn parse_distribution(o: &Obj<'_>) -> Result<LatencyDistribution, ValidationErro
             .ok_or_else(|| o.missing("buckets"))?,
         high_priority_count: o.opt_count("highPriorityCount")?,
         high_priority_avg_ms: o.opt_number("highPriorityAvg")?,
+        high_priority_buckets,
     })
 }
 
@@ -295,20 +338,17 @@ impl<'a> Obj<'a> {
         self.opt_number(name)?.ok_or_else(|| self.missing(name))
     }
 
-    fn opt_count(&self, name: &str) -> Result<Option<u64>, ValidationError> {
+    fn opt_count(&self, name: &str) -> Result<Option<Count>, ValidationError> {
         self.get(name)
-            .map(|v| {
-                as_count(v)
-                    .ok_or_else(|| type_error(&self.path_of(name), "a non-negative integer", v))
-            })
+            .map(|v| as_count(v).ok_or_else(|| type_error(&self.path_of(name), AN_INTEGER, v)))
             .transpose()
     }
 
-    fn req_count(&self, name: &str) -> Result<u64, ValidationError> {
+    fn req_count(&self, name: &str) -> Result<Count, ValidationError> {
         self.opt_count(name)?.ok_or_else(|| self.missing(name))
     }
 
-    fn opt_buckets(&self, name: &str) -> Result<Option<[u64; BUCKET_COUNT]>, ValidationError> {
+    fn opt_buckets(&self, name: &str) -> Result<Option<[Count; BUCKET_COUNT]>, ValidationError> {
         let path = self.path_of(name);
         let items = match self.get(name) {
             None => return Ok(None),
@@ -324,11 +364,10 @@ impl<'a> Obj<'a> {
                 ),
             ));
         }
-        let mut buckets = [0u64; BUCKET_COUNT];
+        let mut buckets = [0; BUCKET_COUNT];
         for (i, item) in items.iter().enumerate() {
-            buckets[i] = as_count(item).ok_or_else(|| {
-                type_error(&format!("{path}[{i}]"), "a non-negative integer", item)
-            })?;
+            buckets[i] = as_count(item)
+                .ok_or_else(|| type_error(&format!("{path}[{i}]"), AN_INTEGER, item))?;
         }
         Ok(Some(buckets))
     }
@@ -339,24 +378,27 @@ fn as_number(value: &Value) -> Option<f64> {
     value.as_f64().filter(|f| f.is_finite())
 }
 
-/// Largest count accepted: 2^53, the range in which every integer is exact in an f64
-/// (and in JavaScript). It also keeps sums of a few counts, such as a latency
-/// distribution's 13 buckets, far from overflowing a u64.
-pub const MAX_COUNT: u64 = 1 << 53;
+/// What a count must be, in error messages.
+const AN_INTEGER: &str = "an integer of at most 64 bits";
 
-/// A non-negative integer up to [`MAX_COUNT`]; an integral float such as `980.0`
-/// counts too, as JavaScript tools send them.
-fn as_count(value: &Value) -> Option<u64> {
-    if let Some(n) = value.as_u64() {
-        return (n <= MAX_COUNT).then_some(n);
+/// An integer from `i64::MIN` to `u64::MAX`, kept exactly; an integral float such as
+/// `980.0` counts too, as JavaScript tools send them. Booleans and numeric strings
+/// are not counts (the original took them; we refuse them on purpose).
+fn as_count(value: &Value) -> Option<Count> {
+    let Value::Number(n) = value else {
+        return None;
+    };
+    if let Some(n) = n.as_u64() {
+        return Some(Count::from(n));
     }
-    match value {
-        Value::Number(n) if n.is_f64() => {
-            let f = n.as_f64()?;
-            (f >= 0.0 && f.fract() == 0.0 && f <= MAX_COUNT as f64).then_some(f as u64)
-        }
-        _ => None,
+    if let Some(n) = n.as_i64() {
+        return Some(Count::from(n));
     }
+    let f = n.as_f64()?;
+    // Both bounds are powers of two, exact in an f64; `as` is exact for integral
+    // floats in this range.
+    let in_range = f >= i64::MIN as f64 && f < 18_446_744_073_709_551_616.0;
+    (f.fract() == 0.0 && in_range).then_some(f as Count)
 }
 
 fn type_error(path: &str, expected: &str, found: &Value) -> ValidationError {
@@ -409,86 +451,4 @@ fn nesting_depth_exceeds(bytes: &[u8], limit: usize) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MINIMAL: &str = include_str!("../tests/fixtures/valid/minimal-12-buckets.json");
-
-    fn with(path_value: (&str, &str)) -> String {
-        MINIMAL.replacen(path_value.0, path_value.1, 1)
-    }
-
-    fn error_of(body: &str) -> String {
-        Report::parse(body.as_bytes()).unwrap_err().to_string()
-    }
-
-    #[test]
-    fn parses_minimal_report_and_pads_buckets() {
-        let report = Report::parse(MINIMAL.as_bytes()).unwrap();
-        assert_eq!(report.total_sent, 1000);
-        assert_eq!(report.sensor_data_latency().buckets[12], 0);
-        assert_eq!(report.sensor_data_latency().buckets[0], 100);
-        assert!(report.high_priority.is_none());
-    }
-
-    #[test]
-    fn names_bucket_path_in_error() {
-        let body = with(("[100, 200, 150, 80", "[100, 200, 150, -80"));
-        assert_eq!(
-            error_of(&body),
-            "latencyAnalysis.sensorData.buckets[3]: expected a non-negative integer, found -80"
-        );
-    }
-
-    #[test]
-    fn names_missing_field() {
-        let body = with(("\"totalSent\": 1000,", ""));
-        assert_eq!(error_of(&body), "totalSent: required field is missing");
-    }
-
-    #[test]
-    fn refuses_deep_nesting_but_not_brackets_in_strings() {
-        let deep = format!("{}{}", "[".repeat(65), "]".repeat(65));
-        assert_eq!(
-            Report::parse(deep.as_bytes()).unwrap_err(),
-            ValidationError::TooDeep
-        );
-        let body = with((
-            "\"totalElapsed\": 60,",
-            "\"note\": \"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\", \"totalElapsed\": 60,",
-        ));
-        assert!(Report::parse(body.as_bytes()).is_ok());
-    }
-
-    #[test]
-    fn refuses_overflowing_number_and_non_utf8() {
-        let body = with(("\"totalElapsed\": 60", "\"totalElapsed\": 1e400"));
-        assert!(error_of(&body).starts_with("invalid JSON"));
-        assert!(matches!(
-            Report::parse(b"{\"a\": \"\xff\"}"),
-            Err(ValidationError::NotUtf8(7))
-        ));
-    }
-
-    #[test]
-    fn refuses_counts_beyond_2_pow_53_so_sums_cannot_overflow() {
-        let body = with((
-            "[100, 200, 150",
-            "[18446744073709551615, 18446744073709551615, 150",
-        ));
-        assert_eq!(
-            error_of(&body),
-            "latencyAnalysis.sensorData.buckets[0]: expected a non-negative integer, found 18446744073709551615"
-        );
-        let body = with(("\"totalSent\": 1000", "\"totalSent\": 9007199254740992"));
-        assert!(Report::parse(body.as_bytes()).is_ok());
-    }
-
-    #[test]
-    fn accepts_integral_floats_as_counts() {
-        let body = with(("\"totalSent\": 1000", "\"totalSent\": 1000.0"));
-        assert_eq!(Report::parse(body.as_bytes()).unwrap().total_sent, 1000);
-        let body = with(("\"totalSent\": 1000", "\"totalSent\": 1000.5"));
-        assert!(error_of(&body).starts_with("totalSent: expected a non-negative integer"));
-    }
-}
+mod tests;

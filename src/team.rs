@@ -69,6 +69,12 @@ pub fn decode_team_name(header: Option<&str>, id: &TeamId) -> Result<String, Tea
     let name = percent_encoding::percent_decode_str(raw)
         .decode_utf8()
         .map_err(|_| TeamError::BadNameEncoding)?;
+    Ok(check_team_name(&name)?.unwrap_or_else(|| default_team_name(id)))
+}
+
+/// Checks a display name (at most [`MAX_TEAM_NAME_CHARS`] characters, no control
+/// characters) and trims it; `None` when nothing is left.
+pub fn check_team_name(name: &str) -> Result<Option<String>, TeamError> {
     if name.chars().count() > MAX_TEAM_NAME_CHARS {
         return Err(TeamError::NameTooLong);
     }
@@ -76,10 +82,7 @@ pub fn decode_team_name(header: Option<&str>, id: &TeamId) -> Result<String, Tea
         return Err(TeamError::NameControlChars);
     }
     let name = name.trim();
-    if name.is_empty() {
-        return Ok(default_team_name(id));
-    }
-    Ok(name.to_string())
+    Ok((!name.is_empty()).then(|| name.to_string()))
 }
 
 /// True when every `%` starts an escape of two hex digits (`percent_decode` would

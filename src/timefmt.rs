@@ -74,6 +74,7 @@ pub fn now() -> DateTime<Local> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::{Offset, Timelike};
 
     #[test]
     fn parses_original_and_suffixed_names() {
@@ -106,12 +107,23 @@ mod tests {
     #[test]
     fn reads_naive_timestamps_as_local_and_keeps_offsets() {
         let naive = parse_timestamp("2025-08-01T10:00:05.138000").unwrap();
-        let expected = local_to_fixed(
-            NaiveDateTime::parse_from_str("2025-08-01 10:00:05.138", "%Y-%m-%d %H:%M:%S%.f")
-                .unwrap(),
-        )
-        .unwrap();
-        assert_eq!(naive, expected);
+        // The wall-clock reading is kept, and the offset is the one the local zone has
+        // at that instant (looked up from the UTC side, not by the code under test).
+        let wall = chrono::NaiveDate::from_ymd_opt(2025, 8, 1)
+            .unwrap()
+            .and_hms_milli_opt(10, 0, 5, 138)
+            .unwrap();
+        assert_eq!(naive.naive_local(), wall);
+        let zone_then = Local
+            .timestamp_millis_opt(naive.timestamp_millis())
+            .unwrap()
+            .offset()
+            .fix();
+        assert_eq!(*naive.offset(), zone_then);
+        assert_eq!(
+            parse_timestamp("2025-08-01 10:00").unwrap().naive_local(),
+            wall.with_second(0).unwrap().with_nanosecond(0).unwrap()
+        );
         let with_offset = parse_timestamp("2025-08-01T10:00:05.138+08:00").unwrap();
         assert_eq!(
             format_timestamp(&with_offset),

@@ -11,6 +11,9 @@
   const SPARK_MAX_POINTS = 600;
   const BACKOFF_MAX_MS = 30000;
   const LANG_KEY = "benchboard.lang";
+  // Ranking rows drawn at first and per "show more": with 1,000 teams the page draws
+  // the top of the ranking, not 1,000 rows per update.
+  const RANKING_STEP = 50;
 
   const I18N = {
     zh: {
@@ -22,9 +25,14 @@
       footer: "数据每次上报即时推送 · 点击卡片查看历史",
       conn_connecting: "连接中…", conn_live: "实时推送", conn_polling: "轮询模式", conn_push_off: "轮询模式（推送已关闭）",
       conn_reconnecting: "重新连接中…", conn_offline: "无法连接服务器",
+      storage_down: "存储不可用：显示的是最后的数据，恢复后自动更新",
       ago_s: (n) => `${n} 秒前`, ago_m: (n) => `${n} 分钟前`, ago_h: (n) => `${n} 小时前`,
       dur: (h, m, s) => (h ? `${h}时${m}分${s}秒` : m ? `${m}分${s}秒` : `${s}秒`),
       switch_to: "English", locale: "zh-CN", none: "—",
+      more: (shown, total) => `显示更多（已显示 ${shown} / 共 ${total} 队）`,
+      alerts: "告警", no_alerts: "暂无告警", run: "运行轮次",
+      phase_ok: "正常", phase_pending: "待定", phase_firing: "触发", phase_resolved: "恢复",
+      severity_warning: "警告", severity_critical: "严重",
     },
     en: {
       title: "Load-test scoreboard", page_title: "BenchBoard - Load-test scoreboard", cards: "Teams", ranking: "Live ranking",
@@ -35,9 +43,14 @@
       footer: "Every report is pushed at once · click a card for its history",
       conn_connecting: "Connecting…", conn_live: "Live (WebSocket)", conn_polling: "Polling", conn_push_off: "Polling (push is off)",
       conn_reconnecting: "Reconnecting…", conn_offline: "Server unreachable",
+      storage_down: "Storage unavailable: showing the last board; it updates by itself once storage is back",
       ago_s: (n) => `${n}s ago`, ago_m: (n) => `${n} min ago`, ago_h: (n) => `${n} h ago`,
       dur: (h, m, s) => (h ? `${h}h ${m}m ${s}s` : m ? `${m}m ${s}s` : `${s}s`),
       switch_to: "中文", locale: "en-US", none: "—",
+      more: (shown, total) => `Show more (${shown} of ${total} teams)`,
+      alerts: "Alerts", no_alerts: "No alerts", run: "Run",
+      phase_ok: "OK", phase_pending: "Pending", phase_firing: "Firing", phase_resolved: "Resolved",
+      severity_warning: "warning", severity_critical: "critical",
     },
   };
 
@@ -50,11 +63,19 @@
   const sparks = new Map(); // team_id -> [{at, qps, p99, key}]
   const cardNodes = new Map(); // team_id -> card element
   let previousRanks = new Map();
+  let rankingRows = RANKING_STEP;
+  let alertChanges = []; // newest first, as the snapshot and /api/alerts give them
   let maxTeams = Number(body.dataset.maxTeams) || 6;
 
   // ---- formatting --------------------------------------------------------
-  const num = (v, digits) =>
-    new Intl.NumberFormat(t("locale"), { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(v);
+  const formats = new Map(); // "locale|digits" -> Intl.NumberFormat (slow to make)
+  const num = (v, digits) => {
+    const key = `${t("locale")}|${digits}`;
+    if (!formats.has(key)) {
+      formats.set(key, new Intl.NumberFormat(t("locale"), { minimumFractionDigits: digits, maximumFractionDigits: digits }));
+    }
+    return formats.get(key).format(v);
+  };
   const isNum = (v) => typeof v === "number" && Number.isFinite(v);
   const fmtQps = (v) => (isNum(v) ? num(v, v >= 1000 ? 0 : 1) : t("none"));
   const fmtMs = (v) => (isNum(v) ? num(v, v < 10 ? 2 : v < 100 ? 1 : 0) : t("none"));
@@ -123,8 +144,26 @@
     ["pending", (x) => [fmtInt(x.stats?.pending), ""]],
     ["best_qps", (x) => [fmtQps(x.best_qps), ""], null, (x) => x.best_qps_time],
     ["best_latency", (x) => [fmtMs(x.best_latency), "ms"], null, (x) => x.best_latency_time],
+    ["run", (x) => [isNum(x.run) && x.run > 0 ? `#${x.run}` : t("none"), ""]],
     ["last_update", (x) => [fmtTime(x.last_update), ""], null, null, true],
   ];
+
+  /** The card's warning badge (tooltip: every warning) and its alert outline and rule names. */
+  function showTrouble(card, team) {
+    const warnings = window.BenchBoardWarnings.list(team.warnings);
+    const badge = card.querySelector(".warn-badge");
+    badge.hidden = warnings.length === 0;
+    badge.textContent = `⚠ ${warnings.length}`;
+    badge.title = window.BenchBoardWarnings.tooltip(warnings, lang);
+    badge.setAttribute("aria-label", badge.title);
+    const alerts = Array.isArray(team.alerts) ? team.alerts : [];
+    card.classList.toggle("alerting", alerts.length > 0);
+    card.classList.toggle("critical", alerts.some((a) => a.severity === "critical"));
+    const rules = card.querySelector(".alert-rules");
+    rules.hidden = alerts.length === 0;
+    rules.textContent = alerts.length ? `▲ ${alerts.map((a) => a.rule).join(" · ")}` : "";
+    rules.title = rules.textContent;
+  }
 
   function makeCard(id) {
     const card = document.getElementById("card-template").content.firstElementChild.cloneNode(true);
@@ -151,6 +190,7 @@
     const badge = card.querySelector(".badge");
     badge.textContent = team.is_active ? t("active") : t("inactive");
     badge.classList.toggle("off", !team.is_active);
+    showTrouble(card, team);
     show(card.querySelector('[data-field="qps"]'), fmtQps(team.qps), "", allowFlash);
     show(card.querySelector('[data-field="p99"]'), fmtMs(team.p99_latency), "ms", allowFlash);
     for (const [key, valueOf, isBad, timeOf, ago] of STAT_ROWS) {
@@ -179,7 +219,8 @@
     return onBoard.slice(0, maxTeams).sort((a, b) => (a.team_id < b.team_id ? -1 : 1));
   }
 
-  function renderCards(changedId) {
+  /** Cards of the teams in `changed` (a Set; undefined: all) may flash. */
+  function renderCards(changed) {
     const container = document.getElementById("cards");
     const shown = cardTeams();
     const keep = new Set(shown.map((x) => x.team_id));
@@ -191,7 +232,7 @@
       const fresh = !card;
       if (fresh) { card = makeCard(team.team_id); cardNodes.set(team.team_id, card); seedSpark(team.team_id); }
       container.appendChild(card); // keeps id order
-      updateCard(card, team, !fresh && (changedId === undefined || changedId === team.team_id));
+      updateCard(card, team, !fresh && (changed === undefined || changed.has(team.team_id)));
     }
     document.getElementById("empty").hidden = shown.length > 0;
   }
@@ -241,6 +282,12 @@
     holder.replaceChildren(svg);
   }
 
+  /** Drops what the page remembers of a team's past reports. */
+  function forget(id) {
+    sparks.delete(id);
+    seeded.delete(id);
+  }
+
   /** Fills a card's sparkline with the last minutes of its history (once per team and page). */
   const seeded = new Set();
   async function seedSpark(id) {
@@ -263,13 +310,14 @@
   }
 
   // ---- ranking -----------------------------------------------------------
+  /** The top `rankingRows` teams as rows; the rest on demand ("show more"). */
   function renderRanking() {
     const ranked = [...teams.values()].sort(
       (a, b) => (b.qps - a.qps) || (a.avg_latency - b.avg_latency) || (a.team_id < b.team_id ? -1 : 1));
     const tbody = document.querySelector("#ranking tbody");
     const ranks = new Map();
-    const rows = ranked.map((team, i) => {
-      ranks.set(team.team_id, i + 1);
+    ranked.forEach((team, i) => ranks.set(team.team_id, i + 1));
+    const rows = ranked.slice(0, rankingRows).map((team, i) => {
       const row = el("tr", team.is_active ? "" : "inactive");
       row.dataset.teamId = team.team_id;
       const before = previousRanks.get(team.team_id);
@@ -292,11 +340,55 @@
     });
     tbody.replaceChildren(...rows);
     previousRanks = ranks;
+    const more = document.getElementById("ranking-more");
+    more.hidden = ranked.length <= rows.length;
+    more.textContent = t("more")(rows.length, ranked.length);
+  }
+  document.getElementById("ranking-more").addEventListener("click", () => {
+    rankingRows += RANKING_STEP;
+    renderRanking();
+  });
+
+  function render(changed) {
+    renderCards(changed);
+    renderRanking();
   }
 
-  function render(changedId) {
-    renderCards(changedId);
-    renderRanking();
+  // Updates arrive one per report (hundreds a second with many teams): they are drawn
+  // together, at most once per frame, never one full redraw each.
+  let pendingRender = null; // Set of changed team ids, or "all"
+  function scheduleRender(changedId) {
+    const first = pendingRender === null;
+    if (changedId === undefined || pendingRender === "all") pendingRender = "all";
+    else (pendingRender ??= new Set()).add(changedId);
+    if (!first) return;
+    const draw = () => {
+      const changed = pendingRender === "all" ? undefined : pendingRender;
+      pendingRender = null;
+      render(changed);
+    };
+    // A hidden page gets no animation frames: draw on a timer then.
+    if (document.hidden) setTimeout(draw, 250); else requestAnimationFrame(draw);
+  }
+
+  // ---- alerts --------------------------------------------------------------
+  const fmtValue = (v) => (isNum(v) ? num(v, Math.abs(v) < 10 ? 2 : 1) : t("none"));
+  function renderAlerts() {
+    const items = alertChanges.slice(0, 50).map((c) => {
+      const item = el("li", `${c.to}${c.severity === "critical" ? " critical" : ""}`);
+      item.append(
+        el("span", "when", fmtTime(c.at)),
+        el("span", "phase", t(`phase_${c.to}`) || c.to),
+        el("span", "team", String(c.team_name)),
+        el("span", "rule", String(c.rule)),
+        el("span", "value", `${c.condition} · ${fmtValue(c.value)}`),
+        el("span", "severity", t(`severity_${c.severity}`) || ""),
+      );
+      item.title = `${c.team_name} (${c.team_id})`;
+      return item;
+    });
+    document.getElementById("alert-list").replaceChildren(...items);
+    document.getElementById("no-alerts").hidden = items.length > 0;
   }
 
   // ---- applying server data ----------------------------------------------
@@ -309,23 +401,47 @@
       ids.add(team.team_id);
     }
     for (const id of [...teams.keys()]) if (!ids.has(id)) teams.delete(id);
-    render();
+    scheduleRender();
+  }
+
+  // The store (a database) went away: the board stays as it was, with a notice.
+  function showStorage(available) {
+    document.getElementById("storage-notice").hidden = available !== false;
   }
 
   function handleMessage(message) {
     if (message.type === "snapshot") {
       if (Number.isInteger(message.max_teams) && message.max_teams > 0) maxTeams = message.max_teams;
+      showStorage(message.storage_available);
+      alertChanges = Array.isArray(message.alerts) ? message.alerts : [];
       applyAll(message.teams || []);
+      renderAlerts();
+    } else if (message.type === "storage") {
+      showStorage(message.available);
     } else if (message.type === "team_update" && message.team) {
+      const before = teams.get(message.team.team_id);
+      // Fewer reports than before: an organiser trashed some; the sparkline starts over.
+      if (before && message.team.report_count < before.report_count) forget(message.team.team_id);
       teams.set(message.team.team_id, message.team);
       remember(message.team);
-      render(message.team.team_id);
+      scheduleRender(message.team.team_id);
+    } else if (message.type === "alert" && message.change) {
+      alertChanges.unshift(message.change);
+      alertChanges.length = Math.min(alertChanges.length, 50);
+      const team = teams.get(message.change.team_id);
+      if (team) { team.alerts = message.team_alerts || []; scheduleRender(team.team_id); }
+      renderAlerts();
+    } else if (message.type === "team_removed") {
+      // Hidden by an organiser, or every report in the trash.
+      teams.delete(message.team_id);
+      forget(message.team_id);
+      scheduleRender();
     } else if (message.type === "team_status") {
       const team = teams.get(message.team_id);
       if (!team) return;
       team.is_active = Boolean(message.is_active);
       team.on_board = Boolean(message.on_board);
-      render(message.team_id);
+      scheduleRender(message.team_id);
     }
   }
 
@@ -347,6 +463,11 @@
       const list = await response.json();
       conn.offline = false;
       if (conn.pollTimer !== null) applyAll(Array.isArray(list) ? list : []);
+      const alerts = await fetch("/api/alerts", { cache: "no-store" });
+      if (alerts.ok && conn.pollTimer !== null) {
+        alertChanges = ((await alerts.json()).changes || []).slice(0, 50);
+        renderAlerts();
+      }
     } catch (_) {
       conn.offline = true;
     }
@@ -414,6 +535,7 @@
     for (const node of document.querySelectorAll("[data-shown]")) delete node.dataset.shown;
     showMode();
     render();
+    renderAlerts();
   }
   document.getElementById("lang").addEventListener("click", () => {
     lang = lang === "zh" ? "en" : "zh";

@@ -19,6 +19,8 @@
       errors: "错误", elapsed: "运行时长", prev: "上一页", next: "下一页", page: (p, n) => `第 ${p} / ${n} 页`,
       downsampled: (n, m) => `${n} 次上报 → ${m} 个点（服务器端降采样；每点为一段时间的平均 QPS、平均延迟与最高 P99）`,
       all_points: (n) => `${n} 次上报`, no_data: "暂无数据", requests: (n) => `${n} 个请求`, latency_ms: "延迟 (ms)",
+      run: "运行", run_best: "本轮最佳 QPS", warnings: "数据可疑", run_started: (n) => `第 ${n} 轮开始`,
+      run_best_detail: (ms) => `本轮最佳延迟 ${ms}`,
       locale: "zh-CN", none: "—",
     },
     en: {
@@ -29,6 +31,8 @@
       errors: "Errors", elapsed: "Elapsed", prev: "Previous", next: "Next", page: (p, n) => `page ${p} / ${n}`,
       downsampled: (n, m) => `${n} reports → ${m} points (downsampled on the server; each point: mean QPS, mean latency, highest P99)`,
       all_points: (n) => `${n} reports`, no_data: "No data yet", requests: (n) => `${n} requests`, latency_ms: "latency (ms)",
+      run: "Run", run_best: "Best QPS of this run", warnings: "Warnings", run_started: (n) => `run ${n} starts`,
+      run_best_detail: (ms) => `best latency of this run ${ms}`,
       locale: "en-US", none: "—",
     },
   };
@@ -93,6 +97,10 @@
       text("best-qps-time", team.best_qps_time ? fmtDateTime(team.best_qps_time) : "");
       text("best-latency", fmtMs(team.best_latency));
       text("best-latency-time", team.best_latency_time ? fmtDateTime(team.best_latency_time) : "");
+      const runBest = team.run_best || {};
+      text("run-number", isNum(team.run) && team.run > 0 ? `#${team.run}` : "");
+      text("run-best-qps", fmtQps(runBest.best_qps));
+      text("run-best-detail", I18N[lang].run_best_detail(fmtMs(runBest.best_latency)));
       text("latest-qps", `${fmtQps(team.qps)} QPS`);
       text("latest-detail", `P99 ${fmtMs(team.p99_latency)} · ${t("failure_rate")} ${fmtPct(team.data_loss_rate)}`);
     }
@@ -152,6 +160,15 @@
       points: series.map((p, i) => `${xs[i].toFixed(1)},${ys(p).toFixed(1)}`).join(" "),
       fill: "none", stroke: color, "stroke-width": widthPx, "stroke-linejoin": "round",
     }));
+    // Run boundaries: where the team's tool restarted (a drop in elapsed time or sent count).
+    for (const start of (state.series.run_starts || []).slice(1)) {
+      if (!isNum(start.t) || start.t < t0 || start.t > t1) continue;
+      const bx = x(start.t).toFixed(1);
+      const mark = svgEl("line", { class: "run-start", x1: bx, x2: bx, y1: m.top, y2: m.top + h, stroke: "var(--warn)", "stroke-dasharray": "5 4", "stroke-width": 1.5 });
+      mark.appendChild(svgEl("title", {}, I18N[lang].run_started(start.run)));
+      svg.appendChild(mark);
+      svg.appendChild(svgEl("text", { x: Number(bx) + 3, y: m.top + 11, fill: "var(--warn)" }, `#${start.run}`));
+    }
     line((p) => yL(p.p99_latency), "var(--p99)", 1.5);
     line((p) => yL(p.avg_latency), "var(--avg)", 1.5);
     line((p) => yQ(p.qps), "var(--qps)", 2.2);
@@ -232,10 +249,14 @@
     const rows = (answer.history || []).map((h) => {
       const row = el("tr");
       const stats = h.stats || {}, metrics = h.metrics || {};
-      row.append(el("td", "", fmtDateTime(h.timestamp)), el("td", "num", fmtQps(metrics.qps)),
+      const warnings = window.BenchBoardWarnings.list(h.warnings);
+      const warnCell = el("td", "warn-cell", warnings.length ? `⚠ ${warnings.length}` : "");
+      if (warnings.length) warnCell.title = window.BenchBoardWarnings.tooltip(warnings, lang);
+      const runCell = el("td", "num", isNum(h.run) && h.run > 0 ? `#${h.run}` : t("none"));
+      row.append(el("td", "", fmtDateTime(h.timestamp)), runCell, el("td", "num", fmtQps(metrics.qps)),
         el("td", "num", fmtMs(metrics.avg_latency)), el("td", "num", fmtMs(metrics.p99_latency)),
         el("td", "num", fmtPct(metrics.data_loss_rate)), el("td", "num hide-narrow", fmtInt(stats.totalOps)),
-        el("td", "num hide-narrow", fmtInt(stats.totalErrors)), el("td", "num hide-narrow", fmtSecs(stats.totalElapsed)));
+        el("td", "num hide-narrow", fmtInt(stats.totalErrors)), el("td", "num hide-narrow", fmtSecs(stats.totalElapsed)), warnCell);
       return row;
     });
     document.querySelector("#history tbody").replaceChildren(...rows);

@@ -1,4 +1,6 @@
-//! The HTTP API of benchboard-serve, through a real server on port 0.
+//! The HTTP API of benchboard-serve, through a real server on port 0: on the file
+//! store here, and all over again on PostgreSQL in tests/api_postgres.rs (the same
+//! tests; what was stored is looked at through `TestServer::stored`).
 
 mod common;
 
@@ -9,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{TestServer, agent, fixture, ordered_report_files, report_files};
+use common::{TestServer, agent, fixture};
 use serde_json::{Value, json};
 
 /// A case of bad team headers: (name, headers, word the error must mention).
@@ -21,6 +23,7 @@ fn valid_body(name: &str) -> Vec<u8> {
 
 /// Every file under `dir`, recursively (relative paths, sorted).
 fn all_files(dir: &Path) -> Vec<PathBuf> {
+    // The server's lock file is there from its start; any other file was written.
     fn walk(base: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
@@ -29,7 +32,7 @@ fn all_files(dir: &Path) -> Vec<PathBuf> {
             let path = entry.path();
             if path.is_dir() {
                 walk(base, &path, out);
-            } else {
+            } else if path != base.join(benchboard::store::LOCK_FILE) {
                 out.push(path.strip_prefix(base).unwrap().to_path_buf());
             }
         }
@@ -80,6 +83,10 @@ fn header_value<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a s
 }
 
 fn assert_error_mentions(status: u16, answer: &Value, want_status: u16, word: &str, case: &str) {
+    assert!(
+        !word.is_empty(),
+        "{case}: give a word the error must mention"
+    );
     assert_eq!(status, want_status, "{case}: {answer}");
     let error = answer["error"]
         .as_str()
@@ -131,7 +138,7 @@ fn accepts_every_valid_fixture_and_computes_expected_metrics() {
         }
     }
     assert_eq!(
-        report_files(&server.data_dir, "team1").len(),
+        server.stored("team1").len(),
         expected.as_object().unwrap().len()
     );
 }
@@ -164,11 +171,7 @@ fn refuses_every_invalid_fixture_without_writing_a_file() {
             case["mentions"].as_str().unwrap(),
             name,
         );
-        assert_eq!(
-            all_files(&server.data_dir),
-            Vec::<PathBuf>::new(),
-            "{name}: a file was written"
-        );
+        assert!(server.nothing_stored(), "{name}: something was stored");
         assert_still_serving(&server);
     }
     // A valid report is still stored after all of them.
@@ -193,15 +196,12 @@ fn refuses_bad_bodies_with_a_clear_400() {
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("not UTF-8", not_utf8, "UTF-8"),
         ("nested deeper than 64", deep.into_bytes(), "nest"),
-        ("1e400", huge.into_bytes(), ""),
+        ("1e400", huge.into_bytes(), "out of range"),
     ];
     for (case, body, word) in cases {
         let (status, answer) = server.post_for("team1", &body);
         assert_error_mentions(status, &answer, 400, word, case);
-        assert!(
-            all_files(&server.data_dir).is_empty(),
-            "{case}: a file was written"
-        );
+        assert!(server.nothing_stored(), "{case}: something was stored");
         assert_still_serving(&server);
     }
 }
@@ -257,10 +257,7 @@ fn refuses_bad_team_headers_with_a_clear_400() {
     for (case, headers, word) in cases {
         let (status, answer) = server.post_report(&headers, &body);
         assert_error_mentions(status, &answer, 400, word, case);
-        assert!(
-            all_files(&server.data_dir).is_empty(),
-            "{case}: a file was written"
-        );
+        assert!(server.nothing_stored(), "{case}: something was stored");
     }
     // 128 characters exactly is fine, and the name is decoded.
     let name = "名".repeat(128);
@@ -293,7 +290,7 @@ fn refuses_a_body_over_max_body_with_413() {
     );
     let (status, answer) = server.post_for("team1", padded.as_bytes());
     assert_error_mentions(status, &answer, 413, "max-body", "over the limit");
-    assert!(all_files(&server.data_dir).is_empty());
+    assert!(server.nothing_stored());
     assert_still_serving(&server);
     let (status, _) = server.post_for("team1", &valid_body("minimal-12-buckets.json"));
     assert_eq!(status, 200, "a report under the limit is still taken");
@@ -308,14 +305,14 @@ fn keeps_unknown_fields_verbatim_in_the_file_and_the_api() {
     let body = format!("{extra}{}", &valid.trim_start()[1..]);
     let (status, answer) = server.post_for("team1", body.as_bytes());
     assert_eq!(status, 200, "{answer}");
-    let files = report_files(&server.data_dir, "team1");
+    let files = server.stored("team1");
     assert_eq!(files.len(), 1);
-    let text = std::fs::read_to_string(server.data_dir.join("team1").join(&files[0])).unwrap();
+    let text = &files[0].text;
     assert!(
         text.contains(r#""zExtra": {"nested": [1.50, "团队", null], "b": true}"#),
         "not verbatim: {text}"
     );
-    let stored: Value = serde_json::from_str(&text).unwrap();
+    let stored: Value = serde_json::from_str(text).unwrap();
     assert_eq!(stored["team_id"], "team1");
     assert!(stored["timestamp"].is_string());
     let (_, team) = server.get_json("/api/teams/team1");
@@ -373,8 +370,12 @@ fn concurrent_reports_to_one_team_are_all_stored_in_order() {
         .collect();
     acked.sort();
     assert_eq!(acked.len(), 500);
-    let files = ordered_report_files(&server.data_dir, "busy");
-    assert_eq!(files.len(), 500, "one file per acknowledged report");
+    let files = server.stored("busy");
+    assert_eq!(
+        files.len(),
+        500,
+        "one stored report per acknowledged report"
+    );
     let (_, history) = server.get_json("/api/teams/busy/history?limit=1000");
     assert_eq!(history["total"], 500);
     let entries = history["history"].as_array().unwrap();
@@ -385,9 +386,8 @@ fn concurrent_reports_to_one_team_are_all_stored_in_order() {
         .collect();
     // Newest first, and file names in the same order as the history.
     let mut names: Vec<String> = Vec::new();
-    for name in &files {
-        let text = std::fs::read_to_string(server.data_dir.join("busy").join(name)).unwrap();
-        let v: Value = serde_json::from_str(&text).unwrap();
+    for file in &files {
+        let v: Value = serde_json::from_str(&file.text).unwrap();
         names.push(v["stats"]["totalSent"].to_string());
     }
     names.reverse();
@@ -414,6 +414,9 @@ fn concurrent_reports_to_one_team_are_all_stored_in_order() {
     assert_eq!(team["report_count"], 500);
     sent.sort();
     assert_eq!(sent, acked);
+    if server.on_postgres() {
+        return; // latest.json is a file of the file store
+    }
     // latest.json becomes the newest report (a burst moves it at most every 100 ms;
     // the server catches up about twice a second).
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -430,67 +433,99 @@ fn concurrent_reports_to_one_team_are_all_stored_in_order() {
     }
 }
 
-#[test]
-fn two_reports_in_one_millisecond_are_both_kept_in_arrival_order() {
-    let server = Arc::new(TestServer::start_with(|c| c.threads = 8));
-    // Bursts of concurrent reports until two land in one millisecond (bounded).
-    let same_ms = |files: &[String]| {
-        files
-            .iter()
-            .any(|f| f.len() > "20250801_100005_138.json".len())
-    };
-    let mut sent = 0u64;
-    for _ in 0..20 {
-        let handles: Vec<_> = (0..8)
-            .map(|t| {
-                let server = Arc::clone(&server);
-                std::thread::spawn(move || {
-                    for i in 0..10 {
-                        let (status, _) =
-                            server.post_for("fast", &numbered_report(sent + t * 10 + i));
-                        assert_eq!(status, 200);
-                    }
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join().unwrap();
-        }
-        sent += 80;
-        if same_ms(&report_files(&server.data_dir, "fast")) {
-            break;
-        }
-    }
-    let files = ordered_report_files(&server.data_dir, "fast");
-    assert!(same_ms(&files), "never two reports in one millisecond");
-    assert_eq!(
-        files.len() as u64,
-        sent,
-        "every acknowledged report has its file"
-    );
-    let (_, history) = server.get_json("/api/teams/fast/history?limit=1000");
-    assert_eq!(history["total"].as_u64().unwrap(), sent);
-    // The history (newest first) is the reverse of the sorted file names: a `_N`
-    // name sorts after its millisecond's first report.
-    let from_files: Vec<Value> = files
-        .iter()
-        .rev()
-        .map(|name| {
-            let text = std::fs::read_to_string(server.data_dir.join("fast").join(name)).unwrap();
-            serde_json::from_str::<Value>(&text).unwrap()["stats"].clone()
-        })
-        .take(1000)
-        .collect();
-    let from_api: Vec<Value> = history["history"]
+/// A clock stopped at its first reading: every report arrives in one millisecond.
+fn frozen_clock() -> chrono::DateTime<chrono::Local> {
+    static AT: std::sync::OnceLock<chrono::DateTime<chrono::Local>> = std::sync::OnceLock::new();
+    *AT.get_or_init(chrono::Local::now)
+}
+
+/// `totalSent` of each history entry (newest first), less the 1000 of the fixture.
+fn history_numbers(server: &TestServer, team: &str) -> Vec<u64> {
+    let (_, history) = server.get_json(&format!("/api/teams/{team}/history?limit=1000"));
+    history["history"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| e["stats"].clone())
+        .map(|e| e["stats"]["totalSent"].as_u64().unwrap() - 1000)
+        .collect()
+}
+
+/// File names, listed in arrival order, sort in that order too (and are unique).
+fn assert_names_sort_in_arrival_order(names: &[String]) {
+    let order: Vec<_> = names
+        .iter()
+        .map(|n| benchboard::timefmt::parse_file_name(n).expect("a report file name"))
         .collect();
-    assert!(
-        from_api == from_files,
-        "history order differs from file-name order"
-    );
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{names:?}");
+}
+
+#[test]
+fn reports_in_one_millisecond_are_all_kept_in_arrival_order() {
+    let server = Arc::new(TestServer::start_with(|c| {
+        c.threads = 8;
+        c.clock = frozen_clock;
+    }));
+    // One sender, each report acknowledged before the next is sent: that is the
+    // order of arrival. Twelve in one millisecond: `_10` and `_11` come after `_9`.
+    for n in 0..12 {
+        let (status, answer) = server.post_for("fast", &numbered_report(n));
+        assert_eq!(status, 200, "{answer}");
+    }
+    // PostgreSQL names reports by the database's clock, which no test freezes; its
+    // names must still sort in arrival order.
+    let stem = benchboard::timefmt::file_stem(&frozen_clock());
+    let expected: Vec<String> = (0..12)
+        .map(|seq| benchboard::timefmt::file_name(&stem, seq))
+        .collect();
+    let files = server.stored("fast");
+    let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
+    if server.on_postgres() {
+        assert_names_sort_in_arrival_order(&names);
+    } else {
+        assert_eq!(names, expected, "one name per report, in arrival order");
+    }
+    for (n, file) in files.iter().enumerate() {
+        let stored: Value = serde_json::from_str(&file.text).unwrap();
+        assert_eq!(
+            stored["stats"]["totalSent"],
+            1000 + n as u64,
+            "{}",
+            file.name
+        );
+    }
+    let newest_first: Vec<u64> = (0..12).rev().collect();
+    assert_eq!(history_numbers(&server, "fast"), newest_first);
+
+    // Eight senders at once, still in that millisecond: every report is kept, and
+    // each sender's reports are listed in the order it sent them.
+    let handles: Vec<_> = (0..8u64)
+        .map(|t| {
+            let server = Arc::clone(&server);
+            std::thread::spawn(move || {
+                for i in 0..10 {
+                    let (status, _) = server.post_for("fast", &numbered_report(100 * (t + 1) + i));
+                    assert_eq!(status, 200);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let names: Vec<String> = server.stored("fast").into_iter().map(|f| f.name).collect();
+    assert_eq!(names.len(), 12 + 80, "every acknowledged report is stored");
+    if server.on_postgres() {
+        assert_names_sort_in_arrival_order(&names);
+    } else {
+        assert!(names.iter().all(|f| f.starts_with(&stem)), "{names:?}");
+    }
+    let numbers = history_numbers(&server, "fast");
+    assert_eq!(numbers.len(), 92);
+    for t in 1..=8u64 {
+        let own: Vec<u64> = numbers.iter().copied().filter(|n| n / 100 == t).collect();
+        let sent_order: Vec<u64> = (0..10).rev().map(|i| 100 * t + i).collect();
+        assert_eq!(own, sent_order, "sender {t}, newest first");
+    }
 }
 
 #[test]
@@ -667,15 +702,20 @@ fn history_pages_validate_limit_and_offset() {
     let (status, summary) = server.get_json("/api/teams/pager/history/summary");
     assert_eq!(status, 200);
     assert_eq!(summary["total_reports"], 15);
-    let files = ordered_report_files(&server.data_dir, "pager");
-    let recent: Vec<String> = files.iter().rev().take(5).cloned().collect();
+    let files = server.stored("pager");
+    let recent: Vec<&str> = files
+        .iter()
+        .rev()
+        .take(5)
+        .map(|f| f.name.as_str())
+        .collect();
     assert_eq!(summary["recent_files"], json!(recent));
-    assert!(
-        summary["data_directory"]
-            .as_str()
-            .unwrap()
-            .ends_with("pager")
-    );
+    let location = summary["data_directory"].as_str().unwrap();
+    if server.on_postgres() {
+        assert!(location.starts_with("PostgreSQL: "), "{location}");
+    } else {
+        assert!(location.ends_with("pager"), "{location}");
+    }
     assert!(summary["first_report"].is_string() && summary["last_report"].is_string());
 }
 
@@ -781,16 +821,14 @@ fn readers_during_heavy_writing_see_only_complete_reports() {
                 }
                 let total = page["total"].as_u64().unwrap();
                 assert!(page["history"].as_array().unwrap().len() as u64 == total.min(20));
-                let latest: Value = serde_json::from_slice(&std::fs::read(&latest_path).unwrap())
-                    .expect("latest.json is always a complete report");
-                assert!(latest["stats"]["totalSent"].is_u64());
-                for name in ordered_report_files(&server.data_dir, "hot")
-                    .iter()
-                    .rev()
-                    .take(3)
-                {
-                    let bytes = std::fs::read(server.data_dir.join("hot").join(name)).unwrap();
-                    let v: Value = serde_json::from_slice(&bytes).expect("report file complete");
+                if !server.on_postgres() {
+                    let latest: Value =
+                        serde_json::from_slice(&std::fs::read(&latest_path).unwrap())
+                            .expect("latest.json is always a complete report");
+                    assert!(latest["stats"]["totalSent"].is_u64());
+                }
+                for file in server.stored("hot").iter().rev().take(3) {
+                    let v: Value = serde_json::from_str(&file.text).expect("report complete");
                     assert!(v["stats"]["totalSent"].is_u64());
                 }
                 reads += 1;
@@ -815,5 +853,5 @@ fn readers_during_heavy_writing_see_only_complete_reports() {
     stop.store(true, Ordering::SeqCst);
     let reads = reader.join().expect("reader saw only complete reports");
     assert!(reads > 0);
-    assert_eq!(report_files(&server.data_dir, "hot").len(), 401);
+    assert_eq!(server.stored("hot").len(), 401);
 }

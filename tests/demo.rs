@@ -3,85 +3,27 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::Receiver;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use benchboard::demo::check::CHECKS;
-use common::{TestServer, agent, report_files};
+use common::{ClosedPort, PATIENCE, Running, TestServer, agent, report_files};
 
 const DEMO: &str = env!("CARGO_BIN_EXE_benchboard-demo");
 
-/// A demo child with its stdout lines on a channel; killed on drop.
-struct Demo {
-    child: Child,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Demo {
-    /// Starts the demo with `TMPDIR` pointing at `tmp`, so its temporary directory is ours to inspect.
-    fn start(args: &[&str], tmp: &Path) -> Demo {
-        let mut child = Command::new(DEMO)
+/// A demo child (see [`Running`]) whose `TMPDIR` is `tmp`, so its temporary
+/// directory is ours to inspect.
+fn start_demo(args: &[&str], tmp: &Path) -> Running {
+    Running::spawn(
+        Command::new(DEMO)
             .args(args)
             .env("TMPDIR", tmp)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the demo starts");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Demo {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// The next line, 10 s at most.
-    fn line(&mut self) -> String {
-        let line = self
-            .lines
-            .recv_timeout(Duration::from_secs(10))
-            .unwrap_or_else(|_| panic!("no more output; saw {:#?}", self.seen));
-        self.seen.push(line.clone());
-        line
-    }
-
-    /// Reads every remaining line and waits for the exit, `limit` at most.
-    fn finish(&mut self, limit: Duration) -> std::process::ExitStatus {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("polling the demo") {
-                self.seen.extend(self.lines.iter());
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the demo did not end within {limit:?}"
-            );
-            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(50)) {
-                self.seen.push(line);
-            }
-        }
-    }
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+            .stdin(Stdio::null()),
+    )
 }
 
 /// `http://127.0.0.1:PORT/` from the demo's first line.
@@ -118,30 +60,28 @@ fn entries(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn timed_demo_stores_six_teams_serves_the_board_and_cleans_up() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut demo = Demo::start(&["--duration", "5s", "--interval", "0.3-0.6"], tmp.path());
-    let url = url_of(&demo.line());
+    let mut demo = start_demo(&["--duration", "5s", "--interval", "0.3-0.6"], tmp.path());
+    let url = url_of(&demo.stdout.next(PATIENCE));
     let (status, page) = get(&url);
     assert_eq!(status, 200);
     assert!(
         page.contains("<html") || page.contains("<!doctype"),
         "{page}"
     );
-    demo.line(); // dashboard: URL
-    let data_dir = data_dir_of(&demo.line());
+    demo.stdout.next(PATIENCE); // dashboard: URL
+    let data_dir = data_dir_of(&demo.stdout.next(PATIENCE));
     assert!(data_dir.starts_with(tmp.path()), "{data_dir:?}");
 
-    // All six teams reach the board while the demo runs.
-    let deadline = Instant::now() + Duration::from_secs(4);
-    let mut teams = 0;
-    while teams < 6 && Instant::now() < deadline {
-        let (_, body) = get(&format!("{url}api/teams"));
-        teams = serde_json::from_str::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v.as_array().map(Vec::len))
-            .unwrap_or(0);
-        std::thread::sleep(Duration::from_millis(100));
+    // All six teams reach the board while the demo runs: once each printed its
+    // first stored report, the server lists all six.
+    let mut reported = BTreeSet::new();
+    while reported.len() < 6 {
+        let line = demo.stdout.wait_for(": report 1 stored", PATIENCE);
+        reported.insert(line.split_whitespace().next().unwrap().to_string());
     }
-    assert_eq!(teams, 6);
+    let (_, body) = get(&format!("{url}api/teams"));
+    let teams: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(teams.as_array().map(Vec::len), Some(6), "{teams}");
     for n in 1..=6 {
         assert!(
             !report_files(&data_dir, &format!("team{n}")).is_empty(),
@@ -149,9 +89,9 @@ fn timed_demo_stores_six_teams_serves_the_board_and_cleans_up() {
         );
     }
 
-    let status = demo.finish(Duration::from_secs(15));
+    let status = demo.finish(PATIENCE);
     assert!(status.success());
-    let output = demo.seen.join("\n");
+    let output = demo.stdout.text();
     // Through a pipe: plain lines, no terminal escapes.
     assert!(
         output.contains("team1 第一小组 (fast): report 1 stored"),
@@ -167,26 +107,41 @@ fn timed_demo_stores_six_teams_serves_the_board_and_cleans_up() {
 #[test]
 fn ctrl_c_stops_teams_and_server_with_a_summary() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut demo = Demo::start(&["--interval", "0.3-0.6"], tmp.path());
-    let url = url_of(&demo.line());
-    while !demo.line().contains("report 1 stored") {}
-    common::interrupt(&demo.child);
-    let status = demo.finish(Duration::from_secs(5));
+    let mut demo = start_demo(&["--interval", "0.3-0.6"], tmp.path());
+    let url = url_of(&demo.stdout.next(PATIENCE));
+    demo.stdout.wait_for("report 1 stored", PATIENCE);
+    // A viewer tells a clean shutdown of the server (a close frame with a reason)
+    // from the process merely dying (the connection just breaks).
+    let ws_url = format!("{}ws", url.replacen("http://", "ws://", 1));
+    let (mut viewer, _) = tungstenite::connect(ws_url).expect("the demo's WebSocket");
+    if let tungstenite::stream::MaybeTlsStream::Plain(stream) = viewer.get_ref() {
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    }
+    demo.signal("INT");
+    let reason = loop {
+        match viewer
+            .read()
+            .expect("a close frame before the connection ends")
+        {
+            tungstenite::Message::Close(frame) => {
+                break frame.map(|f| f.reason.to_string()).unwrap_or_default();
+            }
+            _ => continue,
+        }
+    };
+    assert!(reason.contains("shutting down"), "{reason}");
+    let status = demo.finish(PATIENCE);
     assert!(status.success());
-    let output = demo.seen.join("\n");
+    let output = demo.stdout.text();
     assert!(output.contains("stopped after"), "{output}");
     assert!(output.contains("data directory removed"), "{output}");
     assert!(entries(tmp.path()).is_empty(), "{:?}", entries(tmp.path()));
-    assert!(
-        agent().get(&url).call().is_err(),
-        "the server still answers after Ctrl-C"
-    );
 }
 
 #[test]
 fn keep_and_data_dir_leave_the_reports() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut demo = Demo::start(
+    let mut demo = start_demo(
         &[
             "--duration",
             "1s",
@@ -198,18 +153,19 @@ fn keep_and_data_dir_leave_the_reports() {
         ],
         tmp.path(),
     );
-    assert!(demo.finish(Duration::from_secs(15)).success());
+    assert!(demo.finish(PATIENCE).success());
     let kept = demo
+        .stdout
         .seen
         .iter()
         .find_map(|l| l.strip_prefix("data kept in "))
         .map(PathBuf::from)
-        .unwrap_or_else(|| panic!("{:#?}", demo.seen));
+        .unwrap_or_else(|| panic!("{:#?}", demo.stdout.seen));
     assert!(kept.starts_with(tmp.path()));
     assert!(!report_files(&kept, "team2").is_empty());
 
     let given = tmp.path().join("given");
-    let mut demo = Demo::start(
+    let mut demo = start_demo(
         &[
             "--duration",
             "1s",
@@ -222,7 +178,7 @@ fn keep_and_data_dir_leave_the_reports() {
         ],
         tmp.path(),
     );
-    assert!(demo.finish(Duration::from_secs(15)).success());
+    assert!(demo.finish(PATIENCE).success());
     assert!(!report_files(&given, "team1").is_empty());
 }
 
@@ -233,6 +189,71 @@ fn check_passes_against_an_in_process_server() {
     assert!(output.status.success(), "{stdout}");
     assert_eq!(stdout.matches("PASS ").count(), CHECKS, "{stdout}");
     assert!(!stdout.contains("FAIL"), "{stdout}");
+}
+
+#[test]
+fn secure_check_shows_an_unauthenticated_post_refused() {
+    let output = Command::new(DEMO)
+        .args(["--check", "--secure"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("checking a registered server"), "{stdout}");
+    assert_eq!(stdout.matches("PASS ").count(), CHECKS + 1, "{stdout}");
+    assert!(
+        stdout.contains("PASS  POST /api/stats/report: without a token 401"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn secure_demo_reports_with_a_token_per_team_and_a_client_can_use_its_tokens_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let args = [
+        "--duration",
+        "1s",
+        "--interval",
+        "0.3",
+        "--teams",
+        "2",
+        "--secure",
+    ];
+    let mut demo = start_demo(
+        &[&args[..], &["--data-dir", data.to_str().unwrap()]].concat(),
+        tmp.path(),
+    );
+    assert!(demo.finish(PATIENCE).success());
+    assert!(
+        demo.stdout
+            .seen
+            .iter()
+            .any(|l| l.starts_with("registered mode: contest file")),
+        "{:#?}",
+        demo.stdout.seen
+    );
+    assert!(!report_files(&data, "team1").is_empty());
+    let contest = std::fs::read_to_string(tmp.path().join("contest.toml")).unwrap();
+    let tokens = std::fs::read_to_string(tmp.path().join("tokens.txt")).unwrap();
+    let team1_token = tokens
+        .lines()
+        .find_map(|l| l.strip_prefix("team1 "))
+        .unwrap();
+    assert!(
+        !contest.contains(team1_token),
+        "only digests in the contest file"
+    );
+    // The same contest file serves a real server; the client reads the tokens file.
+    let serve = Command::new(env!("CARGO_BIN_EXE_benchboard-serve"))
+        .args([
+            "--check-config",
+            tmp.path().join("contest.toml").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let described = String::from_utf8_lossy(&serve.stdout);
+    assert!(described.contains("registered: 2 team(s)"), "{described}");
 }
 
 #[test]
@@ -258,20 +279,84 @@ fn check_passes_against_a_good_server() {
 
 #[test]
 fn check_fails_against_a_server_that_is_down() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = ClosedPort::new();
     let output = Command::new(DEMO)
-        .args(["--check", "--server", &format!("http://127.0.0.1:{port}")])
+        .args(["--check", "--server", &port.url()])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(!output.status.success(), "{stdout}");
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("FAIL  POST /api/stats/report"), "{stdout}");
     assert!(
         stdout.contains(&format!("check: 0 of {CHECKS} passed - FAILED")),
+        "{stdout}"
+    );
+}
+
+/// A server that answers every request with 200 and the report acknowledgement,
+/// whatever was asked (one request per connection).
+fn start_yes_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().map_while(Result::ok) {
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if stream.read(&mut byte).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                let field = |name: &str| {
+                    head.lines()
+                        .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
+                };
+                let length: usize = field("content-length:").map_or(0, |v| v.parse().unwrap());
+                let mut body = vec![0u8; length];
+                let _ = stream.read_exact(&mut body);
+                let team = field("x-team-id:").unwrap_or_default();
+                let answer = format!(
+                    "{{\"message\":\"Stats submitted successfully\",\"team_id\":\"{team}\"}}"
+                );
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+            });
+        }
+    });
+    url
+}
+
+#[test]
+fn check_fails_against_a_server_that_answers_wrongly() {
+    let url = start_yes_server();
+    let output = Command::new(DEMO)
+        .args(["--check", "--server", &url])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    // Storing looks right; everything that reads back or must refuse does not.
+    assert!(
+        stdout.contains("PASS  POST /api/stats/report: simulated reports are stored"),
+        "{stdout}"
+    );
+    for check in [
+        "FAIL  POST /api/stats/report: a bad bucket is refused",
+        "FAIL  GET /api/teams: ",
+        "FAIL  GET /api/teams/<id>/history: ",
+        "FAIL  GET /static/...: ",
+        "FAIL  GET /ws: ",
+    ] {
+        assert!(stdout.contains(check), "no {check:?} in {stdout}");
+    }
+    assert!(
+        stdout.contains(&format!("check: 1 of {CHECKS} passed - FAILED")),
         "{stdout}"
     );
 }
@@ -357,7 +442,7 @@ fn shows_progress_bars_in_a_terminal() {
             .count()
     };
     // While running: a spinner line per team with counts, and the total line.
-    let running = tmux.wait_for(Duration::from_secs(10), |s| {
+    let running = tmux.wait_for(PATIENCE, |s| {
         team_lines(s) == 6 && s.contains("total: ") && !s.contains("reports    0")
     });
     assert!(
@@ -366,7 +451,7 @@ fn shows_progress_bars_in_a_terminal() {
             .any(|l| l.starts_with(|c: char| ('\u{2800}'..='\u{28ff}').contains(&c))),
         "no spinner on screen:\n{running}"
     );
-    let done = tmux.wait_for(Duration::from_secs(15), |s| s.contains("demo-exit="));
+    let done = tmux.wait_for(PATIENCE, |s| s.contains("demo-exit="));
     assert!(done.contains("demo-exit=0"), "{done}");
     // Redrawn in place: each team's line is on the screen once, not a line per report.
     for n in 1..=6 {

@@ -59,19 +59,74 @@ fn post_raw(stream: &mut TcpStream, extra_headers: &str, body: &[u8]) {
     stream.write_all(body).unwrap();
 }
 
+/// Peak virtual memory of a process, in bytes (`VmPeak` in /proc): it counts what
+/// was reserved even where the kernel overcommits and never backs it.
+fn peak_virtual_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmPeak:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmPeak in /proc/PID/status");
+    kib * 1024
+}
+
 #[test]
-fn huge_content_length_gets_413_and_server_keeps_serving() {
-    let server = TestServer::start();
-    let mut stream = connect(&server);
+fn huge_content_length_gets_413_at_once_and_the_connection_ends_soon() {
+    // The real binary, so that its memory and its life are its own.
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let mut serve = common::Running::spawn(
+        std::process::Command::new(env!("CARGO_BIN_EXE_benchboard-serve"))
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--request-timeout",
+                "3",
+            ])
+            .arg("--data-dir")
+            .arg(&data)
+            .env_remove("BENCHBOARD_MAX_BODY"),
+    );
+    let base = serve.url_from_first_line();
+    let mut stream = TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+    stream.set_read_timeout(Some(common::PATIENCE)).unwrap();
+    let sent = Instant::now();
     stream
         .write_all(b"POST /api/stats/report HTTP/1.1\r\nHost: t\r\nX-Team-ID: team1\r\nContent-Length: 100000000000\r\n\r\n{\"a\":")
         .unwrap();
     let (status, body) = read_response(&mut stream);
+    let answered = sent.elapsed();
     assert_eq!(status, 413);
     assert!(body.contains("--max-body"), "{body}");
-    let (status, _) = server.post_for("team1", &report_body());
-    assert_eq!(status, 200, "the server still serves");
-    assert_eq!(common::report_files(&server.data_dir, "team1").len(), 1);
+    // At once: the body is not waited for (--request-timeout is 3 s).
+    assert!(answered < Duration::from_secs(2), "413 after {answered:?}");
+    // The connection ends (a lingering close may read a little first) within a
+    // generous bound, and nothing was reserved for the announced body.
+    let mut rest = [0u8; 4096];
+    while let Ok(1..) = stream.read(&mut rest) {}
+    let ended = sent.elapsed();
+    assert!(
+        ended < Duration::from_secs(15),
+        "connection still open after {ended:?}"
+    );
+    assert!(
+        serve.child.try_wait().unwrap().is_none(),
+        "benchboard-serve died"
+    );
+    let peak = peak_virtual_bytes(serve.child.id());
+    assert!(
+        peak < 50_000_000_000,
+        "benchboard-serve reserved {peak} bytes for a body it never read"
+    );
+    let mut second = TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+    second.set_read_timeout(Some(common::PATIENCE)).unwrap();
+    post_raw(&mut second, "X-Team-ID: team1\r\n", &report_body());
+    assert_eq!(read_response(&mut second).0, 200, "the server still serves");
+    assert_eq!(common::report_files(&data, "team1").len(), 1);
+    eprintln!("413 after {answered:?}, connection closed after {ended:?}, VmPeak {peak} bytes");
 }
 
 #[test]
@@ -103,6 +158,69 @@ fn stalled_clients_do_not_delay_others() {
         started.elapsed() < Duration::from_secs(9),
         "stalled clients were not cut off by --request-timeout"
     );
+    assert!(common::report_files(&server.data_dir, "slow").is_empty());
+    assert_eq!(common::report_files(&server.data_dir, "fast").len(), 5);
+}
+
+/// Starts `n` uploads of a body over 1 KiB (the size up to which the old tiny_http
+/// read a body before handing the request to a worker) that stop after a few bytes.
+fn stalled_uploads(server: &TestServer, n: usize) -> Vec<TcpStream> {
+    (0..n)
+        .map(|_| {
+            let mut s = connect(server);
+            s.set_read_timeout(Some(common::PATIENCE)).unwrap();
+            s.write_all(b"POST /api/stats/report HTTP/1.1\r\nHost: t\r\nX-Team-ID: slow\r\nContent-Length: 5000\r\n\r\n{\"totalElapsed\":")
+                .unwrap();
+            s
+        })
+        .collect()
+}
+
+/// Each stalled upload is answered with the JSON 408 once --request-timeout passed.
+fn assert_each_gets_a_json_408(stalled: &mut [TcpStream]) {
+    for s in stalled {
+        let (status, body) = read_response(s);
+        assert_eq!(status, 408, "{body}");
+        let error: serde_json::Value = serde_json::from_str(&body).expect("a JSON error");
+        assert!(
+            error["error"].as_str().unwrap().contains("timed out"),
+            "{body}"
+        );
+    }
+}
+
+#[test]
+fn stalled_uploads_get_a_json_408_and_store_nothing() {
+    let server = TestServer::start_with(|c| {
+        c.threads = 2;
+        c.request_timeout = Duration::from_secs(1);
+    });
+    let mut stalled = stalled_uploads(&server, 4);
+    assert_each_gets_a_json_408(&mut stalled);
+    assert_eq!(server.post_for("fast", &report_body()).0, 200);
+    assert!(common::report_files(&server.data_dir, "slow").is_empty());
+}
+
+#[test]
+fn stalled_uploads_hold_no_worker_from_fast_reports_and_get_a_json_408() {
+    let timeout = Duration::from_secs(6);
+    let server = TestServer::start_with(|c| {
+        c.threads = 2;
+        c.request_timeout = timeout;
+    });
+    // More stalled uploads than workers.
+    let mut stalled = stalled_uploads(&server, 4);
+    let started = Instant::now();
+    for _ in 0..5 {
+        let (status, _) = server.post_for("fast", &report_body());
+        assert_eq!(status, 200);
+    }
+    let fast = started.elapsed();
+    assert!(
+        fast < timeout / 2,
+        "five fast reports took {fast:?}: stalled uploads held the workers"
+    );
+    assert_each_gets_a_json_408(&mut stalled);
     assert!(common::report_files(&server.data_dir, "slow").is_empty());
     assert_eq!(common::report_files(&server.data_dir, "fast").len(), 5);
 }

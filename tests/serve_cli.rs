@@ -2,67 +2,30 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{agent, fixture, report_files};
+use common::{PATIENCE, Running, agent, fixture, report_files};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_benchboard-serve");
 
-/// A running `benchboard-serve` child; killed on drop if still running.
+/// A running `benchboard-serve` child (see [`Running`]) and the URL it printed.
 struct Serve {
-    child: Child,
+    running: Running,
     base: String,
-    /// Lines of stdout after the first one.
-    stdout: mpsc::Receiver<String>,
-    stderr: mpsc::Receiver<String>,
-}
-
-fn lines_of(reader: impl Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(reader).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
 }
 
 impl Serve {
     fn start(command: &mut Command) -> Serve {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("benchboard-serve starts");
-        let stdout = lines_of(child.stdout.take().unwrap());
-        let stderr = lines_of(child.stderr.take().unwrap());
-        let first = stdout
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| {
-                let errors: Vec<String> = stderr.try_iter().collect();
-                panic!("no first line from benchboard-serve; stderr: {errors:?}")
-            });
-        let url = first
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("first line has no URL: {first:?}"))
-            .trim_end_matches('/')
-            .to_string();
-        Serve {
-            child,
-            base: url,
-            stdout,
-            stderr,
-        }
+        let mut running = Running::spawn(command);
+        let base = running.url_from_first_line();
+        Serve { running, base }
     }
 
     fn url(&self, path: &str) -> String {
@@ -70,34 +33,20 @@ impl Serve {
     }
 
     fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
+        self.running.signal(name);
     }
 
     /// Waits (bounded) for the child to exit and returns its exit code.
     fn wait_exit(&mut self) -> Option<i32> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code();
-            }
-            assert!(Instant::now() < deadline, "benchboard-serve did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.running
+            .wait(PATIENCE)
+            .expect("benchboard-serve exits")
+            .code()
     }
 
-    fn stderr_lines(&self) -> Vec<String> {
-        self.stderr.try_iter().collect()
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    /// Every stderr line, once the child has exited.
+    fn stderr_lines(&mut self) -> Vec<String> {
+        self.running.stderr.read_to_end(PATIENCE).to_vec()
     }
 }
 
@@ -140,14 +89,14 @@ fn temp_dir() -> tempfile::TempDir {
 fn prints_its_url_with_the_real_port_then_the_data_dir_and_serves() {
     let temp = temp_dir();
     let data = temp.path().join("data");
-    let serve = Serve::start(&mut serve_cmd(&data));
+    let mut serve = Serve::start(&mut serve_cmd(&data));
     assert!(serve.base.starts_with("http://127.0.0.1:"));
     assert!(
         !serve.base.ends_with(":0"),
         "printed port 0: {}",
         serve.base
     );
-    let second = serve.stdout.recv_timeout(Duration::from_secs(10)).unwrap();
+    let second = serve.running.stdout.next(PATIENCE);
     assert!(
         second.contains(&data.display().to_string()),
         "second line: {second:?}"
@@ -308,14 +257,13 @@ fn logs_one_line_per_refused_request_and_nothing_per_accepted_report() {
     serve.signal("TERM");
     assert_eq!(serve.wait_exit(), Some(0));
     // stderr is complete once the reader thread has seen its end.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut lines = Vec::new();
-    while let Ok(line) = serve
-        .stderr
-        .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-    {
-        lines.push(line);
-    }
+    let lines = serve.stderr_lines();
+    // Open mode (no contest file) says so once at start.
+    assert!(
+        lines[0].starts_with("warning: open mode: anyone can report as any team"),
+        "{lines:?}"
+    );
+    let lines = &lines[1..];
     let refused: Vec<&String> = lines.iter().filter(|l| l.contains("X-Team-ID")).collect();
     assert_eq!(refused.len(), 1, "stderr: {lines:?}");
     assert!(
@@ -340,16 +288,17 @@ fn acknowledged_reports_survive_a_kill_9_in_the_middle_of_writing() {
     let data = temp.path().join("data");
     let mut server = Serve::start(&mut serve_cmd(&data));
     let url = server.url("/api/stats/report");
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked_so_far = Arc::new(AtomicUsize::new(0));
     // Four senders post until the server dies under them; each keeps what was acked.
     let senders: Vec<_> = (0..4u64)
         .map(|t| {
-            let (url, stop) = (url.clone(), stop.clone());
+            let (url, stop, acked_so_far) = (url.clone(), stop.clone(), acked_so_far.clone());
             std::thread::spawn(move || {
                 let agent = agent();
                 let mut acked = Vec::new();
                 for i in 0.. {
-                    if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    if stop.load(Ordering::SeqCst) {
                         break;
                     }
                     let sent = 1_000_000 * (t + 1) + i;
@@ -358,7 +307,10 @@ fn acknowledged_reports_survive_a_kill_9_in_the_middle_of_writing() {
                         .header("X-Team-ID", "crash")
                         .send(&report_sent(sent)[..]);
                     match answer {
-                        Ok(response) if response.status() == 200 => acked.push(sent),
+                        Ok(response) if response.status() == 200 => {
+                            acked.push(sent);
+                            acked_so_far.fetch_add(1, Ordering::SeqCst);
+                        }
                         Ok(_) => {}
                         Err(_) => break, // the server is gone
                     }
@@ -367,15 +319,16 @@ fn acknowledged_reports_survive_a_kill_9_in_the_middle_of_writing() {
             })
         })
         .collect();
-    // Kill (SIGKILL: no clean-up at all) once a few hundred reports are in.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while report_files(&data, "crash").len() < 300 {
-        assert!(Instant::now() < deadline, "reports are not arriving");
+    // Kill (SIGKILL: no clean-up at all) once a few hundred reports are acknowledged,
+    // while the senders keep posting.
+    let deadline = Instant::now() + PATIENCE;
+    while acked_so_far.load(Ordering::SeqCst) < 300 {
+        assert!(Instant::now() < deadline, "reports are not acknowledged");
         std::thread::sleep(Duration::from_millis(5));
     }
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    server.running.child.kill().unwrap();
+    server.running.child.wait().unwrap();
+    stop.store(true, Ordering::SeqCst);
     let acked: Vec<u64> = senders
         .into_iter()
         .flat_map(|s| s.join().unwrap())

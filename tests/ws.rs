@@ -226,6 +226,7 @@ fn posted_report_reaches_two_viewers_as_team_update_after_it_is_on_disk() {
 #[test]
 fn viewer_that_stops_reading_is_dropped_while_ingest_and_another_viewer_carry_on() {
     let server = Running::start(|c| {
+        c.max_body_bytes = 1024 * 1024;
         c.viewer_queue = 2;
         // Long enough that the stuck write is not cut short before the test reads again.
         c.request_timeout = Duration::from_secs(120);
@@ -235,9 +236,12 @@ fn viewer_that_stops_reading_is_dropped_while_ingest_and_another_viewer_carry_on
     let mut fast = server.connect();
     assert_eq!(next_json(&mut fast)["type"], "snapshot");
     let reports: u64 = 60;
-    // Updates that queue up for a viewer may be coalesced (newest per team), so the
-    // reading viewer must see the report counts rise to the last one. The thread hands
-    // the viewer back, so that it stays connected to the end.
+    // The reading viewer says what it has seen, and each report waits for the one
+    // before it to reach that viewer: however slowly the machine runs this test, the
+    // reading viewer is never more than one update behind (the hub keeps 2), while
+    // the viewer that does not read falls further behind with every report. The
+    // thread hands the viewer back, so that it stays connected to the end.
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel::<u64>();
     let reader = std::thread::spawn(move || {
         let mut seen = 0;
         while seen < reports {
@@ -246,6 +250,7 @@ fn viewer_that_stops_reading_is_dropped_while_ingest_and_another_viewer_carry_on
                     let count = m["team"]["report_count"].as_u64().expect("report_count");
                     assert!(count > seen, "updates arrive in order");
                     seen = count;
+                    let _ = seen_tx.send(seen);
                 }
                 Got::Json(_) => {}
                 Got::Closed(reason) => panic!("the reading viewer was closed: {reason}"),
@@ -255,8 +260,15 @@ fn viewer_that_stops_reading_is_dropped_while_ingest_and_another_viewer_carry_on
     });
     // 60 updates of ~400 KB: more than the socket buffers of the viewer that does not read.
     let body = padded_report(400 * 1024);
-    for _ in 0..reports {
+    for sent in 1..=reports {
         assert_eq!(server.post("team1", None, &body), 200);
+        loop {
+            match seen_rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(seen) if seen >= sent => break,
+                Ok(_) => {}
+                Err(e) => panic!("the reading viewer did not see report {sent}: {e}"),
+            }
+        }
     }
     let (seen, _fast) = reader.join().expect("reader thread");
     assert_eq!(seen, reports);
@@ -330,9 +342,11 @@ fn max_viewers_refuses_the_next_with_a_close_reason() {
 
 #[test]
 fn team_status_tells_when_a_team_turns_inactive_and_leaves_the_board() {
+    // The two changes come several ticks (every 0.5 s) apart even on a loaded
+    // machine, so each gets a message of its own.
     let server = Running::start(|c| {
         c.timing.inactive_after = Duration::from_secs(1);
-        c.timing.evict_after = Duration::from_secs(2);
+        c.timing.evict_after = Duration::from_secs(4);
     });
     let mut viewer = server.connect();
     assert_eq!(next_json(&mut viewer)["type"], "snapshot");
@@ -372,9 +386,28 @@ fn server_shutdown_closes_every_viewer_with_a_reason() {
     }
 }
 
+/// The answer (head and JSON body) to `GET /ws` with these extra header lines, read
+/// on a raw socket: a client library may stop at the head of a refusal.
+fn refused_upgrade(addr: &str, headers: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let request = format!("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n{headers}\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !String::from_utf8_lossy(&answer).contains("\"}") {
+        let n = stream.read(&mut buffer).unwrap();
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&answer));
+        answer.extend_from_slice(&buffer[..n]);
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 #[test]
 fn a_malformed_upgrade_gets_a_json_error_naming_the_header() {
-    use std::io::{Read, Write};
     let server = Running::start(|_| {});
     let cases = [
         (
@@ -394,20 +427,7 @@ fn a_malformed_upgrade_gets_a_json_error_naming_the_header() {
         ),
     ];
     for (headers, status, mentions) in cases {
-        let mut stream = std::net::TcpStream::connect(&server.addr).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let request = format!("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n{headers}\r\n");
-        stream.write_all(request.as_bytes()).unwrap();
-        let mut answer = Vec::new();
-        let mut buffer = [0u8; 4096];
-        while !String::from_utf8_lossy(&answer).contains("\"}") {
-            let n = stream.read(&mut buffer).unwrap();
-            assert!(n > 0, "closed: {}", String::from_utf8_lossy(&answer));
-            answer.extend_from_slice(&buffer[..n]);
-        }
-        let text = String::from_utf8_lossy(&answer);
+        let text = refused_upgrade(&server.addr, headers);
         assert!(text.starts_with(&format!("HTTP/1.1 {status}")), "{text}");
         assert!(text.contains(mentions), "{text}");
         assert!(
@@ -420,7 +440,10 @@ fn a_malformed_upgrade_gets_a_json_error_naming_the_header() {
 
 #[test]
 fn a_viewer_that_accepts_nothing_for_the_request_timeout_is_dropped() {
-    let server = Running::start(|c| c.request_timeout = Duration::from_secs(1));
+    let server = Running::start(|c| {
+        c.request_timeout = Duration::from_secs(1);
+        c.max_body_bytes = 1024 * 1024;
+    });
     let mut stuck = server.connect();
     assert_eq!(next_json(&mut stuck)["type"], "snapshot");
     // Never read again: a few large updates fill the socket buffers, then the writer
@@ -433,4 +456,254 @@ fn a_viewer_that_accepts_nothing_for_the_request_timeout_is_dropped() {
         server.viewers() == 0
     });
     drop(stuck);
+}
+
+/// A viewer on a raw socket with a small receive buffer: the handshake is done by
+/// hand, so that the test can read the frames as slowly as it likes.
+fn raw_viewer(
+    addr: &str,
+    headers: &str,
+    receive_buffer: Option<usize>,
+) -> (std::net::TcpStream, Vec<u8>) {
+    use std::io::{Read, Write};
+    let address: std::net::SocketAddr = addr.parse().unwrap();
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    if let Some(bytes) = receive_buffer {
+        socket.set_recv_buffer_size(bytes).unwrap();
+    }
+    socket.connect(&address.into()).unwrap();
+    let mut stream: std::net::TcpStream = socket.into();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let request = format!(
+        "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{headers}\r\n"
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(stream.read(&mut byte).unwrap(), 1, "handshake answer");
+        head.push(byte[0]);
+    }
+    (stream, head)
+}
+
+/// The messages of a viewer's whole byte stream: texts as JSON, then the close reason.
+fn messages_of(bytes: Vec<u8>) -> (Vec<Value>, Option<String>) {
+    let mut socket = WebSocket::from_raw_socket(
+        std::io::Cursor::new(bytes),
+        tungstenite::protocol::Role::Client,
+        None,
+    );
+    let mut texts = Vec::new();
+    loop {
+        match socket.read() {
+            Ok(Message::Text(text)) => texts.push(serde_json::from_str(&text).unwrap()),
+            Ok(Message::Close(frame)) => {
+                return (texts, frame.map(|f| f.reason.to_string()));
+            }
+            Ok(_) => {}
+            Err(_) => return (texts, None),
+        }
+    }
+}
+
+/// Thirty teams with ~100 KiB reports: a snapshot of ~3 MiB, far more than the
+/// socket buffers hold.
+fn fill_the_board(server: &Running) {
+    let body = padded_report(100 * 1024);
+    for team in 0..30 {
+        assert_eq!(server.post(&format!("team{team}"), None, &body), 200);
+    }
+}
+
+#[test]
+fn a_viewer_below_the_minimum_read_rate_is_closed_with_a_reason_and_frees_its_slot() {
+    use std::io::Read;
+    // The mechanism at 1,024 times the default rate: at a few KiB/s loopback TCP
+    // (64 KiB segments) acknowledges in bursts seconds apart, which the stall rule
+    // and the kernel (TCP_USER_TIMEOUT) cut without a reason.
+    let server = Running::start(|c| {
+        c.request_timeout = Duration::from_secs(3);
+        c.max_body_bytes = 1024 * 1024;
+        c.viewer_min_read_rate = 1024 * 1024;
+        c.max_viewers = 2;
+    });
+    fill_the_board(&server);
+    let mut legit = server.connect();
+    assert_eq!(next_json(&mut legit)["type"], "snapshot");
+    let (mut slow, head) = raw_viewer(&server.addr, "", None);
+    assert!(head.starts_with(b"HTTP/1.1 101"));
+    // 64 KiB every quarter second: steady progress, a quarter of the minimum rate.
+    let mut received = Vec::new();
+    let mut buffer = vec![0u8; 64 * 1024];
+    let dropped = |server: &Running| {
+        let (_, text) = get_text(&server.addr, "/metrics");
+        text.contains("benchboard_viewers_dropped_total{reason=\"too_slow\"} 1")
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !dropped(&server) {
+        assert!(
+            Instant::now() < deadline,
+            "the slow viewer was never closed"
+        );
+        let n = slow.read(&mut buffer).unwrap_or_else(|e| {
+            panic!(
+                "cut after {} bytes, without a close frame: {e}",
+                received.len()
+            )
+        });
+        received.extend_from_slice(&buffer[..n]);
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    // Reading at full speed now, it gets the rest of the frame it was in, then the
+    // close frame with the reason.
+    slow.read_to_end(&mut received).unwrap();
+    let (texts, reason) = messages_of(received);
+    assert_eq!(texts[0]["type"], "snapshot");
+    let reason = reason.expect("a close frame");
+    assert!(reason.contains("too slowly"), "{reason}");
+    wait_until("the slot to be freed", Duration::from_secs(30), || {
+        server.viewers() == 1
+    });
+    // The other viewer was served all along, and the freed slot takes a new one.
+    assert_eq!(server.post("team0", None, &report()), 200);
+    let update = loop {
+        let message = next_json(&mut legit);
+        if message["type"] == "team_update" && message["team"]["report_count"] == 2 {
+            break message;
+        }
+    };
+    assert_eq!(update["team"]["team_id"], "team0");
+    let mut next_viewer = server.connect();
+    assert_eq!(next_json(&mut next_viewer)["type"], "snapshot");
+    assert_eq!(report_files(&server.data_dir(), "team0").len(), 2);
+}
+
+#[test]
+fn a_viewer_that_reads_a_byte_now_and_then_loses_its_slot() {
+    use std::io::Read;
+    let server = Running::start(|c| {
+        c.request_timeout = Duration::from_secs(2);
+        c.max_body_bytes = 1024 * 1024;
+        c.max_viewers = 1;
+    });
+    fill_the_board(&server);
+    let (mut slow, _) = raw_viewer(&server.addr, "", Some(4096));
+    wait_until("the viewer to be admitted", Duration::from_secs(10), || {
+        server.viewers() == 1
+    });
+    // One byte every 1.8 s (the issue's "a byte every 9 s" against a 10 s timeout).
+    let mut byte = [0u8; 1];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while server.viewers() == 1 {
+        assert!(Instant::now() < deadline, "the viewer kept its slot");
+        if slow.read(&mut byte).unwrap_or(0) == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1800));
+    }
+    wait_until("the slot to be freed", Duration::from_secs(30), || {
+        server.viewers() == 0
+    });
+    let mut next_viewer = server.connect();
+    assert_eq!(next_json(&mut next_viewer)["type"], "snapshot");
+    assert_eq!(
+        get_json(&server.addr, "/api/teams")
+            .1
+            .as_array()
+            .unwrap()
+            .len(),
+        30
+    );
+}
+
+/// `GET path` -> (status, body text).
+fn get_text(addr: &str, path: &str) -> (u16, String) {
+    let mut response = agent()
+        .get(&format!("http://{addr}{path}"))
+        .call()
+        .expect("GET reaches the server");
+    let status = response.status().as_u16();
+    (
+        status,
+        response.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
+/// A tungstenite viewer that sends these extra headers.
+fn connect_with(addr: &str, headers: &[(&str, &str)]) -> Result<Client, tungstenite::Error> {
+    use tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+    for (name, value) in headers {
+        request.headers_mut().insert(
+            tungstenite::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
+    }
+    let (socket, _) = tungstenite::connect(request)?;
+    if let MaybeTlsStream::Plain(stream) = socket.get_ref() {
+        stream
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("read timeout");
+    }
+    Ok(socket)
+}
+
+#[test]
+fn max_viewers_per_ip_counts_the_forwarded_client_behind_a_trusted_proxy() {
+    let server = Running::start(|c| {
+        c.max_viewers_per_ip = Some(2);
+        c.trusted_proxies = benchboard::server::client_addr::TrustedProxies::new(vec![
+            "127.0.0.1/32".parse().unwrap(),
+        ]);
+    });
+    let from = |client: &'static str| connect_with(&server.addr, &[("X-Forwarded-For", client)]);
+    let mut first = from("198.51.100.1").unwrap();
+    let mut second = from("198.51.100.1").unwrap();
+    assert_eq!(next_json(&mut first)["type"], "snapshot");
+    assert_eq!(next_json(&mut second)["type"], "snapshot");
+    let mut third = from("198.51.100.1").unwrap();
+    match next(&mut third, Duration::from_secs(10)) {
+        Got::Closed(reason) => assert!(reason.contains("from this address"), "{reason}"),
+        Got::Json(m) => panic!("a third viewer of one address was served: {m}"),
+    }
+    // Another client behind the same proxy has slots of its own.
+    let mut other = from("198.51.100.2").unwrap();
+    assert_eq!(next_json(&mut other)["type"], "snapshot");
+    assert_eq!(server.post("team1", None, &report()), 200);
+    for viewer in [&mut first, &mut second, &mut other] {
+        assert_eq!(next_json(viewer)["type"], "team_update");
+    }
+    first.close(None).unwrap();
+    drop(first);
+    wait_until(
+        "the address's slot to be freed",
+        Duration::from_secs(30),
+        || server.viewers() == 2,
+    );
+    let mut again = from("198.51.100.1").unwrap();
+    assert_eq!(next_json(&mut again)["type"], "snapshot");
+}
+
+#[test]
+fn allowed_origin_refuses_other_pages_with_403_json() {
+    let server = Running::start(|c| c.allowed_origins = vec!["http://board.example".into()]);
+    let upgrade = "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
+    for origin in ["Origin: http://evil.example\r\n", ""] {
+        let text = refused_upgrade(&server.addr, &format!("{upgrade}{origin}"));
+        assert!(text.starts_with("HTTP/1.1 403"), "{text}");
+        let body: Value =
+            serde_json::from_str(&text[text.find("\r\n\r\n").unwrap() + 4..]).expect("a JSON body");
+        assert!(
+            body["error"].as_str().unwrap().contains("--allowed-origin"),
+            "{body}"
+        );
+    }
+    let mut allowed = connect_with(&server.addr, &[("Origin", "http://board.example")]).unwrap();
+    assert_eq!(next_json(&mut allowed)["type"], "snapshot");
+    assert_eq!(server.post("team1", None, &report()), 200);
+    assert_eq!(next_json(&mut allowed)["type"], "team_update");
 }

@@ -1,8 +1,6 @@
-//! `benchboard-serve`: arguments -> `server::Config` -> run until SIGINT/SIGTERM.
-
-use benchboard::cli::serve::{self, ServeArgs};
-use clap::Parser;
+//! `benchboard-serve`: arguments (and the contest file) -> `server::Config` -> run
+//! until SIGINT/SIGTERM; also `token` and `--check-config`.
 
 fn main() -> std::process::ExitCode {
-    serve::run(ServeArgs::parse())
+    benchboard::cli::serve::main()
 }

@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use crossbeam_channel::RecvTimeoutError;
 
+use super::import::{self, Destination, PushArgs, WatchArgs};
 use super::parse::parse_duration;
 use crate::client::{
     Backoff, ClientError, DEFAULT_SERVER, DeliveryError, Fleet, IntervalSpec, ReportSender,
-    RetryPolicy, Schedule, SendError, TeamEvent, send_with_retry, simulated_teams, start_fleet,
+    RetryPolicy, Schedule, SendError, TeamEvent, Tokens, send_with_retry, simulated_teams,
+    start_fleet,
 };
 use crate::simulate::{Profile, SimulatedTeam, default_team_name};
 use crate::stop::StopSignal;
@@ -20,7 +22,7 @@ use crate::team;
 /// Why `benchboard-client` cannot start (exit code 2).
 #[derive(Debug, thiserror::Error)]
 pub enum ClientUsageError {
-    /// `--server` is not a plain `http://host:port` URL.
+    /// `--server` is not an http(s) URL, or `--ca-cert` is unusable.
     #[error(transparent)]
     Server(#[from] ClientError),
     /// A flag is out of range or contradicts another.
@@ -47,18 +49,21 @@ pub enum ClientExit {
 #[command(
     name = "benchboard-client",
     version,
-    about = "Sends load-test reports to a BenchBoard server: simulated teams, or one report file",
-    after_help = "Examples:\n  benchboard-client --team-id team1 --team-name 第一小组 --interval 5\n  benchboard-client --teams 6 --interval 2-5 --server http://localhost:8080\n  benchboard-client --team-id team1 --file report.json\n\nExit codes: 0 done (or stopped with Ctrl-C), 1 a report was refused (the server's message is shown) or given up on, 2 bad usage."
+    about = "Sends load-test reports to a BenchBoard server: simulated teams, one report file, or a load tool's own output (push, watch)",
+    after_help = "Examples:\n  benchboard-client --team-id team1 --team-name 第一小组 --interval 5\n  benchboard-client --teams 6 --interval 2-5 --server http://localhost:8080\n  benchboard-client --team-id team1 --file report.json\n  benchboard-client push --format oha --team-id team1 result.json\n  benchboard-client watch --format k6-ndjson --team-id team1 out.json\n\nExit codes: 0 done (or stopped with Ctrl-C), 1 a report was refused (the server's message is shown) or given up on, 2 bad usage, an unreadable file, or a tool output that is not the format."
 )]
 pub struct ClientArgs {
+    /// Send a load tool's output instead of simulating (see push --help, watch --help)
+    #[command(subcommand)]
+    pub command: Option<ClientCommand>,
     /// Team id (X-Team-ID); with --teams, the prefix of the ids (<id>1..<id>N) [default: team1, or team with --teams]
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub team_id: Option<String>,
     /// Team name (sent percent-encoded in X-Team-Name); with --teams, "<name> N" [default: 第一小组, 第二小组, ...]
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub team_name: Option<String>,
     /// Server to report to
-    #[arg(long, env = "BENCHBOARD_SERVER", default_value = DEFAULT_SERVER)]
+    #[arg(long, global = true, env = "BENCHBOARD_SERVER", default_value = DEFAULT_SERVER)]
     pub server: String,
     /// Seconds between two reports of a team: a value (jittered ±10%) or a range such as 2-5
     #[arg(long, default_value = "5")]
@@ -72,27 +77,56 @@ pub struct ClientArgs {
     /// Send this report file as it is (`-` reads stdin), once, then exit
     #[arg(long, conflicts_with_all = ["teams", "count", "interval"])]
     pub file: Option<PathBuf>,
-    /// Attempts per report before giving up on it [default: unlimited; 5 with --file]
-    #[arg(long)]
+    /// Attempts per report before giving up on it [default: unlimited; 5 with --file and push; 1 per watch push]
+    #[arg(long, global = true)]
     pub max_attempts: Option<u32>,
     /// Seconds a request may take before it counts as failed
-    #[arg(long, default_value = "10", value_parser = parse_duration)]
+    #[arg(long, global = true, default_value = "10", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// For an https:// server: trust only the CA certificate(s) in this PEM file (like curl --cacert) [default: the Mozilla roots built in]
+    #[arg(long, env = "BENCHBOARD_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// Seed of the simulation: the same seed sends the same numbers [default: random]
     #[arg(long)]
     pub seed: Option<u64>,
+    /// The team's token for a server in registered mode (sent as Authorization: Bearer)
+    #[arg(
+        long,
+        env = "BENCHBOARD_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "tokens"
+    )]
+    pub token: Option<String>,
+    /// A file of tokens for --teams N: one "TEAM_ID TOKEN" per line (benchboard-demo --secure writes one)
+    #[arg(long, value_name = "FILE")]
+    pub tokens: Option<PathBuf>,
+}
+
+/// A load tool's output to send (`push`) or follow (`watch`).
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ClientCommand {
+    /// Convert a load tool's output (k6, Locust, oha, vegeta, wrk, JMeter, Gatling) and send it as the team's report
+    Push(PushArgs),
+    /// Follow a file a load tool is writing (k6 --out json, Locust _stats_history.csv, JMeter JTL) and push the cumulative report every --interval
+    Watch(WatchArgs),
 }
 
 /// Runs `benchboard-client` until its reports are sent or Ctrl-C; the exit code is a [`ClientExit`].
 pub fn run(args: ClientArgs) -> std::process::ExitCode {
     let stop = StopSignal::new();
     let on_signal = stop.clone();
+    // watch sends a last report after Ctrl-C: one attempt, within --timeout.
+    let grace = match args.command {
+        Some(ClientCommand::Watch(_)) => args.timeout + Duration::from_secs(3),
+        _ => Duration::from_millis(500),
+    };
     let handler = move || {
         on_signal.stop();
         // Teams stop at once; a request still in flight is not waited for (up to
         // --timeout): past a short grace the process ends, as "stopped with Ctrl-C".
-        std::thread::spawn(|| {
-            std::thread::sleep(Duration::from_millis(500));
+        std::thread::spawn(move || {
+            std::thread::sleep(grace);
+            println!("stopped: the request in flight was abandoned");
             std::process::exit(0);
         });
     };
@@ -125,11 +159,66 @@ fn try_run_client(args: ClientArgs, stop: &StopSignal) -> Result<ClientExit, Cli
             "--max-attempts must be at least 1".to_string(),
         ));
     }
-    let sender = ReportSender::new(&args.server, args.timeout)?;
+    if let Some(path) = &args.ca_cert {
+        crate::client::trust_only_ca_file(path)?;
+    }
+    let sender = ReportSender::new(&args.server, args.timeout)?.with_tokens(tokens_of(&args)?);
+    if let Some(command) = &args.command {
+        simulation_flags_unused(&args)?;
+        let team_id = checked_team_id(args.team_id.as_deref().unwrap_or("team1"))?;
+        let to = Destination {
+            sender: &sender,
+            team_id: &team_id,
+            team_name: args.team_name.as_deref(),
+            max_attempts: args.max_attempts,
+        };
+        return match command {
+            ClientCommand::Push(push) => import::push(push, &to, stop),
+            ClientCommand::Watch(watch) => import::run_watch(watch, &to, stop),
+        };
+    }
     match &args.file {
         Some(path) => send_file(&sender, &args, path, stop),
         None => simulate(sender, &args, stop),
     }
+}
+
+/// `push` and `watch` send one team's tool output: the simulation's flags mean nothing
+/// there (watch has its own --interval, after the command).
+fn simulation_flags_unused(args: &ClientArgs) -> Result<(), ClientUsageError> {
+    let default_interval: IntervalSpec = "5".parse().expect("the default interval parses");
+    let used = [
+        ("--teams", args.teams != 1),
+        ("--count", args.count.is_some()),
+        ("--file", args.file.is_some()),
+        ("--seed", args.seed.is_some()),
+        (
+            "--interval (before the command)",
+            args.interval != default_interval,
+        ),
+    ];
+    match used.iter().find(|(_, used)| *used) {
+        Some((flag, _)) => Err(ClientUsageError::Usage(format!(
+            "{flag} is for simulated teams and report files, not for push or watch"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The tokens given by --token or --tokens.
+fn tokens_of(args: &ClientArgs) -> Result<Tokens, ClientUsageError> {
+    if let Some(token) = &args.token {
+        return Ok(Tokens::One(token.trim().to_string()));
+    }
+    let Some(path) = &args.tokens else {
+        return Ok(Tokens::None);
+    };
+    let unreadable = |reason: String| ClientUsageError::ReadFile {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| unreadable(e.to_string()))?;
+    Tokens::parse_file(&text).map_err(unreadable)
 }
 
 /// Checks a team id given on the command line.
@@ -169,7 +258,10 @@ fn send_file(
             );
             ClientExit::Done
         }
-        Err(DeliveryError::Stopped) => ClientExit::Done,
+        Err(DeliveryError::Stopped) => {
+            println!("stopped: report {} not delivered", path.display());
+            ClientExit::Done
+        }
         Err(e) => {
             eprintln!("{team_id}: {e}");
             ClientExit::Failed

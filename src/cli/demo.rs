@@ -15,7 +15,7 @@ use crate::stop::StopSignal;
     name = "benchboard-demo",
     version,
     about = "BenchBoard in one command: a server plus simulated teams, with live progress",
-    after_help = "Examples:\n  benchboard-demo                      # six teams until Ctrl-C; open the printed URL\n  benchboard-demo --duration 60s --port 8080\n  benchboard-demo --check --server http://localhost:8080   # quick test of a running server; exits 1 on any FAIL"
+    after_help = "Examples:\n  benchboard-demo                      # six teams until Ctrl-C; open the printed URL\n  benchboard-demo --duration 60s --port 8080\n  benchboard-demo --check --server http://localhost:8080   # quick test of a running server; exits 1 on any FAIL\n  benchboard-demo --secure             # registered mode: a token per team, the admin page at /admin"
 )]
 pub struct DemoArgs {
     /// Port of the demo's server; 0 picks a free one
@@ -39,12 +39,25 @@ pub struct DemoArgs {
     /// Run the quick test instead: send a few reports and read them back through every endpoint (on --server, the check's team stays in its data, named 自检小组)
     #[arg(long)]
     pub check: bool,
-    /// With --check: the server to test [default: a fresh in-process server]
+    /// With --check: the server to test, http:// or https:// [default: a fresh in-process server]
     #[arg(long, requires = "check")]
     pub server: Option<String>,
+    /// With --check --server https://...: trust only the CA certificate(s) in this PEM file (like curl --cacert) [default: the Mozilla roots built in]
+    #[arg(
+        long,
+        env = "BENCHBOARD_CA_CERT",
+        value_name = "FILE",
+        requires = "server"
+    )]
+    pub ca_cert: Option<PathBuf>,
     /// Seed of the simulation: the same seed sends the same numbers [default: random]
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Registered mode: write a contest file with a random token per team (beside the data
+    /// directory, with a tokens file for benchboard-client --tokens) and report with them;
+    /// with --check, also check that a report without a token is refused
+    #[arg(long, conflicts_with = "server")]
+    pub secure: bool,
 }
 
 impl DemoArgs {
@@ -58,6 +71,7 @@ impl DemoArgs {
             keep: self.keep,
             data_dir: self.data_dir.clone(),
             seed: self.seed,
+            secure: self.secure,
         }
     }
 }
@@ -76,7 +90,11 @@ pub fn run(args: DemoArgs) -> ExitCode {
 
 fn try_run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     if args.check {
-        let outcome = check::run_check(args.server.as_deref(), &mut std::io::stdout())?;
+        if let Some(path) = &args.ca_cert {
+            crate::client::trust_only_ca_file(path)?;
+        }
+        let outcome =
+            check::run_check(args.server.as_deref(), args.secure, &mut std::io::stdout())?;
         return Ok(if outcome.all_passed() {
             ExitCode::SUCCESS
         } else {

@@ -4,5 +4,6 @@
 
 pub mod client;
 pub mod demo;
+pub mod import;
 pub mod parse;
 pub mod serve;

@@ -7,26 +7,29 @@ use serde_json::Value;
 
 use super::ClientError;
 
-/// Checks a server URL and returns it without a trailing slash; `host:port` gets `http://`.
+/// Checks a server URL (`http://` or `https://`) and returns it without a trailing
+/// slash; `host:port` alone gets `http://`.
 pub fn normalize_server(url: &str) -> Result<String, ClientError> {
     let trimmed = url.trim();
-    let rest = match trimmed.split_once("://") {
-        Some(("http", rest)) => rest,
+    let (scheme, rest) = match trimmed.split_once("://") {
+        Some((scheme @ ("http" | "https"), rest)) => (scheme, rest),
         Some(_) => return Err(ClientError::BadServer(url.to_string())),
-        None => trimmed,
+        None => ("http", trimmed),
     };
     let rest = rest.trim_end_matches('/');
     if rest.is_empty() || rest.contains(char::is_whitespace) {
         return Err(ClientError::BadServer(url.to_string()));
     }
-    Ok(format!("http://{rest}"))
+    Ok(format!("{scheme}://{rest}"))
 }
 
-/// An HTTP agent that returns 4xx/5xx as responses and gives up after `timeout`.
+/// An HTTP agent that returns 4xx/5xx as responses and gives up after `timeout`;
+/// https:// servers are checked against the roots of [`super::tls`].
 pub fn http_agent(timeout: Duration) -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(timeout))
+        .tls_config(super::tls::ureq_tls_config())
         .build()
         .into()
 }
@@ -107,7 +110,11 @@ mod tests {
             normalize_server("127.0.0.1:9").unwrap(),
             "http://127.0.0.1:9"
         );
-        assert!(normalize_server("https://example.org").is_err());
+        assert_eq!(
+            normalize_server("https://example.org/").unwrap(),
+            "https://example.org"
+        );
+        assert!(normalize_server("ftp://example.org").is_err());
         assert!(normalize_server("http://").is_err());
     }
 

@@ -17,13 +17,16 @@ pub mod fleet;
 pub mod http;
 pub mod retry;
 pub mod sender;
+pub mod tls;
+pub mod watch;
 
 pub use fleet::{
     Fleet, IntervalSpec, Schedule, TeamEvent, TeamInfo, Update, simulated_teams, start_fleet,
 };
 pub use http::{error_message, http_agent, normalize_server};
 pub use retry::{Backoff, DeliveryError, RetryPolicy, send_with_retry};
-pub use sender::{ReportSender, SendError};
+pub use sender::{ReportSender, SendError, Tokens};
+pub use tls::{rustls_client_config, trust_only_ca_file};
 
 /// The server of the original tools' examples.
 pub const DEFAULT_SERVER: &str = "http://localhost:8080";
@@ -31,9 +34,12 @@ pub const DEFAULT_SERVER: &str = "http://localhost:8080";
 /// Why a client cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// `--server` is not a plain `http://host:port` URL.
+    /// `--server` is not an `http://` or `https://` URL.
     #[error(
-        "--server {0:?} is not an http:// URL; write it as http://HOST:PORT (https is not supported)"
+        "--server {0:?} is not an http:// or https:// URL; write it as http://HOST:PORT or https://HOST:PORT"
     )]
     BadServer(String),
+    /// The `--ca-cert` file cannot be read or holds no PEM certificate.
+    #[error("--ca-cert {path}: {reason}")]
+    CaCert { path: String, reason: String },
 }

@@ -32,10 +32,66 @@ impl SendError {
     }
 }
 
+/// The tokens a sender presents (registered mode): one for every team, or one per
+/// team id. Sent as `Authorization: Bearer`, never printed.
+#[derive(Clone, Default)]
+pub enum Tokens {
+    /// Open mode: no token.
+    #[default]
+    None,
+    /// The same token for every report (`--token`).
+    One(String),
+    /// A token per team id (`--tokens FILE`).
+    PerTeam(std::collections::HashMap<String, String>),
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Tokens::None => "Tokens::None",
+            Tokens::One(_) => "Tokens::One(…)",
+            Tokens::PerTeam(_) => "Tokens::PerTeam(…)",
+        })
+    }
+}
+
+impl Tokens {
+    fn of(&self, team_id: &str) -> Option<&str> {
+        match self {
+            Tokens::None => None,
+            Tokens::One(token) => Some(token),
+            Tokens::PerTeam(tokens) => tokens.get(team_id).map(String::as_str),
+        }
+    }
+
+    /// Reads a tokens file: one `TEAM_ID TOKEN` per line (`#` starts a comment), as
+    /// `benchboard-demo --secure` writes it.
+    pub fn parse_file(text: &str) -> Result<Tokens, String> {
+        let mut tokens = std::collections::HashMap::new();
+        for (number, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let mut words = line.split_whitespace();
+            match (words.next(), words.next(), words.next()) {
+                (Some(id), Some(token), None) => {
+                    tokens.insert(id.to_string(), token.to_string());
+                }
+                _ => {
+                    return Err(format!("line {}: expected TEAM_ID TOKEN", number + 1));
+                }
+            }
+        }
+        Ok(Tokens::PerTeam(tokens))
+    }
+}
+
 /// POSTs reports to one server.
 pub struct ReportSender {
     agent: ureq::Agent,
     base: String,
+    tokens: Tokens,
 }
 
 impl ReportSender {
@@ -45,7 +101,13 @@ impl ReportSender {
         Ok(ReportSender {
             agent: http_agent(timeout),
             base,
+            tokens: Tokens::None,
         })
+    }
+
+    /// The same sender presenting `tokens` (registered mode).
+    pub fn with_tokens(self, tokens: Tokens) -> ReportSender {
+        ReportSender { tokens, ..self }
     }
 
     /// The server's base URL, without a trailing slash.
@@ -68,6 +130,9 @@ impl ReportSender {
             .header("X-Team-ID", team_id);
         if let Some(name) = team_name {
             request = request.header("X-Team-Name", team::encode_team_name(name));
+        }
+        if let Some(token) = self.tokens.of(team_id) {
+            request = request.header("Authorization", format!("Bearer {token}"));
         }
         let mut response = request.send(body).map_err(|e| SendError::Unreachable {
             url: url.clone(),

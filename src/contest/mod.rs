@@ -4,4 +4,3 @@
 
 pub mod condition;
 pub mod ranking;
-

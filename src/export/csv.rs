@@ -10,7 +10,8 @@ use crate::report::{BUCKET_COUNT, LatencyDistribution, OPERATION_KINDS};
 /// One cell of a row.
 enum Cell<'a> {
     Text(&'a str),
-    Count(u64),
+    Owned(String),
+    Count(crate::report::Count),
     Number(f64),
     Empty,
 }
@@ -36,20 +37,6 @@ fn column(
         name: name.into(),
         get: Box::new(get),
     }
-}
-
-/// Column names of an operation kind: `sensorData` -> `sensor_data`.
-fn snake(kind: &str) -> String {
-    let mut out = String::new();
-    for c in kind.chars() {
-        if c.is_ascii_uppercase() {
-            out.push('_');
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out.replace("_r_w", "_rw")
 }
 
 /// Names of the latency bucket columns, from the bucket bounds: `le_1ms` ..
@@ -118,7 +105,7 @@ fn columns() -> Vec<Column> {
         }),
     ];
     for kind in OPERATION_KINDS {
-        let name = snake(kind);
+        let name = crate::report::kind_snake_name(kind);
         let ops = move |r: &ReportRow| {
             r.report
                 .operations
@@ -136,6 +123,7 @@ fn columns() -> Vec<Column> {
     for kind in OPERATION_KINDS {
         latency_columns(&mut cols, kind);
     }
+    run_columns(&mut cols);
     cols
 }
 
@@ -148,7 +136,7 @@ fn dist_of<'r>(r: &'r ReportRow, kind: &str) -> Option<&'r LatencyDistribution> 
 }
 
 fn latency_columns(cols: &mut Vec<Column>, kind: &'static str) {
-    let name = snake(kind);
+    let name = crate::report::kind_snake_name(kind);
     let pct = move |r: &ReportRow| {
         r.metrics
             .percentiles
@@ -192,6 +180,20 @@ fn latency_columns(cols: &mut Vec<Column>, kind: &'static str) {
     }
 }
 
+/// The last two columns: the report's run, and its plausibility warnings as
+/// `code:field` pairs separated by `; ` (empty without any).
+fn run_columns(cols: &mut Vec<Column>) {
+    cols.push(column("run", |r| Cell::Count(r.run.into())));
+    cols.push(column("warnings", |r| {
+        let pairs: Vec<String> = r
+            .warnings
+            .iter()
+            .map(|w| format!("{}:{}", w.code.as_str(), w.field))
+            .collect();
+        Cell::Owned(pairs.join("; "))
+    }));
+}
+
 /// The header: every column name, in order.
 pub fn header() -> Vec<String> {
     columns().into_iter().map(|c| c.name).collect()
@@ -203,7 +205,8 @@ pub fn header() -> Vec<String> {
 /// (`elapsed_s`, `sent`, `completed`, ..., `*_pct`, `*_ms`), the derived metrics
 /// (`completed_qps`, `failure_rate_pct`, `avg_latency_ms`, `p99_latency_ms`,
 /// `high_priority_latency_ms`), then per operation kind its counts, latency
-/// distribution, percentiles and buckets. Absent values are empty cells.
+/// distribution, percentiles and buckets, and last the `run` and the `warnings`.
+/// Absent values are empty cells.
 pub fn write(w: impl io::Write, rows: impl Iterator<Item = ReportRow>) -> io::Result<usize> {
     let columns = columns();
     let mut out = ::csv::WriterBuilder::new()
@@ -211,21 +214,10 @@ pub fn write(w: impl io::Write, rows: impl Iterator<Item = ReportRow>) -> io::Re
         .from_writer(w);
     out.write_record(columns.iter().map(|c| c.name.as_str()))
         .map_err(into_io)?;
-    // ryu / itoa: number formatting is a good part of the writer's time.
-    let mut float_text = ryu::Buffer::new();
-    let mut int_text = itoa::Buffer::new();
+    let mut numbers = Numbers::default();
     let mut count = 0;
     for row in rows {
-        for col in &columns {
-            match (col.get)(&row) {
-                Cell::Text(t) => out.write_field(spreadsheet_safe(t).as_ref()),
-                Cell::Count(n) => out.write_field(int_text.format(n)),
-                Cell::Number(x) => out.write_field(float_text.format(x)),
-                Cell::Empty => out.write_field(""),
-            }
-            .map_err(into_io)?;
-        }
-        out.write_record(None::<&[u8]>).map_err(into_io)?;
+        write_row(&mut out, &columns, &row, &mut numbers)?;
         count += 1;
     }
     out.flush()?;
@@ -235,7 +227,7 @@ pub fn write(w: impl io::Write, rows: impl Iterator<Item = ReportRow>) -> io::Re
 /// Streams the CSV of `rows` through a pipe written by a thread of its own, so a
 /// server can send it while it is produced; rows that cannot be read are skipped
 /// with a warning. The thread ends when the reader is dropped.
-pub fn stream(rows: StoreRows) -> io::Result<io::PipeReader> {
+pub fn stream(rows: crate::store::backend::Rows) -> io::Result<io::PipeReader> {
     let (reader, writer) = io::pipe()?;
     std::thread::Builder::new()
         .name("csv-export".into())
@@ -248,11 +240,102 @@ pub fn stream(rows: StoreRows) -> io::Result<io::PipeReader> {
     Ok(reader)
 }
 
-/// Text as a spreadsheet shows it: a cell that starts with `=`, `+`, `-` or `@`
-/// would be run as a formula (CSV injection), so it gets a leading `'`. Only team
-/// names can start so (ids and timestamps cannot).
+/// ryu / itoa buffers: number formatting is a good part of the writer's time.
+#[derive(Default)]
+struct Numbers {
+    float_text: ryu::Buffer,
+    int_text: itoa::Buffer,
+}
+
+fn write_row<W: io::Write>(
+    out: &mut ::csv::Writer<W>,
+    columns: &[Column],
+    row: &ReportRow,
+    numbers: &mut Numbers,
+) -> io::Result<()> {
+    for col in columns {
+        match (col.get)(row) {
+            Cell::Text(t) => out.write_field(spreadsheet_safe(t).as_ref()),
+            Cell::Owned(t) => out.write_field(spreadsheet_safe(&t).as_ref()),
+            Cell::Count(n) => out.write_field(numbers.int_text.format(n)),
+            Cell::Number(x) => out.write_field(numbers.float_text.format(x)),
+            Cell::Empty => out.write_field(""),
+        }
+        .map_err(into_io)?;
+    }
+    out.write_record(None::<&[u8]>).map_err(into_io)
+}
+
+/// Bytes of CSV a [`CsvReader`] formats ahead at most (a row is 1–2 KiB).
+const READ_AHEAD: usize = 16 * 1024;
+
+/// The CSV of `rows` (header included) as a [`io::Read`] that formats the next rows
+/// only when asked: a server sends it at the pace its client takes it, with no thread
+/// of its own and at most [`READ_AHEAD`] bytes in memory. Rows that cannot be read
+/// are skipped with a warning.
+pub struct CsvReader {
+    rows: StoreRows,
+    columns: Vec<Column>,
+    numbers: Numbers,
+    buffer: Vec<u8>,
+    at: usize,
+}
+
+impl CsvReader {
+    /// The CSV of `rows` (best read one file at a time: [`StoreRows::one_by_one`]).
+    pub fn new(rows: StoreRows) -> CsvReader {
+        let columns = columns();
+        let mut buffer = Vec::new();
+        {
+            let mut out = ::csv::Writer::from_writer(&mut buffer);
+            out.write_record(columns.iter().map(|c| c.name.as_str()))
+                .expect("writing to memory cannot fail");
+        }
+        CsvReader {
+            rows,
+            columns,
+            numbers: Numbers::default(),
+            buffer,
+            at: 0,
+        }
+    }
+
+    /// Formats rows until [`READ_AHEAD`] bytes wait or the rows end.
+    fn refill(&mut self) -> io::Result<()> {
+        self.buffer.clear();
+        self.at = 0;
+        let mut out = ::csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(&mut self.buffer);
+        while out.get_ref().len() < READ_AHEAD {
+            match self.rows.next() {
+                Some(Ok(row)) => write_row(&mut out, &self.columns, &row, &mut self.numbers)?,
+                Some(Err(e)) => log::warn!("export: skipping {e}"),
+                None => break,
+            }
+            out.flush()?;
+        }
+        out.flush()
+    }
+}
+
+impl io::Read for CsvReader {
+    fn read(&mut self, into: &mut [u8]) -> io::Result<usize> {
+        if self.at == self.buffer.len() {
+            self.refill()?;
+        }
+        let n = into.len().min(self.buffer.len() - self.at);
+        into[..n].copy_from_slice(&self.buffer[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// Text as a spreadsheet shows it: a cell that starts with `=`, `+`, `-`, `@`, a tab
+/// or a carriage return would be run as a formula (CSV injection, OWASP), so it gets
+/// a leading `'`. Team names and team ids (`-x` is a valid id) can start so.
 pub fn spreadsheet_safe(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.starts_with(['=', '+', '-', '@']) {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{text}").into()
     } else {
         text.into()
@@ -286,13 +369,17 @@ mod tests {
             "{second_line}"
         );
         assert_eq!(spreadsheet_safe("第一小组"), "第一小组");
+        for risky in ["+1", "-x", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(spreadsheet_safe(risky), format!("'{risky}"));
+        }
     }
 
     #[test]
     fn csv_header_is_stable_and_absent_kinds_are_empty_cells() {
         let header = header();
         assert_eq!(&header[..3], ["team_id", "team_name", "timestamp"]);
-        assert_eq!(header.len(), 22 + 4 * 2 + 4 * (9 + 13));
+        assert_eq!(header.len(), 22 + 4 * 2 + 4 * (9 + 13) + 2);
+        assert_eq!(&header[header.len() - 2..], ["run", "warnings"]);
         let mut out = Vec::new();
         assert_eq!(write(&mut out, std::iter::once(minimal_row())).unwrap(), 1);
         let mut reader = ::csv::Reader::from_reader(out.as_slice());

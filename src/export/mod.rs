@@ -23,6 +23,7 @@ use std::io;
 use crate::query::ReportRow;
 
 pub mod csv;
+pub mod dir;
 pub mod json;
 pub mod ndjson;
 

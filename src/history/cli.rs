@@ -8,8 +8,9 @@ use crate::export::Format;
 
 /// Query and export the history of a BenchBoard contest.
 ///
-/// Reads a data directory (read-only: never changes a file) or a running server
-/// through its HTTP API; the output is the same either way.
+/// Reads a data directory (read-only: never changes a file), a PostgreSQL store
+/// (--store; never changed either) or a running server through its HTTP API; the
+/// output is the same either way. `migrate` copies a data directory into PostgreSQL.
 #[derive(Debug, Parser)]
 #[command(name = "benchboard-history", version, about, long_about = None)]
 pub struct HistoryArgs {
@@ -17,9 +18,32 @@ pub struct HistoryArgs {
     #[arg(long, global = true, value_name = "DIR", conflicts_with = "server")]
     pub data_dir: Option<PathBuf>,
 
-    /// Query a running server instead, e.g. http://127.0.0.1:8080
-    #[arg(long, global = true, value_name = "URL")]
+    /// Query a running server instead, e.g. http://127.0.0.1:8080 or https://scores.example
+    #[arg(long, global = true, value_name = "URL", conflicts_with = "store")]
     pub server: Option<String>,
+
+    /// With an https:// --server: trust only the CA certificate(s) in this PEM file (like curl --cacert) [default: the Mozilla roots built in]
+    #[arg(long, global = true, env = "BENCHBOARD_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Read a PostgreSQL store instead (never changed), e.g. postgres://bb@db/benchboard
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "BENCHBOARD_STORE",
+        hide_env_values = true,
+        conflicts_with = "data_dir"
+    )]
+    pub store: Option<String>,
+
+    /// The viewer token of a private board (with --server; sent as Authorization: Bearer)
+    #[arg(
+        long,
+        global = true,
+        env = "BENCHBOARD_VIEWER_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
 
     /// Print JSON for scripts instead of a table
     #[arg(long, global = true)]
@@ -40,8 +64,21 @@ pub enum Command {
     Summary(SummaryArgs),
     /// The ranking of teams by best QPS, best latency or failure rate
     Best(BestArgs),
-    /// Every report (of every team, or of --team) as CSV, JSON or NDJSON
+    /// Every report (of every team, or of --team) as CSV, JSON, NDJSON, or a data directory
     Export(ExportArgs),
+    /// Copy a data directory into PostgreSQL (safe to run again: copies what is missing)
+    Migrate(MigrateArgs),
+}
+
+/// `migrate --from DIR --to URL`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Data directory to copy (written by benchboard-serve or by the original tool; never changed)
+    #[arg(long, value_name = "DIR")]
+    pub from: PathBuf,
+    /// PostgreSQL store to copy into, e.g. postgres://bb@db/benchboard (created with createdb; the schema is set up if missing)
+    #[arg(long, value_name = "URL")]
+    pub to: String,
 }
 
 /// `--since` / `--until`.
@@ -104,6 +141,9 @@ pub struct BestArgs {
     /// What to rank by; ties go to the team that got there first
     #[arg(long, value_enum, default_value_t = RankBy::Qps)]
     pub by: RankBy,
+    /// Rank by the best records of each team's current run (its tool's last restart on) instead of its whole history
+    #[arg(long)]
+    pub current_run: bool,
 }
 
 /// `export`.
@@ -117,7 +157,7 @@ pub struct ExportArgs {
     /// Output format [default: csv; json with --json]
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
-    /// Write to this file (atomically: complete or not at all) instead of stdout
+    /// Write to this file (atomically: complete or not at all) instead of stdout; with --format dir, the directory to create
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
@@ -131,14 +171,19 @@ pub enum FormatArg {
     Json,
     /// One history entry (a JSON object) per line.
     Ndjson,
+    /// A data directory in the original's file layout (-o DIR, new or empty): one file
+    /// per report with its stats byte for byte as sent, and latest.json per team.
+    Dir,
 }
 
-impl From<FormatArg> for Format {
-    fn from(arg: FormatArg) -> Format {
-        match arg {
-            FormatArg::Csv => Format::Csv,
-            FormatArg::Json => Format::Json,
-            FormatArg::Ndjson => Format::Ndjson,
+impl FormatArg {
+    /// The row format; `None` for a directory.
+    pub fn rows(self) -> Option<Format> {
+        match self {
+            FormatArg::Csv => Some(Format::Csv),
+            FormatArg::Json => Some(Format::Json),
+            FormatArg::Ndjson => Some(Format::Ndjson),
+            FormatArg::Dir => None,
         }
     }
 }

@@ -47,8 +47,10 @@ pub enum HistoryError {
     /// A bad argument; the message names it and what to write instead.
     #[error("{0}")]
     Usage(String),
-    /// The data directory cannot be read.
-    #[error("{0} (give the server's data directory with --data-dir, or --server URL)")]
+    /// The data directory or the database cannot be read.
+    #[error(
+        "{0} (give the server's data directory with --data-dir, its database with --store URL, or --server URL)"
+    )]
     DataDir(#[from] StoreError),
     /// The server cannot be reached or gave an unexpected answer.
     #[error("cannot query {url}: {reason}")]
@@ -85,7 +87,7 @@ pub fn run(args: &HistoryArgs) -> ExitStatus {
         Err(e) => {
             let status = e.exit_status();
             if status != ExitStatus::Ok {
-                eprintln!("error: {e}");
+                crate::logging::eprint_line(&format!("error: {e}"));
             }
             status
         }
@@ -131,24 +133,35 @@ pub fn execute(args: &HistoryArgs, out: &mut impl Write) -> Result<(), HistoryEr
         .data_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    if let Some(path) = &args.ca_cert {
+        crate::client::trust_only_ca_file(path).map_err(|e| HistoryError::Usage(e.to_string()))?;
+    }
     // Arguments are checked before the data is touched.
+    let open = || {
+        Source::open(
+            &data_dir,
+            args.server.as_deref(),
+            args.token.as_deref(),
+            args.store.as_deref(),
+        )
+    };
     match &args.command {
         Command::Teams => {
-            let source = Source::open(&data_dir, args.server.as_deref())?;
+            let source = open()?;
             commands::teams::run(&source, args.json, out)
         }
         Command::Show(a) => {
             let (id, range) = (parse_team(&a.team)?, parse_range(&a.range)?);
-            let source = Source::open(&data_dir, args.server.as_deref())?;
+            let source = open()?;
             commands::show::run(&source, &id, &range, a, args.json, out)
         }
         Command::Summary(a) => {
             let (id, range) = (parse_team(&a.team)?, parse_range(&a.range)?);
-            let source = Source::open(&data_dir, args.server.as_deref())?;
+            let source = open()?;
             commands::summary::run(&source, &id, &range, a, args.json, out)
         }
         Command::Best(a) => {
-            let source = Source::open(&data_dir, args.server.as_deref())?;
+            let source = open()?;
             commands::best::run(&source, a, args.json, out)
         }
         Command::Export(a) => {
@@ -158,9 +171,10 @@ pub fn execute(args: &HistoryArgs, out: &mut impl Write) -> Result<(), HistoryEr
                 .iter()
                 .map(|t| parse_team(t))
                 .collect::<Result<Vec<_>, _>>()?;
-            let source = Source::open(&data_dir, args.server.as_deref())?;
+            let source = open()?;
             commands::export::run(&source, &ids, &range, a, args.json, out)
         }
+        Command::Migrate(a) => commands::migrate::run(a, out),
     }
 }
 

@@ -75,16 +75,28 @@ pub struct TeamRecords {
     /// Headline numbers of the newest report (zero without one).
     pub latest: Headline,
     pub best: BestRecords,
+    /// The newest report's run (0 without one), its reports and best records.
+    pub run: u32,
+    pub run_reports: usize,
+    pub run_best: BestRecords,
 }
 
 /// The [`TeamRecords`] of a team (all zero for an unknown team).
 pub fn records(store: &Store, id: &TeamId) -> TeamRecords {
-    store.with_entries(id, |entries| TeamRecords {
-        reports: entries.len(),
-        first_report: entries.first().map(|e| e.timestamp.to_string()),
-        last_report: entries.last().map(|e| e.timestamp.to_string()),
-        latest: entries.last().map(|e| e.headline).unwrap_or_default(),
-        best: BestRecords::from_entries(entries),
+    store.with_entries(id, |entries| {
+        let run = entries.last().map_or(0, |e| e.run);
+        // Runs only grow along a history, so the current one is its tail.
+        let current = &entries[entries.partition_point(|e| e.run < run)..];
+        TeamRecords {
+            reports: entries.len(),
+            first_report: entries.first().map(|e| e.timestamp.to_string()),
+            last_report: entries.last().map(|e| e.timestamp.to_string()),
+            latest: entries.last().map(|e| e.headline).unwrap_or_default(),
+            best: BestRecords::from_entries(entries),
+            run,
+            run_reports: current.len(),
+            run_best: BestRecords::from_entries(current),
+        }
     })
 }
 

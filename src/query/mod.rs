@@ -15,7 +15,8 @@ pub use best::{BestRecords, Record, TeamRecords, records};
 pub use rows::{ReportRow, StoreRows, history_entry};
 
 use crate::api::{self, SeriesPoint};
-use crate::store::{Headline, IndexEntry, Store, StoreError, StoredReport};
+use crate::report::plausibility::Warning;
+use crate::store::{Headline, IndexEntry, ReportReader, Store, StoreError, StoredReport};
 use crate::team::TeamId;
 
 /// How many of the newest report file names the summary lists.
@@ -50,12 +51,55 @@ pub fn page(
     offset: usize,
     limit: usize,
 ) -> (usize, Vec<Result<StoredReport, StoreError>>) {
-    let (total, names) = store.with_entries(id, |entries| {
-        let names = |newest_first: &mut dyn Iterator<Item = &IndexEntry>| -> Vec<Box<str>> {
+    let (total, names) = page_names(store, id, range, offset, limit);
+    let reader = store.reader();
+    let page = names.iter().map(|named| named.read(&reader, id)).collect();
+    (total, page)
+}
+
+/// A report's file name with what the index knows of it beyond the file: its run
+/// and plausibility warnings.
+#[derive(Debug, Clone)]
+pub struct Named {
+    pub name: Box<str>,
+    pub run: u32,
+    pub warnings: Box<[Warning]>,
+}
+
+impl Named {
+    /// The name and the index's judgement of one entry.
+    pub fn of(entry: &IndexEntry) -> Named {
+        Named {
+            name: entry.file_name.clone(),
+            run: entry.run,
+            warnings: entry.warnings.clone(),
+        }
+    }
+
+    /// Reads the report, with its run and warnings from the index.
+    pub fn read(&self, reader: &ReportReader, id: &TeamId) -> Result<StoredReport, StoreError> {
+        let mut stored = reader.read(id, &self.name)?;
+        stored.run = self.run;
+        stored.warnings = self.warnings.to_vec();
+        Ok(stored)
+    }
+}
+
+/// The file names of one page (see [`page`]), newest first, without reading a file:
+/// for an answer that reads them one at a time as it is sent.
+pub fn page_names(
+    store: &Store,
+    id: &TeamId,
+    range: &TimeRange,
+    offset: usize,
+    limit: usize,
+) -> (usize, Vec<Named>) {
+    store.with_entries(id, |entries| {
+        let names = |newest_first: &mut dyn Iterator<Item = &IndexEntry>| -> Vec<Named> {
             newest_first
                 .skip(offset)
                 .take(limit)
-                .map(|e| e.file_name.clone())
+                .map(Named::of)
                 .collect()
         };
         if range.is_all() {
@@ -65,10 +109,7 @@ pub fn page(
             let in_range = || entries.iter().rev().filter(|e| range.contains(&e.at));
             (in_range().count(), names(&mut in_range()))
         }
-    });
-    let reader = store.reader();
-    let page = names.iter().map(|name| reader.read(id, name)).collect();
-    (total, page)
+    })
 }
 
 /// The history summary of a team, from the index alone (0 reports for an unknown team).
@@ -78,7 +119,7 @@ pub fn summary(store: &Store, id: &TeamId) -> api::Summary {
         total_reports: entries.len(),
         first_report: entries.first().map(|e| e.timestamp.to_string()),
         last_report: entries.last().map(|e| e.timestamp.to_string()),
-        data_directory: store.team_dir(id).display().to_string(),
+        data_directory: store.shown_team_dir(id),
         recent_files: entries
             .iter()
             .rev()
@@ -91,17 +132,35 @@ pub fn summary(store: &Store, id: &TeamId) -> api::Summary {
 /// The team's history from `since_ms` (ms since the Unix epoch) on, folded into at
 /// most `points` points, from the index alone.
 pub fn series(store: &Store, id: &TeamId, since_ms: i64, points: usize) -> api::Series {
-    let (total, series) = store.with_entries(id, |entries| {
+    let (total, series, run_starts) = store.with_entries(id, |entries| {
         // Entries are oldest first, so the ones since `since_ms` are a tail.
         let first = entries.partition_point(|e| e.at.timestamp_millis() < since_ms);
-        (entries.len(), downsample(&entries[first..], points))
+        let tail = &entries[first..];
+        (entries.len(), downsample(tail, points), run_starts(tail))
     });
     api::Series {
         team_id: id.to_string(),
         total,
         points: series.len(),
         series,
+        run_starts,
     }
+}
+
+/// The first report of each run among `entries` (oldest first).
+pub fn run_starts(entries: &[IndexEntry]) -> Vec<api::RunStart> {
+    let mut starts = Vec::new();
+    let mut previous = None;
+    for entry in entries {
+        if previous != Some(entry.run) {
+            starts.push(api::RunStart {
+                run: entry.run,
+                t: entry.at.timestamp_millis(),
+            });
+            previous = Some(entry.run);
+        }
+    }
+    starts
 }
 
 /// Timestamp and headline numbers of each report within `range`, oldest first.
@@ -144,6 +203,7 @@ fn fold_stretch(stretch: &[IndexEntry]) -> SeriesPoint {
         avg_latency: mean(|h| h.avg_latency),
         p99_latency: heads.clone().map(|h| h.p99_latency).fold(0.0, f64::max),
         data_loss_rate: heads.map(|h| h.data_loss_rate).fold(0.0, f64::max),
+        run: stretch.last().map_or(0, |e| e.run),
     }
 }
 
@@ -167,6 +227,12 @@ mod tests {
                 high_priority_latency: 0.0,
                 verify_error_rate: None,
             },
+            run_point: crate::runs::RunPoint {
+                total_elapsed_s: second as f64,
+                total_sent: second.into(),
+            },
+            run: 1,
+            warnings: Box::default(),
         }
     }
 

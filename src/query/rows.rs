@@ -1,5 +1,6 @@
 //! Stored reports as rows (validated, with their metrics), and [`StoreRows`], the
-//! parallel reader of every report of some teams in a time range.
+//! reader (parallel, or one file at a time) of every report of some teams in a time
+//! range.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -9,9 +10,10 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender, bounded};
 use serde_json::Value;
 
-use super::TimeRange;
+use super::{Named, TimeRange};
 use crate::api;
 use crate::metrics::Metrics;
+use crate::report::plausibility::Warning;
 use crate::report::{Report, ValidationError};
 use crate::store::{ReportReader, Store, StoreError, StoredReport};
 use crate::team::TeamId;
@@ -28,6 +30,10 @@ pub struct ReportRow {
     /// when the source dropped it because only CSV is written).
     pub report: Report,
     pub metrics: Metrics,
+    /// The run (from 1) the report belongs to; 0 when the source does not know it.
+    pub run: u32,
+    /// Its plausibility warnings, as the store's index keeps them.
+    pub warnings: Vec<Warning>,
 }
 
 impl ReportRow {
@@ -46,13 +52,16 @@ impl ReportRow {
             timestamp,
             report,
             metrics,
+            run: 0,
+            warnings: Vec::new(),
         })
     }
 
     /// A row from a report as the store read it from `path`; a report that breaks the
     /// schema is [`StoreError::Corrupt`] here.
     pub fn from_stored(stored: StoredReport, path: PathBuf) -> Result<ReportRow, StoreError> {
-        ReportRow::new(
+        let (run, warnings) = (stored.run, stored.warnings);
+        let row = ReportRow::new(
             stored.team_id.as_str().to_string(),
             stored.team_name,
             stored.timestamp,
@@ -61,6 +70,11 @@ impl ReportRow {
         .map_err(|e| StoreError::Corrupt {
             path,
             reason: e.to_string(),
+        })?;
+        Ok(ReportRow {
+            run,
+            warnings,
+            ..row
         })
     }
 
@@ -72,6 +86,8 @@ impl ReportRow {
             timestamp: Cow::Borrowed(&self.timestamp),
             stats: Cow::Borrowed(&self.report.value),
             metrics: self.metrics.to_json(),
+            run: self.run,
+            warnings: Cow::Borrowed(&self.warnings),
         }
     }
 
@@ -90,16 +106,19 @@ pub fn history_entry(stored: &StoredReport) -> api::HistoryEntry<'_> {
         timestamp: Cow::Borrowed(&stored.timestamp),
         stats: Cow::Borrowed(&stored.stats),
         metrics: Metrics::of_stored(&stored.stats).0.to_json(),
+        run: stored.run,
+        warnings: Cow::Borrowed(&stored.warnings),
     }
 }
 
 /// Report files read per job of a [`StoreRows`] worker.
 pub const CHUNK_FILES: usize = 64;
 
-/// One job: a run of report files of one team, oldest first.
+/// One job: a stretch of report files of one team, oldest first, with each report's
+/// run and warnings from the index.
 struct Chunk {
     team: TeamId,
-    names: Vec<Box<str>>,
+    names: Vec<Named>,
     keep_stats: bool,
 }
 
@@ -108,45 +127,64 @@ type ChunkRows = Vec<Result<ReportRow, StoreError>>;
 /// The reports of some teams within a time range, read from a [`Store`]: team by
 /// team (in the order given), each team's oldest first.
 ///
-/// The files are read and checked by worker threads (one per core), a few chunks
-/// ahead of the consumer: memory stays bounded whatever the history's size, and the
-/// order is the index's. A file that vanished or is corrupt yields an `Err` in its
+/// [`StoreRows::new`] reads the files with worker threads (one per core), a few
+/// chunks ahead of the consumer: fast for one big export, and memory stays bounded
+/// whatever the history's size. [`StoreRows::one_by_one`] reads each file when its
+/// row is asked for, on the consumer's thread: no thread and nothing read ahead, for
+/// a server that may have hundreds of slow downloads at once. Either way the order
+/// is the index's, and a file that vanished or is corrupt yields an `Err` in its
 /// place; the caller decides whether to warn and skip.
 pub struct StoreRows {
-    /// Replies in job order; `None` once dropped (stops the threads).
-    order: Option<Receiver<Receiver<ChunkRows>>>,
+    source: Source,
     current: VecDeque<Result<ReportRow, StoreError>>,
-    threads: Vec<JoinHandle<()>>,
     total: usize,
 }
 
+enum Source {
+    Workers {
+        /// Replies in job order; `None` once dropped (stops the threads).
+        order: Option<Receiver<Receiver<ChunkRows>>>,
+        threads: Vec<JoinHandle<()>>,
+    },
+    Here {
+        reader: ReportReader,
+        chunks: VecDeque<Chunk>,
+    },
+}
+
 impl StoreRows {
-    /// Starts reading the reports of `teams` within `range` (unknown teams have none).
+    /// Starts reading the reports of `teams` within `range` (unknown teams have none)
+    /// with worker threads.
     ///
     /// With `keep_stats` false each row's `report.value` (the stats as sent) is
     /// dropped by the worker that parsed it: the CSV writer does not need it, and
     /// freeing it where it was allocated is much cheaper.
     pub fn new(store: &Store, teams: &[TeamId], range: &TimeRange, keep_stats: bool) -> StoreRows {
-        let mut chunks = Vec::new();
-        let mut total = 0;
-        for id in teams {
-            let names: Vec<Box<str>> = store.with_entries(id, |entries| {
-                entries
-                    .iter()
-                    .filter(|e| range.contains(&e.at))
-                    .map(|e| e.file_name.clone())
-                    .collect()
-            });
-            total += names.len();
-            for names in names.chunks(CHUNK_FILES) {
-                chunks.push(Chunk {
-                    team: id.clone(),
-                    names: names.to_vec(),
-                    keep_stats,
-                });
-            }
-        }
+        let (chunks, total) = chunks(store, teams, range, keep_stats);
         StoreRows::start(store.reader(), chunks, total)
+    }
+
+    /// The same rows, each file read only when its row is asked for, on the
+    /// caller's thread.
+    pub fn one_by_one(
+        store: &Store,
+        teams: &[TeamId],
+        range: &TimeRange,
+        keep_stats: bool,
+    ) -> StoreRows {
+        let (mut chunks, total) = chunks(store, teams, range, keep_stats);
+        // Each chunk's names are taken from its end (`pop`), so newest last.
+        for chunk in &mut chunks {
+            chunk.names.reverse();
+        }
+        StoreRows {
+            source: Source::Here {
+                reader: store.reader(),
+                chunks: chunks.into(),
+            },
+            current: VecDeque::new(),
+            total,
+        }
     }
 
     /// Number of reports this source yields (rows plus skipped files).
@@ -180,27 +218,65 @@ impl StoreRows {
             }
         }));
         StoreRows {
-            order: Some(order_rx),
+            source: Source::Workers {
+                order: Some(order_rx),
+                threads,
+            },
             current: VecDeque::new(),
-            threads,
             total,
         }
     }
+}
+
+/// The jobs of reading `teams` within `range`, and how many files they hold.
+fn chunks(
+    store: &Store,
+    teams: &[TeamId],
+    range: &TimeRange,
+    keep_stats: bool,
+) -> (Vec<Chunk>, usize) {
+    let mut chunks = Vec::new();
+    let mut total = 0;
+    for id in teams {
+        let names: Vec<Named> = store.with_entries(id, |entries| {
+            entries
+                .iter()
+                .filter(|e| range.contains(&e.at))
+                .map(Named::of)
+                .collect()
+        });
+        total += names.len();
+        for names in names.chunks(CHUNK_FILES) {
+            chunks.push(Chunk {
+                team: id.clone(),
+                names: names.to_vec(),
+                keep_stats,
+            });
+        }
+    }
+    (chunks, total)
 }
 
 fn read_chunk(reader: &ReportReader, chunk: Chunk) -> ChunkRows {
     chunk
         .names
         .iter()
-        .map(|name| {
-            let stored = reader.read(&chunk.team, name)?;
-            let mut row = ReportRow::from_stored(stored, reader.path(&chunk.team, name))?;
-            if !chunk.keep_stats {
-                row.report.value = Value::Null;
-            }
-            Ok(row)
-        })
+        .map(|named| read_row(reader, &chunk.team, named, chunk.keep_stats))
         .collect()
+}
+
+fn read_row(
+    reader: &ReportReader,
+    team: &TeamId,
+    named: &Named,
+    keep_stats: bool,
+) -> Result<ReportRow, StoreError> {
+    let stored = named.read(reader, team)?;
+    let mut row = ReportRow::from_stored(stored, reader.path(team, &named.name))?;
+    if !keep_stats {
+        row.report.value = Value::Null;
+    }
+    Ok(row)
 }
 
 impl Iterator for StoreRows {
@@ -211,11 +287,23 @@ impl Iterator for StoreRows {
             if let Some(row) = self.current.pop_front() {
                 return Some(row);
             }
-            let reply = self.order.as_ref()?.recv().ok()?;
-            self.current = reply
-                .recv()
-                .expect("a StoreRows worker ended without answering its job")
-                .into();
+            match &mut self.source {
+                Source::Workers { order, .. } => {
+                    let reply = order.as_ref()?.recv().ok()?;
+                    self.current = reply
+                        .recv()
+                        .expect("a StoreRows worker ended without answering its job")
+                        .into();
+                }
+                Source::Here { reader, chunks } => {
+                    let chunk = chunks.front_mut()?;
+                    let Some(named) = chunk.names.pop() else {
+                        chunks.pop_front();
+                        continue;
+                    };
+                    return Some(read_row(reader, &chunk.team, &named, chunk.keep_stats));
+                }
+            }
         }
     }
 }
@@ -224,9 +312,11 @@ impl Drop for StoreRows {
     fn drop(&mut self) {
         // Closing the order channel stops the dispatcher, which closes the job
         // channel, which stops the workers.
-        self.order = None;
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
+        if let Source::Workers { order, threads } = &mut self.source {
+            *order = None;
+            for thread in threads.drain(..) {
+                let _ = thread.join();
+            }
         }
     }
 }
@@ -256,6 +346,27 @@ mod tests {
             }
         }
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn rows_read_one_by_one_are_those_of_the_workers_in_the_same_order() {
+        let dir = tempfile::tempdir().unwrap();
+        generate::write_history(dir.path(), 2, CHUNK_FILES + 3).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let teams = [generate::team_id(2), generate::team_id(1)];
+        let key = |r: Result<ReportRow, StoreError>| {
+            let r = r.unwrap();
+            (r.team_id, r.timestamp, r.report.total_sent)
+        };
+        let range = TimeRange::default();
+        let here = StoreRows::one_by_one(&store, &teams, &range, false);
+        assert_eq!(here.total(), 2 * (CHUNK_FILES + 3));
+        let here: Vec<_> = here.map(key).collect();
+        let workers: Vec<_> = StoreRows::new(&store, &teams, &range, false)
+            .map(key)
+            .collect();
+        assert_eq!(here.len(), 2 * (CHUNK_FILES + 3));
+        assert_eq!(here, workers);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use tiny_http::Request;
 use super::App;
 use super::error::ApiError;
 use super::reply::{Reply, header};
+use super::stream::HistoryStream;
 use crate::api;
 use crate::export;
 use crate::query::{self, StoreRows, TimeRange};
@@ -19,6 +20,29 @@ use crate::team::{self, TeamError, TeamId};
 pub const MAX_HISTORY_LIMIT: usize = api::MAX_PAGE;
 
 pub(super) fn submit_report(app: &App, request: &mut Request) -> Result<Reply, ApiError> {
+    let (id, team_name) = team_of(app, request)?;
+    let body = read_body(request, app.config.max_body_bytes)?;
+    let started = std::time::Instant::now();
+    let report = Report::parse(&body)?;
+    let stored = app.ingest(&id, &team_name, &body, report)?;
+    app.telemetry.report_accepted(body.len(), started.elapsed());
+    log::info!("stored report {} of {}", stored.file_name, id);
+    let mut answer = json!({"message": "Stats submitted successfully", "team_id": id.as_str()});
+    with_warnings(&mut answer, &stored);
+    Ok(Reply::json(200, &answer))
+}
+
+/// Adds the report's plausibility warnings to an answer, only when there are some: the
+/// answer to a plausible report stays byte for byte the original's.
+pub(super) fn with_warnings(answer: &mut Value, stored: &crate::store::StoredReport) {
+    if !stored.warnings.is_empty() {
+        answer["warnings"] = serde_json::to_value(&stored.warnings).expect("warnings serialize");
+    }
+}
+
+/// The team a report is for: `X-Team-ID` and, in registered mode once its token is
+/// checked, the contest file's name; in open mode the decoded `X-Team-Name`.
+pub(super) fn team_of(app: &App, request: &Request) -> Result<(TeamId, String), ApiError> {
     // The patched tiny_http leaves out header values with raw non-ASCII bytes and lists them.
     if let Some(field) = request.non_ascii_headers().first() {
         return Err(ApiError::BadRequest(format!(
@@ -30,19 +54,17 @@ pub(super) fn submit_report(app: &App, request: &mut Request) -> Result<Reply, A
             .ok_or(TeamError::MissingId)?
             .trim(),
     )?;
-    let team_name = team::decode_team_name(header(request, "X-Team-Name"), &id)?;
-    let body = read_body(request, app.config.max_body_bytes)?;
-    let report = Report::parse(&body)?;
-    let stored = app.ingest(&id, &team_name, &body, report)?;
-    log::info!("stored report {} of {}", stored.file_name, id);
-    Ok(Reply::json(
-        200,
-        &json!({"message": "Stats submitted successfully", "team_id": id.as_str()}),
-    ))
+    // Registered mode: the token is checked before the body is read, and the name
+    // comes from the contest file (a sent X-Team-Name is ignored).
+    let team_name = match app.trust.check_report(request, &id)? {
+        Some(registered) => registered.name,
+        None => team::decode_team_name(header(request, "X-Team-Name"), &id)?,
+    };
+    Ok((id, team_name))
 }
 
 /// Reads the body, refusing one over `limit` bytes without reading it all.
-fn read_body(request: &mut Request, limit: u64) -> Result<Vec<u8>, ApiError> {
+pub(super) fn read_body(request: &mut Request, limit: u64) -> Result<Vec<u8>, ApiError> {
     let declared = request.body_length().map(|n| n as u64);
     if declared.is_some_and(|n| n > limit) {
         return Err(ApiError::TooLarge { limit });
@@ -72,12 +94,12 @@ fn read_body(request: &mut Request, limit: u64) -> Result<Vec<u8>, ApiError> {
 pub(super) fn team(app: &App, id: &TeamId) -> Result<Reply, ApiError> {
     app.board
         .team_json(id)
-        .map(|team| Reply::json(200, &team))
+        .map(|team| Reply::encoded(200, team))
         .ok_or_else(|| ApiError::NotFound("Team not found".into()))
 }
 
 /// A query parameter as a number in a range, or its default when absent.
-fn query_number(
+pub(super) fn query_number(
     query: &str,
     name: &str,
     default: usize,
@@ -102,7 +124,17 @@ fn query_number(
 pub(super) fn history(app: &App, id: &TeamId, query: &str) -> Result<Reply, ApiError> {
     let limit = query_number(query, "limit", 10, 1, MAX_HISTORY_LIMIT)?;
     let offset = query_number(query, "offset", 0, 0, usize::MAX)?;
-    let (total, page) = query::page(&app.store, id, &TimeRange::default(), offset, limit);
+    if let Some(files) = app.store.files() {
+        let (total, names) = query::page_names(files, id, &TimeRange::default(), offset, limit);
+        // Streamed: read file by file as it is sent (a vanished or corrupt one is left out).
+        let stream = HistoryStream::new(files.reader(), id.clone(), names, (total, limit, offset));
+        return Ok(Reply::streamed(
+            200,
+            "application/json; charset=utf-8",
+            Box::new(stream),
+        ));
+    }
+    let (total, page) = app.store.page(id, &TimeRange::default(), offset, limit)?;
     // A file that vanished or is corrupt is left out of the page.
     let page: Vec<_> = page.into_iter().filter_map(Result::ok).collect();
     let answer = api::HistoryPage {
@@ -116,8 +148,8 @@ pub(super) fn history(app: &App, id: &TeamId, query: &str) -> Result<Reply, ApiE
     Ok(json_reply(&answer))
 }
 
-pub(super) fn history_summary(app: &App, id: &TeamId) -> Reply {
-    json_reply(&query::summary(&app.store, id))
+pub(super) fn history_summary(app: &App, id: &TeamId) -> Result<Reply, ApiError> {
+    Ok(json_reply(&app.store.summary(id)?))
 }
 
 /// Largest `points` of a history series.
@@ -129,7 +161,7 @@ pub const MAX_SERIES_POINTS: usize = api::MAX_SERIES_POINTS;
 pub(super) fn history_series(app: &App, id: &TeamId, query: &str) -> Result<Reply, ApiError> {
     let points = query_number(query, "points", 500, 1, MAX_SERIES_POINTS)?;
     let since_ms = query_number(query, "since", 0, 0, i64::MAX as usize)? as i64;
-    Ok(json_reply(&query::series(&app.store, id, since_ms, points)))
+    Ok(json_reply(&app.store.series(id, since_ms, points)?))
 }
 
 /// A 200 answer with one of the API's structs.
@@ -142,20 +174,33 @@ fn json_reply(answer: &impl serde::Serialize) -> Reply {
 
 /// The team's whole history as CSV (the columns of `benchboard-history export`), streamed.
 pub(super) fn export_csv(app: &App, id: &TeamId) -> Result<Reply, ApiError> {
-    if app.store.report_count(id) == 0 {
+    if app.store.report_count(id)? == 0 {
         return Err(ApiError::NotFound("Team not found".into()));
     }
-    let rows = StoreRows::new(
-        &app.store,
-        std::slice::from_ref(id),
-        &TimeRange::default(),
-        false,
-    );
-    let reader = export::csv::stream(rows).map_err(|source| ApiError::ExportStart {
-        team: id.to_string(),
-        source,
-    })?;
-    let mut reply = Reply::streamed(200, "text/csv; charset=utf-8", Box::new(reader));
+    let reader: Box<dyn std::io::Read + Send> = if let Some(files) = app.store.files() {
+        // One file read per row asked for, on the thread that sends the answer: a slow
+        // download holds no thread and nothing read ahead (hundreds may run at once).
+        let rows = StoreRows::one_by_one(
+            files,
+            std::slice::from_ref(id),
+            &TimeRange::default(),
+            false,
+        );
+        let reader = export::csv::CsvReader::new(rows);
+        Box::new(reader)
+    } else {
+        // The database's rows are fetched by a thread of its own, so no query waits
+        // on the thread that sends answers.
+        let (rows, _) = app
+            .store
+            .rows(std::slice::from_ref(id), &TimeRange::default(), false)?;
+        let reader = export::csv::stream(rows).map_err(|source| ApiError::ExportStart {
+            team: id.to_string(),
+            source,
+        })?;
+        Box::new(reader)
+    };
+    let mut reply = Reply::streamed(200, "text/csv; charset=utf-8", reader);
     reply.headers.push((
         "Content-Disposition",
         format!("attachment; filename=\"{id}-history.csv\""),
@@ -163,7 +208,13 @@ pub(super) fn export_csv(app: &App, id: &TeamId) -> Result<Reply, ApiError> {
     Ok(reply)
 }
 
+/// `GET /api/alerts`: the rules, the alerts firing and pending, the last changes
+/// and the last delivery status of each destination.
+pub(super) fn alerts(app: &App) -> Reply {
+    json_reply(&app.alerts.answer())
+}
+
 /// `GET /api/teams`: every team on the board.
 pub(super) fn teams(app: &App) -> Reply {
-    Reply::json(200, &Value::Array(app.board.teams_json()))
+    Reply::encoded(200, app.board.teams_json())
 }

@@ -8,7 +8,8 @@
 //! [`Config`]; `sockopt` sets the TCP options of the listener and of viewers.
 //! [`App`] is what every handler shares: the store, the board and the viewers.
 //!
-//! [`Server::bind`] opens the data directory, rebuilds the board and binds the port;
+//! [`Server::bind`] binds the port, then opens the data directory (taking its lock:
+//! one server per directory) and rebuilds the board;
 //! [`Server::run`] serves until [`ShutdownHandle::shutdown`] is called, then finishes
 //! the requests already received and returns.
 //!
@@ -21,14 +22,25 @@
 //! handle.shutdown();
 //! ```
 
+pub mod admin_api;
 pub mod api;
+pub mod client_addr;
 pub mod config;
 pub mod error;
+pub mod health;
+mod import;
 pub mod kiosk;
+pub mod login;
 pub mod pages;
+pub mod refusals;
 pub mod reply;
 pub mod routes;
 mod sockopt;
+mod storage;
+pub mod stream;
+pub mod telemetry;
+pub mod tls;
+pub mod trust;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -38,11 +50,15 @@ use std::time::{Duration, Instant};
 
 pub use config::{Config, StartupError};
 
+use crate::admin::{Action, Admin};
+use crate::alerts::AlertService;
 use crate::board::LiveBoard;
+use crate::config::ConfigError;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::report::Report;
-use crate::store::{StoreError, StoredReport, WritableStore};
+use crate::store::postgres::Listener;
+use crate::store::{StoreError, StoredReport, WriteStore};
 use crate::team::TeamId;
 
 /// How long the connections must stay quiet before a shutdown completes.
@@ -51,33 +67,86 @@ const SHUTDOWN_QUIET: Duration = Duration::from_millis(200);
 /// Everything a request handler needs: the store, the board and the settings.
 pub struct App {
     pub config: Config,
-    pub store: WritableStore,
-    pub board: LiveBoard,
+    /// The file store or PostgreSQL (`--store`).
+    pub store: Box<dyn WriteStore>,
+    pub board: Arc<LiveBoard>,
     /// The WebSocket writer threads and their viewers.
     pub viewers: ws::Viewers,
+    /// Lines about refused requests, rate-limited per client address.
+    pub refusals: refusals::RefusalLog,
+    /// The server's own counters, served at `/metrics`.
+    pub telemetry: Arc<telemetry::Telemetry>,
+    /// The alert rules, their state and their delivery.
+    pub alerts: AlertService,
+    /// Who may report, administer and watch; the rate limits.
+    pub trust: trust::Trust,
+    /// The organiser's actions and their audit log.
+    pub admin: Admin,
+    /// With PostgreSQL: the thread that feeds the board with every instance's reports.
+    _listener: Option<Listener>,
 }
 
 impl App {
-    /// Opens the data directory and rebuilds the board from it.
-    pub fn open(config: Config) -> Result<App, StartupError> {
-        let store =
-            WritableStore::open(&config.data_dir, config.fsync).map_err(StartupError::DataDir)?;
-        for warning in store.warnings() {
-            log::warn!("{warning}");
-        }
+    /// Opens the store (waiting for a database that is not up yet), rebuilds the
+    /// board from it and takes up the alerts' state; `url` (the dashboard's) is
+    /// linked from alert messages.
+    pub fn open(config: Config, url: &str) -> Result<App, StartupError> {
         let hub = Hub::new(config.viewer_queue, config.max_viewers);
-        let viewers = ws::Viewers::new(Arc::clone(&hub), config.request_timeout);
-        let board = LiveBoard::from_store(&store, config.timing, config.max_teams, hub);
+        let telemetry = Arc::new(telemetry::Telemetry::new());
+        let viewers = ws::Viewers::new(
+            Arc::clone(&hub),
+            (config.request_timeout, config.viewer_min_read_rate),
+            ws::AddressSlots::new(config.max_viewers_per_ip),
+            Arc::clone(&telemetry),
+        );
+        let opened = storage::open(&config, hub)?;
+        // With PostgreSQL the alerts' state is kept in memory only (no data directory).
+        let state_dir = opened.store.files().map(|files| files.root().to_path_buf());
+        let alerts = AlertService::start(
+            &config.alerts,
+            Arc::clone(&config.alert_clock),
+            state_dir.as_deref(),
+            url,
+            config.delivery,
+        )
+        .map_err(StartupError::AlertState)?;
+        opened.board.show_alerts(&[], &alerts.firing());
+        let trust = trust::Trust::new(config.contest.as_ref(), config.limits)
+            .with_trusted_proxies(config.trusted_proxies.clone());
+        show_file_names(&opened.board, &trust);
+        let admin = Admin::open(&*opened.store, &opened.board).map_err(StartupError::AdminState)?;
         Ok(App {
             config,
-            store,
-            board,
+            store: opened.store,
+            board: opened.board,
             viewers,
+            refusals: refusals::RefusalLog::default(),
+            telemetry,
+            alerts,
+            trust,
+            admin,
+            _listener: opened.listener,
         })
     }
 
+    /// Reads the contest file again (SIGHUP, `POST /api/admin/reload`): its teams,
+    /// tokens, names and limits take effect at once, without dropping a viewer or a
+    /// report; a file that does not pass its checks changes nothing. Audited.
+    pub fn reload(&self, from: &str) -> Result<trust::Reloaded, ConfigError> {
+        let reloaded = self.trust.reload()?;
+        show_file_names(&self.board, &self.trust);
+        if let Err(e) = self
+            .admin
+            .perform(&*self.store, &self.board, Action::Reload, from)
+        {
+            log::error!("the reload was not audited: {e}");
+        }
+        Ok(reloaded)
+    }
+
     /// Stores a validated report, then shows it on the board: a viewer never sees a
-    /// report that is not safely on disk.
+    /// report that is not safely stored. (PostgreSQL shows it itself, before this
+    /// returns, as it shows the reports of other instances.)
     pub fn ingest(
         &self,
         id: &TeamId,
@@ -85,13 +154,80 @@ impl App {
         body: &[u8],
         report: Report,
     ) -> Result<Arc<StoredReport>, StoreError> {
+        self.ingest_from(id, team_name, body, report, None)
+    }
+
+    /// [`App::ingest`] of a report converted from a load tool's output; the stored file
+    /// also carries `source`. The same store, limits and errors as a POSTed report.
+    pub fn ingest_imported(
+        &self,
+        id: &TeamId,
+        team_name: &str,
+        body: &[u8],
+        report: Report,
+        source: &serde_json::Value,
+    ) -> Result<Arc<StoredReport>, StoreError> {
+        self.ingest_from(id, team_name, body, report, Some(source))
+    }
+
+    fn ingest_from(
+        &self,
+        id: &TeamId,
+        team_name: &str,
+        body: &[u8],
+        report: Report,
+        source: Option<&serde_json::Value>,
+    ) -> Result<Arc<StoredReport>, StoreError> {
         let metrics = Metrics::of(&report);
+        // The answer may reach anyone: it names paths inside the data directory only.
         let stored = self
             .store
-            .append(id, team_name, body, report.value, &metrics)?;
-        self.board.apply(Arc::clone(&stored), metrics);
+            .append(id, team_name, body, report, &metrics, source)
+            .map_err(|e| self.store.shown_error(e))?;
+        // PostgreSQL puts every instance's reports on the board itself; the rules
+        // judge the reports this instance took.
+        let latest = if self.store.feeds_board() {
+            true
+        } else {
+            self.board.apply(Arc::clone(&stored), metrics.clone())
+        };
+        // Rules judge a team by its latest report only (two of its reports may reach
+        // the board out of order).
+        if latest && !self.alerts.is_idle() {
+            let changes = self.alerts.observe(id, team_name, &metrics);
+            if !changes.is_empty() {
+                self.board.show_alerts(&changes, &self.alerts.firing());
+            }
+        }
         Ok(stored)
     }
+
+    /// What time alone changes, about twice a second: teams turning inactive, `silent`
+    /// alerts and pending ones whose `for` passed; the alert state file is written
+    /// when something changed.
+    fn tick(&self) {
+        self.board.tick();
+        if !self.alerts.is_idle() {
+            let changes = self.alerts.tick(&self.board.activities());
+            if !changes.is_empty() {
+                self.board.show_alerts(&changes, &self.alerts.firing());
+            }
+            self.alerts.save();
+        }
+    }
+}
+
+/// Puts the contest file's team names on the board.
+fn show_file_names(board: &LiveBoard, trust: &trust::Trust) {
+    let mut presentation = board.presentation();
+    presentation.file_names = trust
+        .state()
+        .access
+        .teams
+        .values()
+        .map(|team| (team.id.to_string(), team.name.clone()))
+        .collect();
+    board.set_presentation(presentation);
 }
 
 /// A bound server, ready to [`run`](Server::run).
@@ -122,26 +258,58 @@ impl ShutdownHandle {
 }
 
 impl Server {
-    /// Opens the data directory, rebuilds the board and binds the address.
+    /// Binds the address, then opens the data directory and rebuilds the board: a
+    /// server that cannot listen never touches the data directory.
     pub fn bind(config: Config) -> Result<Server, StartupError> {
         let addr = format!("{}:{}", config.host, config.port);
+        let listener = std::net::TcpListener::bind(&addr).map_err(|e| StartupError::Bind {
+            addr,
+            reason: e.to_string(),
+        })?;
+        Server::bind_listener(config, listener)
+    }
+
+    /// [`Server::bind`] on a socket already listening (`config.host` and `config.port`
+    /// are not used): tests keep a port of their own from before the server exists.
+    pub fn bind_listener(
+        config: Config,
+        listener: std::net::TcpListener,
+    ) -> Result<Server, StartupError> {
+        let addr = listener
+            .local_addr()
+            .map_or_else(|_| "the given listener".to_string(), |a| a.to_string());
         let options = tiny_http::ConnectionOptions {
             read_timeout: Some(config.request_timeout),
             write_timeout: Some(config.request_timeout),
         };
         let limits = http_limits(&config);
-        let app = App::open(config)?;
+        let tls = config.tls.as_ref().map(tls::load).transpose()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = listener.local_addr().map_or_else(
+            |_| format!("{scheme}://{addr}/"),
+            |a| dashboard_url(a, scheme),
+        );
         let bind_error = |reason: String| StartupError::Bind {
             addr: addr.clone(),
             reason,
         };
-        let listener = std::net::TcpListener::bind(&addr).map_err(|e| bind_error(e.to_string()))?;
         sockopt::set_nodelay(&listener).map_err(|e| bind_error(e.to_string()))?;
-        let http = tiny_http::Server::from_listener_with_limits(listener, options, limits)
-            .map_err(|e| bind_error(e.to_string()))?;
+        sockopt::bound_send_buffers(&listener).map_err(|e| bind_error(e.to_string()))?;
+        let app = App::open(config, &url)?;
+        let http = match tls {
+            Some(tls) => tiny_http::Server::from_listener_with_tls(listener, options, limits, tls),
+            None => tiny_http::Server::from_listener_with_limits(listener, options, limits),
+        }
+        .map_err(|e| bind_error(e.to_string()))?;
+        let http = Arc::new(http);
+        // Weak: the metrics must not keep the listener open after the server is dropped.
+        let counted = Arc::downgrade(&http);
+        app.telemetry.count_connections_with(Box::new(move || {
+            counted.upgrade().map_or(0, |http| http.num_connections())
+        }));
         Ok(Server {
             app: Arc::new(app),
-            http: Arc::new(http),
+            http,
             stopping: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -154,15 +322,15 @@ impl Server {
             .expect("the server listens on TCP")
     }
 
-    /// The dashboard's URL; `0.0.0.0` is shown as `127.0.0.1` so it can be opened.
+    /// The dashboard's URL (`https://` with `--tls-cert`); `0.0.0.0` is shown as
+    /// `127.0.0.1` so it can be opened.
     pub fn url(&self) -> String {
-        let addr = self.local_addr();
-        let host = if addr.ip().is_unspecified() {
-            "127.0.0.1".to_string()
+        let scheme = if self.app.config.tls.is_some() {
+            "https"
         } else {
-            addr.ip().to_string()
+            "http"
         };
-        format!("http://{host}:{}/", addr.port())
+        dashboard_url(self.local_addr(), scheme)
     }
 
     /// The shared state (store, board), e.g. for an in-process demo.
@@ -198,11 +366,13 @@ impl Server {
             let _ = worker.join();
         }
         self.finish_requests_in_flight();
-        self.app.store.flush_latest();
+        self.app.store.flush();
         self.app.board.hub().close_all();
         self.app.viewers.join();
         ticker.thread().unpark();
         let _ = ticker.join();
+        self.app.refusals.flush_all();
+        self.app.alerts.save();
     }
 
     /// Answers the requests that were on their way when the shutdown came (headers
@@ -231,8 +401,9 @@ impl Server {
             .name("board-ticker".into())
             .spawn(move || {
                 while !stopping.load(Ordering::SeqCst) {
-                    app.board.tick();
-                    app.store.flush_latest();
+                    app.tick();
+                    app.store.flush();
+                    app.refusals.flush_ended();
                     std::thread::park_timeout(Duration::from_millis(500));
                 }
             })
@@ -267,15 +438,27 @@ fn http_limits(config: &Config) -> tiny_http::Limits {
     }
 }
 
+/// The dashboard's URL at `addr`; `0.0.0.0` is shown as `127.0.0.1` so it can be opened.
+fn dashboard_url(addr: SocketAddr, scheme: &str) -> String {
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        addr.ip().to_string()
+    };
+    format!("{scheme}://{host}:{}/", addr.port())
+}
+
 /// Answers a request; a bug that panics costs that request (tiny_http answers it 500
 /// when it is dropped unanswered), never the worker, so the server keeps serving.
 fn handle_guarded(app: &App, request: tiny_http::Request) {
-    let url = request.url().to_string();
+    let url = crate::logging::clean(request.url());
+    let client = client_addr::client_address(&request, &app.config.trusted_proxies);
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         routes::handle(app, request)
     }));
     if outcome.is_err() {
-        log::error!("internal error while answering {url}; the request got a 500");
+        let line = format!("internal error while answering {url}; the request got a 500");
+        app.refusals.log(client, log::Level::Error, &line);
     }
 }
 

@@ -14,6 +14,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../static/style.css"),
     ),
     (
+        "warnings.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/warnings.js"),
+    ),
+    (
         "app.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/app.js"),
@@ -22,6 +27,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "team.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/team.js"),
+    ),
+    (
+        "admin.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/admin.js"),
     ),
     (
         "screen.css",
@@ -42,6 +52,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
 
 const INDEX_HTML: &str = include_str!("../../static/index.html");
 const TEAM_HTML: &str = include_str!("../../static/team.html");
+const ADMIN_HTML: &str = include_str!("../../static/admin.html");
 const NOT_FOUND_HTML: &str = "<!doctype html><meta charset=utf-8><title>404</title><h1>404 - 页面不存在 / Not found</h1><p><a href=\"/\">BenchBoard</a></p>";
 
 /// Escapes text for HTML element content and attribute values.
@@ -76,6 +87,15 @@ pub fn dashboard(app: &App) -> Reply {
             if app.config.websocket { "on" } else { "off" },
         );
     html(200, page)
+}
+
+/// `GET /admin`: the organiser's page; it asks for the admin token itself and sends
+/// it only as `Authorization: Bearer` to `/api/admin/`.
+pub fn admin_page() -> Reply {
+    let mut reply = html(200, ADMIN_HTML.to_string());
+    // The token typed here must not be readable by a page that frames this one.
+    reply.headers.push(("X-Frame-Options", "DENY".into()));
+    reply
 }
 
 /// A 404 page for paths outside the API.

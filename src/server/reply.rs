@@ -7,8 +7,11 @@ use std::io::Read;
 use serde_json::Value;
 use tiny_http::{Header, Request, Response};
 
+use crate::board::encoded::Encoded;
+
 /// Headers a browser may send cross-origin, as the original allowed.
-pub const CORS_ALLOW_HEADERS: &str = "Content-Type, X-Team-ID, X-Team-Name, Authorization";
+pub const CORS_ALLOW_HEADERS: &str =
+    "Content-Type, X-Team-ID, X-Team-Name, X-Team-Token, Authorization";
 /// Methods a browser may use cross-origin.
 pub const CORS_ALLOW_METHODS: &str = "GET, POST, OPTIONS";
 
@@ -19,6 +22,8 @@ pub struct Reply {
     pub body: Vec<u8>,
     /// A body produced while it is sent (chunked); `body` is then unused.
     pub stream: Option<Box<dyn Read + Send>>,
+    /// The length of `stream` when known in advance (sent as `Content-Length`).
+    pub stream_length: Option<usize>,
     pub headers: Vec<(&'static str, String)>,
 }
 
@@ -30,6 +35,7 @@ impl Reply {
             content_type: "application/json; charset=utf-8",
             body: serde_json::to_vec(value).expect("JSON values serialize"),
             stream: None,
+            stream_length: None,
             headers: Vec::new(),
         }
     }
@@ -41,6 +47,7 @@ impl Reply {
             content_type,
             body,
             stream: None,
+            stream_length: None,
             headers: Vec::new(),
         }
     }
@@ -54,6 +61,20 @@ impl Reply {
         Reply {
             stream: Some(stream),
             ..Reply::bytes(status, content_type, Vec::new())
+        }
+    }
+
+    /// A JSON answer put together from the board's shared pieces, sent as it is read
+    /// (with its length), so the teams' bytes are never copied into one buffer.
+    pub fn encoded(status: u16, text: Encoded) -> Reply {
+        let length = text.len();
+        Reply {
+            stream_length: Some(length),
+            ..Reply::streamed(
+                status,
+                "application/json; charset=utf-8",
+                Box::new(text.into_reader()),
+            )
         }
     }
 
@@ -85,10 +106,18 @@ pub fn header<'a>(request: &'a Request, name: &'static str) -> Option<&'a str> {
 /// Sends a reply with its content type and the CORS header every answer carries.
 pub fn send(request: Request, reply: Reply) {
     match reply.stream {
-        // No length: tiny_http sends it chunked as the stream yields it.
+        // Without a length tiny_http sends it chunked as the stream yields it.
         Some(stream) => send_response(
             request,
-            Response::new(reply.status.into(), Vec::new(), stream, None, None),
+            // A known length is sent as Content-Length, however large.
+            Response::new(
+                reply.status.into(),
+                Vec::new(),
+                stream,
+                reply.stream_length,
+                None,
+            )
+            .with_chunked_threshold(usize::MAX),
             reply.content_type,
             &reply.headers,
         ),

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{LATEST_FILE, StoreError, StoredReport, TMP_PREFIX};
+use super::{LATEST_FILE, MAX_REPORT_FILE_BYTES, StoreError, StoredReport, TMP_PREFIX, regular};
 use crate::team::TeamId;
 use crate::timefmt;
 
@@ -49,6 +49,12 @@ pub(super) enum WrittenFile {
     Named(PathBuf),
 }
 
+thread_local! {
+    /// Set by unit tests on their thread to drive the `.tmp-*` fallback where the file
+    /// system has `O_TMPFILE`; always false outside them.
+    static FORCE_NAMED_TMP: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 impl WrittenFile {
     /// Writes `contents` to a new file in `dir` (synced when `fsync`).
     pub(super) fn write(
@@ -56,7 +62,9 @@ impl WrittenFile {
         contents: &[u8],
         fsync: bool,
     ) -> Result<WrittenFile, StoreError> {
-        if let Some(file) = write_unnamed(dir, contents, fsync)? {
+        if !FORCE_NAMED_TMP.get()
+            && let Some(file) = write_unnamed(dir, contents, fsync)?
+        {
             return Ok(WrittenFile::Unnamed(file));
         }
         static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -176,8 +184,18 @@ pub(super) fn point_latest_at(dir: &Path, name: &str) -> Result<(), StoreError> 
     fs::rename(&tmp, &latest).map_err(|e| StoreError::write(&latest, e))
 }
 
+/// Writes `contents` to a new file at `path` (a temporary name), never through a
+/// symbolic link left there.
 pub(super) fn write_file(path: &Path, contents: &[u8], fsync: bool) -> Result<(), StoreError> {
-    let mut file = File::create(path).map_err(|e| StoreError::write(path, e))?;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| StoreError::write(path, e))?;
     let result = file
         .write_all(contents)
         .and_then(|_| if fsync { file.sync_data() } else { Ok(()) });
@@ -205,15 +223,20 @@ struct ReportFile {
 }
 
 /// The contents of a report file: `team_id`, `team_name`, `timestamp`, then the
-/// report `body` verbatim as `stats` (the original's layout).
-pub(super) fn report_contents(
+/// report `body` verbatim as `stats` (the original's layout). An imported report also
+/// says where it came from (`source`, before `stats`; readers ignore what they do not know).
+pub fn report_contents(
     id: &TeamId,
     team_name: &str,
     timestamp: &str,
+    source: Option<&Value>,
     body: &[u8],
 ) -> Vec<u8> {
-    let header =
+    let mut header =
         serde_json::json!({"team_id": id.as_str(), "team_name": team_name, "timestamp": timestamp});
+    if let Some(source) = source {
+        header["source"] = source.clone();
+    }
     let mut contents = serde_json::to_vec(&header).expect("strings serialize");
     contents.pop(); // the closing brace: the report follows as the last field
     contents.extend_from_slice(b",\"stats\":");
@@ -228,17 +251,71 @@ pub(super) fn split_name(name: &str) -> Option<(String, u32)> {
     Some((name[..19].to_string(), seq))
 }
 
-/// Reads and checks one report file.
-pub fn read_report_file(path: &Path) -> Result<StoredReport, StoreError> {
-    let bytes = fs::read(path).map_err(|e| StoreError::read(path, e))?;
-    let corrupt = |reason: String| StoreError::Corrupt {
+/// A report file with its stats left as the bytes they are in the file.
+#[derive(Deserialize)]
+struct RawReportFile<'a> {
+    team_id: String,
+    team_name: String,
+    timestamp: String,
+    #[serde(borrow, default)]
+    source: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow)]
+    stats: &'a serde_json::value::RawValue,
+}
+
+/// The bytes of a report file (a regular file, at most [`MAX_REPORT_FILE_BYTES`]).
+fn report_bytes(path: &Path) -> Result<Vec<u8>, StoreError> {
+    regular::read(path, MAX_REPORT_FILE_BYTES).map_err(|e| StoreError::read(path, e))
+}
+
+fn corrupt(path: &Path, reason: String) -> StoreError {
+    StoreError::Corrupt {
         path: path.to_path_buf(),
         reason,
-    };
-    let file: ReportFile = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
-    let team_id = TeamId::parse(&file.team_id).map_err(|e| corrupt(e.to_string()))?;
-    let at = timefmt::parse_timestamp(&file.timestamp)
-        .ok_or_else(|| corrupt(format!("bad timestamp {:?}", file.timestamp)))?;
+    }
+}
+
+/// Reads and checks one report file; also returns its stats exactly as written
+/// (for exports and migrations that must give back the bytes the team sent), and
+/// an imported report's `source` as written.
+pub fn read_report_file_raw(
+    path: &Path,
+) -> Result<(StoredReport, String, Option<String>), StoreError> {
+    let bytes = report_bytes(path)?;
+    let file: RawReportFile =
+        serde_json::from_slice(&bytes).map_err(|e| corrupt(path, e.to_string()))?;
+    let stats: Value =
+        serde_json::from_str(file.stats.get()).map_err(|e| corrupt(path, e.to_string()))?;
+    let stored = checked_report(path, file.team_id, file.team_name, file.timestamp, stats)?;
+    let source = file.source.map(|s| s.get().to_string());
+    Ok((stored, file.stats.get().to_string(), source))
+}
+
+/// Reads and checks one report file.
+pub fn read_report_file(path: &Path) -> Result<StoredReport, StoreError> {
+    let bytes = report_bytes(path)?;
+    let file: ReportFile =
+        serde_json::from_slice(&bytes).map_err(|e| corrupt(path, e.to_string()))?;
+    checked_report(
+        path,
+        file.team_id,
+        file.team_name,
+        file.timestamp,
+        file.stats,
+    )
+}
+
+/// A report read from `path`, its id and timestamp checked.
+fn checked_report(
+    path: &Path,
+    team_id: String,
+    team_name: String,
+    timestamp: String,
+    stats: Value,
+) -> Result<StoredReport, StoreError> {
+    let team_id = TeamId::parse(&team_id).map_err(|e| corrupt(path, e.to_string()))?;
+    let at = timefmt::parse_timestamp(&timestamp)
+        .ok_or_else(|| corrupt(path, format!("bad timestamp {timestamp:?}")))?;
     let file_name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -246,11 +323,13 @@ pub fn read_report_file(path: &Path) -> Result<StoredReport, StoreError> {
         .to_string();
     Ok(StoredReport {
         team_id,
-        team_name: file.team_name,
-        timestamp: file.timestamp,
+        team_name,
+        timestamp,
         at,
         file_name,
-        stats: file.stats,
+        stats,
+        run: 0,
+        warnings: Vec::new(),
     })
 }
 
@@ -260,7 +339,11 @@ pub(super) fn repair_latest(dir: &Path, newest: &str) -> Result<(), StoreError> 
     use std::os::unix::fs::MetadataExt;
     let newest_path = dir.join(newest);
     let latest_path = dir.join(LATEST_FILE);
-    let same_file = match (fs::metadata(&newest_path), fs::metadata(&latest_path)) {
+    // Not followed: a `latest.json` that is a link (to anywhere) is replaced.
+    let same_file = match (
+        fs::symlink_metadata(&newest_path),
+        fs::symlink_metadata(&latest_path),
+    ) {
         (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
         _ => false,
     };
@@ -271,7 +354,8 @@ pub(super) fn repair_latest(dir: &Path, newest: &str) -> Result<(), StoreError> 
 }
 
 fn files_equal(a: &Path, b: &Path) -> bool {
-    matches!((fs::read(a), fs::read(b)), (Ok(x), Ok(y)) if x == y)
+    let read = |path| regular::read(path, MAX_REPORT_FILE_BYTES);
+    matches!((read(a), read(b)), (Ok(x), Ok(y)) if x == y)
 }
 
 #[cfg(test)]
@@ -313,10 +397,84 @@ mod tests {
     fn an_unnamed_file_is_invisible_until_linked() {
         let dir = tempfile::tempdir().unwrap();
         let written = WrittenFile::write(dir.path(), b"{}", true).unwrap();
-        if matches!(written, WrittenFile::Unnamed(_)) {
-            assert!(names_in(dir.path()).is_empty());
-        }
+        assert!(
+            matches!(written, WrittenFile::Unnamed(_)),
+            "O_TMPFILE does not work in {} (the fallback has its own test)",
+            dir.path().display()
+        );
+        assert!(names_in(dir.path()).is_empty());
         let (name, _) = written.link(dir.path(), "20250801_100005_138", 0).unwrap();
         assert_eq!(names_in(dir.path()), [name]);
+    }
+
+    /// Appends `sent` to `store` as team `id`'s report, at `now`.
+    fn append_sent(
+        store: &crate::store::WritableStore,
+        id: &TeamId,
+        sent: u64,
+        now: chrono::DateTime<chrono::Local>,
+    ) {
+        let mut value: Value = serde_json::from_str(include_str!(
+            "../../tests/fixtures/valid/minimal-12-buckets.json"
+        ))
+        .unwrap();
+        value["totalSent"] = sent.into();
+        let body = serde_json::to_vec(&value).unwrap();
+        let report = crate::report::Report::parse(&body).unwrap();
+        let metrics = crate::metrics::Metrics::of(&report);
+        store
+            .append_at(id, "T", &body, report, &metrics, now)
+            .unwrap();
+    }
+
+    #[test]
+    fn append_through_a_named_temporary_file_keeps_every_report_and_leaves_no_tmp() {
+        FORCE_NAMED_TMP.set(true);
+        let dir = tempfile::tempdir().unwrap();
+        // While written, the file has only a `.tmp-*` name, which no reader takes for a report.
+        let written = WrittenFile::write(dir.path(), b"{}", false).unwrap();
+        assert!(matches!(written, WrittenFile::Named(_)));
+        let names = names_in(dir.path());
+        assert!(
+            names.len() == 1 && names[0].starts_with(TMP_PREFIX),
+            "{names:?}"
+        );
+        drop(written);
+        fs::remove_file(dir.path().join(&names[0])).unwrap();
+
+        let store = crate::store::WritableStore::open(dir.path(), true).unwrap();
+        let id = TeamId::parse("t1").unwrap();
+        let now = timefmt::now();
+        for sent in 1..=3 {
+            append_sent(&store, &id, sent, now);
+        }
+        store.flush_latest();
+        FORCE_NAMED_TMP.set(false);
+        let team_dir = dir.path().join("t1");
+        let stem = timefmt::file_stem(&now);
+        let files: Vec<String> = names_in(&team_dir)
+            .into_iter()
+            .filter(|n| n != super::super::INDEX_FILE)
+            .collect();
+        let mut expected = vec![
+            format!("{stem}.json"),
+            format!("{stem}_1.json"),
+            format!("{stem}_2.json"),
+            LATEST_FILE.to_string(),
+        ];
+        expected.sort();
+        assert_eq!(
+            files, expected,
+            "three reports and latest.json, no temporary file"
+        );
+        for (seq, sent) in [(0, 1), (1, 2), (2, 3)] {
+            let text = fs::read_to_string(team_dir.join(timefmt::file_name(&stem, seq))).unwrap();
+            let file: Value = serde_json::from_str(&text).expect("a complete report file");
+            assert_eq!(file["stats"]["totalSent"], sent);
+        }
+        drop(store);
+        let reopened = crate::store::Store::open(dir.path()).unwrap();
+        assert_eq!(reopened.report_count(&id), 3);
+        assert_eq!(reopened.latest(&id).unwrap().stats["totalSent"], 3);
     }
 }

@@ -13,6 +13,8 @@ use super::{
     TeamLog, index,
 };
 use crate::metrics::Metrics;
+use crate::report::{Report, plausibility};
+use crate::runs::{RunCounter, RunPoint};
 use crate::team::TeamId;
 use crate::timefmt::{self, FileOrder};
 
@@ -76,26 +78,32 @@ fn load_teams_in_parallel(
 }
 
 /// Loads one team directory: lists it, reads the sidecar, parses the report files the
-/// sidecar lacks, and (writable) repairs what a crash may have left behind.
+/// sidecar lacks, numbers the runs, and (writable) repairs what a crash may have left behind.
 fn load_team(dir: &Path, writable: bool) -> LoadResult {
     let mut warnings = Vec::new();
     let report_names = list_team_dir(dir, writable, &mut warnings)?;
     let (mut by_name, index_clean) = index::read(dir, &report_names);
-    let missing = missing_names(&report_names, &by_name);
-    let newest_read = read_missing(dir, &missing, &mut by_name, &mut warnings);
-    let entries = in_file_order(by_name, &report_names);
-    let latest = latest_report(dir, &entries, newest_read, &mut warnings);
-    let mut index_file = None;
+    let (missing, newest_read) = read_missing(dir, &report_names, &mut by_name, &mut warnings);
+    let mut entries = in_file_order(by_name, &report_names);
+    let listed = entries.len();
+    let mut runs = RunCounter::new();
+    for entry in &mut entries {
+        entry.run = runs.next(entry.run_point);
+    }
+    let mut latest = latest_report(dir, &mut entries, newest_read, &mut warnings);
+    if let (Some(latest), Some(newest)) = (latest.as_mut(), entries.last()) {
+        latest.run = newest.run;
+        latest.warnings = newest.warnings.to_vec();
+    }
     if writable {
-        if !index_clean || !missing.is_empty() {
+        if !index_clean || missing > 0 || entries.len() < listed {
             index::rewrite(dir, &entries)?;
         }
         if let Some(newest) = entries.last() {
             repair_latest(dir, &newest.file_name)?;
         }
-        index_file = Some(index::open_for_append(dir)?);
     }
-    let log = TeamLog::new(dir.to_path_buf(), entries, latest, index_file);
+    let log = TeamLog::new(dir.to_path_buf(), entries, latest, writable);
     Ok((log, warnings))
 }
 
@@ -127,40 +135,51 @@ fn list_team_dir(
     Ok(report_names)
 }
 
-/// The report files the sidecar lacks, oldest first.
-fn missing_names(
-    report_names: &HashMap<String, FileOrder>,
-    by_name: &HashMap<String, IndexEntry>,
-) -> Vec<String> {
-    let mut missing: Vec<String> = report_names
-        .keys()
-        .filter(|n| !by_name.contains_key(*n))
-        .cloned()
-        .collect();
-    missing.sort_by_key(|n| report_names[n]);
-    missing
-}
-
-/// Parses the report files the sidecar lacks into `by_name`; returns the newest of
-/// them (read anyway, and maybe the team's latest).
+/// Parses the report files the sidecar lacks into `by_name`, oldest first, each judged
+/// against the report just before it (read again when the sidecar had that one).
+/// Returns how many were missing and the newest of them (maybe the team's latest).
 fn read_missing(
     dir: &Path,
-    missing: &[String],
+    report_names: &HashMap<String, FileOrder>,
     by_name: &mut HashMap<String, IndexEntry>,
     warnings: &mut Vec<String>,
-) -> Option<StoredReport> {
-    let mut newest_read = None;
-    for name in missing {
-        match entry_from_file(&dir.join(name)) {
-            Ok((entry, stored, warning)) => {
+) -> (usize, Option<StoredReport>) {
+    if by_name.len() == report_names.len() {
+        return (0, None);
+    }
+    let mut ordered: Vec<(&FileOrder, &String)> =
+        report_names.iter().map(|(n, o)| (o, n)).collect();
+    ordered.sort_unstable();
+    let (mut missing, mut newest_read) = (0, None);
+    // The last good report before the current one, and its fields when parsed here.
+    let mut before: Option<(&str, Option<Report>)> = None;
+    for (_, name) in ordered {
+        if by_name.contains_key(name) {
+            before = Some((name, None));
+            continue;
+        }
+        missing += 1;
+        let previous = match before.take() {
+            Some((_, Some(fields))) => Some(fields),
+            Some((name, None)) => read_report_file(&dir.join(name))
+                .ok()
+                .and_then(|s| Report::fields_of(&s.stats).ok()),
+            None => None,
+        };
+        match entry_from_file(&dir.join(name), previous.as_ref()) {
+            Ok((entry, stored, warning, fields)) => {
                 warnings.extend(warning);
-                newest_read = Some(stored);
                 by_name.insert(name.clone(), entry);
+                newest_read = Some(stored);
+                before = Some((name, fields));
             }
-            Err(e) => warnings.push(format!("warning: skipping {e}")),
+            Err(e) => {
+                warnings.push(format!("warning: skipping {e}"));
+                before = previous.map(|fields| ("", Some(fields)));
+            }
         }
     }
-    newest_read
+    (missing, newest_read)
 }
 
 /// The entries in the order of their file names (arrival order).
@@ -177,10 +196,13 @@ fn in_file_order(
     ordered.into_iter().map(|(_, e)| e).collect()
 }
 
-/// The newest report, read from its file unless it is the one just parsed.
+/// The newest readable report, read from its file unless it is the one just parsed.
+/// Newest entries whose file cannot be read (empty or torn after a power loss without
+/// `--fsync`, or gone) leave the index, one warning each, so that the team still shows
+/// with its newest readable report and its counts match the reports it can serve.
 fn latest_report(
     dir: &Path,
-    entries: &[IndexEntry],
+    entries: &mut Vec<IndexEntry>,
     newest_read: Option<StoredReport>,
     warnings: &mut Vec<String>,
 ) -> Option<StoredReport> {
@@ -188,26 +210,53 @@ fn latest_report(
     if let Some(stored) = newest_read.filter(|s| *s.file_name == *newest.file_name) {
         return Some(stored);
     }
-    read_report_file(&dir.join(&*newest.file_name))
-        .map_err(|e| warnings.push(format!("warning: {e}")))
-        .ok()
+    while let Some(newest) = entries.last() {
+        match read_report_file(&dir.join(&*newest.file_name)) {
+            Ok(stored) => return Some(stored),
+            Err(e) => {
+                warnings.push(format!(
+                    "warning: skipping {e}; the team's newest readable report is shown instead"
+                ));
+                entries.pop();
+            }
+        }
+    }
+    None
 }
 
-/// The index entry of a report file, computing its metrics (used to rebuild the index).
-fn entry_from_file(path: &Path) -> Result<(IndexEntry, StoredReport, Option<String>), StoreError> {
+pub(super) type FromFile = (IndexEntry, StoredReport, Option<String>, Option<Report>);
+
+/// The index entry of a report file (to rebuild the index): its metrics, run point and
+/// plausibility warnings against `previous`; also the report and its typed fields.
+/// A report the original accepted but today's schema refuses still belongs to the
+/// history ("loads unchanged"), with zero metrics and a warning line saying why.
+pub(super) fn entry_from_file(
+    path: &Path,
+    previous: Option<&Report>,
+) -> Result<FromFile, StoreError> {
     let stored = read_report_file(path)?;
-    let (metrics, broken) = Metrics::of_stored(&stored.stats);
-    let warning = broken.map(|e| {
-        format!(
-            "warning: {}: its stats break the schema ({e}); listed with zero metrics",
-            path.display()
-        )
-    });
+    let (metrics, fields, warning) = match Report::fields_of(&stored.stats) {
+        Ok(fields) => (Metrics::of(&fields), Some(fields), None),
+        Err(e) => {
+            let line = format!(
+                "warning: {}: its stats break the schema ({e}); listed with zero metrics",
+                path.display()
+            );
+            (Metrics::default(), None, Some(line))
+        }
+    };
+    let (run_point, report_warnings) = match &fields {
+        Some(fields) => (RunPoint::of(fields), plausibility::check(fields, previous)),
+        None => (RunPoint::loosely(&stored.stats), Vec::new()),
+    };
     let entry = IndexEntry {
         file_name: stored.file_name.clone().into(),
         timestamp: stored.timestamp.clone().into(),
         at: stored.at,
         headline: Headline::from(&metrics),
+        run_point,
+        run: 0,
+        warnings: report_warnings.into_boxed_slice(),
     };
-    Ok((entry, stored, warning))
+    Ok((entry, stored, warning, fields))
 }

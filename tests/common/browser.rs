@@ -41,6 +41,11 @@ pub struct Browser {
 
 impl Browser {
     pub fn launch(url: &str) -> Browser {
+        Browser::launch_with(url, &[])
+    }
+
+    /// Chromium with `extra` flags too, e.g. to accept a test's self-signed certificate.
+    pub fn launch_with(url: &str, extra: &[&str]) -> Browser {
         let profile = tempfile::Builder::new()
             .prefix("benchboard-chromium-")
             .tempdir()
@@ -59,6 +64,7 @@ impl Browser {
                 "--remote-debugging-port=0",
                 "--window-size=1920,1080",
             ])
+            .args(extra)
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg(url)
             .stdout(Stdio::null())

@@ -1,8 +1,27 @@
 //! Test support: a real server on 127.0.0.1:0 with a temporary data directory,
-//! stopped in `Drop`, and small HTTP helpers (ureq, errors as values).
+//! stopped in `Drop`, small HTTP helpers (ureq, errors as values), (in `child`) the
+//! harness for the binaries run as child processes, and (in `pg`) a throwaway
+//! PostgreSQL cluster.
+//!
+//! The servers of a test binary whose name ends in `_postgres` run on PostgreSQL, a
+//! fresh database each (`tests/api_postgres.rs` runs the API suite of `tests/api.rs`
+//! so); [`TestServer::stored`] and [`TestServer::nothing_stored`] look at what was
+//! stored in either store.
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod child;
+pub mod contest;
+pub mod imported;
+pub mod pg;
+pub mod serve;
+pub mod tls;
+pub mod tmpfs;
+
+#[allow(unused_imports)] // each test binary uses a part
+pub use child::{ClosedPort, Lines, PATIENCE, Running, lines_of, run_to_end};
+
+pub mod receiver;
 
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
@@ -24,6 +43,21 @@ pub struct TestServer {
     handle: ShutdownHandle,
     thread: Option<JoinHandle<()>>,
     _temp: Option<tempfile::TempDir>,
+    /// The database of a server on PostgreSQL (dropped after the server stops).
+    db: Option<pg::TestDb>,
+}
+
+/// True in a test binary whose servers run on PostgreSQL (its name ends in `_postgres`).
+pub fn on_postgres() -> bool {
+    env!("CARGO_CRATE_NAME").ends_with("_postgres")
+}
+
+/// One stored report: its file name and the text of its file (the file store's
+/// file; with PostgreSQL the file `export --format dir` writes, byte for byte).
+#[derive(Debug, Clone)]
+pub struct StoredFile {
+    pub name: String,
+    pub text: String,
 }
 
 impl TestServer {
@@ -45,15 +79,42 @@ impl TestServer {
 
     /// A server on an existing data directory (kept after the test).
     pub fn start_on(data_dir: PathBuf, adjust: impl FnOnce(&mut Config)) -> TestServer {
+        TestServer::start_with_listener(data_dir, None, adjust)
+    }
+
+    /// A server on a fresh temporary data directory, listening on `port` (held by the
+    /// test until now, so that nothing else took it).
+    pub fn start_on_port(port: ClosedPort) -> TestServer {
+        let temp = tempfile::Builder::new()
+            .prefix("benchboard-test-")
+            .tempdir()
+            .expect("temp dir");
+        let data_dir = temp.path().join("data");
+        let mut server = TestServer::start_with_listener(data_dir, Some(port.listen()), |_| {});
+        server._temp = Some(temp);
+        server
+    }
+
+    fn start_with_listener(
+        data_dir: PathBuf,
+        listener: Option<std::net::TcpListener>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestServer {
+        let db = on_postgres().then(pg::database);
         let mut config = Config {
             host: "127.0.0.1".into(),
             port: 0,
             data_dir: data_dir.clone(),
+            store_url: db.as_ref().map(pg::TestDb::url),
             threads: 4,
             ..Config::default()
         };
         adjust(&mut config);
-        let server = Server::bind(config).expect("server starts");
+        let server = match listener {
+            Some(listener) => Server::bind_listener(config, listener),
+            None => Server::bind(config),
+        }
+        .expect("server starts");
         let base = format!("http://{}", server.local_addr());
         let handle = server.shutdown_handle();
         let thread = std::thread::spawn(move || server.run());
@@ -63,6 +124,73 @@ impl TestServer {
             handle,
             thread: Some(thread),
             _temp: None,
+            db,
+        }
+    }
+
+    /// True when this server runs on PostgreSQL.
+    pub fn on_postgres(&self) -> bool {
+        self.db.is_some()
+    }
+
+    /// The team's stored reports, in arrival order.
+    pub fn stored(&self, team: &str) -> Vec<StoredFile> {
+        let Some(db) = &self.db else {
+            return ordered_report_files(&self.data_dir, team)
+                .into_iter()
+                .map(|name| StoredFile {
+                    text: std::fs::read_to_string(self.data_dir.join(team).join(&name))
+                        .expect("a report file is readable"),
+                    name,
+                })
+                .collect();
+        };
+        let rows = db
+            .connect()
+            .query(
+                "SELECT team_id, team_name, timestamp, file_name, stats::text, source::text FROM reports \
+                 WHERE team_id = $1 ORDER BY seq",
+                &[&team],
+            )
+            .expect("reading the stored reports");
+        rows.iter()
+            .map(|row| {
+                let id = benchboard::team::TeamId::parse(row.get(0)).unwrap();
+                let stats: &str = row.get(4);
+                let source: Option<serde_json::Value> = row
+                    .get::<_, Option<&str>>(5)
+                    .map(|s| serde_json::from_str(s).unwrap());
+                let text = benchboard::store::report_contents(
+                    &id,
+                    row.get(1),
+                    row.get(2),
+                    source.as_ref(),
+                    stats.as_bytes(),
+                );
+                StoredFile {
+                    name: row.get(3),
+                    text: String::from_utf8(text).unwrap(),
+                }
+            })
+            .collect()
+    }
+
+    /// True when nothing at all was stored: no file in the data directory (nor, with
+    /// PostgreSQL, a data directory at all) and no report in the database.
+    pub fn nothing_stored(&self) -> bool {
+        // The file store's lock file is there from its start; any other file was written.
+        let lock = self.data_dir.join(benchboard::store::LOCK_FILE);
+        let no_files = files_under(&self.data_dir).iter().all(|f| *f == lock);
+        match &self.db {
+            None => no_files,
+            Some(db) => {
+                let reports: i64 = db
+                    .connect()
+                    .query_one("SELECT count(*) FROM reports", &[])
+                    .expect("counting the stored reports")
+                    .get(0);
+                !self.data_dir.exists() && reports == 0
+            }
         }
     }
 
@@ -87,14 +215,26 @@ impl TestServer {
 
     /// POSTs a report with the given headers -> (status, body as JSON).
     pub fn post_report(&self, headers: &[(&str, &str)], body: &[u8]) -> (u16, Value) {
-        let mut request = agent()
-            .post(&self.url("/api/stats/report"))
-            .header("Content-Type", "application/json");
+        let mut with_type = vec![("Content-Type", "application/json")];
+        with_type.extend_from_slice(headers);
+        self.post_to("/api/stats/report", &with_type, body)
+    }
+
+    /// POSTs `body` to `path` with the given headers -> (status, body as JSON or
+    /// `Value::Null`).
+    pub fn post_to(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Value) {
+        let mut request = agent().post(&self.url(path));
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
         let (status, text) = read(request.send(body).expect("POST reaches the server"));
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// POSTs a tool's output to `/api/import/<format>` for `team_id`.
+    pub fn import_for(&self, team_id: &str, format: &str, body: &[u8]) -> (u16, Value) {
+        let path = format!("/api/import/{format}");
+        self.post_to(&path, &[("X-Team-ID", team_id)], body)
     }
 
     /// POSTs a report for `team_id` (no X-Team-Name: the server names it `Team-<id>`).
@@ -158,6 +298,19 @@ pub fn ordered_report_files(data_dir: &Path, team: &str) -> Vec<String> {
     files
 }
 
+/// Every file under `dir`, recursively (none when it does not exist).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.path().is_dir() {
+            found.extend(files_under(&entry.path()));
+        } else {
+            found.push(entry.path());
+        }
+    }
+    found
+}
+
 /// Copies a directory tree (a fixture data directory into a test's own).
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -170,13 +323,4 @@ pub fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), target).unwrap();
         }
     }
-}
-
-/// Sends SIGINT (Ctrl-C) to a child process.
-pub fn interrupt(child: &std::process::Child) {
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("running kill");
-    assert!(status.success(), "kill -INT failed");
 }

@@ -26,7 +26,7 @@ impl Checker {
 
     pub(super) fn post_invalid(&mut self) -> Result<String, String> {
         let mut report = self.last_sent()?.clone();
-        report["latencyAnalysis"]["sensorData"]["buckets"][3] = Value::from(-1);
+        report["latencyAnalysis"]["sensorData"]["buckets"][3] = Value::from("x");
         let answer = self.post(&self.team_headers(), report.to_string().as_bytes())?;
         answer.expect_status(400)?;
         let error = answer.json()?["error"]
@@ -37,6 +37,29 @@ impl Checker {
             return Err(format!("the error does not name the field: {error:?}"));
         }
         Ok(format!("400 {error:?}"))
+    }
+
+    /// Registered mode: no token is 401 (with `WWW-Authenticate`), a wrong one 403,
+    /// and neither stores anything.
+    pub(super) fn post_without_token(&mut self) -> Result<String, String> {
+        let body = self.last_sent()?.to_string();
+        let id = ("X-Team-ID", self.team_id.clone());
+        let missing = self.post(std::slice::from_ref(&id), body.as_bytes())?;
+        missing.expect_status(401)?;
+        let wrong = self.post(
+            &[id, ("Authorization", "Bearer not-the-token".to_string())],
+            body.as_bytes(),
+        )?;
+        wrong.expect_status(403)?;
+        let total = self.get(&format!("/api/teams/{}/history/summary", self.team_id))?;
+        let stored = total.json()?["total_reports"].as_u64().unwrap_or(0);
+        if stored != self.sent.len() as u64 {
+            return Err(format!("{stored} reports stored, {} sent", self.sent.len()));
+        }
+        Ok(format!(
+            "401 {:?}, a wrong token 403",
+            crate::client::error_message(&missing.body)
+        ))
     }
 
     pub(super) fn post_without_id(&mut self) -> Result<String, String> {

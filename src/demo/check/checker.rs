@@ -46,6 +46,8 @@ pub(super) struct Checker {
     pub(super) agent: ureq::Agent,
     pub(super) base: String,
     pub(super) team_id: String,
+    /// The team's token when the server is in registered mode.
+    pub(super) token: Option<String>,
     /// The reports stored, oldest first.
     pub(super) sent: Vec<Value>,
 }
@@ -58,6 +60,7 @@ impl Checker {
             agent: http_agent(TIMEOUT),
             base: base.to_string(),
             team_id,
+            token: None,
             sent: Vec::new(),
         }
     }
@@ -86,10 +89,14 @@ impl Checker {
     }
 
     pub(super) fn team_headers(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut headers = vec![
             ("X-Team-ID", self.team_id.clone()),
             ("X-Team-Name", team::encode_team_name(TEAM_NAME)),
-        ]
+        ];
+        if let Some(token) = &self.token {
+            headers.push(("Authorization", format!("Bearer {token}")));
+        }
+        headers
     }
 
     pub(super) fn last_sent(&self) -> Result<&Value, String> {

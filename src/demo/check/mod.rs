@@ -92,48 +92,78 @@ impl CheckOutcome {
     }
 }
 
-/// Runs every check against `server` (or a fresh in-process server), printing a line each to `out`.
-pub fn run_check(server: Option<&str>, out: &mut dyn Write) -> Result<CheckOutcome, DemoError> {
+/// The check run in registered mode (`--secure`) after the others.
+const SECURE_CHECK: (&str, Check) = (
+    "POST /api/stats/report: without a token 401, with a wrong one 403, nothing stored",
+    Checker::post_without_token,
+);
+
+/// Runs every check against `server` (or a fresh in-process server, registered with a
+/// token for the check's team when `secure`), printing a line each to `out`.
+pub fn run_check(
+    server: Option<&str>,
+    secure: bool,
+    out: &mut dyn Write,
+) -> Result<CheckOutcome, DemoError> {
     match server {
-        Some(url) => Ok(check_server(&normalize_server(url)?, out)),
-        None => check_in_process(out),
+        Some(url) => Ok(check_server(Checker::new(&normalize_server(url)?), out)),
+        None => check_in_process(secure, out),
     }
 }
 
 /// The checks against a fresh server on a temporary data directory, stopped afterwards.
-fn check_in_process(out: &mut dyn Write) -> Result<CheckOutcome, DemoError> {
+fn check_in_process(secure: bool, out: &mut dyn Write) -> Result<CheckOutcome, DemoError> {
     let temp = tempfile::Builder::new()
         .prefix("benchboard-check-")
         .tempdir()
         .map_err(DemoError::TempDir)?;
+    let mut checker = Checker::new("");
+    let contest = match secure {
+        true => {
+            let team = [(checker.team_id.clone(), checker::TEAM_NAME.to_string())];
+            let contest = super::secure::write_secure_contest(temp.path(), &team)
+                .map_err(DemoError::Usage)?;
+            checker.token = contest.tokens.get(&checker.team_id).cloned();
+            Some(contest.file)
+        }
+        false => None,
+    };
     let server = Server::bind(Config {
         host: "127.0.0.1".into(),
         port: 0,
         data_dir: temp.path().join("data"),
         threads: 4,
+        contest,
         ..Config::default()
     })?;
     let base = server.url().trim_end_matches('/').to_string();
-    let _ = writeln!(out, "checking an in-process server at {base}");
+    let mode = if secure {
+        "a registered"
+    } else {
+        "an in-process"
+    };
+    let _ = writeln!(out, "checking {mode} server at {base}");
+    checker.base = base;
     let shutdown = server.shutdown_handle();
     let thread = std::thread::spawn(move || server.run());
-    let outcome = check_server(&base, out);
+    let outcome = check_server(checker, out);
     shutdown.shutdown();
     let _ = thread.join();
     Ok(outcome)
 }
 
 /// The checks against one server at `base` (`http://host:port`).
-fn check_server(base: &str, out: &mut dyn Write) -> CheckOutcome {
-    let mut checker = Checker::new(base);
+fn check_server(mut checker: Checker, out: &mut dyn Write) -> CheckOutcome {
     let _ = writeln!(
         out,
-        "checking {base} with team {} ({})",
+        "checking {} with team {} ({})",
+        checker.base,
         checker.team_id,
         checker::TEAM_NAME
     );
     let mut outcome = CheckOutcome::default();
-    for (name, check) in CHECK_LIST {
+    let secure = checker.token.is_some().then_some(SECURE_CHECK);
+    for (name, check) in CHECK_LIST.into_iter().chain(secure) {
         match check(&mut checker) {
             Ok(detail) => {
                 outcome.passed += 1;

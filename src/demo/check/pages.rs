@@ -1,5 +1,6 @@
 //! The page checks: the dashboard, its assets, a team's history page and the WebSocket.
 
+use std::io::{Read, Write};
 use std::net::TcpStream;
 
 use serde_json::Value;
@@ -19,6 +20,9 @@ impl Checker {
     pub(super) fn assets(&mut self) -> Result<String, String> {
         let page = self.get("/")?;
         let assets = linked_assets(&page.body);
+        if assets.is_empty() {
+            return Err("the dashboard links no script or style sheet".into());
+        }
         for asset in &assets {
             let answer = self.get(asset)?;
             answer
@@ -53,13 +57,20 @@ impl Checker {
     }
 
     pub(super) fn websocket(&mut self) -> Result<String, String> {
-        let address = self.base.trim_start_matches("http://").to_string();
+        let (tls, address) = match self.base.strip_prefix("https://") {
+            Some(address) => (true, address.to_string()),
+            None => (false, self.base.trim_start_matches("http://").to_string()),
+        };
         let stream = TcpStream::connect(&address).map_err(|e| format!("connect {address}: {e}"))?;
         stream
             .set_read_timeout(Some(TIMEOUT))
             .and_then(|()| stream.set_write_timeout(Some(TIMEOUT)))
             .map_err(|e| e.to_string())?;
-        let url = format!("ws://{address}/ws");
+        let stream: Box<dyn ReadWrite> = match tls {
+            true => Box::new(tls_stream(&address, stream)?),
+            false => Box::new(stream),
+        };
+        let url = format!("{}://{address}/ws", if tls { "wss" } else { "ws" });
         let (mut socket, _) =
             tungstenite::client(url.as_str(), stream).map_err(|e| format!("{url}: {e}"))?;
         let message = socket
@@ -83,4 +94,24 @@ impl Checker {
         }
         Ok(format!("snapshot of {} teams", teams.len()))
     }
+}
+
+/// What the WebSocket check reads and writes: TCP, or TLS over it.
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
+
+/// A TLS client stream to `address` (`host:port`), trusting what the clients trust.
+fn tls_stream(
+    address: &str,
+    stream: TcpStream,
+) -> Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>, String> {
+    let host = match address.rsplit_once(':') {
+        Some((host, _)) => host.trim_start_matches('[').trim_end_matches(']'),
+        None => address,
+    };
+    let name = rustls::pki_types::ServerName::try_from(host.to_string())
+        .map_err(|e| format!("{host}: not a TLS server name: {e}"))?;
+    let config = crate::client::rustls_client_config();
+    let connection = rustls::ClientConnection::new(config, name).map_err(|e| e.to_string())?;
+    Ok(rustls::StreamOwned::new(connection, stream))
 }

@@ -24,14 +24,16 @@ pub struct Placing {
     pub reports: usize,
 }
 
-/// Ranks teams: best value first, ties to whoever got there first, then by id.
-pub fn rank(teams: &[TeamOverview], by: RankBy) -> Vec<Placing> {
+/// Ranks teams: best value first, ties to whoever got there first, then by id. With
+/// `current_run` the best records are those of each team's current run.
+pub fn rank(teams: &[TeamOverview], by: RankBy, current_run: bool) -> Vec<Placing> {
     let mut placings: Vec<Placing> = teams
         .iter()
         .map(|t| {
+            let best = if current_run { &t.run_best } else { &t.best };
             let (value, time) = match by {
-                RankBy::Qps => (t.best.best_qps, t.best.best_qps_time.clone()),
-                RankBy::Latency => (t.best.best_latency, t.best.best_latency_time.clone()),
+                RankBy::Qps => (best.best_qps, best.best_qps_time.clone()),
+                RankBy::Latency => (best.best_latency, best.best_latency_time.clone()),
                 RankBy::FailureRate => (Some(t.data_loss_rate), t.last_report.clone()),
             };
             Placing {
@@ -77,14 +79,15 @@ pub fn run(
             "no team has any report yet".into(),
         ));
     }
-    let placings = rank(&teams, args.by);
+    let placings = rank(&teams, args.by, args.current_run);
     let (by_name, heading, decimals) = match args.by {
         RankBy::Qps => ("qps", "BEST QPS", 1),
         RankBy::Latency => ("latency", "BEST AVG ms", 2),
         RankBy::FailureRate => ("failure-rate", "FAIL %", 2),
     };
     if json {
-        return write_json(out, &json!({"by": by_name, "ranking": placings}));
+        let json = json!({"by": by_name, "current_run": args.current_run, "ranking": placings});
+        return write_json(out, &json);
     }
     let mut table = Table::new(&[
         ("RANK", Align::Right),
@@ -128,6 +131,8 @@ mod tests {
                 best_latency: None,
                 best_latency_time: None,
             },
+            run: 1,
+            run_best: crate::api::Best::default(),
         }
     }
 
@@ -139,7 +144,7 @@ mod tests {
             overview("c", Some(150.0), "2025-08-01T11:00:00+00:00"),
             overview("d", None, "2025-08-01T09:00:00+00:00"),
         ];
-        let order: Vec<_> = rank(&teams, RankBy::Qps)
+        let order: Vec<_> = rank(&teams, RankBy::Qps, false)
             .into_iter()
             .map(|p| (p.rank, p.team_id))
             .collect();

@@ -1,5 +1,6 @@
 //! `export`: every report of some teams as CSV, JSON or NDJSON, streamed to stdout
-//! or written atomically to a file, with a progress bar when it takes a while.
+//! or written atomically to a file, or as a data directory in the original's layout;
+//! with a progress bar when it takes a while.
 
 use std::fs;
 use std::io::{self, IsTerminal, Write};
@@ -9,10 +10,11 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::export::{self, Format};
-use crate::history::cli::ExportArgs;
+use crate::history::cli::{ExportArgs, FormatArg};
 use crate::history::source::{RowError, Source};
 use crate::history::{HistoryError, describe_range, known_team};
 use crate::query::TimeRange;
+use crate::store::RawReport;
 use crate::team::TeamId;
 
 /// Exports running longer than this show a progress bar (on a terminal).
@@ -27,8 +29,9 @@ pub fn run(
     json: bool,
     out: &mut impl Write,
 ) -> Result<(), HistoryError> {
-    let format = match (args.format, json) {
-        (Some(format), _) => format.into(),
+    let format = match (args.format.map(FormatArg::rows), json) {
+        (Some(Some(format)), _) => format,
+        (Some(None), _) => return run_dir(source, ids, range, args),
         (None, true) => Format::Json,
         (None, false) => Format::Csv,
     };
@@ -43,7 +46,7 @@ pub fn run(
         .map_while(|row| match row {
             Ok(row) => Some(Some(row)),
             Err(RowError::Skip(warning)) => {
-                eprintln!("{warning}");
+                crate::logging::eprint_line(&warning);
                 skipped += 1;
                 Some(None)
             }
@@ -71,6 +74,62 @@ pub fn run(
     if let Some(path) = &args.output {
         eprintln!("{}", exported_note(written, skipped, path));
     }
+    Ok(())
+}
+
+/// `--format dir -o DIR`: the reports with their stats as sent, in the original's
+/// file layout (a data directory or a database only: a server's API gives parsed stats).
+fn run_dir(
+    source: &Source,
+    ids: &[TeamId],
+    range: &TimeRange,
+    args: &ExportArgs,
+) -> Result<(), HistoryError> {
+    let Some(dir) = &args.output else {
+        return Err(HistoryError::Usage(
+            "--format dir needs -o DIR: the directory to create".into(),
+        ));
+    };
+    let Some(store) = source.store() else {
+        return Err(HistoryError::Usage(
+            "--format dir reads a data directory (--data-dir) or a database (--store), not --server"
+                .into(),
+        ));
+    };
+    let ids = export_teams(source, ids)?;
+    let (reports, total) = store.raw_reports(&ids)?;
+    let mut progress = Progress::new(total as u64, io::stderr().is_terminal());
+    let mut fatal = None;
+    let mut skipped = 0usize;
+    let reports = reports
+        .map_while(|report| match report {
+            Ok(report) => Some(Some(report)),
+            Err(e) if e.is_unavailable() => {
+                fatal = Some(e);
+                None
+            }
+            Err(e) => {
+                eprintln!("warning: skipping {e}");
+                skipped += 1;
+                Some(None)
+            }
+        })
+        .flatten()
+        .filter(|r: &RawReport| range.contains(&r.at))
+        .inspect(|_| progress.tick());
+    let written = export::dir::write(dir, reports).map_err(|e| HistoryError::Usage(e.to_string()));
+    progress.finish();
+    if let Some(e) = fatal {
+        return Err(e.into());
+    }
+    let written = written?;
+    if written == 0 {
+        return Err(HistoryError::NothingFound(format!(
+            "no reports to export{}",
+            describe_range(range)
+        )));
+    }
+    eprintln!("{}", exported_note(written, skipped, dir));
     Ok(())
 }
 
@@ -145,7 +204,7 @@ fn write_atomically<T>(
 }
 
 /// A progress bar on stderr that appears only when an export takes a while.
-struct Progress {
+pub(super) struct Progress {
     bar: Option<ProgressBar>,
     total: u64,
     started: Instant,
@@ -153,7 +212,7 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(total: u64, enabled: bool) -> Progress {
+    pub(super) fn new(total: u64, enabled: bool) -> Progress {
         Progress {
             bar: None,
             total: if enabled { total } else { 0 },
@@ -162,7 +221,7 @@ impl Progress {
         }
     }
 
-    fn tick(&mut self) {
+    pub(super) fn tick(&mut self) {
         self.done += 1;
         if self.total == 0 || !self.done.is_multiple_of(256) {
             return;
@@ -180,7 +239,7 @@ impl Progress {
         }
     }
 
-    fn finish(&mut self) {
+    pub(super) fn finish(&mut self) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }

@@ -2,6 +2,7 @@
 
 pub mod best;
 pub mod export;
+pub mod migrate;
 pub mod show;
 pub mod summary;
 pub mod teams;

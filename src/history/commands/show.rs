@@ -67,6 +67,7 @@ pub fn run(
 fn reports_table(rows: &[ReportRow]) -> Table {
     let mut table = Table::new(&[
         ("TIME", Align::Left),
+        ("RUN", Align::Right),
         ("QPS", Align::Right),
         ("AVG ms", Align::Right),
         ("P99 ms", Align::Right),
@@ -76,11 +77,13 @@ fn reports_table(rows: &[ReportRow]) -> Table {
         ("COMPLETED", Align::Right),
         ("ERRORS", Align::Right),
         ("PENDING", Align::Right),
+        ("WARNINGS", Align::Left),
     ]);
     for row in rows {
         let r = &row.report;
         table.row(vec![
             show_time(&row.timestamp),
+            row.run.to_string(),
             fixed(row.metrics.qps, 1),
             fixed(row.metrics.avg_latency, 2),
             fixed(row.metrics.p99_latency, 2),
@@ -90,7 +93,21 @@ fn reports_table(rows: &[ReportRow]) -> Table {
             r.total_ops.to_string(),
             r.total_errors.to_string(),
             r.pending.to_string(),
+            warnings(row),
         ]);
     }
     table
+}
+
+/// `code (field)` of each warning, comma-separated; `-` without any.
+fn warnings(row: &ReportRow) -> String {
+    if row.warnings.is_empty() {
+        return "-".into();
+    }
+    let listed: Vec<String> = row
+        .warnings
+        .iter()
+        .map(|w| format!("{} ({})", w.code.as_str(), w.field))
+        .collect();
+    listed.join(", ")
 }

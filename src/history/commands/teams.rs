@@ -1,4 +1,5 @@
-//! `teams`: one row per team with its latest numbers and best records.
+//! `teams`: one row per team with its latest numbers and best records, overall and
+//! in its current run.
 
 use std::io::Write;
 
@@ -31,6 +32,9 @@ pub fn run(source: &Source, json: bool, out: &mut impl Write) -> Result<(), Hist
         ("AT", Align::Left),
         ("BEST AVG ms", Align::Right),
         ("AT", Align::Left),
+        ("RUN", Align::Right),
+        ("RUN BEST QPS", Align::Right),
+        ("RUN BEST AVG ms", Align::Right),
     ]);
     for t in &teams {
         table.row(vec![
@@ -47,6 +51,9 @@ pub fn run(source: &Source, json: bool, out: &mut impl Write) -> Result<(), Hist
             show_opt_time(&t.best.best_qps_time),
             opt_fixed(t.best.best_latency, 2),
             show_opt_time(&t.best.best_latency_time),
+            t.run.to_string(),
+            opt_fixed(t.run_best.best_qps, 1),
+            opt_fixed(t.run_best.best_latency, 2),
         ]);
     }
     write_table(out, &table)

@@ -1,7 +1,8 @@
-//! Where the history comes from: a data directory (the library's [`Store`], opened
-//! read-only) or a running server (its HTTP API, through ureq). Both answer the same
-//! questions with the same numbers: the server's come from the same store and the
-//! same metrics functions, and here every row's metrics are computed from its stats.
+//! Where the history comes from: a store (a data directory opened read-only, or a
+//! PostgreSQL store, through [`ReadStore`]) or a running server (its HTTP API, through
+//! ureq). All answer the same questions with the same numbers: the server's come from
+//! the same store and the same metrics functions, and here every row's metrics are
+//! computed from its stats.
 
 mod remote;
 
@@ -11,9 +12,10 @@ pub use remote::Remote;
 
 use super::HistoryError;
 use crate::api;
-use crate::query::{self, ReportRow, StoreRows, TimeRange};
-use crate::store::{Headline, Store};
-use crate::team::{self, TeamId};
+use crate::query::{ReportRow, TimeRange};
+use crate::store::postgres::PgReader;
+use crate::store::{Headline, ReadStore, Store, StoreError, TeamEntry};
+use crate::team::TeamId;
 
 /// One team as `teams` lists it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -33,6 +35,9 @@ pub struct TeamOverview {
     pub data_loss_rate: f64,
     #[serde(flatten)]
     pub best: api::Best,
+    /// The current run (from 1) and its best records.
+    pub run: u32,
+    pub run_best: api::Best,
 }
 
 /// Why a row is missing from [`Rows`].
@@ -56,35 +61,48 @@ impl std::fmt::Display for RowError {
 /// Rows of an export, oldest first per team.
 pub type Rows = Box<dyn Iterator<Item = Result<ReportRow, RowError>>>;
 
-/// A data directory or a running server.
+/// A store (a data directory or PostgreSQL) or a running server.
 pub enum Source {
-    Local(Store),
+    Local(Box<dyn ReadStore>),
     Remote(Remote),
 }
 
 impl Source {
-    /// Opens the data directory, or checks the server's URL (it is asked nothing yet).
-    pub fn open(data_dir: &Path, server: Option<&str>) -> Result<Source, HistoryError> {
-        match server {
-            Some(url) => Ok(Source::Remote(Remote::new(url)?)),
-            None => {
-                let store = Store::open(data_dir)?;
-                for warning in store.warnings() {
-                    eprintln!("{warning}");
-                }
-                Ok(Source::Local(store))
-            }
+    /// Opens the data directory or the database (both read-only), or checks the
+    /// server's URL (it is asked nothing yet). `token` is a private board's viewer
+    /// token, for a server.
+    pub fn open(
+        data_dir: &Path,
+        server: Option<&str>,
+        token: Option<&str>,
+        store: Option<&str>,
+    ) -> Result<Source, HistoryError> {
+        if let Some(url) = server {
+            return Ok(Source::Remote(Remote::new(url, token)?));
+        }
+        if let Some(url) = store {
+            let reader = PgReader::open(url).map_err(StoreError::from)?;
+            return Ok(Source::Local(Box::new(reader)));
+        }
+        let store = Store::open(data_dir)?;
+        for warning in store.warnings() {
+            crate::logging::eprint_line(warning);
+        }
+        Ok(Source::Local(Box::new(store)))
+    }
+
+    /// The store, unless this is a server.
+    pub fn store(&self) -> Option<&dyn ReadStore> {
+        match self {
+            Source::Local(store) => Some(&**store),
+            Source::Remote(_) => None,
         }
     }
 
     /// Every team with at least one report, by id.
     pub fn teams(&self) -> Result<Vec<TeamOverview>, HistoryError> {
         match self {
-            Source::Local(store) => Ok(store
-                .team_ids()
-                .iter()
-                .map(|id| local_overview(store, id))
-                .collect()),
+            Source::Local(store) => Ok(store.teams()?.into_iter().map(overview).collect()),
             Source::Remote(remote) => remote.teams(),
         }
     }
@@ -92,7 +110,7 @@ impl Source {
     /// The summary endpoint's numbers (0 reports for an unknown team).
     pub fn summary(&self, id: &TeamId) -> Result<api::Summary, HistoryError> {
         match self {
-            Source::Local(store) => Ok(query::summary(store, id)),
+            Source::Local(store) => Ok(store.summary(id)?),
             Source::Remote(remote) => remote.summary(id),
         }
     }
@@ -104,13 +122,13 @@ impl Source {
         range: &TimeRange,
     ) -> Result<Vec<(String, Headline)>, HistoryError> {
         match self {
-            Source::Local(store) => Ok(query::headlines(store, id, range)),
+            Source::Local(store) => Ok(store.headlines(id, range)?),
             Source::Remote(_) => {
                 let mut out = Vec::new();
                 for row in self.rows(std::slice::from_ref(id), range)? {
                     match row {
                         Ok(row) => out.push((row.timestamp.clone(), Headline::from(&row.metrics))),
-                        Err(RowError::Skip(warning)) => eprintln!("{warning}"),
+                        Err(RowError::Skip(warning)) => crate::logging::eprint_line(&warning),
                         Err(RowError::Fatal(e)) => return Err(e),
                     }
                 }
@@ -129,7 +147,7 @@ impl Source {
         limit: usize,
     ) -> Result<(usize, Vec<ReportRow>), HistoryError> {
         match self {
-            Source::Local(store) => Ok(local_page(store, id, range, offset, limit)),
+            Source::Local(store) => local_page(&**store, id, range, offset, limit),
             Source::Remote(remote) if range.is_all() => remote.page(id, offset, limit),
             Source::Remote(remote) => remote.page_in_range(id, range, offset, limit),
         }
@@ -151,11 +169,8 @@ impl Source {
     ) -> Result<(Rows, usize), HistoryError> {
         match self {
             Source::Local(store) => {
-                let rows = StoreRows::new(store, teams, range, keep_stats);
-                let total = rows.total();
-                let rows = rows
-                    .map(|row| row.map_err(|e| RowError::Skip(format!("warning: skipping {e}"))));
-                Ok((Box::new(rows), total))
+                let (rows, total) = store.rows(teams, range, keep_stats)?;
+                Ok((Box::new(rows.map(row_or_skip)), total))
             }
             Source::Remote(remote) => {
                 let mut total = 0;
@@ -169,15 +184,20 @@ impl Source {
     }
 }
 
-fn local_overview(store: &Store, id: &TeamId) -> TeamOverview {
-    let team_name = store
-        .latest(id)
-        .map(|latest| latest.team_name.clone())
-        .unwrap_or_else(|| team::default_team_name(id));
-    let records = query::records(store, id);
+/// A row, or the warning of a report that cannot be read; a database that went
+/// away ends the export.
+fn row_or_skip(row: Result<ReportRow, StoreError>) -> Result<ReportRow, RowError> {
+    row.map_err(|e| match e {
+        StoreError::Postgres(_) if e.is_unavailable() => RowError::Fatal(e.into()),
+        _ => RowError::Skip(format!("warning: skipping {e}")),
+    })
+}
+
+fn overview(entry: TeamEntry) -> TeamOverview {
+    let records = entry.records;
     TeamOverview {
-        team_id: id.to_string(),
-        team_name,
+        team_id: entry.latest.team_id.to_string(),
+        team_name: entry.latest.team_name.clone(),
         reports: records.reports,
         first_report: records.first_report,
         last_report: records.last_report,
@@ -185,30 +205,31 @@ fn local_overview(store: &Store, id: &TeamId) -> TeamOverview {
         avg_latency: records.latest.avg_latency,
         p99_latency: records.latest.p99_latency,
         data_loss_rate: records.latest.data_loss_rate,
+        run: records.run,
+        run_best: api::Best::from(&records.run_best),
         best: api::Best::from(&records.best),
     }
 }
 
 fn local_page(
-    store: &Store,
+    store: &dyn ReadStore,
     id: &TeamId,
     range: &TimeRange,
     offset: usize,
     limit: usize,
-) -> (usize, Vec<ReportRow>) {
-    let (total, page) = query::page(store, id, range, offset, limit);
-    let reader = store.reader();
+) -> Result<(usize, Vec<ReportRow>), HistoryError> {
+    let (total, page) = store.page(id, range, offset, limit)?;
     let rows = page
         .into_iter()
         .filter_map(|stored| {
             stored
                 .and_then(|s| {
-                    let path = reader.path(id, &s.file_name);
+                    let path = store.locate(id, &s.file_name);
                     ReportRow::from_stored(s, path)
                 })
                 .map_err(|e| eprintln!("warning: skipping {e}"))
                 .ok()
         })
         .collect();
-    (total, rows)
+    Ok((total, rows))
 }

@@ -23,19 +23,23 @@ type Page = HistoryPage<'static>;
 pub struct Remote {
     base: String,
     agent: ureq::Agent,
+    /// A private board's viewer token.
+    token: Option<String>,
 }
 
 impl Remote {
     /// Checks the URL as every BenchBoard client does ([`crate::client::normalize_server`]:
-    /// plain `http://host:port`, `host:port` alone means http, a trailing `/` is dropped).
-    pub fn new(url: &str) -> Result<Remote, HistoryError> {
+    /// `http://` or `https://host:port`, `host:port` alone means http, a trailing `/`
+    /// is dropped). `token` is a private board's viewer token.
+    pub fn new(url: &str, token: Option<&str>) -> Result<Remote, HistoryError> {
         let base = crate::client::normalize_server(url).map_err(|_| {
             HistoryError::Usage(format!(
-                "--server {url:?}: expected a URL like http://127.0.0.1:8080 (plain http)"
+                "--server {url:?}: expected a URL like http://127.0.0.1:8080"
             ))
         })?;
         let agent = crate::client::http_agent(HTTP_TIMEOUT);
-        Ok(Remote { base, agent })
+        let token = token.map(|t| t.trim().to_string());
+        Ok(Remote { base, agent, token })
     }
 
     /// `GET path`, answered with 200 and JSON of type `T`.
@@ -45,11 +49,11 @@ impl Remote {
             url: url.clone(),
             reason,
         };
-        let mut response = self
-            .agent
-            .get(&url)
-            .call()
-            .map_err(|e| failed(e.to_string()))?;
+        let mut request = self.agent.get(&url);
+        if let Some(token) = &self.token {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        let mut response = request.call().map_err(|e| failed(e.to_string()))?;
         let answer = crate::client::http::read_answer(&mut response, MAX_ANSWER_BYTES)
             .map_err(|e| failed(e.to_string()))?;
         let (status, body) = (answer.status, answer.body);
@@ -85,6 +89,8 @@ impl Remote {
                 p99_latency: t.p99_latency,
                 data_loss_rate: t.data_loss_rate,
                 best: t.best,
+                run: t.run,
+                run_best: t.run_best,
             });
         }
         out.sort_by(|a, b| a.team_id.cmp(&b.team_id));
@@ -181,17 +187,25 @@ fn entry_in_range(entry: &Entry, range: &TimeRange) -> bool {
 /// The row of an API entry; a report that fails validation is skipped with a warning.
 fn checked_row(entry: Entry) -> Result<ReportRow, RowError> {
     let what = format!("report of {} at {}", entry.team_id, entry.timestamp);
-    ReportRow::new(
+    let (run, warnings) = (entry.run, entry.warnings.into_owned());
+    let row = ReportRow::new(
         entry.team_id.into_owned(),
         entry.team_name.into_owned(),
         entry.timestamp.into_owned(),
         entry.stats.into_owned(),
     )
-    .map_err(|e| RowError::Skip(format!("warning: skipping {what}: {e}")))
+    .map_err(|e| RowError::Skip(format!("warning: skipping {what}: {e}")))?;
+    Ok(ReportRow {
+        run,
+        warnings,
+        ..row
+    })
 }
 
 fn to_row(entry: Entry) -> Option<ReportRow> {
-    checked_row(entry).map_err(|e| eprintln!("{e}")).ok()
+    checked_row(entry)
+        .map_err(|e| crate::logging::eprint_line(&e.to_string()))
+        .ok()
 }
 
 /// Where a [`RemoteRows`] is in one team's history.

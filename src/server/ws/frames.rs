@@ -6,10 +6,25 @@ use std::sync::Arc;
 use tungstenite::protocol::frame::FrameHeader;
 use tungstenite::protocol::frame::coding::{CloseCode, Control, Data, OpCode};
 
+use crate::board::encoded::{Chunk, Encoded};
 use crate::hub::Message as HubMessage;
 
-/// Encoded frames, shared by every viewer they are written to.
-pub(super) type Bytes = Arc<[u8]>;
+/// Encoded frames, shared by every viewer they are written to: the frame headers and
+/// the messages' own bytes (never copied per viewer, nor per batch).
+pub(super) type Bytes = Arc<Encoded>;
+
+/// Server-to-client frame header (unmasked) for a payload of `length` bytes.
+fn frame_header(opcode: OpCode, length: usize) -> Vec<u8> {
+    let header = FrameHeader {
+        opcode,
+        ..FrameHeader::default()
+    };
+    let mut bytes = Vec::with_capacity(header.len(length as u64));
+    header
+        .format(length as u64, &mut bytes)
+        .expect("writing to a Vec cannot fail");
+    bytes
+}
 
 /// Server-to-client frame (unmasked): header and payload.
 pub(super) fn frame(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
@@ -25,13 +40,32 @@ pub(super) fn frame(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
     bytes
 }
 
-/// One text frame per message, back to back in one buffer.
+/// One text frame per message, back to back; each frame's payload is the message's
+/// shared bytes.
 pub(super) fn text_frames(messages: &[HubMessage]) -> Bytes {
-    let mut bytes = Vec::with_capacity(messages.iter().map(|m| m.len() + 10).sum());
+    let mut frames = Encoded::new();
     for message in messages {
-        bytes.extend(frame(OpCode::Data(Data::Text), message.as_bytes()));
+        let header = frame_header(OpCode::Data(Data::Text), message.len());
+        frames.push(Chunk::whole(header.into()));
+        frames.push(Chunk::whole(Arc::<[u8]>::from(Arc::clone(message))));
     }
-    bytes.into()
+    Arc::new(frames)
+}
+
+/// One text frame of a text made of shared pieces (a `snapshot`).
+pub(super) fn text_frame_of(text: &Encoded) -> Bytes {
+    let mut frame = Encoded::new();
+    let header = frame_header(OpCode::Data(Data::Text), text.len());
+    frame.push(Chunk::whole(header.into()));
+    frame.append(text);
+    Arc::new(frame)
+}
+
+/// Frames already in one buffer (ping, close) as [`Bytes`].
+pub(super) fn outgoing(bytes: Vec<u8>) -> Bytes {
+    let mut frames = Encoded::new();
+    frames.push(Chunk::whole(bytes.into()));
+    Arc::new(frames)
 }
 
 /// A close frame with a code and a reason (cut to fit the 125-byte control frame).
@@ -135,7 +169,7 @@ mod tests {
             .iter()
             .map(|&n| "x".repeat(n).into())
             .collect();
-        let frames = parse(&text_frames(&messages));
+        let frames = parse(&text_frames(&messages).to_vec());
         assert_eq!(frames.len(), 3);
         for ((opcode, payload), message) in frames.iter().zip(&messages) {
             assert_eq!(*opcode, OpCode::Data(Data::Text));

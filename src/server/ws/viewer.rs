@@ -3,31 +3,38 @@
 
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::Shutdown;
+use std::sync::Arc;
 use std::time::Instant;
 
+use tiny_http::UpgradedStream;
 use tungstenite::protocol::frame::coding::CloseCode;
 
-use super::frames::{Bytes, ClientFrames, close_frame};
-use crate::hub::{Message as HubMessage, Subscription};
+use super::frames::{Bytes, ClientFrames, close_frame, outgoing};
+use crate::board::encoded::Encoded;
+use crate::hub::Subscription;
 
 /// Reads of client data per readiness event (the rest waits for the next round).
 const MAX_READS_PER_EVENT: usize = 16;
+/// Pieces handed to one vectored write.
+const MAX_SLICES_PER_WRITE: usize = 64;
 
 /// A viewer handed from an HTTP worker to a writer thread.
 pub struct NewViewer {
-    /// The upgraded socket (blocking; the writer makes it non-blocking).
-    pub socket: TcpStream,
+    /// The upgraded connection, TCP or TLS (blocking; the writer makes it non-blocking).
+    pub socket: UpgradedStream,
     /// The `snapshot` message, sent first (shared by the viewers that join between
-    /// two updates).
-    pub snapshot: HubMessage,
+    /// two updates; made of the teams' shared entries).
+    pub snapshot: Arc<Encoded>,
     /// The hub cursor right after the snapshot.
     pub subscription: Subscription,
+    /// Its place in the per-address count, given back when the viewer goes.
+    pub slot: Option<super::AddressSlot>,
 }
 
 /// One viewer, as a writer thread holds it.
 pub(super) struct Viewer {
-    pub(super) socket: TcpStream,
+    pub(super) socket: UpgradedStream,
     pub(super) subscription: Subscription,
     /// Frames still to write, with how much of each is written.
     pub(super) pending: VecDeque<(Bytes, usize)>,
@@ -41,6 +48,17 @@ pub(super) struct Viewer {
     pub(super) last_progress: Instant,
     /// Where the frames the client sends stand (only its close frame matters).
     incoming: ClientFrames,
+    /// Bytes the socket has accepted so far.
+    pub(super) written_total: u64,
+    /// Bytes the peer has acknowledged so far, as last seen.
+    delivered: u64,
+    /// Since when frames have waited for this viewer without a break, and
+    /// `delivered` then: its read rate over that time.
+    pub(super) waiting_since: Option<(Instant, u64)>,
+    /// When the server began closing this viewer.
+    pub(super) closing_since: Option<Instant>,
+    /// This viewer's place in the per-address count (`--max-viewers-per-ip`).
+    _slot: Option<super::AddressSlot>,
 }
 
 /// What happened to a viewer.
@@ -48,11 +66,18 @@ pub(super) struct Viewer {
 pub(super) enum Status {
     Open,
     Gone,
+    /// Gone because it took nothing for too long.
+    Stalled,
 }
 
 impl Viewer {
     /// A viewer with nothing queued yet, at the cursor of `subscription`.
-    pub(super) fn new(socket: TcpStream, subscription: Subscription, now: Instant) -> Viewer {
+    pub(super) fn new(
+        socket: UpgradedStream,
+        subscription: Subscription,
+        slot: Option<super::AddressSlot>,
+        now: Instant,
+    ) -> Viewer {
         Viewer {
             socket,
             subscription,
@@ -62,7 +87,47 @@ impl Viewer {
             last_queued: now,
             last_progress: now,
             incoming: ClientFrames::default(),
+            written_total: 0,
+            delivered: 0,
+            waiting_since: None,
+            closing_since: None,
+            _slot: slot,
         }
+    }
+
+    /// Notes what the peer has taken since the last look (acknowledged bytes, not
+    /// only bytes the kernel accepted: its buffers hide a slow reader for a long
+    /// time); taking something counts as progress.
+    pub(super) fn note_delivery(&mut self, now: Instant) {
+        let queued = super::super::sockopt::unacknowledged_bytes(self.socket.tcp()).unwrap_or(0);
+        let delivered = self.written_total.saturating_sub(queued);
+        if delivered > self.delivered {
+            self.delivered = delivered;
+            self.last_progress = now;
+        }
+    }
+
+    /// True when the viewer has had frames waiting for at least `window` and took
+    /// (acknowledged) fewer than `min_bytes_per_sec` on average over that time. A
+    /// viewer with nothing waiting is never too slow; each window starts afresh.
+    pub(super) fn reads_too_slowly(
+        &mut self,
+        now: Instant,
+        window: std::time::Duration,
+        min_bytes_per_sec: u64,
+    ) -> bool {
+        if self.pending.is_empty() || self.closing {
+            self.waiting_since = None;
+            return false;
+        }
+        let (since, delivered_then) = *self.waiting_since.get_or_insert((now, self.delivered));
+        let waited = now.duration_since(since);
+        if waited < window {
+            return false;
+        }
+        let taken = self.delivered - delivered_then;
+        self.waiting_since = Some((now, self.delivered));
+        (taken as f64) < min_bytes_per_sec as f64 * waited.as_secs_f64()
     }
 
     /// Queues frames to write after those already queued.
@@ -83,17 +148,21 @@ impl Viewer {
             Some((_, written)) if *written > 0 => self.pending.truncate(1),
             _ => self.pending.clear(),
         }
-        self.queue(close_frame(code, reason).into(), now);
+        self.queue(outgoing(close_frame(code, reason)), now);
         self.closing = true;
+        self.closing_since = Some(now);
     }
 
-    /// Writes what it can without blocking.
+    /// Writes what it can without blocking (for TLS, also the encrypted records still
+    /// queued in the session).
     pub(super) fn write_pending(&mut self, now: Instant) -> Status {
         while let Some((bytes, written)) = self.pending.front_mut() {
-            match self.socket.write(&bytes[*written..]) {
+            let slices = bytes.slices_from(*written, MAX_SLICES_PER_WRITE);
+            match self.socket.write_vectored(&slices) {
                 Ok(0) => return Status::Gone,
                 Ok(n) => {
                     *written += n;
+                    self.written_total += n as u64;
                     self.last_progress = now;
                     if *written == bytes.len() {
                         self.pending.pop_front();
@@ -101,7 +170,17 @@ impl Viewer {
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                // TCP_USER_TIMEOUT: the kernel gave up on a peer that left its window
+                // shut (or vanished) for twice --request-timeout.
+                Err(e) if e.kind() == ErrorKind::TimedOut => return Status::Stalled,
                 Err(_) => return Status::Gone, // EPIPE, ECONNRESET: the viewer left
+            }
+        }
+        if self.pending.is_empty() && self.socket.has_unsent() {
+            match self.socket.flush() {
+                Ok(()) => self.last_progress = now,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Status::Open,
+                Err(_) => return Status::Gone,
             }
         }
         if self.closing && self.pending.is_empty() {
@@ -109,6 +188,11 @@ impl Viewer {
             return Status::Gone;
         }
         Status::Open
+    }
+
+    /// Bytes wait to be written: frames, or (TLS) encrypted records.
+    pub(super) fn has_unsent(&self) -> bool {
+        !self.pending.is_empty() || self.socket.has_unsent()
     }
 
     /// Reads and discards what the client sent; its close frame or end of stream

@@ -12,9 +12,12 @@ use crossbeam_channel::{Receiver, Sender};
 use polling::{Event, Events, PollMode, Poller};
 use tungstenite::protocol::frame::coding::{CloseCode, Control, OpCode};
 
-use super::frames::{Bytes, frame, text_frames};
+use super::frames::{Bytes, frame, outgoing, text_frame_of, text_frames};
+use super::slots::{AddressSlot, AddressSlots};
 use super::viewer::{NewViewer, Status, Viewer};
-use crate::hub::{Hub, Message as HubMessage, Missed};
+use crate::board::encoded::Encoded;
+use crate::hub::{Hub, Missed};
+use crate::server::telemetry::Telemetry;
 
 /// How often an idle viewer is pinged: keeps proxies from closing it, and finds a
 /// peer that left without a word (the write fails or draws no progress).
@@ -36,6 +39,12 @@ const READ_SCRATCH_BYTES: usize = 4096;
 pub(super) const FELL_BEHIND: &str = "viewer fell behind; reconnect for a fresh snapshot";
 /// Close reason when the server stops.
 const SHUTTING_DOWN: &str = "server shutting down";
+/// Close reason of a viewer that reads too slowly.
+pub(super) const TOO_SLOW: &str = "viewer reads too slowly; reconnect on a better link";
+/// Least a viewer must take while frames wait for it, by default, in bytes per
+/// second on average over `--request-timeout` (the HTTP answers' minimum rate): a
+/// viewer that reads a byte now and then to keep its slot is closed, with [`TOO_SLOW`].
+pub const MIN_READ_BYTES_PER_SEC: u64 = 1024;
 
 /// The frames after one cursor (`None`: nothing new) and the cursor after them.
 type Batch = Result<(Option<Bytes>, u64), Missed>;
@@ -54,8 +63,11 @@ pub fn send_interval(viewers: usize) -> Duration {
 pub struct Viewers {
     hub: Arc<Hub>,
     stall_timeout: Duration,
+    min_read_rate: u64,
     lanes: Mutex<Vec<Lane>>,
     next_lane: AtomicUsize,
+    slots: AddressSlots,
+    telemetry: Arc<Telemetry>,
 }
 
 /// One writer thread and the ways to reach it.
@@ -67,14 +79,33 @@ struct Lane {
 
 impl Viewers {
     /// Writers for the viewers of `hub`; a viewer whose socket accepts nothing for
-    /// `stall_timeout` while data waits for it is dropped.
-    pub fn new(hub: Arc<Hub>, stall_timeout: Duration) -> Viewers {
+    /// `stall_timeout` while data waits for it is dropped, one that takes less than
+    /// `min_read_rate` bytes a second over that time is closed. `slots` counts the
+    /// viewers per address; `telemetry` counts the viewers dropped.
+    pub fn new(
+        hub: Arc<Hub>,
+        (stall_timeout, min_read_rate): (Duration, u64),
+        slots: AddressSlots,
+        telemetry: Arc<Telemetry>,
+    ) -> Viewers {
         Viewers {
             hub,
             stall_timeout,
+            min_read_rate,
             lanes: Mutex::new(Vec::new()),
             next_lane: AtomicUsize::new(0),
+            slots,
+            telemetry,
         }
+    }
+
+    /// A place for one more viewer of `client` (`--max-viewers-per-ip`), or the
+    /// limit it has reached.
+    pub fn address_slot(
+        &self,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<Option<AddressSlot>, usize> {
+        self.slots.take(client)
     }
 
     /// Hands a viewer to a writer thread (starting the writers if needed). If that
@@ -103,13 +134,15 @@ impl Viewers {
                 let poller = Arc::new(Poller::new()?);
                 let (incoming, receiver) = crossbeam_channel::unbounded();
                 let woken = Arc::new(AtomicBool::new(true));
-                let writer = Writer::new(
+                let mut writer = Writer::new(
                     Arc::clone(&self.hub),
                     Arc::clone(&poller),
                     receiver,
                     Arc::clone(&woken),
                     self.stall_timeout,
                 );
+                writer.telemetry = Some(Arc::clone(&self.telemetry));
+                writer.min_read_rate = self.min_read_rate;
                 let waker_poller = Arc::clone(&poller);
                 self.hub.add_waker(Box::new(move || {
                     if !woken.swap(true, Ordering::SeqCst) {
@@ -155,7 +188,11 @@ struct Writer {
     scratch: Vec<u8>,
     ping: Bytes,
     /// The newest snapshot seen and its encoded frame.
-    last_snapshot: Option<(HubMessage, Bytes)>,
+    last_snapshot: Option<(Arc<Encoded>, Bytes)>,
+    /// Where dropped viewers are counted.
+    telemetry: Option<Arc<Telemetry>>,
+    /// Least bytes a second a viewer with frames waiting must take.
+    min_read_rate: u64,
 }
 
 impl Writer {
@@ -177,8 +214,10 @@ impl Writer {
             last_batch: Instant::now(),
             next_sweep: Instant::now() + SWEEP_INTERVAL,
             scratch: vec![0; READ_SCRATCH_BYTES],
-            ping: frame(OpCode::Control(Control::Ping), b"").into(),
+            ping: outgoing(frame(OpCode::Control(Control::Ping), b"")),
             last_snapshot: None,
+            telemetry: None,
+            min_read_rate: MIN_READ_BYTES_PER_SEC,
         }
     }
 
@@ -271,7 +310,7 @@ impl Writer {
             self.free.push(key);
             return;
         }
-        let mut viewer = Viewer::new(new.socket, new.subscription, now);
+        let mut viewer = Viewer::new(new.socket, new.subscription, new.slot, now);
         let snapshot_frame = self.snapshot_frame(new.snapshot);
         viewer.queue(snapshot_frame, now);
         if key == self.viewers.len() {
@@ -286,11 +325,11 @@ impl Writer {
 
     /// The encoded frame of a snapshot, shared with the viewers admitted before it
     /// changed (a burst of connections costs one copy, not one each).
-    fn snapshot_frame(&mut self, snapshot: HubMessage) -> Bytes {
+    fn snapshot_frame(&mut self, snapshot: Arc<Encoded>) -> Bytes {
         match &self.last_snapshot {
             Some((message, frame)) if Arc::ptr_eq(message, &snapshot) => frame.clone(),
             _ => {
-                let frame = text_frames(std::slice::from_ref(&snapshot));
+                let frame = text_frame_of(&snapshot);
                 self.last_snapshot = Some((snapshot, frame.clone()));
                 frame
             }
@@ -312,10 +351,15 @@ impl Writer {
         let Some(Some(viewer)) = self.viewers.get_mut(key) else {
             return;
         };
-        if viewer.write_pending(now) == Status::Gone {
-            return self.remove(key);
+        match viewer.write_pending(now) {
+            Status::Open => {}
+            Status::Gone => return self.remove(key),
+            Status::Stalled => {
+                count_drop(&self.telemetry, "stalled");
+                return self.remove(key);
+            }
         }
-        let wants_write = !viewer.pending.is_empty();
+        let wants_write = viewer.has_unsent();
         if wants_write != viewer.wants_write {
             let interest = Event::new(key, true, wants_write);
             if self
@@ -346,6 +390,7 @@ impl Writer {
             if !viewer.pending.is_empty() {
                 if cursor < oldest {
                     viewer.close(CloseCode::Again, FELL_BEHIND, now);
+                    count_drop(&self.telemetry, "fell_behind");
                     self.flush(key, now);
                 }
                 continue;
@@ -366,27 +411,46 @@ impl Writer {
                     let Some(bytes) = bytes else { continue };
                     viewer.queue(bytes, now);
                 }
-                Err(_) => viewer.close(CloseCode::Again, FELL_BEHIND, now),
+                Err(_) => {
+                    viewer.close(CloseCode::Again, FELL_BEHIND, now);
+                    count_drop(&self.telemetry, "fell_behind");
+                }
             }
             self.flush(key, now);
         }
     }
 
-    /// Pings idle viewers, drops stuck ones, closes those that fell out of the ring.
+    /// Pings idle viewers; drops stuck ones and those whose close frame did not go
+    /// out within the stall timeout; closes those that read too slowly or fell out of
+    /// the ring.
     fn sweep(&mut self, now: Instant) {
         let oldest = self.hub.oldest_kept();
         for key in 0..self.viewers.len() {
             let Some(viewer) = self.viewers[key].as_mut() else {
                 continue;
             };
-            if !viewer.pending.is_empty() {
-                if now.duration_since(viewer.last_progress) >= self.stall_timeout {
-                    log::debug!("WebSocket viewer dropped: its socket accepts nothing");
+            viewer.note_delivery(now);
+            let closing_too_long = viewer
+                .closing_since
+                .is_some_and(|since| now.duration_since(since) >= self.stall_timeout);
+            if viewer.has_unsent() {
+                if now.duration_since(viewer.last_progress) >= self.stall_timeout
+                    || closing_too_long
+                {
+                    log::debug!("WebSocket viewer dropped: its socket accepts (almost) nothing");
+                    if !viewer.closing {
+                        count_drop(&self.telemetry, "stalled");
+                    }
                     self.remove(key);
                     continue;
                 }
-                if !viewer.closing && viewer.subscription.cursor() < oldest {
+                if viewer.reads_too_slowly(now, self.stall_timeout, self.min_read_rate) {
+                    log::debug!("WebSocket viewer closed: it reads too slowly");
+                    viewer.close(CloseCode::Policy, TOO_SLOW, now);
+                    count_drop(&self.telemetry, "too_slow");
+                } else if !viewer.closing && viewer.subscription.cursor() < oldest {
                     viewer.close(CloseCode::Again, FELL_BEHIND, now);
+                    count_drop(&self.telemetry, "fell_behind");
                 }
             } else if !viewer.closing && now.duration_since(viewer.last_queued) >= PING_INTERVAL {
                 viewer.queue(Arc::clone(&self.ping), now);
@@ -415,6 +479,13 @@ impl Writer {
         for key in 0..self.viewers.len() {
             self.remove(key);
         }
+    }
+}
+
+/// Counts a viewer the server closed, by reason.
+fn count_drop(telemetry: &Option<Arc<Telemetry>>, reason: &'static str) {
+    if let Some(telemetry) = telemetry {
+        telemetry.viewer_dropped(reason);
     }
 }
 

@@ -74,6 +74,8 @@ impl<T> Link<T> {
 pub(crate) struct Shared {
     pub(crate) options: ConnectionOptions,
     pub(crate) limits: Limits,
+    /// An HTTPS server's TLS configuration.
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     /// Client connections open now (each `Conn` counts once, until its socket is closed).
     pub(crate) open: AtomicUsize,
     preread: AtomicUsize,
@@ -85,12 +87,14 @@ impl Shared {
     pub(crate) fn new(
         options: ConnectionOptions,
         limits: Limits,
+        tls: Option<Arc<rustls::ServerConfig>>,
         reactor: Link<ToReactor>,
         sender: Link<Job>,
     ) -> Shared {
         Shared {
             options,
             limits,
+            tls,
             open: AtomicUsize::new(0),
             preread: AtomicUsize::new(0),
             reactor,
@@ -449,8 +453,17 @@ impl Write for RateWriter {
         }
     }
 
+    /// Waits until a TLS session's queued records are out (nothing to do for plain TCP).
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        let now = Instant::now();
+        if self.rate.expired(now) {
+            return Err(too_slow());
+        }
+        self.conn.socket.set_write_timeout(self.rate.left(now))?;
+        match self.conn.socket.flush_blocking() {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(too_slow()),
+            other => other,
+        }
     }
 }
 
@@ -510,7 +523,12 @@ impl Outgoing {
                 }
                 if self.wire.is_empty() {
                     self.body = None;
-                    return Pump::Done;
+                    // for TLS, done once the last records are on the wire
+                    return match socket.flush_now() {
+                        Ok(()) => Pump::Done,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Pump::Blocked,
+                        Err(_) => Pump::Failed,
+                    };
                 }
             }
             if sent >= budget {

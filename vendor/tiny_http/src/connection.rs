@@ -9,6 +9,9 @@ use std::os::fd::{AsFd, BorrowedFd};
 #[cfg(unix)]
 use std::os::unix::net as unix_net;
 use std::time::Duration;
+
+use crate::tls::TlsSocket;
+use crate::upgraded::TlsStream;
 use std::{
     net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs},
     path::PathBuf,
@@ -74,6 +77,8 @@ pub(crate) enum Connection {
     Tcp(TcpStream),
     #[cfg(unix)]
     Unix(unix_net::UnixStream),
+    /// A TCP connection of an HTTPS server (BenchBoard patch: `tls.rs`).
+    Tls(Box<TlsSocket>),
 }
 impl Connection {
     pub(crate) fn shutdown(&self, how: Shutdown) -> std::io::Result<()> {
@@ -81,6 +86,7 @@ impl Connection {
             Self::Tcp(s) => s.shutdown(how),
             #[cfg(unix)]
             Self::Unix(s) => s.shutdown(how),
+            Self::Tls(s) => s.shutdown(how),
         }
     }
 
@@ -90,6 +96,7 @@ impl Connection {
             Self::Tcp(s) => s.set_read_timeout(timeout),
             #[cfg(unix)]
             Self::Unix(s) => s.set_read_timeout(timeout),
+            Self::Tls(s) => Ok(s.set_read_timeout(timeout)),
         }
     }
 
@@ -99,36 +106,86 @@ impl Connection {
             Self::Tcp(s) => s.set_write_timeout(timeout),
             #[cfg(unix)]
             Self::Unix(s) => s.set_write_timeout(timeout),
+            Self::Tls(s) => Ok(s.set_write_timeout(timeout)),
         }
     }
 
     /// Reads what is there without waiting (`MSG_DONTWAIT`); the socket itself stays in
     /// blocking mode, so blocking readers and writers of the same socket are not disturbed.
+    /// For TLS: decrypted bytes, reading and decrypting what the socket has without waiting.
     pub(crate) fn recv_now(&self, buf: &mut [u8]) -> std::io::Result<usize> {
-        recv_with(self.as_fd(), buf, RecvFlags::DONTWAIT)
+        match self {
+            Self::Tls(s) => s.recv_now(buf),
+            _ => recv_with(self.as_fd(), buf, RecvFlags::DONTWAIT),
+        }
     }
 
     /// Blocking read, bounded by the socket's read timeout (`WouldBlock` when it fires).
     pub(crate) fn recv_blocking(&self, buf: &mut [u8]) -> std::io::Result<usize> {
-        recv_with(self.as_fd(), buf, RecvFlags::empty())
+        match self {
+            Self::Tls(s) => s.recv_blocking(buf),
+            _ => recv_with(self.as_fd(), buf, RecvFlags::empty()),
+        }
     }
 
     /// Writes what fits without waiting (`MSG_DONTWAIT`), never raising `SIGPIPE`.
+    /// For TLS: plaintext accepted once the records queued before are out (see `flush_now`).
     pub(crate) fn send_now(&self, buf: &[u8]) -> std::io::Result<usize> {
-        send_with(self.as_fd(), buf, SendFlags::DONTWAIT | no_sigpipe())
+        match self {
+            Self::Tls(s) => s.send_now(buf),
+            _ => send_with(self.as_fd(), buf, SendFlags::DONTWAIT | no_sigpipe()),
+        }
     }
 
     /// Blocking write, bounded by the socket's write timeout (`WouldBlock` when it fires).
     pub(crate) fn send_blocking(&self, buf: &[u8]) -> std::io::Result<usize> {
-        send_with(self.as_fd(), buf, no_sigpipe())
+        match self {
+            Self::Tls(s) => s.send_blocking(buf),
+            _ => send_with(self.as_fd(), buf, no_sigpipe()),
+        }
     }
 
-    /// A second handle of a TCP socket (for `Request::upgrade_tcp`); `None` for a Unix socket.
-    pub(crate) fn try_clone_tcp(&self) -> Option<std::io::Result<TcpStream>> {
+    /// Everything accepted by `send_now` is on the wire (always, for a plain socket); for
+    /// TLS writes the queued records without waiting, `WouldBlock` while some are left.
+    pub(crate) fn flush_now(&self) -> std::io::Result<()> {
         match self {
-            Self::Tcp(s) => Some(s.try_clone()),
+            Self::Tls(s) => s.flush_now(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Like `flush_now`, waiting within the write timeout.
+    pub(crate) fn flush_blocking(&self) -> std::io::Result<()> {
+        match self {
+            Self::Tls(s) => s.flush_blocking(),
+            _ => Ok(()),
+        }
+    }
+
+    /// TLS records wait for the socket to take them (the poller should watch for
+    /// writability too).
+    pub(crate) fn has_unsent(&self) -> bool {
+        match self {
+            Self::Tls(s) => s.has_unsent(),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn is_tls(&self) -> bool {
+        matches!(self, Self::Tls(_))
+    }
+
+    /// A second handle of the connection for the application (`Request::upgrade_stream`);
+    /// `None` for a Unix socket.
+    pub(crate) fn try_clone_upgraded(&self) -> Option<std::io::Result<crate::UpgradedStream>> {
+        match self {
+            Self::Tcp(s) => Some(s.try_clone().map(crate::UpgradedStream::Tcp)),
             #[cfg(unix)]
             Self::Unix(_) => None,
+            Self::Tls(s) => Some(
+                s.try_clone()
+                    .map(|s| crate::UpgradedStream::Tls(TlsStream::new(s))),
+            ),
         }
     }
 }
@@ -138,11 +195,12 @@ impl AsFd for Connection {
         match self {
             Self::Tcp(s) => s.as_fd(),
             Self::Unix(s) => s.as_fd(),
+            Self::Tls(s) => s.as_fd(),
         }
     }
 }
 
-fn recv_with(fd: BorrowedFd<'_>, buf: &mut [u8], flags: RecvFlags) -> std::io::Result<usize> {
+pub(crate) fn recv_with(fd: BorrowedFd<'_>, buf: &mut [u8], flags: RecvFlags) -> std::io::Result<usize> {
     loop {
         match rustix::net::recv(fd, &mut *buf, flags) {
             Ok((n, _)) => return Ok(n),
@@ -152,7 +210,7 @@ fn recv_with(fd: BorrowedFd<'_>, buf: &mut [u8], flags: RecvFlags) -> std::io::R
     }
 }
 
-fn send_with(fd: BorrowedFd<'_>, buf: &[u8], flags: SendFlags) -> std::io::Result<usize> {
+pub(crate) fn send_with(fd: BorrowedFd<'_>, buf: &[u8], flags: SendFlags) -> std::io::Result<usize> {
     loop {
         match rustix::net::send(fd, buf, flags) {
             Ok(n) => return Ok(n),
@@ -163,12 +221,12 @@ fn send_with(fd: BorrowedFd<'_>, buf: &[u8], flags: SendFlags) -> std::io::Resul
 }
 
 #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
-fn no_sigpipe() -> SendFlags {
+pub(crate) fn no_sigpipe() -> SendFlags {
     SendFlags::NOSIGNAL
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
-fn no_sigpipe() -> SendFlags {
+pub(crate) fn no_sigpipe() -> SendFlags {
     SendFlags::empty()
 }
 

@@ -111,6 +111,10 @@ pub use connection::{ConfigListenAddr, ListenAddr, Listener};
 pub use request::{ReadWrite, Request, UpgradeTcpError};
 pub use response::{Response, ResponseBox};
 pub use test::TestRequest;
+pub use tls::{tls_config_from_pem, TlsConfigError};
+pub use upgraded::{TlsStream, UpgradedStream};
+/// The rustls this crate's TLS is built on (BenchBoard patch).
+pub use rustls;
 
 mod common;
 mod conn;
@@ -121,6 +125,8 @@ mod request;
 mod response;
 mod sender;
 mod test;
+mod tls;
+mod upgraded;
 mod util;
 
 /// The main class of this library.
@@ -187,8 +193,8 @@ pub struct ServerConfig {
     /// The addresses to try to listen to.
     pub addr: ConfigListenAddr,
 
-    /// Must be `None`: this patched tiny_http has no TLS (BenchBoard patch; terminate TLS
-    /// in a reverse proxy).
+    /// `Some`: serve HTTPS with this certificate and key (BenchBoard patch: TLS runs
+    /// inside the reactor, see [`Server::from_listener_with_tls`]).
     pub ssl: Option<SslConfig>,
 }
 
@@ -313,16 +319,32 @@ pub fn open_files_hard_limit() -> Option<u64> {
     rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum
 }
 
-/// Configuration of the server for SSL. Not supported by this patched tiny_http.
+/// Configuration of the server for SSL.
 #[derive(Debug, Clone)]
 pub struct SslConfig {
-    /// Contains the public certificate to send to clients.
+    /// Contains the public certificate to send to clients (PEM, the server's
+    /// certificate first, then its chain).
     pub certificate: Vec<u8>,
-    /// Contains the ultra-secret private key used to decode communications.
+    /// Contains the ultra-secret private key used to decode communications (PEM).
     pub private_key: Vec<u8>,
 }
 
 impl Server {
+    /// Shortcut for an HTTPS server on a specific address.
+    #[inline]
+    pub fn https<A>(
+        addr: A,
+        config: SslConfig,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>>
+    where
+        A: ToSocketAddrs,
+    {
+        Server::new(ServerConfig {
+            addr: ConfigListenAddr::from_socket_addrs(addr)?,
+            ssl: Some(config),
+        })
+    }
+
     /// Shortcut for a simple server on a specific address.
     #[inline]
     pub fn http<A>(addr: A) -> Result<Server, Box<dyn Error + Send + Sync + 'static>>
@@ -397,12 +419,27 @@ impl Server {
         ssl_config: Option<SslConfig>,
         options: ConnectionOptions,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
-        if ssl_config.is_some() {
-            return Err(
-                "this tiny_http has no TLS support; terminate TLS in a reverse proxy".into(),
-            );
-        }
-        Self::from_listener_with_limits(listener, options, Limits::default())
+        let tls = match ssl_config {
+            Some(ssl) => Some(tls_config_from_pem(&ssl.certificate, &ssl.private_key)?),
+            None => None,
+        };
+        Self::start(listener.into(), options, Limits::default(), tls)
+    }
+
+    /// Like [`Server::from_listener_with_limits`], serving HTTPS with `tls` (BenchBoard
+    /// patch; [`tls_config_from_pem`] makes one from PEM files). The TLS handshake and all
+    /// the encryption run on the server's own two threads and the application's, like
+    /// plain HTTP: the limits and deadlines of [`Limits`] and [`ConnectionOptions`] hold
+    /// for the decrypted requests, and a handshake is bounded by the request timeout like
+    /// an idle connection. A client speaking plain HTTP to the port gets a `400` saying
+    /// to use https. TCP listeners only.
+    pub fn from_listener_with_tls<L: Into<Listener>>(
+        listener: L,
+        options: ConnectionOptions,
+        limits: Limits,
+        tls: Arc<rustls::ServerConfig>,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
+        Self::start(listener.into(), options, limits, Some(tls))
     }
 
     /// Builds a server on `listener` with time limits and bounds for every connection
@@ -412,9 +449,20 @@ impl Server {
         options: ConnectionOptions,
         limits: Limits,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
+        Self::start(listener.into(), options, limits, None)
+    }
+
+    fn start(
+        listener: Listener,
+        options: ConnectionOptions,
+        limits: Limits,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         options.validate()?;
         limits.validate()?;
-        let listener = listener.into();
+        if tls.is_some() && !matches!(listener, Listener::Tcp(_)) {
+            return Err("TLS needs a TCP listener".into());
+        }
         let local_addr = listener.local_addr()?;
         log::debug!("Server listening on {}", local_addr);
 
@@ -427,6 +475,7 @@ impl Server {
         let shared = Arc::new(conn::Shared::new(
             options,
             limits,
+            tls,
             conn::Link::new(reactor_tx, Arc::clone(&reactor_poller)),
             conn::Link::new(sender_tx, Arc::clone(&sender_poller)),
         ));

@@ -26,6 +26,7 @@ use crate::conn::{Charge, Conn, Leftover, Outgoing, Shared, StreamBody, ToReacto
 use crate::connection::{Connection, Listener};
 use crate::head::{self, BodyFraming, ChunkedDecoder, Framing, Head, HeadCursor, HeadScan};
 use crate::head::{Refusal, REQUEST_TIMEOUT};
+use crate::tls::TlsSocket;
 use crate::util::MessagesQueue;
 use crate::{Message, Request};
 
@@ -288,10 +289,23 @@ impl Reactor {
 
     fn admit(&mut self, socket: Connection, addr: Option<std::net::SocketAddr>) {
         let max = self.shared.limits.max_connections;
-        if self.shared.open.load(Ordering::SeqCst) >= max && !self.evict_oldest_idle() {
+        // the connections this thread keeps (not `open`, which still counts one it has
+        // closed while a worker drops its last handle)
+        let kept = self.entries.len().saturating_sub(self.free.len());
+        if kept >= max && !self.evict_oldest_idle() {
             self.refuse_busy(socket);
             return;
         }
+        let socket = match (socket, &self.shared.tls) {
+            (Connection::Tcp(tcp), Some(config)) => match TlsSocket::new(tcp, config) {
+                Ok(tls) => Connection::Tls(Box::new(tls)),
+                Err(e) => {
+                    log::warn!("Dropping a new client connection: no TLS session: {}", e);
+                    return;
+                }
+            },
+            (socket, _) => socket,
+        };
         let key = self.free.pop().unwrap_or(self.entries.len());
         let id = self.next_id;
         self.next_id += 1;
@@ -320,12 +334,16 @@ impl Reactor {
         self.update_idle(key);
     }
 
-    /// Over `max_connections` with no idle connection to close: a quick 503.
+    /// Over `max_connections` with no idle connection to close: a quick 503 (an HTTPS
+    /// server closes the connection instead: a 503 would cost a TLS handshake).
     fn refuse_busy(&mut self, socket: Connection) {
         self.busy_log.warn(format_args!(
-            "Refusing a client connection with 503: {} connections open (the maximum), none idle",
+            "Refusing a client connection: {} connections open (the maximum), none idle",
             self.shared.open.load(Ordering::SeqCst)
         ));
+        if self.shared.tls.is_some() {
+            return;
+        }
         let body = format!(
             "{{\"error\":\"the server has too many connections open ({}); retry in a few seconds\"}}",
             self.shared.limits.max_connections
@@ -708,9 +726,11 @@ impl Reactor {
         }
     }
 
+    /// Waits for the connection to be readable, and writable too while TLS records wait.
     fn arm(&mut self, key: usize) {
         let e = self.entries[key].as_ref().expect("checked by progress");
-        if let Err(err) = self.poller.modify(&e.conn.socket, Event::readable(key)) {
+        let event = Event::new(key, true, e.conn.socket.has_unsent());
+        if let Err(err) = self.poller.modify(&e.conn.socket, event) {
             log::warn!("Closing a client connection: cannot watch it: {}", err);
             self.remove(key);
         }
@@ -721,10 +741,13 @@ impl Reactor {
             Some(e) => e,
             None => return,
         };
-        let idle = matches!(e.phase, Phase::Waiting { .. })
+        // a lingering connection has had its last answer and only discards input: as
+        // good as idle when room is needed
+        let waiting = matches!(e.phase, Phase::Waiting { .. })
             && e.skip == 0
             && e.buf.as_ref().is_some_and(Vec::is_empty)
             && e.conn.in_flight.load(Ordering::SeqCst) == 0;
+        let idle = waiting || matches!(e.phase, Phase::Lingering { .. });
         match (idle, e.idle) {
             (true, None) => {
                 self.tickets += 1;

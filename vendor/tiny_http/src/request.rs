@@ -11,7 +11,7 @@ use crate::conn::{BodyStatus, Charge, Conn, Outgoing, RateWriter, StreamBody};
 use crate::head::{BodyFraming, Framing, Head};
 use crate::reactor::Incoming;
 use crate::util::CustomStream;
-use crate::{HTTPVersion, Header, HeaderField, Method, Response, StatusCode};
+use crate::{HTTPVersion, Header, HeaderField, Method, Response, StatusCode, UpgradedStream};
 
 /// Represents an HTTP request made by a client.
 ///
@@ -154,6 +154,7 @@ impl Request {
             BodyFraming::Length(n) => usize::try_from(n).ok(),
             _ => None,
         };
+        let secure = conn.socket.is_tls();
         Request {
             data_reader: Some(data_reader),
             remote_addr: conn.remote_addr,
@@ -162,7 +163,7 @@ impl Request {
                 seq,
                 answered: false,
             },
-            secure: false,
+            secure,
             method: head.method,
             path: head.path,
             http_version: head.version,
@@ -330,20 +331,42 @@ impl Request {
     /// [`ConnectionOptions`](crate::ConnectionOptions) as per-read and per-write timeouts.
     ///
     /// Only for a plain-TCP request with a `Connection: upgrade` header; otherwise (a Unix
-    /// socket, a `TestRequest`, or no file descriptor left to duplicate the socket) nothing
-    /// is written and [`UpgradeTcpError::NotPlainTcp`] gives the request and the response
-    /// back.
+    /// socket, an HTTPS connection — see [`Request::upgrade_stream`] —, a `TestRequest`, or
+    /// no file descriptor left to duplicate the socket) nothing is written and
+    /// [`UpgradeTcpError::NotPlainTcp`] gives the request and the response back.
     ///
     /// Bytes the client sent after its request head and before the response (which a
     /// WebSocket client must not do) may already be in tiny_http's buffer and are lost.
     pub fn upgrade_tcp<R: Read>(
-        mut self,
+        self,
         protocol: &str,
         response: Response<R>,
     ) -> Result<TcpStream, UpgradeTcpError<R>> {
+        let tls = matches!(self.wire, Wire::Conn { ref conn, .. } if conn.socket.is_tls());
+        if tls {
+            return Err(UpgradeTcpError::NotPlainTcp(Box::new(self), response));
+        }
+        match self.upgrade_stream(protocol, response)? {
+            UpgradedStream::Tcp(socket) => Ok(socket),
+            UpgradedStream::Tls(_) => unreachable!("TLS connections are refused above"),
+        }
+    }
+
+    /// Like [`Request::upgrade_tcp`], for plain TCP and HTTPS connections alike
+    /// (BenchBoard patch): an HTTPS connection is handed over as a
+    /// [`TlsStream`](crate::TlsStream) that keeps its TLS session going (reads and writes
+    /// are decrypted and encrypted; with `set_nonblocking(true)`, `flush` what
+    /// [`UpgradedStream::has_unsent`] says is still queued when the socket is writable).
+    /// [`UpgradeTcpError::NotPlainTcp`] here means a Unix socket, a `TestRequest` or no
+    /// file descriptor left to duplicate the socket.
+    pub fn upgrade_stream<R: Read>(
+        mut self,
+        protocol: &str,
+        response: Response<R>,
+    ) -> Result<UpgradedStream, UpgradeTcpError<R>> {
         let upgrade = self.is_upgrade;
         let (conn, seq, socket) = match self.wire {
-            Wire::Conn { ref conn, seq, .. } if upgrade => match conn.socket.try_clone_tcp() {
+            Wire::Conn { ref conn, seq, .. } if upgrade => match conn.socket.try_clone_upgraded() {
                 Some(Ok(socket)) => (Arc::clone(conn), seq, socket),
                 _ => return Err(UpgradeTcpError::NotPlainTcp(Box::new(self), response)),
             },

@@ -151,6 +151,15 @@ impl Sender {
             };
             if slow {
                 log::debug!("Dropping a client that reads its response too slowly");
+                if let Some(ref active) = self.active[key] {
+                    // BenchBoard: reset, not closed: a close leaves what the kernel holds
+                    // of the answer queued (an orphan socket), still sent at the pace of
+                    // the very reader that was too slow.
+                    let _ = rustix::net::sockopt::set_socket_linger(
+                        &active.conn.socket,
+                        Some(Duration::ZERO),
+                    );
+                }
                 self.finish(key, true);
             }
         }

@@ -1,0 +1,163 @@
+//! The rows of one batch's transaction: [`Rows`] gathers the columns of the teams
+//! and reports as arrays, and [`Rows::store`] sends them in one statement.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset};
+
+use super::writer::{Appended, NewReport, TeamBatch};
+use crate::store::StoredReport;
+
+/// Updates the teams, inserts the reports and announces each, in one statement.
+const STORE: &str = "
+    WITH updated AS (
+        UPDATE teams SET team_name = u.team_name, reports = u.reports,
+               first_timestamp = coalesce(teams.first_timestamp, u.first_timestamp),
+               last_timestamp = u.last_timestamp, last_at = u.last_at,
+               last_file_name = u.last_file_name,
+               best_qps = u.best_qps, best_qps_time = u.best_qps_time,
+               best_latency = u.best_latency, best_latency_time = u.best_latency_time,
+               updated_at = statement_timestamp()
+        FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[],
+                    $6::timestamptz[], $7::text[], $8::float8[], $9::text[],
+                    $10::float8[], $11::text[])
+             AS u(team_id, team_name, reports, first_timestamp, last_timestamp, last_at,
+                  last_file_name, best_qps, best_qps_time, best_latency, best_latency_time)
+        WHERE teams.team_id = u.team_id
+    ), stored AS (
+        INSERT INTO reports (team_id, seq, team_name, file_name, timestamp, at,
+                             qps, avg_latency, p99_latency, data_loss_rate, warnings, stats,
+                             source)
+        SELECT r.team_id, r.seq, r.team_name, r.file_name, r.ts, r.at,
+               r.qps, r.avg, r.p99, r.loss, r.warnings::jsonb, r.stats::json,
+               r.source::json
+        FROM unnest($12::text[], $13::int8[], $14::text[], $15::text[], $16::text[],
+                    $17::timestamptz[], $18::float8[], $19::float8[], $20::float8[],
+                    $21::float8[], $22::text[], $23::text[], $24::text[])
+             AS r(team_id, seq, team_name, file_name, ts, at, qps, avg, p99, loss,
+                  warnings, stats, source)
+        RETURNING team_id, seq
+    )
+    SELECT count(pg_notify('benchboard', team_id || ' ' || seq)) FROM stored";
+
+/// A report numbered and named, ready to insert.
+pub(super) struct ReportRow<'a> {
+    pub report: &'a NewReport,
+    pub seq: i64,
+    pub timestamp: String,
+    pub at: DateTime<FixedOffset>,
+    pub file_name: String,
+}
+
+/// The columns of [`STORE`]'s arrays.
+#[derive(Default)]
+pub(super) struct Rows {
+    team_ids: Vec<String>,
+    team_names: Vec<String>,
+    team_reports: Vec<i64>,
+    first_timestamps: Vec<Option<String>>,
+    last_timestamps: Vec<String>,
+    last_ats: Vec<DateTime<FixedOffset>>,
+    last_file_names: Vec<String>,
+    best_qps: Vec<Option<f64>>,
+    best_qps_times: Vec<Option<String>>,
+    best_latency: Vec<Option<f64>>,
+    best_latency_times: Vec<Option<String>>,
+    report_teams: Vec<String>,
+    seqs: Vec<i64>,
+    names: Vec<String>,
+    file_names: Vec<String>,
+    timestamps: Vec<String>,
+    ats: Vec<DateTime<FixedOffset>>,
+    qps: Vec<f64>,
+    avg: Vec<f64>,
+    p99: Vec<f64>,
+    loss: Vec<f64>,
+    warnings: Vec<String>,
+    stats: Vec<String>,
+    sources: Vec<Option<String>>,
+}
+
+impl Rows {
+    pub fn push(&mut self, row: ReportRow<'_>) -> Appended {
+        let report = row.report;
+        let m = &report.metrics;
+        self.report_teams.push(report.team_id.as_str().to_string());
+        self.seqs.push(row.seq);
+        self.names.push(report.team_name.clone());
+        self.file_names.push(row.file_name.clone());
+        self.timestamps.push(row.timestamp.clone());
+        self.ats.push(row.at);
+        self.qps.push(m.qps);
+        self.avg.push(m.avg_latency);
+        self.p99.push(m.p99_latency);
+        self.loss.push(m.data_loss_rate);
+        self.warnings
+            .push(serde_json::to_string(&report.warnings).expect("warnings serialize"));
+        self.stats.push(report.body.clone());
+        self.sources.push(report.source.clone());
+        Appended {
+            seq: row.seq as u64,
+            stored: Arc::new(StoredReport {
+                team_id: report.team_id.clone(),
+                team_name: report.team_name.clone(),
+                timestamp: row.timestamp,
+                at: row.at,
+                file_name: row.file_name,
+                stats: report.stats.clone(),
+                run: 1,
+                warnings: report.warnings.clone(),
+            }),
+        }
+    }
+
+    pub fn push_team(&mut self, id: &str, team: &TeamBatch) {
+        self.team_ids.push(id.to_string());
+        self.team_names.push(team.newest_name.clone());
+        self.team_reports.push(team.reports);
+        self.first_timestamps.push(team.first_timestamp.clone());
+        self.last_timestamps.push(team.last_timestamp.clone());
+        self.last_ats
+            .push(team.last_at.expect("a team of the batch has a report"));
+        self.last_file_names.push(team.last_file_name.clone());
+        let (qps, qps_time) = team.best_qps.clone().unzip();
+        self.best_qps.push(qps);
+        self.best_qps_times.push(qps_time);
+        let (latency, latency_time) = team.best_latency.clone().unzip();
+        self.best_latency.push(latency);
+        self.best_latency_times.push(latency_time);
+    }
+
+    pub fn store(&self, tx: &mut postgres::Transaction<'_>) -> Result<(), postgres::Error> {
+        tx.query_one(
+            STORE,
+            &[
+                &self.team_ids,
+                &self.team_names,
+                &self.team_reports,
+                &self.first_timestamps,
+                &self.last_timestamps,
+                &self.last_ats,
+                &self.last_file_names,
+                &self.best_qps,
+                &self.best_qps_times,
+                &self.best_latency,
+                &self.best_latency_times,
+                &self.report_teams,
+                &self.seqs,
+                &self.names,
+                &self.file_names,
+                &self.timestamps,
+                &self.ats,
+                &self.qps,
+                &self.avg,
+                &self.p99,
+                &self.loss,
+                &self.warnings,
+                &self.stats,
+                &self.sources,
+            ],
+        )
+        .map(|_| ())
+    }
+}
