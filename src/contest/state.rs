@@ -22,7 +22,7 @@ pub const VERSION: u32 = 1;
 
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct ContestState {
+pub struct SavedContest {
     pub version: u32,
     /// The reveal, once the organiser started it.
     #[serde(default)]
@@ -40,13 +40,13 @@ pub fn path_in(data_dir: &Path) -> PathBuf {
 
 /// Reads the state file: the default state when there is none (or it was
 /// unreadable and moved aside).
-pub fn load(path: &Path) -> std::io::Result<ContestState> {
+pub fn load(path: &Path) -> std::io::Result<SavedContest> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ContestState::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(SavedContest::default()),
         Err(e) => return Err(e),
     };
-    match serde_json::from_slice::<ContestState>(&bytes) {
+    match serde_json::from_slice::<SavedContest>(&bytes) {
         Ok(state) if state.version == VERSION => Ok(state),
         Ok(state) => Ok(set_aside(
             path,
@@ -56,7 +56,7 @@ pub fn load(path: &Path) -> std::io::Result<ContestState> {
     }
 }
 
-fn set_aside(path: &Path, reason: &str) -> ContestState {
+fn set_aside(path: &Path, reason: &str) -> SavedContest {
     let aside = path.with_extension("json.corrupt");
     match std::fs::rename(path, &aside) {
         Ok(()) => log::warn!(
@@ -69,12 +69,12 @@ fn set_aside(path: &Path, reason: &str) -> ContestState {
             path.display()
         ),
     }
-    ContestState::default()
+    SavedContest::default()
 }
 
 /// Writes the state file atomically.
-pub fn save(path: &Path, state: &ContestState) -> std::io::Result<()> {
-    let state = ContestState {
+pub fn save(path: &Path, state: &SavedContest) -> std::io::Result<()> {
+    let state = SavedContest {
         version: VERSION,
         ..state.clone()
     };
@@ -103,8 +103,8 @@ mod tests {
     fn saves_loads_and_sets_a_corrupt_file_aside() {
         let dir = tempfile::tempdir().unwrap();
         let path = path_in(dir.path());
-        assert_eq!(load(&path).unwrap(), ContestState::default());
-        let state = ContestState {
+        assert_eq!(load(&path).unwrap(), SavedContest::default());
+        let state = SavedContest {
             version: VERSION,
             reveal: None,
             held_alerts: Some(serde_json::json!({"firing": []})),
@@ -112,7 +112,7 @@ mod tests {
         save(&path, &state).unwrap();
         assert_eq!(load(&path).unwrap(), state);
         std::fs::write(&path, b"{\"version\": 1, \"reveal\": tr").unwrap();
-        assert_eq!(load(&path).unwrap(), ContestState::default());
+        assert_eq!(load(&path).unwrap(), SavedContest::default());
         assert!(dir.path().join(".benchboard-contest.json.corrupt").exists());
         let names: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()

@@ -27,6 +27,7 @@ pub mod api;
 pub mod client_addr;
 pub mod config;
 pub mod error;
+pub mod freeze;
 pub mod health;
 mod import;
 pub mod kiosk;
@@ -82,6 +83,8 @@ pub struct App {
     pub trust: trust::Trust,
     /// The organiser's actions and their audit log.
     pub admin: Admin,
+    /// The freeze and the reveal ([`freeze`]).
+    pub freeze: freeze::Freeze,
     /// With PostgreSQL: the thread that feeds the board with every instance's reports.
     _listener: Option<Listener>,
 }
@@ -115,7 +118,13 @@ impl App {
             .with_trusted_proxies(config.trusted_proxies.clone());
         show_file_names(&opened.board, &trust);
         let admin = Admin::open(&*opened.store, &opened.board).map_err(StartupError::AdminState)?;
-        Ok(App {
+        let notify = config
+            .contest
+            .as_ref()
+            .is_none_or(|c| c.notify_during_freeze);
+        let freeze = freeze::Freeze::open(state_dir.as_deref(), notify)
+            .map_err(StartupError::ContestState)?;
+        let app = App {
             config,
             store: opened.store,
             board: opened.board,
@@ -125,8 +134,12 @@ impl App {
             alerts,
             trust,
             admin,
+            freeze,
             _listener: opened.listener,
-        })
+        };
+        // A restart during the freeze or the reveal shows what it showed before.
+        app.show_visibility();
+        Ok(app)
     }
 
     /// Reads the contest file again (SIGHUP, `POST /api/admin/reload`): its teams,
@@ -194,9 +207,14 @@ impl App {
         // Rules judge a team by its latest report only (two of its reports may reach
         // the board out of order).
         if latest && !self.alerts.is_idle() {
-            let changes = self.alerts.observe(id, team_name, &metrics);
+            // During the freeze the public sees no change (destinations still get
+            // them unless notify_during_freeze = false).
+            let held = self.hold_alerts();
+            let send = !held || self.notify_during_freeze();
+            let changes = self.alerts.observe_sending(id, team_name, &metrics, send);
             if !changes.is_empty() {
-                self.board.show_alerts(&changes, &self.alerts.firing());
+                self.board
+                    .show_alerts_as(&changes, &self.alerts.firing(), held);
             }
         }
         Ok(stored)
@@ -207,10 +225,14 @@ impl App {
     /// when something changed.
     fn tick(&self) {
         self.board.tick();
+        self.freeze_tick();
         if !self.alerts.is_idle() {
-            let changes = self.alerts.tick(&self.board.activities());
+            let held = self.hold_alerts();
+            let send = !held || self.notify_during_freeze();
+            let changes = self.alerts.tick_sending(&self.board.activities(), send);
             if !changes.is_empty() {
-                self.board.show_alerts(&changes, &self.alerts.firing());
+                self.board
+                    .show_alerts_as(&changes, &self.alerts.firing(), held);
             }
             self.alerts.save();
         }
