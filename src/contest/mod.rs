@@ -1,4 +1,4 @@
-//! Contest mode: the ranking rule and its standings ([`ranking`], over the
+//! Contest mode: the schedule and its phases ([`schedule`]), the ranking rule and its standings ([`ranking`], over the
 //! `metric op number` [`condition`]s the alert rules also use), and the replay of a
 //! whole contest from the stored history ([`replay`]); the freeze: who sees which
 //! reports ([`visibility`], the one place every read path asks), the reveal
@@ -7,5 +7,6 @@
 pub mod condition;
 pub mod ranking;
 pub mod reveal;
+pub mod schedule;
 pub mod state;
 pub mod visibility;

@@ -6,12 +6,12 @@ use std::io::Read;
 use serde_json::{Value, json};
 use tiny_http::Request;
 
-use super::{App, freeze};
-use crate::contest::visibility::Reader;
 use super::error::ApiError;
 use super::reply::{Reply, header};
 use super::stream::HistoryStream;
+use super::{App, freeze};
 use crate::api;
+use crate::contest::visibility::Reader;
 use crate::export;
 use crate::query::{self, StoreRows, TimeRange};
 use crate::report::Report;
@@ -209,7 +209,11 @@ fn json_reply(answer: &impl serde::Serialize) -> Reply {
 }
 
 /// The team's whole history as CSV (the columns of `benchboard-history export`), streamed.
-pub(super) fn export_csv(app: &App, id: &TeamId, cutoff: Option<Cutoff>) -> Result<Reply, ApiError> {
+pub(super) fn export_csv(
+    app: &App,
+    id: &TeamId,
+    cutoff: Option<Cutoff>,
+) -> Result<Reply, ApiError> {
     let range = range_before(cutoff);
     let count = match cutoff {
         None => app.store.report_count(id)?,
@@ -221,20 +225,13 @@ pub(super) fn export_csv(app: &App, id: &TeamId, cutoff: Option<Cutoff>) -> Resu
     let reader: Box<dyn std::io::Read + Send> = if let Some(files) = app.store.files() {
         // One file read per row asked for, on the thread that sends the answer: a slow
         // download holds no thread and nothing read ahead (hundreds may run at once).
-        let rows = StoreRows::one_by_one(
-            files,
-            std::slice::from_ref(id),
-            &range,
-            false,
-        );
+        let rows = StoreRows::one_by_one(files, std::slice::from_ref(id), &range, false);
         let reader = export::csv::CsvReader::new(rows);
         Box::new(reader)
     } else {
         // The database's rows are fetched by a thread of its own, so no query waits
         // on the thread that sends answers.
-        let (rows, _) = app
-            .store
-            .rows(std::slice::from_ref(id), &range, false)?;
+        let (rows, _) = app.store.rows(std::slice::from_ref(id), &range, false)?;
         let reader = export::csv::stream(rows).map_err(|source| ApiError::ExportStart {
             team: id.to_string(),
             source,

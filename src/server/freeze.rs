@@ -81,15 +81,11 @@ impl App {
 
     /// The contest's schedule (`None` outside contest mode).
     pub fn schedule(&self) -> Option<Schedule> {
-        self.config.contest.as_ref().and_then(|c| c.schedule)
+        self.trust.state().schedule
     }
 
     fn ranking_rule(&self) -> RankingRule {
-        self.config
-            .contest
-            .as_ref()
-            .map(|c| c.ranking_rule())
-            .unwrap_or_default()
+        self.trust.state().ranking.clone().unwrap_or_default()
     }
 
     /// Who reads: the admin token (`Authorization: Bearer`), the team's own token
@@ -128,9 +124,8 @@ impl App {
         };
         match &saved.reveal {
             Some(reveal) if reveal.finished() => Visibility::thawed(),
-            Some(reveal) => Visibility::frozen_at(freeze).with_revealed(
-                reveal.revealed().filter_map(|id| TeamId::parse(id).ok()),
-            ),
+            Some(reveal) => Visibility::frozen_at(freeze)
+                .with_revealed(reveal.revealed().filter_map(|id| TeamId::parse(id).ok())),
             None => Visibility::frozen_at(freeze),
         }
     }
@@ -154,7 +149,8 @@ impl App {
         self.freeze
             .shown_frozen
             .store(visibility.is_frozen(self.now()), Ordering::SeqCst);
-        self.board.set_visibility(visibility, self.read_store(), note);
+        self.board
+            .set_visibility(visibility, self.read_store(), note);
     }
 
     fn read_store(&self) -> &dyn ReadStore {
@@ -202,10 +198,9 @@ impl App {
 
     fn reveal_step(&self, now: DateTime<FixedOffset>) -> Result<(), ApiError> {
         let mut saved = self.freeze.lock();
-        let reveal = saved
-            .reveal
-            .as_mut()
-            .ok_or_else(|| conflict("the reveal has not started: POST {\"action\": \"start\"} first"))?;
+        let reveal = saved.reveal.as_mut().ok_or_else(|| {
+            conflict("the reveal has not started: POST {\"action\": \"start\"} first")
+        })?;
         reveal
             .next(now)
             .ok_or_else(|| conflict("the reveal has finished: the board is thawed"))?;
@@ -331,7 +326,8 @@ pub fn standing(
 /// `GET /api/alerts`: the organiser sees them live; during the freeze the public
 /// sees them as they stood when the first change was held back.
 pub(super) fn alerts(app: &App, reader: &Reader) -> Reply {
-    if !matches!(reader, Reader::Admin) && app.board.visibility().is_frozen(app.now())
+    if !matches!(reader, Reader::Admin)
+        && app.board.visibility().is_frozen(app.now())
         && let Some(held) = app.freeze.lock().held_alerts.clone()
     {
         return Reply::json(200, &held);
@@ -382,7 +378,11 @@ pub(super) fn series_before(
             let head = &entries[..end];
             let first = head.partition_point(|e| e.at.timestamp_millis() < since_ms);
             let shown = &head[first..];
-            (end, query::downsample(shown, points), query::run_starts(shown))
+            (
+                end,
+                query::downsample(shown, points),
+                query::run_starts(shown),
+            )
         });
         return Ok(api::Series {
             team_id: id.to_string(),

@@ -107,7 +107,7 @@ impl App {
         let state_dir = opened.store.files().map(|files| files.root().to_path_buf());
         let alerts = AlertService::start(
             &config.alerts,
-            Arc::clone(&config.alert_clock),
+            Arc::clone(&config.clock),
             state_dir.as_deref(),
             url,
             config.delivery,
@@ -148,6 +148,8 @@ impl App {
     pub fn reload(&self, from: &str) -> Result<trust::Reloaded, ConfigError> {
         let reloaded = self.trust.reload()?;
         show_file_names(&self.board, &self.trust);
+        // A freeze moved or removed takes effect at once.
+        self.show_visibility();
         if let Err(e) = self
             .admin
             .perform(&*self.store, &self.board, Action::Reload, from)
