@@ -3,5 +3,6 @@
 //! whole contest from the stored history ([`replay`]).
 
 pub mod condition;
+pub mod live;
 pub mod ranking;
 pub mod schedule;
