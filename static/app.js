@@ -66,6 +66,7 @@
   let rankingRows = RANKING_STEP;
   let alertChanges = []; // newest first, as the snapshot and /api/alerts give them
   let maxTeams = Number(body.dataset.maxTeams) || 6;
+  const contestView = window.BenchBoardContest; // contest.js: phase, countdown, final
 
   // ---- formatting --------------------------------------------------------
   const formats = new Map(); // "locale|digits" -> Intl.NumberFormat (slow to make)
@@ -416,6 +417,10 @@
       alertChanges = Array.isArray(message.alerts) ? message.alerts : [];
       applyAll(message.teams || []);
       renderAlerts();
+      contestView?.apply(message.contest);
+      contestView?.measure();
+    } else if (message.type === "contest") {
+      contestView?.apply(message.contest, message.now);
     } else if (message.type === "storage") {
       showStorage(message.available);
     } else if (message.type === "team_update" && message.team) {
@@ -463,6 +468,7 @@
       const list = await response.json();
       conn.offline = false;
       if (conn.pollTimer !== null) applyAll(Array.isArray(list) ? list : []);
+      if (conn.pollTimer !== null) await contestView?.measure();
       const alerts = await fetch("/api/alerts", { cache: "no-store" });
       if (alerts.ok && conn.pollTimer !== null) {
         alertChanges = ((await alerts.json()).changes || []).slice(0, 50);
@@ -536,6 +542,7 @@
     showMode();
     render();
     renderAlerts();
+    contestView?.render();
   }
   document.getElementById("lang").addEventListener("click", () => {
     lang = lang === "zh" ? "en" : "zh";

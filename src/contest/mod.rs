@@ -5,6 +5,7 @@
 //! ceremony ([`reveal`]) and its state file ([`state`]).
 
 pub mod condition;
+pub mod live;
 pub mod ranking;
 pub mod reveal;
 pub mod schedule;

@@ -140,6 +140,19 @@ impl App {
         })
     }
 
+    /// The `freeze` object as viewers get it now (`GET /api/contest`).
+    pub fn freeze_note_now(&self) -> Value {
+        let saved = self.freeze.lock();
+        self.freeze_note(&self.board.visibility(), &saved)
+    }
+
+    /// When the reveal finished and the board was thawed.
+    pub fn thawed_at(&self) -> Option<DateTime<FixedOffset>> {
+        let saved = self.freeze.lock();
+        let reveal = saved.reveal.as_ref().filter(|r| r.finished())?;
+        timefmt::parse_timestamp(&reveal.last_step_at)
+    }
+
     /// Puts the freeze in force on the board (at the start, at each reveal step, at
     /// the freeze itself) and tells the viewers.
     pub fn show_visibility(&self) {
@@ -204,13 +217,23 @@ impl App {
         reveal
             .next(now)
             .ok_or_else(|| conflict("the reveal has finished: the board is thawed"))?;
-        if reveal.finished() {
+        self.reveal_shown(saved);
+        Ok(())
+    }
+
+    /// Saves the reveal just changed and shows it; once finished the public sees
+    /// everything (alerts too) and the contest's state says thawed.
+    fn reveal_shown(&self, mut saved: std::sync::MutexGuard<'_, SavedContest>) {
+        let finished = saved.reveal.as_ref().is_some_and(Reveal::finished);
+        if finished {
             saved.held_alerts = None;
         }
         self.freeze.save(&saved);
         drop(saved);
         self.show_visibility();
-        Ok(())
+        if finished {
+            self.contest.refresh(self);
+        }
     }
 }
 
@@ -252,9 +275,7 @@ pub(super) fn reveal(app: &App, body: &Value) -> Result<Reply, ApiError> {
                 reveal.auto_secs = every;
                 reveal.last_step_at = timefmt::format_timestamp(&now);
             }
-            app.freeze.save(&saved);
-            drop(saved);
-            app.show_visibility();
+            app.reveal_shown(saved);
         }
         _ => {}
     }
@@ -298,9 +319,7 @@ fn start_reveal(app: &App, schedule: &Schedule, now: DateTime<FixedOffset>, ever
         .collect();
     let mut saved = app.freeze.lock();
     saved.reveal = Some(Reveal::start(&rule, &teams, now, every));
-    app.freeze.save(&saved);
-    drop(saved);
-    app.show_visibility();
+    app.reveal_shown(saved);
 }
 
 /// A team's standing over the reports that arrived in `[from, to)`.

@@ -26,6 +26,7 @@ pub mod admin_api;
 pub mod api;
 pub mod client_addr;
 pub mod config;
+pub mod contest;
 pub mod error;
 pub mod freeze;
 pub mod health;
@@ -85,6 +86,8 @@ pub struct App {
     pub admin: Admin,
     /// The freeze and the reveal ([`freeze`]).
     pub freeze: freeze::Freeze,
+    /// The contest's phases as they happen.
+    pub contest: contest::ContestWatch,
     /// With PostgreSQL: the thread that feeds the board with every instance's reports.
     _listener: Option<Listener>,
 }
@@ -124,6 +127,7 @@ impl App {
             .is_none_or(|c| c.notify_during_freeze);
         let freeze = freeze::Freeze::open(state_dir.as_deref(), notify)
             .map_err(StartupError::ContestState)?;
+        let contest = contest::ContestWatch::new(&config.clock);
         let app = App {
             config,
             store: opened.store,
@@ -135,10 +139,12 @@ impl App {
             trust,
             admin,
             freeze,
+            contest,
             _listener: opened.listener,
         };
         // A restart during the freeze or the reveal shows what it showed before.
         app.show_visibility();
+        app.contest.refresh(&app);
         Ok(app)
     }
 
@@ -150,6 +156,10 @@ impl App {
         show_file_names(&self.board, &self.trust);
         // A freeze moved or removed takes effect at once.
         self.show_visibility();
+        // A changed schedule takes effect now; the phase thread then waits for its
+        // next boundary.
+        self.contest.refresh(self);
+        self.contest.wake();
         if let Err(e) = self
             .admin
             .perform(&*self.store, &self.board, Action::Reload, from)
@@ -375,6 +385,13 @@ impl Server {
     /// requests already received are answered.
     pub fn run(self) {
         let ticker = self.spawn_ticker();
+        let phases = {
+            let app = Arc::clone(&self.app);
+            std::thread::Builder::new()
+                .name("contest-phases".into())
+                .spawn(move || app.contest.run(&app))
+                .expect("spawning the contest phase thread")
+        };
         let workers: Vec<_> = (0..self.app.config.threads)
             .map(|i| {
                 let app = Arc::clone(&self.app);
@@ -395,6 +412,8 @@ impl Server {
         self.app.viewers.join();
         ticker.thread().unpark();
         let _ = ticker.join();
+        self.app.contest.stop();
+        let _ = phases.join();
         self.app.refusals.flush_all();
         self.app.alerts.save();
     }

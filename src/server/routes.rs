@@ -27,6 +27,7 @@ pub enum Endpoint {
     HistorySeries,
     ExportCsv,
     Alerts,
+    Contest,
     Dashboard,
     HistoryPage,
     WebSocket,
@@ -57,6 +58,7 @@ impl Endpoint {
             Endpoint::HistorySeries => "history_series",
             Endpoint::ExportCsv => "export_csv",
             Endpoint::Alerts => "alerts",
+            Endpoint::Contest => "contest",
             Endpoint::Dashboard => "dashboard",
             Endpoint::HistoryPage => "history_page",
             Endpoint::WebSocket => "websocket",
@@ -171,6 +173,7 @@ pub const ROUTES: &[Route] = &[
         Reader,
     ),
     route("GET", "/api/alerts", Endpoint::Alerts, Reader),
+    route("GET", "/api/contest", Endpoint::Contest, Reader),
     route("GET", "/", Endpoint::Dashboard, Reader),
     route(
         "GET",
@@ -416,6 +419,7 @@ fn dispatch(
             api::export_csv(app, &id, app.cutoff_for(request, &id))
         }
         Endpoint::Alerts => Ok(freeze::alerts(app, &app.reader(request, None))),
+        Endpoint::Contest => Ok(super::contest::answer(app)),
         Endpoint::Dashboard => Ok(pages::dashboard(app)),
         Endpoint::HistoryPage => Ok(pages::history_page(app, params[0])),
         Endpoint::Asset => Ok(pages::asset(params[0])),
