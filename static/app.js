@@ -67,6 +67,7 @@
   let alertChanges = []; // newest first, as the snapshot and /api/alerts give them
   let maxTeams = Number(body.dataset.maxTeams) || 6;
   const contestView = window.BenchBoardContest; // contest.js: phase, countdown, final
+  const revealView = window.BenchBoardReveal; // reveal.js: the frozen banner, the reveal
 
   // ---- formatting --------------------------------------------------------
   const formats = new Map(); // "locale|digits" -> Intl.NumberFormat (slow to make)
@@ -419,6 +420,9 @@
       renderAlerts();
       contestView?.apply(message.contest);
       contestView?.measure();
+      revealView?.apply(message.freeze);
+    } else if (message.type === "freeze") {
+      revealView?.apply(message.freeze);
     } else if (message.type === "contest") {
       contestView?.apply(message.contest, message.now);
     } else if (message.type === "storage") {
@@ -469,6 +473,7 @@
       conn.offline = false;
       if (conn.pollTimer !== null) applyAll(Array.isArray(list) ? list : []);
       if (conn.pollTimer !== null) await contestView?.measure();
+      if (conn.pollTimer !== null) await revealView?.measure();
       const alerts = await fetch("/api/alerts", { cache: "no-store" });
       if (alerts.ok && conn.pollTimer !== null) {
         alertChanges = ((await alerts.json()).changes || []).slice(0, 50);
@@ -543,6 +548,7 @@
     render();
     renderAlerts();
     contestView?.render();
+    revealView?.render();
   }
   document.getElementById("lang").addEventListener("click", () => {
     lang = lang === "zh" ? "en" : "zh";
