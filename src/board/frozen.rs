@@ -189,7 +189,7 @@ impl LiveBoard {
         Some(text)
     }
 
-    /// The `freeze` object of the snapshot (`{}` outside contest mode).
+    /// The `freeze` object of the snapshot.
     pub(super) fn freeze_note(&self) -> String {
         self.freeze_note
             .lock()
