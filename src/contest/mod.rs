@@ -6,3 +6,4 @@ pub mod condition;
 pub mod live;
 pub mod ranking;
 pub mod schedule;
+pub mod standings;
