@@ -9,6 +9,7 @@
 mod contest;
 pub mod encoded;
 pub mod frozen;
+mod standings;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
@@ -20,6 +21,8 @@ use chrono::{DateTime, FixedOffset};
 
 use crate::alerts::{Change, FiringAlert, TeamActivity};
 use crate::api::{self, WsMessage};
+use crate::contest::ranking::Standing;
+use crate::contest::standings::{Ranked, Rules};
 use crate::contest::visibility::{Reader, Visibility};
 use crate::hub::{Hub, SubscribeError, Subscription};
 use crate::metrics::Metrics;
@@ -70,6 +73,10 @@ pub struct TeamState {
     display_name: Option<String>,
     /// Hidden by an organiser: left out of every public list and message.
     hidden: bool,
+    /// The team's reports that count, under the ranking rule in force.
+    standing: Standing,
+    /// Its place under that rule (`None` without a `[ranking]`).
+    ranked: Option<Ranked>,
     /// During a freeze, what the public sees instead of this state (see [`frozen`]).
     public: Option<Public>,
 }
@@ -109,6 +116,8 @@ impl TeamState {
             encoded: EncodedTeam::placeholder(),
             display_name,
             hidden,
+            standing: Standing::default(),
+            ranked: None,
             public: None,
         };
         state.encode();
@@ -164,6 +173,7 @@ impl TeamState {
             run_best: api::Best::from(&self.run_best),
             warnings: Cow::Borrowed(&latest.warnings),
             alerts: Cow::Borrowed(&self.alerts),
+            ranking: self.ranked.clone(),
         }
     }
 
@@ -196,8 +206,12 @@ pub struct LiveBoard {
     /// The store's clock minus ours, in ms: activity is judged by the store's time,
     /// so that several instances sharing a database agree.
     clock_offset_ms: AtomicI64,
-    /// The contest as the snapshot carries it (JSON of a `ContestInfo`, or `null`).
+    /// The snapshot's `"contest":…,"ranking":…` members (a `ContestInfo` or null, a
+    /// `RuleDescription` or null).
     contest: Mutex<Arc<str>>,
+    /// The ranking rule and schedule in force (`None`: the original's order); only
+    /// locked under `teams`.
+    rules: Mutex<Option<Rules>>,
 }
 
 impl LiveBoard {
@@ -227,7 +241,8 @@ impl LiveBoard {
             freeze_note: Mutex::new(serde_json::json!({})),
             storage_available: AtomicBool::new(true),
             clock_offset_ms: AtomicI64::new(0),
-            contest: Mutex::new(Arc::from("null")),
+            contest: Mutex::new(Arc::from("\"contest\":null,\"ranking\":null")),
+            rules: Mutex::new(None),
         })
     }
 
@@ -302,21 +317,31 @@ impl LiveBoard {
         if !held {
             state.published = (true, true);
         }
+        if let Some(rules) = self.rules.lock().expect("rules lock poisoned").as_ref() {
+            rules.add(&mut state.standing, &(&metrics).into(), stored.at);
+        }
         let latest = arrival_order(&stored) > arrival_order(&state.latest);
+        let id = stored.team_id.clone();
         if latest {
             state.latest = stored;
             state.metrics = metrics;
         }
-        state.encode();
-        if state.hidden || state.public.is_some() {
-            return latest || state.report_count == 1;
-        }
-        let message = state.update_message(now, &self.timing);
+        let (hidden, count) = (state.hidden, state.report_count);
+        let mut changed = self.rerank(&mut teams);
+        changed.retain(|other| *other != id);
+        teams
+            .get_mut(&id)
+            .expect("the team was just applied")
+            .encode();
         // Published under the lock, so viewers get updates in the order they were
         // applied; keyed by team, so a viewer that is behind gets only the newest.
-        self.hub
-            .publish(Some(state.latest.team_id.as_str()), message.into());
-        latest || state.report_count == 1
+        // Then the teams whose place the report changed. During a freeze, the public
+        // entries: a report after it changes none.
+        if !hidden {
+            changed.insert(0, id);
+        }
+        self.publish_public(&mut teams, &changed, now);
+        latest || count == 1
     }
 
     /// Shows alert changes: each team's firing alerts become `firing`'s, and an
@@ -391,21 +416,19 @@ impl LiveBoard {
         drop(presentation);
         if let Some(old) = teams.get(&id) {
             state.alerts = old.alerts.clone();
+            state.standing = old.standing.clone();
             state.public = old.public.clone();
-            let visibility = self.visibility.lock().expect("board lock poisoned");
-            if state.public.is_none() && visibility.hides(&id, state.latest.at) {
-                let mut before = old.clone();
-                before.public = None;
-                state.public = Some(Public::Frozen(Box::new(before)));
-            }
         }
+        state.ranked = teams.get(&id).and_then(|old| old.ranked.clone());
         state.encode();
-        let message = state.update_message(now, &self.timing);
-        let hidden = state.hidden || state.public.is_some();
+        let hidden = state.hidden;
         teams.insert(id.clone(), state);
+        let mut changed = self.rerank(&mut teams);
+        changed.retain(|other| *other != id);
         if !hidden {
-            self.hub.publish(Some(id.as_str()), message.into());
+            changed.insert(0, id);
         }
+        self.publish_public(&mut teams, &changed, now);
     }
 
     /// Tells viewers that the store went away (they keep the last board and show a
@@ -488,7 +511,7 @@ impl LiveBoard {
         let recent = self.recent_alerts.lock().expect("alerts lock poisoned");
         let alerts: Vec<&Change> = recent.iter().collect();
         snapshot.push_text(&format!(
-            ",\"alerts\":{},\"contest\":{}}}",
+            ",\"alerts\":{},{}}}",
             serde_json::to_string(&alerts).expect("alerts serialize"),
             self.contest_json()
         ));

@@ -30,7 +30,7 @@
       dur: (h, m, s) => (h ? `${h}时${m}分${s}秒` : m ? `${m}分${s}秒` : `${s}秒`),
       switch_to: "English", locale: "zh-CN", none: "—",
       more: (shown, total) => `显示更多（已显示 ${shown} / 共 ${total} 队）`,
-      alerts: "告警", no_alerts: "暂无告警", run: "运行轮次",
+      alerts: "告警", no_alerts: "暂无告警", run: "运行轮次", score: "得分",
       phase_ok: "正常", phase_pending: "待定", phase_firing: "触发", phase_resolved: "恢复",
       severity_warning: "警告", severity_critical: "严重",
     },
@@ -48,7 +48,7 @@
       dur: (h, m, s) => (h ? `${h}h ${m}m ${s}s` : m ? `${m}m ${s}s` : `${s}s`),
       switch_to: "中文", locale: "en-US", none: "—",
       more: (shown, total) => `Show more (${shown} of ${total} teams)`,
-      alerts: "Alerts", no_alerts: "No alerts", run: "Run",
+      alerts: "Alerts", no_alerts: "No alerts", run: "Run", score: "Score",
       phase_ok: "OK", phase_pending: "Pending", phase_firing: "Firing", phase_resolved: "Resolved",
       severity_warning: "warning", severity_critical: "critical",
     },
@@ -193,6 +193,13 @@
     badge.textContent = team.is_active ? t("active") : t("inactive");
     badge.classList.toggle("off", !team.is_active);
     showTrouble(card, team);
+    const place = card.querySelector(".rank-badge");
+    place.hidden = !isNum(team.rank);
+    place.textContent = isNum(team.rank) ? `#${team.rank}` : "";
+    const disq = card.querySelector(".disq");
+    disq.textContent = contestView?.reasons(team) || "";
+    disq.hidden = !disq.textContent;
+    disq.title = disq.textContent;
     show(card.querySelector('[data-field="qps"]'), fmtQps(team.qps), "", allowFlash);
     show(card.querySelector('[data-field="p99"]'), fmtMs(team.p99_latency), "ms", allowFlash);
     for (const [key, valueOf, isBad, timeOf, ago] of STAT_ROWS) {
@@ -218,7 +225,9 @@
   function cardTeams() {
     const onBoard = [...teams.values()].filter((x) => x.on_board);
     onBoard.sort((a, b) => (b.is_active - a.is_active) || (b.qps - a.qps));
-    return onBoard.slice(0, maxTeams).sort((a, b) => (a.team_id < b.team_id ? -1 : 1));
+    const shown = onBoard.slice(0, maxTeams);
+    // Ranked by the contest's rule: in rank order; else in id order.
+    return shown.sort((a, b) => contestView?.compare(a, b) ?? (a.team_id < b.team_id ? -1 : 1));
   }
 
   /** Cards of the teams in `changed` (a Set; undefined: all) may flash. */
@@ -314,8 +323,9 @@
   // ---- ranking -----------------------------------------------------------
   /** The top `rankingRows` teams as rows; the rest on demand ("show more"). */
   function renderRanking() {
-    const ranked = [...teams.values()].sort(
-      (a, b) => (b.qps - a.qps) || (a.avg_latency - b.avg_latency) || (a.team_id < b.team_id ? -1 : 1));
+    // By the contest's rule when the server ranks (rank), else the original's order.
+    const ranked = [...teams.values()].sort((a, b) => contestView?.compare(a, b)
+      ?? ((b.qps - a.qps) || (a.avg_latency - b.avg_latency) || (a.team_id < b.team_id ? -1 : 1)));
     const tbody = document.querySelector("#ranking tbody");
     const ranks = new Map();
     ranked.forEach((team, i) => ranks.set(team.team_id, i + 1));
@@ -331,6 +341,8 @@
       link.href = `/team/${encodeURIComponent(team.team_id)}/history`;
       link.title = team.team_name;
       nameCell.appendChild(link);
+      const why = contestView?.reasons(team);
+      if (why) { row.classList.add("disqualified"); nameCell.title = why; nameCell.appendChild(el("span", "disq-mark", "✕")); }
       const status = el("td");
       const stateText = team.is_active ? t("active") : t("inactive");
       status.title = stateText;
@@ -338,6 +350,7 @@
       // Units are in the column headers, so the numbers stay narrow.
       row.append(rankCell, nameCell, el("td", "num", fmtQps(team.qps)), el("td", "num", fmtMs(team.avg_latency)),
         el("td", "num", fmtMs(team.p99_latency)), el("td", "num", fmtPct(team.data_loss_rate)), status);
+      if (contestView?.ranking) row.insertBefore(el("td", "num score-col", fmtMs(team.score)), row.children[2]);
       return row;
     });
     tbody.replaceChildren(...rows);
@@ -418,13 +431,13 @@
       alertChanges = Array.isArray(message.alerts) ? message.alerts : [];
       applyAll(message.teams || []);
       renderAlerts();
-      contestView?.apply(message.contest);
+      contestView?.apply(message.contest, undefined, message.ranking);
       contestView?.measure();
       revealView?.apply(message.freeze);
     } else if (message.type === "freeze") {
       revealView?.apply(message.freeze);
     } else if (message.type === "contest") {
-      contestView?.apply(message.contest, message.now);
+      contestView?.apply(message.contest, message.now, message.ranking);
     } else if (message.type === "storage") {
       showStorage(message.available);
     } else if (message.type === "team_update" && message.team) {

@@ -13,15 +13,20 @@ window.BenchBoardContest = (() => {
       starts_in: "距比赛开始", left: "剩余", final: "最终排名", ranking: "实时排名",
       ended_note: "比赛已结束：最终排名", registered: (n) => `已报名的团队（${n}）`,
       schedule: (s, e) => `开始 ${s} · 结束 ${e}`, locale: "zh-CN",
+      rule: (basis, better, value) => `排名依据：${basis}（${better === "lower" ? "越低越好" : "越高越好"}，取${value === "latest" ? "最新" : "最佳"}成绩，同分先达者优先）`,
+      rule_disq: (list) => `取消资格：${list}`, disq: "取消资格", score: "得分", or: " 或 ",
     },
     en: {
       countdown: "Not started", live: "Live", frozen: "Frozen", ended: "Ended",
       starts_in: "The contest starts in", left: "left", final: "Final standings", ranking: "Live ranking",
       ended_note: "The contest has ended: final standings", registered: (n) => `Registered teams (${n})`,
       schedule: (s, e) => `Starts ${s} · ends ${e}`, locale: "en-US",
+      rule: (basis, better, value) => `Ranked by ${basis} (${better} is better, each team's ${value} report; ties to who reached it first)`,
+      rule_disq: (list) => `Disqualified when ${list}`, disq: "Disqualified", score: "Score", or: " or ",
     },
   };
   let contest = null;
+  let ranking = null; // the [ranking] rule as the server describes it, or null
   let offsetMs = 0; // server clock minus ours
   let timer = null;
   const lang = () => (document.documentElement.lang === "en" ? "en" : "zh");
@@ -43,10 +48,12 @@ window.BenchBoardContest = (() => {
     return c && typeof c === "object" && isNum(c.start_ms) && isNum(c.end_ms) && typeof c.phase === "string";
   }
 
-  /** Shows `next` (a contest or null); `now` is the server's time in ms when given. */
-  function apply(next, now) {
+  /** Shows `next` (a contest or null) and `rule` (a ranking rule or null); `now` is
+   *  the server's time in ms when given. */
+  function apply(next, now, rule) {
     if (isNum(now)) offsetMs = now - Date.now();
     contest = valid(next) ? next : null;
+    ranking = rule && typeof rule === "object" ? rule : null;
     render();
   }
 
@@ -60,6 +67,7 @@ window.BenchBoardContest = (() => {
       const answer = await response.json();
       if (isNum(answer.now)) offsetMs = answer.now - (sent + received) / 2;
       contest = valid(answer.contest) ? answer.contest : null;
+      ranking = answer.ranking && typeof answer.ranking === "object" ? answer.ranking : null;
       render();
     } catch (_) { /* keep what is shown */ }
   }
@@ -75,7 +83,37 @@ window.BenchBoardContest = (() => {
     document.getElementById("contest-registered").textContent = teams.length ? t("registered")(teams.length) : "";
   }
 
+  /** The order of the ranking: by `rank` when the server ranks (a [ranking] rule or a
+   *  schedule), else null (the page keeps the original's order). */
+  function compare(a, b) {
+    if (isNum(a.rank) && isNum(b.rank)) return a.rank - b.rank;
+    if (isNum(a.rank) !== isNum(b.rank)) return isNum(a.rank) ? -1 : 1;
+    return null;
+  }
+
+  /** "disqualified: data_loss_rate > 1 (2.50)" for a team that does not qualify, else "". */
+  function reasons(team) {
+    if (team.qualified !== false) return "";
+    const list = Array.isArray(team.disqualified_for) ? team.disqualified_for : [];
+    const text = list.map((r) => `${String(r.condition)} (${isNum(r.value) ? r.value.toFixed(2) : "?"})`).join(t("or"));
+    return text ? `${t("disq")}: ${text}` : t("disq");
+  }
+
+  function renderRule() {
+    const line = document.getElementById("ranking-rule");
+    if (!line) return;
+    line.hidden = !ranking;
+    for (const node of document.querySelectorAll("th.score-col")) node.hidden = !ranking;
+    if (!ranking) { line.textContent = ""; return; }
+    const basis = String(ranking.score ?? ranking.by ?? "qps");
+    let text = t("rule")(basis, String(ranking.better), String(ranking.value));
+    const disq = Array.isArray(ranking.disqualify) ? ranking.disqualify.map(String) : [];
+    if (disq.length) text += ` · ${t("rule_disq")(disq.join(t("or")))}`;
+    line.textContent = text;
+  }
+
   function render() {
+    renderRule();
     const body = document.body;
     const pill = document.getElementById("phase");
     const panel = document.getElementById("contest-panel");
@@ -118,5 +156,5 @@ window.BenchBoardContest = (() => {
   function startTimer() { if (timer === null) timer = setInterval(tick, 250); }
   function stopTimer() { if (timer !== null) clearInterval(timer); timer = null; }
 
-  return { apply, measure, render, serverNow, get contest() { return contest; } };
+  return { apply, measure, render, compare, reasons, serverNow, t, get contest() { return contest; }, get ranking() { return ranking; } };
 })();

@@ -11,8 +11,12 @@
 
 use chrono::{DateTime, FixedOffset};
 
+use std::collections::BTreeMap;
+
 use super::{LiveBoard, TeamState};
 use crate::board::encoded::Encoded;
+use crate::contest::ranking::Standing;
+use crate::contest::standings::{Ranked, Rules, ranked};
 use crate::contest::visibility::{Reader, Visibility, before};
 use crate::metrics::Metrics;
 use crate::query::{BestRecords, TeamRecords, TimeRange};
@@ -49,9 +53,15 @@ impl TeamState {
     /// Keeps the state as it is now for the public, before a hidden report changes it.
     pub(super) fn hold_for_public(&mut self) {
         if self.public.is_none() {
-            let copy = self.clone();
-            self.public = Some(Public::Frozen(Box::new(copy)));
+            self.public = Some(Public::Frozen(Box::new(self.public_clone())));
         }
+    }
+
+    /// A copy of the state without its own public copy.
+    pub(super) fn public_clone(&self) -> TeamState {
+        let mut copy = self.clone();
+        copy.public = None;
+        copy
     }
 }
 
@@ -112,48 +122,139 @@ impl LiveBoard {
         self.visibility.lock().expect("board lock poisoned").clone()
     }
 
-    /// Puts a new public view in force: teams no longer held (revealed, thawed) are
-    /// published live; with a new freeze, teams that reported after it get their
-    /// copy from `store`. `note` is the snapshot's `freeze` object, also published
-    /// as a `freeze` message.
+    /// Puts a new public view in force (at the start, at the freeze, at each reveal
+    /// step, at the thaw, at a reload) and publishes every team's public entry and a
+    /// `freeze` message with `note` (the snapshot's `freeze` object). With a freeze,
+    /// a team that reported after it gets its copy from `store`.
     pub fn set_visibility(&self, new: Visibility, store: &dyn ReadStore, note: serde_json::Value) {
         let now = self.now();
         let mut teams = self.teams.lock().expect("board lock poisoned");
         let mut visibility = self.visibility.lock().expect("board lock poisoned");
         let moved = visibility.freeze() != new.freeze();
-        for (id, state) in teams.iter_mut() {
-            let was_shown = state.public_view().is_some();
-            let had_copy = state.public.is_some();
-            let cutoff = new.public_cutoff(id);
-            if moved || cutoff.is_none() {
-                state.public = None;
-            }
-            if let Some(cutoff) = cutoff
-                && state.latest.at >= cutoff
-                && state.public.is_none()
-            {
-                state.public = Some(match frozen_entry(store, id, cutoff) {
-                    Ok(Some(entry)) => Public::Frozen(Box::new(copy_of(entry, state))),
-                    Ok(None) => Public::Absent,
-                    Err(e) => {
-                        log::warn!("team {id} is left off the frozen board: {e}");
-                        Public::Absent
-                    }
-                });
-            }
-            if state.hidden || !(had_copy || state.public.is_some()) {
-                continue;
-            }
+        *visibility = new;
+        let was_shown: Vec<TeamId> = teams
+            .iter()
+            .filter(|(_, t)| t.public_view().is_some())
+            .map(|(id, _)| id.clone())
+            .collect();
+        self.rebuild_public(&mut teams, &visibility, store, moved);
+        for (id, state) in teams.iter().filter(|(_, t)| !t.hidden) {
             match state.public_view() {
-                Some(shown) => self.publish_update(shown, public_now(&new, id, now)),
-                None if was_shown => self.publish_removed(id),
+                Some(shown) => self.publish_update(shown, public_now(&visibility, id, now)),
+                None if was_shown.contains(id) => self.publish_removed(id),
                 None => {}
             }
         }
-        *visibility = new;
         *self.freeze_note.lock().expect("board lock poisoned") = note.clone();
         let message = serde_json::json!({"type": "freeze", "freeze": note});
         self.hub.publish(None, message.to_string().into());
+    }
+
+    /// Brings every public copy in line with `visibility`: none without a freeze; a
+    /// team that reported after its cutoff keeps its copy (rebuilt from `store` when
+    /// `rebuild`, or when it has none); the others are shown as they are. Then the
+    /// public views are ranked among themselves.
+    pub(super) fn rebuild_public(
+        &self,
+        teams: &mut BTreeMap<TeamId, TeamState>,
+        visibility: &Visibility,
+        store: &dyn ReadStore,
+        rebuild: bool,
+    ) {
+        let rules = self.rules.lock().expect("rules lock poisoned").clone();
+        for (id, state) in teams.iter_mut() {
+            if visibility.freeze().is_none() {
+                state.public = None;
+                continue;
+            }
+            match visibility.public_cutoff(id) {
+                Some(cutoff) if state.latest.at >= cutoff => {
+                    if rebuild || state.public.is_none() {
+                        state.public =
+                            Some(copy_from_store(store, id, cutoff, state, rules.as_ref()));
+                    }
+                }
+                _ => state.public = Some(Public::Frozen(Box::new(state.public_clone()))),
+            }
+        }
+        self.rerank_public(teams, visibility);
+    }
+
+    /// After the live state of `touched` changed (its report, a new place): updates
+    /// their public copies where the public may see them, ranks the public views
+    /// among themselves and publishes every public entry that changed (all of
+    /// `touched` without a freeze). Under the board's lock.
+    pub(super) fn publish_public(
+        &self,
+        teams: &mut BTreeMap<TeamId, TeamState>,
+        touched: &[TeamId],
+        now: DateTime<FixedOffset>,
+    ) {
+        let visibility = self.visibility.lock().expect("board lock poisoned");
+        let mut shown: Vec<TeamId> = Vec::new();
+        for id in touched {
+            let Some(state) = teams.get_mut(id) else {
+                continue;
+            };
+            if visibility.freeze().is_none() {
+                shown.push(id.clone());
+            } else if visibility
+                .public_cutoff(id)
+                .is_none_or(|cutoff| state.latest.at < cutoff)
+            {
+                state.public = Some(Public::Frozen(Box::new(state.public_clone())));
+                shown.push(id.clone());
+            }
+        }
+        for id in self.rerank_public(teams, &visibility) {
+            if !shown.contains(&id) {
+                shown.push(id);
+            }
+        }
+        for id in &shown {
+            let state = &teams[id];
+            if let Some(view) = state.public_view().filter(|_| !state.hidden) {
+                self.publish_update(view, public_now(&visibility, id, now));
+            }
+        }
+    }
+
+    /// Ranks the public copies among the public views (during a freeze); the teams
+    /// whose public place changed.
+    fn rerank_public(
+        &self,
+        teams: &mut BTreeMap<TeamId, TeamState>,
+        visibility: &Visibility,
+    ) -> Vec<TeamId> {
+        if visibility.freeze().is_none() {
+            return Vec::new();
+        }
+        let rules = self.rules.lock().expect("rules lock poisoned");
+        let standings: Vec<(TeamId, Standing)> = teams
+            .iter()
+            .filter(|(_, t)| !t.hidden)
+            .filter_map(|(id, t)| Some((id.clone(), t.public_view()?.standing.clone())))
+            .collect();
+        let mut places: BTreeMap<TeamId, Ranked> = match rules.as_ref() {
+            Some(rules) => ranked(&rules.rule, &standings).into_iter().collect(),
+            None => BTreeMap::new(),
+        };
+        let mut changed = Vec::new();
+        for (id, state) in teams.iter_mut() {
+            let hidden = state.hidden;
+            let Some(Public::Frozen(copy)) = &mut state.public else {
+                continue;
+            };
+            let place = places.remove(id);
+            if place != copy.ranked {
+                copy.ranked = place;
+                copy.encode();
+                if !hidden {
+                    changed.push(id.clone());
+                }
+            }
+        }
+        changed
     }
 
     /// Every known team as `reader` sees it, as `/api/teams` lists them.
@@ -198,12 +299,36 @@ impl LiveBoard {
     }
 }
 
-/// The frozen copy of a team from its stored entry, with the board's name and flags.
-fn copy_of(entry: TeamEntry, live: &TeamState) -> TeamState {
+/// The public copy of a team that reported after `cutoff`: as it stood before,
+/// from the store (its standing too), with the board's name and flags; absent when
+/// it had not reported yet.
+pub(super) fn copy_from_store(
+    store: &dyn ReadStore,
+    id: &TeamId,
+    cutoff: DateTime<FixedOffset>,
+    live: &TeamState,
+    rules: Option<&Rules>,
+) -> Public {
+    let entry = match frozen_entry(store, id, cutoff) {
+        Ok(Some(entry)) => entry,
+        Ok(None) => return Public::Absent,
+        Err(e) => {
+            log::warn!("team {id} is left off the frozen board: {e}");
+            return Public::Absent;
+        }
+    };
     let mut copy = TeamState::from(entry);
     copy.display_name = live.display_name.clone();
     copy.hidden = live.hidden;
     copy.published = live.published;
+    copy.alerts = Vec::new();
+    if let Some(rules) = rules {
+        let range = TimeRange {
+            since: None,
+            until: Some(before(cutoff)),
+        };
+        copy.standing = rules.standing_of(&store.headlines(id, &range).unwrap_or_default());
+    }
     copy.encode();
-    copy
+    Public::Frozen(Box::new(copy))
 }

@@ -124,18 +124,25 @@ impl LiveBoard {
         state.encode();
         // During a freeze the public keeps the team as it stood (from the store).
         let visibility = self.visibility.lock().expect("board lock poisoned");
-        if let Some(cutoff) = visibility.public_cutoff(id)
-            && state.latest.at >= cutoff
-        {
-            state.public = Some(match super::frozen::frozen_entry(store, id, cutoff) {
-                Ok(Some(entry)) => super::Public::Frozen(Box::new(TeamState::from(entry))),
-                _ => super::Public::Absent,
-            });
-        } else {
-            state.public = None;
+        let held = visibility
+            .public_cutoff(id)
+            .filter(|cutoff| state.latest.at >= *cutoff);
+        if let Some(cutoff) = held {
+            let rules = self.rules.lock().expect("rules lock poisoned").clone();
+            state.public = Some(super::frozen::copy_from_store(
+                store,
+                id,
+                cutoff,
+                state,
+                rules.as_ref(),
+            ));
+            if let Some(shown) = state.public_view().filter(|_| !state.hidden) {
+                self.publish_update(shown, now);
+            }
         }
-        if let Some(shown) = state.public_view().filter(|_| !state.hidden) {
-            self.publish_update(shown, now);
+        drop(visibility);
+        if held.is_none() {
+            self.publish_public(&mut teams, std::slice::from_ref(id), now);
         }
     }
 

@@ -9,5 +9,6 @@ pub mod live;
 pub mod ranking;
 pub mod reveal;
 pub mod schedule;
+pub mod standings;
 pub mod state;
 pub mod visibility;
