@@ -44,7 +44,7 @@ impl Contest {
         let at = |minutes: i64| (t0 + TimeDelta::minutes(minutes)).to_rfc3339();
         let dir = tempfile::tempdir().unwrap().keep();
         let text = contest_text(&format!(
-            "\n[contest]\nstart = \"{}\"\nfreeze = \"{}\"\nend = \"{}\"\n{extra}\n[[rule]]\nname = \"very fast\"\nwhen = \"qps > 50000\"\n",
+            "\n[contest]\nstart = \"{}\"\nfreeze = \"{}\"\nend = \"{}\"\n{extra}\n[ranking]\nby = \"qps\"\n\n[[rule]]\nname = \"very fast\"\nwhen = \"qps > 50000\"\n",
             at(-60),
             at(10),
             at(20)
@@ -259,6 +259,27 @@ fn the_freeze_leaks_nothing_public_while_admin_and_the_team_itself_see_it() {
     );
     let (_, history) = server.get_json("/api/teams/team1/history");
     assert_eq!(history["total"], 1, "the later report is not counted");
+    let (_, public) = server.get_json("/api/teams");
+    let rank = |teams: &Value, id: &str| {
+        teams
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["team_id"] == id)
+            .unwrap()["rank"]
+            .clone()
+    };
+    assert_eq!(
+        (rank(&public, "team1"), rank(&public, "team2")),
+        (json!(2), json!(1)),
+        "ranked as at the freeze"
+    );
+    let live = admin(&server, "GET", "/api/teams", None).json();
+    assert_eq!(
+        (rank(&live, "team1"), rank(&live, "team2")),
+        (json!(1), json!(2)),
+        "live ranks"
+    );
 
     // The organiser sees everything live, the team its own reports only.
     let bearer = format!("Bearer {ADMIN}");
