@@ -305,6 +305,13 @@ impl ContestFile {
             self.schedule.as_ref(),
             self.ranking.as_ref(),
         ));
+        if self.schedule.is_some_and(|s| s.freeze.is_some()) {
+            out.push_str(if self.notify_during_freeze {
+                "  during the freeze: admin and each team (own token) see live; alerts still go to [[notify]]; reveal after the end from /admin\n"
+            } else {
+                "  during the freeze: admin and each team (own token) see live; alerts are not sent (notify_during_freeze = false); reveal after the end from /admin\n"
+            });
+        }
         out.push_str(&describe_alerts(&self.alerts));
         out.push_str(&self.describe_server_keys());
         for warning in &self.warnings {
