@@ -20,6 +20,7 @@ use common::TestServer;
 use common::contest::{
     ADMIN, Answer, TEAM1, TEAM2, admin, call, contest_text, post, report_with_qps,
 };
+use common::receiver::Receiver;
 use serde_json::{Value, json};
 use tungstenite::stream::MaybeTlsStream;
 
@@ -40,11 +41,16 @@ struct Contest {
 
 impl Contest {
     fn new(extra: &str) -> Contest {
+        Contest::with(extra, "")
+    }
+
+    /// `extra` goes into `[contest]`, `tail` at the end of the file.
+    fn with(extra: &str, tail: &str) -> Contest {
         let t0 = chrono::Local::now().fixed_offset();
         let at = |minutes: i64| (t0 + TimeDelta::minutes(minutes)).to_rfc3339();
         let dir = tempfile::tempdir().unwrap().keep();
         let text = contest_text(&format!(
-            "\n[contest]\nstart = \"{}\"\nfreeze = \"{}\"\nend = \"{}\"\n{extra}\n[ranking]\nby = \"qps\"\n\n[[rule]]\nname = \"very fast\"\nwhen = \"qps > 50000\"\n",
+            "\n[contest]\nstart = \"{}\"\nfreeze = \"{}\"\nend = \"{}\"\n{extra}\n[ranking]\nby = \"qps\"\n\n[[rule]]\nname = \"very fast\"\nwhen = \"qps > 50000\"\n{tail}",
             at(-60),
             at(10),
             at(20)
@@ -495,4 +501,56 @@ fn without_a_freeze_nothing_is_held_and_there_is_nothing_to_reveal() {
         Some(json!({"action": "start"})),
     );
     assert_eq!(answer.status, 409, "{}", answer.body);
+}
+
+fn webhook(receiver: &Receiver) -> String {
+    format!(
+        "\n[[notify]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"{}/hook\"\n",
+        receiver.base
+    )
+}
+
+#[test]
+fn alerts_during_the_freeze_still_reach_the_organisers_destinations() {
+    let receiver = Receiver::replying(200, "ok");
+    let contest = Contest::with("", &webhook(&receiver));
+    let server = contest.start();
+    frozen_contest(&contest, &server);
+    let sent = receiver.next().json();
+    assert_eq!(
+        (sent["status"].as_str(), sent["alerts"][0]["rule"].as_str()),
+        (Some("firing"), Some("very fast"))
+    );
+    assert_no_later_number("/api/alerts", &get(&server, "/api/alerts", &[]).body);
+}
+
+#[test]
+fn with_notify_during_freeze_false_the_held_alerts_are_not_sent() {
+    let receiver = Receiver::replying(200, "ok");
+    let contest = Contest::with("notify_during_freeze = false\n", &webhook(&receiver));
+    let server = contest.start();
+    frozen_contest(&contest, &server);
+    contest.move_to(20, 0);
+    for action in ["start", "next", "next"] {
+        let answer = admin(
+            &server,
+            "POST",
+            "/api/admin/reveal",
+            Some(json!({"action": action})),
+        );
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    // Thawed: the next change is sent, and it is the first the destination gets.
+    assert_eq!(
+        post(&server, "team1", Some(TEAM1), &report_with_qps(10.0)).status,
+        200
+    );
+    let sent = receiver.next().json();
+    assert_eq!(
+        (
+            sent["status"].as_str(),
+            sent["alerts"][0]["team_id"].as_str()
+        ),
+        (Some("resolved"), Some("team1"))
+    );
 }
