@@ -62,39 +62,19 @@ pub fn plan(rule: &RankingRule, teams: &[Team]) -> (Vec<Row>, Vec<Step>) {
         .map(|t| (t.id.clone(), t.frozen.clone()))
         .collect();
     let mut revealed = vec![false; teams.len()];
-    let name = |id: &str| teams.iter().find(|t| t.id == id).map(|t| t.name.clone());
-    let rows = |current: &[(String, Standing)], revealed: &[bool]| -> Vec<Row> {
-        rank(rule, current)
-            .into_iter()
-            .map(|p| {
-                let i = current.iter().position(|(id, _)| id == p.key).unwrap_or(0);
-                Row {
-                    rank: p.rank,
-                    team_id: p.key.clone(),
-                    team_name: name(p.key).unwrap_or_default(),
-                    score: p.standing.score.map(|r| r.value),
-                    qualified: p.standing.qualified(),
-                    revealed: revealed[i],
-                }
-            })
-            .collect()
-    };
-    let frozen_rows = rows(&current, &revealed);
+    let frozen_rows = rows(rule, teams, &current, &revealed);
     let mut steps = Vec::new();
     let mut shown = frozen_rows.clone();
-    loop {
-        // The lowest-placed team whose standing still changes.
-        let Some(next) = shown.iter().rev().find(|row| {
-            let i = index_of(teams, &row.team_id);
-            !revealed[i] && teams[i].frozen != teams[i].last
-        }) else {
-            break;
-        };
+    // Each time the lowest-placed team whose standing still changes.
+    while let Some(next) = shown.iter().rev().find(|row| {
+        let i = index_of(teams, &row.team_id);
+        !revealed[i] && teams[i].frozen != teams[i].last
+    }) {
         let i = index_of(teams, &next.team_id);
         let from_rank = next.rank;
         current[i].1 = teams[i].last.clone();
         revealed[i] = true;
-        shown = rows(&current, &revealed);
+        shown = rows(rule, teams, &current, &revealed);
         let to_rank = shown
             .iter()
             .find(|r| r.team_id == teams[i].id)
@@ -110,6 +90,29 @@ pub fn plan(rule: &RankingRule, teams: &[Team]) -> (Vec<Row>, Vec<Step>) {
         });
     }
     (frozen_rows, steps)
+}
+
+/// The standings of `current` (in the order of `teams`), best first.
+fn rows(
+    rule: &RankingRule,
+    teams: &[Team],
+    current: &[(String, Standing)],
+    revealed: &[bool],
+) -> Vec<Row> {
+    rank(rule, current)
+        .into_iter()
+        .map(|p| {
+            let i = index_of(teams, p.key);
+            Row {
+                rank: p.rank,
+                team_id: p.key.clone(),
+                team_name: teams[i].name.clone(),
+                score: p.standing.score.map(|r| r.value),
+                qualified: p.standing.qualified(),
+                revealed: revealed[i],
+            }
+        })
+        .collect()
 }
 
 fn index_of(teams: &[Team], id: &str) -> usize {
