@@ -22,13 +22,19 @@
 //! assert!(!Visibility::default().hides(&team, at("2026-12-01T18:00:00Z")), "no freeze");
 //! ```
 //!
-//! `/api/replay` and the archive ask [`Visibility::cutoff`] (or [`Visibility::range`])
-//! with [`Reader::Public`] for the public view.
+//! The API other features use: the server's view is `App::board.visibility()`
+//! (`benchboard::board::LiveBoard::visibility`); without a server (the archive),
+//! [`Visibility::of_contest`] from the schedule and the saved reveal. Then
+//! [`Visibility::cutoff`] (or [`Visibility::range`], a store `TimeRange`) with
+//! [`Reader::Public`] gives the reports the public sees, and
+//! [`Visibility::is_frozen`] whether to say so.
 
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, FixedOffset, TimeDelta};
 
+use super::reveal::Reveal;
+use super::schedule::Schedule;
 use crate::query::TimeRange;
 use crate::team::TeamId;
 
@@ -64,6 +70,21 @@ impl Visibility {
         Visibility {
             freeze: Some(freeze),
             revealed: BTreeSet::new(),
+        }
+    }
+
+    /// The public view a contest calls for: frozen at `schedule`'s freeze, less the
+    /// teams `reveal` has shown, thawed once it has finished (or without a freeze).
+    /// The archive reads the reveal from the data directory ([`super::state::load`]).
+    pub fn of_contest(schedule: Option<&Schedule>, reveal: Option<&Reveal>) -> Visibility {
+        let Some(freeze) = schedule.and_then(|s| s.freeze) else {
+            return Visibility::thawed();
+        };
+        match reveal {
+            Some(reveal) if reveal.finished() => Visibility::thawed(),
+            Some(reveal) => Visibility::frozen_at(freeze)
+                .with_revealed(reveal.revealed().filter_map(|id| TeamId::parse(id).ok())),
+            None => Visibility::frozen_at(freeze),
         }
     }
 

@@ -119,15 +119,7 @@ impl App {
 
     /// The visibility the schedule and the saved reveal call for.
     fn visibility_wanted(&self, saved: &SavedContest) -> Visibility {
-        let Some(freeze) = self.schedule().and_then(|s| s.freeze) else {
-            return Visibility::thawed();
-        };
-        match &saved.reveal {
-            Some(reveal) if reveal.finished() => Visibility::thawed(),
-            Some(reveal) => Visibility::frozen_at(freeze)
-                .with_revealed(reveal.revealed().filter_map(|id| TeamId::parse(id).ok())),
-            None => Visibility::frozen_at(freeze),
-        }
+        Visibility::of_contest(self.schedule().as_ref(), saved.reveal.as_ref())
     }
 
     /// The snapshot's `freeze` object: `frozen` (the banner), `since` and the reveal.
