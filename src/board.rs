@@ -297,23 +297,11 @@ impl LiveBoard {
             state.latest = stored;
             state.metrics = metrics;
         }
-        let (hidden, count) = (state.hidden, state.report_count);
-        let mut changed = self.rerank(&mut teams);
-        changed.retain(|other| *other != id);
-        teams
-            .get_mut(&id)
-            .expect("the team was just applied")
-            .encode();
-        if hidden {
-            return latest;
-        }
+        let count = state.report_count;
+        state.encode();
         // Published under the lock, so viewers get updates in the order they were
         // applied; keyed by team, so a viewer that is behind gets only the newest.
-        // Then the teams whose place the report changed.
-        for id in std::iter::once(&id).chain(&changed) {
-            let message = teams[id].update_message(now, &self.timing);
-            self.hub.publish(Some(id.as_str()), message.into());
-        }
+        self.publish_with_places(&mut teams, &id, now);
         latest || count == 1
     }
 
@@ -381,17 +369,8 @@ impl LiveBoard {
         }
         state.ranked = teams.get(&id).and_then(|old| old.ranked.clone());
         state.encode();
-        let hidden = state.hidden;
         teams.insert(id.clone(), state);
-        let mut changed = self.rerank(&mut teams);
-        changed.retain(|other| *other != id);
-        if !hidden {
-            changed.insert(0, id);
-        }
-        for id in &changed {
-            let message = teams[id].update_message(now, &self.timing);
-            self.hub.publish(Some(id.as_str()), message.into());
-        }
+        self.publish_with_places(&mut teams, &id, now);
     }
 
     /// Tells viewers that the store went away (they keep the last board and show a

@@ -47,6 +47,25 @@ impl LiveBoard {
         Ok(())
     }
 
+    /// Ranks again after `id` changed, then publishes a `team_update` of `id` (unless
+    /// it is hidden) and of every team whose place changed.
+    pub(super) fn publish_with_places(
+        &self,
+        teams: &mut BTreeMap<TeamId, TeamState>,
+        id: &TeamId,
+        now: chrono::DateTime<chrono::FixedOffset>,
+    ) {
+        let mut changed = self.rerank(teams);
+        changed.retain(|other| other != id);
+        if !teams[id].hidden {
+            changed.insert(0, id.clone());
+        }
+        for id in &changed {
+            let message = teams[id].update_message(now, &self.timing);
+            self.hub.publish(Some(id.as_str()), message.into());
+        }
+    }
+
     /// Places every shown team under the rule in force; the teams whose place
     /// changed are encoded again and returned (to be published).
     pub(super) fn rerank(&self, teams: &mut BTreeMap<TeamId, TeamState>) -> Vec<TeamId> {
@@ -78,12 +97,5 @@ impl LiveBoard {
             }
         }
         changed
-    }
-
-    /// The ranking rule in force, as the API describes it.
-    pub fn rule_description(&self) -> Option<crate::contest::ranking::RuleDescription> {
-        let _teams = self.teams.lock().expect("board lock poisoned");
-        let rules = self.rules.lock().expect("rules lock poisoned");
-        rules.as_ref().map(|r| r.rule.describe())
     }
 }
