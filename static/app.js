@@ -570,7 +570,9 @@
   });
 
   function tick() {
-    document.getElementById("clock").textContent = new Date().toLocaleTimeString(t("locale"), { hour12: false });
+    // The server's time (contest.js measures the offset at connect), as the contest's.
+    const now = contestView ? contestView.serverNow() : Date.now();
+    document.getElementById("clock").textContent = new Date(now).toLocaleTimeString(t("locale"), { hour12: false });
     for (const node of document.querySelectorAll(".ago")) node.textContent = fmtAgo(node.dataset.at);
   }
   setInterval(tick, 1000);

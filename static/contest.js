@@ -28,6 +28,7 @@ window.BenchBoardContest = (() => {
   let contest = null;
   let ranking = null; // the [ranking] rule as the server describes it, or null
   let offsetMs = 0; // server clock minus ours
+  let synced = false; // offsetMs measured: until then no time is shown
   let timer = null;
   const lang = () => (document.documentElement.lang === "en" ? "en" : "zh");
   const t = (key) => TEXT[lang()][key];
@@ -35,6 +36,7 @@ window.BenchBoardContest = (() => {
   const isNum = (v) => typeof v === "number" && Number.isFinite(v);
 
   function clock(ms) {
+    if (!synced) return "--:--:--";
     const total = Math.max(0, Math.ceil(ms / 1000));
     const d = Math.floor(total / 86400);
     const h = String(Math.floor((total % 86400) / 3600)).padStart(2, "0");
@@ -51,7 +53,7 @@ window.BenchBoardContest = (() => {
   /** Shows `next` (a contest or null) and `rule` (a ranking rule or null); `now` is
    *  the server's time in ms when given. */
   function apply(next, now, rule) {
-    if (isNum(now)) offsetMs = now - Date.now();
+    if (isNum(now)) { offsetMs = now - Date.now(); synced = true; }
     contest = valid(next) ? next : null;
     ranking = rule && typeof rule === "object" ? rule : null;
     render();
@@ -65,7 +67,7 @@ window.BenchBoardContest = (() => {
       const received = Date.now();
       if (!response.ok) return;
       const answer = await response.json();
-      if (isNum(answer.now)) offsetMs = answer.now - (sent + received) / 2;
+      if (isNum(answer.now)) { offsetMs = answer.now - (sent + received) / 2; synced = true; }
       contest = valid(answer.contest) ? answer.contest : null;
       ranking = answer.ranking && typeof answer.ranking === "object" ? answer.ranking : null;
       render();
