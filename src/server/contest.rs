@@ -60,6 +60,8 @@ impl ContestWatch {
             app.board
                 .set_contest(info.0.as_ref(), info.1.as_ref(), now.timestamp_millis());
             *shown = Some(info);
+            drop(shown);
+            app.show_freeze_begun();
         }
         app.trust.state().schedule?.next_boundary(now)
     }

@@ -186,10 +186,7 @@ impl App {
     /// next step of an `auto` reveal.
     pub(super) fn freeze_tick(&self) {
         let now = self.now();
-        let frozen = self.board.visibility().is_frozen(now);
-        if frozen != self.freeze.shown_frozen.load(Ordering::SeqCst) {
-            self.show_visibility();
-        }
+        self.show_freeze_begun();
         let due = self
             .freeze
             .lock()
@@ -198,6 +195,15 @@ impl App {
             .is_some_and(|r| r.auto_due(now));
         if due && let Err(e) = self.reveal_step(now) {
             log::warn!("the automatic reveal stopped: {e}");
+        }
+    }
+
+    /// Shows the banner once the freeze has begun (the phase thread calls it as the
+    /// phase changes, so the `freeze` message follows the `contest` one at once).
+    pub(super) fn show_freeze_begun(&self) {
+        let frozen = self.board.visibility().is_frozen(self.now());
+        if frozen != self.freeze.shown_frozen.load(Ordering::SeqCst) {
+            self.show_visibility();
         }
     }
 
