@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::{Config, StartupError};
 use crate::board::LiveBoard;
 use crate::hub::Hub;
-use crate::store::postgres::{FeedEvent, Listener, PgStore};
+use crate::store::postgres::{FeedEvent, Listener, PgError, PgStore};
 use crate::store::{StoreError, TeamEntry, WritableStore, WriteLimits, WriteStore};
 
 /// The store, the board over it and, with PostgreSQL, the listener feeding the board.
@@ -54,7 +54,7 @@ pub(super) fn open(config: &Config, hub: Arc<Hub>) -> Result<Opened, StartupErro
     let board = LiveBoard::from_store(&store, config.timing, config.max_teams, hub)
         .map_err(StartupError::Store)?;
     let board = Arc::new(board);
-    let listener = feed_board(&store, &board);
+    let listener = feed_board(&store, &board).map_err(|e| StartupError::Store(e.into()))?;
     Ok(Opened {
         store: Box::new(store),
         board,
@@ -62,11 +62,12 @@ pub(super) fn open(config: &Config, hub: Arc<Hub>) -> Result<Opened, StartupErro
     })
 }
 
-/// Starts the listener that passes every instance's reports to `board`, from the
-/// report counts the board was built with.
-fn feed_board(store: &PgStore, board: &Arc<LiveBoard>) -> Listener {
+/// Starts the listener that passes every instance's reports to `board`, from each
+/// team's newest seq when the board was built.
+fn feed_board(store: &PgStore, board: &Arc<LiveBoard>) -> Result<Listener, PgError> {
     let fed = Arc::clone(board);
-    store.listen(board.report_counts(), move |event| match event {
+    let known = store.seqs()?;
+    Ok(store.listen(known, move |event| match event {
         FeedEvent::Report {
             stored, metrics, ..
         } => {
@@ -75,7 +76,7 @@ fn feed_board(store: &PgStore, board: &Arc<LiveBoard>) -> Listener {
         FeedEvent::Team(row) => fed.replace_team(TeamEntry::from(*row)),
         FeedEvent::Available(up) => fed.set_storage_available(up),
         FeedEvent::Clock(offset) => fed.set_clock_offset(offset),
-    })
+    }))
 }
 
 /// How long a request waits for `Retry-After` when the store is away.

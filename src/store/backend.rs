@@ -47,6 +47,8 @@ pub struct RawReport {
     pub source: Option<String>,
     /// Its plausibility warnings as the store has them (none from a file alone).
     pub warnings: Vec<crate::report::plausibility::Warning>,
+    /// Its run as the store has it (0 from a file alone).
+    pub run: u32,
 }
 
 /// Rows of every report of some teams in a range, team by team, oldest first.
@@ -238,14 +240,20 @@ impl ReadStore for Store {
                 files.extend(
                     entries
                         .iter()
-                        .map(|e| (dir.join(&*e.file_name), e.warnings.to_vec())),
+                        .map(|e| (dir.join(&*e.file_name), e.warnings.to_vec(), e.run)),
                 );
             });
         }
         let total = files.len();
         let raw = files
             .into_iter()
-            .map(|(path, warnings)| read_raw(&path).map(|raw| RawReport { warnings, ..raw }));
+            .map(|(path, warnings, run)| {
+                read_raw(&path).map(|raw| RawReport {
+                    warnings,
+                    run,
+                    ..raw
+                })
+            });
         Ok((Box::new(raw), total))
     }
 }
@@ -261,6 +269,7 @@ fn read_raw(path: &Path) -> Result<RawReport, StoreError> {
         stats,
         source,
         warnings: Vec::new(),
+        run: 0,
     })
 }
 

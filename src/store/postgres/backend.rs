@@ -34,16 +34,19 @@ impl From<TeamRow> for TeamEntry {
             qps: record(row.best_qps),
             latency: record(row.best_latency),
         };
-        // Runs are not told apart in the database: the whole history is run 1.
+        let run_best = BestRecords {
+            qps: record(row.run_best_qps),
+            latency: record(row.run_best_latency),
+        };
         TeamEntry {
             records: TeamRecords {
                 reports: row.reports as usize,
                 first_report: row.first_timestamp,
                 last_report: Some(row.latest.timestamp.clone()),
                 latest: Headline::from(&metrics),
-                run: 1,
-                run_reports: row.reports as usize,
-                run_best: best.clone(),
+                run: row.run,
+                run_reports: row.run_reports as usize,
+                run_best,
                 best,
             },
             latest: Arc::new(row.latest),
@@ -100,7 +103,7 @@ impl ReadStore for PgReader {
     }
 
     fn series(&self, id: &TeamId, since_ms: i64, points: usize) -> Result<api::Series, StoreError> {
-        let (total, stretches) = PgReader::series(self, id, since_ms, points)?;
+        let (total, stretches, starts) = PgReader::series(self, id, since_ms, points)?;
         let series: Vec<api::SeriesPoint> = stretches
             .into_iter()
             .map(|s| api::SeriesPoint {
@@ -113,7 +116,7 @@ impl ReadStore for PgReader {
                 avg_latency: s.avg_latency_mean,
                 p99_latency: s.p99_latency_max,
                 data_loss_rate: s.data_loss_rate_max,
-                run: 1,
+                run: s.run,
             })
             .collect();
         Ok(api::Series {
@@ -121,7 +124,10 @@ impl ReadStore for PgReader {
             total,
             points: series.len(),
             series,
-            run_starts: Vec::new(),
+            run_starts: starts
+                .into_iter()
+                .map(|(run, t)| api::RunStart { run, t })
+                .collect(),
         })
     }
 
@@ -164,7 +170,7 @@ impl ReadStore for PgReader {
             let mut row =
                 ReportRow::new(raw.team_id.to_string(), raw.team_name, raw.timestamp, stats)
                     .map(|row| ReportRow {
-                        run: 1,
+                        run: raw.run,
                         warnings: raw.warnings,
                         ..row
                     })
@@ -253,6 +259,7 @@ impl Iterator for Chunks {
                         stats,
                         source,
                         warnings: stored.warnings,
+                        run: stored.run,
                     }),
             );
         }

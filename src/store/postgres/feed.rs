@@ -163,7 +163,7 @@ fn fill(
     let known = state.known.get(id).copied().unwrap_or(0);
     if upto - known > REPLAY_LIMIT {
         if let Some(row) = read::team(client, target, id)? {
-            state.known.insert(id.clone(), row.reports);
+            state.known.insert(id.clone(), row.seq);
             if let Some(sink) = &state.sink {
                 sink(FeedEvent::Team(Box::new(row)));
             }

@@ -36,6 +36,7 @@ pub mod migrate;
 mod pool;
 pub mod read;
 mod rows;
+mod runs;
 mod writer;
 
 use std::sync::Arc;
@@ -362,7 +363,7 @@ impl PgReader {
 }
 
 /// A report read back from a row: `team_id, team_name, timestamp, at, file_name,
-/// seq, stats::text, warnings::text` (the column order of [`read::REPORT_COLUMNS`]).
+/// seq, stats::text, warnings::text, run` (the column order of [`read::REPORT_COLUMNS`]).
 pub(crate) fn stored_from_row(row: &postgres::Row) -> Result<(i64, StoredReport), PgError> {
     let team: String = row.get(0);
     let seq: i64 = row.get(5);
@@ -387,8 +388,7 @@ pub(crate) fn stored_from_row(row: &postgres::Row) -> Result<(i64, StoredReport)
             at,
             file_name: row.get(4),
             stats,
-            // Runs are not told apart in the database: the whole history is run 1.
-            run: 1,
+            run: row.get::<_, i32>(8).max(0) as u32,
             // Written by this version as warning objects; anything else reads as none.
             warnings: serde_json::from_str(row.get(7)).unwrap_or_default(),
         },

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset};
 
+use super::runs::{Placed, sent_column};
 use super::writer::{Appended, NewReport, TeamBatch};
+use crate::query::Record;
 use crate::store::StoredReport;
 
 /// Updates the teams, inserts the reports and announces each, in one statement.
@@ -17,25 +19,35 @@ const STORE: &str = "
                last_file_name = u.last_file_name,
                best_qps = u.best_qps, best_qps_time = u.best_qps_time,
                best_latency = u.best_latency, best_latency_time = u.best_latency_time,
+               visible = u.visible, latest_seq = u.reports, run = u.run,
+               run_reports = u.run_reports, run_best_qps = u.run_best_qps,
+               run_best_qps_time = u.run_best_qps_time, run_best_latency = u.run_best_latency,
+               run_best_latency_time = u.run_best_latency_time,
+               last_elapsed = u.last_elapsed, last_sent = u.last_sent,
                updated_at = statement_timestamp()
         FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[],
                     $6::timestamptz[], $7::text[], $8::float8[], $9::text[],
-                    $10::float8[], $11::text[])
+                    $10::float8[], $11::text[], $29::int8[], $30::int4[], $31::int8[],
+                    $32::float8[], $33::text[], $34::float8[], $35::text[],
+                    $36::float8[], $37::int8[])
              AS u(team_id, team_name, reports, first_timestamp, last_timestamp, last_at,
-                  last_file_name, best_qps, best_qps_time, best_latency, best_latency_time)
+                  last_file_name, best_qps, best_qps_time, best_latency, best_latency_time,
+                  visible, run, run_reports, run_best_qps, run_best_qps_time,
+                  run_best_latency, run_best_latency_time, last_elapsed, last_sent)
         WHERE teams.team_id = u.team_id
     ), stored AS (
         INSERT INTO reports (team_id, seq, team_name, file_name, timestamp, at,
                              qps, avg_latency, p99_latency, data_loss_rate, warnings, stats,
-                             source)
+                             source, rank, run, total_elapsed, total_sent)
         SELECT r.team_id, r.seq, r.team_name, r.file_name, r.ts, r.at,
                r.qps, r.avg, r.p99, r.loss, r.warnings::jsonb, r.stats::json,
-               r.source::json
+               r.source::json, r.rank, r.run, r.elapsed, r.sent
         FROM unnest($12::text[], $13::int8[], $14::text[], $15::text[], $16::text[],
                     $17::timestamptz[], $18::float8[], $19::float8[], $20::float8[],
-                    $21::float8[], $22::text[], $23::text[], $24::text[])
+                    $21::float8[], $22::text[], $23::text[], $24::text[],
+                    $25::int8[], $26::int4[], $27::float8[], $28::int8[])
              AS r(team_id, seq, team_name, file_name, ts, at, qps, avg, p99, loss,
-                  warnings, stats, source)
+                  warnings, stats, source, rank, run, elapsed, sent)
         RETURNING team_id, seq
     )
     SELECT count(pg_notify('benchboard', team_id || ' ' || seq)) FROM stored";
@@ -47,6 +59,7 @@ pub(super) struct ReportRow<'a> {
     pub timestamp: String,
     pub at: DateTime<FixedOffset>,
     pub file_name: String,
+    pub placed: Placed,
 }
 
 /// The columns of [`STORE`]'s arrays.
@@ -76,6 +89,25 @@ pub(super) struct Rows {
     warnings: Vec<String>,
     stats: Vec<String>,
     sources: Vec<Option<String>>,
+    ranks: Vec<i64>,
+    runs: Vec<i32>,
+    elapsed: Vec<f64>,
+    sent: Vec<i64>,
+    team_runs: TeamRuns,
+}
+
+/// The run columns of the teams' rows.
+#[derive(Default)]
+struct TeamRuns {
+    visible: Vec<i64>,
+    run: Vec<i32>,
+    run_reports: Vec<i64>,
+    best_qps: Vec<Option<f64>>,
+    best_qps_times: Vec<Option<String>>,
+    best_latency: Vec<Option<f64>>,
+    best_latency_times: Vec<Option<String>>,
+    last_elapsed: Vec<Option<f64>>,
+    last_sent: Vec<Option<i64>>,
 }
 
 impl Rows {
@@ -96,6 +128,10 @@ impl Rows {
             .push(serde_json::to_string(&report.warnings).expect("warnings serialize"));
         self.stats.push(report.body.clone());
         self.sources.push(report.source.clone());
+        self.ranks.push(row.placed.rank);
+        self.runs.push(row.placed.run);
+        self.elapsed.push(row.placed.point.total_elapsed_s);
+        self.sent.push(sent_column(&row.placed.point));
         Appended {
             seq: row.seq as u64,
             stored: Arc::new(StoredReport {
@@ -105,7 +141,7 @@ impl Rows {
                 at: row.at,
                 file_name: row.file_name,
                 stats: report.stats.clone(),
-                run: 1,
+                run: row.placed.run as u32,
                 warnings: report.warnings.clone(),
             }),
         }
@@ -126,6 +162,24 @@ impl Rows {
         let (latency, latency_time) = team.best_latency.clone().unzip();
         self.best_latency.push(latency);
         self.best_latency_times.push(latency_time);
+        let runs = &team.runs;
+        let t = &mut self.team_runs;
+        t.visible.push(runs.visible);
+        t.run.push(runs.run());
+        t.run_reports.push(runs.run_reports);
+        let record = |r: &Option<Record>| r.as_ref().map(|r| (r.value, r.timestamp.clone()));
+        let (qps, qps_time) = record(&runs.run_best.qps).unzip();
+        t.best_qps.push(qps);
+        t.best_qps_times.push(qps_time);
+        let (latency, latency_time) = record(&runs.run_best.latency).unzip();
+        t.best_latency.push(latency);
+        t.best_latency_times.push(latency_time);
+        let (elapsed, sent) = runs
+            .last_point
+            .map(|p| (p.total_elapsed_s, sent_column(&p)))
+            .unzip();
+        t.last_elapsed.push(elapsed);
+        t.last_sent.push(sent);
     }
 
     pub fn store(&self, tx: &mut postgres::Transaction<'_>) -> Result<(), postgres::Error> {
@@ -156,6 +210,19 @@ impl Rows {
                 &self.warnings,
                 &self.stats,
                 &self.sources,
+                &self.ranks,
+                &self.runs,
+                &self.elapsed,
+                &self.sent,
+                &self.team_runs.visible,
+                &self.team_runs.run,
+                &self.team_runs.run_reports,
+                &self.team_runs.best_qps,
+                &self.team_runs.best_qps_times,
+                &self.team_runs.best_latency,
+                &self.team_runs.best_latency_times,
+                &self.team_runs.last_elapsed,
+                &self.team_runs.last_sent,
             ],
         )
         .map(|_| ())

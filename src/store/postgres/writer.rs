@@ -23,6 +23,7 @@ use serde_json::Value;
 use super::admit::Admission;
 use super::feed::Feed;
 use super::rows::{ReportRow, Rows};
+use super::runs::RunState;
 use super::{PgError, Target};
 use crate::metrics::Metrics;
 use crate::store::StoredReport;
@@ -242,7 +243,9 @@ const LOCK_TEAMS: &str = "
     ON CONFLICT (team_id) DO UPDATE SET team_id = EXCLUDED.team_id
     RETURNING team_id, reports, last_file_name, first_timestamp,
               best_qps, best_qps_time, best_latency, best_latency_time,
-              statement_timestamp()";
+              statement_timestamp(), visible, run, run_reports, run_best_qps,
+              run_best_qps_time, run_best_latency, run_best_latency_time,
+              last_elapsed, last_sent";
 
 /// Stores the reports of `batch` that [`Admission`] lets in, in one transaction;
 /// `None` for a report of a team refused.
@@ -330,6 +333,8 @@ pub(super) struct TeamBatch {
     pub last_file_name: String,
     pub best_qps: Option<(f64, String)>,
     pub best_latency: Option<(f64, String)>,
+    /// Rank, run and current-run records.
+    pub runs: RunState,
 }
 
 impl TeamBatch {
@@ -341,6 +346,7 @@ impl TeamBatch {
         let pair = |value: Option<f64>, time: Option<String>| value.zip(time);
         self.best_qps = pair(row.get(4), row.get(5));
         self.best_latency = pair(row.get(6), row.get(7));
+        self.runs = RunState::load(row, 9);
     }
 
     /// Numbers and names the next report of the team; its row in the batch.
@@ -380,9 +386,11 @@ impl TeamBatch {
         if report.arrival.is_some() {
             self.last_name = split_name(&file_name).or(self.last_name.take());
         }
+        let placed = self.runs.next(&report.stats, qps, avg, &timestamp);
         ReportRow {
             report,
             seq: self.reports,
+            placed,
             timestamp,
             at,
             file_name,
