@@ -245,15 +245,13 @@ impl ReadStore for Store {
             });
         }
         let total = files.len();
-        let raw = files
-            .into_iter()
-            .map(|(path, warnings, run)| {
-                read_raw(&path).map(|raw| RawReport {
-                    warnings,
-                    run,
-                    ..raw
-                })
-            });
+        let raw = files.into_iter().map(|(path, warnings, run)| {
+            read_raw(&path).map(|raw| RawReport {
+                warnings,
+                run,
+                ..raw
+            })
+        });
         Ok((Box::new(raw), total))
     }
 }

@@ -132,6 +132,20 @@ impl TestServer {
         self.db.is_some()
     }
 
+    /// How `benchboard-history` reads this server's store: `--store <url>` on
+    /// PostgreSQL, `--data-dir <dir>` on files.
+    pub fn store_args(&self) -> Vec<String> {
+        match &self.db {
+            Some(db) => vec!["--store".into(), db.url()],
+            None => vec!["--data-dir".into(), self.data_dir.display().to_string()],
+        }
+    }
+
+    /// A connection to the server's database (PostgreSQL only).
+    pub fn db(&self) -> Option<postgres::Client> {
+        self.db.as_ref().map(pg::TestDb::connect)
+    }
+
     /// The team's stored reports, in arrival order.
     pub fn stored(&self, team: &str) -> Vec<StoredFile> {
         let Some(db) = &self.db else {

@@ -63,7 +63,12 @@ impl RunState {
         avg_latency: f64,
         timestamp: &str,
     ) -> Placed {
-        self.next_point(clamped(RunPoint::loosely(stats)), qps, avg_latency, timestamp)
+        self.next_point(
+            clamped(RunPoint::loosely(stats)),
+            qps,
+            avg_latency,
+            timestamp,
+        )
     }
 
     fn next_point(&mut self, p: RunPoint, qps: f64, avg_latency: f64, timestamp: &str) -> Placed {
@@ -160,11 +165,7 @@ pub fn recompute(tx: &mut Transaction<'_>, team: &str) -> Result<(), postgres::E
         Some((first, last, seq, at)) => (Some(first), Some(last), Some(seq), Some(at)),
         None => (None, None, None, None),
     };
-    let record = |r: &Option<Record>| {
-        r.as_ref()
-            .map(|r| (r.value, r.timestamp.clone()))
-            .unzip()
-    };
+    let record = |r: &Option<Record>| r.as_ref().map(|r| (r.value, r.timestamp.clone())).unzip();
     let (best_qps, best_qps_time) = record(&best.qps);
     let (best_latency, best_latency_time) = record(&best.latency);
     let (run_qps, run_qps_time) = record(&state.run_best.qps);
@@ -203,4 +204,3 @@ pub fn recompute(tx: &mut Transaction<'_>, team: &str) -> Result<(), postgres::E
     )?;
     Ok(())
 }
-
