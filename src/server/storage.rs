@@ -76,6 +76,15 @@ fn feed_board(store: &PgStore, board: &Arc<LiveBoard>) -> Result<Listener, PgErr
         FeedEvent::Team(row) => fed.replace_team(TeamEntry::from(*row)),
         FeedEvent::Available(up) => fed.set_storage_available(up),
         FeedEvent::Clock(offset) => fed.set_clock_offset(offset),
+        FeedEvent::TeamChanged(id, row) => {
+            fed.refresh_entry(&id, row.map(|row| TeamEntry::from(*row)));
+        }
+        FeedEvent::Presentation((hidden, renamed)) => fed.set_saved_presentation(hidden, renamed),
+        FeedEvent::AdminAction(entry) => {
+            let message = crate::api::WsMessage::AdminAction { entry };
+            fed.hub().publish(None, message.to_text().into());
+        }
+        FeedEvent::Alert(message) => fed.hub().publish(None, message.to_string().into()),
     }))
 }
 

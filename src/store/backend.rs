@@ -126,9 +126,15 @@ pub trait WriteStore: ReadStore {
         source: Option<&Value>,
     ) -> Result<Arc<StoredReport>, StoreError>;
 
-    /// The file store itself, for what only it has: the trash, the organiser's
-    /// saved presentation and the audit log (PostgreSQL: `None`, those are refused).
+    /// The file store itself, for what only it has: its data directory, where the
+    /// trash, the organiser's saved presentation and the audit log are files.
     fn files(&self) -> Option<&WritableStore> {
+        None
+    }
+
+    /// The PostgreSQL store itself, whose database keeps the trash, the saved
+    /// presentation, the audit log and the alert state in tables.
+    fn postgres(&self) -> Option<&super::postgres::PgStore> {
         None
     }
 

@@ -308,4 +308,8 @@ impl WriteStore for PgStore {
     fn feeds_board(&self) -> bool {
         true
     }
+
+    fn postgres(&self) -> Option<&PgStore> {
+        Some(self)
+    }
 }

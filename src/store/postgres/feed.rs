@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 use postgres::Client;
 use postgres::fallible_iterator::FallibleIterator;
 
+use super::admin::{SavedPresentation, read_presentation};
+use super::changes::{self, Change};
 use super::read::{self, TeamRow};
 use super::writer::Appended;
 use super::{CHANNEL, PgError, Target};
@@ -52,6 +54,15 @@ pub enum FeedEvent {
     Available(bool),
     /// The database's clock minus ours, measured at each (re)connection.
     Clock(chrono::TimeDelta),
+    /// Another instance changed a team's reports (trash, restore, reset): its state
+    /// now, `None` when no report of it is left outside the trash.
+    TeamChanged(TeamId, Option<Box<TeamRow>>),
+    /// Another instance changed the hidden teams or given names: all of them now.
+    Presentation(SavedPresentation),
+    /// Another instance's organiser action, as viewers get it (`admin_action`).
+    AdminAction(serde_json::Value),
+    /// Another instance's alert state change, the message viewers get.
+    Alert(serde_json::Value),
 }
 
 type Sink = Box<dyn Fn(FeedEvent) + Send + Sync>;
@@ -64,12 +75,53 @@ struct State {
 }
 
 /// Passes reports on exactly once and in order per team (see the module docs).
-#[derive(Default)]
 pub struct Feed {
     state: Mutex<State>,
+    /// This instance's number in the `!` announcements of other changes (random).
+    instance: u64,
+}
+
+impl Default for Feed {
+    fn default() -> Feed {
+        Feed {
+            state: Mutex::default(),
+            instance: fastrand::u64(..),
+        }
+    }
 }
 
 impl Feed {
+    /// This instance's number in announcements of changes ([`changes`]).
+    pub(super) fn instance(&self) -> u64 {
+        self.instance
+    }
+
+    /// A change another instance announced: reads what it changed and passes it on.
+    fn offer_change(
+        &self,
+        client: &mut Client,
+        target: &str,
+        payload: &str,
+    ) -> Result<(), PgError> {
+        let Some((instance, change)) = changes::parse(payload) else {
+            return Ok(());
+        };
+        if instance == self.instance {
+            return Ok(());
+        }
+        let event = match change {
+            Change::Team(id) => {
+                let row = read::team(client, target, &id)?.map(Box::new);
+                FeedEvent::TeamChanged(id, row)
+            }
+            Change::Presentation => FeedEvent::Presentation(read_presentation(client, target)?),
+            Change::AdminAction(entry) => FeedEvent::AdminAction(entry),
+            Change::Alert(message) => FeedEvent::Alert(message),
+        };
+        self.send(event);
+        Ok(())
+    }
+
     pub(super) fn set_sink(&self, known: impl IntoIterator<Item = (TeamId, u64)>, sink: Sink) {
         let mut state = self.state.lock().expect("feed lock poisoned");
         state.known = known.into_iter().collect();
@@ -287,15 +339,18 @@ fn relay(client: &mut Client, target: &str, feed: &Feed, stop: &AtomicBool) -> R
             continue;
         }
         last_heard = Instant::now();
-        for (id, seq) in announced {
-            feed.offer_announced(client, target, &id, seq)?;
+        for announcement in announced {
+            match announcement {
+                Announced::Report(id, seq) => feed.offer_announced(client, target, &id, seq)?,
+                Announced::Change(payload) => feed.offer_change(client, target, &payload)?,
+            }
         }
     }
     Ok(())
 }
 
 /// Waits up to [`POLL`] for one notification, then takes whatever else is buffered.
-fn next_notifications(client: &mut Client, target: &str) -> Result<Vec<(TeamId, u64)>, PgError> {
+fn next_notifications(client: &mut Client, target: &str) -> Result<Vec<Announced>, PgError> {
     let fail = |e| PgError::from_driver(target, e);
     let mut notifications = client.notifications();
     let mut announced = Vec::new();
@@ -313,10 +368,24 @@ fn next_notifications(client: &mut Client, target: &str) -> Result<Vec<(TeamId, 
     Ok(announced)
 }
 
-/// `"<team> <seq>"`; anything else (someone else's NOTIFY on our channel) is ignored.
-fn parse(payload: &str) -> Option<(TeamId, u64)> {
+/// What a notification on the channel announces.
+enum Announced {
+    Report(TeamId, u64),
+    /// Another change, `!…` ([`changes`]).
+    Change(String),
+}
+
+/// `"<team> <seq>"` or a `!` change; anything else (someone else's NOTIFY on our
+/// channel) is ignored.
+fn parse(payload: &str) -> Option<Announced> {
+    if payload.starts_with('!') {
+        return Some(Announced::Change(payload.to_string()));
+    }
     let (team, seq) = payload.split_once(' ')?;
-    Some((TeamId::parse(team).ok()?, seq.parse().ok()?))
+    Some(Announced::Report(
+        TeamId::parse(team).ok()?,
+        seq.parse().ok()?,
+    ))
 }
 
 fn lost(target: &str, reason: &str) -> PgError {
@@ -339,7 +408,7 @@ mod tests {
 
     #[test]
     fn only_our_payloads_are_read() {
-        assert_eq!(parse("team-1 42").unwrap().1, 42);
+        assert!(matches!(parse("team-1 42"), Some(Announced::Report(_, 42))));
         assert!(parse("team 1 2").is_none());
         assert!(parse("../x 1").is_none());
         assert!(parse("hello").is_none());

@@ -26,11 +26,16 @@
 //! | `writer.rs` | group commit |
 //! | `rows.rs` | the rows of a batch, stored in one statement |
 //! | `admit.rs` | `--max-teams-known` across instances |
+//! | `runs.rs` | runs and ranks at insert, and renumbering after the trash |
+//! | `admin.rs` | the trash, hidden teams and names, the audit log |
+//! | `changes.rs` | announcing changes other than reports to other instances |
 //! | `feed.rs` | the listener thread and the once-and-in-order feed of reports |
 //! | `read.rs` | the queries |
 
+mod admin;
 mod admit;
 mod backend;
+mod changes;
 pub mod feed;
 pub mod migrate;
 mod pool;
@@ -46,6 +51,8 @@ use chrono::{DateTime, FixedOffset};
 use postgres::error::SqlState;
 use serde_json::Value;
 
+pub use admin::SavedPresentation;
+pub use changes::Change;
 pub use feed::{FeedEvent, Listener};
 pub use read::TeamRow;
 pub use writer::{Appended, Arrival, NewReport};
