@@ -195,6 +195,25 @@ impl Feed {
         Ok(())
     }
 
+    /// After a lost connection: passes on the hidden teams and names and every
+    /// team's state whole (what other instances' organiser actions changed meanwhile).
+    fn resync(&self, client: &mut Client, target: &str) -> Result<(), PgError> {
+        self.send(FeedEvent::Presentation(read_presentation(client, target)?));
+        for row in read::teams(client, target)? {
+            let id = row.latest.team_id.clone();
+            self.send(FeedEvent::TeamChanged(id, Some(Box::new(row))));
+        }
+        let emptied = client
+            .query("SELECT team_id FROM teams WHERE latest_seq IS NULL", &[])
+            .map_err(|e| PgError::from_driver(target, e))?;
+        for row in emptied {
+            if let Ok(id) = TeamId::parse(row.get(0)) {
+                self.send(FeedEvent::TeamChanged(id, None));
+            }
+        }
+        Ok(())
+    }
+
     fn send(&self, event: FeedEvent) {
         let state = self.state.lock().expect("feed lock poisoned");
         if let Some(sink) = &state.sink {
@@ -288,6 +307,8 @@ fn listen(target: &Target, feed: &Feed, stop: &AtomicBool) {
             // Listening first, then catching up: nothing falls in between.
             feed.catch_up(&mut client, &target.shown)?;
             if !available {
+                // Organiser actions of other instances meanwhile were not heard.
+                feed.resync(&mut client, &target.shown)?;
                 log::info!(
                     "PostgreSQL at {} is back; the board is live again",
                     target.shown
