@@ -29,11 +29,13 @@
 //! | `runs.rs` | runs and ranks at insert, and renumbering after the trash |
 //! | `admin.rs` | the trash, hidden teams and names, the audit log |
 //! | `changes.rs` | announcing changes other than reports to other instances |
+//! | `alerts.rs` | the alert state |
 //! | `feed.rs` | the listener thread and the once-and-in-order feed of reports |
 //! | `read.rs` | the queries |
 
 mod admin;
 mod admit;
+mod alerts;
 mod backend;
 mod changes;
 pub mod feed;
@@ -52,6 +54,7 @@ use postgres::error::SqlState;
 use serde_json::Value;
 
 pub use admin::SavedPresentation;
+pub use alerts::PgAlerts;
 pub use changes::Change;
 pub use feed::{FeedEvent, Listener};
 pub use read::TeamRow;
