@@ -123,30 +123,8 @@ pub fn sent_column(p: &RunPoint) -> i64 {
 /// timestamps, best and current-run records (under the team's row lock, which the
 /// caller holds). Reads the team's headline columns once, a row at a time.
 pub fn recompute(tx: &mut Transaction<'_>, team: &str) -> Result<(), postgres::Error> {
-    let mut rows = tx.query_raw(
-        "SELECT seq, rank, run, timestamp, qps, avg_latency, total_elapsed, total_sent, at \
-         FROM reports WHERE team_id = $1 ORDER BY seq",
-        [team],
-    )?;
-    let mut state = RunState::default();
-    let mut best = BestRecords::default();
-    let mut changed: (Vec<i64>, Vec<i64>, Vec<i32>) = Default::default();
-    let mut ends: Option<(String, String, i64, DateTime<FixedOffset>)> = None;
-    while let Some(row) = rows.next()? {
-        let (seq, rank, run): (i64, i64, i32) = (row.get(0), row.get(1), row.get(2));
-        let timestamp: String = row.get(3);
-        let (qps, avg): (f64, f64) = (row.get(4), row.get(5));
-        let placed = state.next_point(point(row.get(6), row.get(7)), qps, avg, &timestamp);
-        best.update(qps, avg, &timestamp);
-        if placed.rank != rank || placed.run != run {
-            changed.0.push(seq);
-            changed.1.push(placed.rank);
-            changed.2.push(placed.run);
-        }
-        let first = ends.take().map_or_else(|| timestamp.clone(), |e| e.0);
-        ends = Some((first, timestamp, seq, row.get(8)));
-    }
-    drop(rows);
+    let numbered = number(tx, team)?;
+    let changed = &numbered.changed;
     for start in (0..changed.0.len()).step_by(UPDATE_CHUNK) {
         let end = (start + UPDATE_CHUNK).min(changed.0.len());
         tx.execute(
@@ -161,16 +139,64 @@ pub fn recompute(tx: &mut Transaction<'_>, team: &str) -> Result<(), postgres::E
             ],
         )?;
     }
-    let (first, last, latest_seq, last_at) = match ends {
+    update_team(tx, team, &numbered)
+}
+
+/// A team's reports numbered again: what changed, and what the team's row says.
+struct Numbered {
+    state: RunState,
+    best: BestRecords,
+    /// Seqs whose rank or run changed, with the new ones.
+    changed: (Vec<i64>, Vec<i64>, Vec<i32>),
+    /// First and last timestamp, newest seq and its time.
+    ends: Option<(String, String, i64, DateTime<FixedOffset>)>,
+}
+
+/// Reads the team's headline columns in seq order, a row at a time.
+fn number(tx: &mut Transaction<'_>, team: &str) -> Result<Numbered, postgres::Error> {
+    let mut rows = tx.query_raw(
+        "SELECT seq, rank, run, timestamp, qps, avg_latency, total_elapsed, total_sent, at \
+         FROM reports WHERE team_id = $1 ORDER BY seq",
+        [team],
+    )?;
+    let mut n = Numbered {
+        state: RunState::default(),
+        best: BestRecords::default(),
+        changed: Default::default(),
+        ends: None,
+    };
+    while let Some(row) = rows.next()? {
+        let (seq, rank, run): (i64, i64, i32) = (row.get(0), row.get(1), row.get(2));
+        let timestamp: String = row.get(3);
+        let (qps, avg): (f64, f64) = (row.get(4), row.get(5));
+        let placed = n
+            .state
+            .next_point(point(row.get(6), row.get(7)), qps, avg, &timestamp);
+        n.best.update(qps, avg, &timestamp);
+        if placed.rank != rank || placed.run != run {
+            n.changed.0.push(seq);
+            n.changed.1.push(placed.rank);
+            n.changed.2.push(placed.run);
+        }
+        let first = n.ends.take().map_or_else(|| timestamp.clone(), |e| e.0);
+        n.ends = Some((first, timestamp, seq, row.get(8)));
+    }
+    Ok(n)
+}
+
+/// Writes the team's row from its reports numbered again.
+fn update_team(tx: &mut Transaction<'_>, team: &str, n: &Numbered) -> Result<(), postgres::Error> {
+    let (first, last, latest_seq, last_at) = match n.ends.clone() {
         Some((first, last, seq, at)) => (Some(first), Some(last), Some(seq), Some(at)),
         None => (None, None, None, None),
     };
     let record = |r: &Option<Record>| r.as_ref().map(|r| (r.value, r.timestamp.clone())).unzip();
-    let (best_qps, best_qps_time) = record(&best.qps);
-    let (best_latency, best_latency_time) = record(&best.latency);
-    let (run_qps, run_qps_time) = record(&state.run_best.qps);
-    let (run_latency, run_latency_time) = record(&state.run_best.latency);
-    let (last_elapsed, last_sent) = state
+    let (best_qps, best_qps_time) = record(&n.best.qps);
+    let (best_latency, best_latency_time) = record(&n.best.latency);
+    let (run_qps, run_qps_time) = record(&n.state.run_best.qps);
+    let (run_latency, run_latency_time) = record(&n.state.run_best.latency);
+    let (last_elapsed, last_sent) = n
+        .state
         .last_point
         .map(|p| (p.total_elapsed_s, sent_column(&p)))
         .unzip();
@@ -183,7 +209,7 @@ pub fn recompute(tx: &mut Transaction<'_>, team: &str) -> Result<(), postgres::E
          last_elapsed = $17, last_sent = $18 WHERE team_id = $1",
         &[
             &team,
-            &state.visible,
+            &n.state.visible,
             &latest_seq,
             &first,
             &last,
@@ -192,8 +218,8 @@ pub fn recompute(tx: &mut Transaction<'_>, team: &str) -> Result<(), postgres::E
             &best_qps_time,
             &best_latency,
             &best_latency_time,
-            &state.run(),
-            &state.run_reports,
+            &n.state.run(),
+            &n.state.run_reports,
             &run_qps,
             &run_qps_time,
             &run_latency,
