@@ -174,9 +174,9 @@ fn fill_history(cluster: &pg::Cluster, db: &str, reports: i64) {
         .unwrap();
     client
         .execute(
-            "INSERT INTO reports (team_id, seq, rank, team_name, file_name, timestamp, at, qps,
+            "INSERT INTO reports (team_id, seq, team_name, file_name, timestamp, at, qps,
                                   avg_latency, p99_latency, data_loss_rate, stats)
-             SELECT 'deep', n, n, 'deep',
+             SELECT 'deep', n, 'deep',
                     to_char(t, 'YYYYMMDD_HH24MISS_MS') || '.json',
                     to_char(t, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS') || '+00:00', t,
                     n % 1000, 10, 20, 0, $1::text::json
@@ -255,7 +255,7 @@ fn trash_some(cluster: &pg::Cluster, db: &str, conn: &mut Conn, reports: i64) ->
         let (status, answer) = conn.exchange(request.as_bytes()).unwrap();
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
         println!(
-            "history: report #{seq} of {reports} to the trash in {:.1} s (ranks and runs renumbered)",
+            "history: report #{seq} of {reports} to the trash in {:.1} s (runs and records rebuilt)",
             started.elapsed().as_secs_f64()
         );
     }

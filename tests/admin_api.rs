@@ -179,6 +179,38 @@ fn in_trash(server: &TestServer, file: &str) -> Option<String> {
 }
 
 #[test]
+fn history_pages_skip_every_report_in_the_trash() {
+    let (server, _) = registered("", |_| {});
+    for qps in 1..=6 {
+        let body = report_with_qps(f64::from(qps));
+        assert_eq!(post(&server, "team1", Some(TEAM1), &body).status, 200);
+    }
+    let names: Vec<String> = server.stored("team1").into_iter().map(|f| f.name).collect();
+    // The newest, one in the middle and one near the start.
+    for index in [5, 3, 1] {
+        let path = format!("/api/admin/teams/team1/reports/{}/trash", names[index]);
+        assert_eq!(admin(&server, "POST", &path, None).status, 200);
+    }
+    let offsets: Vec<f64> = (0..3).map(|offset| page_qps(&server, offset)).collect();
+    assert_eq!(offsets, [5.0, 3.0, 1.0]);
+    let (_, page) = server.get_json("/api/teams/team1/history?limit=2&offset=1");
+    assert_eq!(page["total"], 3);
+    let qps: Vec<f64> = page["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            e["stats"]["performanceMetrics"]["avgCompletedQPS"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(qps, [3.0, 1.0]);
+    let (_, beyond) = server.get_json("/api/teams/team1/history?offset=3");
+    assert_eq!(beyond["history"], json!([]));
+}
+
+#[test]
 fn trash_and_restore_renumber_the_runs() {
     let (server, _) = registered("", |_| {});
     // totalElapsed 100, 50, 80: the second report starts run 2.

@@ -11,8 +11,9 @@
 //!   `synchronous_commit = on`); each is announced with `NOTIFY benchboard,
 //!   '<team> <seq>'` in the same transaction.
 //! - **Reads** ([`read`]): from a small connection pool ([`pool`]); a history page at
-//!   any offset is a range of the `(team_id, seq)` key, the summary and best records
-//!   are one row of `teams`.
+//!   any offset is a range of the `(team_id, seq)` key (with reports in the trash
+//!   too), the summary and best records (overall and of the current run) are one row
+//!   of `teams`.
 //! - **Fan-out** ([`feed`]): a listener thread per instance `LISTEN`s, fetches what
 //!   other instances stored and hands every report, exactly once and in order per
 //!   team, to the board; after a lost connection it reconnects and catches up by
@@ -26,7 +27,7 @@
 //! | `writer.rs` | group commit |
 //! | `rows.rs` | the rows of a batch, stored in one statement |
 //! | `admit.rs` | `--max-teams-known` across instances |
-//! | `runs.rs` | runs and ranks at insert, and renumbering after the trash |
+//! | `runs.rs` | runs at insert, and renumbering after the trash |
 //! | `admin.rs` | the trash, hidden teams and names, the audit log |
 //! | `changes.rs` | announcing changes other than reports to other instances |
 //! | `alerts.rs` | the alert state |
