@@ -2,8 +2,9 @@
 //!
 //! Reports reach the [`Feed`] two ways: this instance's writer offers each report it
 //! committed (before answering the POST, so a client reads its own report at once),
-//! and the [`Listener`] thread offers each `NOTIFY benchboard, '<team> <seq>'`, which
-//! every instance's commits send. The feed keeps the newest seq it passed on per
+//! and the [`Listener`] thread offers what each `NOTIFY benchboard, '<team>
+//! <first>-<last>…'` announces (one per committed batch of any instance, a line per
+//! team: [`announce`]). The feed keeps the newest seq it passed on per
 //! team: an offer at or below it is a duplicate and dropped, an offer beyond the next
 //! one first fetches the reports in between. A team's seqs commit in order (its row
 //! is locked), so when seq `n` is visible every seq below it is too.
@@ -23,6 +24,7 @@ use postgres::Client;
 use postgres::fallible_iterator::FallibleIterator;
 
 use super::admin::{SavedPresentation, read_presentation};
+use super::announce;
 use super::changes::{self, Change};
 use super::read::{self, TeamRow};
 use super::writer::Appended;
@@ -360,7 +362,7 @@ fn relay(client: &mut Client, target: &str, feed: &Feed, stop: &AtomicBool) -> R
             continue;
         }
         last_heard = Instant::now();
-        for announcement in announced {
+        for announcement in coalesce(announced) {
             match announcement {
                 Announced::Report(id, seq) => feed.offer_announced(client, target, &id, seq)?,
                 Announced::Change(payload) => feed.offer_change(client, target, &payload)?,
@@ -396,17 +398,43 @@ enum Announced {
     Change(String),
 }
 
-/// `"<team> <seq>"` or a `!` change; anything else (someone else's NOTIFY on our
-/// channel) is ignored.
-fn parse(payload: &str) -> Option<Announced> {
+/// The reports of a payload ([`announce`]) or a `!` change; anything else
+/// (someone else's NOTIFY on our channel) is ignored.
+fn parse(payload: &str) -> Vec<Announced> {
     if payload.starts_with('!') {
-        return Some(Announced::Change(payload.to_string()));
+        return vec![Announced::Change(payload.to_string())];
     }
-    let (team, seq) = payload.split_once(' ')?;
-    Some(Announced::Report(
-        TeamId::parse(team).ok()?,
-        seq.parse().ok()?,
-    ))
+    announce::parse(payload)
+        .into_iter()
+        .map(|(id, seq)| Announced::Report(id, seq))
+        .collect()
+}
+
+/// Folds each run of report announcements between changes into one per team (its
+/// newest seq): a team's reports are then fetched in one query, not one per batch.
+fn coalesce(announced: Vec<Announced>) -> Vec<Announced> {
+    let mut out: Vec<Announced> = Vec::with_capacity(announced.len());
+    let mut run: HashMap<TeamId, usize> = HashMap::new();
+    for announcement in announced {
+        match announcement {
+            Announced::Report(id, seq) => match run.get(&id) {
+                Some(&at) => {
+                    if let Announced::Report(_, newest) = &mut out[at] {
+                        *newest = (*newest).max(seq);
+                    }
+                }
+                None => {
+                    run.insert(id.clone(), out.len());
+                    out.push(Announced::Report(id, seq));
+                }
+            },
+            change @ Announced::Change(_) => {
+                run.clear();
+                out.push(change);
+            }
+        }
+    }
+    out
 }
 
 fn lost(target: &str, reason: &str) -> PgError {
@@ -429,9 +457,38 @@ mod tests {
 
     #[test]
     fn only_our_payloads_are_read() {
-        assert!(matches!(parse("team-1 42"), Some(Announced::Report(_, 42))));
-        assert!(parse("team 1 2").is_none());
-        assert!(parse("../x 1").is_none());
-        assert!(parse("hello").is_none());
+        assert!(matches!(parse("team-1 42")[..], [Announced::Report(_, 42)]));
+        assert!(matches!(
+            parse("a 1-3\nb 4")[..],
+            [Announced::Report(_, 3), Announced::Report(_, 4)]
+        ));
+        assert!(matches!(parse("!team 1 a")[..], [Announced::Change(_)]));
+        assert!(parse("team 1 2").is_empty());
+        assert!(parse("../x 1").is_empty());
+        assert!(parse("hello").is_empty());
+    }
+
+    #[test]
+    fn runs_of_reports_fold_but_never_across_a_change() {
+        let id = |s: &str| TeamId::parse(s).unwrap();
+        let report = |s: &str, n| Announced::Report(id(s), n);
+        let folded = coalesce(vec![
+            report("a", 3),
+            report("b", 1),
+            report("a", 7),
+            report("a", 5),
+            Announced::Change("!team 1 a".into()),
+            report("a", 9),
+            report("b", 2),
+            report("a", 10),
+        ]);
+        let shown: Vec<String> = folded
+            .iter()
+            .map(|a| match a {
+                Announced::Report(id, n) => format!("{id} {n}"),
+                Announced::Change(p) => p.clone(),
+            })
+            .collect();
+        assert_eq!(shown, ["a 7", "b 1", "!team 1 a", "a 10", "b 2"]);
     }
 }

@@ -8,8 +8,8 @@
 //! - **Writes** ([`writer`]): one writer thread per instance with its own connection
 //!   gathers the reports that arrive together into one transaction (group commit).
 //!   A report is acknowledged only after COMMIT (with PostgreSQL's default
-//!   `synchronous_commit = on`); each is announced with `NOTIFY benchboard,
-//!   '<team> <seq>'` in the same transaction.
+//!   `synchronous_commit = on`); each batch is announced with one `NOTIFY
+//!   benchboard, '<team> <first>-<last>'…` (a line per team) in the same transaction.
 //! - **Reads** ([`read`]): from a small connection pool ([`pool`]); a history page at
 //!   any offset is a range of the `(team_id, seq)` key, the summary and best records
 //!   are one row of `teams`.
@@ -23,8 +23,11 @@
 //! | `mod.rs` | [`PgStore`], [`PgError`], connection settings |
 //! | `migrate.rs` | the embedded migrations and how they are applied |
 //! | `pool.rs` | the connection pool of the readers |
-//! | `writer.rs` | group commit |
+//! | `writer.rs` | group commit: the writer thread, its batches and connection |
+//! | `batch.rs` | one batch's transaction: numbering, naming, records |
+//! | `judge.rs` | plausibility warnings against the team's newest report |
 //! | `rows.rs` | the rows of a batch, stored in one statement |
+//! | `announce.rs` | the payloads announcing stored reports |
 //! | `admit.rs` | `--max-teams-known` across instances |
 //! | `runs.rs` | runs and ranks at insert, and renumbering after the trash |
 //! | `admin.rs` | the trash, hidden teams and names, the audit log |
@@ -34,9 +37,12 @@
 
 mod admin;
 mod admit;
+mod announce;
 mod backend;
+mod batch;
 mod changes;
 pub mod feed;
+mod judge;
 pub mod migrate;
 mod pool;
 pub mod read;
