@@ -71,8 +71,8 @@ pub enum Failure {
 pub fn transaction(
     client: &mut Client,
     statements: &Statements,
-    admission: &mut Admission,
-    newest: &mut NewestCache,
+    (admission, newest): (&mut Admission, &mut NewestCache),
+    instance: u64,
     batch: &[&NewReport],
 ) -> Result<Vec<Option<Numbered>>, Failure> {
     let mut tx = client.transaction().map_err(Failure::BeforeCommit)?;
@@ -87,7 +87,7 @@ pub fn transaction(
     let (numbered, teams) = if taken.is_empty() {
         (Vec::new(), BTreeMap::new())
     } else {
-        store_rows(&mut tx, statements, newest, &taken).map_err(Failure::BeforeCommit)?
+        store_rows(&mut tx, statements, newest, instance, &taken).map_err(Failure::BeforeCommit)?
     };
     tx.commit().map_err(Failure::Commit)?;
     admission.committed(taken.iter().map(|r| r.team_id.as_str()));
@@ -104,11 +104,12 @@ pub fn transaction(
 type Teams<'a> = BTreeMap<&'a str, TeamBatch<'a>>;
 
 /// Locks the batch's teams, numbers and judges its reports and stores them (not
-/// committed); the teams' states after the batch.
+/// committed), announced as `instance`'s; the teams' states after the batch.
 fn store_rows<'a>(
     tx: &mut postgres::Transaction<'_>,
     statements: &Statements,
     cache: &mut NewestCache,
+    instance: u64,
     batch: &[&'a NewReport],
 ) -> Result<(Vec<Numbered>, Teams<'a>), postgres::Error> {
     let mut teams: Teams<'a> = BTreeMap::new();
@@ -146,7 +147,7 @@ fn store_rows<'a>(
     for (id, team) in &teams {
         rows.push_team(id, team);
     }
-    rows.store(tx, &statements.store)?;
+    rows.store(tx, &statements.store, instance)?;
     Ok((numbered, teams))
 }
 

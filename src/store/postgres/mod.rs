@@ -32,7 +32,8 @@
 //! | `runs.rs` | runs and ranks at insert, and renumbering after the trash |
 //! | `admin.rs` | the trash, hidden teams and names, the audit log |
 //! | `changes.rs` | announcing changes other than reports to other instances |
-//! | `feed.rs` | the listener thread and the once-and-in-order feed of reports |
+//! | `feed.rs` | the once-and-in-order feed of reports to the board |
+//! | `listener.rs` | the listener thread |
 //! | `read.rs` | the queries |
 
 mod admin;
@@ -43,6 +44,7 @@ mod batch;
 mod changes;
 pub mod feed;
 mod judge;
+mod listener;
 pub mod migrate;
 mod pool;
 pub mod read;
@@ -59,7 +61,8 @@ use serde_json::Value;
 
 pub use admin::SavedPresentation;
 pub use changes::Change;
-pub use feed::{FeedEvent, Listener};
+pub use feed::FeedEvent;
+pub use listener::Listener;
 pub use read::TeamRow;
 pub use writer::{Appended, Arrival, NewReport};
 

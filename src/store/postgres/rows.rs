@@ -182,13 +182,15 @@ impl<'a> Rows<'a> {
         t.last_sent.push(sent);
     }
 
-    /// Runs [`STORE`] (prepared as `statement`).
+    /// Runs [`STORE`] (prepared as `statement`), announced as `instance`'s.
     pub fn store(
         &self,
         tx: &mut postgres::Transaction<'_>,
         statement: &Statement,
+        instance: u64,
     ) -> Result<(), postgres::Error> {
         let payloads = announce::payloads(
+            instance,
             self.announced
                 .iter()
                 .map(|(id, first, last)| (id.as_str(), *first, *last)),

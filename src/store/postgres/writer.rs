@@ -13,7 +13,7 @@
 //! connection: BEGIN; lock the batch's team rows; store the rows and announce the
 //! batch (one `NOTIFY` for all its reports, [`announce`](super::announce)); COMMIT.
 
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -82,7 +82,52 @@ pub struct Appended {
 
 struct Job {
     report: NewReport,
-    answer: Sender<Result<Appended, PgError>>,
+    answer: Answer,
+}
+
+/// Where the writer puts a report's outcome for the worker that waits for it. The
+/// worker sleeps on a condition variable: a channel's receiver spins and yields
+/// first, which dozens of waiting workers turn into context switches on a busy
+/// machine. A job dropped unanswered (the writer stopped) says so.
+struct Answer(Option<Arc<Slot>>);
+
+#[derive(Default)]
+struct Slot {
+    /// `None` while waiting; `Some(None)`: dropped unanswered.
+    outcome: Mutex<Option<Option<Result<Appended, PgError>>>>,
+    ready: Condvar,
+}
+
+impl Answer {
+    fn give(mut self, result: Result<Appended, PgError>) {
+        self.put(Some(result));
+    }
+
+    fn put(&mut self, outcome: Option<Result<Appended, PgError>>) {
+        if let Some(slot) = self.0.take() {
+            *slot.outcome.lock().expect("answer lock poisoned") = Some(outcome);
+            slot.ready.notify_one();
+        }
+    }
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        self.put(None);
+    }
+}
+
+impl Slot {
+    /// The outcome; `None` when the writer dropped the job.
+    fn wait(&self) -> Option<Result<Appended, PgError>> {
+        let mut slot = self.outcome.lock().expect("answer lock poisoned");
+        loop {
+            if let Some(outcome) = slot.take() {
+                return outcome;
+            }
+            slot = self.ready.wait(slot).expect("answer lock poisoned");
+        }
+    }
 }
 
 /// The writer thread and its queue; the thread ends when this is dropped.
@@ -123,23 +168,21 @@ impl Writer {
             target: self.target.clone(),
             reason: "the writer thread has stopped".into(),
         };
-        let answers: Vec<_> = reports
+        let answers: Vec<Arc<Slot>> = reports
             .into_iter()
             .map(|report| {
-                let (answer, result) = bounded(1);
-                let sent = self
-                    .jobs
-                    .as_ref()
-                    .is_some_and(|jobs| jobs.send(Job { report, answer }).is_ok());
-                sent.then_some(result)
+                let slot = Arc::new(Slot::default());
+                let answer = Answer(Some(Arc::clone(&slot)));
+                if let Some(jobs) = &self.jobs {
+                    // A job that cannot be sent is dropped, and so answered.
+                    let _ = jobs.send(Job { report, answer });
+                }
+                slot
             })
             .collect();
         answers
-            .into_iter()
-            .map(|result| match result {
-                Some(result) => result.recv().map_err(|_| stopped())?,
-                None => Err(stopped()),
-            })
+            .iter()
+            .map(|slot| slot.wait().unwrap_or_else(|| Err(stopped())))
             .collect()
     }
 }
@@ -189,7 +232,7 @@ fn run(target: &Target, queue: &Receiver<Job>, feed: &Feed, max_teams: usize) {
         };
         let mut batch = gather(first, queue, expected);
         let reports: Vec<&NewReport> = batch.iter().map(|job| &job.report).collect();
-        let results = store_batch(target, &mut state, &reports);
+        let results = store_batch(target, &mut state, feed, &reports);
         let results: Vec<Result<Appended, PgError>> = batch
             .iter_mut()
             .zip(results)
@@ -207,7 +250,7 @@ fn run(target: &Target, queue: &Receiver<Job>, feed: &Feed, max_teams: usize) {
         }
         let count = batch.len();
         for (job, result) in batch.into_iter().zip(results) {
-            let _ = job.answer.send(result);
+            job.answer.give(result);
         }
         last = Some((Instant::now(), count));
     }
@@ -257,6 +300,7 @@ fn gather(first: Job, queue: &Receiver<Job>, expected: usize) -> Vec<Job> {
 fn store_batch(
     target: &Target,
     state: &mut State,
+    feed: &Feed,
     batch: &[&NewReport],
 ) -> Vec<Result<Numbered, PgError>> {
     let mut attempts = 0;
@@ -270,8 +314,8 @@ fn store_batch(
             Ok(s) => s,
             Err(e) => return batch.iter().map(|_| Err(e.clone())).collect(),
         };
-        let (admission, newest) = (&mut state.admission, &mut state.newest);
-        match batch::transaction(&mut s.client, &s.statements, admission, newest, batch) {
+        let kept = (&mut state.admission, &mut state.newest);
+        match batch::transaction(&mut s.client, &s.statements, kept, feed.instance(), batch) {
             Ok(done) => {
                 state.session = Some(s);
                 let refused = || state.admission.refusal();
@@ -282,18 +326,32 @@ fn store_batch(
                 state.session = Some(s);
                 return batch
                     .iter()
-                    .map(|report| store_batch(target, state, &[*report]).remove(0))
+                    .map(|report| store_batch(target, state, feed, &[*report]).remove(0))
                     .collect();
             }
-            Err(Failure::BeforeCommit(e) | Failure::Commit(e)) => {
-                let error = PgError::from_driver(&target.shown, e);
-                if !s.client.is_closed() && !error.is_unavailable() {
-                    state.session = Some(s);
-                }
-                return batch.iter().map(|_| Err(error.clone())).collect();
+            Err(Failure::Commit(e)) => {
+                // Stored or not: the listener finds out (it skips our own NOTIFY).
+                feed.suspect(batch.iter().map(|r| &r.team_id));
+                return failed(target, state, s, e, batch.len());
             }
+            Err(Failure::BeforeCommit(e)) => return failed(target, state, s, e, batch.len()),
         }
     }
+}
+
+/// `n` answers of a failed batch; the session is kept unless it broke.
+fn failed(
+    target: &Target,
+    state: &mut State,
+    session: Session,
+    e: postgres::Error,
+    n: usize,
+) -> Vec<Result<Numbered, PgError>> {
+    let error = PgError::from_driver(&target.shown, e);
+    if !session.client.is_closed() && !error.is_unavailable() {
+        state.session = Some(session);
+    }
+    (0..n).map(|_| Err(error.clone())).collect()
 }
 
 /// Whether a failure before COMMIT is worth a second try on a new connection: the
