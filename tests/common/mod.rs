@@ -13,6 +13,7 @@ pub mod child;
 pub mod contest;
 pub mod imported;
 pub mod pg;
+pub mod pg_reports;
 pub mod serve;
 pub mod tls;
 pub mod tmpfs;

@@ -12,7 +12,7 @@ use super::{NewReport, PgError, PgReader, PgStore};
 use crate::api;
 use crate::metrics::Metrics;
 use crate::query::{BestRecords, RECENT_FILES, Record, ReportRow, TeamRecords, TimeRange};
-use crate::report::{Report, plausibility};
+use crate::report::Report;
 use crate::store::backend::{RawReport, RawReports, ReadStore, Rows, TeamEntry, WriteStore};
 use crate::store::{Headline, StoreError, StoredReport};
 use crate::team::TeamId;
@@ -280,20 +280,20 @@ impl WriteStore for PgStore {
     ) -> Result<Arc<StoredReport>, StoreError> {
         // A body that parsed as JSON is UTF-8 (serde_json checks it).
         let body = String::from_utf8_lossy(body).into_owned();
-        // Judged against the team's newest stored report, as the file store does (two
-        // instances storing the same team at once may each judge against the same one).
-        let previous =
-            PgReader::team(self, id)?.and_then(|row| Report::fields_of(&row.latest.stats).ok());
-        let warnings = plausibility::check(&report, previous.as_ref());
+        let mut fields = report;
+        let stats = std::mem::take(&mut fields.value);
+        // The writer judges it against the team's newest stored report, as the file
+        // store does, under the team's row lock (another instance's report included).
         let appended = PgStore::append(
             self,
             NewReport {
                 team_id: id.clone(),
                 team_name: team_name.to_string(),
                 body,
-                stats: report.value,
+                stats,
                 metrics: metrics.clone(),
-                warnings,
+                warnings: Vec::new(),
+                fields: Some(Box::new(fields)),
                 arrival: None,
                 source: source.map(Value::to_string),
             },

@@ -8,8 +8,8 @@
 //! - **Writes** ([`writer`]): one writer thread per instance with its own connection
 //!   gathers the reports that arrive together into one transaction (group commit).
 //!   A report is acknowledged only after COMMIT (with PostgreSQL's default
-//!   `synchronous_commit = on`); each is announced with `NOTIFY benchboard,
-//!   '<team> <seq>'` in the same transaction.
+//!   `synchronous_commit = on`); each batch is announced with one `NOTIFY
+//!   benchboard, '<team> <first>-<last>'…` (a line per team) in the same transaction.
 //! - **Reads** ([`read`]): from a small connection pool ([`pool`]); a history page at
 //!   any offset is a range of the `(team_id, seq)` key (with reports in the trash
 //!   too), the summary and best records (overall and of the current run) are one row
@@ -24,22 +24,30 @@
 //! | `mod.rs` | [`PgStore`], [`PgError`], connection settings |
 //! | `migrate.rs` | the embedded migrations and how they are applied |
 //! | `pool.rs` | the connection pool of the readers |
-//! | `writer.rs` | group commit |
+//! | `writer.rs` | group commit: the writer thread, its batches and connection |
+//! | `batch.rs` | one batch's transaction: numbering, naming, records |
+//! | `judge.rs` | plausibility warnings against the team's newest report |
 //! | `rows.rs` | the rows of a batch, stored in one statement |
+//! | `announce.rs` | the payloads announcing stored reports |
 //! | `admit.rs` | `--max-teams-known` across instances |
 //! | `runs.rs` | runs at insert, and renumbering after the trash |
 //! | `admin.rs` | the trash, hidden teams and names, the audit log |
 //! | `changes.rs` | announcing changes other than reports to other instances |
 //! | `alerts.rs` | the alert state |
-//! | `feed.rs` | the listener thread and the once-and-in-order feed of reports |
+//! | `feed.rs` | the once-and-in-order feed of reports to the board |
+//! | `listener.rs` | the listener thread |
 //! | `read.rs` | the queries |
 
 mod admin;
 mod admit;
 mod alerts;
+mod announce;
 mod backend;
+mod batch;
 mod changes;
 pub mod feed;
+mod judge;
+mod listener;
 pub mod migrate;
 mod pool;
 pub mod read;
@@ -57,7 +65,8 @@ use serde_json::Value;
 pub use admin::SavedPresentation;
 pub use alerts::PgAlerts;
 pub use changes::Change;
-pub use feed::{FeedEvent, Listener};
+pub use feed::FeedEvent;
+pub use listener::Listener;
 pub use read::TeamRow;
 pub use writer::{Appended, Arrival, NewReport};
 

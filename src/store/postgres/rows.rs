@@ -1,17 +1,18 @@
 //! The rows of one batch's transaction: [`Rows`] gathers the columns of the teams
 //! and reports as arrays, and [`Rows::store`] sends them in one statement.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, FixedOffset};
+use postgres::Statement;
 
+use super::announce;
+use super::batch::{Numbered, TeamBatch};
 use super::runs::{Placed, sent_column};
-use super::writer::{Appended, NewReport, TeamBatch};
+use super::writer::NewReport;
 use crate::query::Record;
-use crate::store::StoredReport;
+use crate::report::plausibility::Warning;
 
-/// Updates the teams, inserts the reports and announces each, in one statement.
-const STORE: &str = "
+/// Updates the teams, inserts the reports and announces the batch, in one statement.
+pub(super) const STORE: &str = "
     WITH updated AS (
         UPDATE teams SET team_name = u.team_name, reports = u.reports,
                first_timestamp = coalesce(teams.first_timestamp, u.first_timestamp),
@@ -48,9 +49,8 @@ const STORE: &str = "
                     $25::int4[], $26::float8[], $27::int8[])
              AS r(team_id, seq, team_name, file_name, ts, at, qps, avg, p99, loss,
                   warnings, stats, source, run, elapsed, sent)
-        RETURNING team_id, seq
     )
-    SELECT count(pg_notify('benchboard', team_id || ' ' || seq)) FROM stored";
+    SELECT count(pg_notify('benchboard', p)) FROM unnest($37::text[]) AS p";
 
 /// A report numbered and named, ready to insert.
 pub(super) struct ReportRow<'a> {
@@ -60,11 +60,12 @@ pub(super) struct ReportRow<'a> {
     pub at: DateTime<FixedOffset>,
     pub file_name: String,
     pub placed: Placed,
+    pub warnings: Vec<Warning>,
 }
 
 /// The columns of [`STORE`]'s arrays.
 #[derive(Default)]
-pub(super) struct Rows {
+pub(super) struct Rows<'a> {
     team_ids: Vec<String>,
     team_names: Vec<String>,
     team_reports: Vec<i64>,
@@ -87,12 +88,14 @@ pub(super) struct Rows {
     p99: Vec<f64>,
     loss: Vec<f64>,
     warnings: Vec<String>,
-    stats: Vec<String>,
-    sources: Vec<Option<String>>,
+    stats: Vec<&'a str>,
+    sources: Vec<Option<&'a str>>,
     runs: Vec<i32>,
     elapsed: Vec<f64>,
     sent: Vec<i64>,
     team_runs: TeamRuns,
+    /// Per team of the batch: its id and the seqs of its first and last report.
+    announced: Vec<(String, i64, i64)>,
 }
 
 /// The run columns of the teams' rows.
@@ -109,8 +112,8 @@ struct TeamRuns {
     last_sent: Vec<Option<i64>>,
 }
 
-impl Rows {
-    pub fn push(&mut self, row: ReportRow<'_>) -> Appended {
+impl<'a> Rows<'a> {
+    pub fn push(&mut self, row: ReportRow<'a>) -> Numbered {
         let report = row.report;
         let m = &report.metrics;
         self.report_teams.push(report.team_id.as_str().to_string());
@@ -124,28 +127,25 @@ impl Rows {
         self.p99.push(m.p99_latency);
         self.loss.push(m.data_loss_rate);
         self.warnings
-            .push(serde_json::to_string(&report.warnings).expect("warnings serialize"));
-        self.stats.push(report.body.clone());
-        self.sources.push(report.source.clone());
+            .push(serde_json::to_string(&row.warnings).expect("warnings serialize"));
+        self.stats.push(&report.body);
+        self.sources.push(report.source.as_deref());
         self.runs.push(row.placed.run);
         self.elapsed.push(row.placed.point.total_elapsed_s);
         self.sent.push(sent_column(&row.placed.point));
-        Appended {
-            seq: row.seq as u64,
-            stored: Arc::new(StoredReport {
-                team_id: report.team_id.clone(),
-                team_name: report.team_name.clone(),
-                timestamp: row.timestamp,
-                at: row.at,
-                file_name: row.file_name,
-                stats: report.stats.clone(),
-                run: row.placed.run as u32,
-                warnings: report.warnings.clone(),
-            }),
+        Numbered {
+            seq: row.seq,
+            timestamp: row.timestamp,
+            at: row.at,
+            file_name: row.file_name,
+            run: row.placed.run as u32,
+            warnings: row.warnings,
         }
     }
 
-    pub fn push_team(&mut self, id: &str, team: &TeamBatch) {
+    pub fn push_team(&mut self, id: &str, team: &TeamBatch<'_>) {
+        self.announced
+            .push((id.to_string(), team.first_seq, team.reports));
         self.team_ids.push(id.to_string());
         self.team_names.push(team.newest_name.clone());
         self.team_reports.push(team.reports);
@@ -180,9 +180,21 @@ impl Rows {
         t.last_sent.push(sent);
     }
 
-    pub fn store(&self, tx: &mut postgres::Transaction<'_>) -> Result<(), postgres::Error> {
+    /// Runs [`STORE`] (prepared as `statement`), announced as `instance`'s.
+    pub fn store(
+        &self,
+        tx: &mut postgres::Transaction<'_>,
+        statement: &Statement,
+        instance: u64,
+    ) -> Result<(), postgres::Error> {
+        let payloads = announce::payloads(
+            instance,
+            self.announced
+                .iter()
+                .map(|(id, first, last)| (id.as_str(), *first, *last)),
+        );
         tx.query_one(
-            STORE,
+            statement,
             &[
                 &self.team_ids,
                 &self.team_names,
@@ -220,6 +232,7 @@ impl Rows {
                 &self.team_runs.best_latency_times,
                 &self.team_runs.last_elapsed,
                 &self.team_runs.last_sent,
+                &payloads,
             ],
         )
         .map(|_| ())
