@@ -6,7 +6,8 @@
 //!    the same disk, `--runs` times (medians); every acknowledged report is looked
 //!    for afterwards;
 //! 2. history: a team with `--history` reports (inserted by SQL, as a migration
-//!    would), the page at offset `history - 10` through the API, median and p99;
+//!    would), three of them moved to the trash through the admin API, the page at
+//!    offset `visible - 10` through the API, median and p99;
 //! 3. fan-out: two instances on one database, a viewer on B, reports posted to A;
 //!    post-to-viewer latency (from the POST's first byte sent to the `team_update`
 //!    read off B's WebSocket), quiet and with `--fan-load` background reports/s on
@@ -176,9 +177,9 @@ fn fill_history(cluster: &pg::Cluster, db: &str, reports: i64) {
         .unwrap();
     client
         .execute(
-            "INSERT INTO reports (team_id, seq, rank, run, team_name, file_name, timestamp,
-                                  at, qps, avg_latency, p99_latency, data_loss_rate, stats)
-             SELECT 'deep', n, n, 1, 'deep',
+            "INSERT INTO reports (team_id, seq, team_name, file_name, timestamp, at, qps,
+                                  avg_latency, p99_latency, data_loss_rate, stats)
+             SELECT 'deep', n, 'deep',
                     to_char(t, 'YYYYMMDD_HH24MISS_MS') || '.json',
                     to_char(t, 'YYYY-MM-DD\"T\"HH24:MI:SS.MS') || '+00:00', t,
                     n % 1000, 10, 20, 0, $1::text::json
@@ -203,9 +204,18 @@ fn history_page(cluster: &pg::Cluster, reports: i64) {
     let temp = tempfile::tempdir().unwrap();
     drop(Serve::start(temp.path(), &["--store", &cluster.url(db)]));
     fill_history(cluster, db, reports);
-    let serve = Serve::start(temp.path(), &["--store", &cluster.url(db)]);
+    let contest = temp.path().join("contest.toml");
+    std::fs::write(&contest, format!("[admin]\ntoken = \"{ADMIN_TOKEN}\"\n")).unwrap();
+    let store = [
+        "--store",
+        &cluster.url(db),
+        "--config",
+        contest.to_str().unwrap(),
+    ];
+    let serve = Serve::start(temp.path(), &store);
     let mut conn = Conn::open(&serve.addr).unwrap();
-    for offset in [0, reports / 2, reports - 10] {
+    let visible = reports - trash_some(cluster, db, &mut conn, reports);
+    for offset in [0, visible / 2, visible - 10] {
         let request = get_request(&format!("/api/teams/deep/history?limit=10&offset={offset}"));
         let mut times = Vec::new();
         for _ in 0..200 {
@@ -216,11 +226,43 @@ fn history_page(cluster: &pg::Cluster, reports: i64) {
         }
         times.sort_by(f64::total_cmp);
         println!(
-            "history page at offset {offset} of {reports}: median {:.2} ms  p99 {:.2} ms (HTTP round trip, 200 requests)",
+            "history page at offset {offset} of {visible} (and {} in the trash): median {:.2} ms  p99 {:.2} ms (HTTP round trip, 200 requests)",
+            reports - visible,
             median(&times),
             quantile(&times, 0.99)
         );
     }
+}
+
+/// The admin token of the history benchmark's contest file.
+const ADMIN_TOKEN: &str = "bench-admin-token-0123456789abcdef";
+
+/// Moves three reports of `deep` (an old one, one from the middle, a recent one) to
+/// the trash through the admin API; returns how many.
+fn trash_some(cluster: &pg::Cluster, db: &str, conn: &mut Conn, reports: i64) -> i64 {
+    let mut client = cluster.connect(db);
+    let seqs = [10, reports / 2, reports - 20];
+    for seq in seqs {
+        let file: String = client
+            .query_one(
+                "SELECT file_name FROM reports WHERE team_id = 'deep' AND seq = $1",
+                &[&seq],
+            )
+            .unwrap()
+            .get(0);
+        let request = format!(
+            "POST /api/admin/teams/deep/reports/{file}/trash HTTP/1.1\r\nHost: bench\r\n\
+             Authorization: Bearer {ADMIN_TOKEN}\r\nContent-Length: 0\r\n\r\n"
+        );
+        let started = Instant::now();
+        let (status, answer) = conn.exchange(request.as_bytes()).unwrap();
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+        println!(
+            "history: report #{seq} of {reports} to the trash in {:.1} s (runs and records rebuilt)",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    seqs.len() as i64
 }
 
 /// Background reports while the fan-out is measured: `rate` reports/s in all, from

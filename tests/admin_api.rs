@@ -179,6 +179,72 @@ fn in_trash(server: &TestServer, file: &str) -> Option<String> {
 }
 
 #[test]
+fn history_pages_skip_every_report_in_the_trash() {
+    let (server, _) = registered("", |_| {});
+    for qps in 1..=6 {
+        let body = report_with_qps(f64::from(qps));
+        assert_eq!(post(&server, "team1", Some(TEAM1), &body).status, 200);
+    }
+    let names: Vec<String> = server.stored("team1").into_iter().map(|f| f.name).collect();
+    // The newest, one in the middle and one near the start.
+    for index in [5, 3, 1] {
+        let path = format!("/api/admin/teams/team1/reports/{}/trash", names[index]);
+        assert_eq!(admin(&server, "POST", &path, None).status, 200);
+    }
+    let offsets: Vec<f64> = (0..3).map(|offset| page_qps(&server, offset)).collect();
+    assert_eq!(offsets, [5.0, 3.0, 1.0]);
+    let (_, page) = server.get_json("/api/teams/team1/history?limit=2&offset=1");
+    assert_eq!(page["total"], 3);
+    let qps: Vec<f64> = page["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            e["stats"]["performanceMetrics"]["avgCompletedQPS"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(qps, [3.0, 1.0]);
+    let (_, beyond) = server.get_json("/api/teams/team1/history?offset=3");
+    assert_eq!(beyond["history"], json!([]));
+}
+
+#[test]
+fn trash_and_restore_renumber_the_runs() {
+    let (server, _) = registered("", |_| {});
+    // totalElapsed 100, 50, 80: the second report starts run 2.
+    for (elapsed, qps) in [(100.0, 500.0), (50.0, 10.0), (80.0, 20.0)] {
+        let mut report: Value = serde_json::from_slice(&report_with_qps(qps)).unwrap();
+        report["totalElapsed"] = json!(elapsed);
+        let body = serde_json::to_vec(&report).unwrap();
+        assert_eq!(post(&server, "team1", Some(TEAM1), &body).status, 200);
+    }
+    let runs = |server: &TestServer| -> (Value, Vec<u64>) {
+        let (_, team) = server.get_json("/api/teams/team1");
+        let (_, history) = server.get_json("/api/teams/team1/history");
+        let runs = history["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["run"].as_u64().unwrap())
+            .collect();
+        (
+            json!([team["run"], team["run_best"]["best_qps"], team["best_qps"]]),
+            runs,
+        )
+    };
+    assert_eq!(runs(&server), (json!([2, 20.0, 500.0]), vec![2, 2, 1]));
+    let first = server.stored("team1")[0].name.clone();
+    let trash = format!("/api/admin/teams/team1/reports/{first}/trash");
+    assert_eq!(admin(&server, "POST", &trash, None).status, 200);
+    assert_eq!(runs(&server), (json!([1, 20.0, 20.0]), vec![1, 1]));
+    let restore = format!("/api/admin/trash/team1/{first}/restore");
+    assert_eq!(admin(&server, "POST", &restore, None).status, 200);
+    assert_eq!(runs(&server), (json!([2, 20.0, 500.0]), vec![2, 2, 1]));
+}
+
+#[test]
 fn hide_rename_reset_and_reset_all_change_the_board() {
     let (server, _) = registered("", |_| {});
     for team in [("team1", TEAM1), ("team2", TEAM2)] {

@@ -10,13 +10,12 @@ mod common;
 
 use std::process::Command;
 
-use std::time::{Duration, Instant};
-
 use common::TestServer;
 use common::contest::{TEAM1, TEAM2, admin, post, registered, report_with_qps};
 use common::pg;
 use common::serve::{SERVE, ServeChild, serve_command};
-use serde_json::{Value, json};
+use common::watch::{eventually, next_message, viewer};
+use serde_json::json;
 
 #[test]
 fn registered_mode_and_every_admin_action_work_across_instances() {
@@ -106,40 +105,6 @@ fn registered_mode_and_every_admin_action_work_across_instances() {
     assert_eq!(trash["reports"].as_array().unwrap().len(), 3);
     for server in [&a, &b, &c] {
         assert!(!server.data_dir.exists());
-    }
-}
-
-/// Polls `check` until it holds (the other instance learns by NOTIFY), or fails.
-fn eventually(what: &str, check: impl Fn() -> bool) {
-    let deadline = Instant::now() + common::PATIENCE;
-    while !check() {
-        assert!(Instant::now() < deadline, "never: {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-type Socket = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>;
-
-fn viewer(server: &TestServer) -> Socket {
-    let url = server.base.replacen("http://", "ws://", 1) + "/ws";
-    let (socket, _) = tungstenite::connect(url).expect("WebSocket handshake");
-    if let tungstenite::stream::MaybeTlsStream::Plain(stream) = socket.get_ref() {
-        stream.set_read_timeout(Some(common::PATIENCE)).unwrap();
-    }
-    socket
-}
-
-/// The next message the viewer gets that `wanted` picks.
-fn next_message(socket: &mut Socket, wanted: impl Fn(&Value) -> bool) -> Value {
-    loop {
-        let message = socket.read().expect("the viewer gets the message in time");
-        let Ok(text) = message.to_text() else {
-            continue;
-        };
-        let value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-        if wanted(&value) {
-            return value;
-        }
     }
 }
 

@@ -4,10 +4,11 @@
 //! feeds the board with every instance's reports and with the database's comings
 //! and goings.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use super::{Config, StartupError};
+use crate::alerts::AlertService;
 use crate::board::LiveBoard;
 use crate::hub::Hub;
 use crate::store::postgres::{FeedEvent, Listener, PgError, PgStore};
@@ -18,7 +19,13 @@ pub(super) struct Opened {
     pub store: Box<dyn WriteStore>,
     pub board: Arc<LiveBoard>,
     pub listener: Option<Listener>,
+    /// Where the listener finds the alerts, once they are started, to take up the
+    /// alert changes of other instances.
+    pub alerts: AlertSlot,
 }
+
+/// The alert service, set once the server has started it.
+pub(super) type AlertSlot = Arc<OnceLock<Arc<AlertService>>>;
 
 /// Opens the store `config` names and builds the board from it.
 pub(super) fn open(config: &Config, hub: Arc<Hub>) -> Result<Opened, StartupError> {
@@ -41,6 +48,7 @@ pub(super) fn open(config: &Config, hub: Arc<Hub>) -> Result<Opened, StartupErro
             store: Box::new(store),
             board: Arc::new(board),
             listener: None,
+            alerts: AlertSlot::default(),
         });
     };
     let store = PgStore::open_retrying(url, config.max_teams_known, |e, wait| {
@@ -54,18 +62,26 @@ pub(super) fn open(config: &Config, hub: Arc<Hub>) -> Result<Opened, StartupErro
     let board = LiveBoard::from_store(&store, config.timing, config.max_teams, hub)
         .map_err(StartupError::Store)?;
     let board = Arc::new(board);
-    let listener = feed_board(&store, &board).map_err(|e| StartupError::Store(e.into()))?;
+    let alerts = AlertSlot::default();
+    let listener =
+        feed_board(&store, &board, &alerts).map_err(|e| StartupError::Store(e.into()))?;
     Ok(Opened {
         store: Box::new(store),
         board,
         listener: Some(listener),
+        alerts,
     })
 }
 
 /// Starts the listener that passes every instance's reports to `board`, from each
 /// team's newest seq when the board was built.
-fn feed_board(store: &PgStore, board: &Arc<LiveBoard>) -> Result<Listener, PgError> {
+fn feed_board(
+    store: &PgStore,
+    board: &Arc<LiveBoard>,
+    alerts: &AlertSlot,
+) -> Result<Listener, PgError> {
     let fed = Arc::clone(board);
+    let alerts = Arc::clone(alerts);
     let known = store.seqs()?;
     Ok(store.listen(known, move |event| match event {
         FeedEvent::Report {
@@ -84,7 +100,14 @@ fn feed_board(store: &PgStore, board: &Arc<LiveBoard>) -> Result<Listener, PgErr
             let message = crate::api::WsMessage::AdminAction { entry };
             fed.hub().publish(None, message.to_text().into());
         }
-        FeedEvent::Alert(message) => fed.hub().publish(None, message.to_string().into()),
+        FeedEvent::Alert(announced) => {
+            let Some(alerts) = alerts.get() else {
+                return;
+            };
+            if let Some(change) = alerts.adopt_announced(&announced) {
+                fed.show_alerts(&[change], &alerts.firing());
+            }
+        }
     }))
 }
 

@@ -17,6 +17,7 @@ pub mod pg_reports;
 pub mod serve;
 pub mod tls;
 pub mod tmpfs;
+pub mod watch;
 
 #[allow(unused_imports)] // each test binary uses a part
 pub use child::{ClosedPort, Lines, PATIENCE, Running, lines_of, run_to_end};

@@ -3,7 +3,7 @@
 //! there and back whole, with its seq), the hidden teams and given names
 //! (`presentation`), and the audit log (`audit`). Each change is one transaction
 //! under the team's row lock (the writer takes the same lock), renumbers the team's
-//! ranks and runs and rebuilds its records ([`super::runs::recompute`]), and is
+//! runs and rebuilds its records ([`super::runs::recompute`]), and is
 //! announced with `NOTIFY` so that every other instance's board follows.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,7 +21,7 @@ use crate::team::TeamId;
 /// Every column of `reports` (and of `trash`, which has them all, plus when).
 const COLUMNS: &str = "team_id, seq, team_name, file_name, timestamp, at, received_at, qps, \
      avg_latency, p99_latency, data_loss_rate, warnings, stats, source, run, total_elapsed, \
-     total_sent, rank";
+     total_sent";
 
 /// Hidden teams and the names an organiser gave, as the database keeps them.
 pub type SavedPresentation = (BTreeSet<String>, BTreeMap<String, String>);

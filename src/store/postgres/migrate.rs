@@ -14,8 +14,11 @@ pub struct Migration {
     pub name: &'static str,
     pub sql: &'static str,
     /// What the binary computes right after the SQL, in the same transaction.
-    pub then: Option<fn(&mut Transaction<'_>) -> Result<(), postgres::Error>>,
+    pub then: Option<AfterSql>,
 }
+
+/// A step of a migration computed by the binary (in the migration's transaction).
+pub type AfterSql = fn(&mut Transaction<'_>) -> Result<(), postgres::Error>;
 
 /// Every migration, oldest first; a new schema change is a new entry (never an edit).
 pub const MIGRATIONS: &[Migration] = &[

@@ -11,8 +11,9 @@
 //!   `synchronous_commit = on`); each batch is announced with one `NOTIFY
 //!   benchboard, '<team> <first>-<last>'…` (a line per team) in the same transaction.
 //! - **Reads** ([`read`]): from a small connection pool ([`pool`]); a history page at
-//!   any offset is a range of the `(team_id, seq)` key, the summary and best records
-//!   are one row of `teams`.
+//!   any offset is a range of the `(team_id, seq)` key (with reports in the trash
+//!   too), the summary and best records (overall and of the current run) are one row
+//!   of `teams`.
 //! - **Fan-out** ([`feed`]): a listener thread per instance `LISTEN`s, fetches what
 //!   other instances stored and hands every report, exactly once and in order per
 //!   team, to the board; after a lost connection it reconnects and catches up by
@@ -29,15 +30,17 @@
 //! | `rows.rs` | the rows of a batch, stored in one statement |
 //! | `announce.rs` | the payloads announcing stored reports |
 //! | `admit.rs` | `--max-teams-known` across instances |
-//! | `runs.rs` | runs and ranks at insert, and renumbering after the trash |
+//! | `runs.rs` | runs at insert, and renumbering after the trash |
 //! | `admin.rs` | the trash, hidden teams and names, the audit log |
 //! | `changes.rs` | announcing changes other than reports to other instances |
+//! | `alerts.rs` | the alert state |
 //! | `feed.rs` | the once-and-in-order feed of reports to the board |
 //! | `listener.rs` | the listener thread |
 //! | `read.rs` | the queries |
 
 mod admin;
 mod admit;
+mod alerts;
 mod announce;
 mod backend;
 mod batch;
@@ -60,6 +63,7 @@ use postgres::error::SqlState;
 use serde_json::Value;
 
 pub use admin::SavedPresentation;
+pub use alerts::PgAlerts;
 pub use changes::Change;
 pub use feed::FeedEvent;
 pub use listener::Listener;

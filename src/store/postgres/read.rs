@@ -1,6 +1,7 @@
 //! The queries. Each is an index lookup of bounded size: a page of history is a range
-//! of the `(team_id, rank)` index (ranks number the reports outside the trash 1, 2,
-//! 3, …, so offset `k` from the newest is rank `visible - k`), the summary and best
+//! of the `(team_id, seq)` key (seqs are dense across the reports and the trash, so
+//! offset `k` from the newest is seq `newest - k` moved down by the trashed seqs above
+//! it, which an index of the trash gives), the summary and best
 //! records (overall and of the current run) are one row of `teams`, the chart's
 //! series is folded in the database, and exports read in key order, a chunk at a time.
 
@@ -329,25 +330,21 @@ fn page(
     };
     let (filter, params) = range_filter(range, 2);
     if filter.is_empty() {
-        let total = count_of(client, target, id)?;
-        let newest = total as i64 - offset.min(i64::MAX as usize) as i64;
-        if newest < 1 {
+        let (total, newest) = counts_of(client, target, id)?;
+        if offset >= total {
             return Ok((total, Vec::new()));
         }
-        let oldest = (newest - limit.min(i64::MAX as usize) as i64 + 1).max(1);
+        let first = seq_at_offset(client, target, id, newest, offset as i64)?;
         let rows = client
             .query(
                 &format!(
                     "SELECT {REPORT_COLUMNS} FROM reports \
-                     WHERE team_id = $1 AND rank BETWEEN $2 AND $3 ORDER BY rank DESC"
+                     WHERE team_id = $1 AND seq <= $2 ORDER BY seq DESC LIMIT $3"
                 ),
-                &[&id.as_str(), &oldest, &newest],
+                &[&id.as_str(), &first, &(limit.min(i64::MAX as usize) as i64)],
             )
             .map_err(fail)?;
-        // Ranks are dense (the trash renumbers them); should they not be, count instead.
-        if rows.len() as i64 == newest - oldest + 1 {
-            return Ok((total, read(rows)?));
-        }
+        return Ok((total, read(rows)?));
     }
     let team = id.as_str();
     let mut all: Vec<&(dyn ToSql + Sync)> = vec![&team];
@@ -374,6 +371,55 @@ fn page(
         )
         .map_err(fail)?;
     Ok((total as usize, read(rows)?))
+}
+
+/// Trashed seqs read per query while looking for a page's first report.
+const TRASH_CHUNK: i64 = 1000;
+
+/// The team's reports outside the trash, and its newest seq handed out.
+fn counts_of(client: &mut Client, target: &str, id: &TeamId) -> Result<(usize, i64), PgError> {
+    let row = client
+        .query_opt(
+            "SELECT visible, reports FROM teams WHERE team_id = $1",
+            &[&id.as_str()],
+        )
+        .map_err(|e| PgError::from_driver(target, e))?;
+    Ok(row.map_or((0, 0), |r| (r.get::<_, i64>(0).max(0) as usize, r.get(1))))
+}
+
+/// The seq of the report `offset` places below the team's newest outside the trash.
+/// Every seq up to `newest` is a report or in the trash, so it is `newest - offset`
+/// moved down by one for each trashed seq met on the way: only the trashed seqs above
+/// the answer are read (an index range), newest first.
+fn seq_at_offset(
+    client: &mut Client,
+    target: &str,
+    id: &TeamId,
+    newest: i64,
+    offset: i64,
+) -> Result<i64, PgError> {
+    let mut seq = newest - offset;
+    let mut below = newest;
+    loop {
+        let trashed = client
+            .query(
+                "SELECT seq FROM trash WHERE team_id = $1 AND seq <= $2 \
+                 ORDER BY seq DESC LIMIT $3",
+                &[&id.as_str(), &below, &TRASH_CHUNK],
+            )
+            .map_err(|e| PgError::from_driver(target, e))?;
+        for row in &trashed {
+            let t: i64 = row.get(0);
+            if t < seq {
+                return Ok(seq);
+            }
+            seq -= 1;
+            below = t - 1;
+        }
+        if (trashed.len() as i64) < TRASH_CHUNK {
+            return Ok(seq);
+        }
+    }
 }
 
 fn count_of(client: &mut Client, target: &str, id: &TeamId) -> Result<usize, PgError> {

@@ -28,9 +28,9 @@ pub(super) const STORE: &str = "
                updated_at = statement_timestamp()
         FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[],
                     $6::timestamptz[], $7::text[], $8::float8[], $9::text[],
-                    $10::float8[], $11::text[], $29::int8[], $30::int4[], $31::int8[],
-                    $32::float8[], $33::text[], $34::float8[], $35::text[],
-                    $36::float8[], $37::int8[])
+                    $10::float8[], $11::text[], $28::int8[], $29::int4[], $30::int8[],
+                    $31::float8[], $32::text[], $33::float8[], $34::text[],
+                    $35::float8[], $36::int8[])
              AS u(team_id, team_name, reports, first_timestamp, last_timestamp, last_at,
                   last_file_name, best_qps, best_qps_time, best_latency, best_latency_time,
                   visible, run, run_reports, run_best_qps, run_best_qps_time,
@@ -39,18 +39,18 @@ pub(super) const STORE: &str = "
     ), stored AS (
         INSERT INTO reports (team_id, seq, team_name, file_name, timestamp, at,
                              qps, avg_latency, p99_latency, data_loss_rate, warnings, stats,
-                             source, rank, run, total_elapsed, total_sent)
+                             source, run, total_elapsed, total_sent)
         SELECT r.team_id, r.seq, r.team_name, r.file_name, r.ts, r.at,
                r.qps, r.avg, r.p99, r.loss, r.warnings::jsonb, r.stats::json,
-               r.source::json, r.rank, r.run, r.elapsed, r.sent
+               r.source::json, r.run, r.elapsed, r.sent
         FROM unnest($12::text[], $13::int8[], $14::text[], $15::text[], $16::text[],
                     $17::timestamptz[], $18::float8[], $19::float8[], $20::float8[],
                     $21::float8[], $22::text[], $23::text[], $24::text[],
-                    $25::int8[], $26::int4[], $27::float8[], $28::int8[])
+                    $25::int4[], $26::float8[], $27::int8[])
              AS r(team_id, seq, team_name, file_name, ts, at, qps, avg, p99, loss,
-                  warnings, stats, source, rank, run, elapsed, sent)
+                  warnings, stats, source, run, elapsed, sent)
     )
-    SELECT count(pg_notify('benchboard', p)) FROM unnest($38::text[]) AS p";
+    SELECT count(pg_notify('benchboard', p)) FROM unnest($37::text[]) AS p";
 
 /// A report numbered and named, ready to insert.
 pub(super) struct ReportRow<'a> {
@@ -90,7 +90,6 @@ pub(super) struct Rows<'a> {
     warnings: Vec<String>,
     stats: Vec<&'a str>,
     sources: Vec<Option<&'a str>>,
-    ranks: Vec<i64>,
     runs: Vec<i32>,
     elapsed: Vec<f64>,
     sent: Vec<i64>,
@@ -131,7 +130,6 @@ impl<'a> Rows<'a> {
             .push(serde_json::to_string(&row.warnings).expect("warnings serialize"));
         self.stats.push(&report.body);
         self.sources.push(report.source.as_deref());
-        self.ranks.push(row.placed.rank);
         self.runs.push(row.placed.run);
         self.elapsed.push(row.placed.point.total_elapsed_s);
         self.sent.push(sent_column(&row.placed.point));
@@ -222,7 +220,6 @@ impl<'a> Rows<'a> {
                 &self.warnings,
                 &self.stats,
                 &self.sources,
-                &self.ranks,
                 &self.runs,
                 &self.elapsed,
                 &self.sent,

@@ -1,8 +1,8 @@
-//! Runs and ranks on PostgreSQL, the same as the file store's (src/runs.rs): each
+//! Runs on PostgreSQL, the same as the file store's (src/runs.rs): each
 //! report's run is computed at insert under its team's row lock from the newest
 //! report's run point, and the current run's count and best records are kept in the
 //! team's row like the overall best. After the trash changed a team's reports,
-//! [`recompute`] numbers its ranks and runs again and rebuilds the row's records.
+//! [`recompute`] numbers its runs again and rebuilds the row's records.
 
 use chrono::{DateTime, FixedOffset};
 use postgres::Transaction;
@@ -17,7 +17,7 @@ const UPDATE_CHUNK: usize = 10_000;
 /// A team's run state while the reports of a batch are numbered.
 #[derive(Debug, Clone, Default)]
 pub struct RunState {
-    /// Reports outside the trash: the rank of the newest.
+    /// Reports outside the trash.
     pub visible: i64,
     counter: RunCounter,
     pub run_reports: i64,
@@ -25,10 +25,9 @@ pub struct RunState {
     pub last_point: Option<RunPoint>,
 }
 
-/// A report's place: its rank, run and run point.
+/// A report's place: its run and run point.
 #[derive(Debug, Clone, Copy)]
 pub struct Placed {
-    pub rank: i64,
     pub run: i32,
     pub point: RunPoint,
 }
@@ -83,7 +82,6 @@ impl RunState {
         self.visible += 1;
         self.last_point = Some(p);
         Placed {
-            rank: self.visible,
             run: run as i32,
             point: p,
         }
@@ -118,59 +116,79 @@ pub fn sent_column(p: &RunPoint) -> i64 {
     p.total_sent.clamp(i64::MIN.into(), i64::MAX.into()) as i64
 }
 
-/// After the team's reports changed (trash, restore, reset): numbers ranks and runs
-/// again in seq order, and rebuilds the team's count, newest report, first and last
+/// After the team's reports changed (trash, restore, reset): numbers runs again in
+/// seq order, and rebuilds the team's count, newest report, first and last
 /// timestamps, best and current-run records (under the team's row lock, which the
 /// caller holds). Reads the team's headline columns once, a row at a time.
 pub fn recompute(tx: &mut Transaction<'_>, team: &str) -> Result<(), postgres::Error> {
-    let mut rows = tx.query_raw(
-        "SELECT seq, rank, run, timestamp, qps, avg_latency, total_elapsed, total_sent, at \
-         FROM reports WHERE team_id = $1 ORDER BY seq",
-        [team],
-    )?;
-    let mut state = RunState::default();
-    let mut best = BestRecords::default();
-    let mut changed: (Vec<i64>, Vec<i64>, Vec<i32>) = Default::default();
-    let mut ends: Option<(String, String, i64, DateTime<FixedOffset>)> = None;
-    while let Some(row) = rows.next()? {
-        let (seq, rank, run): (i64, i64, i32) = (row.get(0), row.get(1), row.get(2));
-        let timestamp: String = row.get(3);
-        let (qps, avg): (f64, f64) = (row.get(4), row.get(5));
-        let placed = state.next_point(point(row.get(6), row.get(7)), qps, avg, &timestamp);
-        best.update(qps, avg, &timestamp);
-        if placed.rank != rank || placed.run != run {
-            changed.0.push(seq);
-            changed.1.push(placed.rank);
-            changed.2.push(placed.run);
-        }
-        let first = ends.take().map_or_else(|| timestamp.clone(), |e| e.0);
-        ends = Some((first, timestamp, seq, row.get(8)));
-    }
-    drop(rows);
+    let numbered = number(tx, team)?;
+    let changed = &numbered.changed;
     for start in (0..changed.0.len()).step_by(UPDATE_CHUNK) {
         let end = (start + UPDATE_CHUNK).min(changed.0.len());
         tx.execute(
-            "UPDATE reports SET rank = u.rank, run = u.run \
-             FROM unnest($2::int8[], $3::int8[], $4::int4[]) AS u(seq, rank, run) \
+            "UPDATE reports SET run = u.run \
+             FROM unnest($2::int8[], $3::int4[]) AS u(seq, run) \
              WHERE reports.team_id = $1 AND reports.seq = u.seq",
-            &[
-                &team,
-                &&changed.0[start..end],
-                &&changed.1[start..end],
-                &&changed.2[start..end],
-            ],
+            &[&team, &&changed.0[start..end], &&changed.1[start..end]],
         )?;
     }
-    let (first, last, latest_seq, last_at) = match ends {
+    update_team(tx, team, &numbered)
+}
+
+/// A team's reports numbered again: what changed, and what the team's row says.
+struct Numbered {
+    state: RunState,
+    best: BestRecords,
+    /// Seqs whose run changed, with the new runs.
+    changed: (Vec<i64>, Vec<i32>),
+    /// First and last timestamp, newest seq and its time.
+    ends: Option<(String, String, i64, DateTime<FixedOffset>)>,
+}
+
+/// Reads the team's headline columns in seq order, a row at a time.
+fn number(tx: &mut Transaction<'_>, team: &str) -> Result<Numbered, postgres::Error> {
+    let mut rows = tx.query_raw(
+        "SELECT seq, run, timestamp, qps, avg_latency, total_elapsed, total_sent, at \
+         FROM reports WHERE team_id = $1 ORDER BY seq",
+        [team],
+    )?;
+    let mut n = Numbered {
+        state: RunState::default(),
+        best: BestRecords::default(),
+        changed: Default::default(),
+        ends: None,
+    };
+    while let Some(row) = rows.next()? {
+        let (seq, run): (i64, i32) = (row.get(0), row.get(1));
+        let timestamp: String = row.get(2);
+        let (qps, avg): (f64, f64) = (row.get(3), row.get(4));
+        let placed = n
+            .state
+            .next_point(point(row.get(5), row.get(6)), qps, avg, &timestamp);
+        n.best.update(qps, avg, &timestamp);
+        if placed.run != run {
+            n.changed.0.push(seq);
+            n.changed.1.push(placed.run);
+        }
+        let first = n.ends.take().map_or_else(|| timestamp.clone(), |e| e.0);
+        n.ends = Some((first, timestamp, seq, row.get(7)));
+    }
+    Ok(n)
+}
+
+/// Writes the team's row from its reports numbered again.
+fn update_team(tx: &mut Transaction<'_>, team: &str, n: &Numbered) -> Result<(), postgres::Error> {
+    let (first, last, latest_seq, last_at) = match n.ends.clone() {
         Some((first, last, seq, at)) => (Some(first), Some(last), Some(seq), Some(at)),
         None => (None, None, None, None),
     };
     let record = |r: &Option<Record>| r.as_ref().map(|r| (r.value, r.timestamp.clone())).unzip();
-    let (best_qps, best_qps_time) = record(&best.qps);
-    let (best_latency, best_latency_time) = record(&best.latency);
-    let (run_qps, run_qps_time) = record(&state.run_best.qps);
-    let (run_latency, run_latency_time) = record(&state.run_best.latency);
-    let (last_elapsed, last_sent) = state
+    let (best_qps, best_qps_time) = record(&n.best.qps);
+    let (best_latency, best_latency_time) = record(&n.best.latency);
+    let (run_qps, run_qps_time) = record(&n.state.run_best.qps);
+    let (run_latency, run_latency_time) = record(&n.state.run_best.latency);
+    let (last_elapsed, last_sent) = n
+        .state
         .last_point
         .map(|p| (p.total_elapsed_s, sent_column(&p)))
         .unzip();
@@ -183,7 +201,7 @@ pub fn recompute(tx: &mut Transaction<'_>, team: &str) -> Result<(), postgres::E
          last_elapsed = $17, last_sent = $18 WHERE team_id = $1",
         &[
             &team,
-            &state.visible,
+            &n.state.visible,
             &latest_seq,
             &first,
             &last,
@@ -192,8 +210,8 @@ pub fn recompute(tx: &mut Transaction<'_>, team: &str) -> Result<(), postgres::E
             &best_qps_time,
             &best_latency,
             &best_latency_time,
-            &state.run(),
-            &state.run_reports,
+            &n.state.run(),
+            &n.state.run_reports,
             &run_qps,
             &run_qps_time,
             &run_latency,

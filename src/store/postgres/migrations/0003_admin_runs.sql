@@ -3,26 +3,19 @@
 
 -- Runs (src/runs.rs): a drop of totalElapsed or totalSent starts a new run. Each
 -- report keeps the two numbers and its run, computed at insert under the team's row
--- lock. `rank` is the report's position among the team's reports outside the trash
--- (1 = oldest): a history page at any offset is a range of `(team_id, rank)` even
--- when reports went to the trash.
+-- lock.
 ALTER TABLE reports
     ADD COLUMN run           integer NOT NULL DEFAULT 1,
     ADD COLUMN total_elapsed double precision NOT NULL DEFAULT 0,
     -- Clamped to the range of int8 (a count beyond it is not plausible).
-    ADD COLUMN total_sent    bigint NOT NULL DEFAULT 0,
-    ADD COLUMN rank          bigint;
+    ADD COLUMN total_sent    bigint NOT NULL DEFAULT 0;
 UPDATE reports SET
-    rank = seq,
     total_elapsed = CASE WHEN json_typeof(stats -> 'totalElapsed') = 'number'
                          THEN (stats ->> 'totalElapsed')::float8 ELSE 0 END,
     total_sent = CASE WHEN json_typeof(stats -> 'totalSent') = 'number'
                       THEN least(greatest(trunc((stats ->> 'totalSent')::numeric),
                                           -9223372036854775807), 9223372036854775807)::int8
                       ELSE 0 END;
-ALTER TABLE reports ALTER COLUMN rank SET NOT NULL;
--- Not unique: trashing a report shifts the ranks after it in one statement.
-CREATE INDEX reports_team_rank ON reports (team_id, rank);
 
 -- `reports` stays the team's seq counter (the newest seq ever handed out, trashed
 -- ones included); `visible` counts the reports outside the trash and `latest_seq`
@@ -45,9 +38,14 @@ UPDATE teams SET visible = reports, latest_seq = nullif(reports, 0);
 
 -- The trash: reports an organiser took off the record, kept whole (the same
 -- columns as `reports`, plus when). Restoring moves the row back with its seq.
+-- Every seq of a team from 1 to `teams.reports` is in `reports` or here, so a
+-- history page at offset k from the newest starts at the (k+1)-th seq counting down
+-- that is not here: the trashed seqs above it are read from `trash_team_seq`, then
+-- the page is a range of the `(team_id, seq)` key (src/store/postgres/read.rs).
 CREATE TABLE trash (LIKE reports INCLUDING DEFAULTS);
 ALTER TABLE trash ADD COLUMN trashed_at timestamptz NOT NULL DEFAULT now(),
                   ADD PRIMARY KEY (team_id, file_name);
+CREATE INDEX trash_team_seq ON trash (team_id, seq);
 
 -- Hidden teams and names an organiser gave (the file store's data/.board.json).
 CREATE TABLE presentation (
