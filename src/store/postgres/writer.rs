@@ -5,9 +5,9 @@
 //!
 //! How long a batch waits for company ([`gather`]): a lone report does not wait
 //! beyond what is already queued; when the last batch answered many workers a
-//! moment ago, their next reports are on their way, and the batch waits up to
-//! [`BUSY_WINDOW`] for as many (closed-loop clients then share one commit instead of
-//! splitting into waves that each pay one).
+//! moment ago, their next reports are on their way, and the batch waits for as many
+//! while they keep coming, up to [`BUSY_WINDOW`] (closed-loop clients then share one
+//! commit instead of splitting into waves that each pay one).
 //!
 //! A batch is four round trips whatever its size, on statements prepared once per
 //! connection: BEGIN; lock the batch's team rows; store the rows and announce the
@@ -35,6 +35,8 @@ use crate::team::TeamId;
 
 /// Longest wait of a batch for the reports of the workers the last batch answered.
 pub const BUSY_WINDOW: Duration = Duration::from_millis(5);
+/// A batch waiting for expected reports stops when none came for this long.
+const GAP: Duration = Duration::from_millis(2);
 /// A batch started this soon after the last one answered expects its workers back.
 const BUSY_AFTER: Duration = Duration::from_millis(20);
 /// Most reports in one transaction.
@@ -274,7 +276,8 @@ fn appended(report: &mut NewReport, numbered: Numbered) -> Appended {
 }
 
 /// The first job plus whatever is queued, up to [`MAX_BATCH`]; while fewer than
-/// `expected` are in, it waits for more, up to [`BUSY_WINDOW`] after the first.
+/// `expected` are in, it waits for more as long as they keep coming (none for
+/// [`GAP`] ends it), up to [`BUSY_WINDOW`] after the first.
 fn gather(first: Job, queue: &Receiver<Job>, expected: usize) -> Vec<Job> {
     let mut batch = vec![first];
     let deadline = Instant::now() + BUSY_WINDOW;
@@ -282,7 +285,7 @@ fn gather(first: Job, queue: &Receiver<Job>, expected: usize) -> Vec<Job> {
         let job = match queue.try_recv() {
             Ok(job) => job,
             Err(_) if batch.len() >= expected => break,
-            Err(_) => match queue.recv_deadline(deadline) {
+            Err(_) => match queue.recv_deadline(deadline.min(Instant::now() + GAP)) {
                 Ok(job) => job,
                 Err(_) => break,
             },
