@@ -4,3 +4,4 @@
 
 pub mod condition;
 pub mod ranking;
+pub mod replay;
