@@ -105,7 +105,7 @@ impl App {
         let state_dir = opened.store.files().map(|files| files.root().to_path_buf());
         let alerts = AlertService::start(
             &config.alerts,
-            Arc::clone(&config.alert_clock),
+            Arc::clone(&config.clock),
             state_dir.as_deref(),
             url,
             config.delivery,

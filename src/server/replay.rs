@@ -115,13 +115,17 @@ fn histories(app: &App) -> Result<Vec<History>, ApiError> {
 
 /// The ranking rule in force (`[ranking]` of the contest file; the original's latest
 /// QPS without one).
-fn ranking_rule(_app: &App) -> RankingRule {
-    RankingRule::default()
+fn ranking_rule(app: &App) -> RankingRule {
+    app.trust.state().ranking.clone().unwrap_or_default()
 }
 
-/// The contest's schedule (`[contest]`), when there is one.
-fn contest_schedule(_app: &App) -> Option<ReplayContest> {
-    None
+/// The contest's schedule in force (`[contest]`), when there is one.
+fn contest_schedule(app: &App) -> Option<ReplayContest> {
+    app.trust.state().schedule.as_ref().map(|s| ReplayContest {
+        start_ms: s.start.timestamp_millis(),
+        end_ms: s.end.timestamp_millis(),
+        freeze_ms: s.freeze.map(|f| f.timestamp_millis()),
+    })
 }
 
 /// Where the public timeline stops: the freeze, until the reveal has finished.
