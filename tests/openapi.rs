@@ -263,6 +263,8 @@ fn real_answers_validate_against_the_schemas() {
         ),
         ("/healthz", "/healthz"),
         ("/api/alerts", "/api/alerts"),
+        ("/api/replay", "/api/replay"),
+        ("/api/replay", "/api/replay?step=1000"),
     ];
     for (template, path) in answers {
         let check = validator(&spec, answer_schema(&spec, template, "get", "200"));
@@ -434,6 +436,13 @@ fn every_status_the_server_gives_for_a_route_is_in_openapi() {
         ("/metrics", "post", post_to("/metrics"), 405),
         ("/api/alerts", "get", get("/api/alerts", ""), 200),
         ("/api/alerts", "post", post_to("/api/alerts"), 405),
+        ("/api/replay", "get", get("/api/replay", ""), 200),
+        ("/api/replay", "get", get("/api/replay?step=0", ""), 400),
+        ("/api/replay", "post", post_to("/api/replay"), 405),
+        ("/replay", "get", get("/replay", ""), 200),
+        ("/replay", "post", post_to("/replay"), 405),
+        ("/qr.svg", "get", get("/qr.svg", ""), 200),
+        ("/qr.svg", "get", get("/qr.svg?url=ftp://x", ""), 400),
         ("/ws", "get", get("/ws", &format!("{UPGRADE}Sec-WebSocket-Version: 13\r\n")), 101),
         ("/ws", "get", get("/ws", "Sec-WebSocket-Version: 13\r\n"), 400),
         ("/ws", "get", get("/ws", &format!("{UPGRADE}Sec-WebSocket-Version: 8\r\n")), 426),
