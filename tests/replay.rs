@@ -11,6 +11,7 @@ use serde_json::Value;
 
 /// 2026-11-30T10:00:00Z, in ms.
 const BASE: i64 = 1_796_032_800_000;
+const ADMIN: &str = "admin-secret-token-0123456789";
 
 fn s(seconds: i64) -> i64 {
     BASE + seconds * 1000
@@ -221,13 +222,18 @@ fn refuses_bad_and_absurd_parameters_with_a_json_400() {
     }
 }
 
-/// A contest file with `[contest]` (10:00:10 to 10:00:40, frozen from 10:00:30) and
-/// `[ranking]`, loaded as the server would.
-fn contest(ranking: &str) -> benchboard::config::ContestFile {
+/// A contest file with `[admin]`, `[contest]` (10:00:10 to 10:00:40, with `freeze`
+/// frozen from 10:00:30) and `[ranking]`, loaded as the server would.
+fn contest(ranking: &str, freeze: bool) -> benchboard::config::ContestFile {
     let dir = tempfile::tempdir().unwrap().keep();
     let path = dir.join("contest.toml");
     let text = format!(
-        "[contest]\nstart = \"2026-11-30T10:00:10Z\"\nend = \"2026-11-30T10:00:40Z\"\nfreeze = \"2026-11-30T10:00:30Z\"\n\n[ranking]\n{ranking}\n"
+        "[admin]\ntoken = \"{ADMIN}\"\n\n[contest]\nstart = \"2026-11-30T10:00:10Z\"\nend = \"2026-11-30T10:00:40Z\"\n{}\n[ranking]\n{ranking}\n",
+        if freeze {
+            "freeze = \"2026-11-30T10:00:30Z\"\n"
+        } else {
+            ""
+        }
     );
     std::fs::write(&path, text).unwrap();
     benchboard::config::ContestFile::load(&path).unwrap()
@@ -239,7 +245,10 @@ fn with_a_contest_it_covers_start_to_end_and_ranks_only_reports_inside_it() {
     let a: &[At] = &[(s(5), 500.0, 0.0), (s(15), 100.0, 0.0), (s(45), 900.0, 0.0)];
     // b is lossy (disqualified) first, then clean and ahead.
     let b: &[At] = &[(s(12), 800.0, 5.0), (s(22), 200.0, 0.0)];
-    let file = contest("by = \"qps\"\nvalue = \"best\"\ndisqualify = [\"data_loss_rate > 1\"]");
+    let file = contest(
+        "by = \"qps\"\nvalue = \"best\"\ndisqualify = [\"data_loss_rate > 1\"]",
+        false,
+    );
     let server = common::replay::server_configured(&[("a", "A", a), ("b", "B", b)], |config| {
         config.contest = Some(file);
     });
@@ -248,7 +257,8 @@ fn with_a_contest_it_covers_start_to_end_and_ranks_only_reports_inside_it() {
         (answer["from_ms"].as_i64(), answer["to_ms"].as_i64()),
         (Some(s(10)), Some(s(40)))
     );
-    assert_eq!(answer["contest"]["freeze_ms"], s(30));
+    assert_eq!(answer["contest"]["end_ms"], s(40));
+    assert_eq!(answer["contest"]["freeze_ms"], Value::Null);
     assert_eq!(answer["rule"]["value"], "best");
     assert_eq!(answer["rule"]["disqualify"][0], "data_loss_rate > 1");
     let ids = |ids: &[&str]| ids.iter().map(|id| id.to_string()).collect::<Vec<_>>();
