@@ -16,6 +16,8 @@
       frozen: (at) => `封榜中：回放停在 ${at}（揭晓后可看全程）`,
       moved: (name, from, to) => `${name}：${from === null ? "进入" : `第 ${from} 名 →`} 第 ${to} 名`,
       ended: "回放结束", locale: "zh-CN",
+      rule: (basis, higher, best) => `排名规则：${basis}，${higher ? "越高越好" : "越低越好"}，取${best ? "最佳" : "最新"}成绩`,
+      disqualify: (list) => `；不合格：${list}`,
     },
     en: {
       page_title: "BenchBoard - Replay", ranking: "Ranking", board_link: "Live board", speed: "Speed",
@@ -24,6 +26,8 @@
       frozen: (at) => `Frozen: the replay stops at ${at} (the whole contest after the reveal)`,
       moved: (name, from, to) => `${name}: ${from === null ? "enters at" : `#${from} →`} #${to}`,
       ended: "End of the replay", locale: "en-US",
+      rule: (basis, higher, best) => `Ranked by ${basis}, ${higher ? "higher" : "lower"} is better, ${best ? "best" : "latest"} report`,
+      disqualify: (list) => `; disqualified: ${list}`,
     },
   };
   const board = window.BenchBoardBoard;
@@ -148,6 +152,17 @@
     marks.replaceChildren(...items);
   }
 
+  /** The ranking rule of the timeline, in words (text only). */
+  function showRule() {
+    const node = document.getElementById("ranking-rule");
+    const rule = state.data && state.data.rule;
+    if (!node || !rule) return;
+    const basis = String(rule.score ?? rule.by ?? "qps");
+    const disqualify = Array.isArray(rule.disqualify) && rule.disqualify.length ? text("disqualify")(rule.disqualify.map(String).join(", ")) : "";
+    node.textContent = text("rule")(basis, rule.better !== "lower", rule.value !== "latest") + disqualify;
+    node.hidden = false;
+  }
+
   function showNote(key, arg) {
     state.noteKey = key;
     state.noteArg = arg ?? null;
@@ -171,7 +186,7 @@
     bar.setAttribute("aria-label", text("page_title"));
     showPlaying();
     showNote(state.noteKey, state.noteArg);
-    if (state.data) { drawMarks(); draw(true); }
+    if (state.data) { showRule(); drawMarks(); draw(true); }
   }
   document.addEventListener("benchboard:language", applyLanguage);
 
@@ -247,6 +262,7 @@
     const asked = Number(new URLSearchParams(location.search).get("at"));
     state.at = isNum(asked) && asked > 0 ? asked : data.from_ms;
     if (!empty) seek(state.at);
+    showRule();
     drawMarks();
     if (!empty && new URLSearchParams(location.search).has("play")) play(true);
   }

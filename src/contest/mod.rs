@@ -3,6 +3,8 @@
 //! whole contest from the stored history ([`replay`]).
 
 pub mod condition;
+pub mod live;
 pub mod ranking;
 pub mod replay;
 pub mod schedule;
+pub mod standings;

@@ -26,6 +26,7 @@ pub mod admin_api;
 pub mod api;
 pub mod client_addr;
 pub mod config;
+pub mod contest;
 pub mod error;
 pub mod health;
 mod import;
@@ -83,6 +84,8 @@ pub struct App {
     pub trust: trust::Trust,
     /// The organiser's actions and their audit log.
     pub admin: Admin,
+    /// The contest's phases as they happen.
+    pub contest: contest::ContestWatch,
     /// With PostgreSQL: the thread that feeds the board with every instance's reports.
     _listener: Option<Listener>,
 }
@@ -116,7 +119,8 @@ impl App {
             .with_trusted_proxies(config.trusted_proxies.clone());
         show_file_names(&opened.board, &trust);
         let admin = Admin::open(&*opened.store, &opened.board).map_err(StartupError::AdminState)?;
-        Ok(App {
+        let contest = contest::ContestWatch::new(&config.clock);
+        let app = App {
             config,
             store: opened.store,
             board: opened.board,
@@ -126,16 +130,22 @@ impl App {
             alerts,
             trust,
             admin,
+            contest,
             _listener: opened.listener,
-        })
+        };
+        app.contest.refresh(&app);
+        contest::set_rules(&app).map_err(StartupError::DataDir)?;
+        Ok(app)
     }
 
     /// Reads the contest file again (SIGHUP, `POST /api/admin/reload`): its teams,
     /// tokens, names and limits take effect at once, without dropping a viewer or a
     /// report; a file that does not pass its checks changes nothing. Audited.
     pub fn reload(&self, from: &str) -> Result<trust::Reloaded, ConfigError> {
+        let before = self.trust.state();
         let reloaded = self.trust.reload()?;
         show_file_names(&self.board, &self.trust);
+        contest::reloaded(self, &before);
         if let Err(e) = self
             .admin
             .perform(&*self.store, &self.board, Action::Reload, from)
@@ -352,6 +362,13 @@ impl Server {
     /// requests already received are answered.
     pub fn run(self) {
         let ticker = self.spawn_ticker();
+        let phases = {
+            let app = Arc::clone(&self.app);
+            std::thread::Builder::new()
+                .name("contest-phases".into())
+                .spawn(move || app.contest.run(&app))
+                .expect("spawning the contest phase thread")
+        };
         let workers: Vec<_> = (0..self.app.config.threads)
             .map(|i| {
                 let app = Arc::clone(&self.app);
@@ -372,6 +389,8 @@ impl Server {
         self.app.viewers.join();
         ticker.thread().unpark();
         let _ = ticker.join();
+        self.app.contest.stop();
+        let _ = phases.join();
         self.app.refusals.flush_all();
         self.app.alerts.save();
     }
