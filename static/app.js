@@ -72,6 +72,7 @@
   let replayAt = null; // ms: the replayed time, which stands for "now"
   const nowMs = () => replayAt ?? Date.now();
   const contestView = window.BenchBoardContest; // contest.js: phase, countdown, final
+  const revealView = window.BenchBoardReveal; // reveal.js: the frozen banner, the reveal
 
   // ---- formatting --------------------------------------------------------
   const formats = new Map(); // "locale|digits" -> Intl.NumberFormat (slow to make)
@@ -440,6 +441,9 @@
       renderAlerts();
       contestView?.apply(message.contest, undefined, message.ranking);
       contestView?.measure();
+      revealView?.apply(message.freeze);
+    } else if (message.type === "freeze") {
+      revealView?.apply(message.freeze);
     } else if (message.type === "contest") {
       contestView?.apply(message.contest, message.now, message.ranking);
     } else if (message.type === "storage") {
@@ -490,6 +494,7 @@
       conn.offline = false;
       if (conn.pollTimer !== null) applyAll(Array.isArray(list) ? list : []);
       if (conn.pollTimer !== null) await contestView?.measure();
+      if (conn.pollTimer !== null) await revealView?.measure();
       const alerts = await fetch("/api/alerts", { cache: "no-store" });
       if (alerts.ok && conn.pollTimer !== null) {
         alertChanges = ((await alerts.json()).changes || []).slice(0, 50);
@@ -565,6 +570,7 @@
     renderAlerts();
     document.dispatchEvent(new CustomEvent("benchboard:language", { detail: lang }));
     contestView?.render();
+    revealView?.render();
   }
   document.getElementById("lang").addEventListener("click", () => {
     lang = lang === "zh" ? "en" : "zh";

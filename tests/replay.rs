@@ -286,3 +286,106 @@ fn with_a_contest_it_covers_start_to_end_and_ranks_only_reports_inside_it() {
         "the 45 s report is past `to`"
     );
 }
+
+#[test]
+fn during_the_freeze_the_public_timeline_stops_at_it_and_the_organisers_does_not() {
+    use benchboard::clock::ManualClock;
+    use std::sync::Arc;
+    let a: &[At] = &[
+        (s(12), 100.0, 0.0),
+        (s(28), 120.0, 0.0),
+        (s(33), 500.0, 0.0),
+    ];
+    let b: &[At] = &[(s(14), 200.0, 0.0), (s(31), 90.0, 0.0)];
+    let file = contest("by = \"qps\"", true);
+    // After the end, no reveal yet: still frozen.
+    let at = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .unwrap()
+            .fixed_offset()
+    };
+    let clock = Arc::new(ManualClock::new(at(s(50))));
+    let server_clock = Arc::clone(&clock);
+    let server = common::replay::server_configured(&[("a", "A", a), ("b", "B", b)], |config| {
+        config.contest = Some(file);
+        config.clock = server_clock;
+    });
+    let public = replay(&server, "?step=5000");
+    assert_eq!(public["contest"]["freeze_ms"], s(30));
+    assert_eq!(public["cutoff_ms"], s(30));
+    assert_eq!(
+        public["to_ms"],
+        s(30),
+        "the default range ends at the freeze"
+    );
+    let points: Vec<i64> = public["teams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| {
+            t["points"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p[0].as_i64().unwrap())
+        })
+        .collect();
+    assert!(points.iter().all(|t| *t < s(30)), "{points:?}");
+    assert_eq!(
+        orders(&public).last().unwrap().1,
+        ["b", "a"],
+        "as at the freeze"
+    );
+    // Asking past the freeze changes nothing.
+    let asked = replay(&server, &format!("?from={}&to={}&step=5000", s(10), s(40)));
+    assert_eq!(
+        (asked["to_ms"].clone(), asked["teams"].clone()),
+        (public["to_ms"].clone(), public["teams"].clone())
+    );
+    // The organiser sees the whole contest.
+    let answer = common::contest::call(
+        "GET",
+        &server.url("/api/replay?step=5000"),
+        &[("Authorization", &format!("Bearer {ADMIN}"))],
+        None,
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let admin = answer.json();
+    assert_eq!(
+        (admin["cutoff_ms"].clone(), admin["to_ms"].clone()),
+        (Value::Null, Value::from(s(40)))
+    );
+    assert_eq!(
+        orders(&admin).last().unwrap().1,
+        ["a", "b"],
+        "a's 500 after the freeze"
+    );
+    // Once the reveal has finished, the public sees the whole contest too.
+    let reveal = |action: &str| {
+        let body = format!("{{\"action\": \"{action}\"}}");
+        let bearer = format!("Bearer {ADMIN}");
+        let headers = [
+            ("Authorization", bearer.as_str()),
+            ("Content-Type", "application/json"),
+        ];
+        common::contest::call(
+            "POST",
+            &server.url("/api/admin/reveal"),
+            &headers,
+            Some(body.as_bytes()),
+        )
+        .status
+    };
+    assert_eq!(reveal("start"), 200);
+    let mut steps = 0;
+    while replay(&server, "")["cutoff_ms"] != Value::Null {
+        assert_eq!(
+            reveal("next"),
+            200,
+            "the reveal goes on while the replay is cut"
+        );
+        steps += 1;
+        assert!(steps < 10, "the reveal of two teams ends");
+    }
+    assert_eq!(orders(&replay(&server, "?step=5000")), orders(&admin));
+}

@@ -38,10 +38,16 @@ impl LiveBoard {
         self.rerank(&mut teams);
         for state in teams.values_mut() {
             state.encode();
-            if !state.hidden {
-                let message = state.update_message(now, &self.timing);
-                self.hub
-                    .publish(Some(state.latest.team_id.as_str()), message.into());
+        }
+        // During a freeze the public copies are ranked by their own standings, from
+        // the reports before the freeze.
+        let visibility = self.visibility.lock().expect("board lock poisoned").clone();
+        self.rebuild_public(&mut teams, &visibility, store, true);
+        let ids: Vec<TeamId> = teams.keys().cloned().collect();
+        for id in &ids {
+            let state = &teams[id];
+            if let Some(view) = state.public_view().filter(|_| !state.hidden) {
+                self.publish_update(view, super::frozen::public_now(&visibility, id, now));
             }
         }
         Ok(())
@@ -60,10 +66,8 @@ impl LiveBoard {
         if !teams[id].hidden {
             changed.insert(0, id.clone());
         }
-        for id in &changed {
-            let message = teams[id].update_message(now, &self.timing);
-            self.hub.publish(Some(id.as_str()), message.into());
-        }
+        // During a freeze: the public entries (a report after it changes none).
+        self.publish_public(teams, &changed, now);
     }
 
     /// Places every shown team under the rule in force; the teams whose place

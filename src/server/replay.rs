@@ -8,8 +8,8 @@ use super::App;
 use super::error::ApiError;
 use super::reply::Reply;
 use crate::api::ReplayContest;
-use crate::contest::ranking::RankingRule;
 use crate::contest::replay::{self, History, Plan, ReplayError, Window};
+use crate::contest::visibility::Reader;
 use crate::team::TeamId;
 
 impl From<ReplayError> for ApiError {
@@ -48,7 +48,7 @@ impl Params {
 /// `GET /api/replay`: the timeline as `request`'s reader may see it.
 pub(super) fn replay(app: &App, request: &Request, query: &str) -> Result<Reply, ApiError> {
     let params = Params::parse(query)?;
-    let rule = ranking_rule(app);
+    let rule = app.ranking_rule();
     let contest = contest_schedule(app);
     let cutoff_ms = public_cutoff(app, request);
     let teams = histories(app)?;
@@ -113,24 +113,27 @@ fn histories(app: &App) -> Result<Vec<History>, ApiError> {
     Ok(teams)
 }
 
-/// The ranking rule in force (`[ranking]` of the contest file; the original's latest
-/// QPS without one).
-fn ranking_rule(app: &App) -> RankingRule {
-    app.trust.state().ranking.clone().unwrap_or_default()
-}
-
 /// The contest's schedule in force (`[contest]`), when there is one.
 fn contest_schedule(app: &App) -> Option<ReplayContest> {
-    app.trust.state().schedule.as_ref().map(|s| ReplayContest {
+    app.schedule().map(|s| ReplayContest {
         start_ms: s.start.timestamp_millis(),
         end_ms: s.end.timestamp_millis(),
         freeze_ms: s.freeze.map(|f| f.timestamp_millis()),
     })
 }
 
-/// Where the public timeline stops: the freeze, until the reveal has finished.
-fn public_cutoff(_app: &App, _request: &Request) -> Option<i64> {
-    None
+/// Where the timeline stops for this request's reader: at the freeze, once it has
+/// come and until the reveal has finished, for all but the organiser (a team's own
+/// token shows its own live numbers on its history page, not in a replay of all).
+fn public_cutoff(app: &App, request: &Request) -> Option<i64> {
+    if app.reader(request, None) == Reader::Admin {
+        return None;
+    }
+    let visibility = app.board.visibility();
+    let freeze = visibility.freeze()?;
+    visibility
+        .is_frozen(app.now())
+        .then(|| freeze.timestamp_millis())
 }
 
 #[cfg(test)]
