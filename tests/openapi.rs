@@ -266,6 +266,8 @@ fn real_answers_validate_against_the_schemas() {
         ),
         ("/healthz", "/healthz"),
         ("/api/alerts", "/api/alerts"),
+        ("/api/replay", "/api/replay"),
+        ("/api/replay", "/api/replay?step=1000"),
         ("/api/contest", "/api/contest"),
     ];
     for (template, path) in answers {
@@ -443,6 +445,11 @@ fn every_status_the_server_gives_for_a_route_is_in_openapi() {
         ("/metrics", "post", post_to("/metrics"), 405),
         ("/api/alerts", "get", get("/api/alerts", ""), 200),
         ("/api/alerts", "post", post_to("/api/alerts"), 405),
+        ("/api/replay", "get", get("/api/replay", ""), 200),
+        ("/api/replay", "get", get("/api/replay?step=0", ""), 400),
+        ("/api/replay", "post", post_to("/api/replay"), 405),
+        ("/replay", "get", get("/replay", ""), 200),
+        ("/replay", "post", post_to("/replay"), 405),
         ("/api/contest", "get", get("/api/contest", ""), 200),
         ("/qr.svg", "get", get("/qr.svg?url=http%3A%2F%2F10.0.0.5%3A8080%2F", ""), 200),
         ("/qr.svg", "get", get("/qr.svg?url=javascript%3Aalert(1)", ""), 400),

@@ -7,6 +7,7 @@
 pub mod condition;
 pub mod live;
 pub mod ranking;
+pub mod replay;
 pub mod reveal;
 pub mod schedule;
 pub mod standings;

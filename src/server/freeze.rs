@@ -84,7 +84,8 @@ impl App {
         self.trust.state().schedule
     }
 
-    fn ranking_rule(&self) -> RankingRule {
+    /// The ranking rule in force (`[ranking]`; the original's latest QPS without one).
+    pub(super) fn ranking_rule(&self) -> RankingRule {
         self.trust.state().ranking.clone().unwrap_or_default()
     }
 
