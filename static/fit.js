@@ -28,6 +28,9 @@
   const cardsBox = document.getElementById("cards");
   const tableWrap = document.querySelector(".ranking .table-wrap");
   const tbody = tableWrap && tableWrap.querySelector("tbody");
+  // The ranking's own box (heading, table, "more"): its size is what the side column
+  // leaves it after the alerts and the QR code, whatever the table holds.
+  const rankBox = tableWrap && tableWrap.parentNode;
   if (!cardsBox || !tableWrap || !tbody) return;
 
   const pager = document.createElement("div");
@@ -152,9 +155,11 @@
   function fitRanking(force) {
     const rows = [...tbody.rows];
     const names = rows.map((r) => (r.querySelector("td.team") || r).textContent).join("\u0001");
-    const key = `${rows.length}|${tableWrap.clientWidth}x${tableWrap.clientHeight}|${names}`;
+    const key = `${rows.length}|${rankBox.clientWidth}x${rankBox.clientHeight}|${names}`;
     if (!force && key === state.rankKey) return showPage();
     state.rankKey = key;
+    tableWrap.classList.remove("hug");
+    tableWrap.style.removeProperty("--rank-pad");
     for (const row of rows) row.classList.remove("off-page");
     const setFont = (px) => tableWrap.style.setProperty("--rank-font", `${px.toFixed(2)}px`);
     state.rankPages = 1;
@@ -176,6 +181,23 @@
       state.page = page;
     }
     showPage();
+    spreadRows();
+  }
+
+  /** Height the largest font leaves over (few rows, or names that set the width): the
+   *  rows get up to .4 em more padding each, and what is still left stays below the
+   *  table's panel ("hug") rather than as an empty panel. */
+  function spreadRows() {
+    const table = tableWrap.querySelector("table");
+    const shown = [...tbody.rows].filter((r) => !r.classList.contains("off-page")).length + 1;
+    const slack = tableWrap.clientHeight - table.offsetHeight;
+    const font = parseFloat(getComputedStyle(tableWrap).fontSize) || rem();
+    if (slack > 1 && table) {
+      const pad = Math.min(slack / (2 * shown), 0.4 * font);
+      tableWrap.style.setProperty("--rank-pad", `${Math.floor(pad * 10) / 10}px`);
+      if (!rankFits()) tableWrap.style.removeProperty("--rank-pad");
+    }
+    tableWrap.classList.add("hug");
   }
 
   /** The largest ranking font for the rows shown, names on one line unless that
@@ -219,7 +241,8 @@
     for (const name of ["--cols", "--card-h", "--card-font", "--card-gap"]) cardsBox.style.removeProperty(name);
     delete cardsBox.dataset.density;
     tableWrap.style.removeProperty("--rank-font");
-    tableWrap.classList.remove("wrap-names");
+    tableWrap.classList.remove("wrap-names", "hug");
+    tableWrap.style.removeProperty("--rank-pad");
     pager.hidden = true;
     Object.assign(state, { cardKey: "", rankKey: "", cardPages: 1, rankPages: 1, page: 0 });
   }
@@ -240,6 +263,13 @@
   new MutationObserver(() => refit(false)).observe(cardsBox, { childList: true });
   new MutationObserver(() => refit(false)).observe(tbody, { childList: true, subtree: true, characterData: true });
   window.addEventListener("resize", () => refit(true));
+  // The board's boxes change without a resize too: a notice, a phase header or a banner
+  // above the board, alerts or the QR code in the side column.
+  if (window.ResizeObserver) {
+    const boxes = new ResizeObserver(() => refit(false));
+    boxes.observe(cardsBox);
+    boxes.observe(rankBox);
+  }
   media.addEventListener("change", () => refit(true));
   if (document.fonts && document.fonts.ready) document.fonts.ready.then(() => refit(true));
   setInterval(() => {
