@@ -23,6 +23,7 @@
   const MIN_RANK_FONT = 0.56; // rem
   const COMFORT_RANK_FONT = 0.85; // rem: smaller than this, long names may wrap
   const MAX_RANK_FONT = 1.3; // rem
+  const RANK_REFIT_MS = 3000; // the longest a ranking keeps a font found for other names
 
   const root = document.documentElement;
   const cardsBox = document.getElementById("cards");
@@ -31,7 +32,15 @@
   // The ranking's own box (heading, table, "more"): its size is what the side column
   // leaves it after the alerts and the QR code, whatever the table holds.
   const rankBox = tableWrap && tableWrap.parentNode;
+  const side = rankBox && rankBox.parentNode;
   if (!cardsBox || !tableWrap || !tbody) return;
+  /** The height the side column leaves the ranking, however tall the ranking is now. */
+  const rankRoom = () => {
+    if (!side.classList.contains("side")) return rankBox.clientHeight;
+    const gap = parseFloat(getComputedStyle(side).rowGap) || 0;
+    const others = [...side.children].filter((c) => c !== rankBox && c.offsetParent !== null);
+    return side.clientHeight - others.reduce((sum, c) => sum + c.offsetHeight + gap, 0);
+  };
 
   const pager = document.createElement("div");
   pager.className = "card-pages";
@@ -39,7 +48,7 @@
   pager.setAttribute("aria-hidden", "true");
   cardsBox.after(pager);
 
-  const state = { cardKey: "", rankKey: "", cardPages: 1, rankPages: 1, perPage: Infinity, rowsPerPage: Infinity, page: 0 };
+  const state = { cardKey: "", rankKey: "", rankFitAt: -Infinity, cardPages: 1, rankPages: 1, perPage: Infinity, rowsPerPage: Infinity, page: 0 };
   const rem = () => parseFloat(getComputedStyle(root).fontSize) || 16;
   const cards = () => [...cardsBox.children].filter((c) => c.classList.contains("card"));
 
@@ -155,10 +164,22 @@
   function fitRanking(force) {
     const rows = [...tbody.rows];
     const names = rows.map((r) => (r.querySelector("td.team") || r).textContent).join("\u0001");
-    const key = `${rows.length}|${rankBox.clientWidth}x${rankBox.clientHeight}|${names}`;
+    const size = `${rows.length}|${rankBox.clientWidth}x${rankRoom()}`;
+    const key = `${size}|${names}`;
     if (!force && key === state.rankKey) return showPage();
+    // Only names or their order changed (reports arriving): the font stays while it
+    // fits, and the full search (some twenty layouts of the table) runs at most every
+    // few seconds, so a burst of reports costs a layout per frame, not twenty.
+    const recent = performance.now() - state.rankFitAt < RANK_REFIT_MS;
+    if (!force && recent && state.rankKey.startsWith(`${size}|`)) {
+      state.rankKey = key;
+      showPage();
+      if (rankFits()) return;
+    }
     state.rankKey = key;
+    state.rankFitAt = performance.now();
     tableWrap.classList.remove("hug");
+    rankBox.classList.remove("hug");
     tableWrap.style.removeProperty("--rank-pad");
     for (const row of rows) row.classList.remove("off-page");
     const setFont = (px) => tableWrap.style.setProperty("--rank-font", `${px.toFixed(2)}px`);
@@ -186,7 +207,7 @@
 
   /** Height the largest font leaves over (few rows, or names that set the width): the
    *  rows get up to .4 em more padding each, and what is still left stays below the
-   *  table's panel ("hug") rather than as an empty panel. */
+   *  ranking ("hug", so the alerts follow it) rather than as an empty panel. */
   function spreadRows() {
     const table = tableWrap.querySelector("table");
     const shown = [...tbody.rows].filter((r) => !r.classList.contains("off-page")).length + 1;
@@ -198,6 +219,7 @@
       if (!rankFits()) tableWrap.style.removeProperty("--rank-pad");
     }
     tableWrap.classList.add("hug");
+    rankBox.classList.add("hug");
   }
 
   /** The largest ranking font for the rows shown, names on one line unless that
@@ -242,6 +264,7 @@
     delete cardsBox.dataset.density;
     tableWrap.style.removeProperty("--rank-font");
     tableWrap.classList.remove("wrap-names", "hug");
+    rankBox.classList.remove("hug");
     tableWrap.style.removeProperty("--rank-pad");
     pager.hidden = true;
     Object.assign(state, { cardKey: "", rankKey: "", cardPages: 1, rankPages: 1, page: 0 });
@@ -268,7 +291,8 @@
   if (window.ResizeObserver) {
     const boxes = new ResizeObserver(() => refit(false));
     boxes.observe(cardsBox);
-    boxes.observe(rankBox);
+    boxes.observe(side);
+    for (const box of side.children) if (box !== rankBox) boxes.observe(box);
   }
   media.addEventListener("change", () => refit(true));
   if (document.fonts && document.fonts.ready) document.fonts.ready.then(() => refit(true));
