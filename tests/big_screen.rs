@@ -58,7 +58,10 @@ fn post_trouble(server: &TestServer) {
     let mut odd = SimulatedTeam::new("team2", TEAMS[1].1, Profile::for_team(1), 1);
     let mut negative = odd.report_at(Duration::from_secs(60));
     negative["totalErrors"] = json!(-5);
-    for (id, name, body) in [("team4", TEAMS[3].1, report), ("team2", TEAMS[1].1, negative)] {
+    for (id, name, body) in [
+        ("team4", TEAMS[3].1, report),
+        ("team2", TEAMS[1].1, negative),
+    ] {
         let name = benchboard::team::encode_team_name(name);
         let (status, answer) = server.post_report(
             &[("X-Team-ID", id), ("X-Team-Name", &name)],
@@ -244,8 +247,16 @@ fn a_banner_above_the_board_takes_its_height_and_the_board_still_fits() {
         let layout = settled_layout(&mut page, 9, 9);
         assert_eq!(layout["scrollH"], height, "{width}×{height}: {layout}");
         assert_eq!(layout["cards"], 9, "{width}×{height}: {layout}");
-        assert_eq!(layout["clippedCards"], Value::Array(vec![]), "{width}×{height}: {layout}");
-        assert_eq!(layout["badName"], Value::Array(vec![]), "{width}×{height}: {layout}");
+        assert_eq!(
+            layout["clippedCards"],
+            Value::Array(vec![]),
+            "{width}×{height}: {layout}"
+        );
+        assert_eq!(
+            layout["badName"],
+            Value::Array(vec![]),
+            "{width}×{height}: {layout}"
+        );
         assert!(layout["alert"].is_string(), "{width}×{height}: {layout}");
         page.screenshot(&format!("board-banner-{width}x{height}"));
         page.eval("document.getElementById('test-banner').remove(); document.getElementById('storage-notice').hidden = true; true");
