@@ -23,7 +23,6 @@
   const MIN_RANK_FONT = 0.56; // rem
   const COMFORT_RANK_FONT = 0.85; // rem: smaller than this, long names may wrap
   const MAX_RANK_FONT = 1.3; // rem
-  const RANK_REFIT_MS = 3000; // the longest a ranking keeps a font found for other names
 
   const root = document.documentElement;
   const cardsBox = document.getElementById("cards");
@@ -48,7 +47,7 @@
   pager.setAttribute("aria-hidden", "true");
   cardsBox.after(pager);
 
-  const state = { cardKey: "", rankKey: "", rankFitAt: -Infinity, cardPages: 1, rankPages: 1, perPage: Infinity, rowsPerPage: Infinity, page: 0 };
+  const state = { cardKey: "", rankKey: "", rankFont: 0, cardPages: 1, rankPages: 1, perPage: Infinity, rowsPerPage: Infinity, page: 0 };
   const rem = () => parseFloat(getComputedStyle(root).fontSize) || 16;
   const cards = () => [...cardsBox.children].filter((c) => c.classList.contains("card"));
 
@@ -152,7 +151,7 @@
     if (rankFits()) return high;
     setFont(low);
     if (!rankFits()) return 0;
-    for (let i = 0; i < 9; i += 1) {
+    for (let i = 0; i < 7; i += 1) {
       const mid = (low + high) / 2;
       setFont(mid);
       if (rankFits()) low = mid; else high = mid;
@@ -168,21 +167,22 @@
     const key = `${size}|${names}`;
     if (!force && key === state.rankKey) return showPage();
     // Only names or their order changed (reports arriving): the font stays while it
-    // fits, and the full search (some twenty layouts of the table) runs at most every
-    // few seconds, so a burst of reports costs a layout per frame, not twenty.
-    const recent = performance.now() - state.rankFitAt < RANK_REFIT_MS;
-    if (!force && recent && state.rankKey.startsWith(`${size}|`)) {
+    // fits and a slightly larger one would not, so a burst of reports costs two
+    // layouts of the table per frame, not the twenty of a full search.
+    if (!force && state.rankKey.startsWith(`${size}|`) && state.rankFont) {
       state.rankKey = key;
       showPage();
-      if (rankFits()) return;
+      if (rankFits() && !fitsLarger()) return;
     }
     state.rankKey = key;
-    state.rankFitAt = performance.now();
     tableWrap.classList.remove("hug");
     rankBox.classList.remove("hug");
     tableWrap.style.removeProperty("--rank-pad");
     for (const row of rows) row.classList.remove("off-page");
-    const setFont = (px) => tableWrap.style.setProperty("--rank-font", `${px.toFixed(2)}px`);
+    const setFont = (px) => {
+      state.rankFont = px;
+      tableWrap.style.setProperty("--rank-font", `${px.toFixed(2)}px`);
+    };
     state.rankPages = 1;
     state.rowsPerPage = Infinity;
     showPage();
@@ -220,6 +220,16 @@
     }
     tableWrap.classList.add("hug");
     rankBox.classList.add("hug");
+  }
+
+  /** Would the ranking fit at a font a step above the current one (which is put back)? */
+  function fitsLarger() {
+    const larger = Math.min(state.rankFont * 1.06, MAX_RANK_FONT * rem());
+    if (larger <= state.rankFont) return false;
+    tableWrap.style.setProperty("--rank-font", `${larger.toFixed(2)}px`);
+    const fits = rankFits();
+    tableWrap.style.setProperty("--rank-font", `${state.rankFont.toFixed(2)}px`);
+    return fits;
   }
 
   /** The largest ranking font for the rows shown, names on one line unless that
@@ -267,7 +277,7 @@
     rankBox.classList.remove("hug");
     tableWrap.style.removeProperty("--rank-pad");
     pager.hidden = true;
-    Object.assign(state, { cardKey: "", rankKey: "", cardPages: 1, rankPages: 1, page: 0 });
+    Object.assign(state, { cardKey: "", rankKey: "", rankFont: 0, cardPages: 1, rankPages: 1, page: 0 });
   }
 
   let scheduled = false;
