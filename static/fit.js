@@ -294,7 +294,9 @@
 
   // Our own class changes are attribute changes: only added or removed nodes and text count.
   new MutationObserver(() => refit(false)).observe(cardsBox, { childList: true });
-  new MutationObserver(() => refit(false)).observe(tbody, { childList: true, subtree: true, characterData: true });
+  // New rows are put on their page at once (a microtask, before the frame is drawn), so
+  // rows of other pages never show for a frame nor push the alerts about.
+  new MutationObserver(() => { showPage(); refit(false); }).observe(tbody, { childList: true, subtree: true, characterData: true });
   window.addEventListener("resize", () => refit(true));
   // The board's boxes change without a resize too: a notice, a phase header or a banner
   // above the board, alerts or the QR code in the side column.
