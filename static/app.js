@@ -30,7 +30,7 @@
       dur: (h, m, s) => (h ? `${h}时${m}分${s}秒` : m ? `${m}分${s}秒` : `${s}秒`),
       switch_to: "English", locale: "zh-CN", none: "—",
       more: (shown, total) => `显示更多（已显示 ${shown} / 共 ${total} 队）`,
-      alerts: "告警", no_alerts: "暂无告警", run: "运行轮次",
+      alerts: "告警", no_alerts: "暂无告警", run: "运行轮次", score: "得分",
       phase_ok: "正常", phase_pending: "待定", phase_firing: "触发", phase_resolved: "恢复",
       severity_warning: "警告", severity_critical: "严重",
     },
@@ -48,7 +48,7 @@
       dur: (h, m, s) => (h ? `${h}h ${m}m ${s}s` : m ? `${m}m ${s}s` : `${s}s`),
       switch_to: "中文", locale: "en-US", none: "—",
       more: (shown, total) => `Show more (${shown} of ${total} teams)`,
-      alerts: "Alerts", no_alerts: "No alerts", run: "Run",
+      alerts: "Alerts", no_alerts: "No alerts", run: "Run", score: "Score",
       phase_ok: "OK", phase_pending: "Pending", phase_firing: "Firing", phase_resolved: "Resolved",
       severity_warning: "warning", severity_critical: "critical",
     },
@@ -66,6 +66,7 @@
   let rankingRows = RANKING_STEP;
   let alertChanges = []; // newest first, as the snapshot and /api/alerts give them
   let maxTeams = Number(body.dataset.maxTeams) || 6;
+  const contestView = window.BenchBoardContest; // contest.js: phase, countdown, final
 
   // ---- formatting --------------------------------------------------------
   const formats = new Map(); // "locale|digits" -> Intl.NumberFormat (slow to make)
@@ -191,6 +192,13 @@
     badge.textContent = team.is_active ? t("active") : t("inactive");
     badge.classList.toggle("off", !team.is_active);
     showTrouble(card, team);
+    const place = card.querySelector(".rank-badge");
+    place.hidden = !isNum(team.rank);
+    place.textContent = isNum(team.rank) ? `#${team.rank}` : "";
+    const disq = card.querySelector(".disq");
+    disq.textContent = contestView?.reasons(team) || "";
+    disq.hidden = !disq.textContent;
+    disq.title = disq.textContent;
     show(card.querySelector('[data-field="qps"]'), fmtQps(team.qps), "", allowFlash);
     show(card.querySelector('[data-field="p99"]'), fmtMs(team.p99_latency), "ms", allowFlash);
     for (const [key, valueOf, isBad, timeOf, ago] of STAT_ROWS) {
@@ -216,7 +224,9 @@
   function cardTeams() {
     const onBoard = [...teams.values()].filter((x) => x.on_board);
     onBoard.sort((a, b) => (b.is_active - a.is_active) || (b.qps - a.qps));
-    return onBoard.slice(0, maxTeams).sort((a, b) => (a.team_id < b.team_id ? -1 : 1));
+    const shown = onBoard.slice(0, maxTeams);
+    // Ranked by the contest's rule: in rank order; else in id order.
+    return shown.sort((a, b) => contestView?.compare(a, b) ?? (a.team_id < b.team_id ? -1 : 1));
   }
 
   /** Cards of the teams in `changed` (a Set; undefined: all) may flash. */
@@ -312,8 +322,9 @@
   // ---- ranking -----------------------------------------------------------
   /** The top `rankingRows` teams as rows; the rest on demand ("show more"). */
   function renderRanking() {
-    const ranked = [...teams.values()].sort(
-      (a, b) => (b.qps - a.qps) || (a.avg_latency - b.avg_latency) || (a.team_id < b.team_id ? -1 : 1));
+    // By the contest's rule when the server ranks (rank), else the original's order.
+    const ranked = [...teams.values()].sort((a, b) => contestView?.compare(a, b)
+      ?? ((b.qps - a.qps) || (a.avg_latency - b.avg_latency) || (a.team_id < b.team_id ? -1 : 1)));
     const tbody = document.querySelector("#ranking tbody");
     const ranks = new Map();
     ranked.forEach((team, i) => ranks.set(team.team_id, i + 1));
@@ -329,6 +340,8 @@
       link.href = `/team/${encodeURIComponent(team.team_id)}/history`;
       link.title = team.team_name;
       nameCell.appendChild(link);
+      const why = contestView?.reasons(team);
+      if (why) { row.classList.add("disqualified"); nameCell.title = why; nameCell.appendChild(el("span", "disq-mark", "✕")); }
       const status = el("td");
       const stateText = team.is_active ? t("active") : t("inactive");
       status.title = stateText;
@@ -336,6 +349,7 @@
       // Units are in the column headers, so the numbers stay narrow.
       row.append(rankCell, nameCell, el("td", "num", fmtQps(team.qps)), el("td", "num", fmtMs(team.avg_latency)),
         el("td", "num", fmtMs(team.p99_latency)), el("td", "num", fmtPct(team.data_loss_rate)), status);
+      if (contestView?.ranking) row.insertBefore(el("td", "num score-col", fmtMs(team.score)), row.children[2]);
       return row;
     });
     tbody.replaceChildren(...rows);
@@ -416,6 +430,10 @@
       alertChanges = Array.isArray(message.alerts) ? message.alerts : [];
       applyAll(message.teams || []);
       renderAlerts();
+      contestView?.apply(message.contest, undefined, message.ranking);
+      contestView?.measure();
+    } else if (message.type === "contest") {
+      contestView?.apply(message.contest, message.now, message.ranking);
     } else if (message.type === "storage") {
       showStorage(message.available);
     } else if (message.type === "team_update" && message.team) {
@@ -463,6 +481,7 @@
       const list = await response.json();
       conn.offline = false;
       if (conn.pollTimer !== null) applyAll(Array.isArray(list) ? list : []);
+      if (conn.pollTimer !== null) await contestView?.measure();
       const alerts = await fetch("/api/alerts", { cache: "no-store" });
       if (alerts.ok && conn.pollTimer !== null) {
         alertChanges = ((await alerts.json()).changes || []).slice(0, 50);
@@ -536,6 +555,7 @@
     showMode();
     render();
     renderAlerts();
+    contestView?.render();
   }
   document.getElementById("lang").addEventListener("click", () => {
     lang = lang === "zh" ? "en" : "zh";
@@ -544,7 +564,9 @@
   });
 
   function tick() {
-    document.getElementById("clock").textContent = new Date().toLocaleTimeString(t("locale"), { hour12: false });
+    // The server's time (contest.js measures the offset at connect), as the contest's.
+    const now = contestView ? contestView.serverNow() : Date.now();
+    document.getElementById("clock").textContent = new Date(now).toLocaleTimeString(t("locale"), { hour12: false });
     for (const node of document.querySelectorAll(".ago")) node.textContent = fmtAgo(node.dataset.at);
   }
   setInterval(tick, 1000);

@@ -45,6 +45,10 @@ pub struct HistoryArgs {
     )]
     pub token: Option<String>,
 
+    /// A contest file (as benchboard-serve --config): its [ranking] rule orders `best`, its [contest] schedule decides which reports count and `show` marks those after the end [default: with --server, the server's rule and schedule]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// Print JSON for scripts instead of a table
     #[arg(long, global = true)]
     pub json: bool,
@@ -138,9 +142,9 @@ pub enum RankBy {
 /// `best`.
 #[derive(Debug, Args)]
 pub struct BestArgs {
-    /// What to rank by; ties go to the team that got there first
-    #[arg(long, value_enum, default_value_t = RankBy::Qps)]
-    pub by: RankBy,
+    /// What to rank by; ties go to the team that got there first [default: the contest's [ranking] rule (--config, or the --server's) when there is one, else qps]
+    #[arg(long, value_enum)]
+    pub by: Option<RankBy>,
     /// Rank by the best records of each team's current run (its tool's last restart on) instead of its whole history
     #[arg(long)]
     pub current_run: bool,

@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod contest;
 pub mod source;
 pub mod table;
 
@@ -18,6 +19,7 @@ use serde::Serialize;
 
 pub use cli::HistoryArgs;
 use cli::{Command, RangeArgs};
+use contest::ContestRules;
 use source::Source;
 use table::Table;
 
@@ -153,7 +155,8 @@ pub fn execute(args: &HistoryArgs, out: &mut impl Write) -> Result<(), HistoryEr
         Command::Show(a) => {
             let (id, range) = (parse_team(&a.team)?, parse_range(&a.range)?);
             let source = open()?;
-            commands::show::run(&source, &id, &range, a, args.json, out)
+            let contest = ContestRules::find(args.config.as_deref(), &source)?;
+            commands::show::run(&source, &id, &range, a, (&contest, args.json), out)
         }
         Command::Summary(a) => {
             let (id, range) = (parse_team(&a.team)?, parse_range(&a.range)?);
@@ -162,7 +165,8 @@ pub fn execute(args: &HistoryArgs, out: &mut impl Write) -> Result<(), HistoryEr
         }
         Command::Best(a) => {
             let source = open()?;
-            commands::best::run(&source, a, args.json, out)
+            let contest = ContestRules::find(args.config.as_deref(), &source)?;
+            commands::best::run(&source, a, &contest, args.json, out)
         }
         Command::Export(a) => {
             let range = parse_range(&a.range)?;
