@@ -432,8 +432,6 @@ fn every_status_the_server_gives_for_a_route_is_in_openapi() {
         ("/static/{file}", "get", get("/static/app.js", ""), 200),
         ("/static/{file}", "get", get("/static/nothing.js", ""), 404),
         ("/static/{file}", "post", post_to("/static/app.js"), 405),
-        ("/qr.svg", "get", get("/qr.svg?url=http%3A%2F%2F10.0.0.5%3A8080%2F", ""), 200),
-        ("/qr.svg", "get", get("/qr.svg?url=javascript%3Aalert(1)", ""), 400),
         ("/healthz", "get", get("/healthz", ""), 200),
         ("/healthz", "post", post_to("/healthz"), 405),
         ("/metrics", "get", get("/metrics", ""), 200),
