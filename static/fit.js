@@ -28,7 +28,18 @@
   const cardsBox = document.getElementById("cards");
   const tableWrap = document.querySelector(".ranking .table-wrap");
   const tbody = tableWrap && tableWrap.querySelector("tbody");
+  // The ranking's own box (heading, table, "more"): its size is what the side column
+  // leaves it after the alerts and the QR code, whatever the table holds.
+  const rankBox = tableWrap && tableWrap.parentNode;
+  const side = rankBox && rankBox.parentNode;
   if (!cardsBox || !tableWrap || !tbody) return;
+  /** The height the side column leaves the ranking, however tall the ranking is now. */
+  const rankRoom = () => {
+    if (!side.classList.contains("side")) return rankBox.clientHeight;
+    const gap = parseFloat(getComputedStyle(side).rowGap) || 0;
+    const others = [...side.children].filter((c) => c !== rankBox && c.offsetParent !== null);
+    return side.clientHeight - others.reduce((sum, c) => sum + c.offsetHeight + gap, 0);
+  };
 
   const pager = document.createElement("div");
   pager.className = "card-pages";
@@ -36,7 +47,7 @@
   pager.setAttribute("aria-hidden", "true");
   cardsBox.after(pager);
 
-  const state = { cardKey: "", rankKey: "", cardPages: 1, rankPages: 1, perPage: Infinity, rowsPerPage: Infinity, page: 0 };
+  const state = { cardKey: "", rankKey: "", rankFont: 0, cardPages: 1, rankPages: 1, perPage: Infinity, rowsPerPage: Infinity, page: 0 };
   const rem = () => parseFloat(getComputedStyle(root).fontSize) || 16;
   const cards = () => [...cardsBox.children].filter((c) => c.classList.contains("card"));
 
@@ -140,7 +151,7 @@
     if (rankFits()) return high;
     setFont(low);
     if (!rankFits()) return 0;
-    for (let i = 0; i < 9; i += 1) {
+    for (let i = 0; i < 7; i += 1) {
       const mid = (low + high) / 2;
       setFont(mid);
       if (rankFits()) low = mid; else high = mid;
@@ -152,11 +163,26 @@
   function fitRanking(force) {
     const rows = [...tbody.rows];
     const names = rows.map((r) => (r.querySelector("td.team") || r).textContent).join("\u0001");
-    const key = `${rows.length}|${tableWrap.clientWidth}x${tableWrap.clientHeight}|${names}`;
+    const size = `${rows.length}|${rankBox.clientWidth}x${rankRoom()}`;
+    const key = `${size}|${names}`;
     if (!force && key === state.rankKey) return showPage();
+    // Only names or their order changed (reports arriving): the font stays while it
+    // fits and a slightly larger one would not, so a burst of reports costs two
+    // layouts of the table per frame, not the twenty of a full search.
+    if (!force && state.rankKey.startsWith(`${size}|`) && state.rankFont) {
+      state.rankKey = key;
+      showPage();
+      if (rankFits() && !fitsLarger()) return;
+    }
     state.rankKey = key;
+    tableWrap.classList.remove("hug");
+    rankBox.classList.remove("hug");
+    tableWrap.style.removeProperty("--rank-pad");
     for (const row of rows) row.classList.remove("off-page");
-    const setFont = (px) => tableWrap.style.setProperty("--rank-font", `${px.toFixed(2)}px`);
+    const setFont = (px) => {
+      state.rankFont = px;
+      tableWrap.style.setProperty("--rank-font", `${px.toFixed(2)}px`);
+    };
     state.rankPages = 1;
     state.rowsPerPage = Infinity;
     showPage();
@@ -176,6 +202,34 @@
       state.page = page;
     }
     showPage();
+    spreadRows();
+  }
+
+  /** Height the largest font leaves over (few rows, or names that set the width): the
+   *  rows get up to .4 em more padding each, and what is still left stays below the
+   *  ranking ("hug", so the alerts follow it) rather than as an empty panel. */
+  function spreadRows() {
+    const table = tableWrap.querySelector("table");
+    const shown = [...tbody.rows].filter((r) => !r.classList.contains("off-page")).length + 1;
+    const slack = tableWrap.clientHeight - table.offsetHeight;
+    const font = parseFloat(getComputedStyle(tableWrap).fontSize) || rem();
+    if (slack > 1 && table) {
+      const pad = Math.min(slack / (2 * shown), 0.4 * font);
+      tableWrap.style.setProperty("--rank-pad", `${Math.floor(pad * 10) / 10}px`);
+      if (!rankFits()) tableWrap.style.removeProperty("--rank-pad");
+    }
+    tableWrap.classList.add("hug");
+    rankBox.classList.add("hug");
+  }
+
+  /** Would the ranking fit at a font a step above the current one (which is put back)? */
+  function fitsLarger() {
+    const larger = Math.min(state.rankFont * 1.06, MAX_RANK_FONT * rem());
+    if (larger <= state.rankFont) return false;
+    tableWrap.style.setProperty("--rank-font", `${larger.toFixed(2)}px`);
+    const fits = rankFits();
+    tableWrap.style.setProperty("--rank-font", `${state.rankFont.toFixed(2)}px`);
+    return fits;
   }
 
   /** The largest ranking font for the rows shown, names on one line unless that
@@ -219,9 +273,11 @@
     for (const name of ["--cols", "--card-h", "--card-font", "--card-gap"]) cardsBox.style.removeProperty(name);
     delete cardsBox.dataset.density;
     tableWrap.style.removeProperty("--rank-font");
-    tableWrap.classList.remove("wrap-names");
+    tableWrap.classList.remove("wrap-names", "hug");
+    rankBox.classList.remove("hug");
+    tableWrap.style.removeProperty("--rank-pad");
     pager.hidden = true;
-    Object.assign(state, { cardKey: "", rankKey: "", cardPages: 1, rankPages: 1, page: 0 });
+    Object.assign(state, { cardKey: "", rankKey: "", rankFont: 0, cardPages: 1, rankPages: 1, page: 0 });
   }
 
   let scheduled = false;
@@ -238,8 +294,18 @@
 
   // Our own class changes are attribute changes: only added or removed nodes and text count.
   new MutationObserver(() => refit(false)).observe(cardsBox, { childList: true });
-  new MutationObserver(() => refit(false)).observe(tbody, { childList: true, subtree: true, characterData: true });
+  // New rows are put on their page at once (a microtask, before the frame is drawn), so
+  // rows of other pages never show for a frame nor push the alerts about.
+  new MutationObserver(() => { showPage(); refit(false); }).observe(tbody, { childList: true, subtree: true, characterData: true });
   window.addEventListener("resize", () => refit(true));
+  // The board's boxes change without a resize too: a notice, a phase header or a banner
+  // above the board, alerts or the QR code in the side column.
+  if (window.ResizeObserver) {
+    const boxes = new ResizeObserver(() => refit(false));
+    boxes.observe(cardsBox);
+    boxes.observe(side);
+    for (const box of side.children) if (box !== rankBox) boxes.observe(box);
+  }
   media.addEventListener("change", () => refit(true));
   if (document.fonts && document.fonts.ready) document.fonts.ready.then(() => refit(true));
   setInterval(() => {

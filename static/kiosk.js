@@ -29,8 +29,9 @@
   const local = /^https?:\/\/(localhost|127\.|\[::1\])/i.test(target);
 
   function build() {
-    const ranking = document.querySelector("main.board .ranking");
-    if (!ranking) return;
+    // At the foot of the side column, under the ranking and the alerts.
+    const side = document.querySelector("main.board .side") || document.querySelector("main.board .ranking");
+    if (!side) return;
     const box = document.createElement("aside");
     box.className = "qr-box";
     const img = document.createElement("img");
@@ -44,7 +45,7 @@
     url.className = "qr-url";
     text.append(title, url);
     box.append(img, text);
-    ranking.appendChild(box);
+    side.appendChild(box);
     const translate = () => {
       title.textContent = words().title;
       url.textContent = target + (local ? words().localhost : "");

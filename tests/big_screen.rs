@@ -2,7 +2,10 @@
 //! teams: from 1280×720 to 3840×2160 everything fits the viewport (no scrolling,
 //! every card and every team's name in the ranking on screen), a phone keeps a
 //! scrolling page, and the kiosk hides its controls, rotates pages of cards and shows
-//! a QR code drawn by the server. Screenshots go to `target/screenshots/`.
+//! a QR code drawn by the server. The alert list (a strip under the ranking) and the
+//! cards' warning badges stay on screen, and a banner above the board (a phase
+//! header, the frozen banner, the storage notice) takes its own height while the board
+//! still fits. Screenshots go to `target/screenshots/`.
 
 mod common;
 
@@ -11,7 +14,7 @@ use std::time::Duration;
 use benchboard::simulate::{Profile, SimulatedTeam};
 use common::TestServer;
 use common::browser::{Browser, Page};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// Nine teams as a real event names them: Chinese, English, long, mixed.
 const TEAMS: [(&str, &str); 9] = [
@@ -46,6 +49,41 @@ fn post_demo_teams(server: &TestServer, teams: &[(String, String)], rounds: u64)
     }
 }
 
+/// A board in trouble: team4 slows down past the rule (an alert fires) and team2
+/// sends a negative count (a warning badge), as in any real event.
+fn post_trouble(server: &TestServer) {
+    let mut slow = SimulatedTeam::new("team4", TEAMS[3].1, Profile::for_team(3), 3);
+    let mut report = slow.report_at(Duration::from_secs(60));
+    report["totalAvgLatency"] = json!(9000.0);
+    let mut odd = SimulatedTeam::new("team2", TEAMS[1].1, Profile::for_team(1), 1);
+    let mut negative = odd.report_at(Duration::from_secs(60));
+    negative["totalErrors"] = json!(-5);
+    for (id, name, body) in [
+        ("team4", TEAMS[3].1, report),
+        ("team2", TEAMS[1].1, negative),
+    ] {
+        let name = benchboard::team::encode_team_name(name);
+        let (status, answer) = server.post_report(
+            &[("X-Team-ID", id), ("X-Team-Name", &name)],
+            body.to_string().as_bytes(),
+        );
+        assert_eq!(status, 200, "{answer}");
+    }
+}
+
+/// A server whose rule fires when a team's average latency passes 5 s.
+fn server_with_a_rule(max_teams: usize) -> TestServer {
+    let rules = "[[rule]]\nname = \"平均延迟超过 5 秒\"\nwhen = \"avg_latency > 5000\"\nseverity = \"critical\"\n";
+    let settings = toml::from_str::<benchboard::alerts::AlertSections>(rules)
+        .unwrap()
+        .check()
+        .unwrap();
+    TestServer::start_with(move |c| {
+        c.max_teams = max_teams;
+        c.alerts = settings;
+    })
+}
+
 fn nine_teams() -> Vec<(String, String)> {
     TEAMS
         .iter()
@@ -70,6 +108,9 @@ const LAYOUT: &str = r#"(() => {
     cards: cards.length, rows: rows.length, names: rows.map((r) => r.querySelector('td.team').textContent),
     badName, clippedCards,
     clock: inside(document.getElementById('clock').getBoundingClientRect()),
+    alert: (() => { const item = document.querySelector('#alert-list li');
+      return item ? inside(item.getBoundingClientRect()) && item.textContent : null; })(),
+    warnings: [...document.querySelectorAll('.card .warn-badge:not([hidden])')].filter((b) => inside(b.getBoundingClientRect())).length,
     rootFont: parseFloat(getComputedStyle(document.documentElement).fontSize),
   };
 })()"#;
@@ -103,13 +144,15 @@ fn open_board(server: &TestServer, path: &str) -> (Browser, Page) {
 
 #[test]
 fn board_fits_every_landscape_screen_and_scrolls_on_a_phone() {
-    let server = TestServer::start_with(|c| c.max_teams = 9);
+    let server = server_with_a_rule(9);
     post_demo_teams(&server, &nine_teams(), 4);
+    post_trouble(&server);
     let (_browser, mut page) = open_board(&server, "/");
     let mut fonts = Vec::new();
     for (width, height) in [
         (1280, 720),
         (1920, 1080),
+        (2560, 1440),
         (3840, 2160),
         (1366, 768),
         (2560, 1080),
@@ -149,11 +192,18 @@ fn board_fits_every_landscape_screen_and_scrolls_on_a_phone() {
         expected.sort();
         assert_eq!(names, expected, "{width}×{height}");
         assert_eq!(layout["clock"], true, "the clock shows at {width}×{height}");
+        // The alert on screen, newest first, and team2's warning badge on its card.
+        let alert = layout["alert"].as_str().unwrap_or_default();
+        assert!(
+            alert.contains("平均延迟超过 5 秒") && alert.contains("第四小组"),
+            "the firing alert in the list at {width}×{height}: {layout}"
+        );
+        assert_eq!(layout["warnings"], 1, "{width}×{height}: {layout}");
         fonts.push(layout["rootFont"].as_f64().unwrap());
         page.screenshot(&format!("board-9-teams-{width}x{height}"));
     }
     // Type scales with the screen: 16 px at 1280×720, three times that at 4K.
-    for (font, wanted) in fonts.iter().zip([16.0, 24.0, 48.0]) {
+    for (font, wanted) in fonts.iter().zip([16.0, 24.0, 32.0, 48.0]) {
         assert!(
             (font - wanted).abs() < 0.01,
             "root font {font} px, wanted {wanted}: {fonts:?}"
@@ -169,8 +219,48 @@ fn board_fits_every_landscape_screen_and_scrolls_on_a_phone() {
         "a scrolling page: {layout}"
     );
     page.screenshot("board-9-teams-390x844");
+    // Further down the phone's page: the ranking and the alert list.
+    page.eval("document.getElementById('alert-list').scrollIntoView({block: 'center'}); true");
+    page.screenshot("board-9-teams-390x844-alerts");
+    page.eval("scrollTo(0, 0); true");
     page.set_viewport(390, 844, true, true);
     page.screenshot("board-9-teams-390x844-dark");
+}
+
+/// What the other contest branches put above the board (a phase header, the frozen
+/// banner) or the storage notice: the board measures the height left, it assumes none.
+#[test]
+fn a_banner_above_the_board_takes_its_height_and_the_board_still_fits() {
+    let server = server_with_a_rule(9);
+    post_demo_teams(&server, &nine_teams(), 3);
+    post_trouble(&server);
+    let (_browser, mut page) = open_board(&server, "/");
+    for (width, height) in [(1280, 720), (3840, 2160)] {
+        page.set_viewport(width, height, false, false);
+        settled_layout(&mut page, 9, 9);
+        page.eval(
+            "(() => { const banner = document.createElement('p'); banner.id = 'test-banner'; \
+             banner.textContent = '封榜 · Frozen'; banner.style.cssText = 'margin:0;padding:1.2rem;font-size:1.6rem;background:#1e3a8a;color:#fff;text-align:center'; \
+             document.querySelector('main.board').before(banner); \
+             document.getElementById('storage-notice').hidden = false; return true; })()",
+        );
+        let layout = settled_layout(&mut page, 9, 9);
+        assert_eq!(layout["scrollH"], height, "{width}×{height}: {layout}");
+        assert_eq!(layout["cards"], 9, "{width}×{height}: {layout}");
+        assert_eq!(
+            layout["clippedCards"],
+            Value::Array(vec![]),
+            "{width}×{height}: {layout}"
+        );
+        assert_eq!(
+            layout["badName"],
+            Value::Array(vec![]),
+            "{width}×{height}: {layout}"
+        );
+        assert!(layout["alert"].is_string(), "{width}×{height}: {layout}");
+        page.screenshot(&format!("board-banner-{width}x{height}"));
+        page.eval("document.getElementById('test-banner').remove(); document.getElementById('storage-notice').hidden = true; true");
+    }
 }
 
 #[test]

@@ -146,6 +146,16 @@ fn a_private_board_needs_the_viewer_token_or_its_cookie_for_reads_only() {
     // Probes carry no token: /healthz stays public.
     assert_eq!(call("GET", &server.url("/healthz"), &[], None).status, 200);
     assert!(page.body.contains("action=\"/login\""));
+    // The form brings the browser back with its query: a kiosk stays a kiosk.
+    let kiosk = call("GET", &server.url("/?kiosk&rotate=5"), &[], None);
+    assert_eq!(kiosk.status, 401);
+    assert!(
+        kiosk
+            .body
+            .contains("name=\"next\" value=\"/?kiosk&amp;rotate=5\""),
+        "{}",
+        kiosk.body
+    );
     assert_eq!(
         call("GET", &server.url("/static/style.css"), &[], None).status,
         200

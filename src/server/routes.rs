@@ -326,8 +326,9 @@ pub fn handle(app: &App, mut request: Request) {
             endpoint = Some(route.endpoint);
             match guard(app, route, &request) {
                 Ok(()) => dispatch(app, route.endpoint, &params, query, &mut request),
-                // A browser that opens a page of a private board gets the login form.
-                Err(refusal) if is_page(route.endpoint) => Ok(login::page(path, &refusal)),
+                // A browser that opens a page of a private board gets the login form,
+                // which brings it back with its query (`/?kiosk&rotate=…` stays a kiosk).
+                Err(refusal) if is_page(route.endpoint) => Ok(login::page(&url, &refusal)),
                 Err(refusal) => Err(refusal.into()),
             }
         }
