@@ -24,7 +24,6 @@ pub const READ_NEWEST: &str = "
 
 /// What the writer knows of a team's newest report while it numbers a batch.
 // One per team of a batch, for the batch's length: its size does not matter.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Default)]
 pub enum Newest<'a> {
     /// Neither in the cache nor read yet.
