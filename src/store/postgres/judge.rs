@@ -23,7 +23,6 @@ pub const READ_NEWEST: &str = "
       ON r.team_id = k.team_id AND r.seq = k.seq";
 
 /// What the writer knows of a team's newest report while it numbers a batch.
-// One per team of a batch, for the batch's length: its size does not matter.
 #[derive(Debug, Clone, Default)]
 pub enum Newest<'a> {
     /// Neither in the cache nor read yet.
