@@ -5,7 +5,6 @@
 //! statement ([`Rows::store`]); COMMIT. Locking a team's row orders its reports: seqs
 //! of one team commit in increasing order, across instances too.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, FixedOffset, Local};
@@ -165,7 +164,10 @@ fn read_newest(
     let mut read = judge::read(tx, &statements.read_newest, &wanted)?;
     for (id, team) in teams.iter_mut() {
         if matches!(team.newest, Newest::Unread) && team.judges {
-            team.newest = Newest::Fields(read.remove(*id).flatten().map(Cow::Owned));
+            team.newest = match read.remove(*id).flatten() {
+                Some(fields) => Newest::Held(Box::new(fields)),
+                None => Newest::Nothing,
+            };
         }
     }
     Ok(())
@@ -208,7 +210,7 @@ impl<'a> TeamBatch<'a> {
         self.runs = RunState::load(row, 9);
         self.latest_seq = row.get(18);
         self.newest = match self.latest_seq {
-            None => Newest::Fields(None),
+            None => Newest::Nothing,
             Some(seq) => cache.take(id, seq).unwrap_or(Newest::Unread),
         };
     }
@@ -271,7 +273,7 @@ impl<'a> TeamBatch<'a> {
         };
         let mut warnings = report.warnings.clone();
         warnings.extend(plausibility::check(fields, self.newest.fields().as_deref()));
-        self.newest = Newest::Fields(Some(Cow::Borrowed(&**fields)));
+        self.newest = Newest::InBatch(fields);
         warnings
     }
 }

@@ -23,16 +23,18 @@ pub const READ_NEWEST: &str = "
       ON r.team_id = k.team_id AND r.seq = k.seq";
 
 /// What the writer knows of a team's newest report while it numbers a batch.
-// One per team of a batch, for the batch's length: its size does not matter.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Default)]
 pub enum Newest<'a> {
     /// Neither in the cache nor read yet.
     #[default]
     Unread,
-    /// Its fields; `None`: the team has no report, or its newest does not pass
-    /// today's schema (as the file store: nothing to judge against).
-    Fields(Option<Cow<'a, Report>>),
+    /// The team has no report, or its newest does not pass today's schema (as on the
+    /// file store: nothing to judge against).
+    Nothing,
+    /// Its fields, from the cache or the database.
+    Held(Box<Report>),
+    /// A report of this batch, judged before.
+    InBatch(&'a Report),
     /// A report of this batch stored without fields to judge (a migrated one).
     Stats(&'a Value),
 }
@@ -41,8 +43,9 @@ impl Newest<'_> {
     /// The fields to judge the next report against.
     pub fn fields(&self) -> Option<Cow<'_, Report>> {
         match self {
-            Newest::Unread => None,
-            Newest::Fields(fields) => fields.as_deref().map(Cow::Borrowed),
+            Newest::Unread | Newest::Nothing => None,
+            Newest::Held(fields) => Some(Cow::Borrowed(&**fields)),
+            Newest::InBatch(fields) => Some(Cow::Borrowed(*fields)),
             Newest::Stats(stats) => Report::fields_of(stats).ok().map(Cow::Owned),
         }
     }
@@ -59,28 +62,28 @@ impl NewestCache {
     /// (they come back with [`NewestCache::committed`]).
     pub fn take(&mut self, team: &str, seq: i64) -> Option<Newest<'static>> {
         match self.teams.remove(team) {
-            Some((held, fields)) if held == seq => Some(Newest::Fields(Some(Cow::Owned(fields)))),
+            Some((held, fields)) if held == seq => Some(Newest::Held(Box::new(fields))),
             _ => None,
         }
     }
 
     /// After a commit: `team`'s newest report is now `seq`.
     pub fn committed(&mut self, team: &str, seq: i64, newest: Newest<'_>) {
-        match newest {
-            Newest::Fields(Some(fields)) => {
-                if self.teams.len() >= MAX_TEAMS
-                    && !self.teams.contains_key(team)
-                    && let Some(other) = self.teams.keys().next().cloned()
-                {
-                    self.teams.remove(&other);
-                }
-                self.teams
-                    .insert(team.to_string(), (seq, fields.into_owned()));
-            }
+        let fields = match newest {
+            Newest::Held(fields) => *fields,
+            Newest::InBatch(fields) => fields.clone(),
             _ => {
                 self.teams.remove(team);
+                return;
             }
+        };
+        if self.teams.len() >= MAX_TEAMS
+            && !self.teams.contains_key(team)
+            && let Some(other) = self.teams.keys().next().cloned()
+        {
+            self.teams.remove(&other);
         }
+        self.teams.insert(team.to_string(), (seq, fields));
     }
 }
 

@@ -73,7 +73,7 @@ pub use writer::{Appended, Arrival, NewReport};
 use crate::store::StoredReport;
 use crate::team::TeamId;
 
-/// The channel of the report announcements (`NOTIFY benchboard, '<team> <seq>'`).
+/// The channel of the announcements (of reports: `announce.rs`; of other changes: `changes.rs`).
 pub const CHANNEL: &str = "benchboard";
 /// How long a connection attempt may take unless the URL says `connect_timeout`.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
