@@ -6,6 +6,10 @@
 "use strict";
 (() => {
   const body = document.body;
+  // Set by archive.js in a static archive: the data is inlined, nothing is fetched.
+  const archive = window.BenchBoardArchive || null;
+  const now = () => (archive ? archive.now : Date.now());
+  const teamHref = (id) => (archive ? archive.teamHref(id) : `/team/${encodeURIComponent(id)}/history`);
   const POLL_MS = 3000;
   const SPARK_WINDOW_MS = 10 * 60 * 1000;
   const SPARK_MAX_POINTS = 600;
@@ -24,7 +28,8 @@
       best_qps: "最佳 QPS", best_latency: "最佳延迟", last_update: "最后更新", window: "近 10 分钟",
       footer: "数据每次上报即时推送 · 点击卡片查看历史",
       conn_connecting: "连接中…", conn_live: "实时推送", conn_polling: "轮询模式", conn_push_off: "轮询模式（推送已关闭）",
-      conn_reconnecting: "重新连接中…", conn_offline: "无法连接服务器",
+      conn_reconnecting: "重新连接中…", conn_offline: "无法连接服务器", conn_archive: "存档（最终结果）",
+      disqualified: "不计排名",
       storage_down: "存储不可用：显示的是最后的数据，恢复后自动更新",
       ago_s: (n) => `${n} 秒前`, ago_m: (n) => `${n} 分钟前`, ago_h: (n) => `${n} 小时前`,
       dur: (h, m, s) => (h ? `${h}时${m}分${s}秒` : m ? `${m}分${s}秒` : `${s}秒`),
@@ -42,7 +47,8 @@
       best_qps: "Best QPS", best_latency: "Best latency", last_update: "Last update", window: "last 10 min",
       footer: "Every report is pushed at once · click a card for its history",
       conn_connecting: "Connecting…", conn_live: "Live (WebSocket)", conn_polling: "Polling", conn_push_off: "Polling (push is off)",
-      conn_reconnecting: "Reconnecting…", conn_offline: "Server unreachable",
+      conn_reconnecting: "Reconnecting…", conn_offline: "Server unreachable", conn_archive: "Archive (final)",
+      disqualified: "not ranked",
       storage_down: "Storage unavailable: showing the last board; it updates by itself once storage is back",
       ago_s: (n) => `${n}s ago`, ago_m: (n) => `${n} min ago`, ago_h: (n) => `${n} h ago`,
       dur: (h, m, s) => (h ? `${h}h ${m}m ${s}s` : m ? `${m}m ${s}s` : `${s}s`),
@@ -96,14 +102,14 @@
     const at = parseTime(text);
     if (!at) return t("none");
     const time = at.toLocaleTimeString(t("locale"), { hour12: false });
-    if (at.toDateString() === new Date().toDateString()) return time;
+    if (at.toDateString() === new Date(now()).toDateString()) return time;
     const date = at.toLocaleDateString(t("locale"), { month: "2-digit", day: "2-digit" });
     return `${date} ${time}`;
   }
   function fmtAgo(text) {
     const at = parseTime(text);
     if (!at) return "";
-    const secs = Math.max(0, Math.round((Date.now() - at.getTime()) / 1000));
+    const secs = Math.max(0, Math.round((now() - at.getTime()) / 1000));
     if (secs < 60) return I18N[lang].ago_s(secs);
     if (secs < 3600) return I18N[lang].ago_m(Math.floor(secs / 60));
     return I18N[lang].ago_h(Math.floor(secs / 3600));
@@ -168,7 +174,7 @@
   function makeCard(id) {
     const card = document.getElementById("card-template").content.firstElementChild.cloneNode(true);
     card.dataset.teamId = id;
-    card.querySelector(".card-link").href = `/team/${encodeURIComponent(id)}/history`;
+    card.querySelector(".card-link").href = teamHref(id);
     const stats = card.querySelector(".stats");
     for (const [key, , , timeOf, ago] of STAT_ROWS) {
       const row = el("div", timeOf || ago ? "wide" : "");
@@ -242,21 +248,22 @@
     const points = sparks.get(team.team_id) || [];
     const key = `${team.last_update}|${team.report_count}`;
     if (points.length && points[points.length - 1].key === key) return;
-    const at = parseTime(team.last_update)?.getTime() ?? Date.now();
+    const at = parseTime(team.last_update)?.getTime() ?? now();
     points.push({ at, qps: team.qps || 0, p99: team.p99_latency || 0, key });
-    const since = Date.now() - SPARK_WINDOW_MS;
+    const since = now() - SPARK_WINDOW_MS;
     while (points.length > SPARK_MAX_POINTS || (points.length > 1 && points[0].at < since)) points.shift();
     sparks.set(team.team_id, points);
   }
 
-  const SVG = "http://www.w3.org/2000/svg";
+  // The SVG namespace as the HTML parser gives it: no file of a static archive spells a URL.
+  const SVG = (() => { const box = document.createElement("div"); box.innerHTML = "<svg></svg>"; return box.firstChild.namespaceURI; })();
   function drawSpark(holder, points) {
     const width = 300, height = 54, pad = 3;
     const svg = document.createElementNS(SVG, "svg");
     svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
     svg.setAttribute("preserveAspectRatio", "none");
     // The window grows with the data up to 10 minutes, so a young run fills the width too.
-    const end = Math.max(Date.now(), ...points.map((p) => p.at));
+    const end = Math.max(now(), ...points.map((p) => p.at));
     const oldest = points.length ? points[0].at : end;
     const span = Math.min(SPARK_WINDOW_MS, Math.max(60000, end - oldest));
     const start = end - span;
@@ -293,11 +300,16 @@
   async function seedSpark(id) {
     if (seeded.has(id)) return;
     seeded.add(id);
-    const since = Date.now() - SPARK_WINDOW_MS;
+    const since = now() - SPARK_WINDOW_MS;
     try {
-      const response = await fetch(`/api/teams/${encodeURIComponent(id)}/history/series?points=120&since=${since}`);
-      if (!response.ok) return;
-      const answer = await response.json();
+      const url = `/api/teams/${encodeURIComponent(id)}/history/series?points=120&since=${since}`;
+      let answer;
+      if (archive) answer = await archive.get(url);
+      else {
+        const response = await fetch(url);
+        if (!response.ok) return;
+        answer = await response.json();
+      }
       const points = sparks.get(id) || [];
       const firstAt = points.length ? points[0].at : Infinity;
       const older = (answer.series || [])
@@ -312,8 +324,10 @@
   // ---- ranking -----------------------------------------------------------
   /** The top `rankingRows` teams as rows; the rest on demand ("show more"). */
   function renderRanking() {
+    // A server or archive that ranks by the contest's rule gives each team its `rank`.
+    const byRank = (a, b) => (isNum(a.rank) && isNum(b.rank) ? a.rank - b.rank : 0);
     const ranked = [...teams.values()].sort(
-      (a, b) => (b.qps - a.qps) || (a.avg_latency - b.avg_latency) || (a.team_id < b.team_id ? -1 : 1));
+      (a, b) => byRank(a, b) || (b.qps - a.qps) || (a.avg_latency - b.avg_latency) || (a.team_id < b.team_id ? -1 : 1));
     const tbody = document.querySelector("#ranking tbody");
     const ranks = new Map();
     ranked.forEach((team, i) => ranks.set(team.team_id, i + 1));
@@ -326,9 +340,16 @@
       rankCell.appendChild(el("span", `medal${i < 3 ? ` m${i + 1}` : ""}`, String(i + 1)));
       const nameCell = el("td", "team");
       const link = el("a", "", team.team_name);
-      link.href = `/team/${encodeURIComponent(team.team_id)}/history`;
+      link.href = teamHref(team.team_id);
       link.title = team.team_name;
       nameCell.appendChild(link);
+      if (team.qualified === false) {
+        const reasons = (Array.isArray(team.reasons) ? team.reasons : []).map((r) => `${r.condition} (${fmtValue(r.value)})`);
+        const mark = el("span", "disq", t("disqualified"));
+        mark.title = reasons.join(" · ");
+        nameCell.append(" ", mark);
+        row.classList.add("unqualified");
+      }
       const status = el("td");
       const stateText = team.is_active ? t("active") : t("inactive");
       status.title = stateText;
@@ -495,6 +516,7 @@
   }
 
   function connect() {
+    if (archive) { setMode("archive"); if (archive.data.snapshot) handleMessage(archive.data.snapshot); return; }
     if (conn.pushOff) { setMode("push_off"); startPolling(); return; }
     let socket;
     try {
@@ -544,7 +566,7 @@
   });
 
   function tick() {
-    document.getElementById("clock").textContent = new Date().toLocaleTimeString(t("locale"), { hour12: false });
+    document.getElementById("clock").textContent = new Date(now()).toLocaleTimeString(t("locale"), { hour12: false });
     for (const node of document.querySelectorAll(".ago")) node.textContent = fmtAgo(node.dataset.at);
   }
   setInterval(tick, 1000);

@@ -29,6 +29,8 @@
   const local = /^https?:\/\/(localhost|127\.|\[::1\])/i.test(target);
 
   function build() {
+    // A static archive asks no server for a QR code.
+    if (window.BenchBoardArchive) return;
     const ranking = document.querySelector("main.board .ranking");
     if (!ranking) return;
     const box = document.createElement("aside");

@@ -68,6 +68,72 @@ pub enum Command {
     Export(ExportArgs),
     /// Copy a data directory into PostgreSQL (safe to run again: copies what is missing)
     Migrate(MigrateArgs),
+    /// Write a static site of the contest: final standings, each team's page, the CSV
+    Archive(ArchiveArgs),
+}
+
+/// `archive -o DIR`.
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    /// Directory to write the site into (new or empty; see --force). It opens from file:// or any static host
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// Replace -o even if it holds files (the old directory is removed once the new one is complete)
+    #[arg(long)]
+    pub force: bool,
+    /// Contest file: the standings follow its [ranking] rule [default: the original's latest QPS]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub rule: RuleArgs,
+    /// Most team cards on the standings page, as the server's --max-teams (the ranking lists every team)
+    #[arg(long, default_value_t = 6, value_name = "N")]
+    pub max_teams: usize,
+}
+
+/// The ranking rule as options, instead of `--config`'s `[ranking]`.
+#[derive(Debug, Args, Default)]
+pub struct RuleArgs {
+    /// Rank by this metric (qps, avg_latency, p99_latency, data_loss_rate, ...), as [ranking] by
+    #[arg(long, value_name = "METRIC", conflicts_with_all = ["config", "score"])]
+    pub by: Option<String>,
+    /// Rank by this score over the metrics, e.g. "qps * (1 - data_loss_rate / 100)", as [ranking] score
+    #[arg(long, value_name = "EXPR", conflicts_with = "config")]
+    pub score: Option<String>,
+    /// Which way is better [default: lower for latencies and rates, else higher]
+    #[arg(long, value_enum, conflicts_with = "config")]
+    pub better: Option<BetterArg>,
+    /// Which report of a team counts: its best or its latest [default: best, with a rule given]
+    #[arg(long, value_enum, conflicts_with = "config")]
+    pub value: Option<ValueArg>,
+    /// A report breaking this 'metric op number' condition does not count (repeatable), e.g. "data_loss_rate > 1"
+    #[arg(long, value_name = "CONDITION", conflicts_with = "config")]
+    pub disqualify: Vec<String>,
+}
+
+impl RuleArgs {
+    /// True when no option of the rule is given.
+    pub fn is_empty(&self) -> bool {
+        self.by.is_none()
+            && self.score.is_none()
+            && self.better.is_none()
+            && self.value.is_none()
+            && self.disqualify.is_empty()
+    }
+}
+
+/// `--better`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BetterArg {
+    Higher,
+    Lower,
+}
+
+/// `--value`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ValueArg {
+    Best,
+    Latest,
 }
 
 /// `migrate --from DIR --to URL`.

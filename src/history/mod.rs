@@ -2,7 +2,8 @@
 //! (read-only) or a running server, with the same output either way.
 //!
 //! Commands: `teams`, `show TEAM`, `summary TEAM`, `best`, `export`; each prints a
-//! table, or JSON with `--json`. Exit codes ([`ExitStatus`]): 0 ok, 1 nothing found,
+//! table, or JSON with `--json`. `migrate` copies a data directory into PostgreSQL;
+//! `archive -o DIR` writes the contest as a static site ([`crate::archive`]). Exit codes ([`ExitStatus`]): 0 ok, 1 nothing found,
 //! 2 bad usage or unreadable data. Output to a closed pipe ends quietly with 0.
 
 pub mod cli;
@@ -106,7 +107,7 @@ pub fn usage_error(error: &clap::Error) -> ExitStatus {
         }
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
             eprintln!(
-                "error: a command is required: teams, show, summary, best or export (see --help)"
+                "error: a command is required: teams, show, summary, best, export, migrate or archive (see --help)"
             );
             ExitStatus::BadUsage
         }
@@ -175,6 +176,10 @@ pub fn execute(args: &HistoryArgs, out: &mut impl Write) -> Result<(), HistoryEr
             commands::export::run(&source, &ids, &range, a, args.json, out)
         }
         Command::Migrate(a) => commands::migrate::run(a, out),
+        Command::Archive(a) => {
+            let source = open()?;
+            commands::archive::run(&source, a, out)
+        }
     }
 }
 
