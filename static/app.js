@@ -520,7 +520,8 @@
     if (conn.pushOff) { setMode("push_off"); startPolling(); return; }
     let socket;
     try {
-      socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
+      // ws: or wss: as the page is http: or https:, built without spelling a URL.
+      socket = new WebSocket(new URL("/ws", location.href.replace(/^http/, "ws")));
     } catch (_) {
       retry(false);
       return;

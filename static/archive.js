@@ -1,8 +1,8 @@
 // BenchBoard static archive (`benchboard-history archive`): the pages of the live
 // board read their data from a JSON object inlined in the page (the
 // `<script type="application/json" id="benchboard-archive">` element) instead of
-// the server's API, so the same app.js and team.js draw the archive from file://
-// or any static host, with no request leaving the page. Loaded first, in the
+// the server's API, so the same app.js and team.js draw the archive from a disk
+// (a file: URL) or any static host, with no request leaving the page. Loaded first, in the
 // archive's pages only; the live server never serves it.
 "use strict";
 (() => {
