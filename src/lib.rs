@@ -64,9 +64,9 @@ pub mod query;
 
 pub mod export;
 
-pub mod history;
 /// The contest as a static site: the board's pages with their data inlined.
 pub mod archive;
+pub mod history;
 
 // Sending reports, and the tools around them; each binary's arguments and run.
 pub mod client;

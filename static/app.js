@@ -29,7 +29,7 @@
       footer: "数据每次上报即时推送 · 点击卡片查看历史",
       conn_connecting: "连接中…", conn_live: "实时推送", conn_polling: "轮询模式", conn_push_off: "轮询模式（推送已关闭）",
       conn_reconnecting: "重新连接中…", conn_offline: "无法连接服务器", conn_archive: "存档（最终结果）",
-      disqualified: "不计排名",
+      disqualified: "不计排名", score: "成绩", final_ranking: "最终排名", footer_archive: "比赛存档 · 点击卡片查看历史",
       storage_down: "存储不可用：显示的是最后的数据，恢复后自动更新",
       ago_s: (n) => `${n} 秒前`, ago_m: (n) => `${n} 分钟前`, ago_h: (n) => `${n} 小时前`,
       dur: (h, m, s) => (h ? `${h}时${m}分${s}秒` : m ? `${m}分${s}秒` : `${s}秒`),
@@ -48,7 +48,7 @@
       footer: "Every report is pushed at once · click a card for its history",
       conn_connecting: "Connecting…", conn_live: "Live (WebSocket)", conn_polling: "Polling", conn_push_off: "Polling (push is off)",
       conn_reconnecting: "Reconnecting…", conn_offline: "Server unreachable", conn_archive: "Archive (final)",
-      disqualified: "not ranked",
+      disqualified: "not ranked", score: "Score", final_ranking: "Final standings", footer_archive: "Contest archive · click a card for its history",
       storage_down: "Storage unavailable: showing the last board; it updates by itself once storage is back",
       ago_s: (n) => `${n}s ago`, ago_m: (n) => `${n} min ago`, ago_h: (n) => `${n} h ago`,
       dur: (h, m, s) => (h ? `${h}h ${m}m ${s}s` : m ? `${m}m ${s}s` : `${s}s`),
@@ -218,10 +218,14 @@
     drawSpark(card.querySelector(".spark"), sparks.get(team.team_id) || []);
   }
 
-  /** The teams shown as cards: on the board, active and fastest first, up to max_teams, in id order. */
+  // A server or archive that ranks by the contest's rule gives each team its `rank`.
+  const byRank = (a, b) => (isNum(a.rank) && isNum(b.rank) ? a.rank - b.rank : 0);
+
+  /** The teams shown as cards: on the board, active and fastest first (an archive's: the
+   * top of its standings), up to max_teams, in id order. */
   function cardTeams() {
-    const onBoard = [...teams.values()].filter((x) => x.on_board);
-    onBoard.sort((a, b) => (b.is_active - a.is_active) || (b.qps - a.qps));
+    const onBoard = [...teams.values()].filter((x) => archive || x.on_board);
+    onBoard.sort((a, b) => (archive ? byRank(a, b) : 0) || (b.is_active - a.is_active) || (b.qps - a.qps));
     return onBoard.slice(0, maxTeams).sort((a, b) => (a.team_id < b.team_id ? -1 : 1));
   }
 
@@ -324,11 +328,12 @@
   // ---- ranking -----------------------------------------------------------
   /** The top `rankingRows` teams as rows; the rest on demand ("show more"). */
   function renderRanking() {
-    // A server or archive that ranks by the contest's rule gives each team its `rank`.
-    const byRank = (a, b) => (isNum(a.rank) && isNum(b.rank) ? a.rank - b.rank : 0);
     const ranked = [...teams.values()].sort(
       (a, b) => byRank(a, b) || (b.qps - a.qps) || (a.avg_latency - b.avg_latency) || (a.team_id < b.team_id ? -1 : 1));
     const tbody = document.querySelector("#ranking tbody");
+    // The contest's score (its rule's value of each team) gets a column when given.
+    const scored = ranked.some((team) => isNum(team.score));
+    document.querySelector("#ranking th.score-col").hidden = !scored;
     const ranks = new Map();
     ranked.forEach((team, i) => ranks.set(team.team_id, i + 1));
     const rows = ranked.slice(0, rankingRows).map((team, i) => {
@@ -355,7 +360,9 @@
       status.title = stateText;
       status.append(el("span", `dot-state${team.is_active ? "" : " off"}`), el("span", "state-text", stateText));
       // Units are in the column headers, so the numbers stay narrow.
-      row.append(rankCell, nameCell, el("td", "num", fmtQps(team.qps)), el("td", "num", fmtMs(team.avg_latency)),
+      row.append(rankCell, nameCell);
+      if (scored) row.append(el("td", "num score-col", isNum(team.score) ? fmtValue(team.score) : t("none")));
+      row.append(el("td", "num", fmtQps(team.qps)), el("td", "num", fmtMs(team.avg_latency)),
         el("td", "num", fmtMs(team.p99_latency)), el("td", "num", fmtPct(team.data_loss_rate)), status);
       return row;
     });
@@ -554,6 +561,10 @@
     document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
     document.title = t("page_title");
     for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+    if (archive) {
+      document.getElementById("ranking-title").textContent = t("final_ranking");
+      document.querySelector(".foot span").textContent = t("footer_archive");
+    }
     document.getElementById("lang").textContent = t("switch_to");
     for (const node of document.querySelectorAll("[data-shown]")) delete node.dataset.shown;
     showMode();

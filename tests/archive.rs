@@ -76,10 +76,20 @@ pub fn contest_data(dir: &Path) {
 
 /// Runs `archive` on a data dir; panics unless it succeeds.
 pub fn archive(data: &Path, out: &Path, extra: &[&str]) -> Output {
-    let mut args = vec!["--data-dir", data.to_str().unwrap(), "archive", "-o", out.to_str().unwrap()];
+    let mut args = vec![
+        "--data-dir",
+        data.to_str().unwrap(),
+        "archive",
+        "-o",
+        out.to_str().unwrap(),
+    ];
     args.extend_from_slice(extra);
     let output = history(&args);
-    assert!(output.status.success(), "archive failed: {}", stderr(&output));
+    assert!(
+        output.status.success(),
+        "archive failed: {}",
+        stderr(&output)
+    );
     output
 }
 
@@ -141,7 +151,10 @@ fn names_a_url(text: &str) -> Option<String> {
 
 fn check_site(out: &Path) {
     let files = files_of(out);
-    let names: BTreeSet<PathBuf> = files.iter().map(|f| f.strip_prefix(out).unwrap().to_path_buf()).collect();
+    let names: BTreeSet<PathBuf> = files
+        .iter()
+        .map(|f| f.strip_prefix(out).unwrap().to_path_buf())
+        .collect();
     for file in &files {
         let text = fs::read_to_string(file).unwrap();
         if let Some(url) = names_a_url(&text) {
@@ -154,17 +167,32 @@ fn check_site(out: &Path) {
                 if target.starts_with("data:") {
                     continue;
                 }
-                assert!(!target.starts_with('/'), "{}: absolute link {link}", file.display());
+                assert!(
+                    !target.starts_with('/'),
+                    "{}: absolute link {link}",
+                    file.display()
+                );
                 let resolved = dir.join(target);
-                let inside = resolved.canonicalize().unwrap_or_else(|e| {
-                    panic!("{}: {link} does not resolve: {e}", file.display())
-                });
-                assert!(inside.starts_with(out.canonicalize().unwrap()), "{link} leaves the archive");
+                let inside = resolved
+                    .canonicalize()
+                    .unwrap_or_else(|e| panic!("{}: {link} does not resolve: {e}", file.display()));
+                assert!(
+                    inside.starts_with(out.canonicalize().unwrap()),
+                    "{link} leaves the archive"
+                );
             }
         }
     }
-    for needed in ["index.html", "benchboard.csv", "static/app.js", "static/archive.js"] {
-        assert!(names.contains(Path::new(needed)), "{needed} missing: {names:?}");
+    for needed in [
+        "index.html",
+        "benchboard.csv",
+        "static/app.js",
+        "static/archive.js",
+    ] {
+        assert!(
+            names.contains(Path::new(needed)),
+            "{needed} missing: {names:?}"
+        );
     }
 }
 
@@ -178,24 +206,44 @@ fn archive_of_a_data_dir_ranks_links_inside_and_escapes_names() {
     let temp = tempfile::tempdir().unwrap();
     let (data, out) = (temp.path().join("data"), temp.path().join("final"));
     contest_data(&data);
-    let output = archive(&data, &out, &["--by", "qps", "--disqualify", "data_loss_rate > 1"]);
+    let output = archive(
+        &data,
+        &out,
+        &["--by", "qps", "--disqualify", "data_loss_rate > 1"],
+    );
     assert!(String::from_utf8_lossy(&output.stdout).contains("archived 3 teams, 7 reports"));
     check_site(&out);
     for id in ["fast", "evil", "steady"] {
         assert!(out.join(format!("team/{id}.html")).is_file());
-        assert_eq!(csv_records(&out.join(format!("csv/{id}.csv"))).len(), if id == "evil" { 3 } else { 2 });
+        assert_eq!(
+            csv_records(&out.join(format!("csv/{id}.csv"))).len(),
+            if id == "evil" { 3 } else { 2 }
+        );
     }
     assert_eq!(csv_records(&out.join("benchboard.csv")).len(), 7);
     // The hostile name never appears as markup, only escaped.
-    for file in files_of(&out).iter().filter(|f| f.extension().is_some_and(|e| e == "html")) {
+    for file in files_of(&out)
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "html"))
+    {
         let html = fs::read_to_string(file).unwrap();
         assert!(!html.contains("<script>alert"), "{}", file.display());
-        assert_eq!(html.matches("</script>").count(), html.matches("<script").count());
+        assert_eq!(
+            html.matches("</script>").count(),
+            html.matches("<script").count()
+        );
     }
     let board = page_data(&out.join("index.html"));
     let teams = board["snapshot"]["teams"].as_array().unwrap();
-    let order: Vec<_> = teams.iter().map(|t| t["team_id"].as_str().unwrap()).collect();
-    assert_eq!(order, ["evil", "steady", "fast"], "the disqualified team ranks last");
+    let order: Vec<_> = teams
+        .iter()
+        .map(|t| t["team_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        ["evil", "steady", "fast"],
+        "the disqualified team ranks last"
+    );
     assert_eq!(teams[0]["team_name"], HOSTILE);
     assert_eq!(teams[0]["score"], 1200.0);
     assert_eq!(teams[2]["qualified"], false);
@@ -215,10 +263,19 @@ fn without_a_rule_the_latest_qps_ranks_and_a_contest_file_gives_the_rule() {
     let out = temp.path().join("a");
     archive(&data, &out, &[]);
     let board = page_data(&out.join("index.html"));
-    let order: Vec<_> = board["snapshot"]["teams"].as_array().unwrap().iter().map(|t| t["team_id"].clone()).collect();
+    let order: Vec<_> = board["snapshot"]["teams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["team_id"].clone())
+        .collect();
     assert_eq!(order, [json!("fast"), json!("evil"), json!("steady")]);
     let config = temp.path().join("contest.toml");
-    fs::write(&config, "[ranking]\nby = \"qps\"\nvalue = \"best\"\ndisqualify = [\"data_loss_rate > 1\"]\n").unwrap();
+    fs::write(
+        &config,
+        "[ranking]\nby = \"qps\"\nvalue = \"best\"\ndisqualify = [\"data_loss_rate > 1\"]\n",
+    )
+    .unwrap();
     let out = temp.path().join("b");
     archive(&data, &out, &["--config", config.to_str().unwrap()]);
     let board = page_data(&out.join("index.html"));
@@ -233,16 +290,31 @@ fn refuses_a_full_output_directory_unless_forced() {
     contest_data(&data);
     fs::create_dir(&out).unwrap();
     fs::write(out.join("notes.txt"), "keep me").unwrap();
-    let args = ["--data-dir", data.to_str().unwrap(), "archive", "-o", out.to_str().unwrap()];
+    let args = [
+        "--data-dir",
+        data.to_str().unwrap(),
+        "archive",
+        "-o",
+        out.to_str().unwrap(),
+    ];
     let refused = history(&args);
     assert_eq!(refused.status.code(), Some(2));
     let message = stderr(&refused);
     assert_eq!(message.trim().lines().count(), 1, "{message}");
-    assert!(message.contains("not empty") && message.contains("--force"), "{message}");
-    assert_eq!(fs::read_to_string(out.join("notes.txt")).unwrap(), "keep me");
+    assert!(
+        message.contains("not empty") && message.contains("--force"),
+        "{message}"
+    );
+    assert_eq!(
+        fs::read_to_string(out.join("notes.txt")).unwrap(),
+        "keep me"
+    );
     archive(&data, &out, &["--force"]);
     assert!(!out.join("notes.txt").exists() && out.join("index.html").is_file());
-    let left: Vec<_> = fs::read_dir(temp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let left: Vec<_> = fs::read_dir(temp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(left.len(), 2, "no staging directory left: {left:?}");
 }
 
@@ -258,7 +330,13 @@ fn failures_are_one_line_and_write_nothing() {
         &["--by", "qps", "--score", "qps"],
     ];
     for extra in cases {
-        let mut args = vec!["--data-dir", data.to_str().unwrap(), "archive", "-o", out.to_str().unwrap()];
+        let mut args = vec![
+            "--data-dir",
+            data.to_str().unwrap(),
+            "archive",
+            "-o",
+            out.to_str().unwrap(),
+        ];
         args.extend_from_slice(extra);
         let output = history(&args);
         assert_eq!(output.status.code(), Some(2), "{extra:?}");
@@ -268,7 +346,13 @@ fn failures_are_one_line_and_write_nothing() {
     }
     let empty = temp.path().join("empty");
     fs::create_dir(&empty).unwrap();
-    let output = history(&["--data-dir", empty.to_str().unwrap(), "archive", "-o", out.to_str().unwrap()]);
+    let output = history(&[
+        "--data-dir",
+        empty.to_str().unwrap(),
+        "archive",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(!out.exists());
 }
@@ -277,7 +361,11 @@ fn post(server: &TestServer, team: &str, name: &str, body: &Value) {
     let answer = call(
         "POST",
         &server.url("/api/stats/report"),
-        &[("Content-Type", "application/json"), ("X-Team-ID", team), ("X-Team-Name", name)],
+        &[
+            ("Content-Type", "application/json"),
+            ("X-Team-ID", team),
+            ("X-Team-Name", name),
+        ],
         Some(body.to_string().as_bytes()),
     );
     assert_eq!(answer.status, 200, "{:?}", answer.json());
@@ -289,12 +377,30 @@ fn archive_from_a_running_server_matches_its_data_dir() {
     let server = TestServer::start_with(|c| c.min_free_bytes = 0);
     let hostile = "%3C%2Fscript%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E%20..%2F..%2Fx";
     for (i, qps) in [700.0, 900.0, 800.0].into_iter().enumerate() {
-        post(&server, "red", hostile, &report(qps, 0, 10.0 * (i + 1) as f64));
-        post(&server, "blue", "Blue", &report(qps + 50.0, 0, 10.0 * (i + 1) as f64));
+        post(
+            &server,
+            "red",
+            hostile,
+            &report(qps, 0, 10.0 * (i + 1) as f64),
+        );
+        post(
+            &server,
+            "blue",
+            "Blue",
+            &report(qps + 50.0, 0, 10.0 * (i + 1) as f64),
+        );
     }
     let temp = tempfile::tempdir().unwrap();
     let remote = temp.path().join("remote");
-    let output = history(&["--server", &server.base, "archive", "-o", remote.to_str().unwrap(), "--by", "qps"]);
+    let output = history(&[
+        "--server",
+        &server.base,
+        "archive",
+        "-o",
+        remote.to_str().unwrap(),
+        "--by",
+        "qps",
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
     check_site(&remote);
     let local = temp.path().join("local");
@@ -305,13 +411,138 @@ fn archive_from_a_running_server_matches_its_data_dir() {
     );
     let ranked = |dir: &Path| {
         let board = page_data(&dir.join("index.html"));
-        board["snapshot"]["teams"].as_array().unwrap().iter()
-            .map(|t| (t["team_id"].clone(), t["rank"].clone(), t["score"].clone(), t["team_name"].clone()))
+        board["snapshot"]["teams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["team_id"].clone(),
+                    t["rank"].clone(),
+                    t["score"].clone(),
+                    t["team_name"].clone(),
+                )
+            })
             .collect::<Vec<_>>()
     };
     assert_eq!(ranked(&remote), ranked(&local));
     assert_eq!(ranked(&remote)[0].0, "blue");
-    assert_eq!(ranked(&remote)[1].3, "</script><script>alert(1)</script> ../../x");
+    assert_eq!(
+        ranked(&remote)[1].3,
+        "</script><script>alert(1)</script> ../../x"
+    );
     let table = |dir: &Path| page_data(&dir.join("team/red.html"))["history"].clone();
     assert_eq!(table(&remote), table(&local));
+}
+
+/// A longer contest for the pictures: `steady` reports 40 times.
+fn pictured_data(dir: &Path) {
+    contest_data(dir);
+    let reports: Vec<(f64, i64)> = (0..40)
+        .map(|i| (600.0 + 40.0 * f64::from(i % 9), 0))
+        .collect();
+    write_data_dir(dir, &[("long", "长跑队 Long", &reports)]);
+}
+
+fn file_url(path: &Path) -> String {
+    format!("file://{}", path.display())
+}
+
+#[test]
+fn archive_opens_from_file_in_chromium_and_asks_nothing_of_the_network() {
+    use common::browser::Browser;
+    use std::time::Duration;
+    let temp = tempfile::tempdir().unwrap();
+    let (data, out) = (temp.path().join("data"), temp.path().join("final"));
+    pictured_data(&data);
+    archive(
+        &data,
+        &out,
+        &["--by", "qps", "--disqualify", "data_loss_rate > 1"],
+    );
+    let browser = Browser::launch("about:blank");
+    let mut page = browser.page();
+    page.call("Network.enable", json!({}));
+    let within = Duration::from_secs(20);
+    for (width, height, mobile) in [(1280, 720, false), (390, 844, true)] {
+        page.set_viewport(width, height, mobile, false);
+        page.navigate(&file_url(&out.join("index.html")));
+        page.wait_for(
+            "the standings",
+            "document.querySelectorAll('#ranking tbody tr').length === 4 \
+             && document.querySelectorAll('#cards .card .spark polyline').length === 8",
+            within,
+        );
+        assert_eq!(
+            page.eval("document.getElementById('conn').dataset.state"),
+            "archive"
+        );
+        let names = page.eval(
+            "[...document.querySelectorAll('#ranking tbody td.team a')].map(a => a.textContent)",
+        );
+        assert_eq!(
+            names,
+            json!(
+                [HOSTILE, "Long", "Steady", "Fast 队"].map(|n| if n == "Long" {
+                    "长跑队 Long"
+                } else {
+                    n
+                })
+            )
+        );
+        assert_eq!(
+            page.eval("document.querySelector('#ranking tbody tr:last-child .disq') !== null"),
+            true
+        );
+        let link = page.eval("document.querySelector('#ranking tbody td.team a').href");
+        assert_eq!(link, file_url(&out.join("team/evil.html")));
+        page.screenshot(&format!("archive-board-{width}x{height}"));
+
+        page.navigate(&file_url(&out.join("team/long.html")));
+        page.wait_for(
+            "the team's chart and table",
+            "document.querySelectorAll('#chart svg polyline').length >= 3 \
+             && document.querySelectorAll('#history tbody tr').length === 20 \
+             && document.querySelectorAll('#histogram svg rect').length > 0",
+            within,
+        );
+        assert_eq!(
+            page.eval("document.getElementById('total-reports').textContent"),
+            "40"
+        );
+        page.eval("document.getElementById('next').click()");
+        page.wait_for("the table's second page", "document.querySelectorAll('#history tbody tr').length === 20 && document.getElementById('next').disabled", within);
+        page.screenshot(&format!("archive-team-{width}x{height}"));
+
+        page.navigate(&file_url(&out.join("team/evil.html")));
+        page.wait_for(
+            "the hostile team's page",
+            "document.querySelectorAll('#history tbody tr').length === 3",
+            within,
+        );
+        assert_eq!(
+            page.eval("document.getElementById('team-name').textContent"),
+            HOSTILE
+        );
+        assert_eq!(
+            page.eval("document.querySelectorAll('script').length"),
+            page.eval("document.querySelectorAll('script[src], script#benchboard-archive').length")
+        );
+    }
+    page.eval("1");
+    let requests: Vec<String> = page
+        .take_network_events()
+        .into_iter()
+        .filter(|e| e["method"] == "Network.requestWillBeSent")
+        .map(|e| e["params"]["request"]["url"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        requests.len() >= 10,
+        "the pages and their files were seen: {requests:?}"
+    );
+    let outside: Vec<_> = requests
+        .iter()
+        .filter(|u| !u.starts_with("file://") && !u.starts_with("data:"))
+        .collect();
+    assert!(outside.is_empty(), "requests left the archive: {outside:?}");
 }

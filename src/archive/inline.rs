@@ -52,7 +52,10 @@ mod tests {
         let mut out = Vec::new();
         write_json(&mut out, &serde_json::json!({ "team_name": name })).unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert!(!text.contains('<') && !text.contains('>') && !text.contains('&'), "{text}");
+        assert!(
+            !text.contains('<') && !text.contains('>') && !text.contains('&'),
+            "{text}"
+        );
         let back: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(back["team_name"], name);
     }

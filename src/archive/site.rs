@@ -124,7 +124,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let site = Site::create(&dir.path().join("out"), false).unwrap();
         for bad in ["../x", "/etc/x", "team/../../x", "", "a//b", "a\\b", "é"] {
-            assert!(matches!(site.file(bad), Err(SiteError::BadName(_))), "{bad}");
+            assert!(
+                matches!(site.file(bad), Err(SiteError::BadName(_))),
+                "{bad}"
+            );
         }
         assert!(site.file("team/t-1.html").is_ok());
     }
@@ -135,7 +138,10 @@ mod tests {
         let out = dir.path().join("out");
         fs::create_dir(&out).unwrap();
         fs::write(out.join("old.txt"), "x").unwrap();
-        assert!(matches!(Site::create(&out, false), Err(SiteError::NotEmpty(_))));
+        assert!(matches!(
+            Site::create(&out, false),
+            Err(SiteError::NotEmpty(_))
+        ));
         let site = Site::create(&out, true).unwrap();
         drop(site.file("index.html").unwrap());
         site.commit().unwrap();

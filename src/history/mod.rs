@@ -178,7 +178,7 @@ pub fn execute(args: &HistoryArgs, out: &mut impl Write) -> Result<(), HistoryEr
         Command::Migrate(a) => commands::migrate::run(a, out),
         Command::Archive(a) => {
             let source = open()?;
-            commands::archive::run(&source, a, out)
+            commands::archive::run(&source, a, args.json, out)
         }
     }
 }
@@ -249,7 +249,7 @@ fn known_team(source: &Source, id: &TeamId) -> Result<api::Summary, HistoryError
 
 // ---------------------------------------------------------------- output helpers
 
-fn write_json(out: &mut impl Write, value: &impl Serialize) -> Result<(), HistoryError> {
+pub(crate) fn write_json(out: &mut impl Write, value: &impl Serialize) -> Result<(), HistoryError> {
     serde_json::to_writer_pretty(&mut *out, value).map_err(|e| HistoryError::Stdout(e.into()))?;
     writeln!(out).map_err(HistoryError::Stdout)
 }

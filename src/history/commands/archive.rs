@@ -45,7 +45,12 @@ impl From<SiteError> for HistoryError {
 }
 
 /// Runs the command; prints where the archive is.
-pub fn run(source: &Source, args: &ArchiveArgs, out: &mut impl Write) -> Result<(), HistoryError> {
+pub fn run(
+    source: &Source,
+    args: &ArchiveArgs,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<(), HistoryError> {
     let rule = ranking_rule(args)?;
     let site = Site::create(&args.output, args.force)?;
     let teams = source.team_entries()?;
@@ -66,7 +71,8 @@ pub fn run(source: &Source, args: &ArchiveArgs, out: &mut impl Write) -> Result<
         site: &site,
         rule: &rule,
         now_ms,
-        all_csv: CsvWriter::new(site.file("benchboard.csv")?).map_err(failed(&site, "benchboard.csv"))?,
+        all_csv: CsvWriter::new(site.file("benchboard.csv")?)
+            .map_err(failed(&site, "benchboard.csv"))?,
         progress: Progress::new(total as u64, io::stderr().is_terminal()),
         reports: 0,
         sparks: BTreeMap::new(),
@@ -74,21 +80,45 @@ pub fn run(source: &Source, args: &ArchiveArgs, out: &mut impl Write) -> Result<
     let mut standings = Vec::with_capacity(teams.len());
     for team in &teams {
         let id = TeamId::parse(&team.team_id).map_err(|e| {
-            HistoryError::Usage(format!("the source lists a bad team id {:?}: {e}", team.team_id))
+            HistoryError::Usage(format!(
+                "the source lists a bad team id {:?}: {e}",
+                team.team_id
+            ))
         })?;
         let standing = archiver.team(&id, team)?;
         standings.push((id, standing));
     }
     archiver.progress.finish();
     let (reports, sparks) = (archiver.reports, std::mem::take(&mut archiver.sparks));
-    archiver.all_csv.finish().map_err(failed(&site, "benchboard.csv"))?;
-    write_board(&site, &rule, args.max_teams, now_ms, &teams, &standings, sparks)?;
+    archiver
+        .all_csv
+        .finish()
+        .map_err(failed(&site, "benchboard.csv"))?;
+    write_board(
+        &site,
+        &rule,
+        args.max_teams,
+        now_ms,
+        &teams,
+        &standings,
+        sparks,
+    )?;
     for (name, bytes) in pages::assets() {
         let path = format!("static/{name}");
         let mut file = site.file(&path)?;
-        file.write_all(bytes).and_then(|()| file.flush()).map_err(failed(&site, &path))?;
+        file.write_all(bytes)
+            .and_then(|()| file.flush())
+            .map_err(failed(&site, &path))?;
     }
     let dir = site.commit()?;
+    if json {
+        let done = serde_json::json!({
+            "directory": dir.display().to_string(),
+            "teams": teams.len(),
+            "reports": reports,
+        });
+        return crate::history::write_json(out, &done);
+    }
     writeln!(
         out,
         "archived {} teams, {reports} reports to {}",
@@ -146,7 +176,8 @@ fn contest_ranking(path: &Path) -> Result<Option<RankingSection>, HistoryError> 
     struct RankingOnly {
         ranking: Option<RankingSection>,
     }
-    let usage = |reason: String| HistoryError::Usage(format!("--config {}: {reason}", path.display()));
+    let usage =
+        |reason: String| HistoryError::Usage(format!("--config {}: {reason}", path.display()));
     let text = fs::read_to_string(path).map_err(|e| usage(e.to_string()))?;
     let file: RankingOnly = toml::from_str(&text).map_err(|e| usage(one_line(&e.to_string())))?;
     Ok(file.ranking)
@@ -241,8 +272,11 @@ impl Archiver<'_> {
             series: &series,
         };
         write_head(&mut page, &template, &head).map_err(page_failed)?;
-        let mut csv = CsvWriter::new(self.site.file(&csv_name)?).map_err(failed(self.site, &csv_name))?;
-        let (rows, _) = self.source.rows_counted(std::slice::from_ref(id), &TimeRange::default(), false)?;
+        let mut csv =
+            CsvWriter::new(self.site.file(&csv_name)?).map_err(failed(self.site, &csv_name))?;
+        let (rows, _) =
+            self.source
+                .rows_counted(std::slice::from_ref(id), &TimeRange::default(), false)?;
         let mut standing = Standing::default();
         let mut first = true;
         for row in rows {
@@ -255,7 +289,11 @@ impl Archiver<'_> {
                 Err(RowError::Fatal(e)) => return Err(e),
             };
             if let Some(at) = timefmt::parse_timestamp(&row.timestamp) {
-                standing.add(self.rule, &Headline::from(&row.metrics), at.timestamp_millis());
+                standing.add(
+                    self.rule,
+                    &Headline::from(&row.metrics),
+                    at.timestamp_millis(),
+                );
             }
             let separator: &[u8] = if first { b"" } else { b"," };
             first = false;
@@ -263,7 +301,9 @@ impl Archiver<'_> {
                 .and_then(|()| inline::write_json(&mut page, &TableRow::of(&row)))
                 .map_err(|e| failed(self.site, &page_name)(e))?;
             csv.write(&row).map_err(failed(self.site, &csv_name))?;
-            self.all_csv.write(&row).map_err(failed(self.site, "benchboard.csv"))?;
+            self.all_csv
+                .write(&row)
+                .map_err(failed(self.site, "benchboard.csv"))?;
             self.reports += 1;
             self.progress.tick();
         }
