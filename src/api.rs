@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::alerts::{Change, DeliveryStatus, FiringAlert, Severity};
+use crate::contest::live::ContestInfo;
 use crate::report::plausibility::Warning;
 
 /// Largest `limit` of a history page (`GET /api/teams/{id}/history`).
@@ -88,6 +89,10 @@ pub struct HistoryEntry<'a> {
     /// The report's plausibility warnings (usually none).
     #[serde(default)]
     pub warnings: Cow<'a, [Warning]>,
+    /// True for a report that arrived after the end of the contest (`[contest] end`):
+    /// stored, not ranked. Left out when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub after_end: bool,
 }
 
 /// One page of `GET /api/teams/{id}/history`, newest first.
@@ -182,6 +187,9 @@ pub enum WsMessage<'a> {
         /// The newest alert changes, newest first (at most [`RECENT_ALERTS`]).
         #[serde(default)]
         alerts: Vec<Change>,
+        /// The contest (phase, times, state); null without `[contest]`.
+        #[serde(default)]
+        contest: Option<ContestInfo>,
     },
     /// A team reported.
     TeamUpdate { team: Box<Team<'a>> },
@@ -203,6 +211,12 @@ pub enum WsMessage<'a> {
         change: Change,
         /// The alerts firing for the change's team after it.
         team_alerts: Vec<FiringAlert>,
+    },
+    /// The contest changed phase (or a reload changed its schedule), as it happened.
+    Contest {
+        contest: Option<ContestInfo>,
+        /// The server's time, ms since the Unix epoch.
+        now: i64,
     },
 }
 

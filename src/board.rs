@@ -6,6 +6,7 @@
 //! history stays on disk and it comes back with its next report. Every known team
 //! stays listed by `/api/teams`, with `is_active` and `on_board`.
 
+mod contest;
 pub mod encoded;
 
 use std::borrow::Cow;
@@ -185,6 +186,8 @@ pub struct LiveBoard {
     /// The store's clock minus ours, in ms: activity is judged by the store's time,
     /// so that several instances sharing a database agree.
     clock_offset_ms: AtomicI64,
+    /// The contest as the snapshot carries it (JSON of a `ContestInfo`, or `null`).
+    contest: Mutex<Arc<str>>,
 }
 
 impl LiveBoard {
@@ -212,6 +215,7 @@ impl LiveBoard {
             hub,
             storage_available: AtomicBool::new(true),
             clock_offset_ms: AtomicI64::new(0),
+            contest: Mutex::new(Arc::from("null")),
         })
     }
 
@@ -444,8 +448,9 @@ impl LiveBoard {
         let recent = self.recent_alerts.lock().expect("alerts lock poisoned");
         let alerts: Vec<&Change> = recent.iter().collect();
         snapshot.push_text(&format!(
-            ",\"alerts\":{}}}",
-            serde_json::to_string(&alerts).expect("alerts serialize")
+            ",\"alerts\":{},\"contest\":{}}}",
+            serde_json::to_string(&alerts).expect("alerts serialize"),
+            self.contest_json()
         ));
         drop(recent);
         let snapshot = Arc::new(snapshot);

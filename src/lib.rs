@@ -44,6 +44,8 @@ pub mod board;
 
 pub mod hub;
 
+pub mod clock;
+
 pub mod alerts;
 
 pub mod contest;

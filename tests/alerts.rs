@@ -84,7 +84,7 @@ fn a_rule_with_for_goes_pending_then_fires_when_the_clock_moves_and_resolves() {
     let server_clock = clock.clone();
     let server = TestServer::start_with(move |config: &mut Config| {
         config.alerts = settings;
-        config.alert_clock = server_clock;
+        config.clock = server_clock;
     });
     server.post_for("team1", &report(150.0));
     let alerts = server.get_json("/api/alerts").1;
@@ -146,7 +146,7 @@ fn a_silent_team_fires_the_silent_rule_and_its_next_report_resolves_it() {
     let server_clock = clock.clone();
     let server = TestServer::start_with(move |config: &mut Config| {
         config.alerts = settings;
-        config.alert_clock = server_clock;
+        config.clock = server_clock;
     });
     server.post_for("quiet", &report(10.0));
     clock.advance(Duration::from_secs(61));

@@ -433,12 +433,6 @@ fn concurrent_reports_to_one_team_are_all_stored_in_order() {
     }
 }
 
-/// A clock stopped at its first reading: every report arrives in one millisecond.
-fn frozen_clock() -> chrono::DateTime<chrono::Local> {
-    static AT: std::sync::OnceLock<chrono::DateTime<chrono::Local>> = std::sync::OnceLock::new();
-    *AT.get_or_init(chrono::Local::now)
-}
-
 /// `totalSent` of each history entry (newest first), less the 1000 of the fixture.
 fn history_numbers(server: &TestServer, team: &str) -> Vec<u64> {
     let (_, history) = server.get_json(&format!("/api/teams/{team}/history?limit=1000"));
@@ -461,9 +455,12 @@ fn assert_names_sort_in_arrival_order(names: &[String]) {
 
 #[test]
 fn reports_in_one_millisecond_are_all_kept_in_arrival_order() {
-    let server = Arc::new(TestServer::start_with(|c| {
+    // A clock that never moves: every report arrives in one millisecond.
+    let frozen = Arc::new(benchboard::clock::ManualClock::starting_now());
+    let server_clock = frozen.clone();
+    let server = Arc::new(TestServer::start_with(move |c| {
         c.threads = 8;
-        c.clock = frozen_clock;
+        c.clock = server_clock;
     }));
     // One sender, each report acknowledged before the next is sent: that is the
     // order of arrival. Twelve in one millisecond: `_10` and `_11` come after `_9`.
@@ -473,7 +470,8 @@ fn reports_in_one_millisecond_are_all_kept_in_arrival_order() {
     }
     // PostgreSQL names reports by the database's clock, which no test freezes; its
     // names must still sort in arrival order.
-    let stem = benchboard::timefmt::file_stem(&frozen_clock());
+    use benchboard::clock::Clock;
+    let stem = benchboard::timefmt::file_stem(&frozen.now().with_timezone(&chrono::Local));
     let expected: Vec<String> = (0..12)
         .map(|seq| benchboard::timefmt::file_name(&stem, seq))
         .collect();

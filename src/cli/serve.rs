@@ -322,7 +322,6 @@ impl ServeArgs {
                 .iter()
                 .map(|o| o.trim().trim_end_matches('/').to_string())
                 .collect(),
-            clock: crate::timefmt::now,
             contest,
             limits: LimitFlags {
                 max_report_rate: self.max_report_rate,

@@ -14,6 +14,7 @@
 //! |---|---|
 //! | `mod.rs` | the file as a whole: loading, line numbers in errors, `--check-config`'s description |
 //! | `server.rs` | `[server]` and the value types shared with the flags |
+//! | `contest.rs` | `[contest]` and `[ranking]` in `--check-config` (their checks: [`crate::contest`]) |
 //! | `teams.rs` | `[admin]`, `[[team]]`, `[viewers]` and their checks |
 //! | `token.rs` | `benchboard-serve token` |
 //! | [`crate::alerts`] | `[[rule]]` ([`crate::alerts::rules`]) and `[[notify]]` ([`crate::alerts::notify`]) |
@@ -39,6 +40,7 @@
 //! assert!(file.describe().contains("第一小组"));
 //! ```
 
+mod contest;
 mod server;
 mod teams;
 mod token;
@@ -53,6 +55,9 @@ use crate::alerts::notify::NotifyConfig;
 use crate::alerts::rules::{RuleConfig, TeamFilter};
 use crate::alerts::{AlertSections, AlertSettings};
 use crate::auth::Access;
+use crate::contest::ranking::{RankingRule, RankingSection};
+use crate::contest::schedule::{ContestSection, Schedule};
+use contest::describe_contest;
 pub use server::{LogLevel, ProxyNet, Seconds, ServerSection, Size, StoreUrl};
 use teams::check_access;
 pub use teams::{SecretSection, TeamSection};
@@ -93,6 +98,10 @@ pub struct RawFile {
     /// `[[notify]]`: where alerts go.
     #[serde(default)]
     pub notify: Vec<NotifyConfig>,
+    /// `[contest]`: the schedule.
+    pub contest: Option<Spanned<ContestSection>>,
+    /// `[ranking]`: the ranking rule.
+    pub ranking: Option<Spanned<RankingSection>>,
 }
 
 /// A checked contest file.
@@ -103,6 +112,11 @@ pub struct ContestFile {
     pub access: Access,
     /// The alert rules and their destinations.
     pub alerts: AlertSettings,
+    /// `[contest]`: the schedule; `None`: the contest features are off.
+    pub schedule: Option<Schedule>,
+    /// `[ranking]`: the ranking rule; `None`: the original board's (the latest QPS),
+    /// as [`ContestFile::ranking_rule`] gives it.
+    pub ranking: Option<RankingRule>,
     /// Doubtful but usable settings, one line each (file and line included).
     pub warnings: Vec<String>,
 }
@@ -226,12 +240,28 @@ impl ContestFile {
         check_tls_keys(&server, &source)?;
         server.resolve_paths(path.parent().unwrap_or(Path::new("")));
         let access = check_access(&raw, &source, &mut warnings)?;
+        let schedule = raw
+            .contest
+            .as_ref()
+            .map(|c| c.get_ref().check().map_err(|e| source.error(&c.span(), e)))
+            .transpose()?;
+        let ranking = raw
+            .ranking
+            .as_ref()
+            .map(|r| {
+                r.get_ref()
+                    .check()
+                    .map_err(|e| source.error(&r.span(), e.to_string()))
+            })
+            .transpose()?;
         let alerts = check_alerts(path, raw.rules, raw.notify)?;
         Ok(ContestFile {
             path: path.to_path_buf(),
             server,
             access,
             alerts,
+            schedule,
+            ranking,
             warnings,
         })
     }
@@ -263,6 +293,10 @@ impl ContestFile {
             None => "board: public: anyone may read it\n",
         });
         out.push_str(&self.describe_limits());
+        out.push_str(&describe_contest(
+            self.schedule.as_ref(),
+            self.ranking.as_ref(),
+        ));
         out.push_str(&describe_alerts(&self.alerts));
         out.push_str(&self.describe_server_keys());
         for warning in &self.warnings {
@@ -270,6 +304,11 @@ impl ContestFile {
             out.push('\n');
         }
         out
+    }
+
+    /// The ranking rule in force: the file's `[ranking]`, or the original board's.
+    pub fn ranking_rule(&self) -> RankingRule {
+        self.ranking.clone().unwrap_or_default()
     }
 
     fn describe_limits(&self) -> String {

@@ -354,3 +354,78 @@ fn tls_paths_are_taken_from_the_files_directory_both_or_neither() {
         "{unreadable}"
     );
 }
+
+#[test]
+fn contest_and_ranking_sections_are_checked_and_described() {
+    let file = parse(
+        "[contest]\nstart = \"2026-12-01T14:00:00+08:00\"\nfreeze = \"2026-12-01T17:00:00+08:00\"\nend = 2026-12-01T18:00:00+08:00\n\n[ranking]\nscore = \"qps * (1 - data_loss_rate / 100)\"\ndisqualify = [\"data_loss_rate > 1\"]\n",
+    )
+    .unwrap();
+    let schedule = file.schedule.unwrap();
+    assert_eq!(
+        schedule
+            .phase_at(chrono::DateTime::parse_from_rfc3339("2026-12-01T17:30:00+08:00").unwrap()),
+        crate::contest::schedule::Phase::Frozen
+    );
+    let rule = file.ranking_rule();
+    assert_eq!(rule.basis_text(), "qps * (1 - data_loss_rate / 100)");
+    let described = file.describe();
+    for expected in [
+        "contest: from 2026-12-01T14:00:00.000+08:00 to 2026-12-01T18:00:00.000+08:00",
+        "freeze: from 2026-12-01T17:00:00.000+08:00",
+        "ranking: by qps * (1 - data_loss_rate / 100) (higher is better, the team's best report)",
+        "disqualified (ranked after the others) when: data_loss_rate > 1",
+    ] {
+        assert!(
+            described.contains(expected),
+            "{expected:?} not in\n{described}"
+        );
+    }
+    let plain = parse("").unwrap();
+    assert!(plain.schedule.is_none() && plain.ranking.is_none());
+    assert_eq!(
+        plain.ranking_rule(),
+        crate::contest::ranking::RankingRule::default()
+    );
+    let described = plain.describe();
+    assert!(
+        described.contains("contest: off (no [contest])"),
+        "{described}"
+    );
+    assert!(described.contains("ranking: the latest QPS"), "{described}");
+}
+
+#[test]
+fn a_bad_contest_or_ranking_section_is_one_line_naming_file_line_and_key() {
+    let error = error_of(
+        "[server]\nport = 1\n[contest]\nstart = \"2026-12-01 14:00:00\"\nend = \"2026-12-01 13:00:00\"\n",
+    );
+    assert!(
+        error.starts_with("contest.toml line 3: [contest] end = ")
+            && error.contains("must be after start"),
+        "{error}"
+    );
+    let error = error_of("[contest]\nstart = \"soon\"\nend = \"2026-12-01 13:00:00\"\n");
+    assert!(
+        error.contains("[contest] start = \"soon\": not a time"),
+        "{error}"
+    );
+    let error = error_of(
+        "[contest]\nstart = \"2026-12-01 12:00:00\"\nend = \"2026-12-01 13:00:00\"\nfreeze = \"2026-12-01 13:30:00\"\n",
+    );
+    assert!(error.contains("[contest] freeze = "), "{error}");
+    let error = error_of("\n[ranking]\nby = \"speed\"\n");
+    assert!(
+        error.starts_with("contest.toml line 2: [ranking] by = \"speed\": unknown metric"),
+        "{error}"
+    );
+    for error in [
+        error_of("[contest]\nbegin = 1\n"),
+        error_of("[ranking]\ncolour = 1\n"),
+    ] {
+        assert!(
+            error.contains("unknown field") && !error.contains('\n'),
+            "{error}"
+        );
+    }
+}

@@ -1,6 +1,8 @@
-//! Contest mode: the ranking rule and its standings ([`ranking`], over the
+//! Contest mode: the schedule and its phases ([`schedule`]), the ranking rule and its standings ([`ranking`], over the
 //! `metric op number` [`condition`]s the alert rules also use), and the replay of a
 //! whole contest from the stored history ([`replay`]).
 
 pub mod condition;
+pub mod live;
 pub mod ranking;
+pub mod schedule;

@@ -78,14 +78,14 @@ pub struct RankingSection {
 }
 
 /// What a team is ranked by.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Basis {
     Metric(Metric),
     Score { expression: String, tree: Box<Node> },
 }
 
 /// A checked ranking rule.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RankingRule {
     pub basis: Basis,
     pub better: Better,

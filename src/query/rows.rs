@@ -2,6 +2,7 @@
 //! reader (parallel, or one file at a time) of every report of some teams in a time
 //! range.
 
+use crate::contest::schedule::Schedule;
 use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -88,6 +89,7 @@ impl ReportRow {
             metrics: self.metrics.to_json(),
             run: self.run,
             warnings: Cow::Borrowed(&self.warnings),
+            after_end: false,
         }
     }
 
@@ -98,8 +100,12 @@ impl ReportRow {
 }
 
 /// A stored report as the history API shows it: the file plus its metrics (zero
-/// metrics for a report today's schema refuses, see [`Metrics::of_stored`]).
-pub fn history_entry(stored: &StoredReport) -> api::HistoryEntry<'_> {
+/// metrics for a report today's schema refuses, see [`Metrics::of_stored`]), marked
+/// `after_end` when it arrived after the end of the contest's `schedule`.
+pub fn history_entry<'a>(
+    stored: &'a StoredReport,
+    schedule: Option<&Schedule>,
+) -> api::HistoryEntry<'a> {
     api::HistoryEntry {
         team_id: Cow::Borrowed(stored.team_id.as_str()),
         team_name: Cow::Borrowed(&stored.team_name),
@@ -108,6 +114,7 @@ pub fn history_entry(stored: &StoredReport) -> api::HistoryEntry<'_> {
         metrics: Metrics::of_stored(&stored.stats).0.to_json(),
         run: stored.run,
         warnings: Cow::Borrowed(&stored.warnings),
+        after_end: schedule.is_some_and(|s| s.after_end(stored.at)),
     }
 }
 

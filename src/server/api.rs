@@ -29,6 +29,7 @@ pub(super) fn submit_report(app: &App, request: &mut Request) -> Result<Reply, A
     log::info!("stored report {} of {}", stored.file_name, id);
     let mut answer = json!({"message": "Stats submitted successfully", "team_id": id.as_str()});
     with_warnings(&mut answer, &stored);
+    with_after_end(app, &mut answer, &stored);
     Ok(Reply::json(200, &answer))
 }
 
@@ -37,6 +38,16 @@ pub(super) fn submit_report(app: &App, request: &mut Request) -> Result<Reply, A
 pub(super) fn with_warnings(answer: &mut Value, stored: &crate::store::StoredReport) {
     if !stored.warnings.is_empty() {
         answer["warnings"] = serde_json::to_value(&stored.warnings).expect("warnings serialize");
+    }
+}
+
+/// Marks the answer to a report that arrived after the end of the contest (stored,
+/// not ranked): `"after_end": true`; left out otherwise.
+pub(super) fn with_after_end(app: &App, answer: &mut Value, stored: &crate::store::StoredReport) {
+    if let Some(schedule) = app.trust.state().schedule
+        && schedule.after_end(stored.at)
+    {
+        answer["after_end"] = Value::Bool(true);
     }
 }
 
@@ -124,10 +135,17 @@ pub(super) fn query_number(
 pub(super) fn history(app: &App, id: &TeamId, query: &str) -> Result<Reply, ApiError> {
     let limit = query_number(query, "limit", 10, 1, MAX_HISTORY_LIMIT)?;
     let offset = query_number(query, "offset", 0, 0, usize::MAX)?;
+    let schedule = app.trust.state().schedule;
     if let Some(files) = app.store.files() {
         let (total, names) = query::page_names(files, id, &TimeRange::default(), offset, limit);
         // Streamed: read file by file as it is sent (a vanished or corrupt one is left out).
-        let stream = HistoryStream::new(files.reader(), id.clone(), names, (total, limit, offset));
+        let stream = HistoryStream::new(
+            files.reader(),
+            schedule,
+            id.clone(),
+            names,
+            (total, limit, offset),
+        );
         return Ok(Reply::streamed(
             200,
             "application/json; charset=utf-8",
@@ -139,7 +157,10 @@ pub(super) fn history(app: &App, id: &TeamId, query: &str) -> Result<Reply, ApiE
     let page: Vec<_> = page.into_iter().filter_map(Result::ok).collect();
     let answer = api::HistoryPage {
         team_id: id.as_str().into(),
-        history: page.iter().map(query::history_entry).collect(),
+        history: page
+            .iter()
+            .map(|stored| query::history_entry(stored, schedule.as_ref()))
+            .collect(),
         total,
         limit,
         offset,

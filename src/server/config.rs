@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use super::client_addr::TrustedProxies;
 use super::trust::LimitFlags;
-use crate::alerts::{AlertSettings, Clock as AlertClock, SenderOptions, SystemClock};
+use crate::alerts::{AlertSettings, SenderOptions};
 use crate::board::Timing;
+use crate::clock::{Clock, SystemClock};
 use crate::config::ContestFile;
 use crate::store::StoreError;
 
@@ -116,13 +117,12 @@ pub struct Config {
     /// Origins whose pages may open `/ws` (`--allowed-origin`, without a trailing
     /// slash); empty: any.
     pub allowed_origins: Vec<String>,
-    /// Where the store reads arrival times (not a flag: tests freeze it).
-    pub clock: crate::store::Clock,
+    /// The server's one clock: the store's arrival times, the alerts and the
+    /// contest's phases read it (not a flag: tests move a `ManualClock`).
+    pub clock: Arc<dyn Clock>,
     /// Alert rules and their destinations (the contest file's `[[rule]]` and
     /// `[[notify]]`); none by default.
     pub alerts: AlertSettings,
-    /// The time the alerts see (not a flag: tests move a `ManualClock`).
-    pub alert_clock: Arc<dyn AlertClock>,
     /// How alerts are delivered (not a flag: tests shorten the timeouts).
     pub delivery: SenderOptions,
     /// The contest file (`--config`): teams, tokens, limits; `None` is open mode.
@@ -156,9 +156,8 @@ impl Default for Config {
             max_viewers_per_ip: None,
             viewer_min_read_rate: crate::server::ws::MIN_READ_BYTES_PER_SEC,
             allowed_origins: Vec::new(),
-            clock: crate::timefmt::now,
+            clock: Arc::new(SystemClock),
             alerts: AlertSettings::default(),
-            alert_clock: Arc::new(SystemClock),
             delivery: SenderOptions::default(),
             contest: None,
             limits: LimitFlags::default(),

@@ -57,6 +57,7 @@ pub(super) fn submit_import(
     });
     // The same plausibility checks as a POSTed report.
     super::api::with_warnings(&mut answer, &stored);
+    super::api::with_after_end(app, &mut answer, &stored);
     Ok(Reply::json(200, &answer))
 }
 

@@ -26,6 +26,7 @@ pub mod admin_api;
 pub mod api;
 pub mod client_addr;
 pub mod config;
+pub mod contest;
 pub mod error;
 pub mod health;
 mod import;
@@ -82,6 +83,8 @@ pub struct App {
     pub trust: trust::Trust,
     /// The organiser's actions and their audit log.
     pub admin: Admin,
+    /// The contest's phases as they happen.
+    pub contest: contest::ContestWatch,
     /// With PostgreSQL: the thread that feeds the board with every instance's reports.
     _listener: Option<Listener>,
 }
@@ -104,7 +107,7 @@ impl App {
         let state_dir = opened.store.files().map(|files| files.root().to_path_buf());
         let alerts = AlertService::start(
             &config.alerts,
-            Arc::clone(&config.alert_clock),
+            Arc::clone(&config.clock),
             state_dir.as_deref(),
             url,
             config.delivery,
@@ -115,7 +118,8 @@ impl App {
             .with_trusted_proxies(config.trusted_proxies.clone());
         show_file_names(&opened.board, &trust);
         let admin = Admin::open(&*opened.store, &opened.board).map_err(StartupError::AdminState)?;
-        Ok(App {
+        let contest = contest::ContestWatch::new(&config.clock);
+        let app = App {
             config,
             store: opened.store,
             board: opened.board,
@@ -125,8 +129,11 @@ impl App {
             alerts,
             trust,
             admin,
+            contest,
             _listener: opened.listener,
-        })
+        };
+        app.contest.refresh(&app);
+        Ok(app)
     }
 
     /// Reads the contest file again (SIGHUP, `POST /api/admin/reload`): its teams,
@@ -135,6 +142,10 @@ impl App {
     pub fn reload(&self, from: &str) -> Result<trust::Reloaded, ConfigError> {
         let reloaded = self.trust.reload()?;
         show_file_names(&self.board, &self.trust);
+        // A changed schedule takes effect now; the phase thread then waits for its
+        // next boundary.
+        self.contest.refresh(self);
+        self.contest.wake();
         if let Err(e) = self
             .admin
             .perform(&*self.store, &self.board, Action::Reload, from)
@@ -351,6 +362,13 @@ impl Server {
     /// requests already received are answered.
     pub fn run(self) {
         let ticker = self.spawn_ticker();
+        let phases = {
+            let app = Arc::clone(&self.app);
+            std::thread::Builder::new()
+                .name("contest-phases".into())
+                .spawn(move || app.contest.run(&app))
+                .expect("spawning the contest phase thread")
+        };
         let workers: Vec<_> = (0..self.app.config.threads)
             .map(|i| {
                 let app = Arc::clone(&self.app);
@@ -371,6 +389,8 @@ impl Server {
         self.app.viewers.join();
         ticker.thread().unpark();
         let _ = ticker.join();
+        self.app.contest.stop();
+        let _ = phases.join();
         self.app.refusals.flush_all();
         self.app.alerts.save();
     }

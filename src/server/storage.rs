@@ -30,7 +30,7 @@ pub(super) fn open(config: &Config, hub: Arc<Hub>) -> Result<Opened, StartupErro
         let store = WritableStore::open(&config.data_dir, config.fsync)
             .map_err(StartupError::data_dir)?
             .with_limits(limits)
-            .with_clock(config.clock);
+            .with_clock(Arc::clone(&config.clock));
         for warning in store.warnings() {
             // File names in a data directory are anybody's: escaped, never cut.
             log::warn!("{}", crate::logging::escape(warning, usize::MAX));

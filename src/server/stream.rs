@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 use std::io::Read;
 
+use crate::contest::schedule::Schedule;
 use crate::query;
 use crate::store::ReportReader;
 use crate::team::TeamId;
@@ -13,6 +14,8 @@ use crate::team::TeamId;
 /// entry as it is read. A file that vanished or is corrupt is left out, as before.
 pub struct HistoryStream {
     reader: ReportReader,
+    /// Marks the reports after the end.
+    schedule: Option<Schedule>,
     team: TeamId,
     names: VecDeque<query::Named>,
     /// Bytes produced and not yet read.
@@ -27,6 +30,7 @@ impl HistoryStream {
     /// The page `names` (newest first) of `team`, of `total` reports, at `offset` with `limit`.
     pub fn new(
         reader: ReportReader,
+        schedule: Option<Schedule>,
         team: TeamId,
         names: Vec<query::Named>,
         (total, limit, offset): (usize, usize, usize),
@@ -41,6 +45,7 @@ impl HistoryStream {
         );
         HistoryStream {
             reader,
+            schedule,
             team,
             names: names.into(),
             buffer: head.into_bytes(),
@@ -62,8 +67,11 @@ impl HistoryStream {
                 self.buffer.push(b',');
             }
             self.first = false;
-            serde_json::to_writer(&mut self.buffer, &query::history_entry(&stored))
-                .expect("history entries serialize");
+            serde_json::to_writer(
+                &mut self.buffer,
+                &query::history_entry(&stored, self.schedule.as_ref()),
+            )
+            .expect("history entries serialize");
             return true;
         }
         match self.tail.take() {

@@ -66,7 +66,7 @@ pub use files::{read_report_file, read_report_file_raw, report_contents};
 pub use index::INDEX_VERSION;
 pub use space::DiskState;
 pub use trash::{TRASH_DIR, TrashError, TrashedReport};
-pub use write::{Clock, WritableStore, WriteLimits};
+pub use write::{WritableStore, WriteLimits};
 
 use crate::metrics::Metrics;
 use crate::report::Report;

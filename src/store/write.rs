@@ -14,6 +14,7 @@ use super::space::{self, DiskState};
 use super::{Headline, IndexEntry, LATEST_EVERY, Store, StoreError, StoredReport, TeamLog, index};
 use serde_json::Value;
 
+use crate::clock::{Clock, SystemClock};
 use crate::metrics::Metrics;
 use crate::report::Report;
 use crate::report::plausibility::{self, Warning};
@@ -30,7 +31,7 @@ pub struct WritableStore {
     fsync: bool,
     limits: WriteLimits,
     /// Where [`WritableStore::append`] reads the arrival time.
-    clock: Clock,
+    clock: Arc<dyn Clock>,
     /// Held for the store's life; dropped last, after `latest.json` is caught up.
     _lock: DirLock,
 }
@@ -56,10 +57,6 @@ impl Default for WriteLimits {
     }
 }
 
-/// A source of arrival times: [`timefmt::now`], except in tests that need two reports
-/// in one millisecond for certain (a frozen clock).
-pub type Clock = fn() -> chrono::DateTime<chrono::Local>;
-
 impl Deref for WritableStore {
     type Target = Store;
 
@@ -82,7 +79,7 @@ impl WritableStore {
             store,
             fsync,
             limits: WriteLimits::default(),
-            clock: timefmt::now,
+            clock: Arc::new(SystemClock),
             _lock: lock,
         })
     }
@@ -94,9 +91,14 @@ impl WritableStore {
     }
 
     /// The store reading arrival times from `clock` instead of the wall clock.
-    pub fn with_clock(mut self, clock: Clock) -> WritableStore {
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> WritableStore {
         self.clock = clock;
         self
+    }
+
+    /// Now by the store's clock, in local time (as file names are).
+    fn arrival(&self) -> chrono::DateTime<chrono::Local> {
+        self.clock.now().with_timezone(&chrono::Local)
     }
 
     /// Stores a validated report: on return its file is complete under its final name
@@ -116,7 +118,7 @@ impl WritableStore {
         report: Report,
         metrics: &Metrics,
     ) -> Result<Arc<StoredReport>, StoreError> {
-        self.append_at(id, team_name, body, report, metrics, (self.clock)())
+        self.append_at(id, team_name, body, report, metrics, self.arrival())
     }
 
     /// [`WritableStore::append`] with a given arrival time instead of the clock's: for
@@ -152,7 +154,7 @@ impl WritableStore {
             report,
             metrics,
             Some(source),
-            (self.clock)(),
+            self.arrival(),
         )
     }
 

@@ -22,6 +22,8 @@ use crate::auth::{
     RegisteredTeam, RetryAfter, auth_failure_limiter, report_rate_limiter,
 };
 use crate::config::{ConfigError, ContestFile, ServerSection};
+use crate::contest::ranking::RankingRule;
+use crate::contest::schedule::Schedule;
 use crate::team::TeamId;
 pub use credentials::{CookieKey, VIEWER_COOKIE, bearer, cleared_viewer_cookie, viewer_cookie};
 use credentials::{cookie, header};
@@ -105,6 +107,11 @@ pub struct TrustState {
     pub server: ServerSection,
     /// The alert sections the server started with (they change only at a restart).
     pub alerts: AlertSettings,
+    /// `[contest]`: the schedule in force (a reload changes it at once).
+    pub schedule: Option<Schedule>,
+    /// `[ranking]`: the rule in force (a reload changes it at once); `None`: the
+    /// original board's order.
+    pub ranking: Option<RankingRule>,
 }
 
 /// What a reload did.
@@ -155,7 +162,8 @@ impl Trust {
         self.contest_file.as_deref()
     }
 
-    /// Reads the contest file again and puts its trust sections in force; a file
+    /// Reads the contest file again and puts its trust sections, `[contest]` and
+    /// `[ranking]` in force; a file
     /// that does not pass its checks is refused and the settings stay as they were.
     pub fn reload(&self) -> Result<Reloaded, ConfigError> {
         let Some(path) = &self.contest_file else {
@@ -333,6 +341,8 @@ impl TrustState {
             },
             server,
             alerts,
+            schedule: file.and_then(|f| f.schedule),
+            ranking: file.and_then(|f| f.ranking.clone()),
         }
     }
 }

@@ -264,3 +264,34 @@ fn a_cookie_of_the_token_or_of_another_server_start_asks_for_the_login_again() {
     let public = Trust::new(Some(&contest(dir.path(), "")), flags);
     assert_eq!(public.viewer_cookie_value(), None);
 }
+
+#[test]
+fn a_reload_puts_a_changed_schedule_and_ranking_in_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = contest(dir.path(), "");
+    let trust = Trust::new(Some(&file), limits());
+    assert!(trust.state().schedule.is_none() && trust.state().ranking.is_none());
+    let text = std::fs::read_to_string(&file.path).unwrap();
+    std::fs::write(
+        &file.path,
+        format!("{text}\n[contest]\nstart = \"2026-12-01T14:00:00Z\"\nend = \"2026-12-01T18:00:00Z\"\n[ranking]\nby = \"p99_latency\"\n"),
+    )
+    .unwrap();
+    let reloaded = trust.reload().unwrap();
+    assert!(reloaded.restart_needed.is_empty(), "{reloaded:?}");
+    let state = trust.state();
+    let schedule = state.schedule.unwrap();
+    assert_eq!(schedule.end - schedule.start, chrono::Duration::hours(4));
+    assert_eq!(state.ranking.as_ref().unwrap().basis_text(), "p99_latency");
+    // A schedule that breaks its checks is refused; the one in force stays.
+    std::fs::write(
+        &file.path,
+        format!(
+            "{text}\n[contest]\nstart = \"2026-12-01T14:00:00Z\"\nend = \"2026-12-01T13:00:00Z\"\n"
+        ),
+    )
+    .unwrap();
+    let error = trust.reload().unwrap_err().to_string();
+    assert!(error.contains("[contest] end = "), "{error}");
+    assert_eq!(trust.state().schedule, Some(schedule));
+}

@@ -1,0 +1,100 @@
+//! The contest's phases as they happen: a thread that wakes at the next boundary
+//! (start, freeze, end) through the server's clock and shows the new phase on the
+//! board (a `contest` message to every viewer), and `GET /api/contest`.
+//!
+//! The thread waits with [`Clock::wait_until`]: a test's `ManualClock` wakes it
+//! when moved, a reload or the shutdown by [`ContestWatch::wake`]; it never polls.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::App;
+use super::reply::Reply;
+use crate::clock::{Clock, Wakeup};
+use crate::contest::live::{ContestAnswer, ContestInfo, TeamName};
+
+/// What the phase thread last showed, and how to wake it.
+pub struct ContestWatch {
+    wake: Arc<Wakeup>,
+    stopping: AtomicBool,
+    /// The contest last put on the board (`Some(None)`: shown as off).
+    shown: Mutex<Option<Option<ContestInfo>>>,
+}
+
+impl ContestWatch {
+    /// A watch woken by `clock`'s moves (a test's clock) as well as by [`Self::wake`].
+    pub fn new(clock: &Arc<dyn Clock>) -> ContestWatch {
+        let wake = Arc::new(Wakeup::default());
+        clock.watch(&wake);
+        ContestWatch {
+            wake,
+            stopping: AtomicBool::new(false),
+            shown: Mutex::new(None),
+        }
+    }
+
+    /// Makes the thread look again (the schedule may have changed).
+    pub fn wake(&self) {
+        self.wake.notify();
+    }
+
+    /// Ends [`Self::run`].
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.wake.notify();
+    }
+
+    /// Shows the contest on the board when it differs from what was shown; returns
+    /// the next boundary to wake at.
+    pub fn refresh(&self, app: &App) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+        let now = app.config.clock.now();
+        let info = contest_at(app, now);
+        let mut shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
+        if shown.as_ref() != Some(&info) {
+            app.board.set_contest(info.as_ref(), now.timestamp_millis());
+            *shown = Some(info);
+        }
+        app.trust.state().schedule?.next_boundary(now)
+    }
+
+    /// Shows each phase as it begins, until [`Self::stop`].
+    pub fn run(&self, app: &App) {
+        loop {
+            let seen = self.wake.seen();
+            if self.stopping.load(Ordering::SeqCst) {
+                return;
+            }
+            let next = self.refresh(app);
+            app.config.clock.wait_until(next, &self.wake, seen);
+        }
+    }
+}
+
+/// The contest in force at `now`; `None` without `[contest]`.
+pub fn contest_at(app: &App, now: chrono::DateTime<chrono::FixedOffset>) -> Option<ContestInfo> {
+    let state = app.trust.state();
+    let schedule = state.schedule?;
+    let teams = state
+        .access
+        .teams
+        .values()
+        .map(|t| TeamName {
+            team_id: t.id.to_string(),
+            team_name: t.name.clone(),
+        })
+        .collect();
+    Some(ContestInfo::at(&schedule, now, None, teams))
+}
+
+/// `GET /api/contest`: the contest (or null) and the server's time in ms.
+pub(super) fn answer(app: &App) -> Reply {
+    let now = app.config.clock.now();
+    let answer = ContestAnswer {
+        contest: contest_at(app, now),
+        now: now.timestamp_millis(),
+    };
+    Reply::json(
+        200,
+        &serde_json::to_value(&answer).expect("the contest serializes"),
+    )
+}
