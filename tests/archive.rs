@@ -280,7 +280,35 @@ fn without_a_rule_the_latest_qps_ranks_and_a_contest_file_gives_the_rule() {
     archive(&data, &out, &["--config", config.to_str().unwrap()]);
     let board = page_data(&out.join("index.html"));
     assert_eq!(board["snapshot"]["teams"][0]["team_id"], "evil");
+    assert_eq!(board["snapshot"]["teams"][0]["score"], 1200.0);
     assert_eq!(board["snapshot"]["teams"][2]["qualified"], false);
+    // With [contest], only reports in [start, end) count: evil's 1200 came at 10:00:10.
+    let schedule = "[contest]\nstart = \"2026-12-01T10:00:00Z\"\nend = \"2026-12-01T10:00:10Z\"\n";
+    fs::write(&config, format!("{schedule}[ranking]\nby = \"qps\"\n")).unwrap();
+    let out = temp.path().join("c");
+    archive(&data, &out, &["--config", config.to_str().unwrap()]);
+    let board = page_data(&out.join("index.html"));
+    let teams = board["snapshot"]["teams"].as_array().unwrap();
+    let scores: Vec<_> = teams
+        .iter()
+        .map(|t| (t["team_id"].clone(), t["score"].clone()))
+        .collect();
+    assert_eq!(
+        scores,
+        [
+            (json!("fast"), json!(1500.0)),
+            (json!("evil"), json!(900.0)),
+            (json!("steady"), json!(800.0))
+        ]
+    );
+    // The team page still shows every report.
+    assert_eq!(
+        page_data(&out.join("team/evil.html"))["history"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
 }
 
 #[test]

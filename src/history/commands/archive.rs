@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::path::Path;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -17,7 +16,9 @@ use crate::api;
 use crate::archive::inline::{self, DATA_CLOSE, DATA_OPEN};
 use crate::archive::pages::{self, Template};
 use crate::archive::site::{Site, SiteError};
+use crate::config::ContestFile;
 use crate::contest::ranking::{self, Better, Counted, RankingRule, RankingSection, Standing};
+use crate::contest::schedule::Schedule;
 use crate::export::csv::CsvWriter;
 use crate::history::HistoryError;
 use crate::history::cli::{ArchiveArgs, BetterArg, RuleArgs, ValueArg};
@@ -51,7 +52,7 @@ pub fn run(
     json: bool,
     out: &mut impl Write,
 ) -> Result<(), HistoryError> {
-    let rule = ranking_rule(args)?;
+    let (rule, schedule) = contest_rules(args)?;
     let site = Site::create(&args.output, args.force)?;
     let teams = source.team_entries()?;
     if teams.is_empty() {
@@ -70,6 +71,7 @@ pub fn run(
         source,
         site: &site,
         rule: &rule,
+        schedule: schedule.as_ref(),
         now_ms,
         all_csv: CsvWriter::new(site.file("benchboard.csv")?)
             .map_err(failed(&site, "benchboard.csv"))?,
@@ -138,19 +140,20 @@ fn failed<'a>(site: &'a Site, relative: &'a str) -> impl FnOnce(io::Error) -> Hi
 
 // ---------------------------------------------------------------- the rule
 
-/// The rule: `--config`'s `[ranking]`, the rule's options, or the original's.
-fn ranking_rule(args: &ArchiveArgs) -> Result<RankingRule, HistoryError> {
-    let section = match &args.config {
-        Some(path) => contest_ranking(path)?,
-        None if args.rule.is_empty() => None,
-        None => Some(section_of(&args.rule)),
-    };
-    match section {
-        None => Ok(RankingRule::default()),
-        Some(section) => section
-            .check()
-            .map_err(|e| HistoryError::Usage(e.to_string())),
+/// The ranking rule and the contest's schedule: `--config`'s `[ranking]` and
+/// `[contest]`, or the rule's options, or the original's order without a schedule.
+fn contest_rules(args: &ArchiveArgs) -> Result<(RankingRule, Option<Schedule>), HistoryError> {
+    if let Some(path) = &args.config {
+        let file = ContestFile::load(path).map_err(|e| HistoryError::Usage(e.to_string()))?;
+        return Ok((file.ranking_rule(), file.schedule));
     }
+    if args.rule.is_empty() {
+        return Ok((RankingRule::default(), None));
+    }
+    let rule = section_of(&args.rule)
+        .check()
+        .map_err(|e| HistoryError::Usage(e.to_string()))?;
+    Ok((rule, None))
 }
 
 fn section_of(rule: &RuleArgs) -> RankingSection {
@@ -169,24 +172,6 @@ fn section_of(rule: &RuleArgs) -> RankingSection {
     }
 }
 
-/// The `[ranking]` section of a contest file, if it has one.
-fn contest_ranking(path: &Path) -> Result<Option<RankingSection>, HistoryError> {
-    // Only the rule is read here; `--check-config` checks the whole file.
-    #[derive(serde::Deserialize)]
-    struct RankingOnly {
-        ranking: Option<RankingSection>,
-    }
-    let usage =
-        |reason: String| HistoryError::Usage(format!("--config {}: {reason}", path.display()));
-    let text = fs::read_to_string(path).map_err(|e| usage(e.to_string()))?;
-    let file: RankingOnly = toml::from_str(&text).map_err(|e| usage(one_line(&e.to_string())))?;
-    Ok(file.ranking)
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 // ---------------------------------------------------------------- team pages
 
 /// The state of one archive's writing.
@@ -194,6 +179,8 @@ struct Archiver<'a> {
     source: &'a Source,
     site: &'a Site,
     rule: &'a RankingRule,
+    /// The contest's times: only reports inside `[start, end)` count for the ranking.
+    schedule: Option<&'a Schedule>,
     now_ms: i64,
     all_csv: CsvWriter<BufWriter<fs::File>>,
     progress: Progress,
@@ -260,7 +247,6 @@ impl Archiver<'_> {
         self.sparks.insert(id.to_string(), spark);
         let page_name = format!("team/{id}.html");
         let csv_name = format!("csv/{id}.csv");
-        let page_failed = |e| failed(self.site, &page_name)(e);
         let mut page = self.site.file(&page_name)?;
         let template = pages::team(id, &entry.team_name);
         let head = TeamHead {
@@ -271,14 +257,31 @@ impl Archiver<'_> {
             summary: &summary,
             series: &series,
         };
-        write_head(&mut page, &template, &head).map_err(page_failed)?;
-        let mut csv =
-            CsvWriter::new(self.site.file(&csv_name)?).map_err(failed(self.site, &csv_name))?;
-        let (rows, _) =
-            self.source
-                .rows_counted(std::slice::from_ref(id), &TimeRange::default(), false)?;
+        write_head(&mut page, &template, &head).map_err(failed(self.site, &page_name))?;
+        let csv = self.site.file(&csv_name)?;
+        let mut csv = CsvWriter::new(csv).map_err(failed(self.site, &csv_name))?;
+        let standing = self.table(id, &mut page, &page_name, &mut csv, &csv_name)?;
+        write_tail(&mut page, &template).map_err(failed(self.site, &page_name))?;
+        csv.finish().map_err(failed(self.site, &csv_name))?;
+        Ok(standing)
+    }
+
+    /// Streams the team's reports, oldest first, into its page's table, its CSV and
+    /// the CSV of every team; returns its standing from the reports that count.
+    fn table(
+        &mut self,
+        id: &TeamId,
+        page: &mut impl Write,
+        page_name: &str,
+        csv: &mut CsvWriter<impl Write>,
+        csv_name: &str,
+    ) -> Result<Standing, HistoryError> {
+        let everything = TimeRange::default();
+        let (rows, _) = self
+            .source
+            .rows_counted(std::slice::from_ref(id), &everything, false)?;
         let mut standing = Standing::default();
-        let mut first = true;
+        let mut separator: &[u8] = b"";
         for row in rows {
             let row = match row {
                 Ok(row) => row,
@@ -288,27 +291,22 @@ impl Archiver<'_> {
                 }
                 Err(RowError::Fatal(e)) => return Err(e),
             };
-            if let Some(at) = timefmt::parse_timestamp(&row.timestamp) {
-                standing.add(
-                    self.rule,
-                    &Headline::from(&row.metrics),
-                    at.timestamp_millis(),
-                );
+            let at = timefmt::parse_timestamp(&row.timestamp);
+            if let Some(at) = at.filter(|at| self.schedule.is_none_or(|s| s.counts(*at))) {
+                let headline = Headline::from(&row.metrics);
+                standing.add(self.rule, &headline, at.timestamp_millis());
             }
-            let separator: &[u8] = if first { b"" } else { b"," };
-            first = false;
             page.write_all(separator)
-                .and_then(|()| inline::write_json(&mut page, &TableRow::of(&row)))
-                .map_err(|e| failed(self.site, &page_name)(e))?;
-            csv.write(&row).map_err(failed(self.site, &csv_name))?;
+                .and_then(|()| inline::write_json(page, &TableRow::of(&row)))
+                .map_err(failed(self.site, page_name))?;
+            separator = b",";
+            csv.write(&row).map_err(failed(self.site, csv_name))?;
             self.all_csv
                 .write(&row)
                 .map_err(failed(self.site, "benchboard.csv"))?;
             self.reports += 1;
             self.progress.tick();
         }
-        write_tail(&mut page, &template).map_err(|e| failed(self.site, &page_name)(e))?;
-        csv.finish().map_err(failed(self.site, &csv_name))?;
         Ok(standing)
     }
 }
