@@ -262,8 +262,9 @@ impl WsMessage<'_> {
 }
 
 /// `GET /api/replay`: the downsampled timeline of every team, for the replay page and
-/// the archive. Each team has at most one point per step: the last report of the
-/// step with the numbers the board showed then.
+/// the archive. Frame `k` is the time `from_ms + k * step_ms`; each team has at most
+/// one point per frame (the last report up to that frame's time) with the numbers the
+/// board showed then, and the ranking is given from each frame on where it changed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Replay {
     /// First frame, in ms since the Unix epoch.
@@ -272,20 +273,36 @@ pub struct Replay {
     pub to_ms: i64,
     /// Time between two frames, in ms.
     pub step_ms: i64,
-    /// Frames from `from_ms` to `to_ms`.
+    /// Frames from `from_ms` to `to_ms` (0 when nothing was ever reported).
     pub frames: usize,
+    /// The timeline stops here (ms): reports from this time on are left out (public
+    /// readers during a freeze, until the reveal has finished); `null`: nothing is.
+    pub cutoff_ms: Option<i64>,
+    /// The contest's schedule (ms), when the contest file has `[contest]`.
+    pub contest: Option<ReplayContest>,
+    /// A team with no report for this long (ms) was shown inactive.
+    pub inactive_after_ms: i64,
     /// The ranking rule the standings follow.
     pub rule: crate::contest::ranking::RuleDescription,
-    /// The names of a point's entries, in order.
+    /// The names of a point's entries, in order ([`REPLAY_FIELDS`]).
     pub fields: Vec<String>,
+    /// Teams with a report up to `to_ms`, by id.
     pub teams: Vec<ReplayTeam>,
-    /// The ranking (team ids, first place first) from each time on where it changed.
+    /// The ranking (team ids, first place first) from each frame on where it changed.
     pub orders: Vec<ReplayOrder>,
     /// Every change of a team's place, for the marks on the timeline.
     pub changes: Vec<RankChange>,
 }
 
-/// One team's points in a [`Replay`].
+/// The contest's schedule in a [`Replay`], in ms since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ReplayContest {
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub freeze_ms: Option<i64>,
+}
+
+/// One team's points in a [`Replay`], oldest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReplayTeam {
     pub team_id: String,
@@ -293,10 +310,11 @@ pub struct ReplayTeam {
     pub points: Vec<ReplayPoint>,
 }
 
-/// One point of a team: `[t, qps, avg_latency, p99_latency, data_loss_rate, best_qps,
-/// best_latency, reports, score, qualified]` (see [`Replay::fields`]); `t` is the
-/// report's time in ms, `reports` the team's reports up to it, `score` its standing
-/// value then (null without one).
+/// One point of a team: `[t, qps, avg_latency, p99_latency, data_loss_rate,
+/// high_priority_latency, verify_error_rate, best_qps, best_latency, reports, score,
+/// qualified]` (see [`REPLAY_FIELDS`]); `t` is the report's time in ms, the bests
+/// are those of the team's reports up to it (null before any), `reports` how many
+/// it had sent by then, `score` its standing value then (null without one).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReplayPoint(
     pub i64,
@@ -304,6 +322,8 @@ pub struct ReplayPoint(
     pub f64,
     pub f64,
     pub f64,
+    pub f64,
+    pub Option<f64>,
     pub Option<f64>,
     pub Option<f64>,
     pub usize,
@@ -312,12 +332,14 @@ pub struct ReplayPoint(
 );
 
 /// The names of a [`ReplayPoint`]'s entries.
-pub const REPLAY_FIELDS: [&str; 10] = [
+pub const REPLAY_FIELDS: [&str; 12] = [
     "t",
     "qps",
     "avg_latency",
     "p99_latency",
     "data_loss_rate",
+    "high_priority_latency",
+    "verify_error_rate",
     "best_qps",
     "best_latency",
     "reports",
@@ -325,14 +347,15 @@ pub const REPLAY_FIELDS: [&str; 10] = [
     "qualified",
 ];
 
-/// The ranking from `t` (ms) on.
+/// The ranking (team ids, first place first) from frame time `t` (ms) on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReplayOrder {
     pub t: i64,
     pub order: Vec<String>,
 }
 
-/// A team moved from place `from` (none: it had not reported yet) to place `to` at `t`.
+/// A team moved from place `from` (null: it had not reported yet) to place `to` at
+/// frame time `t` (ms).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RankChange {
     pub t: i64,

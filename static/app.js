@@ -1,5 +1,7 @@
 // BenchBoard dashboard: team cards, live ranking and sparklines, fed by the
 // WebSocket push (`/ws`) or, when that is off or unreachable, by polling /api/teams.
+// On the replay page (`<body data-mode="replay">`) it connects to nothing: replay.js
+// draws the board as it stood at a time of its own through `window.BenchBoardBoard`.
 //
 // Safety: every string that came from a client (team names above all) reaches the
 // page through textContent or an attribute set by the DOM API, never as HTML.
@@ -8,7 +10,6 @@
   const body = document.body;
   // Set by archive.js in a static archive: the data is inlined, nothing is fetched.
   const archive = window.BenchBoardArchive || null;
-  const now = () => (archive ? archive.now : Date.now());
   const teamHref = (id) => (archive ? archive.teamHref(id) : `/team/${encodeURIComponent(id)}/history`);
   const POLL_MS = 3000;
   const SPARK_WINDOW_MS = 10 * 60 * 1000;
@@ -28,14 +29,14 @@
       best_qps: "最佳 QPS", best_latency: "最佳延迟", last_update: "最后更新", window: "近 10 分钟",
       footer: "数据每次上报即时推送 · 点击卡片查看历史",
       conn_connecting: "连接中…", conn_live: "实时推送", conn_polling: "轮询模式", conn_push_off: "轮询模式（推送已关闭）",
-      conn_reconnecting: "重新连接中…", conn_offline: "无法连接服务器", conn_archive: "存档（最终结果）",
+      conn_reconnecting: "重新连接中…", conn_offline: "无法连接服务器", conn_archive: "存档（最终结果）", conn_replay: "回放",
       disqualified: "不计排名", score: "成绩", final_ranking: "最终排名", footer_archive: "比赛存档 · 点击卡片查看历史",
       storage_down: "存储不可用：显示的是最后的数据，恢复后自动更新",
       ago_s: (n) => `${n} 秒前`, ago_m: (n) => `${n} 分钟前`, ago_h: (n) => `${n} 小时前`,
       dur: (h, m, s) => (h ? `${h}时${m}分${s}秒` : m ? `${m}分${s}秒` : `${s}秒`),
       switch_to: "English", locale: "zh-CN", none: "—",
       more: (shown, total) => `显示更多（已显示 ${shown} / 共 ${total} 队）`,
-      alerts: "告警", no_alerts: "暂无告警", run: "运行轮次",
+      alerts: "告警", no_alerts: "暂无告警", run: "运行轮次", replay_link: "回放",
       phase_ok: "正常", phase_pending: "待定", phase_firing: "触发", phase_resolved: "恢复",
       severity_warning: "警告", severity_critical: "严重",
     },
@@ -47,14 +48,14 @@
       best_qps: "Best QPS", best_latency: "Best latency", last_update: "Last update", window: "last 10 min",
       footer: "Every report is pushed at once · click a card for its history",
       conn_connecting: "Connecting…", conn_live: "Live (WebSocket)", conn_polling: "Polling", conn_push_off: "Polling (push is off)",
-      conn_reconnecting: "Reconnecting…", conn_offline: "Server unreachable", conn_archive: "Archive (final)",
+      conn_reconnecting: "Reconnecting…", conn_offline: "Server unreachable", conn_archive: "Archive (final)", conn_replay: "Replay",
       disqualified: "not ranked", score: "Score", final_ranking: "Final standings", footer_archive: "Contest archive · click a card for its history",
       storage_down: "Storage unavailable: showing the last board; it updates by itself once storage is back",
       ago_s: (n) => `${n}s ago`, ago_m: (n) => `${n} min ago`, ago_h: (n) => `${n} h ago`,
       dur: (h, m, s) => (h ? `${h}h ${m}m ${s}s` : m ? `${m}m ${s}s` : `${s}s`),
       switch_to: "中文", locale: "en-US", none: "—",
       more: (shown, total) => `Show more (${shown} of ${total} teams)`,
-      alerts: "Alerts", no_alerts: "No alerts", run: "Run",
+      alerts: "Alerts", no_alerts: "No alerts", run: "Run", replay_link: "Replay",
       phase_ok: "OK", phase_pending: "Pending", phase_firing: "Firing", phase_resolved: "Resolved",
       severity_warning: "warning", severity_critical: "critical",
     },
@@ -72,6 +73,10 @@
   let rankingRows = RANKING_STEP;
   let alertChanges = []; // newest first, as the snapshot and /api/alerts give them
   let maxTeams = Number(body.dataset.maxTeams) || 6;
+  const replay = body.dataset.mode === "replay";
+  let replayAt = null; // ms: the replayed time, which stands for "now"
+  // "Now": the replayed time, an archive's end, or the clock.
+  const nowMs = () => replayAt ?? (archive ? archive.now : Date.now());
 
   // ---- formatting --------------------------------------------------------
   const formats = new Map(); // "locale|digits" -> Intl.NumberFormat (slow to make)
@@ -102,14 +107,14 @@
     const at = parseTime(text);
     if (!at) return t("none");
     const time = at.toLocaleTimeString(t("locale"), { hour12: false });
-    if (at.toDateString() === new Date(now()).toDateString()) return time;
+    if (at.toDateString() === new Date(nowMs()).toDateString()) return time;
     const date = at.toLocaleDateString(t("locale"), { month: "2-digit", day: "2-digit" });
     return `${date} ${time}`;
   }
   function fmtAgo(text) {
     const at = parseTime(text);
     if (!at) return "";
-    const secs = Math.max(0, Math.round((now() - at.getTime()) / 1000));
+    const secs = Math.max(0, Math.round((nowMs() - at.getTime()) / 1000));
     if (secs < 60) return I18N[lang].ago_s(secs);
     if (secs < 3600) return I18N[lang].ago_m(Math.floor(secs / 60));
     return I18N[lang].ago_h(Math.floor(secs / 3600));
@@ -249,12 +254,13 @@
 
   // ---- sparklines --------------------------------------------------------
   function remember(team) {
+    if (replay) return; // the replay gives each card its points
     const points = sparks.get(team.team_id) || [];
     const key = `${team.last_update}|${team.report_count}`;
     if (points.length && points[points.length - 1].key === key) return;
-    const at = parseTime(team.last_update)?.getTime() ?? now();
+    const at = parseTime(team.last_update)?.getTime() ?? nowMs();
     points.push({ at, qps: team.qps || 0, p99: team.p99_latency || 0, key });
-    const since = now() - SPARK_WINDOW_MS;
+    const since = nowMs() - SPARK_WINDOW_MS;
     while (points.length > SPARK_MAX_POINTS || (points.length > 1 && points[0].at < since)) points.shift();
     sparks.set(team.team_id, points);
   }
@@ -267,7 +273,7 @@
     svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
     svg.setAttribute("preserveAspectRatio", "none");
     // The window grows with the data up to 10 minutes, so a young run fills the width too.
-    const end = Math.max(now(), ...points.map((p) => p.at));
+    const end = Math.max(nowMs(), ...points.map((p) => p.at));
     const oldest = points.length ? points[0].at : end;
     const span = Math.min(SPARK_WINDOW_MS, Math.max(60000, end - oldest));
     const start = end - span;
@@ -302,9 +308,9 @@
   /** Fills a card's sparkline with the last minutes of its history (once per team and page). */
   const seeded = new Set();
   async function seedSpark(id) {
-    if (seeded.has(id)) return;
+    if (replay || seeded.has(id)) return;
     seeded.add(id);
-    const since = now() - SPARK_WINDOW_MS;
+    const since = nowMs() - SPARK_WINDOW_MS;
     try {
       const url = `/api/teams/${encodeURIComponent(id)}/history/series?points=120&since=${since}`;
       let answer;
@@ -328,12 +334,14 @@
   // ---- ranking -----------------------------------------------------------
   /** The top `rankingRows` teams as rows; the rest on demand ("show more"). */
   function renderRanking() {
+    // A place the server gave (`rank`, as the replay and an archive do) wins over the QPS order.
     const ranked = [...teams.values()].sort(
       (a, b) => byRank(a, b) || (b.qps - a.qps) || (a.avg_latency - b.avg_latency) || (a.team_id < b.team_id ? -1 : 1));
     const tbody = document.querySelector("#ranking tbody");
     // The contest's score (its rule's value of each team) gets a column when given.
-    const scored = ranked.some((team) => isNum(team.score));
-    document.querySelector("#ranking th.score-col").hidden = !scored;
+    const scoreHead = document.querySelector("#ranking th.score-col");
+    const scored = Boolean(scoreHead) && ranked.some((team) => isNum(team.score));
+    if (scoreHead) scoreHead.hidden = !scored;
     const ranks = new Map();
     ranked.forEach((team, i) => ranks.set(team.team_id, i + 1));
     const rows = ranked.slice(0, rankingRows).map((team, i) => {
@@ -561,7 +569,7 @@
     document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
     document.title = t("page_title");
     for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
-    if (archive) {
+    if (archive?.data.kind === "board") {
       document.getElementById("ranking-title").textContent = t("final_ranking");
       document.querySelector(".foot span").textContent = t("footer_archive");
     }
@@ -570,6 +578,7 @@
     showMode();
     render();
     renderAlerts();
+    document.dispatchEvent(new CustomEvent("benchboard:language", { detail: lang }));
   }
   document.getElementById("lang").addEventListener("click", () => {
     lang = lang === "zh" ? "en" : "zh";
@@ -578,7 +587,7 @@
   });
 
   function tick() {
-    document.getElementById("clock").textContent = new Date(now()).toLocaleTimeString(t("locale"), { hour12: false });
+    document.getElementById("clock").textContent = new Date(nowMs()).toLocaleTimeString(t("locale"), { hour12: false });
     for (const node of document.querySelectorAll(".ago")) node.textContent = fmtAgo(node.dataset.at);
   }
   setInterval(tick, 1000);
@@ -586,5 +595,21 @@
 
   applyLanguage();
   tick();
-  connect();
+  if (!replay) {
+    connect();
+    return;
+  }
+  setMode("replay");
+  window.BenchBoardBoard = {
+    /** Shows `list` (entries shaped as /api/teams gives them, with `rank`) and each
+     * card's sparkline points (`sparkPoints`: team id -> [{at, qps, p99}]) as the
+     * board stood at `atMs`. */
+    show(list, sparkPoints, atMs) {
+      replayAt = atMs;
+      for (const [id, points] of sparkPoints) sparks.set(id, points);
+      applyAll(list);
+      tick();
+    },
+    language: () => lang,
+  };
 })();

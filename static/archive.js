@@ -47,6 +47,9 @@
     return historyPage(params);
   }
 
+  // The replay page (replay.js) takes its timeline from here.
+  if (data.kind === "replay" && data.replay) window.BENCHBOARD_REPLAY = data.replay;
+
   window.BenchBoardArchive = {
     data,
     /** The archive's end (ms since the epoch): "now" for the pages' clocks and windows. */

@@ -461,6 +461,9 @@ fn archive_from_a_running_server_matches_its_data_dir() {
     );
     let table = |dir: &Path| page_data(&dir.join("team/red.html"))["history"].clone();
     assert_eq!(table(&remote), table(&local));
+    let timeline = |dir: &Path| page_data(&dir.join("replay.html"))["replay"].clone();
+    assert_eq!(timeline(&remote), timeline(&local));
+    assert_eq!(timeline(&remote)["teams"].as_array().unwrap().len(), 2);
 }
 
 /// A longer contest for the pictures: `steady` reports 40 times.
@@ -557,6 +560,33 @@ fn archive_opens_from_file_in_chromium_and_asks_nothing_of_the_network() {
             page.eval("document.querySelectorAll('script[src], script#benchboard-archive').length")
         );
     }
+    // The replay plays the contest from its inlined timeline; its cards link to the pages.
+    page.set_viewport(1280, 720, false, false);
+    page.navigate(&file_url(&out.join("replay.html")));
+    page.wait_for(
+        "the replay",
+        "document.getElementById('replay-bar').dataset.state === 'ready' \
+         && document.querySelectorAll('#ranking tbody tr').length > 0",
+        within,
+    );
+    let frames = page.eval("Number(document.getElementById('replay-scrubber').max)");
+    assert!(frames.as_f64().unwrap() > 10.0, "{frames}");
+    page.eval("const s = document.getElementById('replay-scrubber'); s.value = s.max; s.dispatchEvent(new Event('input'))");
+    page.wait_for(
+        "the end of the contest",
+        "document.querySelectorAll('#ranking tbody tr').length === 4",
+        within,
+    );
+    let link = page.eval("document.querySelector('#ranking tbody td.team a').href");
+    assert!(
+        link.as_str()
+            .unwrap()
+            .starts_with(&file_url(&out.join("team"))),
+        "{link}"
+    );
+    page.screenshot("archive-replay-1280x720");
+    page.set_viewport(390, 844, true, false);
+    page.screenshot("archive-replay-390x844");
     page.eval("1");
     let requests: Vec<String> = page
         .take_network_events()

@@ -2,14 +2,14 @@
 //! archive may sit in any directory of any host, or on a disk), the push turned
 //! off, and each page cut where its inlined data goes, just before its scripts.
 
-use crate::server::pages::{INDEX_HTML, TEAM_HTML, escape_html, static_file};
+use crate::server::pages::{INDEX_HTML, REPLAY_HTML, TEAM_HTML, escape_html, static_file};
 use crate::team::TeamId;
 
 /// The script that hands the inlined data to app.js and team.js (archive pages only).
 const ARCHIVE_JS: &[u8] = include_bytes!("../../static/archive.js");
 
 /// The files the pages load from `static/`.
-const PAGE_ASSETS: [&str; 7] = [
+const PAGE_ASSETS: [&str; 9] = [
     "style.css",
     "screen.css",
     "warnings.js",
@@ -17,6 +17,8 @@ const PAGE_ASSETS: [&str; 7] = [
     "app.js",
     "fit.js",
     "team.js",
+    "replay.js",
+    "replay.css",
 ];
 
 /// The files of `DIR/static/`: (name, bytes).
@@ -43,8 +45,24 @@ pub struct Template {
 pub fn board(max_teams: usize) -> Template {
     let page = INDEX_HTML
         .replace(r#"href="/?kiosk""#, r#"href="index.html?kiosk""#)
+        .replace(r#"href="/replay""#, r#"href="replay.html""#)
         .replace("{{MAX_TEAMS}}", &max_teams.to_string())
         .replace("{{WEBSOCKET}}", "off");
+    cut(&relocate(&page, ""), "")
+}
+
+/// The replay page at the archive's root; its timeline is inlined.
+pub fn replay(max_teams: usize) -> Template {
+    let mut page = REPLAY_HTML
+        .replace(r#"href="/""#, r#"href="index.html""#)
+        .replace("{{MAX_TEAMS}}", &max_teams.to_string());
+    // replay.js drives app.js's board: it comes after it.
+    if !page.contains("/static/replay.js") {
+        page = page.replace(
+            "</body>",
+            "<script src=\"/static/replay.js\"></script>\n</body>",
+        );
+    }
     cut(&relocate(&page, ""), "")
 }
 
@@ -94,7 +112,11 @@ mod tests {
     #[test]
     fn pages_link_nothing_by_absolute_path() {
         let id = TeamId::parse("t-1").unwrap();
-        for page in [whole(&board(6)), whole(&team(&id, "A <b>&</b>"))] {
+        for page in [
+            whole(&board(6)),
+            whole(&team(&id, "A <b>&</b>")),
+            whole(&replay(6)),
+        ] {
             for absolute in ["=\"/", "='/", "url(/"] {
                 assert!(!page.contains(absolute), "{absolute} in {page}");
             }
@@ -103,6 +125,9 @@ mod tests {
         let page = whole(&team(&id, "A <b>&</b>"));
         assert!(page.contains("A &lt;b&gt;&amp;&lt;/b&gt;"));
         assert!(page.contains(r#"href="../csv/t-1.csv""#));
+        let page = whole(&replay(6));
+        assert_eq!(page.matches(r#"src="static/replay.js""#).count(), 1);
+        assert!(page.find("static/app.js") < page.find("static/replay.js"));
     }
 
     #[test]

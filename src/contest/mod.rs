@@ -5,4 +5,5 @@
 pub mod condition;
 pub mod live;
 pub mod ranking;
+pub mod replay;
 pub mod schedule;

@@ -34,6 +34,7 @@ pub mod kiosk;
 pub mod login;
 pub mod pages;
 pub mod refusals;
+pub mod replay;
 pub mod reply;
 pub mod routes;
 mod sockopt;

@@ -44,6 +44,16 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../static/fit.js"),
     ),
     (
+        "replay.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/replay.js"),
+    ),
+    (
+        "replay.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../static/replay.css"),
+    ),
+    (
         "kiosk.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/kiosk.js"),
@@ -54,6 +64,8 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
 pub(crate) const INDEX_HTML: &str = include_str!("../../static/index.html");
 /// The history page (also the archive's team pages).
 pub(crate) const TEAM_HTML: &str = include_str!("../../static/team.html");
+/// The replay page (also the archive's `replay.html`).
+pub(crate) const REPLAY_HTML: &str = include_str!("../../static/replay.html");
 const ADMIN_HTML: &str = include_str!("../../static/admin.html");
 const NOT_FOUND_HTML: &str = "<!doctype html><meta charset=utf-8><title>404</title><h1>404 - 页面不存在 / Not found</h1><p><a href=\"/\">BenchBoard</a></p>";
 
@@ -89,6 +101,15 @@ pub fn dashboard(app: &App) -> Reply {
             if app.config.websocket { "on" } else { "off" },
         );
     html(200, page)
+}
+
+/// `GET /replay`: the page that plays the contest from `/api/replay`, with the
+/// board's card limit.
+pub fn replay_page(app: &App) -> Reply {
+    html(
+        200,
+        REPLAY_HTML.replace("{{MAX_TEAMS}}", &app.config.max_teams.to_string()),
+    )
 }
 
 /// `GET /admin`: the organiser's page; it asks for the admin token itself and sends

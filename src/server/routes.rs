@@ -11,7 +11,7 @@ use super::client_addr::client_address;
 use super::error::ApiError;
 use super::reply::{Reply, header, send};
 use super::trust::Refusal;
-use super::{App, admin_api, api, health, import, kiosk, login, pages, telemetry, ws};
+use super::{App, admin_api, api, health, import, kiosk, login, pages, replay, telemetry, ws};
 use crate::logging::clean;
 use crate::team::TeamId;
 
@@ -43,6 +43,10 @@ pub enum Endpoint {
     Metrics,
     /// `GET /qr.svg?url=`: the kiosk's QR code.
     QrCode,
+    /// `GET /api/replay`: the timeline of the contest.
+    Replay,
+    /// `GET /replay`: the page that plays it.
+    ReplayPage,
 }
 
 impl Endpoint {
@@ -70,6 +74,8 @@ impl Endpoint {
             Endpoint::Health => "healthz",
             Endpoint::Metrics => "metrics",
             Endpoint::QrCode => "qr_code",
+            Endpoint::Replay => "replay",
+            Endpoint::ReplayPage => "replay_page",
         }
     }
 }
@@ -173,6 +179,8 @@ pub const ROUTES: &[Route] = &[
     ),
     route("GET", "/api/alerts", Endpoint::Alerts, Reader),
     route("GET", "/api/contest", Endpoint::Contest, Reader),
+    route("GET", "/api/replay", Endpoint::Replay, Reader),
+    route("GET", "/replay", Endpoint::ReplayPage, Reader),
     route("GET", "/", Endpoint::Dashboard, Reader),
     route(
         "GET",
@@ -375,7 +383,10 @@ fn guard(app: &App, route: &Route, request: &Request) -> Result<(), Refusal> {
 }
 
 fn is_page(endpoint: Endpoint) -> bool {
-    matches!(endpoint, Endpoint::Dashboard | Endpoint::HistoryPage)
+    matches!(
+        endpoint,
+        Endpoint::Dashboard | Endpoint::HistoryPage | Endpoint::ReplayPage
+    )
 }
 
 fn dispatch(
@@ -407,6 +418,8 @@ fn dispatch(
         Endpoint::Health => Ok(health::healthz(app)),
         Endpoint::Metrics => Ok(telemetry::metrics(app, header(request, "Accept"))),
         Endpoint::QrCode => kiosk::qr_code(request, query),
+        Endpoint::Replay => replay::replay(app, request, query),
+        Endpoint::ReplayPage => Ok(pages::replay_page(app)),
         Endpoint::WebSocket => unreachable!("WebSocket upgrades are handled before dispatch"),
     }
 }

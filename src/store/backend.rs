@@ -96,6 +96,20 @@ pub trait ReadStore: Send + Sync {
         range: &TimeRange,
     ) -> Result<Vec<(String, Headline)>, StoreError>;
 
+    /// The time (ms since the Unix epoch) and headline numbers of each report of a
+    /// team, oldest first: what a replay is made of (the file store answers from its
+    /// index, reading no report file).
+    fn timeline(&self, id: &TeamId) -> Result<Vec<(i64, Headline)>, StoreError> {
+        Ok(self
+            .headlines(id, &TimeRange::default())?
+            .into_iter()
+            .filter_map(|(timestamp, headline)| {
+                let at = crate::timefmt::parse_timestamp(&timestamp)?;
+                Some((at.timestamp_millis(), headline))
+            })
+            .collect())
+    }
+
     /// Every report of `teams` within `range` as rows, and how many there are. With
     /// `keep_stats` false a row may lack `report.value` (enough for CSV).
     fn rows(
@@ -219,6 +233,15 @@ impl ReadStore for Store {
         Ok(query::headlines(self, id, range))
     }
 
+    fn timeline(&self, id: &TeamId) -> Result<Vec<(i64, Headline)>, StoreError> {
+        Ok(self.with_entries(id, |entries| {
+            entries
+                .iter()
+                .map(|e| (e.at.timestamp_millis(), e.headline))
+                .collect()
+        }))
+    }
+
     fn rows(
         &self,
         teams: &[TeamId],
@@ -316,6 +339,9 @@ macro_rules! read_through_deref {
                     range: &TimeRange,
                 ) -> Result<Vec<(String, Headline)>, StoreError> {
                     ReadStore::headlines(&**self, id, range)
+                }
+                fn timeline(&self, id: &TeamId) -> Result<Vec<(i64, Headline)>, StoreError> {
+                    ReadStore::timeline(&**self, id)
                 }
                 fn rows(
                     &self,

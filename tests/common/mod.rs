@@ -22,6 +22,7 @@ pub mod tmpfs;
 pub use child::{ClosedPort, Lines, PATIENCE, Running, lines_of, run_to_end};
 
 pub mod receiver;
+pub mod replay;
 
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
@@ -126,6 +127,11 @@ impl TestServer {
             _temp: None,
             db,
         }
+    }
+
+    /// The database URL of a server on PostgreSQL.
+    pub fn store_url(&self) -> Option<String> {
+        self.db.as_ref().map(pg::TestDb::url)
     }
 
     /// True when this server runs on PostgreSQL.

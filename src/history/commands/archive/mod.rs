@@ -1,0 +1,131 @@
+//! `archive -o DIR`: the contest as a static site ([`crate::archive`]). One pass
+//! over each team's reports, oldest first, writes its table into its page, its CSV
+//! and the CSV of every team, and builds its standing under the ranking rule; only
+//! one report is held at a time, and of every team only its latest entry. The
+//! standings page comes last, once every standing is known.
+
+mod board;
+mod team;
+
+use std::io::{self, Write};
+
+use crate::archive::pages;
+use crate::archive::site::{Site, SiteError};
+use crate::config::ContestFile;
+use crate::contest::ranking::{Better, Counted, RankingRule, RankingSection};
+use crate::contest::schedule::Schedule;
+use crate::history::HistoryError;
+use crate::history::cli::{ArchiveArgs, BetterArg, RuleArgs, ValueArg};
+use crate::history::source::Source;
+use crate::timefmt;
+use board::Contest;
+
+impl From<SiteError> for HistoryError {
+    fn from(e: SiteError) -> HistoryError {
+        match e {
+            SiteError::Io { path, source } => HistoryError::Output { path, source },
+            other => HistoryError::Usage(other.to_string()),
+        }
+    }
+}
+
+/// Runs the command; prints where the archive is.
+pub fn run(
+    source: &Source,
+    args: &ArchiveArgs,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<(), HistoryError> {
+    let (rule, schedule) = contest_rules(args)?;
+    let site = Site::create(&args.output, args.force)?;
+    let teams = source.team_entries()?;
+    if teams.is_empty() {
+        return Err(HistoryError::NothingFound(
+            "no team has any report yet: nothing to archive".into(),
+        ));
+    }
+    let now_ms = teams
+        .iter()
+        .filter_map(|t| timefmt::parse_timestamp(&t.last_update))
+        .map(|at| at.timestamp_millis())
+        .max()
+        .unwrap_or(0);
+    let contest = Contest {
+        site: &site,
+        source,
+        rule: &rule,
+        schedule: schedule.as_ref(),
+        max_teams: args.max_teams,
+        now_ms,
+        teams: &teams,
+    };
+    let written = team::write_teams(&contest)?;
+    let reports = written.reports;
+    contest.write_board(&written.standings, written.sparks)?;
+    contest.write_replay(&written.histories)?;
+    for (name, bytes) in pages::assets() {
+        let path = format!("static/{name}");
+        let mut file = site.file(&path)?;
+        file.write_all(bytes)
+            .and_then(|()| file.flush())
+            .map_err(failed(&site, &path))?;
+    }
+    let dir = site.commit()?;
+    if json {
+        let done = serde_json::json!({
+            "directory": dir.display().to_string(),
+            "teams": teams.len(),
+            "reports": reports,
+        });
+        return crate::history::write_json(out, &done);
+    }
+    writeln!(
+        out,
+        "archived {} teams, {reports} reports to {}",
+        teams.len(),
+        dir.display()
+    )
+    .map_err(HistoryError::Stdout)
+}
+
+/// An I/O error on the archive's file `relative`.
+fn failed<'a>(site: &'a Site, relative: &'a str) -> impl FnOnce(io::Error) -> HistoryError + 'a {
+    move |source| HistoryError::Output {
+        path: site.target().join(relative),
+        source,
+    }
+}
+
+// ---------------------------------------------------------------- the rule
+
+/// The ranking rule and the contest's schedule: `--config`'s `[ranking]` and
+/// `[contest]`, or the rule's options, or the original's order without a schedule.
+fn contest_rules(args: &ArchiveArgs) -> Result<(RankingRule, Option<Schedule>), HistoryError> {
+    if let Some(path) = &args.config {
+        let file = ContestFile::load(path).map_err(|e| HistoryError::Usage(e.to_string()))?;
+        return Ok((file.ranking_rule(), file.schedule));
+    }
+    if args.rule.is_empty() {
+        return Ok((RankingRule::default(), None));
+    }
+    let rule = section_of(&args.rule)
+        .check()
+        .map_err(|e| HistoryError::Usage(e.to_string()))?;
+    Ok((rule, None))
+}
+
+fn section_of(rule: &RuleArgs) -> RankingSection {
+    RankingSection {
+        by: rule.by.clone(),
+        score: rule.score.clone(),
+        better: rule.better.map(|b| match b {
+            BetterArg::Higher => Better::Higher,
+            BetterArg::Lower => Better::Lower,
+        }),
+        value: match rule.value {
+            Some(ValueArg::Latest) => Counted::Latest,
+            Some(ValueArg::Best) | None => Counted::Best,
+        },
+        disqualify: rule.disqualify.clone(),
+    }
+}
