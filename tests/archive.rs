@@ -39,9 +39,11 @@ fn report(qps: f64, lost: i64, elapsed_s: f64) -> Value {
     stats
 }
 
-/// Hand-made teams in the original's layout: (id, name, [(qps, lost)]), one report
-/// every 10 s from 10:00 UTC.
-pub fn write_data_dir(dir: &Path, teams: &[(&str, &str, &[(f64, i64)])]) {
+/// A hand-made team: id, name, and its reports as (QPS, requests lost).
+type Team<'a> = (&'a str, &'a str, &'a [(f64, i64)]);
+
+/// Hand-made teams in the original's layout, one report every 10 s from 10:00 UTC.
+pub fn write_data_dir(dir: &Path, teams: &[Team]) {
     for (id, name, reports) in teams {
         let team_dir = dir.join(id);
         fs::create_dir_all(&team_dir).unwrap();

@@ -130,7 +130,7 @@ impl Contest<'_> {
             cutoff_ms: None,
             inactive_after_ms: INACTIVE_AFTER_MS,
         };
-        Ok(replay::build(&plan, &histories))
+        Ok(replay::build(&plan, histories))
     }
 
     /// Writes the page `name`: `template` around `data` inlined.
