@@ -13,6 +13,8 @@ use serde_json::Value;
 
 use crate::alerts::{Change, DeliveryStatus, FiringAlert, Severity};
 use crate::contest::live::ContestInfo;
+use crate::contest::ranking::RuleDescription;
+use crate::contest::standings::Ranked;
 use crate::report::plausibility::Warning;
 
 /// Largest `limit` of a history page (`GET /api/teams/{id}/history`).
@@ -57,6 +59,10 @@ pub struct Team<'a> {
     /// Alerts firing for the team now.
     #[serde(default)]
     pub alerts: Cow<'a, [FiringAlert]>,
+    /// `rank`, `score`, `qualified` and `disqualified_for` under the contest file's
+    /// `[ranking]` rule; left out without one (the original's order: latest QPS).
+    #[serde(default, flatten, skip_serializing_if = "Option::is_none")]
+    pub ranking: Option<Ranked>,
 }
 
 /// A team's best records, as the API and `benchboard-history teams` show them.
@@ -190,6 +196,9 @@ pub enum WsMessage<'a> {
         /// The contest (phase, times, state); null without `[contest]`.
         #[serde(default)]
         contest: Option<ContestInfo>,
+        /// The `[ranking]` rule; null without one.
+        #[serde(default)]
+        ranking: Option<RuleDescription>,
     },
     /// A team reported.
     TeamUpdate { team: Box<Team<'a>> },
@@ -215,6 +224,7 @@ pub enum WsMessage<'a> {
     /// The contest changed phase (or a reload changed its schedule), as it happened.
     Contest {
         contest: Option<ContestInfo>,
+        ranking: Option<RuleDescription>,
         /// The server's time, ms since the Unix epoch.
         now: i64,
     },

@@ -8,6 +8,7 @@
 
 mod contest;
 pub mod encoded;
+mod standings;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
@@ -19,6 +20,8 @@ use chrono::{DateTime, FixedOffset};
 
 use crate::alerts::{Change, FiringAlert, TeamActivity};
 use crate::api::{self, WsMessage};
+use crate::contest::ranking::Standing;
+use crate::contest::standings::{Ranked, Rules};
 use crate::hub::{Hub, SubscribeError, Subscription};
 use crate::metrics::Metrics;
 use crate::query::BestRecords;
@@ -67,6 +70,10 @@ pub struct TeamState {
     display_name: Option<String>,
     /// Hidden by an organiser: left out of every public list and message.
     hidden: bool,
+    /// The team's reports that count, under the ranking rule in force.
+    standing: Standing,
+    /// Its place under that rule (`None` without a `[ranking]`).
+    ranked: Option<Ranked>,
 }
 
 impl From<TeamEntry> for TeamState {
@@ -104,6 +111,8 @@ impl TeamState {
             encoded: EncodedTeam::placeholder(),
             display_name,
             hidden,
+            standing: Standing::default(),
+            ranked: None,
         };
         state.encode();
         state
@@ -158,6 +167,7 @@ impl TeamState {
             run_best: api::Best::from(&self.run_best),
             warnings: Cow::Borrowed(&latest.warnings),
             alerts: Cow::Borrowed(&self.alerts),
+            ranking: self.ranked.clone(),
         }
     }
 
@@ -186,8 +196,12 @@ pub struct LiveBoard {
     /// The store's clock minus ours, in ms: activity is judged by the store's time,
     /// so that several instances sharing a database agree.
     clock_offset_ms: AtomicI64,
-    /// The contest as the snapshot carries it (JSON of a `ContestInfo`, or `null`).
+    /// The snapshot's `"contest":…,"ranking":…` members (a `ContestInfo` or null, a
+    /// `RuleDescription` or null).
     contest: Mutex<Arc<str>>,
+    /// The ranking rule and schedule in force (`None`: the original's order); only
+    /// locked under `teams`.
+    rules: Mutex<Option<Rules>>,
 }
 
 impl LiveBoard {
@@ -215,7 +229,8 @@ impl LiveBoard {
             hub,
             storage_available: AtomicBool::new(true),
             clock_offset_ms: AtomicI64::new(0),
-            contest: Mutex::new(Arc::from("null")),
+            contest: Mutex::new(Arc::from("\"contest\":null,\"ranking\":null")),
+            rules: Mutex::new(None),
         })
     }
 
@@ -273,21 +288,33 @@ impl LiveBoard {
         }
         state.report_count += 1;
         state.published = (true, true);
+        if let Some(rules) = self.rules.lock().expect("rules lock poisoned").as_ref() {
+            rules.add(&mut state.standing, &(&metrics).into(), stored.at);
+        }
         let latest = arrival_order(&stored) > arrival_order(&state.latest);
+        let id = stored.team_id.clone();
         if latest {
             state.latest = stored;
             state.metrics = metrics;
         }
-        state.encode();
-        if state.hidden {
+        let (hidden, count) = (state.hidden, state.report_count);
+        let mut changed = self.rerank(&mut teams);
+        changed.retain(|other| *other != id);
+        teams
+            .get_mut(&id)
+            .expect("the team was just applied")
+            .encode();
+        if hidden {
             return latest;
         }
-        let message = state.update_message(now, &self.timing);
         // Published under the lock, so viewers get updates in the order they were
         // applied; keyed by team, so a viewer that is behind gets only the newest.
-        self.hub
-            .publish(Some(state.latest.team_id.as_str()), message.into());
-        latest || state.report_count == 1
+        // Then the teams whose place the report changed.
+        for id in std::iter::once(&id).chain(&changed) {
+            let message = teams[id].update_message(now, &self.timing);
+            self.hub.publish(Some(id.as_str()), message.into());
+        }
+        latest || count == 1
     }
 
     /// Shows alert changes: each team's firing alerts become `firing`'s, and an
@@ -350,12 +377,19 @@ impl LiveBoard {
         drop(presentation);
         if let Some(old) = teams.get(&id) {
             state.alerts = old.alerts.clone();
+            state.standing = old.standing.clone();
         }
+        state.ranked = teams.get(&id).and_then(|old| old.ranked.clone());
         state.encode();
-        let message = state.update_message(now, &self.timing);
         let hidden = state.hidden;
         teams.insert(id.clone(), state);
+        let mut changed = self.rerank(&mut teams);
+        changed.retain(|other| *other != id);
         if !hidden {
+            changed.insert(0, id);
+        }
+        for id in &changed {
+            let message = teams[id].update_message(now, &self.timing);
             self.hub.publish(Some(id.as_str()), message.into());
         }
     }
@@ -448,7 +482,7 @@ impl LiveBoard {
         let recent = self.recent_alerts.lock().expect("alerts lock poisoned");
         let alerts: Vec<&Change> = recent.iter().collect();
         snapshot.push_text(&format!(
-            ",\"alerts\":{},\"contest\":{}}}",
+            ",\"alerts\":{},{}}}",
             serde_json::to_string(&alerts).expect("alerts serialize"),
             self.contest_json()
         ));

@@ -30,13 +30,13 @@
       footer: "数据每次上报即时推送 · 点击卡片查看历史",
       conn_connecting: "连接中…", conn_live: "实时推送", conn_polling: "轮询模式", conn_push_off: "轮询模式（推送已关闭）",
       conn_reconnecting: "重新连接中…", conn_offline: "无法连接服务器", conn_archive: "存档（最终结果）", conn_replay: "回放",
-      disqualified: "不计排名", score: "成绩", final_ranking: "最终排名", footer_archive: "比赛存档 · 点击卡片查看历史",
+      final_ranking: "最终排名", footer_archive: "比赛存档 · 点击卡片查看历史",
       storage_down: "存储不可用：显示的是最后的数据，恢复后自动更新",
       ago_s: (n) => `${n} 秒前`, ago_m: (n) => `${n} 分钟前`, ago_h: (n) => `${n} 小时前`,
       dur: (h, m, s) => (h ? `${h}时${m}分${s}秒` : m ? `${m}分${s}秒` : `${s}秒`),
       switch_to: "English", locale: "zh-CN", none: "—",
       more: (shown, total) => `显示更多（已显示 ${shown} / 共 ${total} 队）`,
-      alerts: "告警", no_alerts: "暂无告警", run: "运行轮次", replay_link: "回放",
+      alerts: "告警", no_alerts: "暂无告警", run: "运行轮次", replay_link: "回放", score: "得分",
       phase_ok: "正常", phase_pending: "待定", phase_firing: "触发", phase_resolved: "恢复",
       severity_warning: "警告", severity_critical: "严重",
     },
@@ -49,13 +49,13 @@
       footer: "Every report is pushed at once · click a card for its history",
       conn_connecting: "Connecting…", conn_live: "Live (WebSocket)", conn_polling: "Polling", conn_push_off: "Polling (push is off)",
       conn_reconnecting: "Reconnecting…", conn_offline: "Server unreachable", conn_archive: "Archive (final)", conn_replay: "Replay",
-      disqualified: "not ranked", score: "Score", final_ranking: "Final standings", footer_archive: "Contest archive · click a card for its history",
+      final_ranking: "Final standings", footer_archive: "Contest archive · click a card for its history",
       storage_down: "Storage unavailable: showing the last board; it updates by itself once storage is back",
       ago_s: (n) => `${n}s ago`, ago_m: (n) => `${n} min ago`, ago_h: (n) => `${n} h ago`,
       dur: (h, m, s) => (h ? `${h}h ${m}m ${s}s` : m ? `${m}m ${s}s` : `${s}s`),
       switch_to: "中文", locale: "en-US", none: "—",
       more: (shown, total) => `Show more (${shown} of ${total} teams)`,
-      alerts: "Alerts", no_alerts: "No alerts", run: "Run", replay_link: "Replay",
+      alerts: "Alerts", no_alerts: "No alerts", run: "Run", replay_link: "Replay", score: "Score",
       phase_ok: "OK", phase_pending: "Pending", phase_firing: "Firing", phase_resolved: "Resolved",
       severity_warning: "warning", severity_critical: "critical",
     },
@@ -77,6 +77,7 @@
   let replayAt = null; // ms: the replayed time, which stands for "now"
   // "Now": the replayed time, an archive's end, or the clock.
   const nowMs = () => replayAt ?? (archive ? archive.now : Date.now());
+  const contestView = window.BenchBoardContest; // contest.js: phase, countdown, final
 
   // ---- formatting --------------------------------------------------------
   const formats = new Map(); // "locale|digits" -> Intl.NumberFormat (slow to make)
@@ -202,6 +203,18 @@
     badge.textContent = team.is_active ? t("active") : t("inactive");
     badge.classList.toggle("off", !team.is_active);
     showTrouble(card, team);
+    // Not in every page's card template (replay.html has neither).
+    const place = card.querySelector(".rank-badge");
+    if (place) {
+      place.hidden = !isNum(team.rank);
+      place.textContent = isNum(team.rank) ? `#${team.rank}` : "";
+    }
+    const disq = card.querySelector(".disq");
+    if (disq) {
+      disq.textContent = contestView?.reasons(team) || "";
+      disq.hidden = !disq.textContent;
+      disq.title = disq.textContent;
+    }
     show(card.querySelector('[data-field="qps"]'), fmtQps(team.qps), "", allowFlash);
     show(card.querySelector('[data-field="p99"]'), fmtMs(team.p99_latency), "ms", allowFlash);
     for (const [key, valueOf, isBad, timeOf, ago] of STAT_ROWS) {
@@ -230,8 +243,11 @@
    * top of its standings), up to max_teams, in id order. */
   function cardTeams() {
     const onBoard = [...teams.values()].filter((x) => archive || x.on_board);
+    // An archive shows the top of its standings; the live board its active, fastest teams.
     onBoard.sort((a, b) => (archive ? byRank(a, b) : 0) || (b.is_active - a.is_active) || (b.qps - a.qps));
-    return onBoard.slice(0, maxTeams).sort((a, b) => (a.team_id < b.team_id ? -1 : 1));
+    const shown = onBoard.slice(0, maxTeams);
+    // Ranked by the contest's rule: in rank order; else in id order.
+    return shown.sort((a, b) => contestView?.compare(a, b) ?? (a.team_id < b.team_id ? -1 : 1));
   }
 
   /** Cards of the teams in `changed` (a Set; undefined: all) may flash. */
@@ -334,14 +350,11 @@
   // ---- ranking -----------------------------------------------------------
   /** The top `rankingRows` teams as rows; the rest on demand ("show more"). */
   function renderRanking() {
-    // A place the server gave (`rank`, as the replay and an archive do) wins over the QPS order.
-    const ranked = [...teams.values()].sort(
-      (a, b) => byRank(a, b) || (b.qps - a.qps) || (a.avg_latency - b.avg_latency) || (a.team_id < b.team_id ? -1 : 1));
+    // By the contest's rule when the server ranks (rank; the replay gives one too),
+    // else the original's order.
+    const ranked = [...teams.values()].sort((a, b) => contestView?.compare(a, b)
+      ?? (byRank(a, b) || (b.qps - a.qps) || (a.avg_latency - b.avg_latency) || (a.team_id < b.team_id ? -1 : 1)));
     const tbody = document.querySelector("#ranking tbody");
-    // The contest's score (its rule's value of each team) gets a column when given.
-    const scoreHead = document.querySelector("#ranking th.score-col");
-    const scored = Boolean(scoreHead) && ranked.some((team) => isNum(team.score));
-    if (scoreHead) scoreHead.hidden = !scored;
     const ranks = new Map();
     ranked.forEach((team, i) => ranks.set(team.team_id, i + 1));
     const rows = ranked.slice(0, rankingRows).map((team, i) => {
@@ -356,22 +369,16 @@
       link.href = teamHref(team.team_id);
       link.title = team.team_name;
       nameCell.appendChild(link);
-      if (team.qualified === false) {
-        const reasons = (Array.isArray(team.reasons) ? team.reasons : []).map((r) => `${r.condition} (${fmtValue(r.value)})`);
-        const mark = el("span", "disq", t("disqualified"));
-        mark.title = reasons.join(" · ");
-        nameCell.append(" ", mark);
-        row.classList.add("unqualified");
-      }
+      const why = contestView?.reasons(team);
+      if (why) { row.classList.add("disqualified"); nameCell.title = why; nameCell.appendChild(el("span", "disq-mark", "✕")); }
       const status = el("td");
       const stateText = team.is_active ? t("active") : t("inactive");
       status.title = stateText;
       status.append(el("span", `dot-state${team.is_active ? "" : " off"}`), el("span", "state-text", stateText));
       // Units are in the column headers, so the numbers stay narrow.
-      row.append(rankCell, nameCell);
-      if (scored) row.append(el("td", "num score-col", isNum(team.score) ? fmtValue(team.score) : t("none")));
-      row.append(el("td", "num", fmtQps(team.qps)), el("td", "num", fmtMs(team.avg_latency)),
+      row.append(rankCell, nameCell, el("td", "num", fmtQps(team.qps)), el("td", "num", fmtMs(team.avg_latency)),
         el("td", "num", fmtMs(team.p99_latency)), el("td", "num", fmtPct(team.data_loss_rate)), status);
+      if (contestView?.ranking) row.insertBefore(el("td", "num score-col", fmtMs(team.score)), row.children[2]);
       return row;
     });
     tbody.replaceChildren(...rows);
@@ -452,6 +459,10 @@
       alertChanges = Array.isArray(message.alerts) ? message.alerts : [];
       applyAll(message.teams || []);
       renderAlerts();
+      contestView?.apply(message.contest, undefined, message.ranking);
+      if (!archive) contestView?.measure(); // an archive asks no server
+    } else if (message.type === "contest") {
+      contestView?.apply(message.contest, message.now, message.ranking);
     } else if (message.type === "storage") {
       showStorage(message.available);
     } else if (message.type === "team_update" && message.team) {
@@ -499,6 +510,7 @@
       const list = await response.json();
       conn.offline = false;
       if (conn.pollTimer !== null) applyAll(Array.isArray(list) ? list : []);
+      if (conn.pollTimer !== null) await contestView?.measure();
       const alerts = await fetch("/api/alerts", { cache: "no-store" });
       if (alerts.ok && conn.pollTimer !== null) {
         alertChanges = ((await alerts.json()).changes || []).slice(0, 50);
@@ -569,16 +581,17 @@
     document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
     document.title = t("page_title");
     for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
-    if (archive?.data.kind === "board") {
-      document.getElementById("ranking-title").textContent = t("final_ranking");
-      document.querySelector(".foot span").textContent = t("footer_archive");
-    }
     document.getElementById("lang").textContent = t("switch_to");
     for (const node of document.querySelectorAll("[data-shown]")) delete node.dataset.shown;
     showMode();
     render();
     renderAlerts();
     document.dispatchEvent(new CustomEvent("benchboard:language", { detail: lang }));
+    contestView?.render();
+    if (archive?.data.kind === "board") {
+      document.getElementById("ranking-title").textContent = t("final_ranking");
+      document.querySelector(".foot span").textContent = t("footer_archive");
+    }
   }
   document.getElementById("lang").addEventListener("click", () => {
     lang = lang === "zh" ? "en" : "zh";
@@ -587,7 +600,10 @@
   });
 
   function tick() {
-    document.getElementById("clock").textContent = new Date(nowMs()).toLocaleTimeString(t("locale"), { hour12: false });
+    // The server's time (contest.js measures the offset at connect), as the contest's;
+    // a replay's or an archive's own time.
+    const now = replay || archive ? nowMs() : contestView ? contestView.serverNow() : Date.now();
+    document.getElementById("clock").textContent = new Date(now).toLocaleTimeString(t("locale"), { hour12: false });
     for (const node of document.querySelectorAll(".ago")) node.textContent = fmtAgo(node.dataset.at);
   }
   setInterval(tick, 1000);

@@ -21,6 +21,7 @@
       errors: "错误", elapsed: "运行时长", prev: "上一页", next: "下一页", page: (p, n) => `第 ${p} / ${n} 页`,
       downsampled: (n, m) => `${n} 次上报 → ${m} 个点（服务器端降采样；每点为一段时间的平均 QPS、平均延迟与最高 P99）`,
       all_points: (n) => `${n} 次上报`, no_data: "暂无数据", requests: (n) => `${n} 个请求`, latency_ms: "延迟 (ms)",
+      after_end: "比赛结束后", after_end_title: "比赛结束后到达：已保存，不计入排名",
       run: "运行", run_best: "本轮最佳 QPS", warnings: "数据可疑", run_started: (n) => `第 ${n} 轮开始`,
       run_best_detail: (ms) => `本轮最佳延迟 ${ms}`,
       locale: "zh-CN", none: "—",
@@ -33,6 +34,7 @@
       errors: "Errors", elapsed: "Elapsed", prev: "Previous", next: "Next", page: (p, n) => `page ${p} / ${n}`,
       downsampled: (n, m) => `${n} reports → ${m} points (downsampled on the server; each point: mean QPS, mean latency, highest P99)`,
       all_points: (n) => `${n} reports`, no_data: "No data yet", requests: (n) => `${n} requests`, latency_ms: "latency (ms)",
+      after_end: "after the end", after_end_title: "Arrived after the end of the contest: stored, not ranked",
       run: "Run", run_best: "Best QPS of this run", warnings: "Warnings", run_started: (n) => `run ${n} starts`,
       run_best_detail: (ms) => `best latency of this run ${ms}`,
       locale: "en-US", none: "—",
@@ -251,13 +253,19 @@
     state.page = page;
     state.total = answer.total || 0;
     const rows = (answer.history || []).map((h) => {
-      const row = el("tr");
+      const row = el("tr", h.after_end === true ? "after-end" : "");
       const stats = h.stats || {}, metrics = h.metrics || {};
       const warnings = window.BenchBoardWarnings.list(h.warnings);
       const warnCell = el("td", "warn-cell", warnings.length ? `⚠ ${warnings.length}` : "");
       if (warnings.length) warnCell.title = window.BenchBoardWarnings.tooltip(warnings, lang);
       const runCell = el("td", "num", isNum(h.run) && h.run > 0 ? `#${h.run}` : t("none"));
-      row.append(el("td", "", fmtDateTime(h.timestamp)), runCell, el("td", "num", fmtQps(metrics.qps)),
+      const timeCell = el("td", "", fmtDateTime(h.timestamp));
+      if (h.after_end === true) {
+        const mark = el("span", "after-end-mark", t("after_end"));
+        mark.title = t("after_end_title");
+        timeCell.append(" ", mark);
+      }
+      row.append(timeCell, runCell, el("td", "num", fmtQps(metrics.qps)),
         el("td", "num", fmtMs(metrics.avg_latency)), el("td", "num", fmtMs(metrics.p99_latency)),
         el("td", "num", fmtPct(metrics.data_loss_rate)), el("td", "num hide-narrow", fmtInt(stats.totalOps)),
         el("td", "num hide-narrow", fmtInt(stats.totalErrors)), el("td", "num hide-narrow", fmtSecs(stats.totalElapsed)), warnCell);

@@ -249,8 +249,14 @@ fn archive_of_a_data_dir_ranks_links_inside_and_escapes_names() {
     assert_eq!(teams[0]["team_name"], HOSTILE);
     assert_eq!(teams[0]["score"], 1200.0);
     assert_eq!(teams[2]["qualified"], false);
-    assert_eq!(teams[2]["reasons"][0]["condition"], "data_loss_rate > 1");
-    assert_eq!(board["rule"]["disqualify"], json!(["data_loss_rate > 1"]));
+    assert_eq!(
+        teams[2]["disqualified_for"][0]["condition"],
+        "data_loss_rate > 1"
+    );
+    assert_eq!(
+        board["snapshot"]["ranking"]["disqualify"],
+        json!(["data_loss_rate > 1"])
+    );
     let team = page_data(&out.join("team/evil.html"));
     assert_eq!(team["history"].as_array().unwrap().len(), 3);
     assert_eq!(team["summary"]["total_reports"], 3);
@@ -524,7 +530,7 @@ fn archive_opens_from_file_in_chromium_and_asks_nothing_of_the_network() {
             )
         );
         assert_eq!(
-            page.eval("document.querySelector('#ranking tbody tr:last-child .disq') !== null"),
+            page.eval("document.querySelector('#ranking tbody tr:last-child .disq-mark') !== null"),
             true
         );
         let link = page.eval("document.querySelector('#ranking tbody td.team a').href");

@@ -139,10 +139,13 @@ fn to_json_schema(schema: &Value, strict: bool) -> Value {
                     }
                 }
             }
-            if map.get("nullable") == Some(&json!(true))
-                && let Some(kind) = out.get("type").cloned()
-            {
-                out.insert("type".into(), json!([kind, "null"]));
+            if map.get("nullable") == Some(&json!(true)) {
+                if let Some(kind) = out.get("type").cloned() {
+                    out.insert("type".into(), json!([kind, "null"]));
+                } else if let Some(all) = out.remove("allOf") {
+                    // A nullable `$ref` (OpenAPI 3.0: `allOf: [$ref]` + `nullable`).
+                    out.insert("anyOf".into(), json!([{"type": "null"}, {"allOf": all}]));
+                }
             }
             if strict && map.contains_key("properties") && !map.contains_key("additionalProperties")
             {
@@ -263,6 +266,7 @@ fn real_answers_validate_against_the_schemas() {
         ),
         ("/healthz", "/healthz"),
         ("/api/alerts", "/api/alerts"),
+        ("/api/contest", "/api/contest"),
     ];
     for (template, path) in answers {
         let check = validator(&spec, answer_schema(&spec, template, "get", "200"));
@@ -434,6 +438,10 @@ fn every_status_the_server_gives_for_a_route_is_in_openapi() {
         ("/metrics", "post", post_to("/metrics"), 405),
         ("/api/alerts", "get", get("/api/alerts", ""), 200),
         ("/api/alerts", "post", post_to("/api/alerts"), 405),
+        ("/api/contest", "get", get("/api/contest", ""), 200),
+        ("/qr.svg", "get", get("/qr.svg?url=http%3A%2F%2F10.0.0.5%3A8080%2F", ""), 200),
+        ("/qr.svg", "get", get("/qr.svg?url=javascript%3Aalert(1)", ""), 400),
+        ("/api/contest", "post", post_to("/api/contest"), 405),
         ("/ws", "get", get("/ws", &format!("{UPGRADE}Sec-WebSocket-Version: 13\r\n")), 101),
         ("/ws", "get", get("/ws", "Sec-WebSocket-Version: 13\r\n"), 400),
         ("/ws", "get", get("/ws", &format!("{UPGRADE}Sec-WebSocket-Version: 8\r\n")), 426),

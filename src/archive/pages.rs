@@ -9,7 +9,7 @@ use crate::team::TeamId;
 const ARCHIVE_JS: &[u8] = include_bytes!("../../static/archive.js");
 
 /// The files the pages load from `static/`.
-const PAGE_ASSETS: [&str; 9] = [
+const PAGE_ASSETS: [&str; 11] = [
     "style.css",
     "screen.css",
     "warnings.js",
@@ -19,6 +19,8 @@ const PAGE_ASSETS: [&str; 9] = [
     "team.js",
     "replay.js",
     "replay.css",
+    "contest.js",
+    "contest.css",
 ];
 
 /// The files of `DIR/static/`: (name, bytes).

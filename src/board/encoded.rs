@@ -308,6 +308,7 @@ mod tests {
             run_best: api::Best::default(),
             warnings: Cow::Owned(Vec::new()),
             alerts: Cow::Owned(Vec::new()),
+            ranking: None,
         }
     }
 

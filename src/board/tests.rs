@@ -141,6 +141,8 @@ fn a_firing_alert_is_serialised_into_the_shared_entry_and_the_snapshot() {
         evict_after_secs: board.timing.evict_after.as_secs(),
         storage_available: true,
         alerts: vec![change],
+        contest: None,
+        ranking: None,
     };
     assert_eq!(snapshot, serde_json::to_value(&expected).unwrap());
     drop(teams);

@@ -43,9 +43,10 @@ pub struct ServeArgs {
     #[command(subcommand)]
     pub command: Option<ServeCommand>,
     /// The contest file (TOML): registered teams and their tokens, the admin token, a
-    /// private board's viewer token, alert rules ([[rule]]) and where alerts go
+    /// private board's viewer token, the schedule ([contest] start, end, freeze), the
+    /// ranking rule ([ranking]), alert rules ([[rule]]) and where alerts go
     /// ([[notify]]), and any flag as a [server] key (a flag wins); re-read on SIGHUP and
-    /// POST /api/admin/reload. Without it: open mode, no alerts
+    /// POST /api/admin/reload. Without it: open mode, no contest phases, no alerts
     #[arg(long, env = "BENCHBOARD_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Check a contest file, say what the server would do with it, and exit (1 if it is wrong)

@@ -8,6 +8,7 @@
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
+use super::ranking::RuleDescription;
 use super::schedule::{ContestState, Phase, Schedule};
 use crate::timefmt::format_timestamp;
 
@@ -41,6 +42,8 @@ pub struct ContestInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContestAnswer {
     pub contest: Option<ContestInfo>,
+    /// The `[ranking]` rule in force; null without one (the original's latest QPS).
+    pub ranking: Option<RuleDescription>,
     /// Now by the server's clock, in ms since the Unix epoch.
     pub now: i64,
 }

@@ -7,3 +7,4 @@ pub mod live;
 pub mod ranking;
 pub mod replay;
 pub mod schedule;
+pub mod standings;

@@ -45,6 +45,10 @@ pub struct HistoryArgs {
     )]
     pub token: Option<String>,
 
+    /// A contest file (as benchboard-serve --config): its [ranking] rule orders `best`, its [contest] schedule decides which reports count and `show` marks those after the end [default: with --server, the server's rule and schedule]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// Print JSON for scripts instead of a table
     #[arg(long, global = true)]
     pub json: bool,
@@ -81,9 +85,6 @@ pub struct ArchiveArgs {
     /// Replace -o even if it holds files (the old directory is removed once the new one is complete)
     #[arg(long)]
     pub force: bool,
-    /// Contest file: the standings follow its [ranking] rule [default: the original's latest QPS]
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub rule: RuleArgs,
     /// Most team cards on the standings page, as the server's --max-teams (the ranking lists every team)
@@ -91,7 +92,7 @@ pub struct ArchiveArgs {
     pub max_teams: usize,
 }
 
-/// The ranking rule as options, instead of `--config`'s `[ranking]`.
+/// The ranking rule as options, instead of the contest's (`--config`, or the `--server`'s).
 #[derive(Debug, Args, Default)]
 pub struct RuleArgs {
     /// Rank by this metric (qps, avg_latency, p99_latency, data_loss_rate, ...), as [ranking] by
@@ -204,9 +205,9 @@ pub enum RankBy {
 /// `best`.
 #[derive(Debug, Args)]
 pub struct BestArgs {
-    /// What to rank by; ties go to the team that got there first
-    #[arg(long, value_enum, default_value_t = RankBy::Qps)]
-    pub by: RankBy,
+    /// What to rank by; ties go to the team that got there first [default: the contest's [ranking] rule (--config, or the --server's) when there is one, else qps]
+    #[arg(long, value_enum)]
+    pub by: Option<RankBy>,
     /// Rank by the best records of each team's current run (its tool's last restart on) instead of its whole history
     #[arg(long)]
     pub current_run: bool,

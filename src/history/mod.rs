@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod contest;
 pub mod source;
 pub mod table;
 
@@ -19,6 +20,7 @@ use serde::Serialize;
 
 pub use cli::HistoryArgs;
 use cli::{Command, RangeArgs};
+use contest::ContestRules;
 use source::Source;
 use table::Table;
 
@@ -154,7 +156,8 @@ pub fn execute(args: &HistoryArgs, out: &mut impl Write) -> Result<(), HistoryEr
         Command::Show(a) => {
             let (id, range) = (parse_team(&a.team)?, parse_range(&a.range)?);
             let source = open()?;
-            commands::show::run(&source, &id, &range, a, args.json, out)
+            let contest = ContestRules::find(args.config.as_deref(), &source)?;
+            commands::show::run(&source, &id, &range, a, (&contest, args.json), out)
         }
         Command::Summary(a) => {
             let (id, range) = (parse_team(&a.team)?, parse_range(&a.range)?);
@@ -163,7 +166,8 @@ pub fn execute(args: &HistoryArgs, out: &mut impl Write) -> Result<(), HistoryEr
         }
         Command::Best(a) => {
             let source = open()?;
-            commands::best::run(&source, a, args.json, out)
+            let contest = ContestRules::find(args.config.as_deref(), &source)?;
+            commands::best::run(&source, a, &contest, args.json, out)
         }
         Command::Export(a) => {
             let range = parse_range(&a.range)?;
@@ -178,7 +182,7 @@ pub fn execute(args: &HistoryArgs, out: &mut impl Write) -> Result<(), HistoryEr
         Command::Migrate(a) => commands::migrate::run(a, out),
         Command::Archive(a) => {
             let source = open()?;
-            commands::archive::run(&source, a, args.json, out)
+            commands::archive::run(&source, args.config.as_deref(), a, args.json, out)
         }
     }
 }

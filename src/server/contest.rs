@@ -12,13 +12,16 @@ use super::App;
 use super::reply::Reply;
 use crate::clock::{Clock, Wakeup};
 use crate::contest::live::{ContestAnswer, ContestInfo, TeamName};
+use crate::contest::ranking::RuleDescription;
+
+type Shown = (Option<ContestInfo>, Option<RuleDescription>);
 
 /// What the phase thread last showed, and how to wake it.
 pub struct ContestWatch {
     wake: Arc<Wakeup>,
     stopping: AtomicBool,
-    /// The contest last put on the board (`Some(None)`: shown as off).
-    shown: Mutex<Option<Option<ContestInfo>>>,
+    /// The contest and rule last put on the board.
+    shown: Mutex<Option<Shown>>,
 }
 
 impl ContestWatch {
@@ -48,10 +51,11 @@ impl ContestWatch {
     /// the next boundary to wake at.
     pub fn refresh(&self, app: &App) -> Option<chrono::DateTime<chrono::FixedOffset>> {
         let now = app.config.clock.now();
-        let info = contest_at(app, now);
+        let info = (contest_at(app, now), rule_of(app));
         let mut shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
         if shown.as_ref() != Some(&info) {
-            app.board.set_contest(info.as_ref(), now.timestamp_millis());
+            app.board
+                .set_contest(info.0.as_ref(), info.1.as_ref(), now.timestamp_millis());
             *shown = Some(info);
         }
         app.trust.state().schedule?.next_boundary(now)
@@ -86,11 +90,18 @@ pub fn contest_at(app: &App, now: chrono::DateTime<chrono::FixedOffset>) -> Opti
     Some(ContestInfo::at(&schedule, now, None, teams))
 }
 
-/// `GET /api/contest`: the contest (or null) and the server's time in ms.
+/// The `[ranking]` rule in force, described.
+fn rule_of(app: &App) -> Option<RuleDescription> {
+    app.trust.state().ranking.as_ref().map(|r| r.describe())
+}
+
+/// `GET /api/contest`: the contest (or null), the ranking rule (or null) and the
+/// server's time in ms.
 pub(super) fn answer(app: &App) -> Reply {
     let now = app.config.clock.now();
     let answer = ContestAnswer {
         contest: contest_at(app, now),
+        ranking: rule_of(app),
         now: now.timestamp_millis(),
     };
     Reply::json(

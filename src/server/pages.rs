@@ -54,6 +54,16 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../static/replay.css"),
     ),
     (
+        "contest.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/contest.js"),
+    ),
+    (
+        "contest.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../static/contest.css"),
+    ),
+    (
         "kiosk.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/kiosk.js"),

@@ -252,7 +252,7 @@ pub const ROUTES: &[Route] = &[
         Admin,
     ),
     route("GET", "/metrics", Endpoint::Metrics, Public),
-    route("GET", "/qr.svg", Endpoint::QrCode, Reader),
+    route("GET", "/qr.svg", Endpoint::QrCode, Public),
 ];
 
 /// How a path matched the routes.

@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::history::cli::{BestArgs, RankBy};
+use crate::history::contest::ContestRules;
 use crate::history::source::{Source, TeamOverview};
 use crate::history::table::{Align, Table};
 use crate::history::{HistoryError, opt_fixed, show_opt_time, write_json, write_table};
@@ -70,6 +71,7 @@ pub fn rank(teams: &[TeamOverview], by: RankBy, current_run: bool) -> Vec<Placin
 pub fn run(
     source: &Source,
     args: &BestArgs,
+    contest: &ContestRules,
     json: bool,
     out: &mut impl Write,
 ) -> Result<(), HistoryError> {
@@ -79,8 +81,13 @@ pub fn run(
             "no team has any report yet".into(),
         ));
     }
-    let placings = rank(&teams, args.by, args.current_run);
-    let (by_name, heading, decimals) = match args.by {
+    let by = match (args.by, contest.rules()) {
+        (Some(by), _) => by,
+        (None, Some(rules)) => return super::ranked::run(source, &teams, &rules, json, out),
+        (None, None) => RankBy::Qps,
+    };
+    let placings = rank(&teams, by, args.current_run);
+    let (by_name, heading, decimals) = match by {
         RankBy::Qps => ("qps", "BEST QPS", 1),
         RankBy::Latency => ("latency", "BEST AVG ms", 2),
         RankBy::FailureRate => ("failure-rate", "FAIL %", 2),

@@ -4,6 +4,7 @@ pub mod archive;
 pub mod best;
 pub mod export;
 pub mod migrate;
+pub mod ranked;
 pub mod show;
 pub mod summary;
 pub mod teams;

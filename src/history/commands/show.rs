@@ -5,6 +5,7 @@ use std::io::Write;
 use serde_json::{Value, json};
 
 use crate::history::cli::ShowArgs;
+use crate::history::contest::ContestRules;
 use crate::history::source::Source;
 use crate::history::table::{Align, Table};
 use crate::history::{
@@ -19,7 +20,7 @@ pub fn run(
     id: &TeamId,
     range: &TimeRange,
     args: &ShowArgs,
-    json: bool,
+    (contest, json): (&ContestRules, bool),
     out: &mut impl Write,
 ) -> Result<(), HistoryError> {
     if args.limit == 0 {
@@ -41,7 +42,16 @@ pub fn run(
         )));
     }
     if json {
-        let history: Vec<Value> = rows.iter().map(ReportRow::to_json).collect();
+        let history: Vec<Value> = rows
+            .iter()
+            .map(|row| {
+                let mut entry = row.to_json();
+                if contest.after_end(&row.timestamp) {
+                    entry["after_end"] = Value::Bool(true);
+                }
+                entry
+            })
+            .collect();
         return write_json(
             out,
             &json!({
@@ -53,7 +63,7 @@ pub fn run(
             }),
         );
     }
-    write_table(out, &reports_table(&rows))?;
+    write_table(out, &reports_table(&rows, contest))?;
     writeln!(
         out,
         "reports {}-{} of {total}{}, newest first",
@@ -64,7 +74,8 @@ pub fn run(
     .map_err(HistoryError::Stdout)
 }
 
-fn reports_table(rows: &[ReportRow]) -> Table {
+/// The table; a report after the end of the contest has `(after the end)` after its time.
+fn reports_table(rows: &[ReportRow], contest: &ContestRules) -> Table {
     let mut table = Table::new(&[
         ("TIME", Align::Left),
         ("RUN", Align::Right),
@@ -82,7 +93,10 @@ fn reports_table(rows: &[ReportRow]) -> Table {
     for row in rows {
         let r = &row.report;
         table.row(vec![
-            show_time(&row.timestamp),
+            match contest.after_end(&row.timestamp) {
+                true => format!("{} (after the end)", show_time(&row.timestamp)),
+                false => show_time(&row.timestamp),
+            },
             row.run.to_string(),
             fixed(row.metrics.qps, 1),
             fixed(row.metrics.avg_latency, 2),

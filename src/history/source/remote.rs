@@ -89,6 +89,12 @@ impl Remote {
         ))
     }
 
+    /// The server's contest and ranking rule; `None` from a server without them
+    /// (an older one answers 404).
+    pub(crate) fn contest(&self) -> Option<crate::contest::live::ContestAnswer> {
+        self.get("/api/contest").ok()
+    }
+
     pub(super) fn teams(&self) -> Result<Vec<TeamOverview>, HistoryError> {
         let teams: Vec<api::Team<'static>> = self.get("/api/teams")?;
         let mut out = Vec::with_capacity(teams.len());

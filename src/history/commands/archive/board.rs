@@ -11,9 +11,10 @@ use crate::api::{self, ReplayContest};
 use crate::archive::inline::{self, DATA_CLOSE, DATA_OPEN};
 use crate::archive::pages::{self, Template};
 use crate::archive::site::Site;
-use crate::contest::ranking::{self, RankingRule, Standing};
+use crate::contest::live::{ContestInfo, TeamName};
+use crate::contest::ranking::{RuleDescription, Standing};
 use crate::contest::replay::{self, History, Plan, Window};
-use crate::contest::schedule::Schedule;
+use crate::contest::standings::{self, Rules};
 use crate::history::HistoryError;
 use crate::history::source::Source;
 use crate::team::TeamId;
@@ -26,23 +27,36 @@ const INACTIVE_AFTER_MS: i64 = 300_000;
 pub(super) struct Contest<'a> {
     pub site: &'a Site,
     pub source: &'a Source,
-    pub rule: &'a RankingRule,
-    pub schedule: Option<&'a Schedule>,
+    /// The ranking rule and the schedule the standings follow.
+    pub rules: &'a Rules,
     pub max_teams: usize,
     /// The newest report of all (ms): the archive's "now".
     pub now_ms: i64,
     pub teams: &'a [api::Team<'static>],
 }
 
-/// The data of the standings page: the board's snapshot with each team's rank.
+/// The data of the standings page: the board's snapshot (the WebSocket's first
+/// message) with each team's rank, and each card's sparkline.
 #[derive(Serialize)]
-struct BoardData {
+struct BoardData<'a> {
     kind: &'static str,
     root: &'static str,
     now_ms: i64,
-    rule: ranking::RuleDescription,
-    snapshot: Value,
+    snapshot: Snapshot<'a>,
     sparks: BTreeMap<String, api::Series>,
+}
+
+/// The fields of the `snapshot` message the board reads.
+#[derive(Serialize)]
+struct Snapshot<'a> {
+    r#type: &'static str,
+    teams: Vec<api::Team<'a>>,
+    max_teams: usize,
+    storage_available: bool,
+    alerts: [(); 0],
+    /// The contest as it stands when the archive is made (ended, after the end).
+    contest: Option<ContestInfo>,
+    ranking: RuleDescription,
 }
 
 /// The data of the replay page: the `/api/replay` timeline.
@@ -61,26 +75,38 @@ impl Contest<'_> {
         standings: &[(TeamId, Standing)],
         sparks: BTreeMap<String, api::Series>,
     ) -> Result<(), HistoryError> {
-        let ranked: Vec<Value> = ranking::rank(self.rule, standings)
-            .iter()
-            .filter_map(|placing| {
-                let key = placing.key.as_str();
-                let team = self.teams.iter().find(|t| t.team_id == key)?;
-                Some(ranked_entry(team, placing.rank, placing.standing))
-            })
-            .collect();
+        let mut ranked = Vec::with_capacity(standings.len());
+        for (id, place) in standings::ranked(&self.rules.rule, standings) {
+            if let Some(team) = self.teams.iter().find(|t| t.team_id == id.as_str()) {
+                ranked.push(api::Team {
+                    ranking: Some(place),
+                    ..team.clone()
+                });
+            }
+        }
+        let names = self.teams.iter().map(|t| TeamName {
+            team_id: t.team_id.to_string(),
+            team_name: t.team_name.to_string(),
+        });
+        let now = chrono::Utc::now().fixed_offset();
+        let contest = self
+            .rules
+            .schedule
+            .as_ref()
+            .map(|s| ContestInfo::at(s, now, None, names.collect()));
         let data = BoardData {
             kind: "board",
             root: "",
             now_ms: self.now_ms,
-            rule: self.rule.describe(),
-            snapshot: serde_json::json!({
-                "type": "snapshot",
-                "teams": ranked,
-                "alerts": [],
-                "max_teams": self.max_teams,
-                "storage_available": true,
-            }),
+            snapshot: Snapshot {
+                r#type: "snapshot",
+                teams: ranked,
+                max_teams: self.max_teams,
+                storage_available: true,
+                alerts: [],
+                contest,
+                ranking: self.rules.rule.describe(),
+            },
             sparks,
         };
         self.write_page("index.html", &pages::board(self.max_teams), &data)
@@ -100,7 +126,7 @@ impl Contest<'_> {
     }
 
     fn replay(&self, histories: &[History]) -> Result<api::Replay, HistoryError> {
-        let contest = self.schedule.map(|s| ReplayContest {
+        let contest = self.rules.schedule.map(|s| ReplayContest {
             start_ms: s.start.timestamp_millis(),
             end_ms: s.end.timestamp_millis(),
             freeze_ms: s.freeze.map(|f| f.timestamp_millis()),
@@ -124,7 +150,7 @@ impl Contest<'_> {
         let window = Window::new(from_ms, to_ms, None)
             .map_err(|e| HistoryError::Usage(format!("cannot replay this contest: {e}")))?;
         let plan = Plan {
-            rule: self.rule,
+            rule: &self.rules.rule,
             window,
             contest,
             cutoff_ms: None,
@@ -151,20 +177,4 @@ impl Contest<'_> {
             .and_then(|()| page.flush());
         written.map_err(failed(self.site, name))
     }
-}
-
-/// A team's `/api/teams` entry with its `rank`, `score`, `qualified` and `reasons`.
-fn ranked_entry(team: &api::Team<'static>, rank: usize, standing: &Standing) -> Value {
-    let mut value = serde_json::to_value(team).expect("team entries serialize");
-    if let Value::Object(map) = &mut value {
-        map.insert("rank".into(), rank.into());
-        let score = standing.score.or(standing.unqualified).map(|r| r.value);
-        map.insert("score".into(), serde_json::json!(score));
-        map.insert("qualified".into(), standing.qualified().into());
-        map.insert(
-            "reasons".into(),
-            serde_json::to_value(&standing.reasons).expect("reasons serialize"),
-        );
-    }
-    value
 }

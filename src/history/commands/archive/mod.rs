@@ -8,14 +8,15 @@ mod board;
 mod team;
 
 use std::io::{self, Write};
+use std::path::Path;
 
 use crate::archive::pages;
 use crate::archive::site::{Site, SiteError};
-use crate::config::ContestFile;
-use crate::contest::ranking::{Better, Counted, RankingRule, RankingSection};
-use crate::contest::schedule::Schedule;
+use crate::contest::ranking::{Better, Counted, RankingSection};
+use crate::contest::standings::Rules;
 use crate::history::HistoryError;
 use crate::history::cli::{ArchiveArgs, BetterArg, RuleArgs, ValueArg};
+use crate::history::contest::ContestRules;
 use crate::history::source::Source;
 use crate::timefmt;
 use board::Contest;
@@ -32,11 +33,12 @@ impl From<SiteError> for HistoryError {
 /// Runs the command; prints where the archive is.
 pub fn run(
     source: &Source,
+    config: Option<&Path>,
     args: &ArchiveArgs,
     json: bool,
     out: &mut impl Write,
 ) -> Result<(), HistoryError> {
-    let (rule, schedule) = contest_rules(args)?;
+    let rules = contest_rules(config, &args.rule, source)?;
     let site = Site::create(&args.output, args.force)?;
     let teams = source.team_entries()?;
     if teams.is_empty() {
@@ -53,8 +55,7 @@ pub fn run(
     let contest = Contest {
         site: &site,
         source,
-        rule: &rule,
-        schedule: schedule.as_ref(),
+        rules: &rules,
         max_teams: args.max_teams,
         now_ms,
         teams: &teams,
@@ -98,20 +99,28 @@ fn failed<'a>(site: &'a Site, relative: &'a str) -> impl FnOnce(io::Error) -> Hi
 
 // ---------------------------------------------------------------- the rule
 
-/// The ranking rule and the contest's schedule: `--config`'s `[ranking]` and
-/// `[contest]`, or the rule's options, or the original's order without a schedule.
-fn contest_rules(args: &ArchiveArgs) -> Result<(RankingRule, Option<Schedule>), HistoryError> {
-    if let Some(path) = &args.config {
-        let file = ContestFile::load(path).map_err(|e| HistoryError::Usage(e.to_string()))?;
-        return Ok((file.ranking_rule(), file.schedule));
+/// The ranking rule and the contest's schedule: the rule's options when given (no
+/// schedule then), else those of `--config FILE` or the `--server`, else the
+/// original's order (the latest QPS) with every report counting.
+fn contest_rules(
+    config: Option<&Path>,
+    options: &RuleArgs,
+    source: &Source,
+) -> Result<Rules, HistoryError> {
+    if config.is_none() && !options.is_empty() {
+        let rule = section_of(options)
+            .check()
+            .map_err(|e| HistoryError::Usage(e.to_string()))?;
+        return Ok(Rules {
+            rule,
+            schedule: None,
+        });
     }
-    if args.rule.is_empty() {
-        return Ok((RankingRule::default(), None));
-    }
-    let rule = section_of(&args.rule)
-        .check()
-        .map_err(|e| HistoryError::Usage(e.to_string()))?;
-    Ok((rule, None))
+    let found = ContestRules::find(config, source)?;
+    Ok(Rules {
+        rule: found.ranking.unwrap_or_default(),
+        schedule: found.schedule,
+    })
 }
 
 fn section_of(rule: &RuleArgs) -> RankingSection {

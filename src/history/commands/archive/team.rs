@@ -13,9 +13,9 @@ use crate::api;
 use crate::archive::inline::{self, DATA_CLOSE, DATA_OPEN};
 use crate::archive::pages::{self, Template};
 use crate::archive::site::Site;
-use crate::contest::ranking::{RankingRule, Standing};
+use crate::contest::ranking::Standing;
 use crate::contest::replay::History;
-use crate::contest::schedule::Schedule;
+use crate::contest::standings::Rules;
 use crate::export::csv::CsvWriter;
 use crate::history::HistoryError;
 use crate::history::commands::export::Progress;
@@ -52,8 +52,7 @@ pub(super) fn write_teams(contest: &Contest) -> Result<Written, HistoryError> {
     let mut archiver = Archiver {
         source: contest.source,
         site,
-        rule: contest.rule,
-        schedule: contest.schedule,
+        rules: contest.rules,
         now_ms: contest.now_ms,
         all_csv: CsvWriter::new(site.file("benchboard.csv")?)
             .map_err(failed(site, "benchboard.csv"))?,
@@ -90,9 +89,8 @@ pub(super) fn write_teams(contest: &Contest) -> Result<Written, HistoryError> {
 struct Archiver<'a> {
     source: &'a Source,
     site: &'a Site,
-    rule: &'a RankingRule,
-    /// The contest's times: only reports inside `[start, end)` count for the ranking.
-    schedule: Option<&'a Schedule>,
+    /// The rule and the contest's times: only reports inside `[start, end)` count.
+    rules: &'a Rules,
     now_ms: i64,
     all_csv: CsvWriter<BufWriter<fs::File>>,
     progress: Progress,
@@ -214,9 +212,7 @@ impl Archiver<'_> {
             };
             if let Some(at) = timefmt::parse_timestamp(&row.timestamp) {
                 let headline = Headline::from(&row.metrics);
-                if self.schedule.is_none_or(|s| s.counts(at)) {
-                    standing.add(self.rule, &headline, at.timestamp_millis());
-                }
+                self.rules.add(&mut standing, &headline, at);
                 timeline.push((at.timestamp_millis(), headline));
             }
             page.write_all(separator)

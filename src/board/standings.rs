@@ -1,0 +1,89 @@
+//! The ranking on the board: each team's standing under the rule in force, its place
+//! among the others, and the teams whose place a report or a reload changed.
+
+use std::collections::BTreeMap;
+
+use super::{LiveBoard, TeamState};
+use crate::contest::ranking::Standing;
+use crate::contest::standings::{Rules, ranked};
+use crate::query::TimeRange;
+use crate::store::{ReadStore, StoreError};
+use crate::team::TeamId;
+
+impl LiveBoard {
+    /// Puts a ranking rule (and the schedule whose `[start, end)` counts) in force,
+    /// every team's standing rebuilt from the store; `None`: the original's order,
+    /// without `rank`, `score` or `qualified`. Every team's entry is published again.
+    ///
+    /// The store is read before the board is locked: a report applied meanwhile may
+    /// be left out until the next report of its team is applied.
+    pub fn set_rules(&self, store: &dyn ReadStore, rules: Option<Rules>) -> Result<(), StoreError> {
+        let ids: Vec<TeamId> = {
+            let teams = self.teams.lock().expect("board lock poisoned");
+            teams.keys().cloned().collect()
+        };
+        let mut standings = BTreeMap::new();
+        if let Some(rules) = &rules {
+            for id in ids {
+                let reports = store.headlines(&id, &TimeRange::default())?;
+                standings.insert(id, rules.standing_of(&reports));
+            }
+        }
+        let now = self.now();
+        let mut teams = self.teams.lock().expect("board lock poisoned");
+        *self.rules.lock().expect("rules lock poisoned") = rules;
+        for (id, state) in teams.iter_mut() {
+            state.standing = standings.remove(id).unwrap_or_default();
+        }
+        self.rerank(&mut teams);
+        for state in teams.values_mut() {
+            state.encode();
+            if !state.hidden {
+                let message = state.update_message(now, &self.timing);
+                self.hub
+                    .publish(Some(state.latest.team_id.as_str()), message.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Places every shown team under the rule in force; the teams whose place
+    /// changed are encoded again and returned (to be published).
+    pub(super) fn rerank(&self, teams: &mut BTreeMap<TeamId, TeamState>) -> Vec<TeamId> {
+        let rules = self.rules.lock().expect("rules lock poisoned");
+        let mut changed = Vec::new();
+        let Some(rules) = rules.as_ref() else {
+            for (id, state) in teams.iter_mut() {
+                if state.ranked.take().is_some() {
+                    state.encode();
+                    changed.push(id.clone());
+                }
+            }
+            return changed;
+        };
+        let standings: Vec<(TeamId, Standing)> = teams
+            .iter()
+            .filter(|(_, t)| !t.hidden)
+            .map(|(id, t)| (id.clone(), t.standing.clone()))
+            .collect();
+        let mut places: BTreeMap<TeamId, _> = ranked(&rules.rule, &standings).into_iter().collect();
+        for (id, state) in teams.iter_mut() {
+            let place = places.remove(id);
+            if place != state.ranked {
+                state.ranked = place;
+                state.encode();
+                if !state.hidden {
+                    changed.push(id.clone());
+                }
+            }
+        }
+        changed
+    }
+
+    /// The ranking rule in force, as the API describes it.
+    pub fn rule_description(&self) -> Option<crate::contest::ranking::RuleDescription> {
+        let _teams = self.teams.lock().expect("board lock poisoned");
+        let rules = self.rules.lock().expect("rules lock poisoned");
+        rules.as_ref().map(|r| r.rule.describe())
+    }
+}
