@@ -542,8 +542,20 @@
     }
   }
 
+  /** An archive's board: the final standings, whatever contest.js titles a ranking. */
+  function showArchive() {
+    if (archive?.data.kind !== "board") return;
+    document.getElementById("ranking-title").textContent = t("final_ranking");
+    document.querySelector(".foot span").textContent = t("footer_archive");
+  }
+
   function connect() {
-    if (archive) { setMode("archive"); if (archive.data.snapshot) handleMessage(archive.data.snapshot); return; }
+    if (archive) {
+      setMode("archive");
+      if (archive.data.snapshot) handleMessage(archive.data.snapshot);
+      showArchive();
+      return;
+    }
     if (conn.pushOff) { setMode("push_off"); startPolling(); return; }
     let socket;
     try {
@@ -588,10 +600,7 @@
     renderAlerts();
     document.dispatchEvent(new CustomEvent("benchboard:language", { detail: lang }));
     contestView?.render();
-    if (archive?.data.kind === "board") {
-      document.getElementById("ranking-title").textContent = t("final_ranking");
-      document.querySelector(".foot span").textContent = t("footer_archive");
-    }
+    showArchive();
   }
   document.getElementById("lang").addEventListener("click", () => {
     lang = lang === "zh" ? "en" : "zh";

@@ -516,6 +516,10 @@ fn archive_opens_from_file_in_chromium_and_asks_nothing_of_the_network() {
             page.eval("document.getElementById('conn').dataset.state"),
             "archive"
         );
+        assert_eq!(
+            page.eval("document.getElementById('ranking-title').textContent"),
+            "最终排名"
+        );
         let names = page.eval(
             "[...document.querySelectorAll('#ranking tbody td.team a')].map(a => a.textContent)",
         );
