@@ -45,15 +45,6 @@ fn median<T: Copy + Ord>(mut values: Vec<T>) -> T {
     values[values.len() / 2]
 }
 
-fn data_dir(teams: usize, reports: usize) -> PathBuf {
-    if let Ok(dir) = std::env::var("BENCHBOARD_BENCH_DATA") {
-        return PathBuf::from(dir);
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/bench-data")
-        .join(format!("history-{teams}x{reports}"))
-}
-
 fn main() {
     // `cargo test --benches` runs benches with --test-ish args; only run on `cargo bench`.
     if std::env::args().any(|a| a == "--list") {
@@ -62,19 +53,7 @@ fn main() {
     let teams = env_number("BENCH_TEAMS", 6);
     let reports = env_number("BENCH_REPORTS", 20_000);
     let runs = env_number("BENCH_RUNS", 5).max(1);
-    let dir = data_dir(teams, reports);
-    let done_marker = dir.join(".generated");
-    if !done_marker.exists() {
-        let _ = std::fs::remove_dir_all(&dir);
-        let start = Instant::now();
-        benchboard::generate::write_history(&dir, teams, reports).expect("history generated");
-        std::fs::write(&done_marker, b"").expect("marker written");
-        println!(
-            "generated {teams} teams x {reports} reports in {:.1} s into {}",
-            start.elapsed().as_secs_f64(),
-            dir.display()
-        );
-    }
+    let dir = common::generated_history(teams, reports);
     let out_dir = tempfile::tempdir().expect("temp dir");
     let out = out_dir.path().join("export.csv");
     let mut times = Vec::new();

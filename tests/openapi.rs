@@ -267,6 +267,8 @@ fn real_answers_validate_against_the_schemas() {
         ("/healthz", "/healthz"),
         ("/api/alerts", "/api/alerts"),
         ("/api/contest", "/api/contest"),
+        ("/api/replay", "/api/replay"),
+        ("/api/replay", "/api/replay?step=1000"),
     ];
     for (template, path) in answers {
         let check = validator(&spec, answer_schema(&spec, template, "get", "200"));
@@ -442,6 +444,13 @@ fn every_status_the_server_gives_for_a_route_is_in_openapi() {
         ("/qr.svg", "get", get("/qr.svg?url=http%3A%2F%2F10.0.0.5%3A8080%2F", ""), 200),
         ("/qr.svg", "get", get("/qr.svg?url=javascript%3Aalert(1)", ""), 400),
         ("/api/contest", "post", post_to("/api/contest"), 405),
+        ("/api/replay", "get", get("/api/replay", ""), 200),
+        ("/api/replay", "get", get("/api/replay?step=0", ""), 400),
+        ("/api/replay", "post", post_to("/api/replay"), 405),
+        ("/replay", "get", get("/replay", ""), 200),
+        ("/replay", "post", post_to("/replay"), 405),
+        ("/qr.svg", "get", get("/qr.svg", ""), 200),
+        ("/qr.svg", "get", get("/qr.svg?url=ftp://x", ""), 400),
         ("/ws", "get", get("/ws", &format!("{UPGRADE}Sec-WebSocket-Version: 13\r\n")), 101),
         ("/ws", "get", get("/ws", "Sec-WebSocket-Version: 13\r\n"), 400),
         ("/ws", "get", get("/ws", &format!("{UPGRADE}Sec-WebSocket-Version: 8\r\n")), 426),

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 /// 2026-11-30T10:00:00Z, in ms.
 const BASE: i64 = 1_796_032_800_000;
+const ADMIN: &str = "admin-secret-token-0123456789";
 
 fn s(seconds: i64) -> i64 {
     BASE + seconds * 1000
@@ -219,4 +220,69 @@ fn refuses_bad_and_absurd_parameters_with_a_json_400() {
         let error = body["error"].as_str().unwrap_or_default();
         assert!(error.contains(wanted), "{query}: {error}");
     }
+}
+
+/// A contest file with `[admin]`, `[contest]` (10:00:10 to 10:00:40, with `freeze`
+/// frozen from 10:00:30) and `[ranking]`, loaded as the server would.
+fn contest(ranking: &str, freeze: bool) -> benchboard::config::ContestFile {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let path = dir.join("contest.toml");
+    let text = format!(
+        "[admin]\ntoken = \"{ADMIN}\"\n\n[contest]\nstart = \"2026-11-30T10:00:10Z\"\nend = \"2026-11-30T10:00:40Z\"\n{}\n[ranking]\n{ranking}\n",
+        if freeze {
+            "freeze = \"2026-11-30T10:00:30Z\"\n"
+        } else {
+            ""
+        }
+    );
+    std::fs::write(&path, text).unwrap();
+    benchboard::config::ContestFile::load(&path).unwrap()
+}
+
+#[test]
+fn with_a_contest_it_covers_start_to_end_and_ranks_only_reports_inside_it() {
+    // a's 500 comes before the start and its 900 after the end: neither counts.
+    let a: &[At] = &[(s(5), 500.0, 0.0), (s(15), 100.0, 0.0), (s(45), 900.0, 0.0)];
+    // b is lossy (disqualified) first, then clean and ahead.
+    let b: &[At] = &[(s(12), 800.0, 5.0), (s(22), 200.0, 0.0)];
+    let file = contest(
+        "by = \"qps\"\nvalue = \"best\"\ndisqualify = [\"data_loss_rate > 1\"]",
+        false,
+    );
+    let server = common::replay::server_configured(&[("a", "A", a), ("b", "B", b)], |config| {
+        config.contest = Some(file);
+    });
+    let answer = replay(&server, "?step=10000");
+    assert_eq!(
+        (answer["from_ms"].as_i64(), answer["to_ms"].as_i64()),
+        (Some(s(10)), Some(s(40)))
+    );
+    assert_eq!(answer["contest"]["end_ms"], s(40));
+    assert_eq!(answer["contest"]["freeze_ms"], Value::Null);
+    assert_eq!(answer["rule"]["value"], "best");
+    assert_eq!(answer["rule"]["disqualify"][0], "data_loss_rate > 1");
+    let ids = |ids: &[&str]| ids.iter().map(|id| id.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        orders(&answer),
+        [
+            (10, ids(&["a"])),
+            (20, ids(&["a", "b"])),
+            (30, ids(&["b", "a"]))
+        ],
+        "b lossy ranks after a; its clean 200 beats a's 100"
+    );
+    // a's point before the start has no score; its 15 s report has one.
+    let a_points = answer["teams"][0]["points"].as_array().unwrap();
+    assert_eq!(
+        (a_points[0][10].clone(), a_points[0][11].clone()),
+        (Value::Null, Value::Bool(false))
+    );
+    assert_eq!(
+        (a_points[1][10].as_f64(), a_points[1][11].as_bool()),
+        (Some(100.0), Some(true))
+    );
+    assert!(
+        a_points.iter().all(|p| p[0].as_i64() < Some(s(40))),
+        "the 45 s report is past `to`"
+    );
 }

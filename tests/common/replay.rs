@@ -50,15 +50,23 @@ pub fn write_history(data: &Path, team: &str, name: &str, reports: &[At]) {
 
 /// A server whose store holds these teams' histories: (id, name, reports).
 pub fn server_with(teams: &[(&str, &str, &[At])]) -> TestServer {
+    server_configured(teams, |_| {})
+}
+
+/// [`server_with`], its config changed by `adjust` (a contest file, ...).
+pub fn server_configured(
+    teams: &[(&str, &str, &[At])],
+    adjust: impl FnOnce(&mut benchboard::server::Config),
+) -> TestServer {
     let temp = tempfile::tempdir().unwrap().keep();
     let data = temp.join("data");
     for (id, name, reports) in teams {
         write_history(&data, id, name, reports);
     }
     if !super::on_postgres() {
-        return TestServer::start_on(data, |_| {});
+        return TestServer::start_on(data, adjust);
     }
-    let server = TestServer::start();
+    let server = TestServer::start_with(adjust);
     let url = server
         .store_url()
         .expect("a server on PostgreSQL has a database");
