@@ -199,6 +199,9 @@ pub enum WsMessage<'a> {
         /// The `[ranking]` rule; null without one.
         #[serde(default)]
         ranking: Option<RuleDescription>,
+        /// The freeze: `{frozen, since, reveal}` (see `crate::contest::visibility`).
+        #[serde(default)]
+        freeze: Value,
     },
     /// A team reported.
     TeamUpdate { team: Box<Team<'a>> },

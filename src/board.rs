@@ -8,6 +8,7 @@
 
 mod contest;
 pub mod encoded;
+pub mod frozen;
 mod standings;
 
 use std::borrow::Cow;
@@ -22,12 +23,14 @@ use crate::alerts::{Change, FiringAlert, TeamActivity};
 use crate::api::{self, WsMessage};
 use crate::contest::ranking::Standing;
 use crate::contest::standings::{Ranked, Rules};
+use crate::contest::visibility::{Reader, Visibility};
 use crate::hub::{Hub, SubscribeError, Subscription};
 use crate::metrics::Metrics;
 use crate::query::BestRecords;
 use crate::store::{ReadStore, StoreError, StoredReport, TeamEntry};
 use crate::team::TeamId;
 use encoded::{Encoded, EncodedTeam};
+use frozen::{Public, public_now};
 
 pub(crate) mod presentation;
 pub use presentation::Presentation;
@@ -74,6 +77,8 @@ pub struct TeamState {
     standing: Standing,
     /// Its place under that rule (`None` without a `[ranking]`).
     ranked: Option<Ranked>,
+    /// During a freeze, what the public sees instead of this state (see [`frozen`]).
+    public: Option<Public>,
 }
 
 impl From<TeamEntry> for TeamState {
@@ -113,6 +118,7 @@ impl TeamState {
             hidden,
             standing: Standing::default(),
             ranked: None,
+            public: None,
         };
         state.encode();
         state
@@ -191,6 +197,10 @@ pub struct LiveBoard {
     /// Most team cards the page shows (`--max-teams`).
     pub max_teams: usize,
     hub: Arc<Hub>,
+    /// Who sees which reports (a freeze, the reveal); only locked under `teams`.
+    visibility: Mutex<Visibility>,
+    /// The snapshot's `freeze` object.
+    freeze_note: Mutex<serde_json::Value>,
     /// False while the store (a database) is unreachable: viewers see a notice.
     storage_available: AtomicBool,
     /// The store's clock minus ours, in ms: activity is judged by the store's time,
@@ -227,6 +237,8 @@ impl LiveBoard {
             timing,
             max_teams,
             hub,
+            visibility: Mutex::default(),
+            freeze_note: Mutex::new(serde_json::json!({})),
             storage_available: AtomicBool::new(true),
             clock_offset_ms: AtomicI64::new(0),
             contest: Mutex::new(Arc::from("\"contest\":null,\"ranking\":null")),
@@ -264,19 +276,34 @@ impl LiveBoard {
     pub fn apply(&self, stored: Arc<StoredReport>, metrics: Metrics) -> bool {
         let now = stored.at;
         let mut teams = self.teams.lock().expect("board lock poisoned");
+        // A report after the freeze changes the live state only: the public keeps
+        // the team as it stood (or does not see it, when it is new).
+        let held = self
+            .visibility
+            .lock()
+            .expect("board lock poisoned")
+            .hides(&stored.team_id, stored.at);
         let state = match teams.entry(stored.team_id.clone()) {
             std::collections::btree_map::Entry::Vacant(slot) => {
                 let presentation = self.presentation.lock().expect("board lock poisoned");
-                slot.insert(TeamState::new(
+                let mut state = TeamState::new(
                     Arc::clone(&stored),
                     metrics.clone(),
                     (BestRecords::default(), BestRecords::default()),
                     0,
                     presentation.name_of(&stored.team_id),
                     presentation.is_hidden(&stored.team_id),
-                ))
+                );
+                state.public = held.then_some(Public::Absent);
+                slot.insert(state)
             }
-            std::collections::btree_map::Entry::Occupied(slot) => slot.into_mut(),
+            std::collections::btree_map::Entry::Occupied(slot) => {
+                let state = slot.into_mut();
+                if held {
+                    state.hold_for_public();
+                }
+                state
+            }
         };
         let (qps, latency, at) = (metrics.qps, metrics.avg_latency, &stored.timestamp);
         state.best.update(qps, latency, at);
@@ -287,7 +314,9 @@ impl LiveBoard {
             state.run_best.update(qps, latency, at);
         }
         state.report_count += 1;
-        state.published = (true, true);
+        if !held {
+            state.published = (true, true);
+        }
         if let Some(rules) = self.rules.lock().expect("rules lock poisoned").as_ref() {
             rules.add(&mut state.standing, &(&metrics).into(), stored.at);
         }
@@ -304,32 +333,42 @@ impl LiveBoard {
             .get_mut(&id)
             .expect("the team was just applied")
             .encode();
-        if hidden {
-            return latest;
-        }
         // Published under the lock, so viewers get updates in the order they were
         // applied; keyed by team, so a viewer that is behind gets only the newest.
-        // Then the teams whose place the report changed.
-        for id in std::iter::once(&id).chain(&changed) {
-            let message = teams[id].update_message(now, &self.timing);
-            self.hub.publish(Some(id.as_str()), message.into());
+        // Then the teams whose place the report changed. During a freeze, the public
+        // entries: a report after it changes none.
+        if !hidden {
+            changed.insert(0, id);
         }
+        self.publish_public(&mut teams, &changed, now);
         latest || count == 1
     }
 
     /// Shows alert changes: each team's firing alerts become `firing`'s, and an
     /// `alert` message per change goes to every viewer (never coalesced).
     pub fn show_alerts(&self, changes: &[Change], firing: &[FiringAlert]) {
+        self.show_alerts_as(changes, firing, false);
+    }
+
+    /// [`LiveBoard::show_alerts`]; when `held` (during a freeze) the changes reach
+    /// the live state only: the public board, its alert list and viewers see none.
+    pub fn show_alerts_as(&self, changes: &[Change], firing: &[FiringAlert], held: bool) {
         let mut teams = self.teams.lock().expect("board lock poisoned");
         for state in teams.values_mut() {
             let id = state.latest.team_id.as_str();
             let alerts: Vec<FiringAlert> =
                 firing.iter().filter(|a| a.team_id == id).cloned().collect();
             if alerts != state.alerts {
+                if held {
+                    state.hold_for_public();
+                }
                 // The shared entry carries the alerts: serialised again when they change.
                 state.alerts = alerts;
                 state.encode();
             }
+        }
+        if held {
+            return;
         }
         let mut recent = self.recent_alerts.lock().expect("alerts lock poisoned");
         for change in changes {
@@ -378,6 +417,7 @@ impl LiveBoard {
         if let Some(old) = teams.get(&id) {
             state.alerts = old.alerts.clone();
             state.standing = old.standing.clone();
+            state.public = old.public.clone();
         }
         state.ranked = teams.get(&id).and_then(|old| old.ranked.clone());
         state.encode();
@@ -388,10 +428,7 @@ impl LiveBoard {
         if !hidden {
             changed.insert(0, id);
         }
-        for id in &changed {
-            let message = teams[id].update_message(now, &self.timing);
-            self.hub.publish(Some(id.as_str()), message.into());
-        }
+        self.publish_public(&mut teams, &changed, now);
     }
 
     /// Tells viewers that the store went away (they keep the last board and show a
@@ -409,29 +446,17 @@ impl LiveBoard {
         self.storage_available.load(Ordering::SeqCst)
     }
 
-    /// Every known team, as `/api/teams` lists them (by id): a JSON array made of
-    /// the teams' shared entries (a few pointers per team are copied under the lock).
+    /// Every known team, as `/api/teams` lists them (by id) to the public: a JSON
+    /// array made of the teams' shared entries (a few pointers per team are copied
+    /// under the lock). See [`LiveBoard::teams_json_for`].
     pub fn teams_json(&self) -> Encoded {
-        let now = self.now();
-        let teams = self.teams.lock().expect("board lock poisoned");
-        Encoded::team_list(
-            teams
-                .values()
-                .filter(|t| !t.hidden)
-                .map(|t| t.shown(now, &self.timing)),
-        )
+        self.teams_json_for(&Reader::Public)
     }
 
-    /// One team's entry, or `None` when it never reported (or is hidden).
+    /// One team's entry as the public sees it, or `None` when it never reported (or
+    /// is hidden).
     pub fn team_json(&self, id: &TeamId) -> Option<Encoded> {
-        let now = self.now();
-        let teams = self.teams.lock().expect("board lock poisoned");
-        teams.get(id).filter(|t| !t.hidden).map(|t| {
-            let (team, activity) = t.shown(now, &self.timing);
-            let mut text = Encoded::new();
-            text.push_team(team, activity);
-            text
-        })
+        self.team_json_for(id, &Reader::Public)
     }
 
     /// Number of teams the board knows (hidden ones too).
@@ -442,7 +467,8 @@ impl LiveBoard {
     /// The team's display name, if it ever reported (and is not hidden).
     pub fn team_name(&self, id: &TeamId) -> Option<String> {
         let teams = self.teams.lock().expect("board lock poisoned");
-        teams.get(id).filter(|t| !t.hidden).map(|t| {
+        let shown = teams.get(id).filter(|t| !t.hidden)?.public_view()?;
+        Some(shown).map(|t| {
             t.display_name
                 .clone()
                 .unwrap_or_else(|| t.latest.team_name.clone())
@@ -466,12 +492,15 @@ impl LiveBoard {
         // The shape of WsMessage::Snapshot, around the teams' shared entries.
         let mut snapshot = Encoded::new();
         snapshot.push_text("{\"type\":\"snapshot\",\"teams\":");
+        let visibility = self.visibility.lock().expect("board lock poisoned");
         snapshot.append(&Encoded::team_list(
-            teams
-                .values()
-                .filter(|t| !t.hidden)
-                .map(|t| t.shown(now, &self.timing)),
+            teams.values().filter(|t| !t.hidden).filter_map(|t| {
+                let at = public_now(&visibility, &t.latest.team_id, now);
+                Some(t.public_view()?.shown(at, &self.timing))
+            }),
         ));
+        drop(visibility);
+        snapshot.push_text(&format!(",\"freeze\":{}", self.freeze_note()));
         snapshot.push_text(&format!(
             ",\"max_teams\":{},\"inactive_after_secs\":{},\"evict_after_secs\":{},\"storage_available\":{}",
             self.max_teams,
@@ -497,8 +526,16 @@ impl LiveBoard {
     pub fn tick(&self) {
         let now = self.now();
         let mut teams = self.teams.lock().expect("board lock poisoned");
+        let visibility = self.visibility.lock().expect("board lock poisoned");
         for state in teams.values_mut() {
-            let activity = state.activity(now, &self.timing);
+            // The public's view: during the freeze, as at the freeze.
+            let at = public_now(&visibility, &state.latest.team_id, now);
+            let Some(activity) = state
+                .public_view()
+                .map(|shown| shown.activity(at, &self.timing))
+            else {
+                continue;
+            };
             if activity != state.published {
                 state.published = activity;
                 if state.hidden {

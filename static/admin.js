@@ -31,6 +31,12 @@
       done: "已完成", failed: (m) => `失败：${m}`, reloaded: "配置文件已重新读取",
       conn_live: "实时", conn_polling: "轮询", conn_connecting: "连接中…",
       switch_to: "English", locale: "zh-CN", none: "—",
+      reveal_title: "封榜与揭榜", reveal_note: "封榜期间公开看板停在封榜时刻；上表是实时成绩（只有持管理员令牌可见）。比赛结束后从最后一名开始逐队揭晓。",
+      reveal_start: "开始揭榜", reveal_next: "下一步", reveal_every: "自动间隔（秒）", reveal_auto: "自动揭榜",
+      reveal_off: "没有封榜（[contest] freeze 未设置）", reveal_live: "未封榜：公开看板与本页相同",
+      reveal_frozen: (at) => `已封榜（${at} 起）：公开看板停在封榜时刻，等待比赛结束后揭榜`,
+      reveal_at: (a, b, c) => `揭榜中：第 ${a} / ${b} 步${c ? ` · ${c}` : ""}`, reveal_done: "揭榜完成：看板已解封，公开看板即实时成绩",
+      reveal_moved: (n, f, to) => `${n}：第 ${f} → 第 ${to} 名`,
       actions_names: { hide: "隐藏", show: "显示", rename: "改名", trash: "移入回收站", restore: "恢复", reset: "清零", "reset-all": "全部清零", reload: "重新读取配置" },
     },
     en: {
@@ -51,6 +57,12 @@
       done: "Done", failed: (m) => `Failed: ${m}`, reloaded: "Contest file reloaded",
       conn_live: "Live", conn_polling: "Polling", conn_connecting: "Connecting…",
       switch_to: "中文", locale: "en-US", none: "—",
+      reveal_title: "Freeze and reveal", reveal_note: "During the freeze the public board stays as at the freeze; the table above is live (admin token only). After the end, reveal team by team from the last place up.",
+      reveal_start: "Start the reveal", reveal_next: "Next step", reveal_every: "Auto every (s)", reveal_auto: "Auto reveal",
+      reveal_off: "No freeze ([contest] freeze is not set)", reveal_live: "Not frozen: the public board is this one",
+      reveal_frozen: (at) => `Frozen since ${at}: the public board stays as at the freeze until the reveal`,
+      reveal_at: (a, b, c) => `Revealing: step ${a} of ${b}${c ? ` · ${c}` : ""}`, reveal_done: "Reveal finished: the board is thawed, the public sees the live standings",
+      reveal_moved: (n, f, to) => `${n}: #${f} → #${to}`,
       actions_names: { hide: "hide", show: "show", rename: "rename", trash: "to trash", restore: "restore", reset: "reset", "reset-all": "reset all", reload: "reload" },
     },
   };
@@ -283,6 +295,43 @@
     refresh();
   });
 
+  // ---- freeze and reveal ------------------------------------------------------
+  // The public board's state from GET /api/contest; while frozen the page polls,
+  // since the board's messages no longer carry the live reports.
+  let freezePoll = null;
+  async function showReveal() {
+    let answer = null;
+    try { answer = await (await fetch("/api/contest", { cache: "no-store" })).json(); } catch (_) { return; }
+    const freeze = (answer && answer.freeze) || {};
+    const reveal = freeze.reveal;
+    const hasFreeze = Boolean(answer && answer.contest && answer.contest.freeze);
+    let text = t("reveal_off");
+    if (reveal && reveal.status === "finished") text = t("reveal_done");
+    else if (reveal) {
+      const c = reveal.current;
+      text = t("reveal_at")(reveal.step, reveal.steps, c ? t("reveal_moved")(String(c.team_name), c.from_rank, c.to_rank) : "");
+    } else if (freeze.frozen) text = t("reveal_frozen")(fmtTime(freeze.since));
+    else if (hasFreeze) text = t("reveal_live");
+    $("reveal-status").textContent = text;
+    $("reveal-start").disabled = !hasFreeze || Boolean(reveal);
+    $("reveal-next").disabled = !reveal || reveal.status === "finished";
+    const frozen = Boolean(freeze.frozen);
+    if (frozen && freezePoll === null) freezePoll = setInterval(refresh, POLL_MS);
+    if (!frozen && freezePoll !== null) { clearInterval(freezePoll); freezePoll = null; }
+  }
+  async function revealAction(body) {
+    try {
+      await api("POST", "/api/admin/reveal", body);
+      say(t("done"));
+    } catch (error) {
+      if (!loginFailed(error)) say(t("failed")(error.message), true);
+    }
+    showReveal();
+  }
+  $("reveal-start").addEventListener("click", () => revealAction({ action: "start" }));
+  $("reveal-next").addEventListener("click", () => revealAction({ action: "next" }));
+  $("reveal-auto").addEventListener("click", () => revealAction({ action: "auto", every_secs: Number($("reveal-every").value) }));
+
   // ---- live: refresh on every board message, or poll -----------------------
   let pending = null;
   function soon() {
@@ -301,6 +350,7 @@
       if (pollTimer !== null) { clearInterval(pollTimer); pollTimer = null; }
       let message = null;
       try { message = JSON.parse(event.data); } catch (_) { return; }
+      if (message && (message.type === "freeze" || message.type === "contest")) showReveal();
       if (message && message.type !== "snapshot" && message.type !== "team_status") soon();
     };
     socket.onclose = () => { fallBack(); setTimeout(connect, 5000); };
@@ -328,5 +378,6 @@
 
   applyLanguage();
   if (token) refresh(); else logout();
+  showReveal();
   connect();
 })();

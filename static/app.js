@@ -78,6 +78,7 @@
   // "Now": the replayed time, an archive's end, or the clock.
   const nowMs = () => replayAt ?? (archive ? archive.now : Date.now());
   const contestView = window.BenchBoardContest; // contest.js: phase, countdown, final
+  const revealView = window.BenchBoardReveal; // reveal.js: the frozen banner, the reveal
 
   // ---- formatting --------------------------------------------------------
   const formats = new Map(); // "locale|digits" -> Intl.NumberFormat (slow to make)
@@ -461,6 +462,9 @@
       renderAlerts();
       contestView?.apply(message.contest, undefined, message.ranking);
       if (!archive) contestView?.measure(); // an archive asks no server
+      revealView?.apply(message.freeze);
+    } else if (message.type === "freeze") {
+      revealView?.apply(message.freeze);
     } else if (message.type === "contest") {
       contestView?.apply(message.contest, message.now, message.ranking);
     } else if (message.type === "storage") {
@@ -511,6 +515,7 @@
       conn.offline = false;
       if (conn.pollTimer !== null) applyAll(Array.isArray(list) ? list : []);
       if (conn.pollTimer !== null) await contestView?.measure();
+      if (conn.pollTimer !== null) await revealView?.measure();
       const alerts = await fetch("/api/alerts", { cache: "no-store" });
       if (alerts.ok && conn.pollTimer !== null) {
         alertChanges = ((await alerts.json()).changes || []).slice(0, 50);
@@ -600,6 +605,7 @@
     renderAlerts();
     document.dispatchEvent(new CustomEvent("benchboard:language", { detail: lang }));
     contestView?.render();
+    revealView?.render();
     showArchive();
   }
   document.getElementById("lang").addEventListener("click", () => {

@@ -80,9 +80,23 @@
     if (content !== undefined) node.textContent = content;
     return node;
   }
+  // A team sees its own reports after the freeze with its token: opened once as
+  // /team/<id>/history#token=<token> (a fragment never reaches the server or a log),
+  // kept in this tab (sessionStorage) and sent as X-Team-Token.
+  const TOKEN_KEY = `benchboard.team_token.${teamId}`;
+  let teamToken = null;
+  try {
+    const given = new URLSearchParams(location.hash.slice(1)).get("token");
+    if (given) {
+      sessionStorage.setItem(TOKEN_KEY, given);
+      history.replaceState(null, "", location.pathname + location.search);
+    }
+    teamToken = sessionStorage.getItem(TOKEN_KEY);
+  } catch (_) { /* storage blocked: the public view */ }
   async function getJson(url) {
     if (archive) return archive.get(url);
-    const response = await fetch(url, { cache: "no-store" });
+    const headers = teamToken ? { "X-Team-Token": teamToken } : {};
+    const response = await fetch(url, { cache: "no-store", headers });
     if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
     return response.json();
   }

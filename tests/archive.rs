@@ -616,3 +616,47 @@ fn archive_opens_from_file_in_chromium_and_asks_nothing_of_the_network() {
         .collect();
     assert!(outside.is_empty(), "requests left the archive: {outside:?}");
 }
+
+#[test]
+fn a_frozen_contest_is_archived_only_with_live() {
+    let temp = tempfile::tempdir().unwrap();
+    let (data, out) = (temp.path().join("data"), temp.path().join("final"));
+    contest_data(&data);
+    let config = temp.path().join("contest.toml");
+    let schedule = "[contest]\nstart = \"2026-12-01T10:00:00Z\"\nfreeze = \"2026-12-01T10:00:05Z\"\nend = \"2026-12-01T10:00:30Z\"\n";
+    fs::write(&config, schedule).unwrap();
+    let args = [
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "archive",
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    let refused = history(&args);
+    assert_eq!(refused.status.code(), Some(2));
+    let message = stderr(&refused);
+    assert_eq!(message.trim().lines().count(), 1, "{message}");
+    assert!(
+        message.contains("frozen") && message.contains("--live"),
+        "{message}"
+    );
+    assert!(!out.exists());
+    archive(
+        &data,
+        &out,
+        &["--config", config.to_str().unwrap(), "--live"],
+    );
+    assert_eq!(
+        page_data(&out.join("team/evil.html"))["history"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        page_data(&out.join("index.html"))["snapshot"]["contest"]["phase"],
+        "ended"
+    );
+}

@@ -129,7 +129,14 @@ fn reports_after_the_end_are_stored_acknowledged_and_marked() {
     let json = answer.json();
     assert_eq!(json["message"], "Stats submitted successfully");
     assert_eq!(json["after_end"], true);
-    let (_, history) = server.get_json("/api/teams/team1/history");
+    // After the freeze only the team itself (and the organiser) sees these reports.
+    let history = call(
+        "GET",
+        &server.url("/api/teams/team1/history"),
+        &[("X-Team-Token", TEAM1)],
+        None,
+    )
+    .json();
     let entries = history["history"].as_array().unwrap();
     assert_eq!(entries.len(), 2);
     assert_eq!(entries[0]["after_end"], true, "newest first");

@@ -7,7 +7,6 @@
 //! A file that cannot be parsed is moved aside (`.corrupt`) with a warning and the
 //! alerts start afresh; it is never a reason not to serve.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -112,15 +111,8 @@ pub fn save(path: &Path, file: &AlertFile) -> Result<(), PersistError> {
         path: path.to_path_buf(),
         source,
     };
-    let dir = path.parent().unwrap_or(Path::new("."));
     let bytes = serde_json::to_vec(file).expect("the alert state is plain data");
-    let mut temp = tempfile::Builder::new()
-        .prefix(".benchboard-alerts-")
-        .tempfile_in(dir)
-        .map_err(write_error)?;
-    temp.write_all(&bytes).map_err(write_error)?;
-    temp.as_file().sync_data().map_err(write_error)?;
-    temp.persist(path).map_err(|e| write_error(e.error))?;
+    crate::contest::state::write_atomically(path, &bytes).map_err(write_error)?;
     Ok(())
 }
 

@@ -55,15 +55,36 @@ impl AlertService {
     /// Evaluates the rules on a team's new report; the changes are on their way to
     /// the destinations when this returns (without waiting for them).
     pub fn observe(&self, team: &TeamId, team_name: &str, metrics: &Metrics) -> Vec<Change> {
+        self.observe_sending(team, team_name, metrics, true)
+    }
+
+    /// [`AlertService::observe`]; with `send` false the changes go to no destination
+    /// (during a freeze with `notify_during_freeze = false`).
+    pub fn observe_sending(
+        &self,
+        team: &TeamId,
+        team_name: &str,
+        metrics: &Metrics,
+        send: bool,
+    ) -> Vec<Change> {
         let changes = self.engine.observe(team, team_name, metrics);
-        self.send(&changes);
+        if send {
+            self.send(&changes);
+        }
         changes
     }
 
     /// Evaluates what time alone changes (`silent`, pending alerts whose `for` passed).
     pub fn tick(&self, teams: &[TeamActivity]) -> Vec<Change> {
+        self.tick_sending(teams, true)
+    }
+
+    /// [`AlertService::tick`]; with `send` false the changes go to no destination.
+    pub fn tick_sending(&self, teams: &[TeamActivity], send: bool) -> Vec<Change> {
         let changes = self.engine.tick(teams);
-        self.send(&changes);
+        if send {
+            self.send(&changes);
+        }
         changes
     }
 

@@ -9,7 +9,7 @@ use crate::team::TeamId;
 const ARCHIVE_JS: &[u8] = include_bytes!("../../static/archive.js");
 
 /// The files the pages load from `static/`.
-const PAGE_ASSETS: [&str; 11] = [
+const PAGE_ASSETS: [&str; 13] = [
     "style.css",
     "screen.css",
     "warnings.js",
@@ -21,6 +21,8 @@ const PAGE_ASSETS: [&str; 11] = [
     "replay.css",
     "contest.js",
     "contest.css",
+    "reveal.js",
+    "reveal.css",
 ];
 
 /// The files of `DIR/static/`: (name, bytes).

@@ -70,13 +70,21 @@ impl LiveBoard {
                 continue;
             }
             let was_hidden = state.hidden;
-            state.display_name = name;
+            state.display_name = name.clone();
             state.hidden = hidden;
             state.encode();
+            if let Some(super::Public::Frozen(copy)) = &mut state.public {
+                copy.display_name = name;
+                copy.hidden = hidden;
+                copy.encode();
+            }
+            let Some(shown) = state.public_view() else {
+                continue;
+            };
             match (was_hidden, hidden) {
                 (true, true) => {}
                 (false, true) => self.publish_removed(id),
-                (_, false) => self.publish_update(state, now),
+                (_, false) => self.publish_update(shown, now),
             }
         }
     }
@@ -114,8 +122,27 @@ impl LiveBoard {
         state.report_count = report_count;
         state.published = state.activity(now, &self.timing);
         state.encode();
-        if !state.hidden {
-            self.publish_update(state, now);
+        // During a freeze the public keeps the team as it stood (from the store).
+        let visibility = self.visibility.lock().expect("board lock poisoned");
+        let held = visibility
+            .public_cutoff(id)
+            .filter(|cutoff| state.latest.at >= *cutoff);
+        if let Some(cutoff) = held {
+            let rules = self.rules.lock().expect("rules lock poisoned").clone();
+            state.public = Some(super::frozen::copy_from_store(
+                store,
+                id,
+                cutoff,
+                state,
+                rules.as_ref(),
+            ));
+            if let Some(shown) = state.public_view().filter(|_| !state.hidden) {
+                self.publish_update(shown, now);
+            }
+        }
+        drop(visibility);
+        if held.is_none() {
+            self.publish_public(&mut teams, std::slice::from_ref(id), now);
         }
     }
 
@@ -135,13 +162,17 @@ impl LiveBoard {
             .collect()
     }
 
-    fn publish_update(&self, state: &TeamState, now: chrono::DateTime<chrono::FixedOffset>) {
+    pub(super) fn publish_update(
+        &self,
+        state: &TeamState,
+        now: chrono::DateTime<chrono::FixedOffset>,
+    ) {
         let message = state.update_message(now, &self.timing);
         self.hub
             .publish(Some(state.latest.team_id.as_str()), message.into());
     }
 
-    fn publish_removed(&self, id: &TeamId) {
+    pub(super) fn publish_removed(&self, id: &TeamId) {
         let message = WsMessage::TeamRemoved {
             team_id: std::borrow::Cow::Borrowed(id.as_str()),
         };

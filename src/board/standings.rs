@@ -38,10 +38,16 @@ impl LiveBoard {
         self.rerank(&mut teams);
         for state in teams.values_mut() {
             state.encode();
-            if !state.hidden {
-                let message = state.update_message(now, &self.timing);
-                self.hub
-                    .publish(Some(state.latest.team_id.as_str()), message.into());
+        }
+        // During a freeze the public copies are ranked by their own standings, from
+        // the reports before the freeze.
+        let visibility = self.visibility.lock().expect("board lock poisoned").clone();
+        self.rebuild_public(&mut teams, &visibility, store, true);
+        let ids: Vec<TeamId> = teams.keys().cloned().collect();
+        for id in &ids {
+            let state = &teams[id];
+            if let Some(view) = state.public_view().filter(|_| !state.hidden) {
+                self.publish_update(view, super::frozen::public_now(&visibility, id, now));
             }
         }
         Ok(())

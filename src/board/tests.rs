@@ -143,6 +143,7 @@ fn a_firing_alert_is_serialised_into_the_shared_entry_and_the_snapshot() {
         alerts: vec![change],
         contest: None,
         ranking: None,
+        freeze: serde_json::json!({}),
     };
     assert_eq!(snapshot, serde_json::to_value(&expected).unwrap());
     drop(teams);

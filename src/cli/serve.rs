@@ -43,7 +43,8 @@ pub struct ServeArgs {
     #[command(subcommand)]
     pub command: Option<ServeCommand>,
     /// The contest file (TOML): registered teams and their tokens, the admin token, a
-    /// private board's viewer token, the schedule ([contest] start, end, freeze), the
+    /// private board's viewer token, the schedule ([contest] start, end, freeze: from
+    /// the freeze the public board stays as it was until the reveal; notify_during_freeze), the
     /// ranking rule ([ranking]), alert rules ([[rule]]) and where alerts go
     /// ([[notify]]), and any flag as a [server] key (a flag wins); re-read on SIGHUP and
     /// POST /api/admin/reload. Without it: open mode, no contest phases, no alerts

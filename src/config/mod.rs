@@ -117,6 +117,9 @@ pub struct ContestFile {
     /// `[ranking]`: the ranking rule; `None`: the original board's (the latest QPS),
     /// as [`ContestFile::ranking_rule`] gives it.
     pub ranking: Option<RankingRule>,
+    /// `[contest] notify_during_freeze`: alert changes during the freeze go to the
+    /// destinations (default true; the public board never shows them).
+    pub notify_during_freeze: bool,
     /// Doubtful but usable settings, one line each (file and line included).
     pub warnings: Vec<String>,
 }
@@ -262,6 +265,11 @@ impl ContestFile {
             alerts,
             schedule,
             ranking,
+            notify_during_freeze: raw
+                .contest
+                .as_ref()
+                .and_then(|c| c.get_ref().notify_during_freeze)
+                .unwrap_or(true),
             warnings,
         })
     }
@@ -297,6 +305,13 @@ impl ContestFile {
             self.schedule.as_ref(),
             self.ranking.as_ref(),
         ));
+        if self.schedule.is_some_and(|s| s.freeze.is_some()) {
+            out.push_str(if self.notify_during_freeze {
+                "  during the freeze: admin and each team (own token) see live; alerts still go to [[notify]]; reveal after the end from /admin\n"
+            } else {
+                "  during the freeze: admin and each team (own token) see live; alerts are not sent (notify_during_freeze = false); reveal after the end from /admin\n"
+            });
+        }
         out.push_str(&describe_alerts(&self.alerts));
         out.push_str(&self.describe_server_keys());
         for warning in &self.warnings {

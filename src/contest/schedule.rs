@@ -174,6 +174,9 @@ pub struct ContestSection {
     pub start: Option<TimeValue>,
     pub end: Option<TimeValue>,
     pub freeze: Option<TimeValue>,
+    /// Whether alert changes during the freeze still go to the `[[notify]]`
+    /// destinations (they never reach the public board); default true.
+    pub notify_during_freeze: Option<bool>,
 }
 
 impl ContestSection {

@@ -87,6 +87,9 @@ pub struct ArchiveArgs {
     pub force: bool,
     #[command(flatten)]
     pub rule: RuleArgs,
+    /// Archive every report, also those after the freeze of a contest whose reveal has not finished (the organiser's view; the default, the public's, refuses such a contest). With --server the archive is always the server's public view
+    #[arg(long)]
+    pub live: bool,
     /// Most team cards on the standings page, as the server's --max-teams (the ranking lists every team)
     #[arg(long, default_value_t = 6, value_name = "N")]
     pub max_teams: usize,

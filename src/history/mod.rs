@@ -182,7 +182,15 @@ pub fn execute(args: &HistoryArgs, out: &mut impl Write) -> Result<(), HistoryEr
         Command::Migrate(a) => commands::migrate::run(a, out),
         Command::Archive(a) => {
             let source = open()?;
-            commands::archive::run(&source, args.config.as_deref(), a, args.json, out)
+            let local_dir = (args.server.is_none() && args.store.is_none()).then_some(&*data_dir);
+            commands::archive::run(
+                &source,
+                local_dir,
+                args.config.as_deref(),
+                a,
+                args.json,
+                out,
+            )
         }
     }
 }

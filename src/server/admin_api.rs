@@ -43,6 +43,7 @@ pub(super) fn dispatch(
             return Ok(Reply::json(200, &json!({ "entries": entries })));
         }
         AdminEndpoint::Reload => return reload(app, request),
+        AdminEndpoint::Reveal => return super::freeze::reveal(app, &json_body(request)?),
         AdminEndpoint::Hide => Action::Hide(team()?),
         AdminEndpoint::Show => Action::Show(team()?),
         AdminEndpoint::Rename => Action::Rename(team()?, new_name(request)?),

@@ -6,11 +6,12 @@ use std::io::Read;
 use serde_json::{Value, json};
 use tiny_http::Request;
 
-use super::App;
 use super::error::ApiError;
 use super::reply::{Reply, header};
 use super::stream::HistoryStream;
+use super::{App, freeze};
 use crate::api;
+use crate::contest::visibility::Reader;
 use crate::export;
 use crate::query::{self, StoreRows, TimeRange};
 use crate::report::Report;
@@ -102,9 +103,9 @@ pub(super) fn read_body(request: &mut Request, limit: u64) -> Result<Vec<u8>, Ap
     Ok(body)
 }
 
-pub(super) fn team(app: &App, id: &TeamId) -> Result<Reply, ApiError> {
+pub(super) fn team(app: &App, id: &TeamId, reader: &Reader) -> Result<Reply, ApiError> {
     app.board
-        .team_json(id)
+        .team_json_for(id, reader)
         .map(|team| Reply::encoded(200, team))
         .ok_or_else(|| ApiError::NotFound("Team not found".into()))
 }
@@ -132,12 +133,19 @@ pub(super) fn query_number(
         })
 }
 
-pub(super) fn history(app: &App, id: &TeamId, query: &str) -> Result<Reply, ApiError> {
+/// `cutoff`: the reader sees only the reports that arrived before it (a freeze).
+pub(super) fn history(
+    app: &App,
+    id: &TeamId,
+    query: &str,
+    cutoff: Option<Cutoff>,
+) -> Result<Reply, ApiError> {
     let limit = query_number(query, "limit", 10, 1, MAX_HISTORY_LIMIT)?;
     let offset = query_number(query, "offset", 0, 0, usize::MAX)?;
+    let range = range_before(cutoff);
     let schedule = app.trust.state().schedule;
     if let Some(files) = app.store.files() {
-        let (total, names) = query::page_names(files, id, &TimeRange::default(), offset, limit);
+        let (total, names) = query::page_names(files, id, &range, offset, limit);
         // Streamed: read file by file as it is sent (a vanished or corrupt one is left out).
         let stream = HistoryStream::new(
             files.reader(),
@@ -152,7 +160,7 @@ pub(super) fn history(app: &App, id: &TeamId, query: &str) -> Result<Reply, ApiE
             Box::new(stream),
         ));
     }
-    let (total, page) = app.store.page(id, &TimeRange::default(), offset, limit)?;
+    let (total, page) = app.store.page(id, &range, offset, limit)?;
     // A file that vanished or is corrupt is left out of the page.
     let page: Vec<_> = page.into_iter().filter_map(Result::ok).collect();
     let answer = api::HistoryPage {
@@ -169,8 +177,26 @@ pub(super) fn history(app: &App, id: &TeamId, query: &str) -> Result<Reply, ApiE
     Ok(json_reply(&answer))
 }
 
-pub(super) fn history_summary(app: &App, id: &TeamId) -> Result<Reply, ApiError> {
-    Ok(json_reply(&app.store.summary(id)?))
+pub(super) fn history_summary(
+    app: &App,
+    id: &TeamId,
+    cutoff: Option<Cutoff>,
+) -> Result<Reply, ApiError> {
+    match cutoff {
+        Some(cutoff) => Ok(json_reply(&freeze::summary_before(app, id, cutoff)?)),
+        None => Ok(json_reply(&app.store.summary(id)?)),
+    }
+}
+
+/// A time before which a reader sees the reports (see [`crate::contest::visibility`]).
+type Cutoff = chrono::DateTime<chrono::FixedOffset>;
+
+/// The whole history, or what arrived before `cutoff`.
+fn range_before(cutoff: Option<Cutoff>) -> TimeRange {
+    TimeRange {
+        since: None,
+        until: cutoff.map(crate::contest::visibility::before),
+    }
 }
 
 /// Largest `points` of a history series.
@@ -179,10 +205,20 @@ pub const MAX_SERIES_POINTS: usize = api::MAX_SERIES_POINTS;
 /// `GET /api/teams/<id>/history/series?points=500&since=<ms>`: the history (from
 /// `since`, ms since the Unix epoch, when given) downsampled from the in-memory
 /// index; no report file is read.
-pub(super) fn history_series(app: &App, id: &TeamId, query: &str) -> Result<Reply, ApiError> {
+pub(super) fn history_series(
+    app: &App,
+    id: &TeamId,
+    query: &str,
+    cutoff: Option<Cutoff>,
+) -> Result<Reply, ApiError> {
     let points = query_number(query, "points", 500, 1, MAX_SERIES_POINTS)?;
     let since_ms = query_number(query, "since", 0, 0, i64::MAX as usize)? as i64;
-    Ok(json_reply(&app.store.series(id, since_ms, points)?))
+    match cutoff {
+        Some(cutoff) => Ok(json_reply(&freeze::series_before(
+            app, id, since_ms, points, cutoff,
+        )?)),
+        None => Ok(json_reply(&app.store.series(id, since_ms, points)?)),
+    }
 }
 
 /// A 200 answer with one of the API's structs.
@@ -194,27 +230,29 @@ fn json_reply(answer: &impl serde::Serialize) -> Reply {
 }
 
 /// The team's whole history as CSV (the columns of `benchboard-history export`), streamed.
-pub(super) fn export_csv(app: &App, id: &TeamId) -> Result<Reply, ApiError> {
-    if app.store.report_count(id)? == 0 {
+pub(super) fn export_csv(
+    app: &App,
+    id: &TeamId,
+    cutoff: Option<Cutoff>,
+) -> Result<Reply, ApiError> {
+    let range = range_before(cutoff);
+    let count = match cutoff {
+        None => app.store.report_count(id)?,
+        Some(_) => app.store.page(id, &range, 0, 0)?.0,
+    };
+    if count == 0 {
         return Err(ApiError::NotFound("Team not found".into()));
     }
     let reader: Box<dyn std::io::Read + Send> = if let Some(files) = app.store.files() {
         // One file read per row asked for, on the thread that sends the answer: a slow
         // download holds no thread and nothing read ahead (hundreds may run at once).
-        let rows = StoreRows::one_by_one(
-            files,
-            std::slice::from_ref(id),
-            &TimeRange::default(),
-            false,
-        );
+        let rows = StoreRows::one_by_one(files, std::slice::from_ref(id), &range, false);
         let reader = export::csv::CsvReader::new(rows);
         Box::new(reader)
     } else {
         // The database's rows are fetched by a thread of its own, so no query waits
         // on the thread that sends answers.
-        let (rows, _) = app
-            .store
-            .rows(std::slice::from_ref(id), &TimeRange::default(), false)?;
+        let (rows, _) = app.store.rows(std::slice::from_ref(id), &range, false)?;
         let reader = export::csv::stream(rows).map_err(|source| ApiError::ExportStart {
             team: id.to_string(),
             source,
@@ -229,13 +267,7 @@ pub(super) fn export_csv(app: &App, id: &TeamId) -> Result<Reply, ApiError> {
     Ok(reply)
 }
 
-/// `GET /api/alerts`: the rules, the alerts firing and pending, the last changes
-/// and the last delivery status of each destination.
-pub(super) fn alerts(app: &App) -> Reply {
-    json_reply(&app.alerts.answer())
-}
-
 /// `GET /api/teams`: every team on the board.
-pub(super) fn teams(app: &App) -> Reply {
-    Reply::encoded(200, app.board.teams_json())
+pub(super) fn teams(app: &App, reader: &Reader) -> Reply {
+    Reply::encoded(200, app.board.teams_json_for(reader))
 }

@@ -42,6 +42,11 @@ pub enum StartupError {
     /// The admin state of the data directory (hidden teams, names) cannot be read.
     #[error("{0}")]
     AdminState(String),
+    /// The contest state file (the reveal) cannot be read.
+    #[error(
+        "cannot read the contest state (.benchboard-contest.json): {0} (check the permissions of the data directory)"
+    )]
+    ContestState(std::io::Error),
 }
 
 impl StartupError {

@@ -87,7 +87,7 @@ pub fn contest_at(app: &App, now: chrono::DateTime<chrono::FixedOffset>) -> Opti
             team_name: t.name.clone(),
         })
         .collect();
-    Some(ContestInfo::at(&schedule, now, None, teams))
+    Some(ContestInfo::at(&schedule, now, app.thawed_at(), teams))
 }
 
 /// The `[ranking]` rule in force, described.
@@ -104,8 +104,8 @@ pub(super) fn answer(app: &App) -> Reply {
         ranking: rule_of(app),
         now: now.timestamp_millis(),
     };
-    Reply::json(
-        200,
-        &serde_json::to_value(&answer).expect("the contest serializes"),
-    )
+    let mut answer = serde_json::to_value(&answer).expect("the contest serializes");
+    // The frozen banner and the reveal's step, as the snapshot's `freeze` carries them.
+    answer["freeze"] = app.freeze_note_now();
+    Reply::json(200, &answer)
 }

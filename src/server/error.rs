@@ -65,6 +65,10 @@ pub enum ApiError {
     /// An organiser's action failed.
     #[error("{0}")]
     Admin(#[from] AdminError),
+    /// The contest is not where the action needs it (a reveal before the end, with
+    /// no freeze, or already finished).
+    #[error("{0}")]
+    Conflict(String),
     /// The contest file could not be reloaded; the old settings stay.
     #[error("the contest file was not reloaded, the settings stay as they were: {0}")]
     Reload(#[from] ConfigError),
@@ -91,6 +95,7 @@ impl ApiError {
             ApiError::Admin(AdminError::BadRequest(_)) => 400,
             ApiError::Admin(AdminError::NotFound(_)) => 404,
             ApiError::Admin(AdminError::Trash(TrashError::AlreadyThere(_))) => 409,
+            ApiError::Conflict(_) => 409,
             ApiError::Admin(AdminError::NotOnThisStore(_)) => 501,
             ApiError::Admin(_) => 500,
             ApiError::Reload(_) => 422,

@@ -28,6 +28,7 @@ pub mod client_addr;
 pub mod config;
 pub mod contest;
 pub mod error;
+pub mod freeze;
 pub mod health;
 mod import;
 pub mod kiosk;
@@ -84,6 +85,8 @@ pub struct App {
     pub trust: trust::Trust,
     /// The organiser's actions and their audit log.
     pub admin: Admin,
+    /// The freeze and the reveal ([`freeze`]).
+    pub freeze: freeze::Freeze,
     /// The contest's phases as they happen.
     pub contest: contest::ContestWatch,
     /// With PostgreSQL: the thread that feeds the board with every instance's reports.
@@ -119,6 +122,12 @@ impl App {
             .with_trusted_proxies(config.trusted_proxies.clone());
         show_file_names(&opened.board, &trust);
         let admin = Admin::open(&*opened.store, &opened.board).map_err(StartupError::AdminState)?;
+        let notify = config
+            .contest
+            .as_ref()
+            .is_none_or(|c| c.notify_during_freeze);
+        let freeze = freeze::Freeze::open(state_dir.as_deref(), notify)
+            .map_err(StartupError::ContestState)?;
         let contest = contest::ContestWatch::new(&config.clock);
         let app = App {
             config,
@@ -130,9 +139,12 @@ impl App {
             alerts,
             trust,
             admin,
+            freeze,
             contest,
             _listener: opened.listener,
         };
+        // A restart during the freeze or the reveal shows what it showed before.
+        app.show_visibility();
         app.contest.refresh(&app);
         app.set_rules().map_err(StartupError::DataDir)?;
         Ok(app)
@@ -159,6 +171,8 @@ impl App {
         let before = self.trust.state();
         let reloaded = self.trust.reload()?;
         show_file_names(&self.board, &self.trust);
+        // A freeze moved or removed takes effect at once.
+        self.show_visibility();
         // A changed schedule takes effect now; the phase thread then waits for its
         // next boundary.
         self.contest.refresh(self);
@@ -228,9 +242,14 @@ impl App {
         // Rules judge a team by its latest report only (two of its reports may reach
         // the board out of order).
         if latest && !self.alerts.is_idle() {
-            let changes = self.alerts.observe(id, team_name, &metrics);
+            // During the freeze the public sees no change (destinations still get
+            // them unless notify_during_freeze = false).
+            let held = self.hold_alerts();
+            let send = !held || self.notify_during_freeze();
+            let changes = self.alerts.observe_sending(id, team_name, &metrics, send);
             if !changes.is_empty() {
-                self.board.show_alerts(&changes, &self.alerts.firing());
+                self.board
+                    .show_alerts_as(&changes, &self.alerts.firing(), held);
             }
         }
         Ok(stored)
@@ -241,10 +260,14 @@ impl App {
     /// when something changed.
     fn tick(&self) {
         self.board.tick();
+        self.freeze_tick();
         if !self.alerts.is_idle() {
-            let changes = self.alerts.tick(&self.board.activities());
+            let held = self.hold_alerts();
+            let send = !held || self.notify_during_freeze();
+            let changes = self.alerts.tick_sending(&self.board.activities(), send);
             if !changes.is_empty() {
-                self.board.show_alerts(&changes, &self.alerts.firing());
+                self.board
+                    .show_alerts_as(&changes, &self.alerts.firing(), held);
             }
             self.alerts.save();
         }

@@ -64,6 +64,16 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../static/contest.css"),
     ),
     (
+        "reveal.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/reveal.js"),
+    ),
+    (
+        "reveal.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../static/reveal.css"),
+    ),
+    (
         "kiosk.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/kiosk.js"),

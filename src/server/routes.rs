@@ -11,7 +11,9 @@ use super::client_addr::client_address;
 use super::error::ApiError;
 use super::reply::{Reply, header, send};
 use super::trust::Refusal;
-use super::{App, admin_api, api, health, import, kiosk, login, pages, replay, telemetry, ws};
+use super::{
+    App, admin_api, api, freeze, health, import, kiosk, login, pages, replay, telemetry, ws,
+};
 use crate::logging::clean;
 use crate::team::TeamId;
 
@@ -95,6 +97,7 @@ pub enum AdminEndpoint {
     Audit,
     ResetAll,
     Reload,
+    Reveal,
 }
 
 /// Who may use a route.
@@ -251,6 +254,12 @@ pub const ROUTES: &[Route] = &[
         Endpoint::Admin(A::Reload),
         Admin,
     ),
+    route(
+        "POST",
+        "/api/admin/reveal",
+        Endpoint::Admin(A::Reveal),
+        Admin,
+    ),
     route("GET", "/metrics", Endpoint::Metrics, Public),
     route("GET", "/qr.svg", Endpoint::QrCode, Public),
 ];
@@ -400,13 +409,29 @@ fn dispatch(
     match endpoint {
         Endpoint::SubmitReport => api::submit_report(app, request),
         Endpoint::ImportReport => import::submit_import(app, params[0], query, request),
-        Endpoint::Teams => Ok(api::teams(app)),
-        Endpoint::Team => api::team(app, &team_param()?),
-        Endpoint::History => api::history(app, &team_param()?, query),
-        Endpoint::HistorySummary => api::history_summary(app, &team_param()?),
-        Endpoint::HistorySeries => api::history_series(app, &team_param()?, query),
-        Endpoint::ExportCsv => api::export_csv(app, &team_param()?),
-        Endpoint::Alerts => Ok(api::alerts(app)),
+        // What each reader sees during a freeze: crate::contest::visibility.
+        Endpoint::Teams => Ok(api::teams(app, &app.reader(request, None))),
+        Endpoint::Team => {
+            let id = team_param()?;
+            api::team(app, &id, &app.reader(request, Some(&id)))
+        }
+        Endpoint::History => {
+            let id = team_param()?;
+            api::history(app, &id, query, app.cutoff_for(request, &id))
+        }
+        Endpoint::HistorySummary => {
+            let id = team_param()?;
+            api::history_summary(app, &id, app.cutoff_for(request, &id))
+        }
+        Endpoint::HistorySeries => {
+            let id = team_param()?;
+            api::history_series(app, &id, query, app.cutoff_for(request, &id))
+        }
+        Endpoint::ExportCsv => {
+            let id = team_param()?;
+            api::export_csv(app, &id, app.cutoff_for(request, &id))
+        }
+        Endpoint::Alerts => Ok(freeze::alerts(app, &app.reader(request, None))),
         Endpoint::Contest => Ok(super::contest::answer(app)),
         Endpoint::Dashboard => Ok(pages::dashboard(app)),
         Endpoint::HistoryPage => Ok(pages::history_page(app, params[0])),

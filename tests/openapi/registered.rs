@@ -220,6 +220,9 @@ GET  /api/admin/trash                          -                 200
 GET  /api/admin/audit                          -                 200
 GET  /api/admin/audit?limit=0                  -                 400
 POST /api/admin/reload                         -                 200
+POST /api/admin/reveal                         {"action":"start"} 409
+POST /api/admin/reveal                         {"action":"dance"} 400
+POST /api/admin/reveal                         BIG               413
 "#;
 
 /// Each admin endpoint's own answers, on a server with three reports of team1.

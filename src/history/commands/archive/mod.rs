@@ -13,7 +13,10 @@ use std::path::Path;
 use crate::archive::pages;
 use crate::archive::site::{Site, SiteError};
 use crate::contest::ranking::{Better, Counted, RankingSection};
+use crate::contest::schedule::Schedule;
 use crate::contest::standings::Rules;
+use crate::contest::state::{self, SavedContest};
+use crate::contest::visibility::Visibility;
 use crate::history::HistoryError;
 use crate::history::cli::{ArchiveArgs, BetterArg, RuleArgs, ValueArg};
 use crate::history::contest::ContestRules;
@@ -33,12 +36,16 @@ impl From<SiteError> for HistoryError {
 /// Runs the command; prints where the archive is.
 pub fn run(
     source: &Source,
+    data_dir: Option<&Path>,
     config: Option<&Path>,
     args: &ArchiveArgs,
     json: bool,
     out: &mut impl Write,
 ) -> Result<(), HistoryError> {
     let rules = contest_rules(config, &args.rule, source)?;
+    if !args.live {
+        refuse_a_frozen_contest(source, data_dir, rules.schedule.as_ref())?;
+    }
     let site = Site::create(&args.output, args.force)?;
     let teams = source.team_entries()?;
     if teams.is_empty() {
@@ -121,6 +128,39 @@ fn contest_rules(
         rule: found.ranking.unwrap_or_default(),
         schedule: found.schedule,
     })
+}
+
+/// The public view of a store during a freeze would need every page as it stood at
+/// the freeze: until the reveal has finished (its state is in the data directory)
+/// the archive says so and writes nothing, unless `--live` asks for everything. A
+/// server gives its public view itself.
+fn refuse_a_frozen_contest(
+    source: &Source,
+    data_dir: Option<&Path>,
+    schedule: Option<&Schedule>,
+) -> Result<(), HistoryError> {
+    if source.store().is_none() {
+        return Ok(());
+    }
+    let saved = match data_dir {
+        Some(dir) => state::load(&dir.join(state::FILE_NAME)).map_err(|e| {
+            HistoryError::Usage(format!(
+                "cannot read the reveal's state in {}: {e}",
+                dir.display()
+            ))
+        })?,
+        None => SavedContest::default(),
+    };
+    let visibility = Visibility::of_contest(schedule, saved.reveal.as_ref());
+    match visibility.freeze() {
+        Some(freeze) if visibility.is_frozen(chrono::Utc::now().fixed_offset()) => {
+            Err(HistoryError::Usage(format!(
+                "the contest is frozen since {} and its reveal has not finished: the public archive would show reports after the freeze; finish the reveal (/admin), or give --live for every report",
+                timefmt::format_timestamp(&freeze)
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn section_of(rule: &RuleArgs) -> RankingSection {
