@@ -72,7 +72,7 @@ pub enum Command {
     Export(ExportArgs),
     /// Copy a data directory into PostgreSQL (safe to run again: copies what is missing)
     Migrate(MigrateArgs),
-    /// Write a static site of the contest: final standings, each team's page, the CSV
+    /// Write a static site of the contest: final standings, each team's page, the CSV, the replay
     Archive(ArchiveArgs),
 }
 
