@@ -95,6 +95,20 @@ pub fn archive(data: &Path, out: &Path, extra: &[&str]) -> Output {
     output
 }
 
+/// Runs `--data-dir DATA [global...] archive -o OUT [extra...]`, which must fail with
+/// exit 2 and a one-line message; returns the message.
+fn refusal(data: &Path, out: &Path, global: &[&str], extra: &[&str]) -> String {
+    let mut args = vec!["--data-dir", data.to_str().unwrap()];
+    args.extend_from_slice(global);
+    args.extend_from_slice(&["archive", "-o", out.to_str().unwrap()]);
+    args.extend_from_slice(extra);
+    let output = history(&args);
+    assert_eq!(output.status.code(), Some(2), "{args:?}");
+    let message = stderr(&output);
+    assert_eq!(message.trim().lines().count(), 1, "{args:?}: {message}");
+    message
+}
+
 fn files_of(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for entry in fs::read_dir(dir).unwrap() {
@@ -326,17 +340,7 @@ fn refuses_a_full_output_directory_unless_forced() {
     contest_data(&data);
     fs::create_dir(&out).unwrap();
     fs::write(out.join("notes.txt"), "keep me").unwrap();
-    let args = [
-        "--data-dir",
-        data.to_str().unwrap(),
-        "archive",
-        "-o",
-        out.to_str().unwrap(),
-    ];
-    let refused = history(&args);
-    assert_eq!(refused.status.code(), Some(2));
-    let message = stderr(&refused);
-    assert_eq!(message.trim().lines().count(), 1, "{message}");
+    let message = refusal(&data, &out, &[], &[]);
     assert!(
         message.contains("not empty") && message.contains("--force"),
         "{message}"
@@ -366,18 +370,7 @@ fn failures_are_one_line_and_write_nothing() {
         &["--by", "qps", "--score", "qps"],
     ];
     for extra in cases {
-        let mut args = vec![
-            "--data-dir",
-            data.to_str().unwrap(),
-            "archive",
-            "-o",
-            out.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        let output = history(&args);
-        assert_eq!(output.status.code(), Some(2), "{extra:?}");
-        let message = stderr(&output);
-        assert_eq!(message.trim().lines().count(), 1, "{extra:?}: {message}");
+        refusal(&data, &out, &[], extra);
         assert!(!out.exists(), "{extra:?} wrote {}", out.display());
     }
     let empty = temp.path().join("empty");
@@ -625,19 +618,7 @@ fn a_frozen_contest_is_archived_only_with_live() {
     let config = temp.path().join("contest.toml");
     let schedule = "[contest]\nstart = \"2026-12-01T10:00:00Z\"\nfreeze = \"2026-12-01T10:00:05Z\"\nend = \"2026-12-01T10:00:30Z\"\n";
     fs::write(&config, schedule).unwrap();
-    let args = [
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-        "archive",
-        "-o",
-        out.to_str().unwrap(),
-    ];
-    let refused = history(&args);
-    assert_eq!(refused.status.code(), Some(2));
-    let message = stderr(&refused);
-    assert_eq!(message.trim().lines().count(), 1, "{message}");
+    let message = refusal(&data, &out, &["--config", config.to_str().unwrap()], &[]);
     assert!(
         message.contains("frozen") && message.contains("--live"),
         "{message}"
