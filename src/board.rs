@@ -326,21 +326,11 @@ impl LiveBoard {
             state.latest = stored;
             state.metrics = metrics;
         }
-        let (hidden, count) = (state.hidden, state.report_count);
-        let mut changed = self.rerank(&mut teams);
-        changed.retain(|other| *other != id);
-        teams
-            .get_mut(&id)
-            .expect("the team was just applied")
-            .encode();
+        let count = state.report_count;
+        state.encode();
         // Published under the lock, so viewers get updates in the order they were
         // applied; keyed by team, so a viewer that is behind gets only the newest.
-        // Then the teams whose place the report changed. During a freeze, the public
-        // entries: a report after it changes none.
-        if !hidden {
-            changed.insert(0, id);
-        }
-        self.publish_public(&mut teams, &changed, now);
+        self.publish_with_places(&mut teams, &id, now);
         latest || count == 1
     }
 
@@ -421,14 +411,8 @@ impl LiveBoard {
         }
         state.ranked = teams.get(&id).and_then(|old| old.ranked.clone());
         state.encode();
-        let hidden = state.hidden;
         teams.insert(id.clone(), state);
-        let mut changed = self.rerank(&mut teams);
-        changed.retain(|other| *other != id);
-        if !hidden {
-            changed.insert(0, id);
-        }
-        self.publish_public(&mut teams, &changed, now);
+        self.publish_with_places(&mut teams, &id, now);
     }
 
     /// Tells viewers that the store went away (they keep the last board and show a

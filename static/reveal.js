@@ -59,7 +59,10 @@ window.BenchBoardReveal = (() => {
     const banner = document.getElementById("freeze-banner");
     if (!banner) return;
     const frozen = Boolean(note && note.frozen);
+    const changed = banner.hidden === frozen;
     banner.hidden = !frozen;
+    // The banner takes room from the big screen's board: lay it out again.
+    if (changed) window.BenchBoardFit?.refit();
     document.body.dataset.frozen = frozen ? "true" : "false";
     if (frozen) banner.textContent = t("frozen")(time(note.since));
   }

@@ -368,21 +368,24 @@ fn a_restart_during_the_freeze_rebuilds_the_frozen_view_from_the_history() {
 fn the_reveal_goes_from_the_last_place_up_through_the_api_and_the_websocket() {
     let contest = Contest::new("");
     let server = contest.start();
-    let reveal = |body: Value| admin(&server, "POST", "/api/admin/reveal", Some(body));
     frozen_contest(&contest, &server);
-    let early = reveal(json!({"action": "start"}));
+    let early = reveal(&server, json!({"action": "start"}));
     assert_eq!(early.status, 409, "not before the end: {}", early.body);
     contest.move_to(20, 0);
-    assert_eq!(reveal(json!({"action": "next"})).status, 409, "not started");
-    assert_eq!(reveal(json!({"action": "dance"})).status, 400);
     assert_eq!(
-        reveal(json!({"action": "auto", "every_secs": 0})).status,
+        reveal(&server, json!({"action": "next"})).status,
+        409,
+        "not started"
+    );
+    assert_eq!(reveal(&server, json!({"action": "dance"})).status, 400);
+    assert_eq!(
+        reveal(&server, json!({"action": "auto", "every_secs": 0})).status,
         400
     );
     let mut viewer = connect(&server);
     read_until(&mut viewer, "the snapshot", |m| m["type"] == "snapshot");
 
-    let started = reveal(json!({"action": "start"}));
+    let started = reveal(&server, json!({"action": "start"}));
     assert_eq!(started.status, 200, "{}", started.body);
     let view = &started.json()["reveal"];
     assert_eq!(
@@ -394,14 +397,14 @@ fn the_reveal_goes_from_the_last_place_up_through_the_api_and_the_websocket() {
         "frozen: 2222 before 1111"
     );
     assert_eq!(
-        reveal(json!({"action": "start"})).status,
+        reveal(&server, json!({"action": "start"})).status,
         409,
         "already started"
     );
     assert_no_later_number("the reveal's start", &started.body);
 
     // Step 1: the last place (team1) is shown whole and moves up.
-    let first = reveal(json!({"action": "next"})).json();
+    let first = reveal(&server, json!({"action": "next"})).json();
     let current = &first["reveal"]["current"];
     assert_eq!(
         (
@@ -435,9 +438,27 @@ fn the_reveal_goes_from_the_last_place_up_through_the_api_and_the_websocket() {
         "a late viewer sees the same step"
     );
 
+    // A restart mid-reveal shows the same step, the revealed team whole.
+    server.stop();
+    let server = contest.start();
+    let (_, answer) = server.get_json("/api/contest");
+    assert_eq!(answer["freeze"]["reveal"]["step"], 1, "{answer}");
+    assert!(
+        get(&server, "/api/teams/team1", &[])
+            .body
+            .contains(LATER_QPS_1)
+    );
+    assert!(
+        !get(&server, "/api/teams/team2", &[])
+            .body
+            .contains(LATER_QPS_2)
+    );
+    let mut viewer = connect(&server);
+    read_until(&mut viewer, "the snapshot", |m| m["type"] == "snapshot");
+
     // Step 2 (auto, moved by the clock), then the board is thawed.
     assert_eq!(
-        reveal(json!({"action": "auto", "every_secs": 5})).status,
+        reveal(&server, json!({"action": "auto", "every_secs": 5})).status,
         200
     );
     contest.move_to(20, 5);
@@ -449,7 +470,11 @@ fn the_reveal_goes_from_the_last_place_up_through_the_api_and_the_websocket() {
         false,
         "thawed"
     );
-    assert_eq!(reveal(json!({"action": "next"})).status, 409, "finished");
+    assert_eq!(
+        reveal(&server, json!({"action": "next"})).status,
+        409,
+        "finished"
+    );
     let public = get(&server, "/api/teams", &[]).body;
     assert!(public.contains(LATER_QPS_1) && public.contains(LATER_QPS_2));
     let alerts = get(&server, "/api/alerts", &[]).body;
@@ -468,6 +493,10 @@ fn the_reveal_goes_from_the_last_place_up_through_the_api_and_the_websocket() {
         get(&server, "/api/teams", &[]).body.contains(LATER_QPS_2),
         "thawed after a restart"
     );
+}
+
+fn reveal(server: &TestServer, body: Value) -> Answer {
+    admin(server, "POST", "/api/admin/reveal", Some(body))
 }
 
 fn assert_no_later_number_of(what: &str, value: &Value, later: &str) {

@@ -122,8 +122,8 @@ fn the_frozen_board_and_a_reveal_step_at_every_screen_size() {
     for (width, height, phone) in SIZES {
         page.set_viewport(width, height, phone, false);
         page.wait_for(
-            "nine cards",
-            "document.querySelectorAll('.card').length === 9",
+            "the cards and the ranking of nine",
+            "document.querySelectorAll('.card').length > 0 && document.querySelectorAll('#ranking tbody tr').length === 9",
             Duration::from_secs(20),
         );
         assert_shows_no_later_number(&mut page, "the frozen board");

@@ -53,6 +53,23 @@ impl LiveBoard {
         Ok(())
     }
 
+    /// Ranks again after `id` changed, then publishes a `team_update` of `id` (unless
+    /// it is hidden) and of every team whose place changed.
+    pub(super) fn publish_with_places(
+        &self,
+        teams: &mut BTreeMap<TeamId, TeamState>,
+        id: &TeamId,
+        now: chrono::DateTime<chrono::FixedOffset>,
+    ) {
+        let mut changed = self.rerank(teams);
+        changed.retain(|other| other != id);
+        if !teams[id].hidden {
+            changed.insert(0, id.clone());
+        }
+        // During a freeze: the public entries (a report after it changes none).
+        self.publish_public(teams, &changed, now);
+    }
+
     /// Places every shown team under the rule in force; the teams whose place
     /// changed are encoded again and returned (to be published).
     pub(super) fn rerank(&self, teams: &mut BTreeMap<TeamId, TeamState>) -> Vec<TeamId> {
@@ -84,12 +101,5 @@ impl LiveBoard {
             }
         }
         changed
-    }
-
-    /// The ranking rule in force, as the API describes it.
-    pub fn rule_description(&self) -> Option<crate::contest::ranking::RuleDescription> {
-        let _teams = self.teams.lock().expect("board lock poisoned");
-        let rules = self.rules.lock().expect("rules lock poisoned");
-        rules.as_ref().map(|r| r.rule.describe())
     }
 }

@@ -58,7 +58,7 @@ pub(super) fn dispatch(
     let from = address(app, request);
     let detail = app.admin.perform(&*app.store, &app.board, action, &from)?;
     // Hidden, shown, trashed or restored reports change the standings.
-    if let Err(e) = app.set_rules() {
+    if let Err(e) = super::contest::set_rules(app) {
         log::error!("the standings were not rebuilt after an admin action: {e}");
     }
     Ok(Reply::json(

@@ -10,9 +10,12 @@ use std::sync::{Arc, Mutex};
 
 use super::App;
 use super::reply::Reply;
+use super::trust::TrustState;
 use crate::clock::{Clock, Wakeup};
 use crate::contest::live::{ContestAnswer, ContestInfo, TeamName};
 use crate::contest::ranking::RuleDescription;
+use crate::contest::standings::Rules;
+use crate::store::StoreError;
 
 type Shown = (Option<ContestInfo>, Option<RuleDescription>);
 
@@ -71,6 +74,31 @@ impl ContestWatch {
             let next = self.refresh(app);
             app.config.clock.wait_until(next, &self.wake, seen);
         }
+    }
+}
+
+/// Puts the ranking rule and the schedule in force on the board: `[ranking]` (or
+/// the original's latest QPS when only `[contest]` is given, so that reports after
+/// the end are not ranked); neither: the original's order, no `rank`.
+pub fn set_rules(app: &App) -> Result<(), StoreError> {
+    let state = app.trust.state();
+    let rules = (state.ranking.is_some() || state.schedule.is_some()).then(|| Rules {
+        rule: state.ranking.clone().unwrap_or_default(),
+        schedule: state.schedule,
+    });
+    app.board.set_rules(&*app.store, rules)
+}
+
+/// After a reload: a changed schedule takes effect now (the phase thread then waits
+/// for its new next boundary), a changed rule or schedule ranks again.
+pub(super) fn reloaded(app: &App, before: &TrustState) {
+    app.contest.refresh(app);
+    app.contest.wake();
+    let now = app.trust.state();
+    if (now.ranking.as_ref(), now.schedule) != (before.ranking.as_ref(), before.schedule)
+        && let Err(e) = set_rules(app)
+    {
+        log::error!("the new ranking rule is not on the board yet: {e}");
     }
 }
 

@@ -146,22 +146,8 @@ impl App {
         // A restart during the freeze or the reveal shows what it showed before.
         app.show_visibility();
         app.contest.refresh(&app);
-        app.set_rules().map_err(StartupError::DataDir)?;
+        contest::set_rules(&app).map_err(StartupError::DataDir)?;
         Ok(app)
-    }
-
-    /// Puts the ranking rule and the schedule in force on the board: `[ranking]` (or
-    /// the original's latest QPS when only `[contest]` is given, so that reports
-    /// after the end are not ranked); neither: the original's order, no `rank`.
-    pub fn set_rules(&self) -> Result<(), StoreError> {
-        let state = self.trust.state();
-        let rules = (state.ranking.is_some() || state.schedule.is_some()).then(|| {
-            crate::contest::standings::Rules {
-                rule: state.ranking.clone().unwrap_or_default(),
-                schedule: state.schedule,
-            }
-        });
-        self.board.set_rules(&*self.store, rules)
     }
 
     /// Reads the contest file again (SIGHUP, `POST /api/admin/reload`): its teams,
@@ -173,16 +159,7 @@ impl App {
         show_file_names(&self.board, &self.trust);
         // A freeze moved or removed takes effect at once.
         self.show_visibility();
-        // A changed schedule takes effect now; the phase thread then waits for its
-        // next boundary.
-        self.contest.refresh(self);
-        self.contest.wake();
-        let state = self.trust.state();
-        if (state.ranking.as_ref(), state.schedule) != (before.ranking.as_ref(), before.schedule)
-            && let Err(e) = self.set_rules()
-        {
-            log::error!("the new ranking rule is not on the board yet: {e}");
-        }
+        contest::reloaded(self, &before);
         if let Err(e) = self
             .admin
             .perform(&*self.store, &self.board, Action::Reload, from)
