@@ -6,9 +6,12 @@
 //!    the same disk, `--runs` times (medians); every acknowledged report is looked
 //!    for afterwards;
 //! 2. history: a team with `--history` reports (inserted by SQL, as a migration
-//!    would), the page at offset `history - 10` through the API, median and p99;
+//!    would), three of them moved to the trash through the admin API, the page at
+//!    offset `visible - 10` through the API, median and p99;
 //! 3. fan-out: two instances on one database, a viewer on B, reports posted to A;
-//!    post-to-viewer latency.
+//!    post-to-viewer latency (from the POST's first byte sent to the `team_update`
+//!    read off B's WebSocket), quiet and with `--fan-load` background reports/s on
+//!    both instances.
 //!
 //! ```text
 //! cargo bench --bench postgres -- --conns 64 --secs 10 --runs 3 --history 1000000 --threads 64
@@ -22,6 +25,7 @@ mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::{Conn, Serve, arg, get_request, median, quantile, report_request};
@@ -165,8 +169,9 @@ fn fill_history(cluster: &pg::Cluster, db: &str, reports: i64) {
     let started = Instant::now();
     client
         .execute(
-            "INSERT INTO teams (team_id, team_name, reports, first_timestamp, last_timestamp)
-             VALUES ('deep', 'deep', $1, '2025-08-01T00:00:00.000+00:00', 'last')",
+            "INSERT INTO teams (team_id, team_name, reports, visible, latest_seq, run,
+                                run_reports, first_timestamp, last_timestamp)
+             VALUES ('deep', 'deep', $1, $1, $1, 1, $1, '2025-08-01T00:00:00.000+00:00', 'last')",
             &[&reports],
         )
         .unwrap();
@@ -199,9 +204,18 @@ fn history_page(cluster: &pg::Cluster, reports: i64) {
     let temp = tempfile::tempdir().unwrap();
     drop(Serve::start(temp.path(), &["--store", &cluster.url(db)]));
     fill_history(cluster, db, reports);
-    let serve = Serve::start(temp.path(), &["--store", &cluster.url(db)]);
+    let contest = temp.path().join("contest.toml");
+    std::fs::write(&contest, format!("[admin]\ntoken = \"{ADMIN_TOKEN}\"\n")).unwrap();
+    let store = [
+        "--store",
+        &cluster.url(db),
+        "--config",
+        contest.to_str().unwrap(),
+    ];
+    let serve = Serve::start(temp.path(), &store);
     let mut conn = Conn::open(&serve.addr).unwrap();
-    for offset in [0, reports / 2, reports - 10] {
+    let visible = reports - trash_some(cluster, db, &mut conn, reports);
+    for offset in [0, visible / 2, visible - 10] {
         let request = get_request(&format!("/api/teams/deep/history?limit=10&offset={offset}"));
         let mut times = Vec::new();
         for _ in 0..200 {
@@ -212,15 +226,92 @@ fn history_page(cluster: &pg::Cluster, reports: i64) {
         }
         times.sort_by(f64::total_cmp);
         println!(
-            "history page at offset {offset} of {reports}: median {:.2} ms  p99 {:.2} ms (HTTP round trip, 200 requests)",
+            "history page at offset {offset} of {visible} (and {} in the trash): median {:.2} ms  p99 {:.2} ms (HTTP round trip, 200 requests)",
+            reports - visible,
             median(&times),
             quantile(&times, 0.99)
         );
     }
 }
 
-fn fan_out(cluster: &pg::Cluster, reports: usize) {
-    let db = "fanout";
+/// The admin token of the history benchmark's contest file.
+const ADMIN_TOKEN: &str = "bench-admin-token-0123456789abcdef";
+
+/// Moves three reports of `deep` (an old one, one from the middle, a recent one) to
+/// the trash through the admin API; returns how many.
+fn trash_some(cluster: &pg::Cluster, db: &str, conn: &mut Conn, reports: i64) -> i64 {
+    let mut client = cluster.connect(db);
+    let seqs = [10, reports / 2, reports - 20];
+    for seq in seqs {
+        let file: String = client
+            .query_one(
+                "SELECT file_name FROM reports WHERE team_id = 'deep' AND seq = $1",
+                &[&seq],
+            )
+            .unwrap()
+            .get(0);
+        let request = format!(
+            "POST /api/admin/teams/deep/reports/{file}/trash HTTP/1.1\r\nHost: bench\r\n\
+             Authorization: Bearer {ADMIN_TOKEN}\r\nContent-Length: 0\r\n\r\n"
+        );
+        let started = Instant::now();
+        let (status, answer) = conn.exchange(request.as_bytes()).unwrap();
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+        println!(
+            "history: report #{seq} of {reports} to the trash in {:.1} s (runs and records rebuilt)",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    seqs.len() as i64
+}
+
+/// Background reports while the fan-out is measured: `rate` reports/s in all, from
+/// eight connections taking turns between the two instances, on teams of their own
+/// (their `totalSent` is far above the measured ones').
+fn background(addrs: [&str; 2], rate: f64, stop: &Arc<AtomicBool>) -> Vec<JoinHandle<u64>> {
+    if rate <= 0.0 {
+        return Vec::new();
+    }
+    let every = Duration::from_secs_f64(8.0 / rate);
+    (0..8u64)
+        .map(|c| {
+            let (addr, stop) = (addrs[c as usize % 2].to_string(), Arc::clone(stop));
+            std::thread::spawn(move || {
+                let mut conn = Conn::open(&addr).expect("connects");
+                let (team, mut n, mut next) =
+                    (format!("busy{c}"), BUSY + c * 1_000_000, Instant::now());
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let _ = conn.exchange(&report_request(&team, body(n).as_bytes()));
+                    next += every;
+                    std::thread::sleep(next.saturating_duration_since(Instant::now()));
+                }
+                n
+            })
+        })
+        .collect()
+}
+
+/// The `totalSent` values below [`BUSY`] in a message: the measured reports it shows.
+fn measured_in(text: &str) -> impl Iterator<Item = u64> + '_ {
+    text.match_indices("\"totalSent\":")
+        .filter_map(move |(at, key)| {
+            let digits: String = text[at + key.len()..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse().ok().filter(|n| *n < BUSY)
+        })
+}
+
+/// `totalSent` of the background load's reports starts here.
+const BUSY: u64 = 1_000_000_000_000;
+
+/// Two instances on one database, a viewer on B, `reports` reports posted to A one at
+/// a time (20 ms apart) while `rate` background reports/s go to both; each report's
+/// time from its POST being sent to its `team_update` being read off B's WebSocket
+/// (by a thread that reads nothing else), and the part after A's 200.
+fn fan_out(cluster: &pg::Cluster, db: &str, reports: usize, rate: f64) {
     cluster
         .connect("postgres")
         .batch_execute(&format!("CREATE DATABASE {db}"))
@@ -230,35 +321,53 @@ fn fan_out(cluster: &pg::Cluster, reports: usize) {
     let b = Serve::start(temp.path(), &["--store", &cluster.url(db)]);
     let (mut viewer, _) = tungstenite::connect(format!("ws://{}/ws", b.addr)).unwrap();
     let _snapshot = viewer.read().unwrap();
+    let (seen_tx, seen) = std::sync::mpsc::channel::<(u64, Instant)>();
+    std::thread::spawn(move || {
+        while let Ok(message) = viewer.read() {
+            let at = Instant::now();
+            if let Message::Text(text) = message {
+                for n in measured_in(&text) {
+                    let _ = seen_tx.send((n, at));
+                }
+            }
+        }
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = background([&a.addr, &b.addr], rate, &stop);
     let mut poster = Conn::open(&a.addr).unwrap();
     let (mut latencies, mut after_ack) = (Vec::new(), Vec::new());
-    for n in 0..reports as u64 {
+    for n in 1..=reports as u64 {
         let sent = Instant::now();
         let (status, _) = poster
             .exchange(&report_request("fan", body(n).as_bytes()))
             .unwrap();
         assert_eq!(status, 200);
         let acked = Instant::now();
-        loop {
-            let Message::Text(text) = viewer.read().unwrap() else {
-                continue;
-            };
-            if text.contains(&format!("\"totalSent\":{n},")) {
-                break;
+        let shown = loop {
+            let (m, at) = seen
+                .recv_timeout(Duration::from_secs(30))
+                .expect("shown on B");
+            if m == n {
+                break at;
             }
-        }
-        latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
-        after_ack.push(acked.elapsed().as_secs_f64() * 1000.0);
+        };
+        latencies.push((shown - sent).as_secs_f64() * 1000.0);
+        after_ack.push(shown.saturating_duration_since(acked).as_secs_f64() * 1000.0);
         std::thread::sleep(Duration::from_millis(20));
     }
+    stop.store(true, Ordering::Relaxed);
+    let background: u64 = load
+        .into_iter()
+        .map(|h| h.join().unwrap() % 1_000_000)
+        .sum();
     latencies.sort_by(f64::total_cmp);
+    after_ack.sort_by(f64::total_cmp);
     println!(
-        "two instances, POST to A -> team_update on B's viewer: median {:.2} ms  p99 {:.2} ms  max {:.2} ms ({reports} reports)",
+        "two instances, {rate:.0} background reports/s ({background} sent): POST to A -> team_update read on B's viewer: median {:.2} ms  p99 {:.2} ms  max {:.2} ms ({reports} reports)",
         median(&latencies),
         quantile(&latencies, 0.99),
         latencies.last().unwrap()
     );
-    after_ack.sort_by(f64::total_cmp);
     println!(
         "  of which after A's 200 (NOTIFY, B's fetch, push): median {:.2} ms  p99 {:.2} ms",
         median(&after_ack),
@@ -272,6 +381,7 @@ fn main() {
     let secs = arg("--secs", 10.0f64);
     let history = arg("--history", 1_000_000i64);
     let fan = arg("--fan-out", 500usize);
+    let fan_load = arg("--fan-load", 500.0f64);
     let threads = arg("--threads", 0usize).to_string();
     let threads: Vec<&str> = if threads == "0" {
         Vec::new()
@@ -287,5 +397,10 @@ fn main() {
     if history > 0 {
         history_page(&cluster, history);
     }
-    fan_out(&cluster, fan);
+    if fan > 0 {
+        fan_out(&cluster, "fanout", fan, 0.0);
+        if fan_load > 0.0 {
+            fan_out(&cluster, "fanload", fan, fan_load);
+        }
+    }
 }

@@ -1,12 +1,15 @@
 //! The organiser's actions behind `/api/admin/`: hide or show a team, rename it,
 //! move a report to the trash and back, reset a team or every team. Each action
 //! changes the store and the board together (the board publishes the change to
-//! every viewer at once), is appended to the audit log `data/.audit.log` (what,
-//! which team and report, when, from which address) and is pushed to viewers as an
-//! `admin_action` message (without the address).
+//! every viewer at once), is appended to the audit log (what, which team and
+//! report, when, from which address) and is pushed to viewers as an `admin_action`
+//! message (without the address).
 //!
-//! Hidden teams and names are kept in `data/.board.json` so that they survive a
-//! restart; both files start with a dot, so no tool takes them for a team.
+//! On the file store the audit log is `data/.audit.log` and the hidden teams and
+//! names are kept in `data/.board.json` so that they survive a restart (both start
+//! with a dot, so no tool takes them for a team). On PostgreSQL both are tables,
+//! the trash too, and every change is announced to the other instances, whose
+//! boards and viewers follow (src/store/postgres/admin.rs).
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -17,7 +20,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::board::{LiveBoard, Presentation};
-use crate::store::{TrashError, WritableStore, WriteStore};
+use crate::store::postgres::PgStore;
+use crate::store::{StoreError, TrashError, TrashedReport, WritableStore, WriteStore};
 use crate::team::{self, MAX_TEAM_NAME_CHARS, TeamId};
 
 /// The audit log's name inside the data directory.
@@ -97,11 +101,9 @@ pub enum AdminError {
     /// A file of the data directory could not be written.
     #[error("cannot write {}: {source}", path.display())]
     Write { path: PathBuf, source: io::Error },
-    /// The store has no trash, saved presentation or audit log (PostgreSQL).
-    #[error(
-        "not available with this store ({0}): hiding, renaming, the trash, resets and the audit log need the file store (--data-dir); see the README"
-    )]
-    NotOnThisStore(String),
+    /// The store failed (a database that went away: 503).
+    #[error("{0}")]
+    Store(StoreError),
 }
 
 impl From<TrashError> for AdminError {
@@ -109,7 +111,65 @@ impl From<TrashError> for AdminError {
         match error {
             TrashError::BadName(_) => AdminError::BadRequest(error.to_string()),
             TrashError::NoSuchReport { .. } => AdminError::NotFound(error.to_string()),
+            TrashError::Store(e) => AdminError::Store(e),
             other => AdminError::Trash(other),
+        }
+    }
+}
+
+impl From<StoreError> for AdminError {
+    fn from(error: StoreError) -> AdminError {
+        AdminError::Store(error)
+    }
+}
+
+impl From<crate::store::postgres::PgError> for AdminError {
+    fn from(error: crate::store::postgres::PgError) -> AdminError {
+        AdminError::Store(StoreError::Postgres(error))
+    }
+}
+
+/// Where an action's changes are kept: the data directory or the database.
+#[derive(Clone, Copy)]
+enum Keeper<'a> {
+    Files(&'a WritableStore),
+    Database(&'a PgStore),
+}
+
+impl<'a> Keeper<'a> {
+    fn of(store: &'a dyn WriteStore) -> Keeper<'a> {
+        match (store.files(), store.postgres()) {
+            (Some(files), _) => Keeper::Files(files),
+            (None, Some(db)) => Keeper::Database(db),
+            (None, None) => unreachable!("a server's store is a data directory or a database"),
+        }
+    }
+
+    fn trash_report(self, id: &TeamId, file: &str) -> Result<(), TrashError> {
+        match self {
+            Keeper::Files(store) => store.trash_report(id, file),
+            Keeper::Database(db) => db.trash_report(id, file),
+        }
+    }
+
+    fn restore_report(self, id: &TeamId, file: &str) -> Result<(), TrashError> {
+        match self {
+            Keeper::Files(store) => store.restore_report(id, file),
+            Keeper::Database(db) => db.restore_report(id, file),
+        }
+    }
+
+    fn trash_team(self, id: &TeamId) -> Result<usize, TrashError> {
+        match self {
+            Keeper::Files(store) => store.trash_team(id),
+            Keeper::Database(db) => db.trash_team(id),
+        }
+    }
+
+    fn team_ids(self) -> Result<Vec<TeamId>, StoreError> {
+        match self {
+            Keeper::Files(store) => Ok(store.team_ids()),
+            Keeper::Database(db) => Ok(db.seqs()?.into_iter().map(|(id, _)| id).collect()),
         }
     }
 }
@@ -131,26 +191,27 @@ pub struct AuditEntry {
     pub from: String,
 }
 
-/// The audit log and the saved presentation of one data directory.
+/// The organiser's actions on one store (its audit log, saved presentation, trash).
 pub struct Admin {
     /// The data directory; `None` with a store that has none (PostgreSQL).
     root: Option<PathBuf>,
-    /// The store, for the refusal's message.
-    store: String,
     /// Serialises actions: two organisers clicking at once get one order.
     lock: Mutex<()>,
 }
 
 impl Admin {
-    /// Reads the saved hidden teams and names into the board. A store without a
-    /// data directory (PostgreSQL) refuses every action but a reload.
+    /// Reads the saved hidden teams and names into the board.
     pub fn open(store: &dyn WriteStore, board: &LiveBoard) -> Result<Admin, String> {
         let admin = Admin {
             root: store.files().map(|files| files.root().to_path_buf()),
-            store: store.describe(),
             lock: Mutex::new(()),
         };
-        let Ok(root) = admin.root() else {
+        if let Some(db) = store.postgres() {
+            let (hidden, renamed) = db.presentation().map_err(|e| e.to_string())?;
+            board.set_saved_presentation(hidden, renamed);
+            return Ok(admin);
+        }
+        let Some(root) = &admin.root else {
             return Ok(admin);
         };
         let path = root.join(PRESENTATION_FILE);
@@ -158,10 +219,7 @@ impl Admin {
             Ok(bytes) => {
                 let saved: Presentation = serde_json::from_slice(&bytes)
                     .map_err(|e| format!("{}: {e}; fix or remove it", path.display()))?;
-                let mut presentation = board.presentation();
-                presentation.hidden = saved.hidden;
-                presentation.renamed = saved.renamed;
-                board.set_presentation(presentation);
+                board.set_saved_presentation(saved.hidden, saved.renamed);
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
@@ -178,17 +236,11 @@ impl Admin {
         from: &str,
     ) -> Result<Value, AdminError> {
         let _one_at_a_time = self.lock.lock().expect("admin lock poisoned");
-        let Some(store) = store.files() else {
-            if action == Action::Reload {
-                log::info!("contest file reloaded (from {from}; no audit log with this store)");
-                return Ok(Value::Null);
-            }
-            return Err(self.refusal());
-        };
+        let keeper = Keeper::of(store);
         let detail = match &action {
             Action::Hide(id) | Action::Show(id) => {
                 let hide = matches!(action, Action::Hide(_));
-                self.change_presentation(board, |p| {
+                self.change_presentation(keeper, board, id, |p| {
                     if hide {
                         p.hidden.insert(id.to_string());
                     } else {
@@ -197,34 +249,51 @@ impl Admin {
                 })?;
                 Value::Null
             }
-            Action::Rename(id, name) => rename(self, board, id, name.as_deref())?,
+            Action::Rename(id, name) => rename(self, keeper, board, id, name.as_deref())?,
             Action::Trash(id, file) => {
-                store.trash_report(id, file)?;
+                keeper.trash_report(id, file)?;
                 board.refresh_team(store, id);
                 Value::Null
             }
             Action::Restore(id, file) => {
-                store.restore_report(id, file)?;
+                keeper.restore_report(id, file)?;
                 board.refresh_team(store, id);
                 Value::Null
             }
-            Action::ResetTeam(id) => json!({"reports": reset(store, board, id)?}),
+            Action::ResetTeam(id) => json!({"reports": reset(keeper, store, board, id)?}),
             Action::ResetAll => {
                 let mut moved = 0;
-                for id in store.team_ids() {
-                    moved += reset(store, board, &id)?;
+                for id in keeper.team_ids()? {
+                    moved += reset(keeper, store, board, &id)?;
                 }
                 json!({"reports": moved})
             }
             Action::Reload => Value::Null,
         };
-        self.audit(board, &action, detail.clone(), from)?;
+        self.audit(keeper, board, &action, detail.clone(), from)?;
         Ok(detail)
     }
 
+    /// Every report in the trash, by team and file name.
+    pub fn trash_list(&self, store: &dyn WriteStore) -> Result<Vec<TrashedReport>, AdminError> {
+        Ok(match Keeper::of(store) {
+            Keeper::Files(files) => files.trash_list()?,
+            Keeper::Database(db) => db.trash_list()?,
+        })
+    }
+
     /// The newest audit entries, newest first.
-    pub fn audit_entries(&self, limit: usize) -> Result<Vec<Value>, AdminError> {
-        let path = self.root()?.join(AUDIT_FILE);
+    pub fn audit_entries(
+        &self,
+        store: &dyn WriteStore,
+        limit: usize,
+    ) -> Result<Vec<Value>, AdminError> {
+        let limit = limit.min(MAX_AUDIT_ENTRIES);
+        let root = match Keeper::of(store) {
+            Keeper::Database(db) => return Ok(db.audit_entries(limit)?),
+            Keeper::Files(_) => self.root()?,
+        };
+        let path = root.join(AUDIT_FILE);
         let mut file = match fs::File::open(&path) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -245,26 +314,35 @@ impl Admin {
             .iter()
             .rev()
             .filter_map(|line| serde_json::from_str(line).ok())
-            .take(limit.min(MAX_AUDIT_ENTRIES))
+            .take(limit)
             .collect())
     }
 
-    /// The data directory, or the refusal of a store without one.
+    /// The data directory of the file store.
     fn root(&self) -> Result<&Path, AdminError> {
-        self.root.as_deref().ok_or_else(|| self.refusal())
+        Ok(self
+            .root
+            .as_deref()
+            .expect("a file store's admin has its data directory"))
     }
 
-    fn refusal(&self) -> AdminError {
-        AdminError::NotOnThisStore(self.store.clone())
-    }
-
+    /// Changes team `id`'s presentation, keeps it (a file, or the database, which
+    /// tells other instances) and puts it in force.
     fn change_presentation(
         &self,
+        keeper: Keeper<'_>,
         board: &LiveBoard,
+        id: &TeamId,
         change: impl FnOnce(&mut Presentation),
     ) -> Result<(), AdminError> {
         let mut presentation = board.presentation();
         change(&mut presentation);
+        if let Keeper::Database(db) = keeper {
+            let name = presentation.renamed.get(id.as_str()).map(String::as_str);
+            db.save_presentation(id, presentation.is_hidden(id), name)?;
+            board.set_presentation(presentation);
+            return Ok(());
+        }
         let saved = json!({"hidden": presentation.hidden, "renamed": presentation.renamed});
         let root = self.root()?;
         let path = root.join(PRESENTATION_FILE);
@@ -278,6 +356,7 @@ impl Admin {
 
     fn audit(
         &self,
+        keeper: Keeper<'_>,
         board: &LiveBoard,
         action: &Action,
         detail: Value,
@@ -291,20 +370,25 @@ impl Admin {
             detail,
             from: from.to_string(),
         };
-        let mut line = serde_json::to_vec(&entry).expect("audit entries serialize");
-        line.push(b'\n');
-        let path = self.root()?.join(AUDIT_FILE);
-        OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .and_then(|mut file| file.write_all(&line))
-            .map_err(|e| write_error(&path, e))?;
         let mut pushed = serde_json::to_value(&entry).expect("audit entries serialize");
         pushed
             .as_object_mut()
             .expect("an entry is an object")
             .remove("from");
+        if let Keeper::Database(db) = keeper {
+            let whole = serde_json::to_value(&entry).expect("audit entries serialize");
+            db.audit(&whole, &pushed)?;
+        } else {
+            let mut line = serde_json::to_vec(&entry).expect("audit entries serialize");
+            line.push(b'\n');
+            let path = self.root()?.join(AUDIT_FILE);
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .and_then(|mut file| file.write_all(&line))
+                .map_err(|e| write_error(&path, e))?;
+        }
         let message = crate::api::WsMessage::AdminAction { entry: pushed };
         board.hub().publish(None, message.to_text().into());
         Ok(())
@@ -313,6 +397,7 @@ impl Admin {
 
 fn rename(
     admin: &Admin,
+    keeper: Keeper<'_>,
     board: &LiveBoard,
     id: &TeamId,
     name: Option<&str>,
@@ -325,7 +410,7 @@ fn rename(
             ))
         })?,
     };
-    admin.change_presentation(board, |p| match &name {
+    admin.change_presentation(keeper, board, id, |p| match &name {
         Some(name) => {
             p.renamed.insert(id.to_string(), name.clone());
         }
@@ -336,8 +421,13 @@ fn rename(
     Ok(json!({ "name": name }))
 }
 
-fn reset(store: &WritableStore, board: &LiveBoard, id: &TeamId) -> Result<usize, AdminError> {
-    let moved = store.trash_team(id);
+fn reset(
+    keeper: Keeper<'_>,
+    store: &dyn WriteStore,
+    board: &LiveBoard,
+    id: &TeamId,
+) -> Result<usize, AdminError> {
+    let moved = keeper.trash_team(id);
     board.refresh_team(store, id);
     Ok(moved?)
 }

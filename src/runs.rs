@@ -64,6 +64,12 @@ impl RunCounter {
         RunCounter::default()
     }
 
+    /// A counter that has seen reports up to one at `last` in run `run` (a store
+    /// that keeps the newest report's run point, PostgreSQL's team row).
+    pub fn resume(last: Option<RunPoint>, run: u32) -> RunCounter {
+        RunCounter { last, run }
+    }
+
     /// The run (from 1) of the next report of the team.
     pub fn next(&mut self, point: RunPoint) -> u32 {
         match self.last {

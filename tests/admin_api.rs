@@ -1,11 +1,12 @@
 //! The admin API: its token, the trash (byte-identical both ways), hide, rename,
-//! reset, reset-all and reload, against a real server on port 0.
+//! reset, reset-all and reload, against a real server on port 0. The same suite
+//! runs on PostgreSQL in tests/admin_api_postgres.rs.
 
 mod common;
 
 use benchboard::server::routes::{Guard, ROUTES};
+use common::TestServer;
 use common::contest::*;
-use common::{TestServer, ordered_report_files};
 use serde_json::{Value, json};
 
 #[test]
@@ -61,9 +62,10 @@ fn trash_and_restore_are_byte_identical_and_best_records_follow() {
             200
         );
     }
-    let files = ordered_report_files(&server.data_dir, "team1");
+    let stored = server.stored("team1");
+    let files: Vec<String> = stored.iter().map(|f| f.name.clone()).collect();
     let best_file = files[1].clone();
-    let before = std::fs::read(server.data_dir.join("team1").join(&best_file)).unwrap();
+    let before = stored[1].text.clone();
     assert_eq!(server.get_json("/api/teams/team1").1["best_qps"], 900.0);
 
     let trashed = admin(
@@ -73,8 +75,7 @@ fn trash_and_restore_are_byte_identical_and_best_records_follow() {
         None,
     );
     assert_eq!(trashed.status, 200, "{}", trashed.body);
-    let in_trash = server.data_dir.join(".trash/team1").join(&best_file);
-    assert_eq!(std::fs::read(&in_trash).unwrap(), before);
+    assert_eq!(in_trash(&server, &best_file), Some(before.clone()));
     let (_, team) = server.get_json("/api/teams/team1");
     assert_eq!(team["best_qps"], 300.0);
     assert_eq!(team["report_count"], 2);
@@ -85,17 +86,18 @@ fn trash_and_restore_are_byte_identical_and_best_records_follow() {
     );
     let (_, csv) = server.get("/api/teams/team1/export.csv");
     assert_eq!(csv.lines().count(), 3, "a header and two rows:\n{csv}");
+    assert_eq!(page_qps(&server, 1), 100.0);
+    let listed = admin(&server, "GET", "/api/admin/teams/team1/reports", None).json();
+    assert_eq!(listed["total"], 2);
+    assert_eq!(listed["reports"][0]["file_name"], files[2].as_str());
+    assert_eq!(listed["reports"][0]["qps"], 300.0);
     let list = admin(&server, "GET", "/api/admin/trash", None).json();
     assert_eq!(list["reports"][0]["file_name"], best_file.as_str());
-    // benchboard-history reads the data directory without the trash.
+    assert_eq!(list["reports"][0]["bytes"], before.len());
+    // benchboard-history reads the store without the trash.
     let history = std::process::Command::new(env!("CARGO_BIN_EXE_benchboard-history"))
-        .args([
-            "--data-dir",
-            server.data_dir.to_str().unwrap(),
-            "--json",
-            "summary",
-            "team1",
-        ])
+        .args(server.store_args())
+        .args(["--json", "summary", "team1"])
         .output()
         .unwrap();
     let summary: Value = serde_json::from_slice(&history.stdout).unwrap();
@@ -108,13 +110,12 @@ fn trash_and_restore_are_byte_identical_and_best_records_follow() {
         None,
     );
     assert_eq!(restored.status, 200, "{}", restored.body);
-    assert_eq!(
-        std::fs::read(server.data_dir.join("team1").join(&best_file)).unwrap(),
-        before
-    );
-    assert!(!in_trash.exists());
+    assert_eq!(server.stored("team1")[1].text, before);
+    assert_eq!(in_trash(&server, &best_file), None);
     assert_eq!(server.get_json("/api/teams/team1").1["best_qps"], 900.0);
-    assert_eq!(ordered_report_files(&server.data_dir, "team1"), files);
+    let names: Vec<String> = server.stored("team1").into_iter().map(|f| f.name).collect();
+    assert_eq!(names, files);
+    assert_eq!(page_qps(&server, 1), 900.0);
 
     let again = admin(
         &server,
@@ -140,7 +141,107 @@ fn trash_and_restore_are_byte_identical_and_best_records_follow() {
         .collect();
     assert_eq!(actions, ["restore", "trash"]);
     assert_eq!(audit["entries"][0]["from"], "127.0.0.1");
-    assert!(server.data_dir.join(".audit.log").is_file());
+    // On files, the audit log is a file of the data directory; on PostgreSQL, a table.
+    assert_eq!(
+        server.data_dir.join(".audit.log").is_file(),
+        !server.on_postgres()
+    );
+}
+
+/// The QPS of team1's report at `offset` from the newest, on its history page.
+fn page_qps(server: &TestServer, offset: usize) -> f64 {
+    let path = format!("/api/teams/team1/history?limit=1&offset={offset}");
+    let (_, page) = server.get_json(&path);
+    page["history"][0]["stats"]["performanceMetrics"]["avgCompletedQPS"]
+        .as_f64()
+        .unwrap()
+}
+
+/// The trashed report's contents as in the original's file layout, if it is in the
+/// trash: a file of `.trash/` on the file store, a row of `trash` on PostgreSQL.
+fn in_trash(server: &TestServer, file: &str) -> Option<String> {
+    let Some(mut db) = server.db() else {
+        let path = server.data_dir.join(".trash/team1").join(file);
+        return std::fs::read_to_string(path).ok();
+    };
+    let row = db
+        .query_opt(
+            "SELECT team_name, timestamp, stats::text FROM trash \
+             WHERE team_id = 'team1' AND file_name = $1",
+            &[&file],
+        )
+        .unwrap()?;
+    let id = benchboard::team::TeamId::parse("team1").unwrap();
+    let stats: &str = row.get(2);
+    let text =
+        benchboard::store::report_contents(&id, row.get(0), row.get(1), None, stats.as_bytes());
+    Some(String::from_utf8(text).unwrap())
+}
+
+#[test]
+fn history_pages_skip_every_report_in_the_trash() {
+    let (server, _) = registered("", |_| {});
+    for qps in 1..=6 {
+        let body = report_with_qps(f64::from(qps));
+        assert_eq!(post(&server, "team1", Some(TEAM1), &body).status, 200);
+    }
+    let names: Vec<String> = server.stored("team1").into_iter().map(|f| f.name).collect();
+    // The newest, one in the middle and one near the start.
+    for index in [5, 3, 1] {
+        let path = format!("/api/admin/teams/team1/reports/{}/trash", names[index]);
+        assert_eq!(admin(&server, "POST", &path, None).status, 200);
+    }
+    let offsets: Vec<f64> = (0..3).map(|offset| page_qps(&server, offset)).collect();
+    assert_eq!(offsets, [5.0, 3.0, 1.0]);
+    let (_, page) = server.get_json("/api/teams/team1/history?limit=2&offset=1");
+    assert_eq!(page["total"], 3);
+    let qps: Vec<f64> = page["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            e["stats"]["performanceMetrics"]["avgCompletedQPS"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(qps, [3.0, 1.0]);
+    let (_, beyond) = server.get_json("/api/teams/team1/history?offset=3");
+    assert_eq!(beyond["history"], json!([]));
+}
+
+#[test]
+fn trash_and_restore_renumber_the_runs() {
+    let (server, _) = registered("", |_| {});
+    // totalElapsed 100, 50, 80: the second report starts run 2.
+    for (elapsed, qps) in [(100.0, 500.0), (50.0, 10.0), (80.0, 20.0)] {
+        let mut report: Value = serde_json::from_slice(&report_with_qps(qps)).unwrap();
+        report["totalElapsed"] = json!(elapsed);
+        let body = serde_json::to_vec(&report).unwrap();
+        assert_eq!(post(&server, "team1", Some(TEAM1), &body).status, 200);
+    }
+    let runs = |server: &TestServer| -> (Value, Vec<u64>) {
+        let (_, team) = server.get_json("/api/teams/team1");
+        let (_, history) = server.get_json("/api/teams/team1/history");
+        let runs = history["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["run"].as_u64().unwrap())
+            .collect();
+        (
+            json!([team["run"], team["run_best"]["best_qps"], team["best_qps"]]),
+            runs,
+        )
+    };
+    assert_eq!(runs(&server), (json!([2, 20.0, 500.0]), vec![2, 2, 1]));
+    let first = server.stored("team1")[0].name.clone();
+    let trash = format!("/api/admin/teams/team1/reports/{first}/trash");
+    assert_eq!(admin(&server, "POST", &trash, None).status, 200);
+    assert_eq!(runs(&server), (json!([1, 20.0, 20.0]), vec![1, 1]));
+    let restore = format!("/api/admin/trash/team1/{first}/restore");
+    assert_eq!(admin(&server, "POST", &restore, None).status, 200);
+    assert_eq!(runs(&server), (json!([2, 20.0, 500.0]), vec![2, 2, 1]));
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `benchboard-history` knows runs and warnings: `show` lists each report's run and
 //! warnings, `teams` the current run and its best records, `best --current-run`
-//! ranks by them, and the exports carry both; from a data directory and from a
-//! running server alike.
+//! ranks by them, and the exports carry both; from a data directory (or, in
+//! tests/history_runs_postgres.rs, the database) and from a running server alike.
 
 mod common;
 
@@ -44,6 +44,13 @@ fn server_with_two_runs() -> TestServer {
     server
 }
 
+/// `benchboard-history` on the server's store (its data directory, or its database).
+fn history_of(server: &TestServer, args: &[&str]) -> String {
+    let mut all = server.store_args();
+    all.extend(args.iter().map(|a| a.to_string()));
+    history(&all.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
 fn history(args: &[&str]) -> String {
     let output = Command::new(BIN).args(args).output().unwrap();
     assert!(
@@ -57,8 +64,7 @@ fn history(args: &[&str]) -> String {
 #[test]
 fn show_lists_each_reports_run_and_warnings_from_disk_and_from_the_server() {
     let server = server_with_two_runs();
-    let dir = server.data_dir.to_str().unwrap().to_string();
-    let local = history(&["--data-dir", &dir, "show", "t1"]);
+    let local = history_of(&server, &["show", "t1"]);
     let lines: Vec<&str> = local.lines().collect();
     assert!(
         lines[0].contains(" RUN ") && lines[0].trim_end().ends_with("WARNINGS"),
@@ -74,7 +80,7 @@ fn show_lists_each_reports_run_and_warnings_from_disk_and_from_the_server() {
     let remote = history(&["--server", &server.base, "show", "t1"]);
     assert_eq!(remote, local);
     let json: Value =
-        serde_json::from_str(&history(&["--data-dir", &dir, "show", "t1", "--json"])).unwrap();
+        serde_json::from_str(&history_of(&server, &["show", "t1", "--json"])).unwrap();
     let runs: Vec<u64> = json["history"]
         .as_array()
         .unwrap()
@@ -88,23 +94,15 @@ fn show_lists_each_reports_run_and_warnings_from_disk_and_from_the_server() {
 #[test]
 fn teams_and_best_know_the_current_run() {
     let server = server_with_two_runs();
-    let dir = server.data_dir.to_str().unwrap().to_string();
-    let teams: Value =
-        serde_json::from_str(&history(&["--data-dir", &dir, "teams", "--json"])).unwrap();
+    let teams: Value = serde_json::from_str(&history_of(&server, &["teams", "--json"])).unwrap();
     assert_eq!(teams[0]["run"], 2);
     assert_eq!(teams[0]["best_qps"], 500.0);
     assert_eq!(teams[0]["run_best"]["best_qps"], 150.0);
     let remote: Value =
         serde_json::from_str(&history(&["--server", &server.base, "teams", "--json"])).unwrap();
     assert_eq!(remote, teams);
-    let best: Value = serde_json::from_str(&history(&[
-        "--data-dir",
-        &dir,
-        "best",
-        "--current-run",
-        "--json",
-    ]))
-    .unwrap();
+    let best: Value =
+        serde_json::from_str(&history_of(&server, &["best", "--current-run", "--json"])).unwrap();
     assert_eq!(best["current_run"], true);
     assert_eq!(best["ranking"][0]["value"], 150.0);
 }
@@ -112,8 +110,7 @@ fn teams_and_best_know_the_current_run() {
 #[test]
 fn exports_carry_the_run_and_the_warnings() {
     let server = server_with_two_runs();
-    let dir = server.data_dir.to_str().unwrap().to_string();
-    let csv = history(&["--data-dir", &dir, "export", "--format", "csv"]);
+    let csv = history_of(&server, &["export", "--format", "csv"]);
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
     let header = reader.headers().unwrap().clone();
     let run = header.iter().position(|h| h == "run").unwrap();
@@ -136,7 +133,7 @@ fn exports_carry_the_run_and_the_warnings() {
     );
     let (_, served) = server.get("/api/teams/t1/export.csv");
     assert_eq!(served, csv, "the server's CSV is the same");
-    let ndjson = history(&["--data-dir", &dir, "export", "--format", "ndjson"]);
+    let ndjson = history_of(&server, &["export", "--format", "ndjson"]);
     let third: Value = serde_json::from_str(ndjson.lines().nth(2).unwrap()).unwrap();
     assert_eq!(
         (

@@ -1,93 +1,111 @@
 //! The contest trust work on the PostgreSQL store, against a real throwaway cluster
-//! (tests/common/pg.rs): tokens, registered mode and reloads work as on files; the
-//! organiser's actions that live in the file store's data directory (hide, rename,
-//! trash, restore, resets, the admin's report list, the audit log) are refused with
-//! 501 naming the store, and change nothing. `store` is a `[server]` key of the
-//! contest file, and its password is never shown by `--check-config`.
+//! (tests/common/pg.rs): tokens and registered mode work as on files, and every
+//! organiser action taken on one instance (trash, hide, rename, restore, reset-all)
+//! shows on the boards and viewers of the others and in their audit log; a new
+//! instance starts with the hidden teams and names the database keeps. `store` is a
+//! `[server]` key of the contest file, and its password is never shown by
+//! `--check-config`.
 
 mod common;
 
 use std::process::Command;
 
-use common::contest::{TEAM1, admin, post, registered, report_with_qps};
+use common::TestServer;
+use common::contest::{TEAM1, TEAM2, admin, post, registered, report_with_qps};
 use common::pg;
 use common::serve::{SERVE, ServeChild, serve_command};
+use common::watch::{eventually, next_message, viewer};
 use serde_json::json;
 
 #[test]
-fn registered_mode_works_and_the_data_directory_actions_are_refused_with_501() {
+fn registered_mode_and_every_admin_action_work_across_instances() {
     let db = pg::database();
-    let url = db.url();
-    let (server, _file) = registered("", |c| c.store_url = Some(url));
+    let (a, _) = registered("", |c| c.store_url = Some(db.url()));
+    let (b, _) = registered("", |c| c.store_url = Some(db.url()));
+    for qps in [100.0, 900.0] {
+        assert_eq!(
+            post(&a, "team1", Some(TEAM1), &report_with_qps(qps)).status,
+            200
+        );
+    }
     assert_eq!(
-        post(&server, "team1", Some(TEAM1), &report_with_qps(10.0)).status,
+        post(&a, "team2", Some(TEAM2), &report_with_qps(5.0)).status,
         200
     );
+    assert_eq!(post(&a, "team1", None, &report_with_qps(10.0)).status, 401);
     assert_eq!(
-        post(&server, "team1", None, &report_with_qps(10.0)).status,
-        401
-    );
-    assert_eq!(
-        post(&server, "team2", Some(TEAM1), &report_with_qps(10.0)).status,
+        post(&a, "team2", Some(TEAM1), &report_with_qps(10.0)).status,
         403
     );
+    let team = |server: &TestServer, id: &str| server.get_json(&format!("/api/teams/{id}"));
+    eventually("B shows both reports", || {
+        team(&b, "team1").1["report_count"] == 2
+    });
+    let mut watching = viewer(&b);
+    let files: Vec<String> = db
+        .connect()
+        .query(
+            "SELECT file_name FROM reports WHERE team_id = 'team1' ORDER BY seq",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
 
-    let teams = admin(&server, "GET", "/api/admin/teams", None);
-    assert_eq!(teams.status, 200, "{}", teams.body);
-    assert_eq!(teams.json()["teams"][0]["team_name"], "第一小组");
-    let reload = admin(&server, "POST", "/api/admin/reload", None);
-    assert_eq!(reload.status, 200, "{}", reload.body);
+    let path = format!("/api/admin/teams/team1/reports/{}/trash", files[1]);
+    assert_eq!(admin(&a, "POST", &path, None).status, 200);
+    eventually("B drops the trashed best record", || {
+        let (_, t) = team(&b, "team1");
+        t["best_qps"] == 100.0 && t["report_count"] == 1
+    });
+    let pushed = next_message(&mut watching, |m| m["type"] == "admin_action");
+    assert_eq!(pushed["entry"]["action"], "trash");
+    assert!(pushed["entry"].get("from").is_none(), "{pushed}");
 
-    let reports = |db: &pg::TestDb| -> Vec<String> {
-        db.connect()
-            .query("SELECT file_name FROM reports WHERE team_id = 'team1'", &[])
-            .unwrap()
-            .iter()
-            .map(|row| row.get(0))
-            .collect()
-    };
-    let file = reports(&db)[0].clone();
-    let refused = [
-        ("POST", "/api/admin/teams/team1/hide".to_string(), None),
-        ("POST", "/api/admin/teams/team1/show".to_string(), None),
-        (
-            "POST",
-            "/api/admin/teams/team1/rename".to_string(),
-            Some(json!({"name": "X"})),
-        ),
-        ("POST", "/api/admin/teams/team1/reset".to_string(), None),
-        (
-            "POST",
-            format!("/api/admin/teams/team1/reports/{file}/trash"),
-            None,
-        ),
-        (
-            "POST",
-            format!("/api/admin/trash/team1/{file}/restore"),
-            None,
-        ),
-        (
-            "POST",
-            "/api/admin/reset-all".to_string(),
-            Some(json!({"confirm": "reset all teams"})),
-        ),
-        ("GET", "/api/admin/teams/team1/reports".to_string(), None),
-        ("GET", "/api/admin/trash".to_string(), None),
-        ("GET", "/api/admin/audit".to_string(), None),
-    ];
-    for (method, path, body) in refused {
-        let answer = admin(&server, method, &path, body);
-        assert_eq!(answer.status, 501, "{method} {path}: {}", answer.body);
-        let error = answer.json()["error"].as_str().unwrap().to_string();
-        assert!(error.contains("PostgreSQL"), "{path}: {error}");
-        assert!(error.contains("--data-dir"), "{path}: {error}");
+    assert_eq!(
+        admin(&a, "POST", "/api/admin/teams/team2/hide", None).status,
+        200
+    );
+    eventually("B hides team2", || team(&b, "team2").0 == 404);
+    let rename = Some(json!({"name": "<i>Eins</i>"}));
+    assert_eq!(
+        admin(&b, "POST", "/api/admin/teams/team1/rename", rename).status,
+        200
+    );
+    eventually("A shows the new name", || {
+        team(&a, "team1").1["team_name"] == "<i>Eins</i>"
+    });
+    let path = format!("/api/admin/trash/team1/{}/restore", files[1]);
+    assert_eq!(admin(&b, "POST", &path, None).status, 200);
+    eventually("A shows the restored best record", || {
+        team(&a, "team1").1["best_qps"] == 900.0
+    });
+    let audit = admin(&a, "GET", "/api/admin/audit", None).json();
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["restore", "rename", "hide", "trash"]);
+
+    // A new instance starts with what the database keeps: team2 hidden, team1 renamed.
+    let (c, _) = registered("", |c| c.store_url = Some(db.url()));
+    assert_eq!(team(&c, "team2").0, 404);
+    assert_eq!(team(&c, "team1").1["team_name"], "<i>Eins</i>");
+    let all = Some(json!({"confirm": "reset all teams"}));
+    let reset = admin(&c, "POST", "/api/admin/reset-all", all);
+    assert_eq!(reset.status, 200, "{}", reset.body);
+    assert_eq!(reset.json()["detail"]["reports"], 3);
+    eventually("A and B are empty", || {
+        a.get_json("/api/teams").1 == json!([]) && b.get_json("/api/teams").1 == json!([])
+    });
+    let trash = admin(&b, "GET", "/api/admin/trash", None).json();
+    assert_eq!(trash["reports"].as_array().unwrap().len(), 3);
+    for server in [&a, &b, &c] {
+        assert!(!server.data_dir.exists());
     }
-    // Nothing changed: the report is still there, the team still shown as named.
-    assert_eq!(reports(&db), [file]);
-    let (status, team) = server.get_json("/api/teams/team1");
-    assert_eq!(status, 200);
-    assert_eq!(team["team_name"], "第一小组");
-    assert!(!server.data_dir.exists());
 }
 
 #[test]

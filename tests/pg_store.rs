@@ -1,47 +1,16 @@
-//! The PostgreSQL store's own behaviour (schema, group commit, fan-out) against a
-//! real, throwaway PostgreSQL cluster (tests/common/pg.rs): one cluster for this binary, a
-//! fresh database per test.
+//! The PostgreSQL store's own behaviour (schema, group commit) against a real,
+//! throwaway PostgreSQL cluster (tests/common/pg.rs): one cluster for this binary, a
+//! fresh database per test. The fan-out between instances: tests/pg_feed.rs.
 
 mod common;
 
 use common::pg;
+use common::pg_reports::{body_with_qps, new_report};
 
-use std::collections::HashMap;
-use std::sync::{Arc, Barrier, mpsc};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Barrier};
 
-use benchboard::metrics::Metrics;
-use benchboard::report::Report;
-use benchboard::store::postgres::{FeedEvent, NewReport, PgStore, migrate};
+use benchboard::store::postgres::{PgStore, migrate};
 use benchboard::team::TeamId;
-
-/// A valid report whose completed QPS is `qps`, laid out as a tool might send it.
-fn body_with_qps(qps: f64) -> String {
-    format!(
-        r#"{{ "totalElapsed": 10, "totalSent": 100, "totalOps": 90,  "totalErrors": 1,
-  "totalSaveDelayErrors": 0, "pending": 5, "zExtra": "第一", "aExtra": [1.50, 1e3],
-  "operations": {{"sensorData": {{"operations": 90, "errors": 1}}}},
-  "performanceMetrics": {{"avgSentQPS": 10, "avgCompletedQPS": {qps}, "errorRate": 1.1}},
-  "latencyAnalysis": {{"sensorData": {{"avg": 3.5, "min": 1, "max": 9,
-    "buckets": [10, 20, 30, 20, 10, 0, 0, 0, 0, 0, 0, 0]}}}}}}"#
-    )
-}
-
-fn new_report(team: &str, qps: f64) -> NewReport {
-    let body = body_with_qps(qps);
-    let report = Report::parse(body.as_bytes()).expect("a valid report");
-    let metrics = Metrics::of(&report);
-    NewReport {
-        team_id: TeamId::parse(team).unwrap(),
-        team_name: format!("Team {team}"),
-        body,
-        stats: report.value,
-        metrics,
-        warnings: Vec::new(),
-        arrival: None,
-        source: None,
-    }
-}
 
 fn count(db: &pg::TestDb, sql: &str) -> i64 {
     db.connect().query_one(sql, &[]).unwrap().get(0)
@@ -202,95 +171,4 @@ fn a_history_page_is_the_same_at_any_depth() {
     assert!(page.is_empty());
     let unknown = TeamId::parse("nobody").unwrap();
     assert_eq!(store.page(&unknown, &(None, None), 0, 10).unwrap().0, 0);
-}
-
-/// Collects what a listener passes on.
-fn listening(
-    store: &PgStore,
-) -> (
-    benchboard::store::postgres::Listener,
-    mpsc::Receiver<FeedEvent>,
-) {
-    let (events, received) = mpsc::channel();
-    let events = std::sync::Mutex::new(events);
-    let listener = store.listen(Vec::new(), move |event| {
-        let _ = events.lock().unwrap().send(event);
-    });
-    (listener, received)
-}
-
-/// The (team, seq) of each report event until `n` have come, within a deadline.
-fn reports_seen(events: &mpsc::Receiver<FeedEvent>, n: usize) -> Vec<(String, u64)> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut seen = Vec::new();
-    while seen.len() < n {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match events.recv_timeout(left) {
-            Ok(FeedEvent::Report { seq, stored, .. }) => {
-                seen.push((stored.team_id.to_string(), seq))
-            }
-            Ok(_) => {}
-            Err(_) => panic!("only {} of {n} reports arrived: {seen:?}", seen.len()),
-        }
-    }
-    seen
-}
-
-#[test]
-fn a_report_stored_by_one_instance_reaches_the_other_once_and_in_order() {
-    let db = pg::database();
-    let a = PgStore::open(&db.url()).unwrap();
-    let b = PgStore::open(&db.url()).unwrap();
-    let (_listener, events) = listening(&b);
-    for n in 0..30 {
-        a.append(new_report(if n % 2 == 0 { "even" } else { "odd" }, 1.0))
-            .unwrap();
-    }
-    let seen = reports_seen(&events, 30);
-    let mut per_team: HashMap<String, Vec<u64>> = HashMap::new();
-    for (team, seq) in seen {
-        per_team.entry(team).or_default().push(seq);
-    }
-    assert_eq!(per_team["even"], (1..=15).collect::<Vec<_>>());
-    assert_eq!(per_team["odd"], (1..=15).collect::<Vec<_>>());
-    // Nothing is passed on twice: the next event is the next report.
-    a.append(new_report("even", 1.0)).unwrap();
-    assert_eq!(reports_seen(&events, 1), [("even".to_string(), 16)]);
-}
-
-#[test]
-fn a_lost_listener_reconnects_and_catches_up_without_duplicates() {
-    let db = pg::database();
-    let a = PgStore::open(&db.url()).unwrap();
-    let b = PgStore::open(&db.url()).unwrap();
-    let (_listener, events) = listening(&b);
-    a.append(new_report("team1", 1.0)).unwrap();
-    assert_eq!(reports_seen(&events, 1), [("team1".to_string(), 1)]);
-
-    // Cut the listener's connection, store while it is away, and let it come back.
-    let killed = count(
-        &db,
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-         WHERE datname = current_database() AND application_name = 'benchboard-listener'",
-    );
-    assert_eq!(killed, 1, "one listener connection");
-    for _ in 0..5 {
-        a.append(new_report("team1", 1.0)).unwrap();
-    }
-    let mut seen = Vec::new();
-    let mut down = false;
-    let mut up = false;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while seen.len() < 5 || !up {
-        match events.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(FeedEvent::Report { seq, .. }) => seen.push(seq),
-            Ok(FeedEvent::Available(false)) => down = true,
-            Ok(FeedEvent::Available(true)) => up = true,
-            Ok(FeedEvent::Team(_)) => panic!("a short gap is replayed report by report"),
-            Ok(FeedEvent::Clock(_)) => {}
-            Err(_) => panic!("seen {seen:?}, down {down}, up {up}"),
-        }
-    }
-    assert_eq!(seen, [2, 3, 4, 5, 6]);
-    assert!(down, "the board heard that the database was away");
 }

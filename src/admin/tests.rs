@@ -69,7 +69,7 @@ fn every_action_is_audited_with_its_address_and_newest_first() {
             .perform(&f.store, &f.board, action, "192.0.2.7")
             .unwrap();
     }
-    let entries = f.admin.audit_entries(100).unwrap();
+    let entries = f.admin.audit_entries(&f.store, 100).unwrap();
     let names: Vec<&str> = entries
         .iter()
         .map(|e| e["action"].as_str().unwrap())
@@ -92,7 +92,7 @@ fn every_action_is_audited_with_its_address_and_newest_first() {
     assert_eq!(entries[2]["detail"]["reports"], 1);
     assert_eq!(entries[5]["detail"]["name"], "新名字");
     assert!(entries.iter().all(|e| e["from"] == "192.0.2.7"));
-    assert_eq!(f.admin.audit_entries(2).unwrap().len(), 2);
+    assert_eq!(f.admin.audit_entries(&f.store, 2).unwrap().len(), 2);
 }
 
 #[test]
@@ -158,7 +158,7 @@ fn refused_actions_change_nothing_and_are_not_audited() {
             "{error}"
         );
     }
-    assert!(f.admin.audit_entries(10).unwrap().is_empty());
+    assert!(f.admin.audit_entries(&f.store, 10).unwrap().is_empty());
     assert_eq!(f.store.report_count(&id("t1")), 1);
 }
 

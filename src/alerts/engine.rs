@@ -6,7 +6,7 @@
 //! [`MAX_CHANGES`]) and returned to the caller, which shows and sends it. Time comes
 //! only from the [`Clock`], so tests move it by hand.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -15,7 +15,7 @@ use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
 use super::clock::Clock;
-use super::persist::{self, AlertFile, PersistError, SavedAlert};
+use super::persist::{self, PersistError};
 use super::rules::{Metric, Rule, Severity};
 use crate::metrics::Metrics;
 use crate::team::TeamId;
@@ -121,6 +121,10 @@ struct Inner {
     changes: VecDeque<Change>,
     /// Changed since the state file was written.
     dirty: bool,
+    /// (rule, team) changed since the state was last kept in a table, and the
+    /// changes since then (oldest first; at most [`MAX_CHANGES`]).
+    unsaved: BTreeSet<(usize, TeamId)>,
+    unsaved_changes: VecDeque<Change>,
 }
 
 /// Every rule's state for every team, with the history of changes.
@@ -128,7 +132,7 @@ struct Inner {
 pub struct AlertEngine {
     rules: Vec<Rule>,
     clock: Arc<dyn Clock>,
-    state_file: Option<PathBuf>,
+    kept: kept::Kept,
     inner: Mutex<Inner>,
 }
 
@@ -144,12 +148,12 @@ impl AlertEngine {
         if let Some(path) = &state_file
             && let Some(saved) = persist::load(path)?
         {
-            inner = restore(&rules, saved);
+            inner = kept::restore(&rules, saved);
         }
         Ok(AlertEngine {
             rules,
             clock,
-            state_file,
+            kept: state_file.map_or(kept::Kept::Nowhere, kept::Kept::File),
             inner: Mutex::new(inner),
         })
     }
@@ -284,6 +288,11 @@ impl AlertEngine {
         }
         inner.changes.push_back(change.clone());
         inner.dirty = true;
+        inner.unsaved.insert((index, team.clone()));
+        if inner.unsaved_changes.len() == MAX_CHANGES {
+            inner.unsaved_changes.pop_front();
+        }
+        inner.unsaved_changes.push_back(change.clone());
         Some(change)
     }
 
@@ -335,79 +344,8 @@ impl AlertEngine {
             .cloned()
             .collect()
     }
-
-    /// Writes the state file when something changed since the last write. The write
-    /// is atomic (a temporary file renamed over the old one).
-    pub fn save_if_changed(&self) -> Result<(), PersistError> {
-        let Some(path) = &self.state_file else {
-            return Ok(());
-        };
-        let file = {
-            let mut inner = self.lock();
-            if !inner.dirty {
-                return Ok(());
-            }
-            inner.dirty = false;
-            self.to_file(&inner)
-        };
-        persist::save(path, &file).inspect_err(|_| self.lock().dirty = true)
-    }
-
-    fn to_file(&self, inner: &Inner) -> AlertFile {
-        let alerts = inner
-            .entries
-            .iter()
-            .filter(|(_, e)| e.phase != Phase::Ok)
-            .map(|((index, team), e)| SavedAlert {
-                rule: self.rules[*index].name.clone(),
-                team_id: team.to_string(),
-                team_name: e.team_name.clone(),
-                phase: e.phase,
-                since: format_timestamp(&e.since),
-                holding_since: e.holding_since.map(|at| format_timestamp(&at)),
-                value: e.value,
-            })
-            .collect();
-        AlertFile {
-            version: persist::VERSION,
-            alerts,
-            changes: inner.changes.iter().cloned().collect(),
-        }
-    }
 }
 
-/// The saved state of the rules that still exist (matched by name).
-fn restore(rules: &[Rule], saved: AlertFile) -> Inner {
-    let mut inner = Inner::default();
-    for alert in saved.alerts {
-        let Some(index) = rules.iter().position(|r| r.name == alert.rule) else {
-            continue;
-        };
-        let (Ok(team), Some(since)) = (
-            TeamId::parse(&alert.team_id),
-            crate::timefmt::parse_timestamp(&alert.since),
-        ) else {
-            continue;
-        };
-        let holding_since = alert
-            .holding_since
-            .as_deref()
-            .and_then(crate::timefmt::parse_timestamp);
-        inner.entries.insert(
-            (index, team),
-            Entry {
-                phase: alert.phase,
-                since,
-                holding_since,
-                value: alert.value,
-                team_name: alert.team_name,
-            },
-        );
-    }
-    let skip = saved.changes.len().saturating_sub(MAX_CHANGES);
-    inner.changes = saved.changes.into_iter().skip(skip).collect();
-    inner
-}
-
+mod kept;
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,6 @@
 //! The alert state file, `<data-dir>/.benchboard-alerts.json`, so a restart keeps
-//! which alerts are firing and the recent changes.
+//! which alerts are firing and the recent changes; with a database store the same
+//! state lives in its tables instead ([`AlertTable`], one row per team and rule).
 //!
 //! It is written whole, atomically: to a temporary file in the same directory,
 //! synced, then renamed over the old one, so a crash leaves the old or the new file,
@@ -36,6 +37,32 @@ pub enum PersistError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The database keeping the state (PostgreSQL store) failed.
+    #[error(
+        "cannot keep the alert state in the database: {0} (alerts keep working; the state is written again at the next change)"
+    )]
+    Database(String),
+}
+
+/// One (rule, team) whose state changed since the last save: its state now, `None`
+/// when it is back to ok.
+pub type AlertUpdate = (String, String, Option<SavedAlert>);
+
+/// A store that keeps the alert state in its tables and tells the other instances
+/// sharing it of each change (the PostgreSQL store).
+pub trait AlertTable: Send + Sync {
+    /// The state kept: every (rule, team) that is not ok, and the newest changes.
+    fn load(&self) -> Result<AlertFile, PersistError>;
+    /// Keeps `updates` and appends `changes` (oldest first), in one transaction that
+    /// announces each change to the other instances.
+    fn save(&self, updates: &[AlertUpdate], changes: &[Change]) -> Result<(), PersistError>;
+}
+
+/// What another instance announced: one change and the state it left.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Announced {
+    pub change: Change,
+    pub alert: Option<SavedAlert>,
 }
 
 /// One (rule, team) that is not ok.

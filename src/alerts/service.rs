@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::AlertSettings;
 use super::clock::Clock;
 use super::engine::{AlertEngine, Change, FiringAlert, MAX_CHANGES, TeamActivity};
-use super::persist::{self, PersistError};
+use super::persist::{self, AlertTable, Announced, PersistError};
 use super::rules::TeamFilter;
 use super::sender::{AlertSender, SenderOptions};
 use crate::api;
@@ -21,22 +21,27 @@ pub struct AlertService {
 }
 
 impl AlertService {
-    /// Takes up the state saved in `data_dir` (when there are rules) and starts the
-    /// sender thread (when there are destinations). `board_url` is linked from the
-    /// messages of destinations without a `board_url` of their own.
+    /// Takes up the state saved in `data_dir`, or kept in the store's `table`
+    /// (PostgreSQL), when there are rules, and starts the sender thread (when there
+    /// are destinations). `board_url` is linked from the messages of destinations
+    /// without a `board_url` of their own.
     pub fn start(
         settings: &AlertSettings,
         clock: Arc<dyn Clock>,
-        data_dir: Option<&Path>,
+        kept: (Option<&Path>, Option<Arc<dyn AlertTable>>),
         board_url: &str,
         options: SenderOptions,
     ) -> Result<AlertService, PersistError> {
-        // Without rules the state file of an earlier contest is left as it is; without
-        // a data directory (PostgreSQL) the state lives in memory only.
-        let state_file = data_dir
-            .filter(|_| !settings.rules.is_empty())
-            .map(persist::path_in);
-        let engine = AlertEngine::new(settings.rules.clone(), clock, state_file)?;
+        // Without rules the state of an earlier contest is left as it is.
+        let (data_dir, table) = kept;
+        let rules = settings.rules.clone();
+        let engine = match table.filter(|_| !rules.is_empty()) {
+            Some(table) => AlertEngine::in_table(rules, clock, table)?,
+            None => {
+                let state_file = data_dir.filter(|_| !rules.is_empty()).map(persist::path_in);
+                AlertEngine::new(rules, clock, state_file)?
+            }
+        };
         let sender = (!settings.destinations.is_empty()).then(|| {
             AlertSender::start(
                 settings.destinations.clone(),
@@ -72,6 +77,13 @@ impl AlertService {
             self.send(&changes);
         }
         changes
+    }
+
+    /// Takes up a change another instance announced (kept in the shared database):
+    /// the change to show, not to send (the instance that made it sends it).
+    pub fn adopt_announced(&self, announced: &serde_json::Value) -> Option<Change> {
+        let announced: Announced = serde_json::from_value(announced.clone()).ok()?;
+        self.engine.adopt(announced)
     }
 
     /// Evaluates what time alone changes (`silent`, pending alerts whose `for` passed).

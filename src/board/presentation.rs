@@ -13,8 +13,7 @@ use serde_json::{Value, json};
 
 use super::{BestRecords, LiveBoard, TeamState};
 use crate::api::WsMessage;
-use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::{ReadStore, TeamEntry};
 use crate::team::TeamId;
 
 /// Hidden teams and names: what the admin API changes (saved by the caller), and the
@@ -91,23 +90,38 @@ impl LiveBoard {
 
     /// Recomputes a team from the store (latest report, best records, count), e.g.
     /// after reports went to the trash or came back, and publishes the change.
-    pub fn refresh_team(&self, store: &Store, id: &TeamId) {
+    pub fn refresh_team(&self, store: &dyn ReadStore, id: &TeamId) {
+        match store.team(id) {
+            Ok(entry) => self.refresh_entry(Some(store), id, entry),
+            Err(e) => log::warn!("{e}; the board shows team {id} as it was"),
+        }
+    }
+
+    /// Puts a team's state as a store has it now (`None`: no report left outside
+    /// the trash) on the board and publishes the change. During a freeze the public
+    /// copy is made again from `store`; without one (a change another instance
+    /// announced) the public copy stays as it was.
+    pub fn refresh_entry(
+        &self,
+        store: Option<&dyn ReadStore>,
+        id: &TeamId,
+        entry: Option<TeamEntry>,
+    ) {
         let mut teams = self.teams.lock().expect("board lock poisoned");
-        let Some(latest) = store.latest(id) else {
+        let Some(entry) = entry else {
             if teams.remove(id).is_some_and(|state| !state.hidden) {
                 self.publish_removed(id);
             }
             return;
         };
-        let metrics = Metrics::of_stored(&latest.stats).0;
-        let records = crate::query::records(store, id);
-        let (best, run_best, report_count) = (records.best, records.run_best, records.reports);
+        let latest = entry.latest;
+        let records = entry.records;
         let now = crate::timefmt::now().fixed_offset();
         let presentation = self.presentation.lock().expect("board lock poisoned");
         let state = teams.entry(id.clone()).or_insert_with(|| {
             TeamState::new(
                 Arc::clone(&latest),
-                metrics.clone(),
+                entry.metrics.clone(),
                 (BestRecords::default(), BestRecords::default()),
                 0,
                 presentation.name_of(id),
@@ -116,10 +130,10 @@ impl LiveBoard {
         });
         drop(presentation);
         state.latest = latest;
-        state.metrics = metrics;
-        state.best = best;
-        state.run_best = run_best;
-        state.report_count = report_count;
+        state.metrics = entry.metrics;
+        state.best = records.best;
+        state.run_best = records.run_best;
+        state.report_count = records.reports;
         state.published = state.activity(now, &self.timing);
         state.encode();
         // During a freeze the public keeps the team as it stood (from the store).
@@ -127,7 +141,7 @@ impl LiveBoard {
         let held = visibility
             .public_cutoff(id)
             .filter(|cutoff| state.latest.at >= *cutoff);
-        if let Some(cutoff) = held {
+        if let (Some(cutoff), Some(store)) = (held, store) {
             let rules = self.rules.lock().expect("rules lock poisoned").clone();
             state.public = Some(super::frozen::copy_from_store(
                 store,
@@ -144,6 +158,19 @@ impl LiveBoard {
         if held.is_none() {
             self.publish_public(&mut teams, std::slice::from_ref(id), now);
         }
+    }
+
+    /// Puts hidden teams and given names kept by the store in force (the contest
+    /// file's names stay).
+    pub fn set_saved_presentation(
+        &self,
+        hidden: BTreeSet<String>,
+        renamed: BTreeMap<String, String>,
+    ) {
+        let mut presentation = self.presentation();
+        presentation.hidden = hidden;
+        presentation.renamed = renamed;
+        self.set_presentation(presentation);
     }
 
     /// Every team the board knows, hidden ones too, with `hidden` and the name of

@@ -70,7 +70,7 @@ pub struct ServeArgs {
     /// Directory of the stored reports, one sub-directory per team (created if missing); locked while the server runs: one server per directory
     #[arg(long, env = "BENCHBOARD_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
-    /// Store the reports in PostgreSQL instead of --data-dir, e.g. postgres://bb@db/benchboard (the database must exist: createdb; the schema is created and upgraded at start). Several servers may share one database and show the same board. The admin's hide, rename, trash, resets and audit log need --data-dir (501 here)
+    /// Store the reports in PostgreSQL instead of --data-dir, e.g. postgres://bb@db/benchboard (the database must exist: createdb; the schema is created and upgraded at start). Several servers may share one database and show the same board, the organiser's actions included
     #[arg(
         long,
         env = "BENCHBOARD_STORE",

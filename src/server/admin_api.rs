@@ -12,8 +12,10 @@ use super::api::{query_number, read_body};
 use super::error::ApiError;
 use super::reply::Reply;
 use super::routes::AdminEndpoint;
-use crate::admin::{Action, AdminError, MAX_AUDIT_ENTRIES, RESET_ALL_CONFIRMATION};
-use crate::store::WritableStore;
+use crate::admin::{Action, MAX_AUDIT_ENTRIES, RESET_ALL_CONFIRMATION};
+use crate::metrics::Metrics;
+use crate::query::TimeRange;
+use crate::store::{Headline, StoreError};
 use crate::team::TeamId;
 
 /// Largest JSON body of an admin request (a name, a confirmation).
@@ -34,12 +36,12 @@ pub(super) fn dispatch(
         AdminEndpoint::Teams => return Ok(teams(app)),
         AdminEndpoint::Reports => return reports(app, &team()?, query),
         AdminEndpoint::Trash => {
-            let list = files(app)?.trash_list()?;
+            let list = app.admin.trash_list(&*app.store)?;
             return Ok(Reply::json(200, &json!({ "reports": list })));
         }
         AdminEndpoint::Audit => {
             let limit = query_number(query, "limit", 100, 1, MAX_AUDIT_ENTRIES)?;
-            let entries = app.admin.audit_entries(limit)?;
+            let entries = app.admin.audit_entries(&*app.store, limit)?;
             return Ok(Reply::json(200, &json!({ "entries": entries })));
         }
         AdminEndpoint::Reload => return reload(app, request),
@@ -104,29 +106,45 @@ fn teams(app: &App) -> Reply {
     Reply::json(200, &json!({"mode": mode, "teams": teams}))
 }
 
-/// One page of a team's reports from the index, newest first (no file is read).
+/// One page of a team's reports, newest first: from the file store's index (no file
+/// is read), or from the database.
 fn reports(app: &App, id: &TeamId, query: &str) -> Result<Reply, ApiError> {
     let limit = query_number(query, "limit", 20, 1, MAX_REPORTS_PAGE)?;
     let offset = query_number(query, "offset", 0, 0, usize::MAX)?;
-    let (total, page) = files(app)?.with_entries(id, |entries| {
-        let page: Vec<Value> = entries
-            .iter()
-            .rev()
-            .skip(offset)
-            .take(limit)
-            .map(|e| {
-                json!({
-                    "file_name": &*e.file_name,
-                    "timestamp": &*e.timestamp,
-                    "qps": e.headline.qps,
-                    "avg_latency": e.headline.avg_latency,
-                    "p99_latency": e.headline.p99_latency,
-                    "data_loss_rate": e.headline.data_loss_rate,
+    let listed = |file_name: &str, timestamp: &str, headline: &Headline| {
+        json!({
+            "file_name": file_name,
+            "timestamp": timestamp,
+            "qps": headline.qps,
+            "avg_latency": headline.avg_latency,
+            "p99_latency": headline.p99_latency,
+            "data_loss_rate": headline.data_loss_rate,
+        })
+    };
+    let (total, page) = match app.store.files() {
+        Some(files) => files.with_entries(id, |entries| {
+            let page: Vec<Value> = entries
+                .iter()
+                .rev()
+                .skip(offset)
+                .take(limit)
+                .map(|e| listed(&e.file_name, &e.timestamp, &e.headline))
+                .collect();
+            (entries.len(), page)
+        }),
+        None => {
+            let (total, page) = app.store.page(id, &TimeRange::default(), offset, limit)?;
+            let page = page
+                .into_iter()
+                .map(|stored| {
+                    let stored = stored?;
+                    let headline = Headline::from(&Metrics::of_stored(&stored.stats).0);
+                    Ok(listed(&stored.file_name, &stored.timestamp, &headline))
                 })
-            })
-            .collect();
-        (entries.len(), page)
-    });
+                .collect::<Result<Vec<Value>, StoreError>>()?;
+            (total, page)
+        }
+    };
     Ok(Reply::json(
         200,
         &json!({"team_id": id.as_str(), "total": total, "limit": limit, "offset": offset, "reports": page}),
@@ -175,14 +193,6 @@ fn confirmed(request: &mut Request) -> Result<(), ApiError> {
     Err(ApiError::BadRequest(format!(
         "resetting every team needs the body {{\"confirm\": \"{RESET_ALL_CONFIRMATION}\"}}"
     )))
-}
-
-/// The file store, or the 501 of a store without a trash and an index of files
-/// (PostgreSQL).
-fn files(app: &App) -> Result<&WritableStore, ApiError> {
-    app.store
-        .files()
-        .ok_or_else(|| ApiError::Admin(AdminError::NotOnThisStore(app.store.describe())))
 }
 
 fn address(app: &App, request: &Request) -> String {

@@ -62,9 +62,9 @@ pub enum ApiError {
     /// No token, a token that does not fit, or over a rate limit (401, 403, 429).
     #[error("{0}")]
     Refused(#[from] Refusal),
-    /// An organiser's action failed.
+    /// An organiser's action failed (a failure of the store itself is `Storage`).
     #[error("{0}")]
-    Admin(#[from] AdminError),
+    Admin(AdminError),
     /// The contest is not where the action needs it (a reveal before the end, with
     /// no freeze, or already finished).
     #[error("{0}")]
@@ -72,6 +72,15 @@ pub enum ApiError {
     /// The contest file could not be reloaded; the old settings stay.
     #[error("the contest file was not reloaded, the settings stay as they were: {0}")]
     Reload(#[from] ConfigError),
+}
+
+impl From<AdminError> for ApiError {
+    fn from(error: AdminError) -> ApiError {
+        match error {
+            AdminError::Store(e) => ApiError::Storage(e),
+            other => ApiError::Admin(other),
+        }
+    }
 }
 
 impl ApiError {
@@ -96,7 +105,6 @@ impl ApiError {
             ApiError::Admin(AdminError::NotFound(_)) => 404,
             ApiError::Admin(AdminError::Trash(TrashError::AlreadyThere(_))) => 409,
             ApiError::Conflict(_) => 409,
-            ApiError::Admin(AdminError::NotOnThisStore(_)) => 501,
             ApiError::Admin(_) => 500,
             ApiError::Reload(_) => 422,
         }

@@ -80,7 +80,7 @@ pub struct App {
     /// The server's own counters, served at `/metrics`.
     pub telemetry: Arc<telemetry::Telemetry>,
     /// The alert rules, their state and their delivery.
-    pub alerts: AlertService,
+    pub alerts: Arc<AlertService>,
     /// Who may report, administer and watch; the rate limits.
     pub trust: trust::Trust,
     /// The organiser's actions and their audit log.
@@ -107,16 +107,23 @@ impl App {
             Arc::clone(&telemetry),
         );
         let opened = storage::open(&config, hub)?;
-        // With PostgreSQL the alerts' state is kept in memory only (no data directory).
+        // The alerts' state is a file of the data directory, or rows of the database.
         let state_dir = opened.store.files().map(|files| files.root().to_path_buf());
+        let table = opened.store.postgres().map(|db| {
+            let table: Arc<dyn crate::alerts::persist::AlertTable> = Arc::new(db.alert_table());
+            table
+        });
         let alerts = AlertService::start(
             &config.alerts,
             Arc::clone(&config.clock),
-            state_dir.as_deref(),
+            (state_dir.as_deref(), table),
             url,
             config.delivery,
         )
         .map_err(StartupError::AlertState)?;
+        let alerts = Arc::new(alerts);
+        // Changes other instances announce are taken up from now on.
+        let _ = opened.alerts.set(Arc::clone(&alerts));
         opened.board.show_alerts(&[], &alerts.firing());
         let trust = trust::Trust::new(config.contest.as_ref(), config.limits)
             .with_trusted_proxies(config.trusted_proxies.clone());
@@ -227,6 +234,10 @@ impl App {
             if !changes.is_empty() {
                 self.board
                     .show_alerts_as(&changes, &self.alerts.firing(), held);
+                if self.store.feeds_board() {
+                    // Kept and announced to the other instances now, not at the tick.
+                    self.alerts.save();
+                }
             }
         }
         Ok(stored)

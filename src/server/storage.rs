@@ -4,13 +4,14 @@
 //! feeds the board with every instance's reports and with the database's comings
 //! and goings.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use super::{Config, StartupError};
+use crate::alerts::AlertService;
 use crate::board::LiveBoard;
 use crate::hub::Hub;
-use crate::store::postgres::{FeedEvent, Listener, PgStore};
+use crate::store::postgres::{FeedEvent, Listener, PgError, PgStore};
 use crate::store::{StoreError, TeamEntry, WritableStore, WriteLimits, WriteStore};
 
 /// The store, the board over it and, with PostgreSQL, the listener feeding the board.
@@ -18,7 +19,13 @@ pub(super) struct Opened {
     pub store: Box<dyn WriteStore>,
     pub board: Arc<LiveBoard>,
     pub listener: Option<Listener>,
+    /// Where the listener finds the alerts, once they are started, to take up the
+    /// alert changes of other instances.
+    pub alerts: AlertSlot,
 }
+
+/// The alert service, set once the server has started it.
+pub(super) type AlertSlot = Arc<OnceLock<Arc<AlertService>>>;
 
 /// Opens the store `config` names and builds the board from it.
 pub(super) fn open(config: &Config, hub: Arc<Hub>) -> Result<Opened, StartupError> {
@@ -41,6 +48,7 @@ pub(super) fn open(config: &Config, hub: Arc<Hub>) -> Result<Opened, StartupErro
             store: Box::new(store),
             board: Arc::new(board),
             listener: None,
+            alerts: AlertSlot::default(),
         });
     };
     let store = PgStore::open_retrying(url, config.max_teams_known, |e, wait| {
@@ -54,19 +62,28 @@ pub(super) fn open(config: &Config, hub: Arc<Hub>) -> Result<Opened, StartupErro
     let board = LiveBoard::from_store(&store, config.timing, config.max_teams, hub)
         .map_err(StartupError::Store)?;
     let board = Arc::new(board);
-    let listener = feed_board(&store, &board);
+    let alerts = AlertSlot::default();
+    let listener =
+        feed_board(&store, &board, &alerts).map_err(|e| StartupError::Store(e.into()))?;
     Ok(Opened {
         store: Box::new(store),
         board,
         listener: Some(listener),
+        alerts,
     })
 }
 
-/// Starts the listener that passes every instance's reports to `board`, from the
-/// report counts the board was built with.
-fn feed_board(store: &PgStore, board: &Arc<LiveBoard>) -> Listener {
+/// Starts the listener that passes every instance's reports to `board`, from each
+/// team's newest seq when the board was built.
+fn feed_board(
+    store: &PgStore,
+    board: &Arc<LiveBoard>,
+    alerts: &AlertSlot,
+) -> Result<Listener, PgError> {
     let fed = Arc::clone(board);
-    store.listen(board.report_counts(), move |event| match event {
+    let alerts = Arc::clone(alerts);
+    let known = store.seqs()?;
+    Ok(store.listen(known, move |event| match event {
         FeedEvent::Report {
             stored, metrics, ..
         } => {
@@ -75,7 +92,23 @@ fn feed_board(store: &PgStore, board: &Arc<LiveBoard>) -> Listener {
         FeedEvent::Team(row) => fed.replace_team(TeamEntry::from(*row)),
         FeedEvent::Available(up) => fed.set_storage_available(up),
         FeedEvent::Clock(offset) => fed.set_clock_offset(offset),
-    })
+        FeedEvent::TeamChanged(id, row) => {
+            fed.refresh_entry(None, &id, row.map(|row| TeamEntry::from(*row)));
+        }
+        FeedEvent::Presentation((hidden, renamed)) => fed.set_saved_presentation(hidden, renamed),
+        FeedEvent::AdminAction(entry) => {
+            let message = crate::api::WsMessage::AdminAction { entry };
+            fed.hub().publish(None, message.to_text().into());
+        }
+        FeedEvent::Alert(announced) => {
+            let Some(alerts) = alerts.get() else {
+                return;
+            };
+            if let Some(change) = alerts.adopt_announced(&announced) {
+                fed.show_alerts(&[change], &alerts.firing());
+            }
+        }
+    }))
 }
 
 /// How long a request waits for `Retry-After` when the store is away.

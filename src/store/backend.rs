@@ -47,6 +47,8 @@ pub struct RawReport {
     pub source: Option<String>,
     /// Its plausibility warnings as the store has them (none from a file alone).
     pub warnings: Vec<crate::report::plausibility::Warning>,
+    /// Its run as the store has it (0 from a file alone).
+    pub run: u32,
 }
 
 /// Rows of every report of some teams in a range, team by team, oldest first.
@@ -138,9 +140,15 @@ pub trait WriteStore: ReadStore {
         source: Option<&Value>,
     ) -> Result<Arc<StoredReport>, StoreError>;
 
-    /// The file store itself, for what only it has: the trash, the organiser's
-    /// saved presentation and the audit log (PostgreSQL: `None`, those are refused).
+    /// The file store itself, for what only it has: its data directory, where the
+    /// trash, the organiser's saved presentation and the audit log are files.
     fn files(&self) -> Option<&WritableStore> {
+        None
+    }
+
+    /// The PostgreSQL store itself, whose database keeps the trash, the saved
+    /// presentation, the audit log and the alert state in tables.
+    fn postgres(&self) -> Option<&super::postgres::PgStore> {
         None
     }
 
@@ -261,14 +269,18 @@ impl ReadStore for Store {
                 files.extend(
                     entries
                         .iter()
-                        .map(|e| (dir.join(&*e.file_name), e.warnings.to_vec())),
+                        .map(|e| (dir.join(&*e.file_name), e.warnings.to_vec(), e.run)),
                 );
             });
         }
         let total = files.len();
-        let raw = files
-            .into_iter()
-            .map(|(path, warnings)| read_raw(&path).map(|raw| RawReport { warnings, ..raw }));
+        let raw = files.into_iter().map(|(path, warnings, run)| {
+            read_raw(&path).map(|raw| RawReport {
+                warnings,
+                run,
+                ..raw
+            })
+        });
         Ok((Box::new(raw), total))
     }
 }
@@ -284,6 +296,7 @@ fn read_raw(path: &Path) -> Result<RawReport, StoreError> {
         stats,
         source,
         warnings: Vec::new(),
+        run: 0,
     })
 }
 

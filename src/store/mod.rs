@@ -65,6 +65,7 @@ pub use backend::{RawReport, ReadStore, TeamEntry, WriteStore};
 pub use files::{read_report_file, read_report_file_raw, report_contents};
 pub use index::INDEX_VERSION;
 pub use space::DiskState;
+pub(crate) use trash::check_name;
 pub use trash::{TRASH_DIR, TrashError, TrashedReport};
 pub use write::{WritableStore, WriteLimits};
 

@@ -244,7 +244,8 @@ fn list(root: &Path) -> Result<Vec<TrashedReport>, StoreError> {
     Ok(list)
 }
 
-fn check_name(file_name: &str) -> Result<(), TrashError> {
+/// Refuses a name that is not a report file name (`YYYYMMDD_HHMMSS_fff[_n].json`).
+pub(crate) fn check_name(file_name: &str) -> Result<(), TrashError> {
     match timefmt::parse_file_name(file_name) {
         Some(_) if !file_name.contains('/') => Ok(()),
         _ => Err(TrashError::BadName(file_name.to_string())),

@@ -14,9 +14,11 @@ pub mod child;
 pub mod contest;
 pub mod imported;
 pub mod pg;
+pub mod pg_reports;
 pub mod serve;
 pub mod tls;
 pub mod tmpfs;
+pub mod watch;
 
 #[allow(unused_imports)] // each test binary uses a part
 pub use child::{ClosedPort, Lines, PATIENCE, Running, lines_of, run_to_end};
@@ -137,6 +139,20 @@ impl TestServer {
     /// True when this server runs on PostgreSQL.
     pub fn on_postgres(&self) -> bool {
         self.db.is_some()
+    }
+
+    /// How `benchboard-history` reads this server's store: `--store <url>` on
+    /// PostgreSQL, `--data-dir <dir>` on files.
+    pub fn store_args(&self) -> Vec<String> {
+        match &self.db {
+            Some(db) => vec!["--store".into(), db.url()],
+            None => vec!["--data-dir".into(), self.data_dir.display().to_string()],
+        }
+    }
+
+    /// A connection to the server's database (PostgreSQL only).
+    pub fn db(&self) -> Option<postgres::Client> {
+        self.db.as_ref().map(pg::TestDb::connect)
     }
 
     /// The team's stored reports, in arrival order.

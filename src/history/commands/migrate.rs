@@ -120,6 +120,7 @@ fn new_report(report: RawReport) -> NewReport {
         stats,
         metrics,
         warnings: report.warnings,
+        fields: None,
         arrival: Some(Arrival {
             timestamp: report.timestamp,
             at: report.at,

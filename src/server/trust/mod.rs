@@ -350,14 +350,19 @@ impl TrustState {
 /// The `[server]` keys that differ between two versions of the file and are read
 /// only at start (the limits are applied at once).
 fn restart_needed(old: &ServerSection, new: &ServerSection) -> Vec<String> {
-    let (old, new) = (old.set_keys(), new.set_keys());
-    let mut keys: Vec<String> = old
+    let (old_keys, new_keys) = (old.set_keys(), new.set_keys());
+    let mut keys: Vec<String> = old_keys
         .keys()
-        .chain(new.keys())
-        .filter(|key| old.get(*key) != new.get(*key))
+        .chain(new_keys.keys())
+        .filter(|key| old_keys.get(*key) != new_keys.get(*key))
         .filter(|key| !matches!(key.as_str(), "max_report_rate" | "max_auth_failures"))
         .cloned()
         .collect();
+    // The keys compare as shown, the store's URL without its password: a change of
+    // the password alone is found on the URLs themselves (and named, never shown).
+    if old.store != new.store {
+        keys.push("store".into());
+    }
     keys.sort();
     keys.dedup();
     keys

@@ -295,3 +295,22 @@ fn a_reload_puts_a_changed_schedule_and_ranking_in_force() {
     assert!(error.contains("[contest] end = "), "{error}");
     assert_eq!(trust.state().schedule, Some(schedule));
 }
+
+#[test]
+fn a_new_store_password_alone_needs_a_restart_and_is_never_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = |password: &str| {
+        format!("[server]\nstore = \"postgres://bb:{password}@db.example/board\"\n")
+    };
+    std::fs::write(dir.path().join("contest.toml"), store("old-s3cret")).unwrap();
+    let file = ContestFile::load(&dir.path().join("contest.toml")).unwrap();
+    let trust = Trust::new(Some(&file), limits());
+    std::fs::write(&file.path, store("new-s3cret")).unwrap();
+    let reloaded = trust.reload().unwrap();
+    assert_eq!(reloaded.restart_needed, ["store"]);
+    let shown = format!("{reloaded:?}");
+    assert!(!shown.contains("s3cret"), "{shown}");
+    // The same URL again: nothing waits for a restart.
+    std::fs::write(&file.path, store("new-s3cret")).unwrap();
+    assert!(trust.reload().unwrap().restart_needed.is_empty());
+}

@@ -12,7 +12,7 @@ use super::{NewReport, PgError, PgReader, PgStore};
 use crate::api;
 use crate::metrics::Metrics;
 use crate::query::{BestRecords, RECENT_FILES, Record, ReportRow, TeamRecords, TimeRange};
-use crate::report::{Report, plausibility};
+use crate::report::Report;
 use crate::store::backend::{RawReport, RawReports, ReadStore, Rows, TeamEntry, WriteStore};
 use crate::store::{Headline, StoreError, StoredReport};
 use crate::team::TeamId;
@@ -34,16 +34,19 @@ impl From<TeamRow> for TeamEntry {
             qps: record(row.best_qps),
             latency: record(row.best_latency),
         };
-        // Runs are not told apart in the database: the whole history is run 1.
+        let run_best = BestRecords {
+            qps: record(row.run_best_qps),
+            latency: record(row.run_best_latency),
+        };
         TeamEntry {
             records: TeamRecords {
                 reports: row.reports as usize,
                 first_report: row.first_timestamp,
                 last_report: Some(row.latest.timestamp.clone()),
                 latest: Headline::from(&metrics),
-                run: 1,
-                run_reports: row.reports as usize,
-                run_best: best.clone(),
+                run: row.run,
+                run_reports: row.run_reports as usize,
+                run_best,
                 best,
             },
             latest: Arc::new(row.latest),
@@ -100,7 +103,7 @@ impl ReadStore for PgReader {
     }
 
     fn series(&self, id: &TeamId, since_ms: i64, points: usize) -> Result<api::Series, StoreError> {
-        let (total, stretches) = PgReader::series(self, id, since_ms, points)?;
+        let (total, stretches, starts) = PgReader::series(self, id, since_ms, points)?;
         let series: Vec<api::SeriesPoint> = stretches
             .into_iter()
             .map(|s| api::SeriesPoint {
@@ -113,7 +116,7 @@ impl ReadStore for PgReader {
                 avg_latency: s.avg_latency_mean,
                 p99_latency: s.p99_latency_max,
                 data_loss_rate: s.data_loss_rate_max,
-                run: 1,
+                run: s.run,
             })
             .collect();
         Ok(api::Series {
@@ -121,7 +124,10 @@ impl ReadStore for PgReader {
             total,
             points: series.len(),
             series,
-            run_starts: Vec::new(),
+            run_starts: starts
+                .into_iter()
+                .map(|(run, t)| api::RunStart { run, t })
+                .collect(),
         })
     }
 
@@ -150,7 +156,7 @@ impl ReadStore for PgReader {
             let mut row =
                 ReportRow::new(raw.team_id.to_string(), raw.team_name, raw.timestamp, stats)
                     .map(|row| ReportRow {
-                        run: 1,
+                        run: raw.run,
                         warnings: raw.warnings,
                         ..row
                     })
@@ -239,6 +245,7 @@ impl Iterator for Chunks {
                         stats,
                         source,
                         warnings: stored.warnings,
+                        run: stored.run,
                     }),
             );
         }
@@ -259,20 +266,20 @@ impl WriteStore for PgStore {
     ) -> Result<Arc<StoredReport>, StoreError> {
         // A body that parsed as JSON is UTF-8 (serde_json checks it).
         let body = String::from_utf8_lossy(body).into_owned();
-        // Judged against the team's newest stored report, as the file store does (two
-        // instances storing the same team at once may each judge against the same one).
-        let previous =
-            PgReader::team(self, id)?.and_then(|row| Report::fields_of(&row.latest.stats).ok());
-        let warnings = plausibility::check(&report, previous.as_ref());
+        let mut fields = report;
+        let stats = std::mem::take(&mut fields.value);
+        // The writer judges it against the team's newest stored report, as the file
+        // store does, under the team's row lock (another instance's report included).
         let appended = PgStore::append(
             self,
             NewReport {
                 team_id: id.clone(),
                 team_name: team_name.to_string(),
                 body,
-                stats: report.value,
+                stats,
                 metrics: metrics.clone(),
-                warnings,
+                warnings: Vec::new(),
+                fields: Some(Box::new(fields)),
                 arrival: None,
                 source: source.map(Value::to_string),
             },
@@ -286,5 +293,9 @@ impl WriteStore for PgStore {
 
     fn feeds_board(&self) -> bool {
         true
+    }
+
+    fn postgres(&self) -> Option<&PgStore> {
+        Some(self)
     }
 }

@@ -2,29 +2,31 @@
 //!
 //! Reports reach the [`Feed`] two ways: this instance's writer offers each report it
 //! committed (before answering the POST, so a client reads its own report at once),
-//! and the [`Listener`] thread offers each `NOTIFY benchboard, '<team> <seq>'`, which
-//! every instance's commits send. The feed keeps the newest seq it passed on per
-//! team: an offer at or below it is a duplicate and dropped, an offer beyond the next
-//! one first fetches the reports in between. A team's seqs commit in order (its row
-//! is locked), so when seq `n` is visible every seq below it is too.
+//! and the [`Listener`](super::listener::Listener) thread offers what each `NOTIFY`
+//! of another instance announces (one per committed batch, a line per team:
+//! [`announce`](super::announce)); it skips this instance's own. The feed keeps the
+//! newest seq it passed on per team: an offer at or below it is a duplicate and
+//! dropped, an offer beyond the next one first fetches the reports in between. A
+//! team's seqs commit in order (its row is locked), so when seq `n` is visible every
+//! seq below it is too.
 //!
 //! A lost listener connection is retried with backoff; once back, the listener
 //! catches up from the `teams` table (each team's newest seq), so what was announced
-//! while it was away is fetched, not missed. Gaps longer than [`REPLAY_LIMIT`] are not
-//! replayed report by report: the team's state is sent whole instead.
+//! while it was away is fetched, not missed. A batch whose COMMIT failed without an
+//! answer may have been stored: its teams are [suspects](Feed::suspect), caught up
+//! the same way at the listener's next turn. Gaps longer than [`REPLAY_LIMIT`] are
+//! not replayed report by report: the team's state is sent whole instead.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
 use postgres::Client;
-use postgres::fallible_iterator::FallibleIterator;
 
+use super::PgError;
+use super::admin::{SavedPresentation, read_presentation};
+use super::changes::{self, Change};
 use super::read::{self, TeamRow};
 use super::writer::Appended;
-use super::{CHANNEL, PgError, Target};
 use crate::metrics::Metrics;
 use crate::report::Report;
 use crate::store::StoredReport;
@@ -32,10 +34,6 @@ use crate::team::TeamId;
 
 /// Longest gap replayed report by report; beyond it the team's state is sent whole.
 pub const REPLAY_LIMIT: u64 = 200;
-/// How long the listener waits for a notification before it looks at its stop flag.
-const POLL: Duration = Duration::from_millis(100);
-/// A silent listener connection is checked this often (a dead peer sends no FIN).
-const CHECK_EVERY: Duration = Duration::from_secs(2);
 
 /// What the board learns from the store.
 #[derive(Debug, Clone)]
@@ -52,6 +50,15 @@ pub enum FeedEvent {
     Available(bool),
     /// The database's clock minus ours, measured at each (re)connection.
     Clock(chrono::TimeDelta),
+    /// Another instance changed a team's reports (trash, restore, reset): its state
+    /// now, `None` when no report of it is left outside the trash.
+    TeamChanged(TeamId, Option<Box<TeamRow>>),
+    /// Another instance changed the hidden teams or given names: all of them now.
+    Presentation(SavedPresentation),
+    /// Another instance's organiser action, as viewers get it (`admin_action`).
+    AdminAction(serde_json::Value),
+    /// Another instance's alert state change, the message viewers get.
+    Alert(serde_json::Value),
 }
 
 type Sink = Box<dyn Fn(FeedEvent) + Send + Sync>;
@@ -64,12 +71,57 @@ struct State {
 }
 
 /// Passes reports on exactly once and in order per team (see the module docs).
-#[derive(Default)]
 pub struct Feed {
     state: Mutex<State>,
+    /// This instance's number in its announcements (random).
+    instance: u64,
+    /// Teams with reports that may be stored but were not passed on (see [`Feed::suspect`]).
+    suspects: Mutex<HashSet<TeamId>>,
+}
+
+impl Default for Feed {
+    fn default() -> Feed {
+        Feed {
+            state: Mutex::default(),
+            instance: fastrand::u64(..),
+            suspects: Mutex::default(),
+        }
+    }
 }
 
 impl Feed {
+    /// This instance's number in its announcements ([`changes`], and of reports:
+    /// [`announce`](super::announce)), by which its listener skips its own.
+    pub(super) fn instance(&self) -> u64 {
+        self.instance
+    }
+
+    /// A change another instance announced: reads what it changed and passes it on.
+    pub(super) fn offer_change(
+        &self,
+        client: &mut Client,
+        target: &str,
+        payload: &str,
+    ) -> Result<(), PgError> {
+        let Some((instance, change)) = changes::parse(payload) else {
+            return Ok(());
+        };
+        if instance == self.instance {
+            return Ok(());
+        }
+        let event = match change {
+            Change::Team(id) => {
+                let row = read::team(client, target, &id)?.map(Box::new);
+                FeedEvent::TeamChanged(id, row)
+            }
+            Change::Presentation => FeedEvent::Presentation(read_presentation(client, target)?),
+            Change::AdminAction(entry) => FeedEvent::AdminAction(entry),
+            Change::Alert(message) => FeedEvent::Alert(message),
+        };
+        self.send(event);
+        Ok(())
+    }
+
     pub(super) fn set_sink(&self, known: impl IntoIterator<Item = (TeamId, u64)>, sink: Sink) {
         let mut state = self.state.lock().expect("feed lock poisoned");
         state.known = known.into_iter().collect();
@@ -115,7 +167,7 @@ impl Feed {
     }
 
     /// A report announced by NOTIFY: passes on what is missing of the team up to `seq`.
-    fn offer_announced(
+    pub(super) fn offer_announced(
         &self,
         client: &mut Client,
         target: &str,
@@ -130,10 +182,47 @@ impl Feed {
     }
 
     /// After a reconnection: passes on every team's reports stored meanwhile.
-    fn catch_up(&self, client: &mut Client, target: &str) -> Result<(), PgError> {
+    pub(super) fn catch_up(&self, client: &mut Client, target: &str) -> Result<(), PgError> {
         let rows = client
             .query("SELECT team_id, reports FROM teams WHERE reports > 0", &[])
             .map_err(|e| PgError::from_driver(target, e))?;
+        self.offer_counts(client, target, &rows)
+    }
+
+    /// The writer's COMMIT of reports of `teams` failed without an answer: they may
+    /// be stored, and its listener would skip their announcement as its own.
+    pub(super) fn suspect<'a>(&self, teams: impl IntoIterator<Item = &'a TeamId>) {
+        self.suspects().extend(teams.into_iter().cloned());
+    }
+
+    /// Passes on what is stored of the suspect teams (see [`Feed::suspect`]).
+    pub(super) fn clear_suspects(&self, client: &mut Client, target: &str) -> Result<(), PgError> {
+        let teams: Vec<TeamId> = self.suspects().iter().cloned().collect();
+        if teams.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = teams.iter().map(TeamId::as_str).collect();
+        let rows = client
+            .query(
+                "SELECT team_id, reports FROM teams WHERE team_id = ANY($1)",
+                &[&ids],
+            )
+            .map_err(|e| PgError::from_driver(target, e))?;
+        self.offer_counts(client, target, &rows)?;
+        let mut suspects = self.suspects();
+        for team in &teams {
+            suspects.remove(team);
+        }
+        Ok(())
+    }
+
+    /// Offers each `(team_id, reports)` row as announced.
+    fn offer_counts(
+        &self,
+        client: &mut Client,
+        target: &str,
+        rows: &[postgres::Row],
+    ) -> Result<(), PgError> {
         for row in rows {
             let Ok(id) = TeamId::parse(row.get(0)) else {
                 continue;
@@ -143,7 +232,30 @@ impl Feed {
         Ok(())
     }
 
-    fn send(&self, event: FeedEvent) {
+    fn suspects(&self) -> std::sync::MutexGuard<'_, HashSet<TeamId>> {
+        self.suspects.lock().expect("feed lock poisoned")
+    }
+
+    /// After a lost connection: passes on the hidden teams and names and every
+    /// team's state whole (what other instances' organiser actions changed meanwhile).
+    pub(super) fn resync(&self, client: &mut Client, target: &str) -> Result<(), PgError> {
+        self.send(FeedEvent::Presentation(read_presentation(client, target)?));
+        for row in read::teams(client, target)? {
+            let id = row.latest.team_id.clone();
+            self.send(FeedEvent::TeamChanged(id, Some(Box::new(row))));
+        }
+        let emptied = client
+            .query("SELECT team_id FROM teams WHERE latest_seq IS NULL", &[])
+            .map_err(|e| PgError::from_driver(target, e))?;
+        for row in emptied {
+            if let Ok(id) = TeamId::parse(row.get(0)) {
+                self.send(FeedEvent::TeamChanged(id, None));
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn send(&self, event: FeedEvent) {
         let state = self.state.lock().expect("feed lock poisoned");
         if let Some(sink) = &state.sink {
             sink(event);
@@ -163,7 +275,7 @@ fn fill(
     let known = state.known.get(id).copied().unwrap_or(0);
     if upto - known > REPLAY_LIMIT {
         if let Some(row) = read::team(client, target, id)? {
-            state.known.insert(id.clone(), row.reports);
+            state.known.insert(id.clone(), row.seq);
             if let Some(sink) = &state.sink {
                 sink(FeedEvent::Team(Box::new(row)));
             }
@@ -189,159 +301,5 @@ fn emit(state: &mut State, id: &TeamId, seq: u64, stored: Arc<StoredReport>, met
             stored,
             metrics,
         });
-    }
-}
-
-/// The listener thread; stopped and joined on drop.
-pub struct Listener {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Listener {
-    pub(super) fn start(mut target: Target, feed: Arc<Feed>) -> Listener {
-        // Named apart, so that operators (and tests) can tell it in pg_stat_activity.
-        target.config.application_name("benchboard-listener");
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopping = Arc::clone(&stop);
-        let thread = std::thread::Builder::new()
-            .name("pg-listener".into())
-            .spawn(move || listen(&target, &feed, &stopping))
-            .expect("spawning the PostgreSQL listener thread");
-        Listener {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn listen(target: &Target, feed: &Feed, stop: &AtomicBool) {
-    let mut available = true;
-    let mut wait = Duration::from_millis(100);
-    while !stop.load(Ordering::SeqCst) {
-        let outcome = target.connect().and_then(|mut client| {
-            client
-                .batch_execute(&format!("LISTEN {CHANNEL}"))
-                .map_err(|e| PgError::from_driver(&target.shown, e))?;
-            feed.send(FeedEvent::Clock(clock_offset(&mut client, &target.shown)?));
-            // Listening first, then catching up: nothing falls in between.
-            feed.catch_up(&mut client, &target.shown)?;
-            if !available {
-                log::info!(
-                    "PostgreSQL at {} is back; the board is live again",
-                    target.shown
-                );
-                available = true;
-                feed.send(FeedEvent::Available(true));
-            }
-            wait = Duration::from_millis(100);
-            relay(&mut client, &target.shown, feed, stop)
-        });
-        if let Err(e) = outcome {
-            if available {
-                log::warn!("{e}; the board waits for the database and retries");
-                available = false;
-                feed.send(FeedEvent::Available(false));
-            }
-            sleep_unless_stopped(wait, stop);
-            wait = (wait * 2).min(Duration::from_secs(2));
-        }
-    }
-}
-
-/// The database's clock minus ours (taken at the middle of the round trip).
-fn clock_offset(client: &mut Client, target: &str) -> Result<chrono::TimeDelta, PgError> {
-    let before = chrono::Utc::now();
-    let row = client
-        .query_one("SELECT statement_timestamp()", &[])
-        .map_err(|e| PgError::from_driver(target, e))?;
-    let after = chrono::Utc::now();
-    let theirs: chrono::DateTime<chrono::Utc> = row.get(0);
-    Ok(theirs - (before + (after - before) / 2))
-}
-
-/// Passes notifications on until the connection breaks (`Err`) or `stop` is set.
-fn relay(client: &mut Client, target: &str, feed: &Feed, stop: &AtomicBool) -> Result<(), PgError> {
-    let mut last_heard = Instant::now();
-    while !stop.load(Ordering::SeqCst) {
-        let announced = next_notifications(client, target)?;
-        if announced.is_empty() {
-            if client.is_closed() {
-                return Err(lost(target, "the connection closed"));
-            }
-            if last_heard.elapsed() >= CHECK_EVERY {
-                client
-                    .is_valid(CHECK_EVERY)
-                    .map_err(|e| PgError::from_driver(target, e))?;
-                last_heard = Instant::now();
-            }
-            continue;
-        }
-        last_heard = Instant::now();
-        for (id, seq) in announced {
-            feed.offer_announced(client, target, &id, seq)?;
-        }
-    }
-    Ok(())
-}
-
-/// Waits up to [`POLL`] for one notification, then takes whatever else is buffered.
-fn next_notifications(client: &mut Client, target: &str) -> Result<Vec<(TeamId, u64)>, PgError> {
-    let fail = |e| PgError::from_driver(target, e);
-    let mut notifications = client.notifications();
-    let mut announced = Vec::new();
-    let Some(note) = notifications.timeout_iter(POLL).next().map_err(fail)? else {
-        return Ok(announced);
-    };
-    announced.extend(parse(note.payload()));
-    let mut rest = notifications.iter();
-    while let Some(note) = rest.next().map_err(fail)? {
-        announced.extend(parse(note.payload()));
-        if announced.len() >= 4096 {
-            break;
-        }
-    }
-    Ok(announced)
-}
-
-/// `"<team> <seq>"`; anything else (someone else's NOTIFY on our channel) is ignored.
-fn parse(payload: &str) -> Option<(TeamId, u64)> {
-    let (team, seq) = payload.split_once(' ')?;
-    Some((TeamId::parse(team).ok()?, seq.parse().ok()?))
-}
-
-fn lost(target: &str, reason: &str) -> PgError {
-    PgError::Unavailable {
-        target: target.to_string(),
-        reason: reason.to_string(),
-    }
-}
-
-fn sleep_unless_stopped(wait: Duration, stop: &AtomicBool) {
-    let until = Instant::now() + wait;
-    while !stop.load(Ordering::SeqCst) && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(20).min(wait));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_our_payloads_are_read() {
-        assert_eq!(parse("team-1 42").unwrap().1, 42);
-        assert!(parse("team 1 2").is_none());
-        assert!(parse("../x 1").is_none());
-        assert!(parse("hello").is_none());
     }
 }

@@ -4,7 +4,7 @@
 //! nothing left to do. A database with a newer schema than this binary knows is
 //! refused rather than used.
 
-use postgres::Client;
+use postgres::{Client, Transaction};
 
 use super::PgError;
 
@@ -13,7 +13,12 @@ pub struct Migration {
     pub version: i32,
     pub name: &'static str,
     pub sql: &'static str,
+    /// What the binary computes right after the SQL, in the same transaction.
+    pub then: Option<AfterSql>,
 }
+
+/// A step of a migration computed by the binary (in the migration's transaction).
+pub type AfterSql = fn(&mut Transaction<'_>) -> Result<(), postgres::Error>;
 
 /// Every migration, oldest first; a new schema change is a new entry (never an edit).
 pub const MIGRATIONS: &[Migration] = &[
@@ -21,11 +26,19 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 1,
         name: "reports",
         sql: include_str!("migrations/0001_reports.sql"),
+        then: None,
     },
     Migration {
         version: 2,
         name: "source",
         sql: include_str!("migrations/0002_source.sql"),
+        then: None,
+    },
+    Migration {
+        version: 3,
+        name: "runs, trash, presentation, audit, alerts",
+        sql: include_str!("migrations/0003_admin_runs.sql"),
+        then: Some(number_every_team),
     },
 ];
 
@@ -67,6 +80,9 @@ pub fn apply(client: &mut Client, target: &str) -> Result<Vec<i32>, PgError> {
     let mut applied = Vec::new();
     for migration in MIGRATIONS.iter().filter(|m| m.version > found) {
         tx.batch_execute(migration.sql).map_err(fail)?;
+        if let Some(then) = migration.then {
+            then(&mut tx).map_err(fail)?;
+        }
         tx.execute(
             "INSERT INTO benchboard_migrations (version, name) VALUES ($1, $2)",
             &[&migration.version, &migration.name],
@@ -76,6 +92,19 @@ pub fn apply(client: &mut Client, target: &str) -> Result<Vec<i32>, PgError> {
     }
     tx.commit().map_err(fail)?;
     Ok(applied)
+}
+
+/// Numbers the runs of every team's reports and fills in its run records (schema 3).
+fn number_every_team(tx: &mut Transaction<'_>) -> Result<(), postgres::Error> {
+    let teams: Vec<String> = tx
+        .query("SELECT team_id FROM teams ORDER BY team_id", &[])?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    for team in teams {
+        super::runs::recompute(tx, &team)?;
+    }
+    Ok(())
 }
 
 /// Checks, changing nothing, that the database holds a BenchBoard schema this binary

@@ -8,11 +8,12 @@
 //! - **Writes** ([`writer`]): one writer thread per instance with its own connection
 //!   gathers the reports that arrive together into one transaction (group commit).
 //!   A report is acknowledged only after COMMIT (with PostgreSQL's default
-//!   `synchronous_commit = on`); each is announced with `NOTIFY benchboard,
-//!   '<team> <seq>'` in the same transaction.
+//!   `synchronous_commit = on`); each batch is announced with one `NOTIFY
+//!   benchboard, '<team> <first>-<last>'…` (a line per team) in the same transaction.
 //! - **Reads** ([`read`]): from a small connection pool ([`pool`]); a history page at
-//!   any offset is a range of the `(team_id, seq)` key, the summary and best records
-//!   are one row of `teams`.
+//!   any offset is a range of the `(team_id, seq)` key (with reports in the trash
+//!   too), the summary and best records (overall and of the current run) are one row
+//!   of `teams`.
 //! - **Fan-out** ([`feed`]): a listener thread per instance `LISTEN`s, fetches what
 //!   other instances stored and hands every report, exactly once and in order per
 //!   team, to the board; after a lost connection it reconnects and catches up by
@@ -23,19 +24,35 @@
 //! | `mod.rs` | [`PgStore`], [`PgError`], connection settings |
 //! | `migrate.rs` | the embedded migrations and how they are applied |
 //! | `pool.rs` | the connection pool of the readers |
-//! | `writer.rs` | group commit |
+//! | `writer.rs` | group commit: the writer thread, its batches and connection |
+//! | `batch.rs` | one batch's transaction: numbering, naming, records |
+//! | `judge.rs` | plausibility warnings against the team's newest report |
 //! | `rows.rs` | the rows of a batch, stored in one statement |
+//! | `announce.rs` | the payloads announcing stored reports |
 //! | `admit.rs` | `--max-teams-known` across instances |
-//! | `feed.rs` | the listener thread and the once-and-in-order feed of reports |
+//! | `runs.rs` | runs at insert, and renumbering after the trash |
+//! | `admin.rs` | the trash, hidden teams and names, the audit log |
+//! | `changes.rs` | announcing changes other than reports to other instances |
+//! | `alerts.rs` | the alert state |
+//! | `feed.rs` | the once-and-in-order feed of reports to the board |
+//! | `listener.rs` | the listener thread |
 //! | `read.rs` | the queries |
 
+mod admin;
 mod admit;
+mod alerts;
+mod announce;
 mod backend;
+mod batch;
+mod changes;
 pub mod feed;
+mod judge;
+mod listener;
 pub mod migrate;
 mod pool;
 pub mod read;
 mod rows;
+mod runs;
 mod writer;
 
 use std::sync::Arc;
@@ -45,7 +62,11 @@ use chrono::{DateTime, FixedOffset};
 use postgres::error::SqlState;
 use serde_json::Value;
 
-pub use feed::{FeedEvent, Listener};
+pub use admin::SavedPresentation;
+pub use alerts::PgAlerts;
+pub use changes::Change;
+pub use feed::FeedEvent;
+pub use listener::Listener;
 pub use read::TeamRow;
 pub use writer::{Appended, Arrival, NewReport};
 
@@ -362,7 +383,7 @@ impl PgReader {
 }
 
 /// A report read back from a row: `team_id, team_name, timestamp, at, file_name,
-/// seq, stats::text, warnings::text` (the column order of [`read::REPORT_COLUMNS`]).
+/// seq, stats::text, warnings::text, run` (the column order of [`read::REPORT_COLUMNS`]).
 pub(crate) fn stored_from_row(row: &postgres::Row) -> Result<(i64, StoredReport), PgError> {
     let team: String = row.get(0);
     let seq: i64 = row.get(5);
@@ -387,8 +408,7 @@ pub(crate) fn stored_from_row(row: &postgres::Row) -> Result<(i64, StoredReport)
             at,
             file_name: row.get(4),
             stats,
-            // Runs are not told apart in the database: the whole history is run 1.
-            run: 1,
+            run: row.get::<_, i32>(8).max(0) as u32,
             // Written by this version as warning objects; anything else reads as none.
             warnings: serde_json::from_str(row.get(7)).unwrap_or_default(),
         },

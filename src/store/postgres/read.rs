@@ -1,6 +1,8 @@
 //! The queries. Each is an index lookup of bounded size: a page of history is a range
-//! of the `(team_id, seq)` key (seqs are dense, so offset `k` from the newest is seq
-//! `reports - k`), the summary and best records are one row of `teams`, the chart's
+//! of the `(team_id, seq)` key (seqs are dense across the reports and the trash, so
+//! offset `k` from the newest is seq `newest - k` moved down by the trashed seqs above
+//! it, which an index of the trash gives), the summary and best
+//! records (overall and of the current run) are one row of `teams`, the chart's
 //! series is folded in the database, and exports read in key order, a chunk at a time.
 
 use chrono::{DateTime, FixedOffset};
@@ -13,7 +15,7 @@ use crate::team::TeamId;
 
 /// The columns [`super::stored_from_row`] reads, in its order.
 pub const REPORT_COLUMNS: &str =
-    "team_id, team_name, timestamp, at, file_name, seq, stats::text, warnings::text";
+    "team_id, team_name, timestamp, at, file_name, seq, stats::text, warnings::text, run";
 
 /// A report of [`PgReader::chunk`]: its seq, the report, its stats as sent and its
 /// `source` (an imported report's), both as JSON text.
@@ -22,14 +24,21 @@ pub type ChunkRow = (i64, StoredReport, String, Option<String>);
 /// A team as the `teams` table holds it, with its newest report.
 #[derive(Debug, Clone)]
 pub struct TeamRow {
-    /// Reports stored, which is also the newest report's seq.
+    /// Reports outside the trash.
     pub reports: u64,
+    /// The newest seq handed out (trashed reports included): where the feed goes on.
+    pub seq: u64,
     pub latest: StoredReport,
     pub first_timestamp: Option<String>,
     /// Highest completed QPS and when.
     pub best_qps: Option<(f64, String)>,
     /// Lowest positive average latency in ms and when.
     pub best_latency: Option<(f64, String)>,
+    /// The newest report's run, the run's reports and its best QPS and latency.
+    pub run: u32,
+    pub run_reports: u64,
+    pub run_best_qps: Option<(f64, String)>,
+    pub run_best_latency: Option<(f64, String)>,
 }
 
 /// One point of the chart's series: the reports of one stretch folded together.
@@ -45,24 +54,32 @@ pub struct Stretch {
     pub avg_latency_mean: f64,
     pub p99_latency_max: f64,
     pub data_loss_rate_max: f64,
+    /// The run of the stretch's last report.
+    pub run: u32,
 }
 
 /// An inclusive time range; an open end is `None`.
 pub type Range = (Option<DateTime<FixedOffset>>, Option<DateTime<FixedOffset>>);
 
-const TEAM_COLUMNS: &str = "t.reports, t.first_timestamp, t.best_qps, t.best_qps_time, \
-     t.best_latency, t.best_latency_time";
+const TEAM_COLUMNS: &str = "t.visible, t.first_timestamp, t.best_qps, t.best_qps_time, \
+     t.best_latency, t.best_latency_time, t.reports, t.run, t.run_reports, \
+     t.run_best_qps, t.run_best_qps_time, t.run_best_latency, t.run_best_latency_time";
 
 fn team_from_row(row: &postgres::Row) -> Result<TeamRow, PgError> {
     let (_, latest) = stored_from_row(row)?;
-    let reports: i64 = row.get(8);
+    let count = |i: usize| row.get::<_, i64>(i).max(0) as u64;
     let pair = |v: Option<f64>, t: Option<String>| v.zip(t);
     Ok(TeamRow {
-        reports: reports as u64,
+        reports: count(9),
+        seq: count(15),
         latest,
-        first_timestamp: row.get(9),
-        best_qps: pair(row.get(10), row.get(11)),
-        best_latency: pair(row.get(12), row.get(13)),
+        first_timestamp: row.get(10),
+        best_qps: pair(row.get(11), row.get(12)),
+        best_latency: pair(row.get(13), row.get(14)),
+        run: row.get::<_, i32>(16).max(0) as u32,
+        run_reports: count(17),
+        run_best_qps: pair(row.get(18), row.get(19)),
+        run_best_latency: pair(row.get(20), row.get(21)),
     })
 }
 
@@ -74,7 +91,7 @@ fn team_query(filter: &str) -> String {
         .join(", ");
     format!(
         "SELECT {columns}, {TEAM_COLUMNS} FROM teams t \
-         JOIN reports r ON r.team_id = t.team_id AND r.seq = t.reports {filter} \
+         JOIN reports r ON r.team_id = t.team_id AND r.seq = t.latest_seq {filter} \
          ORDER BY t.team_id"
     )
 }
@@ -164,11 +181,24 @@ impl PgReader {
         self.with_conn(|c, target| {
             let row = c
                 .query_opt(
-                    "SELECT reports FROM teams WHERE team_id = $1",
+                    "SELECT visible FROM teams WHERE team_id = $1",
                     &[&id.as_str()],
                 )
                 .map_err(|e| PgError::from_driver(target, e))?;
             Ok(row.map_or(0, |r| r.get::<_, i64>(0) as u64))
+        })
+    }
+
+    /// Each team's newest seq handed out: where the feed of a board built now goes on.
+    pub fn seqs(&self) -> Result<Vec<(TeamId, u64)>, PgError> {
+        self.with_conn(|c, target| {
+            let rows = c
+                .query("SELECT team_id, reports FROM teams", &[])
+                .map_err(|e| PgError::from_driver(target, e))?;
+            Ok(rows
+                .iter()
+                .filter_map(|r| Some((TeamId::parse(r.get(0)).ok()?, r.get::<_, i64>(1) as u64)))
+                .collect())
         })
     }
 
@@ -211,14 +241,14 @@ impl PgReader {
     }
 
     /// The team's history from `since_ms` on, folded in the database into at most
-    /// `points` stretches of consecutive reports (as the file store folds them), and
-    /// the number of reports in all.
+    /// `points` stretches of consecutive reports (as the file store folds them), the
+    /// number of reports in all, and where each run in the range begins.
     pub fn series(
         &self,
         id: &TeamId,
         since_ms: i64,
         points: usize,
-    ) -> Result<(usize, Vec<Stretch>), PgError> {
+    ) -> Result<(usize, Vec<Stretch>, Vec<RunStart>), PgError> {
         self.with_conn(|c, target| series(c, target, id, since_ms, points))
     }
 
@@ -275,7 +305,7 @@ impl PgReader {
             rows.iter()
                 .map(|row| {
                     let (seq, stored) = stored_from_row(row)?;
-                    Ok((seq, stored, row.get::<_, String>(6), row.get(8)))
+                    Ok((seq, stored, row.get::<_, String>(6), row.get(9)))
                 })
                 .collect()
         })
@@ -298,25 +328,21 @@ fn page(
     };
     let (filter, params) = range_filter(range, 2);
     if filter.is_empty() {
-        let total = count_of(client, target, id)?;
-        let newest = total as i64 - offset as i64;
-        if newest < 1 {
+        let (total, newest) = counts_of(client, target, id)?;
+        if offset >= total {
             return Ok((total, Vec::new()));
         }
-        let oldest = (newest - limit as i64 + 1).max(1);
+        let first = seq_at_offset(client, target, id, newest, offset as i64)?;
         let rows = client
             .query(
                 &format!(
                     "SELECT {REPORT_COLUMNS} FROM reports \
-                     WHERE team_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq DESC"
+                     WHERE team_id = $1 AND seq <= $2 ORDER BY seq DESC LIMIT $3"
                 ),
-                &[&id.as_str(), &oldest, &newest],
+                &[&id.as_str(), &first, &(limit.min(i64::MAX as usize) as i64)],
             )
             .map_err(fail)?;
-        // Dense seqs make this a key range; if some were ever removed, count instead.
-        if rows.len() as i64 == newest - oldest + 1 {
-            return Ok((total, read(rows)?));
-        }
+        return Ok((total, read(rows)?));
     }
     let team = id.as_str();
     let mut all: Vec<&(dyn ToSql + Sync)> = vec![&team];
@@ -345,10 +371,59 @@ fn page(
     Ok((total as usize, read(rows)?))
 }
 
+/// Trashed seqs read per query while looking for a page's first report.
+const TRASH_CHUNK: i64 = 1000;
+
+/// The team's reports outside the trash, and its newest seq handed out.
+fn counts_of(client: &mut Client, target: &str, id: &TeamId) -> Result<(usize, i64), PgError> {
+    let row = client
+        .query_opt(
+            "SELECT visible, reports FROM teams WHERE team_id = $1",
+            &[&id.as_str()],
+        )
+        .map_err(|e| PgError::from_driver(target, e))?;
+    Ok(row.map_or((0, 0), |r| (r.get::<_, i64>(0).max(0) as usize, r.get(1))))
+}
+
+/// The seq of the report `offset` places below the team's newest outside the trash.
+/// Every seq up to `newest` is a report or in the trash, so it is `newest - offset`
+/// moved down by one for each trashed seq met on the way: only the trashed seqs above
+/// the answer are read (an index range), newest first.
+fn seq_at_offset(
+    client: &mut Client,
+    target: &str,
+    id: &TeamId,
+    newest: i64,
+    offset: i64,
+) -> Result<i64, PgError> {
+    let mut seq = newest - offset;
+    let mut below = newest;
+    loop {
+        let trashed = client
+            .query(
+                "SELECT seq FROM trash WHERE team_id = $1 AND seq <= $2 \
+                 ORDER BY seq DESC LIMIT $3",
+                &[&id.as_str(), &below, &TRASH_CHUNK],
+            )
+            .map_err(|e| PgError::from_driver(target, e))?;
+        for row in &trashed {
+            let t: i64 = row.get(0);
+            if t < seq {
+                return Ok(seq);
+            }
+            seq -= 1;
+            below = t - 1;
+        }
+        if (trashed.len() as i64) < TRASH_CHUNK {
+            return Ok(seq);
+        }
+    }
+}
+
 fn count_of(client: &mut Client, target: &str, id: &TeamId) -> Result<usize, PgError> {
     let row = client
         .query_opt(
-            "SELECT reports FROM teams WHERE team_id = $1",
+            "SELECT visible FROM teams WHERE team_id = $1",
             &[&id.as_str()],
         )
         .map_err(|e| PgError::from_driver(target, e))?;
@@ -359,15 +434,23 @@ fn count_of(client: &mut Client, target: &str, id: &TeamId) -> Result<usize, PgE
 /// (i+1)·len/points)`; so row `r` (0-based) is in stretch `((r+1)·points − 1) / len`.
 const SERIES: &str = "
     WITH picked AS (
-        SELECT at, qps, avg_latency, p99_latency, data_loss_rate,
+        SELECT at, qps, avg_latency, p99_latency, data_loss_rate, run,
                row_number() OVER (ORDER BY seq) AS n, count(*) OVER () AS len
         FROM reports WHERE team_id = $1 AND at >= $2
     )
     SELECT (n * $3 - 1) / len AS stretch,
            (extract(epoch FROM min(at)) * 1000)::int8, (extract(epoch FROM max(at)) * 1000)::int8,
            count(*), avg(qps), min(qps), max(qps), avg(avg_latency),
-           max(p99_latency), max(data_loss_rate)
+           max(p99_latency), max(data_loss_rate), max(run)
     FROM picked GROUP BY stretch ORDER BY stretch";
+
+/// The first report of each run from a time on: its run and time (ms).
+const RUN_STARTS: &str = "
+    SELECT DISTINCT ON (run) run, (extract(epoch FROM at) * 1000)::int8
+    FROM reports WHERE team_id = $1 AND at >= $2 ORDER BY run, seq";
+
+/// The first report of a run: its run and its time in ms since the Unix epoch.
+pub type RunStart = (u32, i64);
 
 fn series(
     client: &mut Client,
@@ -375,7 +458,7 @@ fn series(
     id: &TeamId,
     since_ms: i64,
     points: usize,
-) -> Result<(usize, Vec<Stretch>), PgError> {
+) -> Result<(usize, Vec<Stretch>, Vec<RunStart>), PgError> {
     let total = count_of(client, target, id)?;
     let since = DateTime::from_timestamp_millis(since_ms)
         .unwrap_or_default()
@@ -396,9 +479,16 @@ fn series(
             avg_latency_mean: r.get(7),
             p99_latency_max: r.get(8),
             data_loss_rate_max: r.get(9),
+            run: r.get::<_, i32>(10).max(0) as u32,
         })
         .collect();
-    Ok((total, stretches))
+    let starts = client
+        .query(RUN_STARTS, &[&id.as_str(), &since])
+        .map_err(|e| PgError::from_driver(target, e))?
+        .iter()
+        .map(|r| (r.get::<_, i32>(0).max(0) as u32, r.get(1)))
+        .collect();
+    Ok((total, stretches, starts))
 }
 
 /// A row of `timestamp, qps, avg_latency, p99_latency, data_loss_rate, stats`.

@@ -1,36 +1,44 @@
 //! Group commit: the HTTP workers hand their reports to one writer thread, which
-//! stores everything that arrived together in one transaction and answers each
-//! worker after COMMIT. While one transaction commits, the next reports queue up, so
-//! a busy server pays one commit (one WAL flush) for many reports; a lone report
-//! waits at most [`GROUP_WINDOW`] for company.
+//! stores everything that arrived together in one transaction ([`batch`]) and
+//! answers each worker after COMMIT. While one transaction commits, the next reports
+//! queue up, so a busy server pays one commit (one WAL flush) for many reports.
 //!
-//! A transaction of a batch is four round trips whatever its size: BEGIN; lock (and
-//! create) the batch's team rows in id order, which also reads each team's count,
-//! newest file name and best records; one statement that updates the teams, inserts
-//! the reports and `NOTIFY`s each; COMMIT. Locking a team's row orders its reports:
-//! seqs of one team commit in increasing order, across instances too.
+//! How long a batch waits for company ([`gather`]): a lone report does not wait
+//! beyond what is already queued; when the last batch answered many workers a
+//! moment ago, their next reports are on their way, and the batch waits for as many
+//! while they keep coming, up to [`BUSY_WINDOW`] (closed-loop clients then share one
+//! commit instead of splitting into waves that each pay one).
+//!
+//! A batch is four round trips whatever its size, on statements prepared once per
+//! connection: BEGIN; lock the batch's team rows; store the rows and announce the
+//! batch (one `NOTIFY` for all its reports, [`announce`](super::announce)); COMMIT.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, FixedOffset, Local};
+use chrono::{DateTime, FixedOffset};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use postgres::Client;
+use postgres::error::SqlState;
 use serde_json::Value;
 
 use super::admit::Admission;
+use super::batch::{self, Failure, Numbered, Statements};
 use super::feed::Feed;
-use super::rows::{ReportRow, Rows};
+use super::judge::NewestCache;
 use super::{PgError, Target};
 use crate::metrics::Metrics;
+use crate::report::Report;
 use crate::store::StoredReport;
 use crate::team::TeamId;
-use crate::timefmt;
 
-/// How long the writer waits for more reports after the first of a batch.
-pub const GROUP_WINDOW: Duration = Duration::from_millis(1);
+/// Longest wait of a batch for the reports of the workers the last batch answered.
+pub const BUSY_WINDOW: Duration = Duration::from_millis(5);
+/// A batch waiting for expected reports stops when none came for this long.
+const GAP: Duration = Duration::from_millis(2);
+/// A batch started this soon after the last one answered expects its workers back.
+const BUSY_AFTER: Duration = Duration::from_millis(20);
 /// Most reports in one transaction.
 pub const MAX_BATCH: usize = 512;
 /// Reports waiting for the writer at most (the workers wait beyond that).
@@ -46,8 +54,12 @@ pub struct NewReport {
     /// The same report, parsed.
     pub stats: Value,
     pub metrics: Metrics,
-    /// Plausibility warnings about the report, one line each.
+    /// Plausibility warnings about the report, one line each, as already judged.
     pub warnings: Vec<crate::report::plausibility::Warning>,
+    /// The report's typed fields (their `value` null): the writer judges the report
+    /// against the team's newest stored report, under the team's row lock, and adds
+    /// the warnings to `warnings`. `None` for a report judged already (a migrated one).
+    pub fields: Option<Box<Report>>,
     /// When and under which name; `None`: now, by the database's clock.
     pub arrival: Option<Arrival>,
     /// Where an imported report came from (JSON text), as its file says.
@@ -72,7 +84,52 @@ pub struct Appended {
 
 struct Job {
     report: NewReport,
-    answer: Sender<Result<Appended, PgError>>,
+    answer: Answer,
+}
+
+/// Where the writer puts a report's outcome for the worker that waits for it. The
+/// worker sleeps on a condition variable: a channel's receiver spins and yields
+/// first, which dozens of waiting workers turn into context switches on a busy
+/// machine. A job dropped unanswered (the writer stopped) says so.
+struct Answer(Option<Arc<Slot>>);
+
+#[derive(Default)]
+struct Slot {
+    /// `None` while waiting; `Some(None)`: dropped unanswered.
+    outcome: Mutex<Option<Option<Result<Appended, PgError>>>>,
+    ready: Condvar,
+}
+
+impl Answer {
+    fn give(mut self, result: Result<Appended, PgError>) {
+        self.put(Some(result));
+    }
+
+    fn put(&mut self, outcome: Option<Result<Appended, PgError>>) {
+        if let Some(slot) = self.0.take() {
+            *slot.outcome.lock().expect("answer lock poisoned") = Some(outcome);
+            slot.ready.notify_one();
+        }
+    }
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        self.put(None);
+    }
+}
+
+impl Slot {
+    /// The outcome; `None` when the writer dropped the job.
+    fn wait(&self) -> Option<Result<Appended, PgError>> {
+        let mut slot = self.outcome.lock().expect("answer lock poisoned");
+        loop {
+            if let Some(outcome) = slot.take() {
+                return outcome;
+            }
+            slot = self.ready.wait(slot).expect("answer lock poisoned");
+        }
+    }
 }
 
 /// The writer thread and its queue; the thread ends when this is dropped.
@@ -113,23 +170,21 @@ impl Writer {
             target: self.target.clone(),
             reason: "the writer thread has stopped".into(),
         };
-        let answers: Vec<_> = reports
+        let answers: Vec<Arc<Slot>> = reports
             .into_iter()
             .map(|report| {
-                let (answer, result) = bounded(1);
-                let sent = self
-                    .jobs
-                    .as_ref()
-                    .is_some_and(|jobs| jobs.send(Job { report, answer }).is_ok());
-                sent.then_some(result)
+                let slot = Arc::new(Slot::default());
+                let answer = Answer(Some(Arc::clone(&slot)));
+                if let Some(jobs) = &self.jobs {
+                    // A job that cannot be sent is dropped, and so answered.
+                    let _ = jobs.send(Job { report, answer });
+                }
+                slot
             })
             .collect();
         answers
-            .into_iter()
-            .map(|result| match result {
-                Some(result) => result.recv().map_err(|_| stopped())?,
-                None => Err(stopped()),
-            })
+            .iter()
+            .map(|slot| slot.wait().unwrap_or_else(|| Err(stopped())))
             .collect()
     }
 }
@@ -143,36 +198,94 @@ impl Drop for Writer {
     }
 }
 
-fn run(target: &Target, queue: &Receiver<Job>, feed: &Feed, max_teams: usize) {
-    let mut client: Option<Client> = None;
-    let mut admission = Admission::new(max_teams);
-    while let Ok(first) = queue.recv() {
-        let batch = gather(first, queue);
-        let reports: Vec<&NewReport> = batch.iter().map(|job| &job.report).collect();
-        let results = store_batch(target, &mut client, &mut admission, &reports);
-        // The board learns of the batch before any worker answers 200, so a client
-        // that reads right after its POST sees its report.
-        if let Some(client) = client.as_mut() {
-            for (job, result) in batch.iter().zip(&results) {
-                if let Ok(appended) = result {
-                    feed.offer_own(client, &target.shown, appended, &job.report.metrics);
-                }
-            }
-        }
-        for (job, result) in batch.into_iter().zip(results) {
-            let _ = job.answer.send(result);
-        }
+/// What the writer thread keeps between batches.
+struct State {
+    session: Option<Session>,
+    admission: Admission,
+    newest: NewestCache,
+}
+
+/// The writer's connection and its prepared statements.
+struct Session {
+    client: Client,
+    statements: Statements,
+}
+
+impl Session {
+    fn open(target: &Target) -> Result<Session, PgError> {
+        let mut client = target.connect()?;
+        let statements =
+            Statements::prepare(&mut client).map_err(|e| PgError::from_driver(&target.shown, e))?;
+        Ok(Session { client, statements })
     }
 }
 
-/// The first job plus whatever arrives within [`GROUP_WINDOW`], up to [`MAX_BATCH`].
-fn gather(first: Job, queue: &Receiver<Job>) -> Vec<Job> {
+fn run(target: &Target, queue: &Receiver<Job>, feed: &Feed, max_teams: usize) {
+    let mut state = State {
+        session: None,
+        admission: Admission::new(max_teams),
+        newest: NewestCache::default(),
+    };
+    let mut last: Option<(Instant, usize)> = None;
+    while let Ok(first) = queue.recv() {
+        let expected = match last {
+            Some((answered, count)) if answered.elapsed() < BUSY_AFTER => count,
+            _ => 1,
+        };
+        let mut batch = gather(first, queue, expected);
+        let reports: Vec<&NewReport> = batch.iter().map(|job| &job.report).collect();
+        let results = store_batch(target, &mut state, feed, &reports);
+        let results: Vec<Result<Appended, PgError>> = batch
+            .iter_mut()
+            .zip(results)
+            .map(|(job, result)| result.map(|numbered| appended(&mut job.report, numbered)))
+            .collect();
+        // The board learns of the batch before any worker answers 200, so a client
+        // that reads right after its POST sees its report.
+        if let Some(session) = state.session.as_mut() {
+            for (job, result) in batch.iter().zip(&results) {
+                if let Ok(appended) = result {
+                    let metrics = &job.report.metrics;
+                    feed.offer_own(&mut session.client, &target.shown, appended, metrics);
+                }
+            }
+        }
+        let count = batch.len();
+        for (job, result) in batch.into_iter().zip(results) {
+            job.answer.give(result);
+        }
+        last = Some((Instant::now(), count));
+    }
+}
+
+/// A committed report as the board and the worker get it (its stats moved, not copied).
+fn appended(report: &mut NewReport, numbered: Numbered) -> Appended {
+    Appended {
+        seq: numbered.seq as u64,
+        stored: Arc::new(StoredReport {
+            team_id: report.team_id.clone(),
+            team_name: report.team_name.clone(),
+            timestamp: numbered.timestamp,
+            at: numbered.at,
+            file_name: numbered.file_name,
+            stats: std::mem::take(&mut report.stats),
+            run: numbered.run,
+            warnings: numbered.warnings,
+        }),
+    }
+}
+
+/// The first job plus whatever is queued, up to [`MAX_BATCH`]; while fewer than
+/// `expected` are in, it waits for more as long as they keep coming (none for
+/// [`GAP`] ends it), up to [`BUSY_WINDOW`] after the first.
+fn gather(first: Job, queue: &Receiver<Job>, expected: usize) -> Vec<Job> {
     let mut batch = vec![first];
-    let deadline = Instant::now() + GROUP_WINDOW;
+    let deadline = Instant::now() + BUSY_WINDOW;
     while batch.len() < MAX_BATCH {
         let job = match queue.try_recv() {
             Ok(job) => job,
-            Err(_) => match queue.recv_deadline(deadline) {
+            Err(_) if batch.len() >= expected => break,
+            Err(_) => match queue.recv_deadline(deadline.min(Instant::now() + GAP)) {
                 Ok(job) => job,
                 Err(_) => break,
             },
@@ -182,226 +295,72 @@ fn gather(first: Job, queue: &Receiver<Job>) -> Vec<Job> {
     batch
 }
 
-/// Stores a batch, one result per report. A broken connection is replaced and the
-/// batch tried once more (nothing of it was committed unless COMMIT itself failed,
-/// which is answered as unavailable: never a 200 for an unknown outcome). A report
-/// the database refuses does not sink the others: the batch is then stored one
-/// report per transaction.
+/// Stores a batch, one result per report. A broken connection (or statements that
+/// a schema change outdated) is replaced and the batch tried once more (nothing of
+/// it was committed unless COMMIT itself failed, which is answered as unavailable:
+/// never a 200 for an unknown outcome). A report the database refuses does not sink
+/// the others: the batch is then stored one report per transaction.
 fn store_batch(
     target: &Target,
-    client: &mut Option<Client>,
-    admission: &mut Admission,
+    state: &mut State,
+    feed: &Feed,
     batch: &[&NewReport],
-) -> Vec<Result<Appended, PgError>> {
+) -> Vec<Result<Numbered, PgError>> {
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let connected = match client.take() {
-            Some(c) if !c.is_closed() => Ok(c),
-            _ => target.connect(),
+        let opened = match state.session.take() {
+            Some(s) if !s.client.is_closed() => Ok(s),
+            _ => Session::open(target),
         };
-        let mut c = match connected {
-            Ok(c) => c,
+        let mut s = match opened {
+            Ok(s) => s,
             Err(e) => return batch.iter().map(|_| Err(e.clone())).collect(),
         };
-        match transaction(&mut c, admission, batch) {
+        let kept = (&mut state.admission, &mut state.newest);
+        match batch::transaction(&mut s.client, &s.statements, kept, feed.instance(), batch) {
             Ok(done) => {
-                *client = Some(c);
-                let refused = || admission.refusal();
+                state.session = Some(s);
+                let refused = || state.admission.refusal();
                 return done.into_iter().map(|a| a.ok_or_else(refused)).collect();
             }
-            Err(Failure::BeforeCommit(e)) if e.code().is_none() && attempts == 1 => continue,
+            Err(Failure::BeforeCommit(e)) if retried(&e) && attempts == 1 => continue,
             Err(Failure::BeforeCommit(e)) if e.code().is_some() && batch.len() > 1 => {
-                *client = Some(c);
+                state.session = Some(s);
                 return batch
                     .iter()
-                    .map(|report| store_batch(target, client, admission, &[*report]).remove(0))
+                    .map(|report| store_batch(target, state, feed, &[*report]).remove(0))
                     .collect();
             }
-            Err(Failure::BeforeCommit(e) | Failure::Commit(e)) => {
-                let error = PgError::from_driver(&target.shown, e);
-                if !c.is_closed() && !error.is_unavailable() {
-                    *client = Some(c);
-                }
-                return batch.iter().map(|_| Err(error.clone())).collect();
+            Err(Failure::Commit(e)) => {
+                // Stored or not: the listener finds out (it skips our own NOTIFY).
+                feed.suspect(batch.iter().map(|r| &r.team_id));
+                return failed(target, state, s, e, batch.len());
             }
+            Err(Failure::BeforeCommit(e)) => return failed(target, state, s, e, batch.len()),
         }
     }
 }
 
-enum Failure {
-    BeforeCommit(postgres::Error),
-    Commit(postgres::Error),
+/// `n` answers of a failed batch; the session is kept unless it broke.
+fn failed(
+    target: &Target,
+    state: &mut State,
+    session: Session,
+    e: postgres::Error,
+    n: usize,
+) -> Vec<Result<Numbered, PgError>> {
+    let error = PgError::from_driver(&target.shown, e);
+    if !session.client.is_closed() && !error.is_unavailable() {
+        state.session = Some(session);
+    }
+    (0..n).map(|_| Err(error.clone())).collect()
 }
 
-/// Locks (creating them) the batch's team rows, in id order, and reads what the new
-/// rows depend on, with the database's clock.
-const LOCK_TEAMS: &str = "
-    INSERT INTO teams (team_id, team_name)
-    SELECT * FROM unnest($1::text[], $2::text[]) ORDER BY 1
-    ON CONFLICT (team_id) DO UPDATE SET team_id = EXCLUDED.team_id
-    RETURNING team_id, reports, last_file_name, first_timestamp,
-              best_qps, best_qps_time, best_latency, best_latency_time,
-              statement_timestamp()";
-
-/// Stores the reports of `batch` that [`Admission`] lets in, in one transaction;
-/// `None` for a report of a team refused.
-fn transaction(
-    client: &mut Client,
-    admission: &mut Admission,
-    batch: &[&NewReport],
-) -> Result<Vec<Option<Appended>>, Failure> {
-    let mut tx = client.transaction().map_err(Failure::BeforeCommit)?;
-    let admitted = admission
-        .check(&mut tx, batch)
-        .map_err(Failure::BeforeCommit)?;
-    let taken: Vec<&NewReport> = batch
-        .iter()
-        .zip(&admitted)
-        .filter_map(|(report, ok)| ok.then_some(*report))
-        .collect();
-    let appended = if taken.is_empty() {
-        Vec::new()
-    } else {
-        store_rows(&mut tx, &taken).map_err(Failure::BeforeCommit)?
-    };
-    tx.commit().map_err(Failure::Commit)?;
-    admission.committed(taken.iter().map(|r| r.team_id.as_str()));
-    let mut appended = appended.into_iter();
-    Ok(admitted
-        .iter()
-        .map(|ok| if *ok { appended.next() } else { None })
-        .collect())
-}
-
-/// Locks the batch's teams, numbers its reports and stores them (not committed).
-fn store_rows(
-    tx: &mut postgres::Transaction<'_>,
-    batch: &[&NewReport],
-) -> Result<Vec<Appended>, postgres::Error> {
-    let mut teams: BTreeMap<&str, TeamBatch> = BTreeMap::new();
-    for report in batch {
-        teams
-            .entry(report.team_id.as_str())
-            .or_default()
-            .newest_name = report.team_name.clone();
-    }
-    let ids: Vec<&str> = teams.keys().copied().collect();
-    let names: Vec<&str> = teams.values().map(|t| t.newest_name.as_str()).collect();
-    let rows = tx.query(LOCK_TEAMS, &[&ids, &names])?;
-    let mut now: Option<DateTime<FixedOffset>> = None;
-    for row in &rows {
-        let id: &str = row.get(0);
-        let team = teams
-            .get_mut(id)
-            .expect("a locked row is a team of the batch");
-        team.load(row);
-        now = Some(row.get(8));
-    }
-    let now = now
-        .expect("a batch has at least one team")
-        .with_timezone(&Local);
-    let mut rows = Rows::default();
-    let appended: Vec<Appended> = batch
-        .iter()
-        .map(|report| {
-            let team = teams
-                .get_mut(report.team_id.as_str())
-                .expect("every team was locked");
-            rows.push(team.next(report, &now))
-        })
-        .collect();
-    for (id, team) in &teams {
-        rows.push_team(id, team);
-    }
-    rows.store(tx)?;
-    Ok(appended)
-}
-
-/// One team's state while its reports of a batch are numbered.
-#[derive(Default)]
-pub(super) struct TeamBatch {
-    pub newest_name: String,
-    pub reports: i64,
-    pub last_name: Option<(String, u32)>,
-    pub first_timestamp: Option<String>,
-    pub last_timestamp: String,
-    pub last_at: Option<DateTime<FixedOffset>>,
-    pub last_file_name: String,
-    pub best_qps: Option<(f64, String)>,
-    pub best_latency: Option<(f64, String)>,
-}
-
-impl TeamBatch {
-    fn load(&mut self, row: &postgres::Row) {
-        self.reports = row.get(1);
-        let last_file: Option<String> = row.get(2);
-        self.last_name = last_file.as_deref().and_then(split_name);
-        self.first_timestamp = row.get(3);
-        let pair = |value: Option<f64>, time: Option<String>| value.zip(time);
-        self.best_qps = pair(row.get(4), row.get(5));
-        self.best_latency = pair(row.get(6), row.get(7));
-    }
-
-    /// Numbers and names the next report of the team; its row in the batch.
-    fn next<'a>(&mut self, report: &'a NewReport, now: &DateTime<Local>) -> ReportRow<'a> {
-        self.reports += 1;
-        let (timestamp, at, file_name) = match &report.arrival {
-            Some(arrival) => (
-                arrival.timestamp.clone(),
-                arrival.at,
-                arrival.file_name.clone(),
-            ),
-            None => {
-                let (stem, seq) = next_name(&self.last_name, &timefmt::file_stem(now));
-                let name = timefmt::file_name(&stem, seq);
-                self.last_name = Some((stem, seq));
-                let at = now.fixed_offset();
-                (timefmt::format_timestamp(&at), at, name)
-            }
-        };
-        let (qps, avg) = (report.metrics.qps, report.metrics.avg_latency);
-        if self.best_qps.as_ref().is_none_or(|(best, _)| qps > *best) {
-            self.best_qps = Some((qps, timestamp.clone()));
-        }
-        if avg > 0.0
-            && self
-                .best_latency
-                .as_ref()
-                .is_none_or(|(best, _)| avg < *best)
-        {
-            self.best_latency = Some((avg, timestamp.clone()));
-        }
-        self.first_timestamp
-            .get_or_insert_with(|| timestamp.clone());
-        self.last_timestamp = timestamp.clone();
-        self.last_at = Some(at);
-        self.last_file_name = file_name.clone();
-        if report.arrival.is_some() {
-            self.last_name = split_name(&file_name).or(self.last_name.take());
-        }
-        ReportRow {
-            report,
-            seq: self.reports,
-            timestamp,
-            at,
-            file_name,
-        }
-    }
-}
-
-/// `(stem, seq)` of a report file name.
-fn split_name(name: &str) -> Option<(String, u32)> {
-    let (_, seq) = timefmt::parse_file_name(name)?;
-    Some((name[..19].to_string(), seq))
-}
-
-/// The next file name after `last`: the stem of now, or — when the clock has not
-/// moved past the last name (same millisecond, a clock stepped back, or another
-/// instance's name) — the last stem with the next sequence number.
-fn next_name(last: &Option<(String, u32)>, now_stem: &str) -> (String, u32) {
-    match last {
-        Some((stem, seq)) if stem.as_str() >= now_stem => (stem.clone(), seq + 1),
-        _ => (now_stem.to_string(), 0),
-    }
+/// Whether a failure before COMMIT is worth a second try on a new connection: the
+/// connection broke, or a prepared statement no longer fits the schema ("cached plan
+/// must not change result type", after another instance migrated).
+fn retried(e: &postgres::Error) -> bool {
+    e.code()
+        .is_none_or(|code| *code == SqlState::FEATURE_NOT_SUPPORTED)
 }
