@@ -66,6 +66,8 @@ pub mod query;
 
 pub mod export;
 
+/// The contest as a static site: the board's pages with their data inlined.
+pub mod archive;
 pub mod history;
 
 // Sending reports, and the tools around them; each binary's arguments and run.

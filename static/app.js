@@ -8,6 +8,9 @@
 "use strict";
 (() => {
   const body = document.body;
+  // Set by archive.js in a static archive: the data is inlined, nothing is fetched.
+  const archive = window.BenchBoardArchive || null;
+  const teamHref = (id) => (archive ? archive.teamHref(id) : `/team/${encodeURIComponent(id)}/history`);
   const POLL_MS = 3000;
   const SPARK_WINDOW_MS = 10 * 60 * 1000;
   const SPARK_MAX_POINTS = 600;
@@ -26,7 +29,8 @@
       best_qps: "最佳 QPS", best_latency: "最佳延迟", last_update: "最后更新", window: "近 10 分钟",
       footer: "数据每次上报即时推送 · 点击卡片查看历史",
       conn_connecting: "连接中…", conn_live: "实时推送", conn_polling: "轮询模式", conn_push_off: "轮询模式（推送已关闭）",
-      conn_reconnecting: "重新连接中…", conn_offline: "无法连接服务器", conn_replay: "回放",
+      conn_reconnecting: "重新连接中…", conn_offline: "无法连接服务器", conn_archive: "存档（最终结果）", conn_replay: "回放",
+      final_ranking: "最终排名", footer_archive: "比赛存档 · 点击卡片查看历史",
       storage_down: "存储不可用：显示的是最后的数据，恢复后自动更新",
       ago_s: (n) => `${n} 秒前`, ago_m: (n) => `${n} 分钟前`, ago_h: (n) => `${n} 小时前`,
       dur: (h, m, s) => (h ? `${h}时${m}分${s}秒` : m ? `${m}分${s}秒` : `${s}秒`),
@@ -44,7 +48,8 @@
       best_qps: "Best QPS", best_latency: "Best latency", last_update: "Last update", window: "last 10 min",
       footer: "Every report is pushed at once · click a card for its history",
       conn_connecting: "Connecting…", conn_live: "Live (WebSocket)", conn_polling: "Polling", conn_push_off: "Polling (push is off)",
-      conn_reconnecting: "Reconnecting…", conn_offline: "Server unreachable", conn_replay: "Replay",
+      conn_reconnecting: "Reconnecting…", conn_offline: "Server unreachable", conn_archive: "Archive (final)", conn_replay: "Replay",
+      final_ranking: "Final standings", footer_archive: "Contest archive · click a card for its history",
       storage_down: "Storage unavailable: showing the last board; it updates by itself once storage is back",
       ago_s: (n) => `${n}s ago`, ago_m: (n) => `${n} min ago`, ago_h: (n) => `${n} h ago`,
       dur: (h, m, s) => (h ? `${h}h ${m}m ${s}s` : m ? `${m}m ${s}s` : `${s}s`),
@@ -70,7 +75,8 @@
   let maxTeams = Number(body.dataset.maxTeams) || 6;
   const replay = body.dataset.mode === "replay";
   let replayAt = null; // ms: the replayed time, which stands for "now"
-  const nowMs = () => replayAt ?? Date.now();
+  // "Now": the replayed time, an archive's end, or the clock.
+  const nowMs = () => replayAt ?? (archive ? archive.now : Date.now());
   const contestView = window.BenchBoardContest; // contest.js: phase, countdown, final
   const revealView = window.BenchBoardReveal; // reveal.js: the frozen banner, the reveal
 
@@ -175,7 +181,7 @@
   function makeCard(id) {
     const card = document.getElementById("card-template").content.firstElementChild.cloneNode(true);
     card.dataset.teamId = id;
-    card.querySelector(".card-link").href = `/team/${encodeURIComponent(id)}/history`;
+    card.querySelector(".card-link").href = teamHref(id);
     const stats = card.querySelector(".stats");
     for (const [key, , , timeOf, ago] of STAT_ROWS) {
       const row = el("div", timeOf || ago ? "wide" : "");
@@ -198,13 +204,18 @@
     badge.textContent = team.is_active ? t("active") : t("inactive");
     badge.classList.toggle("off", !team.is_active);
     showTrouble(card, team);
+    // Not in every page's card template (replay.html has neither).
     const place = card.querySelector(".rank-badge");
-    place.hidden = !isNum(team.rank);
-    place.textContent = isNum(team.rank) ? `#${team.rank}` : "";
+    if (place) {
+      place.hidden = !isNum(team.rank);
+      place.textContent = isNum(team.rank) ? `#${team.rank}` : "";
+    }
     const disq = card.querySelector(".disq");
-    disq.textContent = contestView?.reasons(team) || "";
-    disq.hidden = !disq.textContent;
-    disq.title = disq.textContent;
+    if (disq) {
+      disq.textContent = contestView?.reasons(team) || "";
+      disq.hidden = !disq.textContent;
+      disq.title = disq.textContent;
+    }
     show(card.querySelector('[data-field="qps"]'), fmtQps(team.qps), "", allowFlash);
     show(card.querySelector('[data-field="p99"]'), fmtMs(team.p99_latency), "ms", allowFlash);
     for (const [key, valueOf, isBad, timeOf, ago] of STAT_ROWS) {
@@ -226,10 +237,15 @@
     drawSpark(card.querySelector(".spark"), sparks.get(team.team_id) || []);
   }
 
-  /** The teams shown as cards: on the board, active and fastest first, up to max_teams, in id order. */
+  // A server or archive that ranks by the contest's rule gives each team its `rank`.
+  const byRank = (a, b) => (isNum(a.rank) && isNum(b.rank) ? a.rank - b.rank : 0);
+
+  /** The teams shown as cards: on the board, active and fastest first (an archive's: the
+   * top of its standings), up to max_teams, in id order. */
   function cardTeams() {
-    const onBoard = [...teams.values()].filter((x) => x.on_board);
-    onBoard.sort((a, b) => (b.is_active - a.is_active) || (b.qps - a.qps));
+    const onBoard = [...teams.values()].filter((x) => archive || x.on_board);
+    // An archive shows the top of its standings; the live board its active, fastest teams.
+    onBoard.sort((a, b) => (archive ? byRank(a, b) : 0) || (b.is_active - a.is_active) || (b.qps - a.qps));
     const shown = onBoard.slice(0, maxTeams);
     // Ranked by the contest's rule: in rank order; else in id order.
     return shown.sort((a, b) => contestView?.compare(a, b) ?? (a.team_id < b.team_id ? -1 : 1));
@@ -259,14 +275,15 @@
     const points = sparks.get(team.team_id) || [];
     const key = `${team.last_update}|${team.report_count}`;
     if (points.length && points[points.length - 1].key === key) return;
-    const at = parseTime(team.last_update)?.getTime() ?? Date.now();
+    const at = parseTime(team.last_update)?.getTime() ?? nowMs();
     points.push({ at, qps: team.qps || 0, p99: team.p99_latency || 0, key });
-    const since = Date.now() - SPARK_WINDOW_MS;
+    const since = nowMs() - SPARK_WINDOW_MS;
     while (points.length > SPARK_MAX_POINTS || (points.length > 1 && points[0].at < since)) points.shift();
     sparks.set(team.team_id, points);
   }
 
-  const SVG = "http://www.w3.org/2000/svg";
+  // The SVG namespace as the HTML parser gives it: no file of a static archive spells a URL.
+  const SVG = (() => { const box = document.createElement("div"); box.innerHTML = "<svg></svg>"; return box.firstChild.namespaceURI; })();
   function drawSpark(holder, points) {
     const width = 300, height = 54, pad = 3;
     const svg = document.createElementNS(SVG, "svg");
@@ -310,11 +327,16 @@
   async function seedSpark(id) {
     if (replay || seeded.has(id)) return;
     seeded.add(id);
-    const since = Date.now() - SPARK_WINDOW_MS;
+    const since = nowMs() - SPARK_WINDOW_MS;
     try {
-      const response = await fetch(`/api/teams/${encodeURIComponent(id)}/history/series?points=120&since=${since}`);
-      if (!response.ok) return;
-      const answer = await response.json();
+      const url = `/api/teams/${encodeURIComponent(id)}/history/series?points=120&since=${since}`;
+      let answer;
+      if (archive) answer = await archive.get(url);
+      else {
+        const response = await fetch(url);
+        if (!response.ok) return;
+        answer = await response.json();
+      }
       const points = sparks.get(id) || [];
       const firstAt = points.length ? points[0].at : Infinity;
       const older = (answer.series || [])
@@ -329,9 +351,8 @@
   // ---- ranking -----------------------------------------------------------
   /** The top `rankingRows` teams as rows; the rest on demand ("show more"). */
   function renderRanking() {
-    // By the contest's rule when the server ranks (rank, through contest.js); on the
-    // replay by the place its timeline gives (rank); else the original's order.
-    const byRank = (a, b) => (isNum(a.rank) && isNum(b.rank) ? a.rank - b.rank : 0);
+    // By the contest's rule when the server ranks (rank; the replay gives one too),
+    // else the original's order.
     const ranked = [...teams.values()].sort((a, b) => contestView?.compare(a, b)
       ?? (byRank(a, b) || (b.qps - a.qps) || (a.avg_latency - b.avg_latency) || (a.team_id < b.team_id ? -1 : 1)));
     const tbody = document.querySelector("#ranking tbody");
@@ -346,7 +367,7 @@
       rankCell.appendChild(el("span", `medal${i < 3 ? ` m${i + 1}` : ""}`, String(i + 1)));
       const nameCell = el("td", "team");
       const link = el("a", "", team.team_name);
-      link.href = `/team/${encodeURIComponent(team.team_id)}/history`;
+      link.href = teamHref(team.team_id);
       link.title = team.team_name;
       nameCell.appendChild(link);
       const why = contestView?.reasons(team);
@@ -440,7 +461,7 @@
       applyAll(message.teams || []);
       renderAlerts();
       contestView?.apply(message.contest, undefined, message.ranking);
-      contestView?.measure();
+      if (!archive) contestView?.measure(); // an archive asks no server
       revealView?.apply(message.freeze);
     } else if (message.type === "freeze") {
       revealView?.apply(message.freeze);
@@ -526,11 +547,25 @@
     }
   }
 
+  /** An archive's board: the final standings, whatever contest.js titles a ranking. */
+  function showArchive() {
+    if (archive?.data.kind !== "board") return;
+    document.getElementById("ranking-title").textContent = t("final_ranking");
+    document.querySelector(".foot span").textContent = t("footer_archive");
+  }
+
   function connect() {
+    if (archive) {
+      setMode("archive");
+      if (archive.data.snapshot) handleMessage(archive.data.snapshot);
+      showArchive();
+      return;
+    }
     if (conn.pushOff) { setMode("push_off"); startPolling(); return; }
     let socket;
     try {
-      socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
+      // ws: or wss: as the page is http: or https:, built without spelling a URL.
+      socket = new WebSocket(new URL("/ws", location.href.replace(/^http/, "ws")));
     } catch (_) {
       retry(false);
       return;
@@ -571,6 +606,7 @@
     document.dispatchEvent(new CustomEvent("benchboard:language", { detail: lang }));
     contestView?.render();
     revealView?.render();
+    showArchive();
   }
   document.getElementById("lang").addEventListener("click", () => {
     lang = lang === "zh" ? "en" : "zh";
@@ -579,9 +615,9 @@
   });
 
   function tick() {
-    // The replayed time on the replay; else the server's (contest.js measures the
-    // offset at connect), as the contest's.
-    const now = replayAt ?? (contestView ? contestView.serverNow() : Date.now());
+    // The replayed time on the replay, an archive's own time, else the server's
+    // (contest.js measures the offset at connect), as the contest's.
+    const now = replayAt ?? (archive ? archive.now : contestView ? contestView.serverNow() : Date.now());
     document.getElementById("clock").textContent = new Date(now).toLocaleTimeString(t("locale"), { hour12: false });
     for (const node of document.querySelectorAll(".ago")) node.textContent = fmtAgo(node.dataset.at);
   }

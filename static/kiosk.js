@@ -29,6 +29,8 @@
   const local = /^https?:\/\/(localhost|127\.|\[::1\])/i.test(target);
 
   function build() {
+    // A static archive asks no server for a QR code.
+    if (window.BenchBoardArchive) return;
     // At the foot of the side column, under the ranking and the alerts.
     const side = document.querySelector("main.board .side") || document.querySelector("main.board .ranking");
     if (!side) return;

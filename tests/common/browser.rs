@@ -134,7 +134,11 @@ impl Browser {
                 .set_read_timeout(Some(Duration::from_secs(30)))
                 .expect("read timeout");
         }
-        Page { socket, next_id: 0 }
+        Page {
+            socket,
+            next_id: 0,
+            network: Vec::new(),
+        }
     }
 }
 
@@ -149,6 +153,8 @@ impl Drop for Browser {
 pub struct Page {
     socket: WebSocket<MaybeTlsStream<TcpStream>>,
     next_id: u64,
+    /// `Network.*` events seen so far (after `Network.enable`), oldest first.
+    network: Vec<Value>,
 }
 
 impl Page {
@@ -166,6 +172,13 @@ impl Page {
                 continue;
             };
             let value: Value = serde_json::from_str(&text).expect("DevTools sends JSON");
+            if value["method"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("Network."))
+            {
+                self.network.push(value);
+                continue;
+            }
             if value["id"] == id {
                 assert!(
                     value["error"].is_null(),
@@ -175,6 +188,12 @@ impl Page {
                 return value["result"].clone();
             }
         }
+    }
+
+    /// The `Network.*` events seen since the last call, oldest first (none unless
+    /// `Network.enable` was called).
+    pub fn take_network_events(&mut self) -> Vec<Value> {
+        std::mem::take(&mut self.network)
     }
 
     /// Evaluates a JavaScript expression in the page and returns its value.

@@ -204,7 +204,7 @@ fn write_atomically<T>(
 }
 
 /// A progress bar on stderr that appears only when an export takes a while.
-pub(super) struct Progress {
+pub(crate) struct Progress {
     bar: Option<ProgressBar>,
     total: u64,
     started: Instant,
@@ -212,7 +212,7 @@ pub(super) struct Progress {
 }
 
 impl Progress {
-    pub(super) fn new(total: u64, enabled: bool) -> Progress {
+    pub(crate) fn new(total: u64, enabled: bool) -> Progress {
         Progress {
             bar: None,
             total: if enabled { total } else { 0 },
@@ -221,7 +221,7 @@ impl Progress {
         }
     }
 
-    pub(super) fn tick(&mut self) {
+    pub(crate) fn tick(&mut self) {
         self.done += 1;
         if self.total == 0 || !self.done.is_multiple_of(256) {
             return;
@@ -239,7 +239,7 @@ impl Progress {
         }
     }
 
-    pub(super) fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }

@@ -1,5 +1,6 @@
 //! One module per command of `benchboard-history`; each has a `run`.
 
+pub mod archive;
 pub mod best;
 pub mod export;
 pub mod migrate;

@@ -12,6 +12,7 @@ pub use remote::Remote;
 
 use super::HistoryError;
 use crate::api;
+use crate::board::{TeamState, Timing};
 use crate::query::{ReportRow, TimeRange};
 use crate::store::postgres::PgReader;
 use crate::store::{Headline, ReadStore, Store, StoreError, TeamEntry};
@@ -104,6 +105,29 @@ impl Source {
         match self {
             Source::Local(store) => Ok(store.teams()?.into_iter().map(overview).collect()),
             Source::Remote(remote) => remote.teams(),
+        }
+    }
+
+    /// Every team with a report as `/api/teams` shows it, by id; a store's teams
+    /// are active or not as they were at the newest report of all.
+    pub fn team_entries(&self) -> Result<Vec<api::Team<'static>>, HistoryError> {
+        match self {
+            Source::Local(store) => local_entries(&**store),
+            Source::Remote(remote) => remote.team_entries(),
+        }
+    }
+
+    /// The history series endpoint's answer: the team's reports from `since_ms` on,
+    /// folded into at most `points` points.
+    pub fn series(
+        &self,
+        id: &TeamId,
+        since_ms: i64,
+        points: usize,
+    ) -> Result<api::Series, HistoryError> {
+        match self {
+            Source::Local(store) => Ok(store.series(id, since_ms, points)?),
+            Source::Remote(remote) => remote.series(id, since_ms, points),
         }
     }
 
@@ -209,6 +233,25 @@ fn overview(entry: TeamEntry) -> TeamOverview {
         run_best: api::Best::from(&records.run_best),
         best: api::Best::from(&records.best),
     }
+}
+
+fn local_entries(store: &dyn ReadStore) -> Result<Vec<api::Team<'static>>, HistoryError> {
+    let teams: Vec<TeamState> = store.teams()?.into_iter().map(TeamState::from).collect();
+    let Some(now) = teams.iter().map(|t| t.latest.at).max() else {
+        return Ok(Vec::new());
+    };
+    let mut entries: Vec<api::Team<'static>> = teams
+        .iter()
+        .map(|t| owned(t.to_api(now, &Timing::default())))
+        .collect();
+    entries.sort_by(|a, b| a.team_id.cmp(&b.team_id));
+    Ok(entries)
+}
+
+/// A borrowed entry as an owned one (through JSON: as a server's reader gets it).
+fn owned(team: api::Team<'_>) -> api::Team<'static> {
+    let value = serde_json::to_value(&team).expect("team entries serialize");
+    serde_json::from_value(value).expect("a team entry reads back as it was written")
 }
 
 fn local_page(

@@ -69,6 +69,26 @@ impl Remote {
         self.get(&format!("/api/teams/{id}/history/summary"))
     }
 
+    /// `/api/teams`, the teams with a report.
+    pub(super) fn team_entries(&self) -> Result<Vec<api::Team<'static>>, HistoryError> {
+        let mut teams: Vec<api::Team<'static>> = self.get("/api/teams")?;
+        teams.retain(|t| t.report_count > 0);
+        teams.sort_by(|a, b| a.team_id.cmp(&b.team_id));
+        Ok(teams)
+    }
+
+    /// `/api/teams/{id}/history/series`.
+    pub(super) fn series(
+        &self,
+        id: &TeamId,
+        since_ms: i64,
+        points: usize,
+    ) -> Result<api::Series, HistoryError> {
+        self.get(&format!(
+            "/api/teams/{id}/history/series?points={points}&since={since_ms}"
+        ))
+    }
+
     /// The server's contest and ranking rule; `None` from a server without them
     /// (an older one answers 404).
     pub(crate) fn contest(&self) -> Option<crate::contest::live::ContestAnswer> {
