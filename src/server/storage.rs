@@ -93,7 +93,7 @@ fn feed_board(
         FeedEvent::Available(up) => fed.set_storage_available(up),
         FeedEvent::Clock(offset) => fed.set_clock_offset(offset),
         FeedEvent::TeamChanged(id, row) => {
-            fed.refresh_entry(None, &id, row.map(|row| TeamEntry::from(*row)));
+            fed.refresh_entry(&id, row.map(|row| TeamEntry::from(*row)));
         }
         FeedEvent::Presentation((hidden, renamed)) => fed.set_saved_presentation(hidden, renamed),
         FeedEvent::AdminAction(entry) => {
