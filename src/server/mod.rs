@@ -29,6 +29,7 @@ pub mod config;
 pub mod contest;
 pub mod error;
 pub mod freeze;
+mod freeze_state;
 pub mod health;
 mod import;
 pub mod kiosk;

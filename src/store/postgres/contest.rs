@@ -30,7 +30,7 @@ impl PgStore {
 impl PgContest {
     /// The saved state and its version (the default state, version 0, when none).
     pub fn load(&self) -> Result<(i64, SavedContest), PgError> {
-        self.reader.with_conn(|client, target| read(client, target))
+        self.reader.with_conn(read)
     }
 
     /// Applies `change` to the committed state under the row's lock; when it says

@@ -34,6 +34,7 @@
 //! | `admin.rs` | the trash, hidden teams and names, the audit log |
 //! | `changes.rs` | announcing changes other than reports to other instances |
 //! | `alerts.rs` | the alert state |
+//! | `contest.rs` | the contest state (the reveal), one row |
 //! | `feed.rs` | the once-and-in-order feed of reports to the board |
 //! | `listener.rs` | the listener thread |
 //! | `read.rs` | the queries |
