@@ -86,8 +86,11 @@ fn a_lost_listener_reconnects_and_catches_up_without_duplicates() {
             Ok(FeedEvent::Available(true)) => up = true,
             Ok(FeedEvent::Team(_)) => panic!("a short gap is replayed report by report"),
             Ok(FeedEvent::Clock(_)) => {}
-            // Once back, the listener reads every team and the presentation again.
-            Ok(FeedEvent::TeamChanged(..) | FeedEvent::Presentation(_)) => {}
+            // Once back, the listener reads every team, the presentation and the
+            // contest state again.
+            Ok(
+                FeedEvent::TeamChanged(..) | FeedEvent::Presentation(_) | FeedEvent::Contest(..),
+            ) => {}
             Ok(event @ (FeedEvent::AdminAction(_) | FeedEvent::Alert(_))) => {
                 panic!("nobody announced {event:?}")
             }

@@ -9,8 +9,9 @@
 //!
 //! [`Reveal`] is the ceremony's state: the plan, how many steps are shown, and
 //! `auto` (a step every N seconds). It is kept in the data directory
-//! ([`super::state`]) so a restart keeps the step; once every step is shown the
-//! board is thawed (the public sees everything).
+//! ([`super::state`]), or with PostgreSQL in the database (shared by every
+//! instance), so a restart keeps the step; once every step is shown the board is
+//! thawed (the public sees everything).
 
 use chrono::{DateTime, FixedOffset, TimeDelta};
 use serde::{Deserialize, Serialize};

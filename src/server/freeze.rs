@@ -7,9 +7,8 @@
 //! stood at the freeze, holds back alert changes, runs `POST /api/admin/reveal`
 //! and moves `auto` on with the clock ([`App::freeze_tick`]).
 
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::cell::RefCell;
+use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, FixedOffset};
 use serde_json::{Value, json};
@@ -17,13 +16,15 @@ use tiny_http::Request;
 
 use super::App;
 use super::error::ApiError;
+use super::freeze_state::thaw_if_finished;
+pub use super::freeze_state::{Freeze, Incoming, offer_incoming};
 use super::reply::{Reply, header};
 use super::trust::bearer;
 use crate::api;
 use crate::contest::ranking::{RankingRule, Standing};
 use crate::contest::reveal::{self, Reveal};
 use crate::contest::schedule::Schedule;
-use crate::contest::state::{self as saved_state, SavedContest};
+use crate::contest::state::SavedContest;
 use crate::contest::visibility::{Reader, Visibility, before};
 use crate::query::{self, TimeRange};
 use crate::store::ReadStore;
@@ -32,46 +33,6 @@ use crate::timefmt;
 
 /// Longest `every_secs` of an automatic reveal.
 pub const MAX_REVEAL_EVERY_SECS: u64 = 3600;
-
-/// The freeze's and the reveal's state on the server.
-pub struct Freeze {
-    /// `<data-dir>/.benchboard-contest.json` (none with PostgreSQL: kept in memory).
-    file: Option<PathBuf>,
-    saved: Mutex<SavedContest>,
-    /// `[contest] notify_during_freeze` (default true).
-    notify: bool,
-    /// Whether the board was last shown frozen (the banner).
-    shown_frozen: AtomicBool,
-}
-
-impl Freeze {
-    /// Takes up the saved reveal of `data_dir`.
-    pub fn open(data_dir: Option<&Path>, notify: bool) -> std::io::Result<Freeze> {
-        let file = data_dir.map(saved_state::path_in);
-        let saved = match &file {
-            Some(path) => saved_state::load(path)?,
-            None => SavedContest::default(),
-        };
-        Ok(Freeze {
-            file,
-            saved: Mutex::new(saved),
-            notify,
-            shown_frozen: AtomicBool::new(false),
-        })
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, SavedContest> {
-        self.saved.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn save(&self, saved: &SavedContest) {
-        if let Some(path) = &self.file
-            && let Err(e) = saved_state::save(path, saved)
-        {
-            log::error!("cannot write the contest state {}: {e}", path.display());
-        }
-    }
-}
 
 impl App {
     /// Now, by the server's one clock.
@@ -169,11 +130,18 @@ impl App {
         if !self.board.visibility().is_frozen(self.now()) {
             return false;
         }
-        let mut saved = self.freeze.lock();
-        if saved.held_alerts.is_none() {
+        if self.freeze.lock().held_alerts.is_none() {
             let answer = serde_json::to_value(self.alerts.answer()).expect("alerts serialize");
-            saved.held_alerts = Some(answer);
-            self.freeze.save(&saved);
+            let held = self.freeze.update(&|saved| {
+                let first = saved.held_alerts.is_none();
+                if first {
+                    saved.held_alerts = Some(answer.clone());
+                }
+                first
+            });
+            if let Err(e) = held {
+                log::error!("the alerts held at the freeze are not saved: {e}");
+            }
         }
         true
     }
@@ -187,6 +155,9 @@ impl App {
     /// next step of an `auto` reveal.
     pub(super) fn freeze_tick(&self) {
         let now = self.now();
+        if self.freeze.adopt_incoming() {
+            self.reveal_changed();
+        }
         self.show_freeze_begun();
         let due = self
             .freeze
@@ -194,7 +165,7 @@ impl App {
             .reveal
             .as_ref()
             .is_some_and(|r| r.auto_due(now));
-        if due && let Err(e) = self.reveal_step(now) {
+        if due && let Err(e) = self.reveal_step(now, true) {
             log::warn!("the automatic reveal stopped: {e}");
         }
     }
@@ -208,27 +179,39 @@ impl App {
         }
     }
 
-    fn reveal_step(&self, now: DateTime<FixedOffset>) -> Result<(), ApiError> {
-        let mut saved = self.freeze.lock();
-        let reveal = saved.reveal.as_mut().ok_or_else(|| {
-            conflict("the reveal has not started: POST {\"action\": \"start\"} first")
+    /// Shows the next step; with `auto`, only if it is still due (another instance
+    /// may have shown it).
+    fn reveal_step(&self, now: DateTime<FixedOffset>, auto: bool) -> Result<(), ApiError> {
+        let refused = RefCell::new(None);
+        self.freeze.update(&|saved| {
+            let step = match saved.reveal.as_mut() {
+                None => Err("the reveal has not started: POST {\"action\": \"start\"} first"),
+                Some(reveal) if auto && !reveal.auto_due(now) => return false,
+                Some(reveal) => reveal
+                    .next(now)
+                    .map(|_| ())
+                    .ok_or("the reveal has finished: the board is thawed"),
+            };
+            thaw_if_finished(saved);
+            *refused.borrow_mut() = step.err();
+            step.is_ok()
         })?;
-        reveal
-            .next(now)
-            .ok_or_else(|| conflict("the reveal has finished: the board is thawed"))?;
-        self.reveal_shown(saved);
+        if let Some(message) = refused.into_inner() {
+            return Err(conflict(message));
+        }
+        self.reveal_changed();
         Ok(())
     }
 
-    /// Saves the reveal just changed and shows it; once finished the public sees
-    /// everything (alerts too) and the contest's state says thawed.
-    fn reveal_shown(&self, mut saved: std::sync::MutexGuard<'_, SavedContest>) {
-        let finished = saved.reveal.as_ref().is_some_and(Reveal::finished);
-        if finished {
-            saved.held_alerts = None;
-        }
-        self.freeze.save(&saved);
-        drop(saved);
+    /// Shows the reveal just changed; once finished the public sees everything
+    /// (alerts too) and the contest's state says thawed.
+    fn reveal_changed(&self) {
+        let finished = self
+            .freeze
+            .lock()
+            .reveal
+            .as_ref()
+            .is_some_and(Reveal::finished);
         self.show_visibility();
         if finished {
             self.contest.refresh(self);
@@ -263,20 +246,10 @@ pub(super) fn reveal(app: &App, body: &Value) -> Result<Reply, ApiError> {
             timefmt::format_timestamp(&schedule.end)
         )));
     }
-    let started = app.freeze.lock().reveal.is_some();
-    match (action, started) {
-        ("start", true) => return Err(conflict("the reveal has already started")),
-        ("next", _) => app.reveal_step(now)?,
-        (_, false) => start_reveal(app, &schedule, now, every),
-        ("auto", true) => {
-            let mut saved = app.freeze.lock();
-            if let Some(reveal) = saved.reveal.as_mut() {
-                reveal.auto_secs = every;
-                reveal.last_step_at = timefmt::format_timestamp(&now);
-            }
-            app.reveal_shown(saved);
-        }
-        _ => {}
+    if action == "next" {
+        app.reveal_step(now, false)?;
+    } else {
+        start_reveal(app, &schedule, now, every, action == "start")?;
     }
     log::info!("reveal: {action}");
     let saved = app.freeze.lock();
@@ -297,11 +270,47 @@ fn every_secs(body: &Value) -> Result<u64, ApiError> {
         })
 }
 
-fn start_reveal(app: &App, schedule: &Schedule, now: DateTime<FixedOffset>, every: Option<u64>) {
+/// `start`, or `auto` (which starts the reveal when it has not started).
+fn start_reveal(
+    app: &App,
+    schedule: &Schedule,
+    now: DateTime<FixedOffset>,
+    every: Option<u64>,
+    only_start: bool,
+) -> Result<(), ApiError> {
     let rule = app.ranking_rule();
+    let started = app.freeze.lock().reveal.is_some();
+    let teams = (!started).then(|| plan_teams(app, schedule, &rule));
+    let refused = RefCell::new(None);
+    app.freeze.update(&|saved| {
+        let outcome = match (saved.reveal.as_mut(), &teams) {
+            (Some(_), _) if only_start => Err("the reveal has already started"),
+            (Some(reveal), _) => {
+                reveal.auto_secs = every;
+                reveal.last_step_at = timefmt::format_timestamp(&now);
+                Ok(())
+            }
+            (None, Some(teams)) => {
+                saved.reveal = Some(Reveal::start(&rule, teams, now, every));
+                Ok(())
+            }
+            (None, None) => Err("the reveal was reset meanwhile: try again"),
+        };
+        thaw_if_finished(saved);
+        *refused.borrow_mut() = outcome.err();
+        outcome.is_ok()
+    })?;
+    if let Some(message) = refused.into_inner() {
+        return Err(conflict(message));
+    }
+    app.reveal_changed();
+    Ok(())
+}
+
+/// The teams of the reveal's plan: their standings at the freeze and at the end.
+fn plan_teams(app: &App, schedule: &Schedule, rule: &RankingRule) -> Vec<reveal::Team> {
     let freeze = schedule.freeze.unwrap_or(schedule.end);
-    let teams: Vec<reveal::Team> = app
-        .board
+    app.board
         .admin_teams_json()
         .iter()
         .filter(|t| t["hidden"] != true)
@@ -309,16 +318,13 @@ fn start_reveal(app: &App, schedule: &Schedule, now: DateTime<FixedOffset>, ever
             let id = TeamId::parse(t["team_id"].as_str()?).ok()?;
             let name = t["team_name"].as_str().unwrap_or(id.as_str()).to_string();
             Some(reveal::Team {
-                frozen: standing(app.read_store(), &rule, &id, schedule.start, freeze),
-                last: standing(app.read_store(), &rule, &id, schedule.start, schedule.end),
+                frozen: standing(app.read_store(), rule, &id, schedule.start, freeze),
+                last: standing(app.read_store(), rule, &id, schedule.start, schedule.end),
                 id: id.to_string(),
                 name,
             })
         })
-        .collect();
-    let mut saved = app.freeze.lock();
-    saved.reveal = Some(Reveal::start(&rule, &teams, now, every));
-    app.reveal_shown(saved);
+        .collect()
 }
 
 /// A team's standing over the reports that arrived in `[from, to)`.

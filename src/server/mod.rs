@@ -29,6 +29,7 @@ pub mod config;
 pub mod contest;
 pub mod error;
 pub mod freeze;
+mod freeze_state;
 pub mod health;
 mod import;
 pub mod kiosk;
@@ -133,7 +134,11 @@ impl App {
             .contest
             .as_ref()
             .is_none_or(|c| c.notify_during_freeze);
-        let freeze = freeze::Freeze::open(state_dir.as_deref(), notify)
+        let db = opened
+            .store
+            .postgres()
+            .map(|db| (db.contest_table(), opened.contest));
+        let freeze = freeze::Freeze::open(state_dir.as_deref(), db, notify)
             .map_err(StartupError::ContestState)?;
         let contest = contest::ContestWatch::new(&config.clock);
         let app = App {

@@ -7,6 +7,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use super::freeze::{Incoming, offer_incoming};
 use super::{Config, StartupError};
 use crate::alerts::AlertService;
 use crate::board::LiveBoard;
@@ -22,6 +23,8 @@ pub(super) struct Opened {
     /// Where the listener finds the alerts, once they are started, to take up the
     /// alert changes of other instances.
     pub alerts: AlertSlot,
+    /// Where the listener leaves the contest state other instances save.
+    pub contest: Incoming,
 }
 
 /// The alert service, set once the server has started it.
@@ -49,6 +52,7 @@ pub(super) fn open(config: &Config, hub: Arc<Hub>) -> Result<Opened, StartupErro
             board: Arc::new(board),
             listener: None,
             alerts: AlertSlot::default(),
+            contest: Incoming::default(),
         });
     };
     let store = PgStore::open_retrying(url, config.max_teams_known, |e, wait| {
@@ -63,13 +67,15 @@ pub(super) fn open(config: &Config, hub: Arc<Hub>) -> Result<Opened, StartupErro
         .map_err(StartupError::Store)?;
     let board = Arc::new(board);
     let alerts = AlertSlot::default();
+    let contest = Incoming::default();
     let listener =
-        feed_board(&store, &board, &alerts).map_err(|e| StartupError::Store(e.into()))?;
+        feed_board(&store, &board, &alerts, &contest).map_err(|e| StartupError::Store(e.into()))?;
     Ok(Opened {
         store: Box::new(store),
         board,
         listener: Some(listener),
         alerts,
+        contest,
     })
 }
 
@@ -79,9 +85,11 @@ fn feed_board(
     store: &PgStore,
     board: &Arc<LiveBoard>,
     alerts: &AlertSlot,
+    contest: &Incoming,
 ) -> Result<Listener, PgError> {
     let fed = Arc::clone(board);
     let alerts = Arc::clone(alerts);
+    let contest = Arc::clone(contest);
     let known = store.seqs()?;
     Ok(store.listen(known, move |event| match event {
         FeedEvent::Report {
@@ -108,6 +116,7 @@ fn feed_board(
                 fed.show_alerts(&[change], &alerts.firing());
             }
         }
+        FeedEvent::Contest(version, state) => offer_incoming(&contest, version, *state),
     }))
 }
 

@@ -1,6 +1,6 @@
 //! Changes other than new reports that every instance's viewers must see: an
 //! organiser's action on a team's reports, on the hidden teams and names, the audit
-//! entry pushed to viewers, and an alert state change. Each is announced on the
+//! entry pushed to viewers, an alert state change and the contest state (the reveal). Each is announced on the
 //! report channel in the transaction that makes it, as `!<kind> <instance> <detail>`
 //! (a `!` never starts a team id, so no report announcement reads like one); the
 //! instance that made it already applied it and skips its own.
@@ -22,6 +22,8 @@ pub enum Change {
     AdminAction(Value),
     /// An alert state change as viewers get it (the whole message).
     Alert(Value),
+    /// The contest state (the reveal) changed: read it again.
+    Contest,
 }
 
 impl Change {
@@ -31,6 +33,7 @@ impl Change {
             Change::Presentation => format!("!presentation {instance} -"),
             Change::AdminAction(entry) => format!("!admin {instance} {entry}"),
             Change::Alert(message) => format!("!alert {instance} {message}"),
+            Change::Contest => format!("!contest {instance} -"),
         }
     }
 }
@@ -59,6 +62,7 @@ pub fn parse(payload: &str) -> Option<(u64, Change)> {
         "presentation" => Change::Presentation,
         "admin" => Change::AdminAction(serde_json::from_str(detail).ok()?),
         "alert" => Change::Alert(serde_json::from_str(detail).ok()?),
+        "contest" => Change::Contest,
         _ => return None,
     };
     Some((instance, change))
@@ -72,7 +76,7 @@ mod tests {
     fn payloads_read_back_and_never_look_like_a_report() {
         let team = Change::Team(TeamId::parse("t-1").unwrap());
         let entry = Change::AdminAction(serde_json::json!({"action": "hide", "name": "a b"}));
-        for change in [team, Change::Presentation, entry] {
+        for change in [team, Change::Presentation, entry, Change::Contest] {
             let payload = change.payload(7);
             assert!(payload.starts_with('!'));
             assert_eq!(parse(&payload), Some((7, change)));

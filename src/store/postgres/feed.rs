@@ -59,6 +59,9 @@ pub enum FeedEvent {
     AdminAction(serde_json::Value),
     /// Another instance's alert state change, the message viewers get.
     Alert(serde_json::Value),
+    /// Another instance changed the contest state (the reveal): it now, and its
+    /// version in the database.
+    Contest(i64, Box<crate::contest::state::SavedContest>),
 }
 
 type Sink = Box<dyn Fn(FeedEvent) + Send + Sync>;
@@ -117,6 +120,7 @@ impl Feed {
             Change::Presentation => FeedEvent::Presentation(read_presentation(client, target)?),
             Change::AdminAction(entry) => FeedEvent::AdminAction(entry),
             Change::Alert(message) => FeedEvent::Alert(message),
+            Change::Contest => contest_event(client, target)?,
         };
         self.send(event);
         Ok(())
@@ -240,6 +244,7 @@ impl Feed {
     /// team's state whole (what other instances' organiser actions changed meanwhile).
     pub(super) fn resync(&self, client: &mut Client, target: &str) -> Result<(), PgError> {
         self.send(FeedEvent::Presentation(read_presentation(client, target)?));
+        self.send(contest_event(client, target)?);
         for row in read::teams(client, target)? {
             let id = row.latest.team_id.clone();
             self.send(FeedEvent::TeamChanged(id, Some(Box::new(row))));
@@ -291,6 +296,11 @@ fn fill(
         emit(state, id, seq as u64, Arc::new(stored), metrics);
     }
     Ok(())
+}
+
+fn contest_event(client: &mut Client, target: &str) -> Result<FeedEvent, PgError> {
+    let (version, state) = super::contest::read(client, target)?;
+    Ok(FeedEvent::Contest(version, Box::new(state)))
 }
 
 fn emit(state: &mut State, id: &TeamId, seq: u64, stored: Arc<StoredReport>, metrics: Metrics) {

@@ -40,6 +40,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0003_admin_runs.sql"),
         then: Some(number_every_team),
     },
+    Migration {
+        version: 4,
+        name: "contest state",
+        sql: include_str!("migrations/0004_contest_state.sql"),
+        then: None,
+    },
 ];
 
 /// Key of the advisory lock held while migrating ("BBSCHEMA" in ASCII).

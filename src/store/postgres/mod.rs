@@ -34,6 +34,7 @@
 //! | `admin.rs` | the trash, hidden teams and names, the audit log |
 //! | `changes.rs` | announcing changes other than reports to other instances |
 //! | `alerts.rs` | the alert state |
+//! | `contest.rs` | the contest state (the reveal), one row |
 //! | `feed.rs` | the once-and-in-order feed of reports to the board |
 //! | `listener.rs` | the listener thread |
 //! | `read.rs` | the queries |
@@ -45,6 +46,7 @@ mod announce;
 mod backend;
 mod batch;
 mod changes;
+mod contest;
 pub mod feed;
 mod judge;
 mod listener;
@@ -65,6 +67,7 @@ use serde_json::Value;
 pub use admin::SavedPresentation;
 pub use alerts::PgAlerts;
 pub use changes::Change;
+pub use contest::PgContest;
 pub use feed::FeedEvent;
 pub use listener::Listener;
 pub use read::TeamRow;
