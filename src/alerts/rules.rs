@@ -300,7 +300,7 @@ pub enum Op {
 
 impl Op {
     /// Longest first, so `>=` is not read as `>` followed by `=`.
-    const ALL: [(&'static str, Op); 6] = [
+    pub(crate) const ALL: [(&'static str, Op); 6] = [
         (">=", Op::Ge),
         ("<=", Op::Le),
         ("==", Op::Eq),
@@ -317,7 +317,7 @@ impl Op {
             .expect("every op is listed")
     }
 
-    fn holds(self, value: f64, threshold: f64) -> bool {
+    pub(crate) fn holds(self, value: f64, threshold: f64) -> bool {
         match self {
             Op::Gt => value > threshold,
             Op::Ge => value >= threshold,

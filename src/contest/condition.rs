@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+/// The operators of the alert rules' conditions, shared.
+pub use crate::alerts::rules::Op;
 use crate::store::Headline;
 
 /// A derived number of one report, as the store's index keeps it.
@@ -69,48 +71,6 @@ impl Metric {
             Metric::HighPriorityLatency => Some(headline.high_priority_latency),
             Metric::DataLossRate => Some(headline.data_loss_rate),
             Metric::VerifyErrorRate => headline.verify_error_rate,
-        }
-    }
-}
-
-/// A comparison operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    Gt,
-    Ge,
-    Lt,
-    Le,
-    Eq,
-    Ne,
-}
-
-impl Op {
-    /// Longest first, so `>=` is not read as `>` followed by `=`.
-    const ALL: [(&'static str, Op); 6] = [
-        (">=", Op::Ge),
-        ("<=", Op::Le),
-        ("==", Op::Eq),
-        ("!=", Op::Ne),
-        (">", Op::Gt),
-        ("<", Op::Lt),
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        Op::ALL
-            .iter()
-            .find(|(_, op)| *op == self)
-            .map(|(s, _)| *s)
-            .expect("every op is listed")
-    }
-
-    fn holds(self, value: f64, threshold: f64) -> bool {
-        match self {
-            Op::Gt => value > threshold,
-            Op::Ge => value >= threshold,
-            Op::Lt => value < threshold,
-            Op::Le => value <= threshold,
-            Op::Eq => value == threshold,
-            Op::Ne => value != threshold,
         }
     }
 }
